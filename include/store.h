@@ -1,0 +1,192 @@
+/* Registration persistence: the whole public API of store/ (LMDB behind it, never in it). */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rd_status.h"
+
+/**
+ * An open registration database. Opaque: only store/ sees its fields.
+ *
+ * The store knows registrations by three things only: their identity (sector and endpoint
+ * name, unique together), their deadline, and an opaque record that the caller encodes. It
+ * knows nothing of CoAP or link-format. Every change is one atomic transaction: a crash leaves
+ * either the old or the new state, never a mixture.
+ *
+ * A store is used from one thread at a time.
+ */
+struct store;
+
+/** When committed transactions reach the disk. */
+enum store_sync {
+    /** fsync at every commit: nothing acknowledged is lost, even on power failure. */
+    STORE_SYNC_ALWAYS = 0,
+    /**
+     * No fsync at commit; store_sync() flushes (the server calls it on a timer). A crash of the
+     * process loses nothing (commits are in the OS page cache); a power failure can lose the
+     * commits since the last store_sync().
+     */
+    STORE_SYNC_PERIODIC = 1,
+    /** Flush only at store_free(). A process crash still loses nothing. */
+    STORE_SYNC_NEVER = 2,
+};
+
+/** How to open a store. Zeroed fields take their defaults. */
+struct store_options {
+    const char *dir;     /**< data directory; created (with parents) when missing */
+    uint64_t map_size;   /**< maximum database size in bytes; 0 = 1 GiB */
+    enum store_sync sync;
+};
+
+/**
+ * A term under which a registration can be found, e.g. "rt=temperature". Opaque bytes to the
+ * store, which keeps an ordered index of them so a prefix of a term finds its registrations.
+ */
+struct store_term {
+    const void *data;
+    size_t len; /**< 1 to 400 bytes */
+};
+
+/**
+ * One registration as the store sees it.
+ *
+ * Passed to store_reg_put() it is borrowed for the call. Handed to a store_reg_fn it is
+ * borrowed for the callback only: copy what must outlive it.
+ */
+struct store_reg {
+    uint64_t id;             /**< opaque, assigned by the store, never reused in this store */
+    const char *ep;          /**< endpoint name, NUL-terminated, 1 to 63 bytes */
+    const char *d;           /**< sector, NUL-terminated, "" for none; at most 63 bytes */
+    int64_t expires_at;      /**< seconds since the epoch; not shown by reads from then on */
+    const void *data;        /**< the caller's record */
+    size_t data_len;
+    const struct store_term *terms; /**< index terms; ignored by reads (NULL there) */
+    size_t nterms;
+};
+
+/**
+ * Receives a registration during a read.
+ *
+ * @return 0 to go on, non-zero to stop the iteration (the read then returns that value).
+ */
+typedef int (*store_reg_fn)(void *arg, const struct store_reg *reg);
+
+/**
+ * Open (creating when needed) the store in @p opt->dir.
+ *
+ * @param out Written with a new store on success; free it with store_free().
+ * @return RD_OK; RD_EINVAL for a bad option; RD_ESTORE when the directory or database cannot be
+ *         opened or was written by an incompatible schema version (the message goes to @p err
+ *         when it is not NULL, at most @p err_size bytes); RD_ENOMEM.
+ */
+int store_open(struct store **out, const struct store_options *opt, char *err, size_t err_size);
+
+/** Flush and close. Accepts NULL. */
+void store_free(struct store *st);
+
+/**
+ * Describe the last failure on @p st.
+ *
+ * @return A string owned by @p st, valid until the next store_* call on it.
+ */
+const char *store_errmsg(const struct store *st);
+
+/**
+ * Flush committed transactions to disk (used in STORE_SYNC_PERIODIC mode).
+ *
+ * @return RD_OK or RD_ESTORE.
+ */
+int store_sync(struct store *st);
+
+/**
+ * Create or replace the registration of (@p reg->d, @p reg->ep), with its terms, in one
+ * transaction. An existing registration with that identity keeps its id, expired or not.
+ *
+ * @param id      Written with the registration's id on success.
+ * @param created Written with 1 when a new registration was made, 0 when one was replaced.
+ * @return RD_OK; RD_EINVAL (bad name, term or deadline); RD_EFULL (the map is full; nothing
+ *         changed); RD_ESTORE; RD_ENOMEM.
+ */
+int store_reg_put(struct store *st, const struct store_reg *reg, uint64_t *id, int *created);
+
+/**
+ * Replace the record, deadline and terms of the registration @p id, which must still exist
+ * (live or expired but not collected). @p reg->ep and @p reg->d must equal the stored ones.
+ *
+ * @return RD_OK; RD_ENOTFOUND; RD_ECONFLICT when ep or d differ; RD_EFULL; RD_ESTORE; RD_EINVAL.
+ */
+int store_reg_replace(struct store *st, uint64_t id, const struct store_reg *reg);
+
+/**
+ * Delete the registration @p id (live or expired but not collected) with its terms.
+ *
+ * @return RD_OK; RD_ENOTFOUND; RD_ESTORE.
+ */
+int store_reg_delete(struct store *st, uint64_t id);
+
+/** With store_reg_get(): return the registration also when it has expired but not been
+ * collected yet. */
+#define STORE_GET_EXPIRED 1u
+
+/**
+ * Read the registration @p id and hand it to @p fn.
+ *
+ * A registration with expires_at <= @p now is not found unless @p flags has STORE_GET_EXPIRED.
+ *
+ * @return RD_OK (or fn's non-zero value); RD_ENOTFOUND; RD_ESTORE.
+ */
+int store_reg_get(struct store *st, uint64_t id, int64_t now, unsigned flags, store_reg_fn fn,
+                  void *arg);
+
+/**
+ * Read the live registration of (@p d, @p ep) and hand it to @p fn.
+ *
+ * @return RD_OK (or fn's non-zero value); RD_ENOTFOUND; RD_ESTORE.
+ */
+int store_reg_find(struct store *st, const char *d, const char *ep, int64_t now, store_reg_fn fn,
+                   void *arg);
+
+/**
+ * Hand every live registration to @p fn, oldest first (the order is stable while the store
+ * does not change), starting after the registration @p after (0: from the first).
+ *
+ * @return RD_OK (or fn's non-zero value); RD_ESTORE.
+ */
+int store_reg_foreach(struct store *st, int64_t now, uint64_t after, store_reg_fn fn, void *arg);
+
+/**
+ * Hand to @p fn each live registration that has a term beginning with @p prefix, ordered by
+ * term and then by age. A registration with several such terms is handed over once per term.
+ *
+ * @return RD_OK (or fn's non-zero value); RD_ESTORE.
+ */
+int store_term_foreach(struct store *st, const void *prefix, size_t prefix_len, int64_t now,
+                       store_reg_fn fn, void *arg);
+
+/**
+ * Delete for good the registrations with expires_at < @p before, at most @p max of them, oldest
+ * deadline first, in one transaction.
+ *
+ * @param n Written with the number deleted.
+ * @return RD_OK; RD_ESTORE.
+ */
+int store_expire(struct store *st, int64_t before, size_t max, size_t *n);
+
+/**
+ * Find the earliest deadline at or after @p from.
+ *
+ * @param when Written with that deadline.
+ * @return RD_OK; RD_ENOTFOUND when there is none; RD_ESTORE.
+ */
+int store_next_deadline(struct store *st, int64_t from, int64_t *when);
+
+/**
+ * Count stored registrations, live and expired-but-not-collected.
+ *
+ * @return RD_OK; RD_ESTORE.
+ */
+int store_count(struct store *st, size_t *n);
+
+#endif
