@@ -1,0 +1,15 @@
+#!/bin/sh
+# Checks the module layering: lookup/ uses libc and include/ only; store/ never sees CoAP or
+# link-format and no LMDB type leaves it; only rd/ talks CoAP.
+top=${1:-.}
+fail=0
+bad() { echo "layering: $*"; fail=1; }
+
+grep -n '#include' "$top"/lookup/*.c | grep -E 'coap|lmdb|store\.h|rd\.h|rd_internal' && bad "lookup/ must use only libc and include/"
+grep -n '#include' "$top"/store/*.c "$top"/store/*.h | grep -E 'coap|lookup\.h|rd\.h|rd_internal' && bad "store/ must not know CoAP or lookup/"
+grep -nE 'MDB_|lmdb\.h' "$top"/include/*.h && bad "no LMDB type or header in a public header"
+grep -n '#include' "$top"/include/*.h | grep -E 'coap' && bad "public headers must not include libcoap"
+grep -nE '(^|[^a-z_])time\(|clock_gettime|gettimeofday' "$top"/lookup/*.c "$top"/store/*.c && bad "only rd/ reads the clock"
+grep -n '#include' "$top"/rd/*.c | grep -E '<coap3/[a-z_]+\.h>' | grep -v 'coap3/coap.h' && bad "include only <coap3/coap.h>"
+[ "$fail" = 0 ] && echo "layering: ok"
+exit $fail
