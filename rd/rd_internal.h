@@ -1,0 +1,135 @@
+/* The server's private types and helpers, shared by the files of rd/. */
+#ifndef RD_INTERNAL_H
+#define RD_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <coap3/coap.h>
+
+#include "lookup.h"
+#include "rd.h"
+#include "rd_status.h"
+#include "store.h"
+
+/** Most listen addresses one server takes. */
+#define RD_LISTEN_MAX 16
+/** Length of a rendered registration id (40 bits in base32) plus its NUL. */
+#define RD_ID_SIZE 9
+/** Longest registration base we derive or accept, with its NUL. */
+#define RD_BASE_SIZE 512
+
+/** Log levels, most severe first. */
+enum rd_log_level {
+    RD_LOG_ERROR = 0,
+    RD_LOG_WARN = 1,
+    RD_LOG_INFO = 2,
+    RD_LOG_DEBUG = 3,
+};
+
+/** The whole configuration. Strings are owned by the struct until rd_conf_cleanup(). */
+struct rd_conf {
+    char *listen[RD_LISTEN_MAX]; /**< "HOST:PORT", IPv6 hosts in brackets */
+    size_t nlisten;
+    char *data_dir;
+    enum rd_log_level log_level;
+    char *default_sector;  /**< "" for none */
+    uint32_t lifetime_min; /**< seconds */
+    uint32_t lifetime_max; /**< seconds */
+    uint32_t expiry_grace; /**< seconds an expired registration can still be revived */
+    size_t max_payload;    /**< bytes of a registration body, after Block1 reassembly */
+    size_t max_links;      /**< links in one registration */
+    enum store_sync sync;
+    uint32_t sync_interval; /**< seconds, for sync periodic */
+    uint64_t map_size;      /**< bytes */
+};
+
+/** The running server. Owned by rd_server_new()/rd_server_free(). */
+struct rd_server {
+    struct rd_conf conf; /**< a copy owned by the server */
+    struct store *store;
+    coap_context_t *ctx;
+    int64_t last_sweep; /**< wall-clock second of the last expiry sweep */
+    int64_t last_sync;  /**< wall-clock second of the last store_sync() */
+    int dirty;          /**< something was committed since the last store_sync() */
+};
+
+/* rd_conf.c */
+
+/** Set every directive to its default. Allocates; release with rd_conf_cleanup(). */
+int rd_conf_init(struct rd_conf *conf);
+
+/** Release the configuration's strings. Accepts a zeroed struct. */
+void rd_conf_cleanup(struct rd_conf *conf);
+
+/**
+ * Apply `key value` lines from @p buf to @p conf. @p name is used in messages.
+ *
+ * @param err Receives "NAME:LINE: directive: reason" on RD_EINVAL.
+ * @return RD_OK; RD_EINVAL; RD_ENOMEM.
+ */
+int rd_conf_parse(struct rd_conf *conf, const char *buf, size_t len, const char *name, char *err,
+                  size_t err_size);
+
+/** Read the file @p path and apply it with rd_conf_parse(). Also RD_EINVAL if unreadable. */
+int rd_conf_load(struct rd_conf *conf, const char *path, char *err, size_t err_size);
+
+/** Apply one directive (as the command line does). */
+int rd_conf_set(struct rd_conf *conf, const char *key, const char *value, char *err,
+                size_t err_size);
+
+/** Parse a level name (error, warn, info, debug). */
+int rd_conf_log_level(const char *s, enum rd_log_level *out);
+
+/** Deep-copy @p src into @p dst. */
+int rd_conf_copy(struct rd_conf *dst, const struct rd_conf *src);
+
+/* rd_log.c */
+
+/** Write one log line to stderr when @p level is enabled on @p srv. */
+void rd__log(const struct rd_server *srv, enum rd_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/** Route libcoap's own log messages through the same format. */
+void rd__log_coap_init(enum rd_log_level level);
+
+/* rd_status.c */
+
+/** The CoAP response code for an rd_status: the only such mapping. */
+coap_pdu_code_t rd__status_to_coap(int rc);
+
+/** Set @p code and a short diagnostic payload (RFC 7252 section 5.5.2) on @p response. */
+void rd__respond_error(coap_pdu_t *response, coap_pdu_code_t code, const char *diag);
+
+/* rd_request.c */
+
+/** Collect the Uri-Query options of @p request one by one (never re-joined, RFC 9176 traps).
+ * @return RD_OK; RD_ETOOBIG when there are more than @p max. */
+int rd__query_params(const coap_pdu_t *request, struct lookup_qparam *out, size_t max, size_t *n);
+
+/** Read an unsigned option such as Content-Format or Accept.
+ * @return 1 and @p value when present, 0 when absent. */
+int rd__option_uint(const coap_pdu_t *request, uint16_t number, unsigned *value);
+
+/**
+ * The implicit registration base of a request: scheme "://" source address [":" port], with
+ * IPv4-mapped addresses written as IPv4 and the scheme's default port left out (RFC 9176 5).
+ */
+int rd__base_from_session(const coap_session_t *session, char *out, size_t size);
+
+/** Render a registration id as 8 base32 characters. */
+void rd__id_format(uint64_t id, char out[RD_ID_SIZE]);
+
+/** Parse a rendered id. @return RD_OK or RD_EINVAL. */
+int rd__id_parse(const char *s, size_t len, uint64_t *id);
+
+/** Seconds since the epoch: the only clock reading in the server. */
+int64_t rd__now(void);
+
+/* rd_registration.c */
+
+/** Create the directory resource and the handler for registration resources. */
+int rd__registration_init(struct rd_server *srv);
+
+#endif

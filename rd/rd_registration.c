@@ -1,0 +1,489 @@
+/* Registration interface (RFC 9176 section 5): POST to the directory resource, and update
+ * (5.3.1), removal (5.3.2) and reading of registration resources. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rd_internal.h"
+
+/* The directory resource's path; registration resources live below it as "rd/<id>". */
+#define DIR_PATH "rd"
+/* More Uri-Query options than this in one request are refused. */
+#define QPARAM_MAX 64
+
+/* A registration read back from the store, owned here. */
+struct loaded_reg {
+    char ep[LOOKUP_NAME_MAX + 1];
+    char d[LOOKUP_NAME_MAX + 1];
+    struct lookup_reg rec;
+    int rc; /* decode result */
+};
+
+/* Everything one registration write needs, borrowed. */
+struct reg_write {
+    const char *ep;
+    const char *d;
+    const struct lookup_reg *rec;
+    int64_t expires_at;
+};
+
+static struct rd_server *
+server_of(coap_session_t *session)
+{
+    return coap_get_app_data(coap_session_get_context(session));
+}
+
+/* Content-Format must be link-format when given; a missing one is taken as link-format, which is
+ * what every registrant means. */
+static int
+check_content_format(const coap_pdu_t *request, coap_pdu_t *response)
+{
+    unsigned cf;
+
+    if (rd__option_uint(request, COAP_OPTION_CONTENT_FORMAT, &cf) &&
+        cf != COAP_MEDIATYPE_APPLICATION_LINK_FORMAT) {
+        rd__respond_error(response, COAP_RESPONSE_CODE_UNSUPPORTED_CONTENT_FORMAT,
+                          "expected application/link-format (40)");
+        return RD_EINVAL;
+    }
+    return RD_OK;
+}
+
+/* The whole request body (libcoap reassembles Block1), or an empty one. */
+static int
+read_body(const struct rd_server *srv, const coap_pdu_t *request, coap_pdu_t *response,
+          const char **data, size_t *len)
+{
+    const uint8_t *bytes = NULL;
+    size_t offset = 0;
+    size_t total = 0;
+    uint8_t size1[4];
+
+    *data = "";
+    *len = 0;
+    if (!coap_get_data_large(request, len, &bytes, &offset, &total)) {
+        *len = 0;
+        return RD_OK;
+    }
+    if (total > srv->conf.max_payload || *len > srv->conf.max_payload) {
+        /* Size1 tells the client the largest body we take (RFC 7959 section 4). */
+        coap_add_option(response, COAP_OPTION_SIZE1,
+                        coap_encode_var_safe(size1, sizeof(size1), (unsigned)srv->conf.max_payload),
+                        size1);
+        rd__respond_error(response, COAP_RESPONSE_CODE_REQUEST_TOO_LARGE, "payload too large");
+        return RD_ETOOBIG;
+    }
+    if (offset != 0 || *len != total) {
+        rd__respond_error(response, COAP_RESPONSE_CODE_INCOMPLETE, "incomplete body");
+        return RD_EINVAL;
+    }
+    *data = (const char *)bytes;
+    return RD_OK;
+}
+
+static int
+parse_params(const struct rd_server *srv, const coap_pdu_t *request, enum lookup_reg_op op,
+             struct lookup_regparams *p, coap_pdu_t *response)
+{
+    struct lookup_qparam q[QPARAM_MAX];
+    char diag[LOOKUP_DIAG_SIZE];
+    size_t nq = 0;
+    int rc;
+
+    if (rd__query_params(request, q, QPARAM_MAX, &nq)) {
+        rd__respond_error(response, COAP_RESPONSE_CODE_BAD_REQUEST, "too many query parameters");
+        return RD_EINVAL;
+    }
+    rc = lookup_regparams_parse(p, op, q, nq, diag, sizeof(diag));
+    if (rc) {
+        rd__respond_error(response, rd__status_to_coap(rc), rc == RD_EINVAL ? diag : NULL);
+        return rc;
+    }
+    if (p->lt && (p->lt < srv->conf.lifetime_min || p->lt > srv->conf.lifetime_max)) {
+        snprintf(diag, sizeof(diag), "lt: expected %lu..%lu", (unsigned long)srv->conf.lifetime_min,
+                 (unsigned long)srv->conf.lifetime_max);
+        rd__respond_error(response, COAP_RESPONSE_CODE_BAD_REQUEST, diag);
+        lookup_regparams_cleanup(p);
+        return RD_EINVAL;
+    }
+    return RD_OK;
+}
+
+/* Parse a registration body: strict link-format in Limited Link Format (RFC 9176 section 5). */
+static int
+parse_links(const struct rd_server *srv, const char *body, size_t len, struct lookup_links *links,
+            coap_pdu_t *response)
+{
+    char diag[LOOKUP_DIAG_SIZE];
+    int rc;
+
+    rc = lookup_links_parse(links, body, len, srv->conf.max_links, diag, sizeof(diag));
+    if (rc == RD_ETOOBIG) {
+        snprintf(diag, sizeof(diag), "more than %zu links", srv->conf.max_links);
+        rc = RD_EINVAL;
+    }
+    if (!rc) {
+        rc = lookup_links_check_limited(links->links, links->nlinks, diag, sizeof(diag));
+        if (rc) {
+            lookup_links_cleanup(links);
+        }
+    }
+    if (rc) {
+        rd__respond_error(response, rd__status_to_coap(rc), rc == RD_EINVAL ? diag : NULL);
+    }
+    return rc;
+}
+
+static int
+save_reg(struct rd_server *srv, const struct reg_write *w, uint64_t replace_id, uint64_t *id,
+         int *created)
+{
+    struct lookup_buf buf;
+    struct store_reg sreg;
+    int rc;
+
+    lookup_buf_init(&buf, srv->conf.max_payload * 2 + 4096);
+    rc = lookup_reg_encode(w->rec, &buf);
+    if (rc) {
+        goto out;
+    }
+    memset(&sreg, 0, sizeof(sreg));
+    sreg.ep = w->ep;
+    sreg.d = w->d;
+    sreg.expires_at = w->expires_at;
+    sreg.data = buf.data;
+    sreg.data_len = buf.len;
+    if (replace_id) {
+        rc = store_reg_replace(srv->store, replace_id, &sreg);
+    } else {
+        rc = store_reg_put(srv->store, &sreg, id, created);
+    }
+    if (rc == RD_ESTORE) {
+        rd__log(srv, RD_LOG_ERROR, "store: %s", store_errmsg(srv->store));
+    } else if (rc == RD_EFULL) {
+        rd__log(srv, RD_LOG_ERROR, "store full: registration of ep=%s d=%s refused", w->ep, w->d);
+    }
+    srv->dirty = 1;
+out:
+    lookup_buf_cleanup(&buf);
+    return rc;
+}
+
+static void
+respond_store_error(coap_pdu_t *response, int rc)
+{
+    static const char *const msgs[] = { [-RD_EFULL] = "directory full",
+                                        [-RD_ESTORE] = "storage failure",
+                                        [-RD_ENOMEM] = "out of memory",
+                                        [-RD_ENOTFOUND] = "no such registration" };
+    const char *msg = (rc < 0 && -rc < (int)(sizeof(msgs) / sizeof(msgs[0]))) ? msgs[-rc] : NULL;
+
+    rd__respond_error(response, rd__status_to_coap(rc), msg);
+}
+
+static void
+add_location(coap_pdu_t *response, uint64_t id)
+{
+    char text[RD_ID_SIZE];
+
+    rd__id_format(id, text);
+    coap_add_option(response, COAP_OPTION_LOCATION_PATH, strlen(DIR_PATH),
+                    (const uint8_t *)DIR_PATH);
+    coap_add_option(response, COAP_OPTION_LOCATION_PATH, RD_ID_SIZE - 1, (const uint8_t *)text);
+}
+
+/* POST /rd?ep=...: register, or re-register the same (ep, d) in place (RFC 9176 section 5). */
+static void
+hnd_post_rd(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+            const coap_string_t *query, coap_pdu_t *response)
+{
+    struct rd_server *srv = server_of(session);
+    struct lookup_regparams p = { 0 };
+    struct lookup_links links = { 0 };
+    struct lookup_reg rec = { 0 };
+    struct reg_write w;
+    char implicit_base[RD_BASE_SIZE];
+    const char *body;
+    size_t body_len;
+    uint64_t id = 0;
+    int created = 0;
+    int rc;
+
+    (void)resource;
+    (void)query;
+    if (check_content_format(request, response) ||
+        read_body(srv, request, response, &body, &body_len) ||
+        parse_params(srv, request, LOOKUP_REG_CREATE, &p, response)) {
+        return;
+    }
+    if (parse_links(srv, body, body_len, &links, response)) {
+        goto out;
+    }
+    rec.base = p.base;
+    rec.base_explicit = p.base != NULL;
+    if (!p.base) {
+        if (rd__base_from_session(session, implicit_base, sizeof(implicit_base))) {
+            rd__respond_error(response, COAP_RESPONSE_CODE_BAD_REQUEST, "no usable source address");
+            goto out;
+        }
+        rec.base = implicit_base;
+    }
+    rec.lt = p.lt ? p.lt : LOOKUP_LT_DEFAULT;
+    rec.attrs = p.attrs;
+    rec.nattrs = p.nattrs;
+    rec.links = links.links;
+    rec.nlinks = links.nlinks;
+    w.ep = p.ep;
+    w.d = p.d ? p.d : srv->conf.default_sector;
+    w.rec = &rec;
+    w.expires_at = rd__now() + (int64_t)rec.lt;
+    rc = save_reg(srv, &w, 0, &id, &created);
+    if (rc) {
+        respond_store_error(response, rc);
+        goto out;
+    }
+    {
+        char text[RD_ID_SIZE];
+
+        rd__id_format(id, text);
+        rd__log(srv, RD_LOG_INFO, "%s ep=%s d=%s location=/%s/%s base=%s lt=%lu links=%zu",
+                created ? "registered" : "re-registered", w.ep, w.d, DIR_PATH, text, rec.base,
+                (unsigned long)rec.lt, links.nlinks);
+    }
+    /* Re-registration answers exactly like the first registration: 2.01, same location. */
+    coap_pdu_set_code(response, COAP_RESPONSE_CODE_CREATED);
+    add_location(response, id);
+out:
+    lookup_links_cleanup(&links);
+    lookup_regparams_cleanup(&p);
+}
+
+static int
+load_cb(void *arg, const struct store_reg *reg)
+{
+    struct loaded_reg *lr = arg;
+
+    snprintf(lr->ep, sizeof(lr->ep), "%s", reg->ep);
+    snprintf(lr->d, sizeof(lr->d), "%s", reg->d);
+    lr->rc = lookup_reg_decode(&lr->rec, reg->data, reg->data_len);
+    return 0;
+}
+
+static int
+load_reg(struct rd_server *srv, uint64_t id, unsigned flags, struct loaded_reg *lr)
+{
+    int rc;
+
+    memset(lr, 0, sizeof(*lr));
+    rc = store_reg_get(srv->store, id, rd__now(), flags, load_cb, lr);
+    if (rc == RD_OK && lr->rc) {
+        rd__log(srv, RD_LOG_ERROR, "registration %llx: corrupt record (%s)", (unsigned long long)id,
+                rd_strerror(lr->rc));
+        rc = RD_ESTORE;
+    }
+    if (rc == RD_ESTORE && !lr->rc) {
+        rd__log(srv, RD_LOG_ERROR, "store: %s", store_errmsg(srv->store));
+    }
+    return rc;
+}
+
+/* POST /rd/<id>: refresh the lifetime and update lt, base and extra attributes (RFC 9176
+ * section 5.3.1). An expired registration still in its grace period is revived. A link-format
+ * body, which LwM2M clients send, replaces the links. */
+static void
+update_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *request,
+           coap_pdu_t *response, uint64_t id)
+{
+    struct lookup_regparams p = { 0 };
+    struct lookup_links links = { 0 };
+    struct loaded_reg old;
+    struct lookup_reg rec = { 0 };
+    struct lookup_attr *attrs = NULL;
+    struct reg_write w;
+    char implicit_base[RD_BASE_SIZE];
+    const char *body;
+    size_t body_len;
+    int have_links = 0;
+    int rc;
+
+    memset(&old, 0, sizeof(old));
+    if (check_content_format(request, response) ||
+        read_body(srv, request, response, &body, &body_len) ||
+        parse_params(srv, request, LOOKUP_REG_UPDATE, &p, response)) {
+        return;
+    }
+    if (body_len > 0) {
+        if (parse_links(srv, body, body_len, &links, response)) {
+            goto out;
+        }
+        have_links = 1;
+    }
+    rc = load_reg(srv, id, STORE_GET_EXPIRED, &old);
+    if (rc) {
+        respond_store_error(response, rc);
+        goto out;
+    }
+    rc = lookup_attrs_merge(old.rec.attrs, old.rec.nattrs, p.attrs, p.nattrs, &attrs, &rec.nattrs);
+    if (rc) {
+        respond_store_error(response, rc);
+        goto out;
+    }
+    rec.attrs = attrs;
+    /* An explicit base stays until replaced; an implicit one follows the device's address. */
+    if (p.base) {
+        rec.base = p.base;
+        rec.base_explicit = 1;
+    } else if (old.rec.base_explicit) {
+        rec.base = old.rec.base;
+        rec.base_explicit = 1;
+    } else {
+        if (rd__base_from_session(session, implicit_base, sizeof(implicit_base))) {
+            rd__respond_error(response, COAP_RESPONSE_CODE_BAD_REQUEST, "no usable source address");
+            goto out;
+        }
+        rec.base = implicit_base;
+    }
+    rec.lt = p.lt ? p.lt : old.rec.lt;
+    rec.links = have_links ? links.links : old.rec.links;
+    rec.nlinks = have_links ? links.nlinks : old.rec.nlinks;
+    w.ep = old.ep;
+    w.d = old.d;
+    w.rec = &rec;
+    w.expires_at = rd__now() + (int64_t)rec.lt;
+    rc = save_reg(srv, &w, id, NULL, NULL);
+    if (rc) {
+        respond_store_error(response, rc);
+        goto out;
+    }
+    rd__log(srv, RD_LOG_DEBUG, "updated ep=%s d=%s lt=%lu base=%s", w.ep, w.d,
+            (unsigned long)rec.lt, rec.base);
+    coap_pdu_set_code(response, COAP_RESPONSE_CODE_CHANGED);
+out:
+    lookup_attrs_free(attrs);
+    lookup_reg_cleanup(&old.rec);
+    lookup_links_cleanup(&links);
+    lookup_regparams_cleanup(&p);
+}
+
+static void
+release_buffer(coap_session_t *session, void *app_ptr)
+{
+    (void)session;
+    free(app_ptr);
+}
+
+/* GET /rd/<id>: the registered links as the device sent them. RFC 9176 leaves reading a
+ * registration resource undefined (section 5.3.3); returning its links is the useful answer. */
+static void
+get_reg(struct rd_server *srv, coap_resource_t *resource, coap_session_t *session,
+        const coap_pdu_t *request, const coap_string_t *query, coap_pdu_t *response, uint64_t id)
+{
+    struct loaded_reg lr;
+    struct lookup_buf buf;
+    unsigned accept;
+    int rc;
+
+    if (rd__option_uint(request, COAP_OPTION_ACCEPT, &accept) &&
+        accept != COAP_MEDIATYPE_APPLICATION_LINK_FORMAT) {
+        rd__respond_error(response, COAP_RESPONSE_CODE_NOT_ACCEPTABLE,
+                          "only application/link-format (40)");
+        return;
+    }
+    lookup_buf_init(&buf, srv->conf.max_payload * 2 + 4096);
+    rc = load_reg(srv, id, 0, &lr);
+    if (!rc) {
+        rc = lookup_links_format(lr.rec.links, lr.rec.nlinks, &buf);
+    }
+    lookup_reg_cleanup(&lr.rec);
+    if (rc) {
+        lookup_buf_cleanup(&buf);
+        respond_store_error(response, rc);
+        return;
+    }
+    coap_pdu_set_code(response, COAP_RESPONSE_CODE_CONTENT);
+    /* The buffer goes to libcoap, which frees it once the last Block2 block has left. */
+    if (!coap_add_data_large_response(
+            resource, session, request, response, query, COAP_MEDIATYPE_APPLICATION_LINK_FORMAT, -1,
+            0, buf.len, (const uint8_t *)(buf.data ? buf.data : ""), release_buffer, buf.data)) {
+        rd__respond_error(response, COAP_RESPONSE_CODE_INTERNAL_ERROR, "response failed");
+    }
+}
+
+/* DELETE /rd/<id> (RFC 9176 section 5.3.2): 2.02, or 4.04 when it is already gone. */
+static void
+delete_reg(struct rd_server *srv, coap_pdu_t *response, uint64_t id)
+{
+    char text[RD_ID_SIZE];
+    int rc = store_reg_delete(srv->store, id);
+
+    if (rc) {
+        if (rc == RD_ESTORE) {
+            rd__log(srv, RD_LOG_ERROR, "store: %s", store_errmsg(srv->store));
+        }
+        respond_store_error(response, rc);
+        return;
+    }
+    srv->dirty = 1;
+    rd__id_format(id, text);
+    rd__log(srv, RD_LOG_INFO, "removed location=/%s/%s", DIR_PATH, text);
+    coap_pdu_set_code(response, COAP_RESPONSE_CODE_DELETED);
+}
+
+/* Registration resources are not libcoap resources: they would show up in /.well-known/core and
+ * cannot be deleted from their own handler. Every path libcoap does not know lands here. */
+static void
+hnd_unknown(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+            const coap_string_t *query, coap_pdu_t *response)
+{
+    struct rd_server *srv = server_of(session);
+    coap_string_t *path = coap_get_uri_path(request);
+    const size_t prefix = strlen(DIR_PATH) + 1;
+    uint64_t id = 0;
+
+    if (!path || path->length <= prefix || memcmp(path->s, DIR_PATH "/", prefix) != 0 ||
+        rd__id_parse((const char *)path->s + prefix, path->length - prefix, &id)) {
+        coap_delete_string(path);
+        rd__respond_error(response, COAP_RESPONSE_CODE_NOT_FOUND, "no such resource");
+        return;
+    }
+    coap_delete_string(path);
+    switch (coap_pdu_get_code(request)) {
+    case COAP_REQUEST_CODE_GET:
+        get_reg(srv, resource, session, request, query, response, id);
+        break;
+    case COAP_REQUEST_CODE_POST:
+        update_reg(srv, session, request, response, id);
+        break;
+    case COAP_REQUEST_CODE_DELETE:
+        delete_reg(srv, response, id);
+        break;
+    default:
+        rd__respond_error(response, COAP_RESPONSE_CODE_NOT_ALLOWED, "use GET, POST or DELETE");
+        break;
+    }
+}
+
+int
+rd__registration_init(struct rd_server *srv)
+{
+    static const coap_request_t methods[] = { COAP_REQUEST_GET,    COAP_REQUEST_POST,
+                                              COAP_REQUEST_DELETE, COAP_REQUEST_FETCH,
+                                              COAP_REQUEST_PATCH,  COAP_REQUEST_IPATCH };
+    coap_resource_t *dir = coap_resource_init(coap_make_str_const(DIR_PATH), 0);
+    coap_resource_t *unknown = coap_resource_unknown_init2(hnd_unknown, 0);
+
+    if (!dir || !unknown) {
+        coap_delete_resource(NULL, dir);
+        coap_delete_resource(NULL, unknown);
+        return RD_ENOMEM;
+    }
+    coap_register_request_handler(dir, COAP_REQUEST_POST, hnd_post_rd);
+    coap_add_attr(dir, coap_make_str_const("rt"), coap_make_str_const("core.rd"), 0);
+    coap_add_attr(dir, coap_make_str_const("ct"), coap_make_str_const("40"), 0);
+    coap_add_resource(srv->ctx, dir);
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        coap_register_request_handler(unknown, methods[i], hnd_unknown);
+    }
+    coap_add_resource(srv->ctx, unknown);
+    return RD_OK;
+}

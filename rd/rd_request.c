@@ -1,0 +1,149 @@
+/* Request plumbing: Uri-Query options, the implicit base (RFC 9176 section 5), registration ids,
+ * and the clock. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "rd_internal.h"
+
+int
+rd__query_params(const coap_pdu_t *request, struct lookup_qparam *out, size_t max, size_t *n)
+{
+    coap_opt_iterator_t oi;
+    coap_opt_filter_t filter;
+    coap_opt_t *opt;
+    size_t count = 0;
+
+    /* Each Uri-Query option is one parameter: libcoap's joined query string would make a value
+     * containing '&' ambiguous and percent-encodes UTF-8 names. */
+    coap_option_filter_clear(&filter);
+    coap_option_filter_set(&filter, COAP_OPTION_URI_QUERY);
+    coap_option_iterator_init(request, &oi, &filter);
+    while ((opt = coap_option_next(&oi)) != NULL) {
+        if (count == max) {
+            return RD_ETOOBIG;
+        }
+        lookup_qparam_split(&out[count], (const char *)coap_opt_value(opt), coap_opt_length(opt));
+        count++;
+    }
+    *n = count;
+    return RD_OK;
+}
+
+int
+rd__option_uint(const coap_pdu_t *request, uint16_t number, unsigned *value)
+{
+    coap_opt_iterator_t oi;
+    coap_opt_t *opt = coap_check_option(request, number, &oi);
+
+    if (!opt) {
+        return 0;
+    }
+    *value = coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
+    return 1;
+}
+
+static void
+scheme_of(const coap_session_t *session, const char **scheme, uint16_t *default_port)
+{
+    switch (coap_session_get_proto(session)) {
+    case COAP_PROTO_DTLS:
+        *scheme = "coaps";
+        *default_port = 5684;
+        break;
+    case COAP_PROTO_TCP:
+        *scheme = "coap+tcp";
+        *default_port = 5683;
+        break;
+    case COAP_PROTO_TLS:
+        *scheme = "coaps+tcp";
+        *default_port = 5684;
+        break;
+    default:
+        *scheme = "coap";
+        *default_port = 5683;
+        break;
+    }
+}
+
+int
+rd__base_from_session(const coap_session_t *session, char *out, size_t size)
+{
+    const coap_address_t *addr = coap_session_get_addr_remote(session);
+    const char *scheme;
+    uint16_t default_port;
+    uint16_t port;
+    char host[INET6_ADDRSTRLEN + 2];
+    char text[INET6_ADDRSTRLEN];
+    int len;
+
+    scheme_of(session, &scheme, &default_port);
+    if (addr->addr.sa.sa_family == AF_INET) {
+        inet_ntop(AF_INET, &addr->addr.sin.sin_addr, host, sizeof(host));
+        port = ntohs(addr->addr.sin.sin_port);
+    } else if (addr->addr.sa.sa_family == AF_INET6) {
+        const struct in6_addr *a6 = &addr->addr.sin6.sin6_addr;
+
+        port = ntohs(addr->addr.sin6.sin6_port);
+        /* Dual-stack sockets show IPv4 peers as ::ffff:a.b.c.d; the base names them as IPv4.
+         * inet_ntop never writes a zone identifier, which RFC 9176 forbids in bases. */
+        if (IN6_IS_ADDR_V4MAPPED(a6)) {
+            inet_ntop(AF_INET, &a6->s6_addr[12], host, sizeof(host));
+        } else {
+            inet_ntop(AF_INET6, a6, text, sizeof(text));
+            snprintf(host, sizeof(host), "[%s]", text);
+        }
+    } else {
+        return RD_EINVAL;
+    }
+    if (port == default_port) {
+        len = snprintf(out, size, "%s://%s", scheme, host);
+    } else {
+        len = snprintf(out, size, "%s://%s:%u", scheme, host, (unsigned)port);
+    }
+    return (len < 0 || (size_t)len >= size) ? RD_ETOOBIG : RD_OK;
+}
+
+/* Crockford's base32 alphabet, lower case: no i, l, o or u to misread. */
+static const char id_alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
+
+void
+rd__id_format(uint64_t id, char out[RD_ID_SIZE])
+{
+    for (int i = RD_ID_SIZE - 2; i >= 0; i--) {
+        out[i] = id_alphabet[id & 31];
+        id >>= 5;
+    }
+    out[RD_ID_SIZE - 1] = '\0';
+}
+
+int
+rd__id_parse(const char *s, size_t len, uint64_t *id)
+{
+    uint64_t v = 0;
+
+    if (len != RD_ID_SIZE - 1) {
+        return RD_EINVAL;
+    }
+    for (size_t i = 0; i < len; i++) {
+        const char *p = s[i] ? strchr(id_alphabet, s[i]) : NULL;
+
+        if (!p) {
+            return RD_EINVAL;
+        }
+        v = (v << 5) | (uint64_t)(p - id_alphabet);
+    }
+    *id = v;
+    return RD_OK;
+}
+
+int64_t
+rd__now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec;
+}

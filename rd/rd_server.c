@@ -1,0 +1,229 @@
+/* The server: libcoap context and endpoints, the run loop, expiry sweeps (RFC 9176 section 5.3)
+ * and periodic flushes of the store. */
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rd_internal.h"
+
+/* Registrations collected per sweep slice, and slices per sweep: expiry works in bounded steps
+ * so a mass expiry never stalls requests for long. */
+#define SWEEP_SLICE  1000
+#define SWEEP_SLICES 8
+/* Longest wait in the I/O loop: the sweep and the flush run at least this often. */
+#define LOOP_WAIT_MS 1000
+
+/* Split "HOST:PORT" or "[V6]:PORT" into host and port; "*" or an empty host is any address. */
+static int
+split_listen(const char *spec, char *host, size_t host_size, char *port, size_t port_size)
+{
+    const char *colon = strrchr(spec, ':');
+    const char *h = spec;
+    size_t hlen;
+
+    if (!colon || colon[1] == '\0' || strlen(colon + 1) >= port_size) {
+        return RD_EINVAL;
+    }
+    hlen = (size_t)(colon - spec);
+    if (hlen >= 2 && spec[0] == '[' && spec[hlen - 1] == ']') {
+        h = spec + 1;
+        hlen -= 2;
+    }
+    if (hlen >= host_size) {
+        return RD_EINVAL;
+    }
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    snprintf(port, port_size, "%s", colon + 1);
+    return RD_OK;
+}
+
+static int
+add_endpoint(struct rd_server *srv, const char *spec)
+{
+    struct addrinfo hints;
+    struct addrinfo *res = NULL;
+    coap_address_t addr;
+    char host[256];
+    char port[16];
+    int rc = RD_EINVAL;
+
+    if (split_listen(spec, host, sizeof(host), port, sizeof(port))) {
+        rd__log(srv, RD_LOG_ERROR, "listen %s: expected HOST:PORT", spec);
+        return RD_EINVAL;
+    }
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_DGRAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    if (getaddrinfo((host[0] && strcmp(host, "*") != 0) ? host : NULL, port, &hints, &res) != 0 ||
+        !res) {
+        rd__log(srv, RD_LOG_ERROR, "listen %s: cannot resolve", spec);
+        goto out;
+    }
+    coap_address_init(&addr);
+    addr.size = res->ai_addrlen;
+    memcpy(&addr.addr, res->ai_addr, res->ai_addrlen);
+    if (!coap_new_endpoint(srv->ctx, &addr, COAP_PROTO_UDP)) {
+        rd__log(srv, RD_LOG_ERROR, "listen %s: cannot bind (address in use or unavailable)", spec);
+        goto out;
+    }
+    rd__log(srv, RD_LOG_INFO, "listening on %s", spec);
+    rc = RD_OK;
+out:
+    if (res) {
+        freeaddrinfo(res);
+    }
+    return rc;
+}
+
+static int
+open_endpoints(struct rd_server *srv)
+{
+    int rc;
+
+    if (srv->conf.nlisten == 0) {
+        /* One dual-stack socket serves IPv4 and IPv6; hosts without IPv6 get IPv4 alone. */
+        rc = add_endpoint(srv, "[::]:5683");
+        if (rc) {
+            rc = add_endpoint(srv, "0.0.0.0:5683");
+        }
+        return rc;
+    }
+    for (size_t i = 0; i < srv->conf.nlisten; i++) {
+        rc = add_endpoint(srv, srv->conf.listen[i]);
+        if (rc) {
+            return rc;
+        }
+    }
+    return RD_OK;
+}
+
+int
+rd_server_new(struct rd_server **out, const struct rd_conf *conf)
+{
+    struct rd_server *srv = calloc(1, sizeof(*srv));
+    struct store_options opt;
+    char err[512];
+    size_t count = 0;
+    int rc;
+
+    if (!srv) {
+        return RD_ENOMEM;
+    }
+    rc = rd_conf_copy(&srv->conf, conf);
+    if (rc) {
+        free(srv);
+        return rc;
+    }
+    memset(&opt, 0, sizeof(opt));
+    opt.dir = srv->conf.data_dir;
+    opt.map_size = srv->conf.map_size;
+    opt.sync = srv->conf.sync;
+    rc = store_open(&srv->store, &opt, err, sizeof(err));
+    if (rc) {
+        rd__log(srv, RD_LOG_ERROR, "data directory %s: %s", srv->conf.data_dir, err);
+        goto fail;
+    }
+    srv->ctx = coap_new_context(NULL);
+    if (!srv->ctx) {
+        rc = RD_ENOMEM;
+        goto fail;
+    }
+    coap_set_app_data(srv->ctx, srv);
+    /* libcoap reassembles Block1 bodies and serves Block2 from one buffer (RFC 7959). */
+    coap_context_set_block_mode(srv->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+    rc = rd__registration_init(srv);
+    if (rc) {
+        goto fail;
+    }
+    rc = open_endpoints(srv);
+    if (rc) {
+        goto fail;
+    }
+    if (store_count(srv->store, &count) == RD_OK) {
+        rd__log(srv, RD_LOG_INFO, "data directory %s: %zu registrations", srv->conf.data_dir,
+                count);
+    }
+    srv->last_sweep = srv->last_sync = rd__now();
+    *out = srv;
+    return RD_OK;
+fail:
+    rd_server_free(srv);
+    return rc;
+}
+
+/* Collect registrations whose grace period is over. Reads already hide expired registrations
+ * at their deadline, so this only reclaims space and ends the chance of a revival. */
+static int
+sweep(struct rd_server *srv, int64_t now)
+{
+    int64_t before = now - (int64_t)srv->conf.expiry_grace;
+    size_t n = 0;
+    int rc;
+
+    for (int i = 0; i < SWEEP_SLICES; i++) {
+        rc = store_expire(srv->store, before, SWEEP_SLICE, &n);
+        if (rc) {
+            rd__log(srv, RD_LOG_ERROR, "expiry: %s", store_errmsg(srv->store));
+            return rc;
+        }
+        if (n) {
+            srv->dirty = 1;
+            rd__log(srv, RD_LOG_INFO, "expired %zu registrations for good", n);
+        }
+        if (n < SWEEP_SLICE) {
+            break;
+        }
+    }
+    return RD_OK;
+}
+
+static void
+housekeeping(struct rd_server *srv)
+{
+    int64_t now = rd__now();
+
+    if (now != srv->last_sweep) {
+        srv->last_sweep = now;
+        sweep(srv, now);
+    }
+    if (srv->conf.sync == STORE_SYNC_PERIODIC && srv->dirty &&
+        now - srv->last_sync >= (int64_t)srv->conf.sync_interval) {
+        srv->last_sync = now;
+        srv->dirty = 0;
+        if (store_sync(srv->store)) {
+            rd__log(srv, RD_LOG_ERROR, "sync: %s", store_errmsg(srv->store));
+        }
+    }
+}
+
+int
+rd_server_run(struct rd_server *srv, volatile sig_atomic_t *stop)
+{
+    while (!*stop) {
+        housekeeping(srv);
+        if (coap_io_process(srv->ctx, LOOP_WAIT_MS) < 0 && !*stop) {
+            rd__log(srv, RD_LOG_ERROR, "I/O loop failed");
+            return RD_EINVAL;
+        }
+    }
+    rd__log(srv, RD_LOG_INFO, "shutting down");
+    return RD_OK;
+}
+
+void
+rd_server_free(struct rd_server *srv)
+{
+    if (!srv) {
+        return;
+    }
+    if (srv->ctx) {
+        coap_free_context(srv->ctx);
+    }
+    /* store_free() flushes, so every acknowledged change is on disk when we exit. */
+    store_free(srv->store);
+    rd_conf_cleanup(&srv->conf);
+    free(srv);
+}
