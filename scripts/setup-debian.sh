@@ -1,0 +1,16 @@
+#!/bin/sh
+# Installs what core-rd needs to build, run and test on Debian bookworm (run as root).
+# Does nothing when everything is already there.
+set -eu
+pkgs="build-essential cmake pkg-config libcoap3-dev libcoap3-bin liblmdb-dev libssl-dev
+libcmocka-dev clang libclang-rt-14-dev"
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    # shellcheck disable=SC2086
+    apt-get install -y --no-install-recommends $missing
+fi

@@ -1,0 +1,117 @@
+/* Test tool: sends one raw CoAP datagram (given in hex) a number of times over UDP and prints
+ * each reply as "CODE MID PAYLOAD", so tests can check what a retransmission gets back. */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int
+unhex(const char *hex, unsigned char *out, size_t max, size_t *len)
+{
+    size_t n = strlen(hex);
+
+    if (n % 2 || n / 2 > max) {
+        return -1;
+    }
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned v;
+
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1) {
+            return -1;
+        }
+        out[i] = (unsigned char)v;
+    }
+    *len = n / 2;
+    return 0;
+}
+
+/* Print code, message id and payload (after the 0xff marker) of a reply. */
+static void
+print_reply(const unsigned char *b, size_t len)
+{
+    size_t tkl;
+    size_t pos;
+    unsigned delta;
+    unsigned olen;
+
+    if (len < 4) {
+        printf("short\n");
+        return;
+    }
+    tkl = b[0] & 0x0f;
+    pos = 4 + tkl;
+    /* Skip the options to find the payload marker. */
+    while (pos < len && b[pos] != 0xff) {
+        delta = b[pos] >> 4;
+        olen = b[pos] & 0x0f;
+        pos++;
+        pos += (delta == 13) ? 1 : (delta == 14) ? 2 : 0;
+        if (olen == 13) {
+            olen = pos < len ? b[pos] + 13u : 0;
+            pos++;
+        } else if (olen == 14) {
+            olen = pos + 1 < len ? ((unsigned)b[pos] << 8 | b[pos + 1]) + 269u : 0;
+            pos += 2;
+        }
+        pos += olen;
+    }
+    printf("%u.%02u %u ", b[1] >> 5, b[1] & 0x1f, (unsigned)(b[2] << 8 | b[3]));
+    if (pos < len) {
+        fwrite(b + pos + 1, 1, len - pos - 1, stdout);
+    }
+    printf("\n");
+}
+
+int
+main(int argc, char **argv)
+{
+    unsigned char req[2048];
+    unsigned char rsp[2048];
+    size_t req_len;
+    struct addrinfo hints;
+    struct addrinfo *ai = NULL;
+    int count;
+    int fd;
+
+    if (argc != 5 || unhex(argv[3], req, sizeof(req), &req_len) != 0) {
+        fprintf(stderr, "usage: coap_raw HOST PORT HEX COUNT\n");
+        return 2;
+    }
+    count = (int)strtol(argv[4], NULL, 10);
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_DGRAM;
+    if (getaddrinfo(argv[1], argv[2], &hints, &ai) != 0) {
+        fprintf(stderr, "coap_raw: cannot resolve %s\n", argv[1]);
+        return 2;
+    }
+    fd = socket(ai->ai_family, SOCK_DGRAM, 0);
+    if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        perror("coap_raw");
+        return 2;
+    }
+    for (int i = 0; i < count && i < 100; i++) {
+        struct pollfd pfd = { fd, POLLIN, 0 };
+        ssize_t n;
+
+        if (send(fd, req, req_len, 0) < 0) {
+            perror("send");
+            return 1;
+        }
+        if (poll(&pfd, 1, 3000) <= 0) {
+            printf("timeout\n");
+            continue;
+        }
+        n = recv(fd, rsp, sizeof(rsp), 0);
+        if (n > 0) {
+            print_reply(rsp, (size_t)n);
+        }
+    }
+    fflush(stdout);
+    freeaddrinfo(ai);
+    close(fd);
+    return 0;
+}

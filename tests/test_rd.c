@@ -1,0 +1,242 @@
+/* Unit tests for rd/: configuration parsing, registration ids and the status mapping. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rd_internal.h"
+
+static int
+setup_conf(void **state)
+{
+    static struct rd_conf conf;
+
+    if (rd_conf_init(&conf) != RD_OK) {
+        return -1;
+    }
+    *state = &conf;
+    return 0;
+}
+
+static int
+teardown_conf(void **state)
+{
+    rd_conf_cleanup(*state);
+    return 0;
+}
+
+static int
+parse(struct rd_conf *conf, const char *text, char *err, size_t err_size)
+{
+    return rd_conf_parse(conf, text, strlen(text), "test.conf", err, err_size);
+}
+
+static void
+test_conf_init_sets_defaults(void **state)
+{
+    struct rd_conf *conf = *state;
+
+    assert_string_equal(conf->data_dir, "./var/core-rd");
+    assert_string_equal(conf->default_sector, "");
+    assert_int_equal(conf->nlisten, 0);
+    assert_int_equal(conf->lifetime_min, 1);
+    assert_int_equal(conf->lifetime_max, UINT32_MAX);
+    assert_int_equal(conf->sync, STORE_SYNC_PERIODIC);
+    assert_int_equal(conf->log_level, RD_LOG_INFO);
+}
+
+static void
+test_conf_parse_reads_every_directive(void **state)
+{
+    struct rd_conf *conf = *state;
+    char err[256] = "";
+    const char *text = "# comment\n"
+                       "listen 127.0.0.1:5683\n"
+                       "listen [::1]:5684\n"
+                       "  data_dir   /tmp/x  \n"
+                       "\n"
+                       "log_level debug\n"
+                       "default_sector factory\n"
+                       "lifetime_min 60\n"
+                       "lifetime_max 86400\n"
+                       "expiry_grace 30\n"
+                       "max_payload 2048\n"
+                       "max_links 10\n"
+                       "sync always\n"
+                       "sync_interval 5\n"
+                       "map_size 16\n";
+
+    assert_int_equal(parse(conf, text, err, sizeof(err)), RD_OK);
+    assert_int_equal(conf->nlisten, 2);
+    assert_string_equal(conf->listen[1], "[::1]:5684");
+    assert_string_equal(conf->data_dir, "/tmp/x");
+    assert_int_equal(conf->log_level, RD_LOG_DEBUG);
+    assert_string_equal(conf->default_sector, "factory");
+    assert_int_equal(conf->lifetime_min, 60);
+    assert_int_equal(conf->lifetime_max, 86400);
+    assert_int_equal(conf->expiry_grace, 30);
+    assert_int_equal(conf->max_payload, 2048);
+    assert_int_equal(conf->max_links, 10);
+    assert_int_equal(conf->sync, STORE_SYNC_ALWAYS);
+    assert_int_equal(conf->sync_interval, 5);
+    assert_int_equal(conf->map_size, 16u * 1024 * 1024);
+}
+
+static void
+test_conf_parse_names_line_and_directive_on_bad_number(void **state)
+{
+    char err[256] = "";
+
+    assert_int_equal(parse(*state, "log_level info\nlifetime_max abc\n", err, sizeof(err)),
+                     RD_EINVAL);
+    assert_non_null(strstr(err, "test.conf:2: lifetime_max"));
+    assert_non_null(strstr(err, "\"abc\""));
+}
+
+static void
+test_conf_parse_rejects_unknown_directive(void **state)
+{
+    char err[256] = "";
+
+    assert_int_equal(parse(*state, "colour blue\n", err, sizeof(err)), RD_EINVAL);
+    assert_non_null(strstr(err, "test.conf:1: colour: unknown directive"));
+}
+
+static void
+test_conf_parse_rejects_missing_value(void **state)
+{
+    char err[256] = "";
+
+    assert_int_equal(parse(*state, "data_dir\n", err, sizeof(err)), RD_EINVAL);
+    assert_non_null(strstr(err, "missing value"));
+}
+
+static void
+test_conf_parse_rejects_out_of_range_numbers(void **state)
+{
+    char err[256] = "";
+
+    assert_int_equal(parse(*state, "lifetime_min 0\n", err, sizeof(err)), RD_EINVAL);
+    assert_int_equal(parse(*state, "lifetime_max 4294967296\n", err, sizeof(err)), RD_EINVAL);
+    assert_int_equal(parse(*state, "max_links -1\n", err, sizeof(err)), RD_EINVAL);
+    assert_int_equal(parse(*state, "sync_interval 1x\n", err, sizeof(err)), RD_EINVAL);
+}
+
+static void
+test_conf_parse_rejects_min_lifetime_above_max(void **state)
+{
+    char err[256] = "";
+
+    assert_int_equal(parse(*state, "lifetime_min 100\nlifetime_max 10\n", err, sizeof(err)),
+                     RD_EINVAL);
+    assert_non_null(strstr(err, "lifetime_min"));
+}
+
+static void
+test_conf_parse_rejects_bad_enums(void **state)
+{
+    char err[256] = "";
+
+    assert_int_equal(parse(*state, "sync sometimes\n", err, sizeof(err)), RD_EINVAL);
+    assert_int_equal(parse(*state, "log_level loud\n", err, sizeof(err)), RD_EINVAL);
+    assert_int_equal(parse(*state, "listen localhost\n", err, sizeof(err)), RD_EINVAL);
+}
+
+static void
+test_conf_load_reports_missing_file(void **state)
+{
+    char err[256] = "";
+
+    assert_int_equal(rd_conf_load(*state, "/nonexistent/core-rd.conf", err, sizeof(err)),
+                     RD_EINVAL);
+    assert_non_null(strstr(err, "/nonexistent/core-rd.conf"));
+}
+
+static void
+test_conf_load_accepts_the_shipped_sample(void **state)
+{
+    struct rd_conf *conf = *state;
+    char err[256] = "";
+
+    assert_int_equal(rd_conf_load(conf, TEST_DATA_DIR "/../../conf/core-rd.conf", err, sizeof(err)),
+                     RD_OK);
+    /* Every line is commented out, so the defaults stand. */
+    assert_int_equal(conf->nlisten, 0);
+    assert_int_equal(conf->expiry_grace, 600);
+}
+
+static void
+test_id_format_parse_round_trips(void **state)
+{
+    static const uint64_t ids[] = { 0, 1, 31, 32, 0xabcdef, ((uint64_t)1 << 40) - 1 };
+    char text[RD_ID_SIZE];
+    uint64_t back = 0;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        rd__id_format(ids[i], text);
+        assert_int_equal(strlen(text), RD_ID_SIZE - 1);
+        assert_int_equal(rd__id_parse(text, strlen(text), &back), RD_OK);
+        assert_int_equal(back, ids[i]);
+    }
+}
+
+static void
+test_id_parse_rejects_bad_text(void **state)
+{
+    uint64_t id = 7;
+
+    (void)state;
+    assert_int_equal(rd__id_parse("abc", 3, &id), RD_EINVAL);
+    assert_int_equal(rd__id_parse("abcdefgu", 8, &id), RD_EINVAL);
+    assert_int_equal(rd__id_parse("ABCDEFGH", 8, &id), RD_EINVAL);
+    assert_int_equal(rd__id_parse("abc\0defg", 8, &id), RD_EINVAL);
+    assert_int_equal(id, 7);
+}
+
+static void
+test_status_to_coap_maps_each_status(void **state)
+{
+    (void)state;
+    assert_int_equal(rd__status_to_coap(RD_EINVAL), COAP_RESPONSE_CODE_BAD_REQUEST);
+    assert_int_equal(rd__status_to_coap(RD_ENOTFOUND), COAP_RESPONSE_CODE_NOT_FOUND);
+    assert_int_equal(rd__status_to_coap(RD_ETOOBIG), COAP_RESPONSE_CODE_REQUEST_TOO_LARGE);
+    assert_int_equal(rd__status_to_coap(RD_EFULL), COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE);
+    assert_int_equal(rd__status_to_coap(RD_ESTORE), COAP_RESPONSE_CODE_INTERNAL_ERROR);
+    assert_int_equal(rd__status_to_coap(RD_ENOMEM), COAP_RESPONSE_CODE_INTERNAL_ERROR);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_conf_init_sets_defaults, setup_conf, teardown_conf),
+        cmocka_unit_test_setup_teardown(test_conf_parse_reads_every_directive, setup_conf,
+                                        teardown_conf),
+        cmocka_unit_test_setup_teardown(test_conf_parse_names_line_and_directive_on_bad_number,
+                                        setup_conf, teardown_conf),
+        cmocka_unit_test_setup_teardown(test_conf_parse_rejects_unknown_directive, setup_conf,
+                                        teardown_conf),
+        cmocka_unit_test_setup_teardown(test_conf_parse_rejects_missing_value, setup_conf,
+                                        teardown_conf),
+        cmocka_unit_test_setup_teardown(test_conf_parse_rejects_out_of_range_numbers, setup_conf,
+                                        teardown_conf),
+        cmocka_unit_test_setup_teardown(test_conf_parse_rejects_min_lifetime_above_max, setup_conf,
+                                        teardown_conf),
+        cmocka_unit_test_setup_teardown(test_conf_parse_rejects_bad_enums, setup_conf,
+                                        teardown_conf),
+        cmocka_unit_test_setup_teardown(test_conf_load_reports_missing_file, setup_conf,
+                                        teardown_conf),
+        cmocka_unit_test_setup_teardown(test_conf_load_accepts_the_shipped_sample, setup_conf,
+                                        teardown_conf),
+        cmocka_unit_test(test_id_format_parse_round_trips),
+        cmocka_unit_test(test_id_parse_rejects_bad_text),
+        cmocka_unit_test(test_status_to_coap_maps_each_status),
+    };
+
+    return cmocka_run_group_tests_name("rd", tests, NULL, NULL);
+}
