@@ -28,6 +28,20 @@ enum rd_log_level {
     RD_LOG_DEBUG = 3,
 };
 
+/** Bytes of options and of payload one remembered answer may hold. */
+#define RD_DEDUP_OPTS 64
+#define RD_DEDUP_DATA 128
+/** Answers remembered for deduplication. */
+#define RD_DEDUP_SLOTS 8192
+
+struct rd_dedup_entry;
+
+/** Recent answers to confirmable state-changing requests, by peer and message ID. */
+struct rd_dedup {
+    struct rd_dedup_entry *entries;
+    size_t nslots;
+};
+
 /** The whole configuration. Strings are owned by the struct until rd_conf_cleanup(). */
 struct rd_conf {
     char *listen[RD_LISTEN_MAX]; /**< "HOST:PORT", IPv6 hosts in brackets */
@@ -53,6 +67,7 @@ struct rd_server {
     int64_t last_sweep; /**< wall-clock second of the last expiry sweep */
     int64_t last_sync;  /**< wall-clock second of the last store_sync() */
     int dirty;          /**< something was committed since the last store_sync() */
+    struct rd_dedup dedup;
 };
 
 /* rd_conf.c */
@@ -126,6 +141,27 @@ int rd__id_parse(const char *s, size_t len, uint64_t *id);
 
 /** Seconds since the epoch: the only clock reading in the server. */
 int64_t rd__now(void);
+
+/* rd_dedup.c */
+
+/** Allocate @p slots empty slots. @return RD_OK or RD_ENOMEM. */
+int rd__dedup_init(struct rd_dedup *dd, size_t slots);
+
+/** Release the cache. Accepts a zeroed struct. */
+void rd__dedup_cleanup(struct rd_dedup *dd);
+
+/**
+ * Answer a duplicate of a recent confirmable state-changing request from the cache.
+ *
+ * @return 1 when @p response was filled with the earlier answer (the handler must not run),
+ *         else 0.
+ */
+int rd__dedup_replay(struct rd_dedup *dd, const coap_session_t *session, const coap_pdu_t *request,
+                     coap_pdu_t *response, int64_t now);
+
+/** Remember the answer to @p request (when it is small enough) for rd__dedup_replay(). */
+void rd__dedup_remember(struct rd_dedup *dd, const coap_session_t *session,
+                        const coap_pdu_t *request, const coap_pdu_t *response, int64_t now);
 
 /* rd_registration.c */
 

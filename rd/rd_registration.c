@@ -194,10 +194,9 @@ add_location(coap_pdu_t *response, uint64_t id)
 
 /* POST /rd?ep=...: register, or re-register the same (ep, d) in place (RFC 9176 section 5). */
 static void
-hnd_post_rd(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
-            const coap_string_t *query, coap_pdu_t *response)
+register_ep(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *request,
+            coap_pdu_t *response)
 {
-    struct rd_server *srv = server_of(session);
     struct lookup_regparams p = { 0 };
     struct lookup_links links = { 0 };
     struct lookup_reg rec = { 0 };
@@ -209,8 +208,6 @@ hnd_post_rd(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
     int created = 0;
     int rc;
 
-    (void)resource;
-    (void)query;
     if (check_content_format(request, response) ||
         read_body(srv, request, response, &body, &body_len) ||
         parse_params(srv, request, LOOKUP_REG_CREATE, &p, response)) {
@@ -256,6 +253,22 @@ hnd_post_rd(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
 out:
     lookup_links_cleanup(&links);
     lookup_regparams_cleanup(&p);
+}
+
+static void
+hnd_post_rd(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+            const coap_string_t *query, coap_pdu_t *response)
+{
+    struct rd_server *srv = server_of(session);
+    int64_t now = rd__now();
+
+    (void)resource;
+    (void)query;
+    if (rd__dedup_replay(&srv->dedup, session, request, response, now)) {
+        return;
+    }
+    register_ep(srv, session, request, response);
+    rd__dedup_remember(&srv->dedup, session, request, response, now);
 }
 
 static int
@@ -438,6 +451,7 @@ hnd_unknown(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
     struct rd_server *srv = server_of(session);
     coap_string_t *path = coap_get_uri_path(request);
     const size_t prefix = strlen(DIR_PATH) + 1;
+    int64_t now = rd__now();
     uint64_t id = 0;
 
     if (!path || path->length <= prefix || memcmp(path->s, DIR_PATH "/", prefix) != 0 ||
@@ -447,6 +461,9 @@ hnd_unknown(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
         return;
     }
     coap_delete_string(path);
+    if (rd__dedup_replay(&srv->dedup, session, request, response, now)) {
+        return;
+    }
     switch (coap_pdu_get_code(request)) {
     case COAP_REQUEST_CODE_GET:
         get_reg(srv, resource, session, request, query, response, id);
@@ -461,6 +478,7 @@ hnd_unknown(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
         rd__respond_error(response, COAP_RESPONSE_CODE_NOT_ALLOWED, "use GET, POST or DELETE");
         break;
     }
+    rd__dedup_remember(&srv->dedup, session, request, response, now);
 }
 
 int

@@ -132,6 +132,10 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
         goto fail;
     }
     coap_set_app_data(srv->ctx, srv);
+    rc = rd__dedup_init(&srv->dedup, RD_DEDUP_SLOTS);
+    if (rc) {
+        goto fail;
+    }
     /* libcoap reassembles Block1 bodies and serves Block2 from one buffer (RFC 7959). */
     coap_context_set_block_mode(srv->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
     rc = rd__registration_init(srv);
@@ -224,6 +228,7 @@ rd_server_free(struct rd_server *srv)
     }
     /* store_free() flushes, so every acknowledged change is on disk when we exit. */
     store_free(srv->store);
+    rd__dedup_cleanup(&srv->dedup);
     rd_conf_cleanup(&srv->conf);
     free(srv);
 }

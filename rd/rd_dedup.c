@@ -1,0 +1,151 @@
+/* Message deduplication (RFC 7252 section 4.5): a confirmable request that arrives again with
+ * the same message ID from the same endpoint gets the first answer and is not executed twice.
+ * libcoap 4.3.1 hands duplicates to the handlers again, so the server keeps its own cache of
+ * recent answers to state-changing requests. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rd_internal.h"
+
+/* RFC 7252 section 4.8.2: how long a message ID may come back. */
+#define EXCHANGE_LIFETIME 247
+
+struct rd_dedup_entry {
+    coap_address_t peer;
+    int64_t expires; /* 0 when the slot is free */
+    coap_mid_t mid;
+    coap_pdu_code_t code;
+    uint16_t opts_len;
+    uint16_t data_len;
+    uint8_t opts[RD_DEDUP_OPTS]; /* (number u16, length u16, value) triples */
+    uint8_t data[RD_DEDUP_DATA];
+};
+
+int
+rd__dedup_init(struct rd_dedup *dd, size_t slots)
+{
+    dd->entries = calloc(slots, sizeof(*dd->entries));
+    dd->nslots = dd->entries ? slots : 0;
+    return dd->entries ? RD_OK : RD_ENOMEM;
+}
+
+void
+rd__dedup_cleanup(struct rd_dedup *dd)
+{
+    free(dd->entries);
+    dd->entries = NULL;
+    dd->nslots = 0;
+}
+
+/* FNV-1a over the peer's address bytes and the message ID. */
+static size_t
+slot_of(const struct rd_dedup *dd, const coap_address_t *peer, coap_mid_t mid)
+{
+    const uint8_t *p = (const uint8_t *)&peer->addr;
+    uint64_t h = 1469598103934665603ull;
+
+    for (size_t i = 0; i < peer->size && i < sizeof(peer->addr); i++) {
+        h = (h ^ p[i]) * 1099511628211ull;
+    }
+    h = (h ^ (uint64_t)(uint16_t)mid) * 1099511628211ull;
+    return (size_t)(h % dd->nslots);
+}
+
+/* Only confirmable requests that change state need it: GET and FETCH are safe to repeat. */
+static int
+applies(const coap_pdu_t *request)
+{
+    coap_pdu_code_t code = coap_pdu_get_code(request);
+
+    return coap_pdu_get_type(request) == COAP_MESSAGE_CON && code != COAP_REQUEST_CODE_GET &&
+           code != COAP_REQUEST_CODE_FETCH;
+}
+
+int
+rd__dedup_replay(struct rd_dedup *dd, const coap_session_t *session, const coap_pdu_t *request,
+                 coap_pdu_t *response, int64_t now)
+{
+    const coap_address_t *peer = coap_session_get_addr_remote(session);
+    coap_mid_t mid = coap_pdu_get_mid(request);
+    struct rd_dedup_entry *e;
+    size_t pos = 0;
+
+    if (!dd->nslots || !applies(request)) {
+        return 0;
+    }
+    e = &dd->entries[slot_of(dd, peer, mid)];
+    if (e->expires <= now || e->mid != mid || !coap_address_equals(&e->peer, peer)) {
+        return 0;
+    }
+    coap_pdu_set_code(response, e->code);
+    while (pos + 4 <= e->opts_len) {
+        uint16_t number = (uint16_t)(e->opts[pos] << 8 | e->opts[pos + 1]);
+        uint16_t len = (uint16_t)(e->opts[pos + 2] << 8 | e->opts[pos + 3]);
+
+        coap_add_option(response, number, len, e->opts + pos + 4);
+        pos += 4u + len;
+    }
+    if (e->data_len) {
+        coap_add_data(response, e->data_len, e->data);
+    }
+    return 1;
+}
+
+/* Copy the response's options into @p e; 0 when they do not fit. */
+static int
+copy_options(struct rd_dedup_entry *e, const coap_pdu_t *response)
+{
+    coap_opt_iterator_t oi;
+    coap_opt_t *opt;
+    size_t pos = 0;
+
+    coap_option_iterator_init(response, &oi, COAP_OPT_ALL);
+    while ((opt = coap_option_next(&oi)) != NULL) {
+        uint32_t len = coap_opt_length(opt);
+
+        if (pos + 4 + len > sizeof(e->opts)) {
+            return 0;
+        }
+        e->opts[pos] = (uint8_t)(oi.number >> 8);
+        e->opts[pos + 1] = (uint8_t)oi.number;
+        e->opts[pos + 2] = (uint8_t)(len >> 8);
+        e->opts[pos + 3] = (uint8_t)len;
+        memcpy(e->opts + pos + 4, coap_opt_value(opt), len);
+        pos += 4 + len;
+    }
+    e->opts_len = (uint16_t)pos;
+    return 1;
+}
+
+void
+rd__dedup_remember(struct rd_dedup *dd, const coap_session_t *session, const coap_pdu_t *request,
+                   const coap_pdu_t *response, int64_t now)
+{
+    const coap_address_t *peer = coap_session_get_addr_remote(session);
+    coap_mid_t mid = coap_pdu_get_mid(request);
+    struct rd_dedup_entry *e;
+    const uint8_t *data = NULL;
+    size_t len = 0;
+
+    if (!dd->nslots || !applies(request)) {
+        return;
+    }
+    /* A newer answer takes the slot: under pressure the cache forgets, and the registration
+     * interface is idempotent enough that a forgotten duplicate only refreshes a lifetime. */
+    e = &dd->entries[slot_of(dd, peer, mid)];
+    e->expires = 0;
+    if (!coap_get_data(response, &len, &data)) {
+        len = 0;
+    }
+    if (len > sizeof(e->data) || !copy_options(e, response)) {
+        return;
+    }
+    coap_address_copy(&e->peer, peer);
+    e->mid = mid;
+    e->code = coap_pdu_get_code(response);
+    e->data_len = (uint16_t)len;
+    if (len) {
+        memcpy(e->data, data, len);
+    }
+    e->expires = now + EXCHANGE_LIFETIME;
+}
