@@ -1,0 +1,71 @@
+/* Growable output buffer with a size cap, for lookup answers and records (RFC 9176 section 6). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lookup.h"
+
+/* The first allocation; small enough for a one-link answer, large enough to avoid a few
+ * reallocations for typical payloads. */
+#define BUF_MIN_CAP 256
+
+void
+lookup_buf_init(struct lookup_buf *b, size_t max)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->max = max;
+}
+
+void
+lookup_buf_cleanup(struct lookup_buf *b)
+{
+    if (!b) {
+        return;
+    }
+    free(b->data);
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+int
+lookup_buf_append(struct lookup_buf *b, const void *data, size_t len)
+{
+    size_t need;
+    size_t cap;
+    char *p;
+
+    if (b->len > b->max || len > b->max - b->len) {
+        return RD_ETOOBIG;
+    }
+    /* The terminating NUL is not counted in len but needs room, so a buffer may hold max + 1
+     * bytes; that cannot overflow unless max is SIZE_MAX. */
+    need = b->len + len + 1;
+    if (need == 0) {
+        return RD_ETOOBIG;
+    }
+    if (need > b->cap) {
+        cap = b->cap ? b->cap : BUF_MIN_CAP;
+        while (cap < need) {
+            if (cap > SIZE_MAX / 2) {
+                cap = need;
+                break;
+            }
+            cap *= 2;
+        }
+        p = realloc(b->data, cap);
+        if (!p) {
+            return RD_ENOMEM;
+        }
+        b->data = p;
+        b->cap = cap;
+    }
+    if (len) {
+        memcpy(b->data + b->len, data, len);
+    }
+    b->len += len;
+    b->data[b->len] = '\0';
+    return RD_OK;
+}

@@ -1,0 +1,614 @@
+/* Link-format parser and writer (RFC 6690 section 2); Limited Link Format (RFC 9176 section 5). */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lookup.h"
+#include "lookup_internal.h"
+
+/* One parser runs twice over a document: the first pass validates it and counts links,
+ * attributes and string bytes; the second pass, after a single allocation, fills them in. Both
+ * passes run the same code so that they cannot disagree about the grammar. */
+struct parser {
+    const unsigned char *s;
+    size_t len;
+    size_t pos;
+    size_t max_links;
+    char *diag;
+    size_t diag_size;
+    size_t nlinks; /**< links seen so far; the index of the next link in the fill pass */
+    size_t nattrs; /**< attributes seen so far, over all links */
+    size_t nbytes; /**< string bytes so far, NULs included */
+    struct lookup_link *links; /**< NULL in the counting pass */
+    struct lookup_attr *attrs;
+    char *str;
+};
+
+void
+lookup__diag(char *diag, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!diag || size == 0) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(diag, size, fmt, ap);
+    va_end(ap);
+}
+
+size_t
+lookup__utf8_seq(const unsigned char *s, size_t len)
+{
+    unsigned char c = s[0];
+    size_t n;
+    unsigned char lo = 0x80;
+    unsigned char hi = 0xbf;
+
+    if (c < 0x80) {
+        return 1;
+    }
+    /* The ranges of the second byte follow RFC 3629 section 4, which excludes overlong forms,
+     * surrogates and code points above U+10FFFF. */
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0) {
+            lo = 0xa0;
+        } else if (c == 0xed) {
+            hi = 0x9f;
+        }
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0) {
+            lo = 0x90;
+        } else if (c == 0xf4) {
+            hi = 0x8f;
+        }
+    } else {
+        return 0;
+    }
+    if (len < n || s[1] < lo || s[1] > hi) {
+        return 0;
+    }
+    for (size_t i = 2; i < n; i++) {
+        if (s[i] < 0x80 || s[i] > 0xbf) {
+            return 0;
+        }
+    }
+    return n;
+}
+
+int
+lookup__is_tchar(unsigned char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+        return 1;
+    }
+    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/* RFC 6690 ptokenchar: visible ASCII except DQUOTE, ',', ';' and backslash. */
+static int
+is_ptokenchar(unsigned char c)
+{
+    return c > 0x20 && c < 0x7f && c != '"' && c != ',' && c != ';' && c != '\\';
+}
+
+static int
+is_ws(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static void
+skip_ws(struct parser *p)
+{
+    while (p->pos < p->len && is_ws(p->s[p->pos])) {
+        p->pos++;
+    }
+}
+
+/* Copy string bytes in the fill pass; count them in both. */
+static void
+emit(struct parser *p, const unsigned char *src, size_t n)
+{
+    if (p->str) {
+        memcpy(p->str + p->nbytes, src, n);
+    }
+    p->nbytes += n;
+}
+
+static void
+emit_nul(struct parser *p)
+{
+    if (p->str) {
+        p->str[p->nbytes] = '\0';
+    }
+    p->nbytes++;
+}
+
+static int
+parse_target(struct parser *p)
+{
+    size_t start = p->pos;
+    unsigned char c;
+    size_t n;
+
+    p->pos++; /* '<' */
+    for (;;) {
+        if (p->pos == p->len) {
+            lookup__diag(p->diag, p->diag_size, "link-format: unterminated '<' at offset %zu",
+                         start);
+            return RD_EINVAL;
+        }
+        c = p->s[p->pos];
+        if (c == '>') {
+            break;
+        }
+        /* RFC 9176 appendix B.4: link-format is UTF-8 and never percent-decoded, so any
+         * visible character is kept as sent; only what cannot be part of a URI-reference in
+         * any form is refused. */
+        if (c <= 0x20 || c == 0x7f || c == '<' || c == '"') {
+            lookup__diag(p->diag, p->diag_size,
+                         "link-format: invalid character 0x%02x in target at offset %zu",
+                         (unsigned)c, p->pos);
+            return RD_EINVAL;
+        }
+        n = lookup__utf8_seq(p->s + p->pos, p->len - p->pos);
+        if (n == 0) {
+            lookup__diag(p->diag, p->diag_size, "link-format: invalid UTF-8 at offset %zu", p->pos);
+            return RD_EINVAL;
+        }
+        emit(p, p->s + p->pos, n);
+        p->pos += n;
+    }
+    emit_nul(p);
+    p->pos++; /* '>' */
+    return RD_OK;
+}
+
+static int
+parse_quoted(struct parser *p)
+{
+    size_t start = p->pos;
+    unsigned char c;
+    size_t n;
+
+    p->pos++; /* '"' */
+    for (;;) {
+        if (p->pos == p->len) {
+            goto unterminated;
+        }
+        c = p->s[p->pos];
+        if (c == '"') {
+            break;
+        }
+        if (c == '\\') {
+            /* A quoted-pair stands for the character after the backslash, whatever it is;
+             * the checks below still apply to it. */
+            p->pos++;
+            if (p->pos == p->len) {
+                goto unterminated;
+            }
+            c = p->s[p->pos];
+        }
+        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+            lookup__diag(p->diag, p->diag_size,
+                         "link-format: control character 0x%02x in quoted string at offset %zu",
+                         (unsigned)c, p->pos);
+            return RD_EINVAL;
+        }
+        n = lookup__utf8_seq(p->s + p->pos, p->len - p->pos);
+        if (n == 0) {
+            lookup__diag(p->diag, p->diag_size, "link-format: invalid UTF-8 at offset %zu", p->pos);
+            return RD_EINVAL;
+        }
+        emit(p, p->s + p->pos, n);
+        p->pos += n;
+    }
+    emit_nul(p);
+    p->pos++; /* '"' */
+    return RD_OK;
+unterminated:
+    lookup__diag(p->diag, p->diag_size, "link-format: unterminated quoted string at offset %zu",
+                 start);
+    return RD_EINVAL;
+}
+
+/* Parses one link-param after its ';' and any whitespace. */
+static int
+parse_param(struct parser *p)
+{
+    struct lookup_attr *a = p->attrs ? &p->attrs[p->nattrs] : NULL;
+    size_t start = p->pos;
+
+    while (p->pos < p->len && lookup__is_tchar(p->s[p->pos])) {
+        p->pos++;
+    }
+    if (p->pos == start) {
+        lookup__diag(p->diag, p->diag_size, "link-format: expected parameter name at offset %zu",
+                     start);
+        return RD_EINVAL;
+    }
+    if (a) {
+        a->name = p->str + p->nbytes;
+        a->value = NULL;
+        a->quoted = 0;
+    }
+    emit(p, p->s + start, p->pos - start);
+    emit_nul(p);
+    p->nattrs++;
+    if (p->pos == p->len || p->s[p->pos] != '=') {
+        return RD_OK;
+    }
+    p->pos++;
+    if (a) {
+        a->value = p->str + p->nbytes;
+    }
+    if (p->pos < p->len && p->s[p->pos] == '"') {
+        if (a) {
+            a->quoted = 1;
+        }
+        return parse_quoted(p);
+    }
+    start = p->pos;
+    while (p->pos < p->len && is_ptokenchar(p->s[p->pos])) {
+        p->pos++;
+    }
+    if (p->pos == start) {
+        lookup__diag(p->diag, p->diag_size, "link-format: expected value at offset %zu", start);
+        return RD_EINVAL;
+    }
+    emit(p, p->s + start, p->pos - start);
+    emit_nul(p);
+    return RD_OK;
+}
+
+/* Parses one link-value with its parameters, and the ',' after it if there is one. Sets *more
+ * when a ',' was consumed. */
+static int
+parse_link(struct parser *p, int *more)
+{
+    struct lookup_link *l = p->links ? &p->links[p->nlinks] : NULL;
+    size_t first_attr = p->nattrs;
+    int rc;
+
+    *more = 0;
+    if (p->nlinks == p->max_links) {
+        return RD_ETOOBIG;
+    }
+    if (p->pos == p->len || p->s[p->pos] != '<') {
+        lookup__diag(p->diag, p->diag_size, "link-format: expected '<' at offset %zu", p->pos);
+        return RD_EINVAL;
+    }
+    if (l) {
+        l->target = p->str + p->nbytes;
+    }
+    rc = parse_target(p);
+    if (rc) {
+        return rc;
+    }
+    for (;;) {
+        skip_ws(p);
+        if (p->pos == p->len) {
+            break;
+        }
+        if (p->s[p->pos] == ',') {
+            p->pos++;
+            skip_ws(p);
+            *more = 1;
+            break;
+        }
+        if (p->s[p->pos] != ';') {
+            lookup__diag(p->diag, p->diag_size, "link-format: expected ',' or ';' at offset %zu",
+                         p->pos);
+            return RD_EINVAL;
+        }
+        p->pos++;
+        skip_ws(p);
+        rc = parse_param(p);
+        if (rc) {
+            return rc;
+        }
+    }
+    if (l) {
+        l->attrs = p->nattrs > first_attr ? &p->attrs[first_attr] : NULL;
+        l->nattrs = p->nattrs - first_attr;
+    }
+    p->nlinks++;
+    return RD_OK;
+}
+
+static int
+parse_doc(struct parser *p)
+{
+    int more = 1;
+    int rc;
+
+    p->pos = 0;
+    p->nlinks = 0;
+    p->nattrs = 0;
+    p->nbytes = 0;
+    skip_ws(p);
+    if (p->pos == p->len) {
+        return RD_OK;
+    }
+    /* A ',' always promises another link, so "a,,b" and a trailing "," fail at the '<'. */
+    while (more) {
+        rc = parse_link(p, &more);
+        if (rc) {
+            return rc;
+        }
+    }
+    return RD_OK;
+}
+
+int
+lookup_links_parse(struct lookup_links *out, const char *s, size_t len, size_t max_links,
+                   char *diag, size_t diag_size)
+{
+    struct parser p;
+    size_t links_size;
+    size_t attrs_size;
+    char *mem = NULL;
+    int rc;
+
+    memset(&p, 0, sizeof(p));
+    p.s = (const unsigned char *)s;
+    p.len = len;
+    p.max_links = max_links;
+    p.diag = diag;
+    p.diag_size = diag_size;
+    rc = parse_doc(&p);
+    if (rc) {
+        goto out;
+    }
+    if (p.nlinks == 0) {
+        out->links = NULL;
+        out->nlinks = 0;
+        out->mem = NULL;
+        goto out;
+    }
+    /* Every link, attribute and string byte came from at least one input byte, so these sums
+     * are bounded by a small multiple of len and cannot overflow. Both structs hold only
+     * pointers and sizes, so the attribute array is suitably aligned after the link array. */
+    links_size = p.nlinks * sizeof(struct lookup_link);
+    attrs_size = p.nattrs * sizeof(struct lookup_attr);
+    mem = malloc(links_size + attrs_size + p.nbytes);
+    if (!mem) {
+        rc = RD_ENOMEM;
+        goto out;
+    }
+    p.links = (struct lookup_link *)(void *)mem;
+    p.attrs = (struct lookup_attr *)(void *)(mem + links_size);
+    p.str = mem + links_size + attrs_size;
+    rc = parse_doc(&p);
+    if (rc) {
+        /* Unreachable: the fill pass sees the same bytes as the counting pass. */
+        goto out;
+    }
+    out->links = p.links;
+    out->nlinks = p.nlinks;
+    out->mem = mem;
+    mem = NULL;
+out:
+    free(mem);
+    return rc;
+}
+
+void
+lookup_links_cleanup(struct lookup_links *l)
+{
+    if (!l) {
+        return;
+    }
+    free(l->mem);
+    l->links = NULL;
+    l->nlinks = 0;
+    l->mem = NULL;
+}
+
+static int
+is_ptoken(const char *v)
+{
+    if (*v == '\0') {
+        return 0;
+    }
+    for (; *v; v++) {
+        if (!is_ptokenchar((unsigned char)*v)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int
+append_str(struct lookup_buf *out, const char *s)
+{
+    return lookup_buf_append(out, s, strlen(s));
+}
+
+static int
+append_quoted(struct lookup_buf *out, const char *v)
+{
+    const char *run = v;
+    int rc;
+
+    rc = lookup_buf_append(out, "\"", 1);
+    if (rc) {
+        return rc;
+    }
+    /* Copy runs between the characters that need a backslash, so that the common value costs
+     * one append. */
+    for (; *v; v++) {
+        if (*v != '"' && *v != '\\') {
+            continue;
+        }
+        rc = lookup_buf_append(out, run, (size_t)(v - run));
+        if (rc) {
+            return rc;
+        }
+        rc = lookup_buf_append(out, "\\", 1);
+        if (rc) {
+            return rc;
+        }
+        run = v;
+    }
+    rc = lookup_buf_append(out, run, (size_t)(v - run));
+    if (rc) {
+        return rc;
+    }
+    return lookup_buf_append(out, "\"", 1);
+}
+
+static int
+format_attr(const struct lookup_attr *a, struct lookup_buf *out)
+{
+    int rc;
+
+    rc = lookup_buf_append(out, ";", 1);
+    if (rc) {
+        return rc;
+    }
+    rc = append_str(out, a->name);
+    if (rc || !a->value) {
+        return rc;
+    }
+    rc = lookup_buf_append(out, "=", 1);
+    if (rc) {
+        return rc;
+    }
+    /* An unquoted value that is not a ptoken (an empty one, or one with spaces, commas or
+     * UTF-8) would not parse back, so it is quoted. */
+    if (a->quoted || !is_ptoken(a->value)) {
+        return append_quoted(out, a->value);
+    }
+    return append_str(out, a->value);
+}
+
+int
+lookup_links_format(const struct lookup_link *links, size_t nlinks, struct lookup_buf *out)
+{
+    int rc = RD_OK;
+
+    for (size_t i = 0; i < nlinks; i++) {
+        if (i > 0) {
+            rc = lookup_buf_append(out, ",", 1);
+            if (rc) {
+                goto out;
+            }
+        }
+        rc = lookup_buf_append(out, "<", 1);
+        if (rc) {
+            goto out;
+        }
+        rc = append_str(out, links[i].target);
+        if (rc) {
+            goto out;
+        }
+        rc = lookup_buf_append(out, ">", 1);
+        if (rc) {
+            goto out;
+        }
+        for (size_t j = 0; j < links[i].nattrs; j++) {
+            rc = format_attr(&links[i].attrs[j], out);
+            if (rc) {
+                goto out;
+            }
+        }
+    }
+out:
+    return rc;
+}
+
+static int
+is_alpha(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* RFC 3986 section 3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then ':'. */
+static int
+has_scheme(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+
+    if (!is_alpha(*u)) {
+        return 0;
+    }
+    for (u++; *u != ':'; u++) {
+        if (!is_alpha(*u) && !(*u >= '0' && *u <= '9') && *u != '+' && *u != '-' && *u != '.') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int
+is_limited_ref(const char *s)
+{
+    if (s[0] == '/') {
+        return s[1] != '/';
+    }
+    return has_scheme(s);
+}
+
+static int
+is_anchor_name(const char *name)
+{
+    static const char anchor[] = "anchor";
+    size_t i;
+
+    /* RFC 8288 section 3: parameter names are case-insensitive. */
+    for (i = 0; anchor[i]; i++) {
+        char c = name[i];
+
+        if (c >= 'A' && c <= 'Z') {
+            c = (char)(c - 'A' + 'a');
+        }
+        if (c != anchor[i]) {
+            return 0;
+        }
+    }
+    return name[i] == '\0';
+}
+
+int
+lookup_links_check_limited(const struct lookup_link *links, size_t nlinks, char *diag,
+                           size_t diag_size)
+{
+    for (size_t i = 0; i < nlinks; i++) {
+        if (!is_limited_ref(links[i].target)) {
+            lookup__diag(diag, diag_size,
+                         "limited link format: link %zu: target is neither a full URI nor "
+                         "path-absolute",
+                         i);
+            return RD_EINVAL;
+        }
+        for (size_t j = 0; j < links[i].nattrs; j++) {
+            const struct lookup_attr *a = &links[i].attrs[j];
+
+            if (!is_anchor_name(a->name)) {
+                continue;
+            }
+            if (!a->value) {
+                lookup__diag(diag, diag_size, "limited link format: link %zu: anchor without value",
+                             i);
+                return RD_EINVAL;
+            }
+            /* RFC 9176 section 5 allows an empty anchor: it stands for the base URI. */
+            if (a->value[0] != '\0' && !is_limited_ref(a->value)) {
+                lookup__diag(diag, diag_size,
+                             "limited link format: link %zu: anchor is neither a full URI nor "
+                             "path-absolute",
+                             i);
+                return RD_EINVAL;
+            }
+        }
+    }
+    return RD_OK;
+}

@@ -1,0 +1,448 @@
+/* Registration record codec and endpoint attribute merge (RFC 9176 sections 5 and 5.3.1). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lookup.h"
+
+/* Record layout, version 1. A varint is unsigned LEB128 in its shortest form; a string is a
+ * varint length and that many bytes, without NUL.
+ *
+ *   u8 version (1), u8 flags (bit 0: base_explicit), varint lt, string base,
+ *   varint nattrs, nattrs * attr,
+ *   varint nlinks, nlinks * (string target, varint nattrs, nattrs * attr)
+ *   attr = u8 kind (0: no value, 1: token value, 2: quoted value), string name [, string value]
+ *
+ * Every field has exactly one encoding, so decode followed by encode reproduces the input. */
+#define RECORD_VERSION       1
+#define RECORD_BASE_EXPLICIT 0x01
+#define ATTR_NO_VALUE        0
+#define ATTR_TOKEN           1
+#define ATTR_QUOTED          2
+/* The smallest encoded attribute (kind, empty name) and link (empty target, no attributes). */
+#define ATTR_MIN_SIZE 2
+#define LINK_MIN_SIZE 2
+
+static int
+put_varint(struct lookup_buf *out, uint64_t v)
+{
+    unsigned char tmp[10];
+    size_t n = 0;
+
+    do {
+        tmp[n] = (unsigned char)(v & 0x7f);
+        v >>= 7;
+        if (v) {
+            tmp[n] |= 0x80;
+        }
+        n++;
+    } while (v);
+    return lookup_buf_append(out, tmp, n);
+}
+
+static int
+put_str(struct lookup_buf *out, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    int rc;
+
+    rc = put_varint(out, n);
+    if (rc) {
+        return rc;
+    }
+    return lookup_buf_append(out, s, n);
+}
+
+static int
+put_attrs(struct lookup_buf *out, const struct lookup_attr *attrs, size_t n)
+{
+    unsigned char kind;
+    int rc;
+
+    rc = put_varint(out, n);
+    if (rc) {
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!attrs[i].value) {
+            kind = ATTR_NO_VALUE;
+        } else {
+            kind = attrs[i].quoted ? ATTR_QUOTED : ATTR_TOKEN;
+        }
+        rc = lookup_buf_append(out, &kind, 1);
+        if (rc) {
+            return rc;
+        }
+        rc = put_str(out, attrs[i].name);
+        if (rc) {
+            return rc;
+        }
+        if (attrs[i].value) {
+            rc = put_str(out, attrs[i].value);
+            if (rc) {
+                return rc;
+            }
+        }
+    }
+    return RD_OK;
+}
+
+int
+lookup_reg_encode(const struct lookup_reg *reg, struct lookup_buf *out)
+{
+    size_t start = out->len;
+    unsigned char head[2];
+    int rc;
+
+    head[0] = RECORD_VERSION;
+    head[1] = reg->base_explicit ? RECORD_BASE_EXPLICIT : 0;
+    rc = lookup_buf_append(out, head, sizeof(head));
+    if (rc) {
+        goto out;
+    }
+    rc = put_varint(out, reg->lt);
+    if (rc) {
+        goto out;
+    }
+    rc = put_str(out, reg->base);
+    if (rc) {
+        goto out;
+    }
+    rc = put_attrs(out, reg->attrs, reg->nattrs);
+    if (rc) {
+        goto out;
+    }
+    rc = put_varint(out, reg->nlinks);
+    if (rc) {
+        goto out;
+    }
+    for (size_t i = 0; i < reg->nlinks; i++) {
+        rc = put_str(out, reg->links[i].target);
+        if (rc) {
+            goto out;
+        }
+        rc = put_attrs(out, reg->links[i].attrs, reg->links[i].nattrs);
+        if (rc) {
+            goto out;
+        }
+    }
+out:
+    if (rc && out->data) {
+        /* Leave the caller's buffer as it was. */
+        out->len = start;
+        out->data[start] = '\0';
+    }
+    return rc;
+}
+
+/* Like the link-format parser, the decoder runs twice: once to validate and count, once to fill
+ * a single allocation, with the same code. */
+struct reader {
+    const unsigned char *p;
+    size_t len;
+    size_t pos;
+    size_t nlinks;             /**< links so far; the index of the next one in the fill pass */
+    size_t nattrs;             /**< attributes so far, endpoint and link ones together */
+    size_t nbytes;             /**< string bytes so far, NULs included */
+    struct lookup_link *links; /**< NULL in the counting pass */
+    struct lookup_attr *attrs;
+    char *str;
+};
+
+static int
+get_u8(struct reader *r, unsigned char *v)
+{
+    if (r->pos == r->len) {
+        return RD_EINVAL;
+    }
+    *v = r->p[r->pos++];
+    return RD_OK;
+}
+
+static int
+get_varint(struct reader *r, uint64_t *v)
+{
+    uint64_t x = 0;
+    unsigned shift = 0;
+    unsigned char b;
+
+    for (;;) {
+        if (r->pos == r->len) {
+            return RD_EINVAL;
+        }
+        b = r->p[r->pos++];
+        /* Bits that would fall off the top of 64 make the record corrupt. */
+        if (shift == 63 && b > 1) {
+            return RD_EINVAL;
+        }
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            break;
+        }
+        shift += 7;
+        if (shift > 63) {
+            return RD_EINVAL;
+        }
+    }
+    /* A zero final byte after the first one is a longer-than-needed form; refusing it keeps
+     * the encoding canonical. */
+    if (b == 0 && shift > 0) {
+        return RD_EINVAL;
+    }
+    *v = x;
+    return RD_OK;
+}
+
+/* Reads a count of items of at least @p min_size bytes each; refuses counts the remaining bytes
+ * cannot hold, before anything is sized from them. */
+static int
+get_count(struct reader *r, size_t min_size, size_t *n)
+{
+    uint64_t v;
+    int rc;
+
+    rc = get_varint(r, &v);
+    if (rc) {
+        return rc;
+    }
+    if (v > (r->len - r->pos) / min_size) {
+        return RD_EINVAL;
+    }
+    *n = (size_t)v;
+    return RD_OK;
+}
+
+static int
+get_str(struct reader *r, const char **out)
+{
+    uint64_t n;
+    int rc;
+
+    rc = get_varint(r, &n);
+    if (rc) {
+        return rc;
+    }
+    if (n > r->len - r->pos) {
+        return RD_EINVAL;
+    }
+    if (memchr(r->p + r->pos, '\0', (size_t)n)) {
+        return RD_EINVAL;
+    }
+    if (r->str) {
+        if (n) {
+            memcpy(r->str + r->nbytes, r->p + r->pos, (size_t)n);
+        }
+        r->str[r->nbytes + n] = '\0';
+        *out = r->str + r->nbytes;
+    }
+    r->pos += (size_t)n;
+    r->nbytes += (size_t)n + 1;
+    return RD_OK;
+}
+
+/* Reads an attribute list; in the fill pass points *first at its first element. */
+static int
+get_attrs(struct reader *r, const struct lookup_attr **first, size_t *count)
+{
+    struct lookup_attr *a;
+    unsigned char kind;
+    size_t n;
+    int rc;
+
+    rc = get_count(r, ATTR_MIN_SIZE, &n);
+    if (rc) {
+        return rc;
+    }
+    if (r->attrs) {
+        *first = n ? &r->attrs[r->nattrs] : NULL;
+        *count = n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        a = r->attrs ? &r->attrs[r->nattrs] : NULL;
+        rc = get_u8(r, &kind);
+        if (rc) {
+            return rc;
+        }
+        if (kind > ATTR_QUOTED) {
+            return RD_EINVAL;
+        }
+        rc = get_str(r, a ? &a->name : NULL);
+        if (rc) {
+            return rc;
+        }
+        if (a) {
+            a->value = NULL;
+            a->quoted = kind == ATTR_QUOTED;
+        }
+        if (kind != ATTR_NO_VALUE) {
+            rc = get_str(r, a ? &a->value : NULL);
+            if (rc) {
+                return rc;
+            }
+        }
+        r->nattrs++;
+    }
+    return RD_OK;
+}
+
+static int
+read_record(struct reader *r, struct lookup_reg *reg)
+{
+    unsigned char version;
+    unsigned char flags;
+    uint64_t lt;
+    size_t nlinks;
+    int rc;
+
+    r->pos = 0;
+    r->nlinks = 0;
+    r->nattrs = 0;
+    r->nbytes = 0;
+    rc = get_u8(r, &version);
+    if (rc || version != RECORD_VERSION) {
+        return RD_EINVAL;
+    }
+    rc = get_u8(r, &flags);
+    if (rc || (flags & ~RECORD_BASE_EXPLICIT)) {
+        return RD_EINVAL;
+    }
+    rc = get_varint(r, &lt);
+    if (rc || lt > UINT32_MAX) {
+        return RD_EINVAL;
+    }
+    rc = get_str(r, &reg->base);
+    if (rc) {
+        return rc;
+    }
+    rc = get_attrs(r, &reg->attrs, &reg->nattrs);
+    if (rc) {
+        return rc;
+    }
+    rc = get_count(r, LINK_MIN_SIZE, &nlinks);
+    if (rc) {
+        return rc;
+    }
+    for (size_t i = 0; i < nlinks; i++) {
+        struct lookup_link *l = r->links ? &r->links[r->nlinks] : NULL;
+
+        rc = get_str(r, l ? &l->target : NULL);
+        if (rc) {
+            return rc;
+        }
+        rc = get_attrs(r, l ? &l->attrs : NULL, l ? &l->nattrs : NULL);
+        if (rc) {
+            return rc;
+        }
+        r->nlinks++;
+    }
+    if (r->pos != r->len) {
+        return RD_EINVAL;
+    }
+    reg->base_explicit = flags & RECORD_BASE_EXPLICIT;
+    reg->lt = (uint32_t)lt;
+    reg->links = nlinks ? r->links : NULL;
+    reg->nlinks = nlinks;
+    return RD_OK;
+}
+
+int
+lookup_reg_decode(struct lookup_reg *out, const void *data, size_t len)
+{
+    struct lookup_reg reg;
+    struct reader r;
+    size_t links_size;
+    size_t attrs_size;
+    char *mem = NULL;
+    int rc;
+
+    memset(&reg, 0, sizeof(reg));
+    memset(&r, 0, sizeof(r));
+    r.p = data;
+    r.len = len;
+    rc = read_record(&r, &reg);
+    if (rc) {
+        goto out;
+    }
+    /* Each link, attribute and string byte was backed by at least one input byte, so the size
+     * is linear in len and cannot overflow. */
+    links_size = r.nlinks * sizeof(struct lookup_link);
+    attrs_size = r.nattrs * sizeof(struct lookup_attr);
+    mem = malloc(links_size + attrs_size + r.nbytes);
+    if (!mem) {
+        rc = RD_ENOMEM;
+        goto out;
+    }
+    r.links = (struct lookup_link *)(void *)mem;
+    r.attrs = (struct lookup_attr *)(void *)(mem + links_size);
+    r.str = mem + links_size + attrs_size;
+    memset(&reg, 0, sizeof(reg));
+    rc = read_record(&r, &reg);
+    if (rc) {
+        /* Unreachable: the fill pass reads the bytes the counting pass accepted. */
+        goto out;
+    }
+    reg.mem = mem;
+    mem = NULL;
+    *out = reg;
+out:
+    free(mem);
+    return rc;
+}
+
+void
+lookup_reg_cleanup(struct lookup_reg *reg)
+{
+    if (!reg) {
+        return;
+    }
+    free(reg->mem);
+    memset(reg, 0, sizeof(*reg));
+}
+
+static int
+has_name(const struct lookup_attr *attrs, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(attrs[i].name, name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int
+lookup_attrs_merge(const struct lookup_attr *old, size_t nold, const struct lookup_attr *upd,
+                   size_t nupd, struct lookup_attr **out, size_t *nout)
+{
+    struct lookup_attr *m = NULL;
+    size_t n = 0;
+
+    if (nold + nupd > 0) {
+        if (nold + nupd > SIZE_MAX / sizeof(*m)) {
+            return RD_ENOMEM;
+        }
+        m = malloc((nold + nupd) * sizeof(*m));
+        if (!m) {
+            return RD_ENOMEM;
+        }
+    }
+    /* Query keys are case-sensitive, so names compare exactly. A name in the update replaces
+     * all its old values at once: this is how a repeated attribute such as et is changed. */
+    for (size_t i = 0; i < nold; i++) {
+        if (!has_name(upd, nupd, old[i].name)) {
+            m[n++] = old[i];
+        }
+    }
+    for (size_t i = 0; i < nupd; i++) {
+        m[n++] = upd[i];
+    }
+    *out = m;
+    *nout = n;
+    return RD_OK;
+}
+
+void
+lookup_attrs_free(struct lookup_attr *attrs)
+{
+    free(attrs);
+}
