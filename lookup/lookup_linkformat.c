@@ -279,6 +279,7 @@ parse_link(struct parser *p, int *more)
 
     *more = 0;
     if (p->nlinks == p->max_links) {
+        lookup__diag(p->diag, p->diag_size, "link-format: more than %zu links", p->max_links);
         return RD_ETOOBIG;
     }
     if (p->pos == p->len || p->s[p->pos] != '<') {

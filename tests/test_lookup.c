@@ -378,6 +378,7 @@ test_links_parse_accepts_tab_in_quoted_string(void **state)
 static void
 test_links_parse_rejects_more_than_max_links(void **state)
 {
+    char diag[LOOKUP_DIAG_SIZE];
     struct lookup_links l;
 
     (void)state;
@@ -385,7 +386,8 @@ test_links_parse_rejects_more_than_max_links(void **state)
     assert_int_equal(l.nlinks, 4);
     lookup_links_cleanup(&l);
     memset(&l, 0, sizeof(l));
-    assert_int_equal(parse(&l, lwm2m_reg, 3, NULL), RD_ETOOBIG);
+    assert_int_equal(parse(&l, lwm2m_reg, 3, diag), RD_ETOOBIG);
+    assert_string_equal(diag, "link-format: more than 3 links");
     assert_null(l.mem);
     assert_int_equal(parse(&l, "</a>", 0, NULL), RD_ETOOBIG);
 }
@@ -957,7 +959,7 @@ regparams(struct lookup_regparams *out, enum lookup_reg_op op, char *diag, ...)
     va_list ap;
 
     va_start(ap, diag);
-    while ((s = va_arg(ap, const char *)) != NULL) {
+    for (s = va_arg(ap, const char *); s; s = va_arg(ap, const char *)) {
         assert_true(nq < MAX_Q);
         lookup_qparam_split(&q[nq], s, strlen(s));
         nq++;
