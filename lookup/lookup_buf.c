@@ -7,7 +7,7 @@
 
 /* The first allocation; small enough for a one-link answer, large enough to avoid a few
  * reallocations for typical payloads. */
-#define BUF_MIN_CAP 256
+#define LOOKUP_BUF_MIN_CAP 256
 
 void
 lookup_buf_init(struct lookup_buf *b, size_t max)
@@ -47,7 +47,7 @@ lookup_buf_append(struct lookup_buf *b, const void *data, size_t len)
         return RD_ETOOBIG;
     }
     if (need > b->cap) {
-        cap = b->cap ? b->cap : BUF_MIN_CAP;
+        cap = b->cap ? b->cap : LOOKUP_BUF_MIN_CAP;
         while (cap < need) {
             if (cap > SIZE_MAX / 2) {
                 cap = need;

@@ -8,8 +8,8 @@
 
 /* Longest extra attribute name and value we store, in bytes. Names follow ep's limit; values
  * are bounded so that a registration's attributes stay small in the store and in lookups. */
-#define ATTR_NAME_MAX  63
-#define ATTR_VALUE_MAX 255
+#define LOOKUP_ATTR_NAME_MAX  63
+#define LOOKUP_ATTR_VALUE_MAX 255
 
 void
 lookup_qparam_split(struct lookup_qparam *out, const char *opt, size_t len)
@@ -38,9 +38,9 @@ key_is(const struct lookup_qparam *q, const char *name)
 
 /* Why check_text() refused a string. */
 enum text_error {
-    TEXT_OK = 0,
-    TEXT_UTF8,
-    TEXT_CONTROL,
+    LOOKUP_TEXT_OK = 0,
+    LOOKUP_TEXT_UTF8,
+    LOOKUP_TEXT_CONTROL,
 };
 
 /* Checks that a string is UTF-8 without control characters: code points 0-31 and 127-159 (RFC
@@ -54,19 +54,19 @@ check_text(const char *str, size_t len)
 
     while (i < len) {
         if (s[i] < 0x20 || s[i] == 0x7f) {
-            return TEXT_CONTROL;
+            return LOOKUP_TEXT_CONTROL;
         }
         n = lookup__utf8_seq(s + i, len - i);
         if (n == 0) {
-            return TEXT_UTF8;
+            return LOOKUP_TEXT_UTF8;
         }
         /* U+0080..U+009F are encoded as C2 80..C2 9F. */
         if (n == 2 && s[i] == 0xc2 && s[i + 1] <= 0x9f) {
-            return TEXT_CONTROL;
+            return LOOKUP_TEXT_CONTROL;
         }
         i += n;
     }
-    return TEXT_OK;
+    return LOOKUP_TEXT_OK;
 }
 
 static int
@@ -83,11 +83,11 @@ check_name(const struct lookup_qparam *q, const char *what, char *diag, size_t d
         return RD_EINVAL;
     }
     e = check_text(q->value, q->value_len);
-    if (e == TEXT_UTF8) {
+    if (e == LOOKUP_TEXT_UTF8) {
         lookup__diag(diag, diag_size, "%s: invalid UTF-8", what);
         return RD_EINVAL;
     }
-    if (e == TEXT_CONTROL) {
+    if (e == LOOKUP_TEXT_CONTROL) {
         lookup__diag(diag, diag_size, "%s: control character", what);
         return RD_EINVAL;
     }
@@ -129,8 +129,8 @@ check_extra(const struct lookup_qparam *q, char *diag, size_t diag_size)
 {
     enum text_error e;
 
-    if (q->key_len > ATTR_NAME_MAX) {
-        lookup__diag(diag, diag_size, "parameter name longer than %d bytes", ATTR_NAME_MAX);
+    if (q->key_len > LOOKUP_ATTR_NAME_MAX) {
+        lookup__diag(diag, diag_size, "parameter name longer than %d bytes", LOOKUP_ATTR_NAME_MAX);
         return RD_EINVAL;
     }
     for (size_t i = 0; i < q->key_len; i++) {
@@ -143,17 +143,17 @@ check_extra(const struct lookup_qparam *q, char *diag, size_t diag_size)
         return RD_OK;
     }
     /* The key is known to be short and printable here, so it can go into the diagnostic. */
-    if (q->value_len > ATTR_VALUE_MAX) {
+    if (q->value_len > LOOKUP_ATTR_VALUE_MAX) {
         lookup__diag(diag, diag_size, "%.*s: longer than %d bytes", (int)q->key_len, q->key,
-                     ATTR_VALUE_MAX);
+                     LOOKUP_ATTR_VALUE_MAX);
         return RD_EINVAL;
     }
     e = check_text(q->value, q->value_len);
-    if (e == TEXT_UTF8) {
+    if (e == LOOKUP_TEXT_UTF8) {
         lookup__diag(diag, diag_size, "%.*s: invalid UTF-8", (int)q->key_len, q->key);
         return RD_EINVAL;
     }
-    if (e == TEXT_CONTROL) {
+    if (e == LOOKUP_TEXT_CONTROL) {
         lookup__diag(diag, diag_size, "%.*s: control character", (int)q->key_len, q->key);
         return RD_EINVAL;
     }

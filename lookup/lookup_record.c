@@ -14,14 +14,14 @@
  *   attr = u8 kind (0: no value, 1: token value, 2: quoted value), string name [, string value]
  *
  * Every field has exactly one encoding, so decode followed by encode reproduces the input. */
-#define RECORD_VERSION       1
-#define RECORD_BASE_EXPLICIT 0x01
-#define ATTR_NO_VALUE        0
-#define ATTR_TOKEN           1
-#define ATTR_QUOTED          2
+#define LOOKUP_RECORD_VERSION       1
+#define LOOKUP_RECORD_BASE_EXPLICIT 0x01
+#define LOOKUP_ATTR_KIND_NO_VALUE   0
+#define LOOKUP_ATTR_KIND_TOKEN      1
+#define LOOKUP_ATTR_KIND_QUOTED     2
 /* The smallest encoded attribute (kind, empty name) and link (empty target, no attributes). */
-#define ATTR_MIN_SIZE 2
-#define LINK_MIN_SIZE 2
+#define LOOKUP_ATTR_MIN_SIZE 2
+#define LOOKUP_LINK_MIN_SIZE 2
 
 static int
 put_varint(struct lookup_buf *out, uint64_t v)
@@ -65,9 +65,9 @@ put_attrs(struct lookup_buf *out, const struct lookup_attr *attrs, size_t n)
     }
     for (size_t i = 0; i < n; i++) {
         if (!attrs[i].value) {
-            kind = ATTR_NO_VALUE;
+            kind = LOOKUP_ATTR_KIND_NO_VALUE;
         } else {
-            kind = attrs[i].quoted ? ATTR_QUOTED : ATTR_TOKEN;
+            kind = attrs[i].quoted ? LOOKUP_ATTR_KIND_QUOTED : LOOKUP_ATTR_KIND_TOKEN;
         }
         rc = lookup_buf_append(out, &kind, 1);
         if (rc) {
@@ -94,8 +94,8 @@ lookup_reg_encode(const struct lookup_reg *reg, struct lookup_buf *out)
     unsigned char head[2];
     int rc;
 
-    head[0] = RECORD_VERSION;
-    head[1] = reg->base_explicit ? RECORD_BASE_EXPLICIT : 0;
+    head[0] = LOOKUP_RECORD_VERSION;
+    head[1] = reg->base_explicit ? LOOKUP_RECORD_BASE_EXPLICIT : 0;
     rc = lookup_buf_append(out, head, sizeof(head));
     if (rc) {
         goto out;
@@ -249,7 +249,7 @@ get_attrs(struct reader *r, const struct lookup_attr **first, size_t *count)
     size_t n;
     int rc;
 
-    rc = get_count(r, ATTR_MIN_SIZE, &n);
+    rc = get_count(r, LOOKUP_ATTR_MIN_SIZE, &n);
     if (rc) {
         return rc;
     }
@@ -263,7 +263,7 @@ get_attrs(struct reader *r, const struct lookup_attr **first, size_t *count)
         if (rc) {
             return rc;
         }
-        if (kind > ATTR_QUOTED) {
+        if (kind > LOOKUP_ATTR_KIND_QUOTED) {
             return RD_EINVAL;
         }
         rc = get_str(r, a ? &a->name : NULL);
@@ -272,9 +272,9 @@ get_attrs(struct reader *r, const struct lookup_attr **first, size_t *count)
         }
         if (a) {
             a->value = NULL;
-            a->quoted = kind == ATTR_QUOTED;
+            a->quoted = kind == LOOKUP_ATTR_KIND_QUOTED;
         }
-        if (kind != ATTR_NO_VALUE) {
+        if (kind != LOOKUP_ATTR_KIND_NO_VALUE) {
             rc = get_str(r, a ? &a->value : NULL);
             if (rc) {
                 return rc;
@@ -299,11 +299,11 @@ read_record(struct reader *r, struct lookup_reg *reg)
     r->nattrs = 0;
     r->nbytes = 0;
     rc = get_u8(r, &version);
-    if (rc || version != RECORD_VERSION) {
+    if (rc || version != LOOKUP_RECORD_VERSION) {
         return RD_EINVAL;
     }
     rc = get_u8(r, &flags);
-    if (rc || (flags & ~RECORD_BASE_EXPLICIT)) {
+    if (rc || (flags & ~LOOKUP_RECORD_BASE_EXPLICIT)) {
         return RD_EINVAL;
     }
     rc = get_varint(r, &lt);
@@ -318,7 +318,7 @@ read_record(struct reader *r, struct lookup_reg *reg)
     if (rc) {
         return rc;
     }
-    rc = get_count(r, LINK_MIN_SIZE, &nlinks);
+    rc = get_count(r, LOOKUP_LINK_MIN_SIZE, &nlinks);
     if (rc) {
         return rc;
     }
@@ -338,7 +338,7 @@ read_record(struct reader *r, struct lookup_reg *reg)
     if (r->pos != r->len) {
         return RD_EINVAL;
     }
-    reg->base_explicit = flags & RECORD_BASE_EXPLICIT;
+    reg->base_explicit = flags & LOOKUP_RECORD_BASE_EXPLICIT;
     reg->lt = (uint32_t)lt;
     reg->links = nlinks ? r->links : NULL;
     reg->nlinks = nlinks;
