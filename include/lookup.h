@@ -67,8 +67,8 @@ struct lookup_links {
 /**
  * Parse an RFC 6690 link-format document strictly: quoted strings with backslash escapes,
  * parameters with and without values, repeated parameters, any URI-reference as target.
- * Rejects NUL bytes, control characters outside quoted strings, invalid UTF-8, empty documents
- * other than the empty string (which yields zero links), and trailing garbage.
+ * Rejects NUL bytes, control characters outside quoted strings, invalid UTF-8, empty links and
+ * trailing garbage. An empty (or all-whitespace) document yields zero links.
  *
  * @param out       Written on success only; release with lookup_links_cleanup().
  * @param max_links More links than this fail with RD_ETOOBIG.
@@ -135,13 +135,13 @@ enum lookup_reg_op {
  * until lookup_regparams_cleanup().
  */
 struct lookup_regparams {
-    char *ep;              /**< NULL when absent */
-    char *d;               /**< NULL when absent */
-    char *base;            /**< NULL when absent */
-    uint32_t lt;           /**< 0 when absent, else 1 to 4294967295 */
+    char *ep;                  /**< NULL when absent */
+    char *d;                   /**< NULL when absent */
+    char *base;                /**< NULL when absent */
+    uint32_t lt;               /**< 0 when absent, else 1 to 4294967295 */
     struct lookup_attr *attrs; /**< extra endpoint attributes in request order (et repeats) */
     size_t nattrs;
-    void *mem;             /**< private */
+    void *mem; /**< private */
 };
 
 /**
@@ -210,5 +210,137 @@ int lookup_attrs_merge(const struct lookup_attr *old, size_t nold, const struct 
 
 /** Release an array made by lookup_attrs_merge(). Accepts NULL. */
 void lookup_attrs_free(struct lookup_attr *attrs);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Lookup (RFC 9176 section 6)                                                               */
+
+/** Most search criteria in one lookup. */
+#define LOOKUP_CRIT_MAX 32
+/** Longest resolved URI (target, anchor, href) a lookup handles; longer ones never match. */
+#define LOOKUP_URI_MAX 1024
+
+/** One search criterion `name[=value[*]]`. Borrowed from the request's Uri-Query options. */
+struct lookup_crit {
+    const char *name;
+    size_t name_len;
+    const char *value;    /**< NULL: the attribute must only be present */
+    size_t value_len;     /**< without the trailing '*' of a prefix match */
+    unsigned char prefix; /**< the value ended in '*': prefix match (RFC 6690 section 4.1) */
+};
+
+/** A parsed lookup query. Points into the Uri-Query options it was parsed from. */
+struct lookup_query {
+    uint32_t page;  /**< zero-based page; 0 when absent */
+    uint32_t count; /**< links per page; valid when has_count */
+    unsigned char has_count;
+    struct lookup_crit crit[LOOKUP_CRIT_MAX];
+    size_t ncrit;
+};
+
+/**
+ * Parse the Uri-Query options of a lookup (RFC 9176 section 6.2): `page` and `count` are
+ * decimal integers (0 to 4294967295; `page` only together with `count`), every other parameter
+ * is a search criterion; a value ending in '*' is a prefix match; a parameter without '=' (or
+ * with an empty value followed by '*') only asks for presence.
+ *
+ * @param out Written on success only.
+ * @return RD_OK; RD_EINVAL with a reason in @p diag (bad page or count, page without count,
+ *         repeated page or count, empty name, too many criteria).
+ */
+int lookup_query_parse(struct lookup_query *out, const struct lookup_qparam *q, size_t nq,
+                       char *diag, size_t diag_size);
+
+/**
+ * A registration as lookups see it. All borrowed.
+ */
+struct lookup_regview {
+    const char *ep;
+    const char *d;                /**< "" when the registration has no sector */
+    const char *href;             /**< its registration resource, path-absolute: "/rd/4f2kq9xa" */
+    const struct lookup_reg *rec; /**< base, lt, extra attributes and links */
+};
+
+/**
+ * Resolve @p ref against @p base (RFC 3986 section 5.2, with remove_dot_segments). An absolute
+ * @p ref comes back unchanged (but for dot segments); an empty one gives the base without its
+ * fragment.
+ *
+ * @return RD_OK; RD_ETOOBIG when the result needs more than @p size bytes with its NUL;
+ *         RD_EINVAL when @p base has no scheme.
+ */
+int lookup_uri_resolve(const char *base, const char *ref, char *out, size_t size);
+
+/**
+ * Endpoint lookup (RFC 9176 section 6.2): 1 when every criterion matches the registration itself
+ * (ep, d, base, lt, href, extra attributes such as et) or at least one of its links (each
+ * criterion on its own); else 0.
+ */
+int lookup_match_ep(const struct lookup_query *q, const struct lookup_regview *r);
+
+/**
+ * Resource lookup (RFC 9176 section 6.2): 1 when every criterion matches link @p i itself (its
+ * attributes; `href` against its resolved target, `anchor` against its resolved anchor) or its
+ * registration; else 0.
+ */
+int lookup_match_res(const struct lookup_query *q, const struct lookup_regview *r, size_t i);
+
+/**
+ * Append the endpoint-lookup link of a registration (RFC 9176 section 6.4):
+ * `</rd/4f2kq9xa>;ep="node1";d="s";base="coap://[2001:db8::1]";<extra attributes>;rt=core.rd-ep`.
+ * Never shows lt. No separator is written: the caller puts ',' between links.
+ *
+ * @return RD_OK; RD_ETOOBIG; RD_ENOMEM.
+ */
+int lookup_format_ep(const struct lookup_regview *r, struct lookup_buf *out);
+
+/**
+ * Append link @p i of a registration as resource-lookup output (RFC 9176 section 6.1): the same
+ * attributes, the target resolved against the registration's base, `anchor` resolved if and
+ * only if the link has one. No separator is written.
+ *
+ * @return RD_OK; RD_ETOOBIG; RD_ENOMEM.
+ */
+int lookup_format_res(const struct lookup_regview *r, size_t i, struct lookup_buf *out);
+
+/** One index term: `name=value` followed by a NUL byte, so a prefix scan without the NUL finds
+ * prefix matches and one with it finds exact matches. */
+struct lookup_term {
+    const char *data;
+    size_t len; /**< including the final NUL */
+};
+
+/** The index terms of a registration. Owns its memory until lookup_terms_cleanup(). */
+struct lookup_terms {
+    struct lookup_term *terms;
+    size_t nterms;
+    void *mem; /**< private */
+};
+
+/**
+ * The index terms of a registration, sorted and without duplicates: `ep=`, `d=` (when it has a
+ * sector) and every value of `et`, `rt` and `if` found in its extra attributes or in any link
+ * (`rt` and `if` split into their space-separated tokens). Values longer than 255 bytes are not
+ * indexed (a lookup on them falls back to a scan).
+ *
+ * @param out Written on success only.
+ * @return RD_OK; RD_ENOMEM.
+ */
+int lookup_reg_terms(const char *ep, const char *d, const struct lookup_reg *rec,
+                     struct lookup_terms *out);
+
+/** Release terms. Accepts a zeroed struct. */
+void lookup_terms_cleanup(struct lookup_terms *t);
+
+/**
+ * Choose the criterion of @p q that an index scan can answer (one on ep, d, et, rt or if with a
+ * non-empty value, preferring exact values and then ep, d, et, if, rt), and write the term
+ * prefix to scan into @p out: `name=value` plus a NUL byte for an exact value, without the NUL
+ * for a prefix match. Every registration matching @p q has a term starting with that prefix.
+ *
+ * @param len Written with the prefix length.
+ * @return RD_OK; RD_ENOTFOUND when no criterion can use the index (scan everything);
+ *         RD_ETOOBIG when the prefix needs more than @p size bytes (scan everything).
+ */
+int lookup_query_index(const struct lookup_query *q, char *out, size_t size, size_t *len);
 
 #endif
