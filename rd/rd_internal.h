@@ -28,6 +28,9 @@ enum rd_log_level {
     RD_LOG_DEBUG = 3,
 };
 
+/** Shortest time between two notifications of lookup observers, in milliseconds. */
+#define RD_NOTIFY_INTERVAL_MS 100
+
 /** Bytes of options and of payload one remembered answer may hold. */
 #define RD_DEDUP_OPTS 64
 #define RD_DEDUP_DATA 128
@@ -68,6 +71,11 @@ struct rd_server {
     int64_t last_sync;  /**< wall-clock second of the last store_sync() */
     int dirty;          /**< something was committed since the last store_sync() */
     struct rd_dedup dedup;
+    coap_resource_t *lookup_ep;  /**< owned by ctx */
+    coap_resource_t *lookup_res; /**< owned by ctx */
+    int lookup_dirty;            /**< lookup results may have changed since the last notify */
+    int64_t last_notify_ms;      /**< monotonic milliseconds of the last notification */
+    int64_t next_expiry;         /**< earliest deadline still to come; INT64_MAX for none */
 };
 
 /* rd_conf.c */
@@ -139,8 +147,11 @@ void rd__id_format(uint64_t id, char out[RD_ID_SIZE]);
 /** Parse a rendered id. @return RD_OK or RD_EINVAL. */
 int rd__id_parse(const char *s, size_t len, uint64_t *id);
 
-/** Seconds since the epoch: the only clock reading in the server. */
+/** Seconds since the epoch: the wall clock, for deadlines that survive restarts. */
 int64_t rd__now(void);
+
+/** Monotonic milliseconds, for intervals. */
+int64_t rd__now_ms(void);
 
 /* rd_dedup.c */
 
@@ -162,6 +173,17 @@ int rd__dedup_replay(struct rd_dedup *dd, const coap_session_t *session, const c
 /** Remember the answer to @p request (when it is small enough) for rd__dedup_replay(). */
 void rd__dedup_remember(struct rd_dedup *dd, const coap_session_t *session,
                         const coap_pdu_t *request, const coap_pdu_t *response, int64_t now);
+
+/* rd_lookup.c */
+
+/** Create the observable lookup resources rd-lookup/ep and rd-lookup/res. */
+int rd__lookup_init(struct rd_server *srv);
+
+/** Note that a registration changed; @p expires_at is its new deadline (INT64_MAX if gone). */
+void rd__lookup_changed(struct rd_server *srv, int64_t expires_at);
+
+/** Notify lookup observers of changes and expiries, at most every RD_NOTIFY_INTERVAL_MS. */
+void rd__lookup_notify(struct rd_server *srv, int64_t now, int64_t now_ms);
 
 /* rd_registration.c */
 

@@ -139,13 +139,28 @@ save_reg(struct rd_server *srv, const struct reg_write *w, uint64_t replace_id, 
          int *created)
 {
     struct lookup_buf buf;
+    struct lookup_terms terms = { 0 };
+    struct store_term *sterms = NULL;
     struct store_reg sreg;
     int rc;
 
     lookup_buf_init(&buf, srv->conf.max_payload * 2 + 4096);
     rc = lookup_reg_encode(w->rec, &buf);
+    if (!rc) {
+        rc = lookup_reg_terms(w->ep, w->d, w->rec, &terms);
+    }
     if (rc) {
         goto out;
+    }
+    /* The index terms let selective lookups skip the registrations they cannot match. */
+    sterms = calloc(terms.nterms ? terms.nterms : 1, sizeof(*sterms));
+    if (!sterms) {
+        rc = RD_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < terms.nterms; i++) {
+        sterms[i].data = terms.terms[i].data;
+        sterms[i].len = terms.terms[i].len;
     }
     memset(&sreg, 0, sizeof(sreg));
     sreg.ep = w->ep;
@@ -153,6 +168,8 @@ save_reg(struct rd_server *srv, const struct reg_write *w, uint64_t replace_id, 
     sreg.expires_at = w->expires_at;
     sreg.data = buf.data;
     sreg.data_len = buf.len;
+    sreg.terms = sterms;
+    sreg.nterms = terms.nterms;
     if (replace_id) {
         rc = store_reg_replace(srv->store, replace_id, &sreg);
     } else {
@@ -163,8 +180,13 @@ save_reg(struct rd_server *srv, const struct reg_write *w, uint64_t replace_id, 
     } else if (rc == RD_EFULL) {
         rd__log(srv, RD_LOG_ERROR, "store full: registration of ep=%s d=%s refused", w->ep, w->d);
     }
-    srv->dirty = 1;
+    if (!rc) {
+        srv->dirty = 1;
+        rd__lookup_changed(srv, w->expires_at);
+    }
 out:
+    free(sterms);
+    lookup_terms_cleanup(&terms);
     lookup_buf_cleanup(&buf);
     return rc;
 }
@@ -437,6 +459,7 @@ delete_reg(struct rd_server *srv, coap_pdu_t *response, uint64_t id)
         return;
     }
     srv->dirty = 1;
+    rd__lookup_changed(srv, INT64_MAX);
     rd__id_format(id, text);
     rd__log(srv, RD_LOG_INFO, "removed location=/%s/%s", DIR_PATH, text);
     coap_pdu_set_code(response, COAP_RESPONSE_CODE_DELETED);

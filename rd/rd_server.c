@@ -139,6 +139,9 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
     /* libcoap reassembles Block1 bodies and serves Block2 from one buffer (RFC 7959). */
     coap_context_set_block_mode(srv->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
     rc = rd__registration_init(srv);
+    if (!rc) {
+        rc = rd__lookup_init(srv);
+    }
     if (rc) {
         goto fail;
     }
@@ -151,6 +154,9 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
                 count);
     }
     srv->last_sweep = srv->last_sync = rd__now();
+    if (store_next_deadline(srv->store, srv->last_sweep, &srv->next_expiry)) {
+        srv->next_expiry = INT64_MAX;
+    }
     *out = srv;
     return RD_OK;
 fail:
@@ -189,6 +195,7 @@ housekeeping(struct rd_server *srv)
 {
     int64_t now = rd__now();
 
+    rd__lookup_notify(srv, now, rd__now_ms());
     if (now != srv->last_sweep) {
         srv->last_sweep = now;
         sweep(srv, now);
@@ -208,7 +215,10 @@ rd_server_run(struct rd_server *srv, volatile sig_atomic_t *stop)
 {
     while (!*stop) {
         housekeeping(srv);
-        if (coap_io_process(srv->ctx, LOOP_WAIT_MS) < 0 && !*stop) {
+        /* Wake up soon when observers wait for a coalesced notification. */
+        if (coap_io_process(srv->ctx, srv->lookup_dirty ? RD_NOTIFY_INTERVAL_MS : LOOP_WAIT_MS) <
+                0 &&
+            !*stop) {
             rd__log(srv, RD_LOG_ERROR, "I/O loop failed");
             return RD_EINVAL;
         }

@@ -1,0 +1,329 @@
+/* GET rd-lookup/ep and rd-lookup/res (RFC 9176 section 6), observable (RFC 7641). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rd_internal.h"
+
+#define LOOKUP_EP_PATH  "rd-lookup/ep"
+#define LOOKUP_RES_PATH "rd-lookup/res"
+/* More Uri-Query options than this in one lookup are refused. */
+#define QPARAM_MAX 64
+/* Largest lookup answer; Block2 carries it, paging keeps answers below it. */
+#define ANSWER_MAX (16 * 1024 * 1024)
+
+enum lookup_kind {
+    KIND_EP,
+    KIND_RES,
+};
+
+/* A set of registration ids, to hand each registration over once during a prefix scan. */
+struct id_set {
+    uint64_t *slots; /* 0 is free: store ids are never 0 */
+    size_t cap;
+    size_t n;
+};
+
+/* One lookup in progress. */
+struct lookup_run {
+    struct rd_server *srv;
+    const struct lookup_query *q;
+    enum lookup_kind kind;
+    struct lookup_buf *out;
+    uint64_t skip;       /* matches still to pass over before the page starts */
+    uint64_t left;       /* matches still to write; UINT64_MAX without count */
+    size_t written;      /* links written */
+    struct id_set *seen; /* NULL when the scan hands each registration over once */
+    int rc;
+};
+
+static int
+id_set_add(struct id_set *s, uint64_t id)
+{
+    size_t i;
+
+    if ((s->n + 1) * 2 > s->cap) {
+        struct id_set bigger = { NULL, s->cap ? s->cap * 2 : 64, 0 };
+
+        bigger.slots = calloc(bigger.cap, sizeof(uint64_t));
+        if (!bigger.slots) {
+            return RD_ENOMEM;
+        }
+        for (size_t j = 0; j < s->cap; j++) {
+            if (s->slots[j]) {
+                id_set_add(&bigger, s->slots[j]);
+            }
+        }
+        free(s->slots);
+        *s = bigger;
+    }
+    i = (size_t)((id * 0x9e3779b97f4a7c15ull) % s->cap);
+    while (s->slots[i]) {
+        if (s->slots[i] == id) {
+            return RD_ECONFLICT;
+        }
+        i = (i + 1) % s->cap;
+    }
+    s->slots[i] = id;
+    s->n++;
+    return RD_OK;
+}
+
+/* Count a match against the page; 1 when it belongs on the page. */
+static int
+take(struct lookup_run *run)
+{
+    if (run->skip) {
+        run->skip--;
+        return 0;
+    }
+    if (run->left == 0) {
+        return 0;
+    }
+    if (run->left != UINT64_MAX) {
+        run->left--;
+    }
+    return 1;
+}
+
+static int
+separate(struct lookup_run *run)
+{
+    return run->written++ ? lookup_buf_append(run->out, ",", 1) : RD_OK;
+}
+
+static int
+visit_links(struct lookup_run *run, const struct lookup_regview *view)
+{
+    int rc = RD_OK;
+
+    if (run->kind == KIND_EP) {
+        if (lookup_match_ep(run->q, view) && take(run)) {
+            rc = separate(run);
+            if (!rc) {
+                rc = lookup_format_ep(view, run->out);
+            }
+        }
+        return rc;
+    }
+    for (size_t i = 0; i < view->rec->nlinks && !rc && run->left; i++) {
+        if (lookup_match_res(run->q, view, i) && take(run)) {
+            rc = separate(run);
+            if (!rc) {
+                rc = lookup_format_res(view, i, run->out);
+            }
+        }
+    }
+    return rc;
+}
+
+/* store_reg_fn: match one registration and write what it contributes to the page. */
+static int
+visit(void *arg, const struct store_reg *reg)
+{
+    struct lookup_run *run = arg;
+    struct lookup_reg rec;
+    struct lookup_regview view;
+    char href[RD_ID_SIZE + 8];
+    char id[RD_ID_SIZE];
+    int rc;
+
+    if (run->seen) {
+        rc = id_set_add(run->seen, reg->id);
+        if (rc == RD_ECONFLICT) {
+            return 0;
+        }
+        if (rc) {
+            run->rc = rc;
+            return 1;
+        }
+    }
+    rc = lookup_reg_decode(&rec, reg->data, reg->data_len);
+    if (rc) {
+        /* A record we cannot read is left out rather than failing every lookup. */
+        rd__log(run->srv, RD_LOG_ERROR, "registration ep=%s d=%s: corrupt record", reg->ep, reg->d);
+        return 0;
+    }
+    rd__id_format(reg->id, id);
+    snprintf(href, sizeof(href), "/rd/%s", id);
+    view.ep = reg->ep;
+    view.d = reg->d;
+    view.href = href;
+    view.rec = &rec;
+    rc = visit_links(run, &view);
+    lookup_reg_cleanup(&rec);
+    if (rc) {
+        run->rc = rc;
+        return 1;
+    }
+    return run->left == 0;
+}
+
+/* Answer the query from the index when one of its criteria allows, else by a scan in age
+ * order that stops as soon as the page is full. */
+static int
+run_lookup(struct lookup_run *run, int64_t now)
+{
+    char prefix[512];
+    size_t len = 0;
+    struct id_set seen = { NULL, 0, 0 };
+    int rc;
+
+    if (run->q->has_count && run->q->count == 0) {
+        return RD_OK;
+    }
+    if (lookup_query_index(run->q, prefix, sizeof(prefix), &len) == RD_OK) {
+        /* An exact term names each registration once; a prefix may name one several times. */
+        run->seen = prefix[len - 1] == '\0' ? NULL : &seen;
+        rc = store_term_foreach(run->srv->store, prefix, len, now, visit, run);
+    } else {
+        rc = store_reg_foreach(run->srv->store, now, 0, visit, run);
+    }
+    free(seen.slots);
+    if (rc == RD_ESTORE) {
+        rd__log(run->srv, RD_LOG_ERROR, "lookup: %s", store_errmsg(run->srv->store));
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    return run->rc;
+}
+
+static int
+parse_query(const coap_pdu_t *request, struct lookup_qparam *qp, struct lookup_query *q,
+            coap_pdu_t *response)
+{
+    char diag[LOOKUP_DIAG_SIZE];
+    size_t nq = 0;
+
+    if (rd__query_params(request, qp, QPARAM_MAX, &nq)) {
+        rd__respond_error(response, COAP_RESPONSE_CODE_BAD_REQUEST, "too many query parameters");
+        return RD_EINVAL;
+    }
+    if (lookup_query_parse(q, qp, nq, diag, sizeof(diag))) {
+        rd__respond_error(response, COAP_RESPONSE_CODE_BAD_REQUEST, diag);
+        return RD_EINVAL;
+    }
+    return RD_OK;
+}
+
+static void
+release_buffer(coap_session_t *session, void *app_ptr)
+{
+    (void)session;
+    free(app_ptr);
+}
+
+static void
+answer_lookup(enum lookup_kind kind, coap_resource_t *resource, coap_session_t *session,
+              const coap_pdu_t *request, const coap_string_t *query, coap_pdu_t *response)
+{
+    struct rd_server *srv = coap_get_app_data(coap_session_get_context(session));
+    struct lookup_qparam qp[QPARAM_MAX];
+    struct lookup_query q;
+    struct lookup_buf buf;
+    struct lookup_run run;
+    unsigned accept;
+    int rc;
+
+    if (rd__option_uint(request, COAP_OPTION_ACCEPT, &accept) &&
+        accept != COAP_MEDIATYPE_APPLICATION_LINK_FORMAT) {
+        rd__respond_error(response, COAP_RESPONSE_CODE_NOT_ACCEPTABLE,
+                          "only application/link-format (40)");
+        return;
+    }
+    if (parse_query(request, qp, &q, response)) {
+        return;
+    }
+    lookup_buf_init(&buf, ANSWER_MAX);
+    memset(&run, 0, sizeof(run));
+    run.srv = srv;
+    run.q = &q;
+    run.kind = kind;
+    run.out = &buf;
+    run.skip = q.has_count ? (uint64_t)q.page * q.count : 0;
+    run.left = q.has_count ? q.count : UINT64_MAX;
+    rc = run_lookup(&run, rd__now());
+    if (rc) {
+        lookup_buf_cleanup(&buf);
+        rd__respond_error(response, rd__status_to_coap(rc),
+                          rc == RD_ETOOBIG ? "answer too large: use count and page" : NULL);
+        return;
+    }
+    coap_pdu_set_code(response, COAP_RESPONSE_CODE_CONTENT);
+    /* libcoap owns the buffer from here and frees it after the last Block2 block. */
+    if (!coap_add_data_large_response(
+            resource, session, request, response, query, COAP_MEDIATYPE_APPLICATION_LINK_FORMAT, -1,
+            0, buf.len, (const uint8_t *)(buf.data ? buf.data : ""), release_buffer, buf.data)) {
+        rd__respond_error(response, COAP_RESPONSE_CODE_INTERNAL_ERROR, "response failed");
+    }
+}
+
+static void
+hnd_get_ep(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+           const coap_string_t *query, coap_pdu_t *response)
+{
+    answer_lookup(KIND_EP, resource, session, request, query, response);
+}
+
+static void
+hnd_get_res(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+            const coap_string_t *query, coap_pdu_t *response)
+{
+    answer_lookup(KIND_RES, resource, session, request, query, response);
+}
+
+static coap_resource_t *
+add_lookup_resource(struct rd_server *srv, const char *path, const char *rt,
+                    coap_method_handler_t handler)
+{
+    coap_resource_t *r = coap_resource_init(coap_make_str_const(path), 0);
+
+    if (!r) {
+        return NULL;
+    }
+    coap_register_request_handler(r, COAP_REQUEST_GET, handler);
+    coap_add_attr(r, coap_make_str_const("rt"), coap_make_str_const(rt), 0);
+    coap_add_attr(r, coap_make_str_const("ct"), coap_make_str_const("40"), 0);
+    coap_resource_set_get_observable(r, 1);
+    coap_add_resource(srv->ctx, r);
+    return r;
+}
+
+int
+rd__lookup_init(struct rd_server *srv)
+{
+    srv->lookup_ep = add_lookup_resource(srv, LOOKUP_EP_PATH, "core.rd-lookup-ep", hnd_get_ep);
+    srv->lookup_res = add_lookup_resource(srv, LOOKUP_RES_PATH, "core.rd-lookup-res", hnd_get_res);
+    return (srv->lookup_ep && srv->lookup_res) ? RD_OK : RD_ENOMEM;
+}
+
+void
+rd__lookup_changed(struct rd_server *srv, int64_t expires_at)
+{
+    srv->lookup_dirty = 1;
+    if (expires_at < srv->next_expiry) {
+        srv->next_expiry = expires_at;
+    }
+}
+
+void
+rd__lookup_notify(struct rd_server *srv, int64_t now, int64_t now_ms)
+{
+    /* A registration leaves every answer at its deadline without any request: that is a change
+     * of the lookup results too. */
+    if (now >= srv->next_expiry) {
+        srv->lookup_dirty = 1;
+        if (store_next_deadline(srv->store, now + 1, &srv->next_expiry)) {
+            srv->next_expiry = INT64_MAX;
+        }
+    }
+    /* Coalesce bursts: observers hear at most one notification per interval. */
+    if (!srv->lookup_dirty || now_ms - srv->last_notify_ms < RD_NOTIFY_INTERVAL_MS) {
+        return;
+    }
+    srv->lookup_dirty = 0;
+    srv->last_notify_ms = now_ms;
+    coap_resource_notify_observers(srv->lookup_ep, NULL);
+    coap_resource_notify_observers(srv->lookup_res, NULL);
+}
