@@ -1,6 +1,6 @@
 # Helpers for the end-to-end tests: start the real core-rd on loopback with a fresh data
 # directory, talk CoAP to it with coap-client-openssl, and count assertions.
-# Sourced by run.sh; expects RD (the core-rd binary) and RAW (coap_raw) to be set.
+# Sourced by the suites; expects RD (the core-rd binary) and RAW (coap_raw) to be set.
 
 CLIENT=${COAP_CLIENT:-coap-client-openssl}
 WORK=$(mktemp -d)

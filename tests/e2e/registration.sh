@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of the registration interface (RFC 9176 section 5): the real core-rd on a
 # loopback port with a fresh LMDB directory, driven over UDP by coap-client-openssl.
-# Usage: run.sh CORE_RD COAP_RAW
+# Usage: registration.sh CORE_RD COAP_RAW
 set -u
 RD=$1
 RAW=$2

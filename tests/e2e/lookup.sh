@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# End-to-end tests of the lookup interface (RFC 9176 section 6): endpoint and resource lookup,
+# filters, paging, Block2 and Observe, against the real core-rd over UDP with coap-client-openssl.
+# Usage: lookup.sh CORE_RD COAP_RAW
+set -u
+RD=$1
+RAW=$2
+. "$(dirname "$0")/lib.sh"
+
+# Count the links of a link-format document (commas outside quotes and angle brackets).
+nlinks() {
+    if [ -z "$1" ]; then
+        echo 0
+        return
+    fi
+    printf '%s' "$1" | awk 'BEGIN { RS = "\0" } {
+        n = 1; q = 0; a = 0
+        for (i = 1; i <= length($0); i++) {
+            c = substr($0, i, 1)
+            if (c == "\\" && q) { i++; continue }
+            if (c == "\"") q = !q
+            else if (!q && c == "<") a = 1
+            else if (!q && c == ">") a = 0
+            else if (!q && !a && c == ",") n++
+        }
+        print n }'
+}
+
+setup_directory() {
+    coap post 'rd?ep=node1&et=sensor-node&base=coap://[2001:db8::1]' -t 40 \
+        -e '</sensors/temp>;rt="temperature-c";if="sensor",</sensors/light>;rt="light-lux";if="sensor"'
+    LOC1=$LOCATION
+    coap post 'rd?ep=node2&d=floor2' -t 40 -e '</t>;rt="temperature-c"'
+    LOC2=$LOCATION
+    coap post 'rd?ep=node3&base=coap://h3.example.com' -t 40 \
+        -e '</a>;rt="actuator";obs,<http://www.example.com/doc>;anchor="/a";rel="describedby"'
+    LOC3=$LOCATION
+}
+
+test_discovery_lists_lookups() {
+    coap get '.well-known/core'
+    expect_match "ep lookup listed" '</rd-lookup/ep>;[^,]*rt="?core.rd-lookup-ep"?' "$BODY"
+    expect_match "res lookup listed" '</rd-lookup/res>;[^,]*rt="?core.rd-lookup-res"?' "$BODY"
+    expect_match "ct=40 on lookups" '</rd-lookup/res>;[^,]*ct=40' "$BODY"
+    coap get '.well-known/core?rt=core.rd-lookup*'
+    expect_eq "rt=core.rd-lookup* finds both" "2" "$(nlinks "$BODY")"
+    coap get '.well-known/core?rt=core.rd*'
+    expect_eq "rt=core.rd* finds all three" "3" "$(nlinks "$BODY")"
+}
+
+test_endpoint_lookup_all() {
+    coap get 'rd-lookup/ep'
+    expect_eq "code" "2.05" "$CODE"
+    expect_eq "three endpoints" "3" "$(nlinks "$BODY")"
+    expect_match "registration resource as target" "</$LOC1>" "$BODY"
+    expect_match "rt=core.rd-ep" 'rt="?core.rd-ep"?' "$BODY"
+    expect_no_match "never lt" ';lt=' "$BODY"
+    expect_match "content-format" 'Content-Format:application/link-format' "$(cat "$WORK/out")"
+}
+
+test_endpoint_lookup_filters() {
+    coap get 'rd-lookup/ep?ep=node1'
+    expect_eq "by ep" "1" "$(nlinks "$BODY")"
+    expect_match "explicit base shown" 'base="coap://\[2001:db8::1\]"' "$BODY"
+    expect_match "extra attribute shown" 'et="?sensor-node"?' "$BODY"
+    coap get 'rd-lookup/ep?d=floor2'
+    expect_eq "by sector" "1" "$(nlinks "$BODY")"
+    expect_match "sector shown" 'd="?floor2"?' "$BODY"
+    expect_match "implicit base shown" 'base="coap://127\.0\.0\.1:[0-9]+"' "$BODY"
+    coap get 'rd-lookup/ep?rt=temperature-c'
+    expect_eq "by resource type (cross-level)" "2" "$(nlinks "$BODY")"
+    coap get 'rd-lookup/ep?ep=node*'
+    expect_eq "prefix" "3" "$(nlinks "$BODY")"
+    coap get 'rd-lookup/ep?et=sensor-node&rt=light-lux'
+    expect_eq "two criteria" "1" "$(nlinks "$BODY")"
+    coap get 'rd-lookup/ep?et=sensor-node&d=floor2'
+    expect_eq "criteria that no endpoint meets together" "0" "$(nlinks "$BODY")"
+    coap get "rd-lookup/ep?href=/$LOC2"
+    expect_eq "by href" "1" "$(nlinks "$BODY")"
+}
+
+test_resource_lookup() {
+    coap get 'rd-lookup/res'
+    expect_eq "all links" "5" "$(nlinks "$BODY")"
+    coap get 'rd-lookup/res?rt=temperature-c'
+    expect_eq "by rt" "2" "$(nlinks "$BODY")"
+    expect_match "resolved against explicit base" '<coap://\[2001:db8::1\]/sensors/temp>' "$BODY"
+    expect_match "resolved against source address" '<coap://127\.0\.0\.1:[0-9]+/t>' "$BODY"
+    coap get 'rd-lookup/res?rt=temp*'
+    expect_eq "prefix on rt" "2" "$(nlinks "$BODY")"
+    coap get 'rd-lookup/res?if=sensor'
+    expect_eq "by if" "2" "$(nlinks "$BODY")"
+    coap get 'rd-lookup/res?ep=node3'
+    expect_eq "registration attribute filter" "2" "$(nlinks "$BODY")"
+    expect_match "anchor resolved" 'anchor="coap://h3.example.com/a"' "$BODY"
+    expect_match "absolute target kept" '<http://www.example.com/doc>' "$BODY"
+    expect_match "link without anchor gets none" '<coap://h3.example.com/a>;rt="?actuator"?;obs(,|$)' "$BODY"
+    coap get 'rd-lookup/res?obs'
+    expect_eq "presence" "1" "$(nlinks "$BODY")"
+    coap get 'rd-lookup/res?et=sensor-node'
+    expect_eq "by endpoint type" "2" "$(nlinks "$BODY")"
+    coap get 'rd-lookup/res?href=coap://[2001:db8::1]/sensors/light'
+    expect_eq "by resolved href" "1" "$(nlinks "$BODY")"
+    coap get 'rd-lookup/res?rt=nothing-like-this'
+    expect_eq "no match code" "2.05" "$CODE"
+    expect_eq "no match is empty" "" "$BODY"
+}
+
+test_paging() {
+    coap get 'rd-lookup/res?count=2'
+    local first=$BODY
+    expect_eq "count" "2" "$(nlinks "$BODY")"
+    coap get 'rd-lookup/res?count=2&page=0'
+    expect_eq "page 0 is the first count links" "$first" "$BODY"
+    coap get 'rd-lookup/res?count=2&page=1'
+    expect_eq "page 1" "2" "$(nlinks "$BODY")"
+    expect_ne "page 1 differs" "$first" "$BODY"
+    coap get 'rd-lookup/res?count=2&page=2'
+    expect_eq "last page" "1" "$(nlinks "$BODY")"
+    coap get 'rd-lookup/res?count=2&page=3'
+    expect_eq "past the end" "" "$BODY"
+    coap get 'rd-lookup/ep?count=0'
+    expect_eq "count=0" "" "$BODY"
+    coap get 'rd-lookup/ep?count=1&page=2'
+    expect_eq "endpoint paging" "1" "$(nlinks "$BODY")"
+}
+
+test_bad_lookups() {
+    coap get 'rd-lookup/res?page=1'
+    expect_eq "page without count" "4.00" "$CODE"
+    expect_ne "diagnostic" "" "$BODY"
+    coap get 'rd-lookup/res?count=abc'
+    expect_eq "count=abc" "4.00" "$CODE"
+    coap get 'rd-lookup/ep?page=x&count=1'
+    expect_eq "page=x" "4.00" "$CODE"
+    coap get 'rd-lookup/ep' -A 50
+    expect_eq "Accept json" "4.06" "$CODE"
+    coap post 'rd-lookup/ep'
+    expect_eq "POST on lookup" "4.05" "$CODE"
+}
+
+test_base_changes_follow() {
+    coap post "$LOC1?base=coaps://new.example.com"
+    expect_eq "update base" "2.04" "$CODE"
+    coap get 'rd-lookup/res?ep=node1'
+    expect_match "re-resolved" '<coaps://new.example.com/sensors/temp>' "$BODY"
+    coap get 'rd-lookup/ep?ep=node2'
+    local before=$BODY
+    # coap-client sends from a new source port each time: the implicit base follows it.
+    coap post "$LOC2"
+    coap get 'rd-lookup/ep?ep=node2'
+    expect_ne "implicit base follows the latest update" "$before" "$BODY"
+}
+
+test_expired_registrations_leave_lookups() {
+    coap post 'rd?ep=brief&lt=1' -t 40 -e '</b>;rt=brief-type'
+    coap get 'rd-lookup/res?rt=brief-type'
+    expect_eq "live" "1" "$(nlinks "$BODY")"
+    sleep 2
+    coap get 'rd-lookup/res?rt=brief-type'
+    expect_eq "expired" "0" "$(nlinks "$BODY")"
+    coap get 'rd-lookup/ep?ep=brief'
+    expect_eq "expired endpoint" "0" "$(nlinks "$BODY")"
+}
+
+test_block2_lookup() {
+    local i
+    for i in $(seq 1 30); do
+        coap post "rd?ep=bulk$i&et=bulk" -t 40 -e "</sensors/s$i>;rt=\"bulk-sensor\";title=\"bulk sensor number $i\""
+    done
+    coap get 'rd-lookup/res?rt=bulk-sensor' -b 64
+    expect_eq "code" "2.05" "$CODE"
+    expect_eq "all links through Block2" "30" "$(nlinks "$BODY")"
+    expect_match "Block2 used" 'Block2' "$(cat "$WORK/out")"
+    coap get 'rd-lookup/ep?et=bulk&count=10&page=2'
+    expect_eq "paging over many" "10" "$(nlinks "$BODY")"
+}
+
+test_observe_endpoint_lookup() {
+    timeout 20 "$CLIENT" -v 6 -B 8 -s 6 -m get "coap://127.0.0.1:$PORT/rd-lookup/ep?ep=watched" \
+        >"$WORK/obs.out" 2>&1 &
+    local obs=$!
+    sleep 1
+    coap post 'rd?ep=watched&lt=3' -t 40 -e '</w>'
+    sleep 1
+    coap post 'rd?ep=unrelated' -t 40 -e '</u>'
+    sleep 4
+    wait "$obs" 2>/dev/null
+    local notes
+    notes=$(grep -cE '^v:1 t:(CON|NON|ACK) c:2\.05.*Observe' "$WORK/obs.out")
+    expect_match "initial answer and notifications" '^[3-9]$|^[1-9][0-9]$' "$notes"
+    expect_match "registration notified" "ep=\"?watched\"?" "$(cat "$WORK/obs.out")"
+    # After the 3 s lifetime ran out, the last notification is the empty result again.
+    local last
+    last=$(grep -E '^v:1 t:(CON|NON|ACK) c:2\.05.*Observe' "$WORK/obs.out" | tail -n 1)
+    expect_no_match "expiry notified" "watched" "$last"
+}
+
+start_rd -c /dev/null
+setup_directory
+for t in test_discovery_lists_lookups test_endpoint_lookup_all test_endpoint_lookup_filters \
+    test_resource_lookup test_paging test_bad_lookups test_base_changes_follow \
+    test_expired_registrations_leave_lookups test_block2_lookup test_observe_endpoint_lookup; do
+    run_test "$t"
+done
+stop_rd
+summary
