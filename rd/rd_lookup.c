@@ -283,8 +283,9 @@ add_lookup_resource(struct rd_server *srv, const char *path, const char *rt,
         return NULL;
     }
     coap_register_request_handler(r, COAP_REQUEST_GET, handler);
-    coap_add_attr(r, coap_make_str_const("rt"), coap_make_str_const(rt), 0);
+    /* libcoap lists attributes last-added first, and obs after them. */
     coap_add_attr(r, coap_make_str_const("ct"), coap_make_str_const("40"), 0);
+    coap_add_attr(r, coap_make_str_const("rt"), coap_make_str_const(rt), 0);
     coap_resource_set_get_observable(r, 1);
     coap_add_resource(srv->ctx, r);
     return r;

@@ -59,8 +59,9 @@ print_reply(const unsigned char *b, size_t len)
         }
         pos += olen;
     }
-    printf("%u.%02u %u ", b[1] >> 5, b[1] & 0x1f, (unsigned)(b[2] << 8 | b[3]));
-    if (pos < len) {
+    printf("%u.%02u %u", b[1] >> 5, b[1] & 0x1f, (unsigned)(b[2] << 8 | b[3]));
+    if (pos + 1 < len) {
+        printf(" ");
         fwrite(b + pos + 1, 1, len - pos - 1, stdout);
     }
     printf("\n");

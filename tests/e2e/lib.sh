@@ -89,7 +89,7 @@ coap() {
         "coap://127.0.0.1:$PORT/$path" >"$WORK/out" 2>&1
     CODE=$(grep -oE '^v:1 t:[A-Z]+ c:[0-9]\.[0-9]{2}' "$WORK/out" | tail -n 1 | sed 's/.*c://')
     LOCATION=$(grep -E '^v:1 t:[A-Z]+ c:[0-9]\.[0-9]{2}' "$WORK/out" | tail -n 1 |
-        grep -oE 'Location-Path:[^],]+' | sed 's/Location-Path://' | paste -sd/ -)
+        grep -oE 'Location-Path:[^], ]+' | sed 's/Location-Path://' | paste -sd/ -)
     if [ -f "$WORK/body" ]; then
         BODY=$(cat "$WORK/body")
     else
