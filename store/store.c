@@ -1,0 +1,411 @@
+/* LMDB environment lifecycle, schema version check, error mapping and the shared read txn. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <lmdb.h>
+
+#include "store.h"
+#include "store_internal.h"
+
+#define STORE_DEFAULT_MAP_SIZE (UINT64_C(1) << 30)
+#define STORE_DIR_MODE         0750
+#define STORE_FILE_MODE        0640
+#define STORE_MAX_DBS          8
+
+int
+store__from_mdb(struct store *st, int mdb_rc, const char *what)
+{
+    if (mdb_rc == MDB_SUCCESS) {
+        return RD_OK;
+    }
+    /* mdb_strerror() names LMDB's own codes ("MDB_MAP_FULL: ...") and falls back to strerror()
+     * for errno values, so the message reads the same either way. */
+    snprintf(st->errmsg, sizeof(st->errmsg), "%s: %s", what, mdb_strerror(mdb_rc));
+    if (mdb_rc == MDB_MAP_FULL || mdb_rc == MDB_TXN_FULL) {
+        return RD_EFULL;
+    }
+    if (mdb_rc == ENOMEM) {
+        return RD_ENOMEM;
+    }
+    return RD_ESTORE;
+}
+
+int
+store__fail(struct store *st, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(st->errmsg, sizeof(st->errmsg), fmt, ap);
+    va_end(ap);
+    return RD_ESTORE;
+}
+
+void
+store__put_be(unsigned char *p, uint64_t v, size_t n)
+{
+    for (size_t i = n; i > 0; i--) {
+        p[i - 1] = (unsigned char)(v & 0xff);
+        v >>= 8;
+    }
+}
+
+uint64_t
+store__get_be(const unsigned char *p, size_t n)
+{
+    uint64_t v = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        v = (v << 8) | p[i];
+    }
+    return v;
+}
+
+int
+store__read_begin(struct store *st, MDB_txn **txn)
+{
+    MDB_txn *t = NULL;
+    int rc;
+
+    if (st->reading == 0) {
+        rc = store__from_mdb(st, mdb_txn_renew(st->rtxn), "renew read txn");
+        if (rc) {
+            return rc;
+        }
+        t = st->rtxn;
+    } else {
+        /* A callback is reading while an outer read holds the shared transaction: resetting it
+         * underneath the outer iteration would pull its cursor away, so take a private one.
+         * MDB_NOTLS lets one thread hold several read transactions. */
+        rc = store__from_mdb(st, mdb_txn_begin(st->env, NULL, MDB_RDONLY, &t), "begin read txn");
+        if (rc) {
+            return rc;
+        }
+    }
+    st->reading++;
+    *txn = t;
+    return RD_OK;
+}
+
+void
+store__read_end(struct store *st, MDB_txn *txn)
+{
+    st->reading--;
+    if (txn == st->rtxn) {
+        /* A reset transaction releases its snapshot, so writers may reuse old pages. */
+        mdb_txn_reset(txn);
+    } else {
+        mdb_txn_abort(txn);
+    }
+}
+
+int
+store__read_cursor(struct store *st, MDB_txn *txn, MDB_dbi dbi, MDB_cursor **cur)
+{
+    MDB_cursor **shared = NULL;
+    MDB_cursor *c = NULL;
+    int rc;
+
+    if (txn == st->rtxn) {
+        if (dbi == st->regs) {
+            shared = &st->rcur_regs;
+        } else if (dbi == st->terms) {
+            shared = &st->rcur_terms;
+        } else if (dbi == st->expiry) {
+            shared = &st->rcur_expiry;
+        }
+    }
+    if (shared && *shared) {
+        rc = store__from_mdb(st, mdb_cursor_renew(txn, *shared), "renew cursor");
+        if (rc) {
+            return rc;
+        }
+        *cur = *shared;
+        return RD_OK;
+    }
+    rc = store__from_mdb(st, mdb_cursor_open(txn, dbi, &c), "open cursor");
+    if (rc) {
+        return rc;
+    }
+    if (shared) {
+        *shared = c;
+    }
+    *cur = c;
+    return RD_OK;
+}
+
+void
+store__read_cursor_close(struct store *st, MDB_cursor *cur)
+{
+    if (cur && cur != st->rcur_regs && cur != st->rcur_terms && cur != st->rcur_expiry) {
+        mdb_cursor_close(cur);
+    }
+}
+
+/* Create @p dir and its missing parents, like mkdir -p. */
+static int
+make_dir(struct store *st, const char *dir)
+{
+    char *path = strdup(dir);
+    struct stat sb;
+    int rc = RD_OK;
+
+    if (!path) {
+        snprintf(st->errmsg, sizeof(st->errmsg), "out of memory");
+        return RD_ENOMEM;
+    }
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/') {
+            continue;
+        }
+        *p = '\0';
+        if (mkdir(path, STORE_DIR_MODE) != 0 && errno != EEXIST) {
+            rc = store__fail(st, "create directory %s: %s", path, strerror(errno));
+            goto out;
+        }
+        *p = '/';
+    }
+    if (mkdir(path, STORE_DIR_MODE) != 0 && errno != EEXIST) {
+        rc = store__fail(st, "create directory %s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (stat(path, &sb) != 0) {
+        rc = store__fail(st, "directory %s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (!S_ISDIR(sb.st_mode)) {
+        rc = store__fail(st, "%s is not a directory", path);
+    }
+out:
+    free(path);
+    return rc;
+}
+
+/* Check the schema of an existing store, or write the meta entries of a new one. */
+static int
+check_schema(struct store *st, MDB_txn *txn)
+{
+    MDB_val key = { sizeof(STORE_META_VERSION) - 1, (void *)(uintptr_t)STORE_META_VERSION };
+    MDB_val val = { 0, NULL };
+    MDB_stat ms;
+    uint64_t version;
+    int rc;
+
+    rc = mdb_get(txn, st->meta, &key, &val);
+    if (rc == MDB_NOTFOUND) {
+        rc = store__from_mdb(st, mdb_stat(txn, st->regs, &ms), "stat registrations");
+        if (rc) {
+            return rc;
+        }
+        /* Registrations without a version are not ours to guess about. */
+        if (ms.ms_entries != 0) {
+            return store__fail(st, "schema version missing, expected %d", STORE_SCHEMA_VERSION);
+        }
+        return store__id_init(st, txn);
+    }
+    rc = store__from_mdb(st, rc, "get schema version");
+    if (rc) {
+        return rc;
+    }
+    if (val.mv_size != 4) {
+        return store__fail(st, "schema version: corrupt (%zu bytes)", val.mv_size);
+    }
+    version = store__get_be(val.mv_data, 4);
+    if (version != STORE_SCHEMA_VERSION) {
+        return store__fail(st, "schema version %llu, expected %d", (unsigned long long)version,
+                           STORE_SCHEMA_VERSION);
+    }
+    key.mv_size = sizeof(STORE_META_SECRET) - 1;
+    key.mv_data = (void *)(uintptr_t)STORE_META_SECRET;
+    rc = mdb_get(txn, st->meta, &key, &val);
+    if (rc == MDB_NOTFOUND || (rc == MDB_SUCCESS && val.mv_size != 8)) {
+        return store__fail(st, "id secret missing or corrupt");
+    }
+    rc = store__from_mdb(st, rc, "get id secret");
+    if (rc) {
+        return rc;
+    }
+    st->secret = store__get_be(val.mv_data, 8);
+    return RD_OK;
+}
+
+/* Open the databases, check or create the schema, in one write transaction. */
+static int
+open_dbs(struct store *st)
+{
+    MDB_txn *txn = NULL;
+    int rc;
+
+    rc = store__from_mdb(st, mdb_txn_begin(st->env, NULL, 0, &txn), "begin txn");
+    if (rc) {
+        goto out;
+    }
+    rc = store__from_mdb(st, mdb_dbi_open(txn, STORE_DB_META, MDB_CREATE, &st->meta), "open meta");
+    if (rc) {
+        goto out;
+    }
+    rc = store__from_mdb(st, mdb_dbi_open(txn, STORE_DB_REGS, MDB_CREATE, &st->regs), "open regs");
+    if (rc) {
+        goto out;
+    }
+    rc = store__from_mdb(st, mdb_dbi_open(txn, STORE_DB_NAMES, MDB_CREATE, &st->names),
+                         "open names");
+    if (rc) {
+        goto out;
+    }
+    rc = store__from_mdb(st, mdb_dbi_open(txn, STORE_DB_EXPIRY, MDB_CREATE, &st->expiry),
+                         "open expiry");
+    if (rc) {
+        goto out;
+    }
+    rc = store__from_mdb(
+        st, mdb_dbi_open(txn, STORE_DB_TERMS, MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &st->terms),
+        "open terms");
+    if (rc) {
+        goto out;
+    }
+    rc = check_schema(st, txn);
+    if (rc) {
+        goto out;
+    }
+    /* The database handles become usable by later transactions only once this one commits. */
+    rc = store__from_mdb(st, mdb_txn_commit(txn), "commit");
+    txn = NULL; /* mdb_txn_commit() frees the txn even when it fails */
+out:
+    if (txn) {
+        mdb_txn_abort(txn);
+    }
+    return rc;
+}
+
+int
+store_open(struct store **out, const struct store_options *opt, char *err, size_t err_size)
+{
+    struct store *st = NULL;
+    unsigned flags = MDB_NOTLS;
+    uint64_t map_size;
+    int dead = 0;
+    int rc;
+
+    if (!out || !opt || !opt->dir || !opt->dir[0] ||
+        (opt->sync != STORE_SYNC_ALWAYS && opt->sync != STORE_SYNC_PERIODIC &&
+         opt->sync != STORE_SYNC_NEVER)) {
+        if (err && err_size) {
+            snprintf(err, err_size, "invalid store options");
+        }
+        return RD_EINVAL;
+    }
+    map_size = opt->map_size ? opt->map_size : STORE_DEFAULT_MAP_SIZE;
+    if (map_size > SIZE_MAX) {
+        if (err && err_size) {
+            snprintf(err, err_size, "map size %llu too large", (unsigned long long)map_size);
+        }
+        return RD_EINVAL;
+    }
+    st = calloc(1, sizeof(*st));
+    if (!st) {
+        if (err && err_size) {
+            snprintf(err, err_size, "out of memory");
+        }
+        return RD_ENOMEM;
+    }
+    rc = make_dir(st, opt->dir);
+    if (rc) {
+        goto out;
+    }
+    rc = store__from_mdb(st, mdb_env_create(&st->env), "create environment");
+    if (rc) {
+        goto out;
+    }
+    rc = store__from_mdb(st, mdb_env_set_maxdbs(st->env, STORE_MAX_DBS), "set maxdbs");
+    if (rc) {
+        goto out;
+    }
+    rc = store__from_mdb(st, mdb_env_set_mapsize(st->env, (size_t)map_size), "set map size");
+    if (rc) {
+        goto out;
+    }
+    /* Without MDB_NOSYNC every commit waits for fsync. With it, a commit still reaches the page
+     * cache before it returns, so only a power failure can lose what store_sync() has not
+     * flushed yet. */
+    if (opt->sync != STORE_SYNC_ALWAYS) {
+        flags |= MDB_NOSYNC;
+    }
+    rc = store__from_mdb(st, mdb_env_open(st->env, opt->dir, flags, STORE_FILE_MODE),
+                         "open environment");
+    if (rc) {
+        goto out;
+    }
+    /* A process killed with a read transaction open leaves its reader slot behind, pinning old
+     * pages until someone clears it. */
+    rc = store__from_mdb(st, mdb_reader_check(st->env, &dead), "reader check");
+    if (rc) {
+        goto out;
+    }
+    rc = open_dbs(st);
+    if (rc) {
+        goto out;
+    }
+    rc = store__from_mdb(st, mdb_txn_begin(st->env, NULL, MDB_RDONLY, &st->rtxn), "begin read txn");
+    if (rc) {
+        goto out;
+    }
+    mdb_txn_reset(st->rtxn);
+out:
+    if (rc) {
+        if (err && err_size) {
+            snprintf(err, err_size, "%s", st->errmsg);
+        }
+        if (st->env) {
+            mdb_env_close(st->env);
+        }
+        free(st);
+        return rc;
+    }
+    *out = st;
+    return RD_OK;
+}
+
+void
+store_free(struct store *st)
+{
+    if (!st) {
+        return;
+    }
+    if (st->rcur_regs) {
+        mdb_cursor_close(st->rcur_regs);
+    }
+    if (st->rcur_terms) {
+        mdb_cursor_close(st->rcur_terms);
+    }
+    if (st->rcur_expiry) {
+        mdb_cursor_close(st->rcur_expiry);
+    }
+    if (st->rtxn) {
+        mdb_txn_abort(st->rtxn);
+    }
+    /* In the NOSYNC modes this is where the last commits reach the disk. */
+    mdb_env_sync(st->env, 1);
+    mdb_env_close(st->env);
+    free(st);
+}
+
+const char *
+store_errmsg(const struct store *st)
+{
+    if (!st) {
+        return "no store";
+    }
+    return st->errmsg;
+}
+
+int
+store_sync(struct store *st)
+{
+    return store__from_mdb(st, mdb_env_sync(st->env, 1), "sync");
+}

@@ -1,0 +1,161 @@
+/* The struct store body and the store__ helpers shared by the files of store/. */
+#ifndef STORE_INTERNAL_H
+#define STORE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "store.h"
+
+/** Version of the on-disk layout below; store_open() refuses any other. */
+#define STORE_SCHEMA_VERSION 1
+
+/* Names of the LMDB databases inside the environment. */
+#define STORE_DB_META   "meta"   /**< schema version, id secret, next counter */
+#define STORE_DB_REGS   "regs"   /**< 8-byte big-endian counter -> record */
+#define STORE_DB_NAMES  "names"  /**< d '\0' ep -> 8-byte big-endian counter */
+#define STORE_DB_EXPIRY "expiry" /**< biased expires_at, counter (16 bytes) -> empty */
+#define STORE_DB_TERMS  "terms"  /**< term -> 8-byte big-endian counters (sorted duplicates) */
+
+/* Keys in the meta database. */
+#define STORE_META_VERSION "version" /**< 4-byte big-endian schema version */
+#define STORE_META_SECRET  "secret"  /**< 8 random bytes keying the id permutation */
+#define STORE_META_NEXT    "next"    /**< 8-byte big-endian counter of the next registration */
+
+#define STORE_NAME_MAX        63  /**< longest ep or d, in bytes */
+#define STORE_TERM_MAX        400 /**< longest term, in bytes; under LMDB's 511-byte key limit */
+#define STORE_COUNTER_LIMIT   (UINT64_C(1) << 40) /**< counters and ids are below this */
+#define STORE_KEY_SIZE        8                   /**< a counter as a key */
+#define STORE_EXPIRY_KEY_SIZE 16
+#define STORE_NAME_KEY_MAX    (2 * STORE_NAME_MAX + 1)
+#define STORE_ERRMSG_SIZE     256
+
+/** The body of the opaque handle of store.h. */
+struct store {
+    MDB_env *env;
+    MDB_dbi meta;
+    MDB_dbi regs;
+    MDB_dbi names;
+    MDB_dbi expiry;
+    MDB_dbi terms;
+    uint64_t secret;       /**< keys the id permutation; fixed for the life of the data */
+    MDB_txn *rtxn;         /**< the reusable read transaction, reset while no read runs */
+    MDB_cursor *rcur_regs; /**< cursors bound to rtxn, renewed with it; NULL until first use */
+    MDB_cursor *rcur_terms;
+    MDB_cursor *rcur_expiry;
+    int reading; /**< reads in progress (a callback may start another) */
+    char errmsg[STORE_ERRMSG_SIZE];
+};
+
+/** A stored record decoded in place: every pointer borrows from the LMDB value. */
+struct store__rec {
+    int64_t expires_at;
+    const char *ep; /**< NUL-terminated in the value itself */
+    size_t ep_len;
+    const char *d; /**< NUL-terminated in the value itself */
+    size_t d_len;
+    const unsigned char *terms; /**< nterms times (2-byte big-endian length, bytes) */
+    size_t terms_len;
+    uint32_t nterms;
+    const void *data;
+    size_t data_len;
+};
+
+/**
+ * Translate an LMDB return code and remember what failed.
+ *
+ * @param what Names the operation for store_errmsg(), e.g. "put registration".
+ * @return RD_OK for 0; RD_EFULL for MDB_MAP_FULL and MDB_TXN_FULL; RD_ENOMEM for ENOMEM;
+ *         RD_ESTORE for anything else.
+ */
+int store__from_mdb(struct store *st, int mdb_rc, const char *what);
+
+/** Set store_errmsg() to a formatted message and return RD_ESTORE. */
+int store__fail(struct store *st, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/**
+ * Start a read: renew the shared read transaction, or begin a private one when a read is
+ * already running (a store_reg_fn that reads again).
+ *
+ * @return RD_OK with @p txn set; RD_ESTORE.
+ */
+int store__read_begin(struct store *st, MDB_txn **txn);
+
+/** End a read started by store__read_begin(). */
+void store__read_end(struct store *st, MDB_txn *txn);
+
+/**
+ * A cursor on @p dbi for a read transaction: the shared one, renewed, when @p txn is the shared
+ * transaction, else a new one. Release it with store__read_cursor_close().
+ *
+ * @return RD_OK; RD_ESTORE.
+ */
+int store__read_cursor(struct store *st, MDB_txn *txn, MDB_dbi dbi, MDB_cursor **cur);
+
+/** Release a cursor from store__read_cursor(). Accepts NULL. */
+void store__read_cursor_close(struct store *st, MDB_cursor *cur);
+
+/** Write @p v big-endian into @p n bytes at @p p. */
+void store__put_be(unsigned char *p, uint64_t v, size_t n);
+
+/** Read @p n bytes big-endian from @p p. */
+uint64_t store__get_be(const unsigned char *p, size_t n);
+
+/**
+ * Decode a record in place, checking every length against the value's size.
+ *
+ * @return RD_OK; RD_ESTORE (with a message) when the record is corrupt.
+ */
+int store__rec_decode(struct store *st, const MDB_val *val, struct store__rec *rec);
+
+/**
+ * Remove the name and term entries of the record @p rec stored under @p counter. The record
+ * itself and its expiry entry are the caller's.
+ *
+ * @return RD_OK; RD_EFULL; RD_ESTORE.
+ */
+int store__reg_unindex(struct store *st, MDB_txn *txn, uint64_t counter,
+                       const struct store__rec *rec);
+
+/** Build the expiry key of (@p expires_at, @p counter) into @p key. */
+void store__expiry_key(unsigned char key[STORE_EXPIRY_KEY_SIZE], int64_t expires_at,
+                       uint64_t counter);
+
+/** Add the expiry entry of @p counter. @return RD_OK; RD_EFULL; RD_ESTORE. */
+int store__expiry_add(struct store *st, MDB_txn *txn, int64_t expires_at, uint64_t counter);
+
+/** Remove the expiry entry of @p counter, if present. @return RD_OK; RD_EFULL; RD_ESTORE. */
+int store__expiry_del(struct store *st, MDB_txn *txn, int64_t expires_at, uint64_t counter);
+
+/** The public id of the registration counter @p counter (1 to 2^40 - 1). Never 0. */
+uint64_t store__id_from_counter(const struct store *st, uint64_t counter);
+
+/**
+ * The counter behind the public id @p id.
+ *
+ * @return RD_OK; RD_ENOTFOUND when no counter can have that id.
+ */
+int store__id_to_counter(const struct store *st, uint64_t id, uint64_t *counter);
+
+/**
+ * Take the next registration counter, advancing it in meta within @p txn.
+ *
+ * @return RD_OK; RD_EFULL when all 2^40 - 1 counters are used up; RD_ESTORE.
+ */
+int store__id_next(struct store *st, MDB_txn *txn, uint64_t *counter);
+
+/**
+ * Initialise the meta database of a new store in @p txn: schema version, a fresh random
+ * secret from /dev/urandom, next counter 1.
+ *
+ * @return RD_OK; RD_EFULL; RD_ESTORE.
+ */
+int store__id_init(struct store *st, MDB_txn *txn);
+
+#endif

@@ -1,0 +1,783 @@
+/* Registration records: put, replace, get, find, delete, iterate, and their index entries. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <lmdb.h>
+
+#include "store.h"
+#include "store_internal.h"
+
+/* Record layout, format 1, all integers big-endian:
+ *
+ *   u8 format (1), u8 ep_len, u8 d_len, u8 zero, u32 nterms, u32 terms_len, i64 expires_at,
+ *   ep, '\0', d, '\0', nterms * (u16 len, term bytes), then the caller's data to the end.
+ *
+ * Keeping the NULs in the record lets reads hand out ep and d straight from the map, and
+ * keeping the terms lets a replace or delete find the index entries to remove. */
+#define STORE_REC_FORMAT      1
+#define STORE_REC_HEADER_SIZE 20
+#define STORE_REC_MAX_SIZE    UINT32_MAX
+
+/* Sizes of a valid registration, worked out once by check_reg(). */
+struct reg_shape {
+    size_t ep_len;
+    size_t d_len;
+    size_t terms_len;
+    size_t size; /**< of the whole record */
+};
+
+static int
+invalid(struct store *st, const char *what)
+{
+    snprintf(st->errmsg, sizeof(st->errmsg), "invalid %s", what);
+    return RD_EINVAL;
+}
+
+/* Length of a C string of @p min to STORE_NAME_MAX bytes, or RD_EINVAL. */
+static int
+name_len(const char *s, size_t min, size_t *len)
+{
+    size_t n;
+
+    if (!s) {
+        return RD_EINVAL;
+    }
+    n = strnlen(s, STORE_NAME_MAX + 1);
+    if (n < min || n > STORE_NAME_MAX) {
+        return RD_EINVAL;
+    }
+    *len = n;
+    return RD_OK;
+}
+
+static int
+check_reg(struct store *st, const struct store_reg *reg, struct reg_shape *shape)
+{
+    size_t fixed;
+
+    if (!reg) {
+        return invalid(st, "registration");
+    }
+    if (name_len(reg->ep, 1, &shape->ep_len)) {
+        return invalid(st, "ep");
+    }
+    if (name_len(reg->d ? reg->d : "", 0, &shape->d_len)) {
+        return invalid(st, "d");
+    }
+    if ((!reg->data && reg->data_len) || (!reg->terms && reg->nterms) || reg->nterms > UINT32_MAX) {
+        return invalid(st, "registration");
+    }
+    shape->terms_len = 0;
+    for (size_t i = 0; i < reg->nterms; i++) {
+        const struct store_term *t = &reg->terms[i];
+
+        if (!t->data || t->len == 0 || t->len > STORE_TERM_MAX) {
+            return invalid(st, "term");
+        }
+        shape->terms_len += 2 + t->len;
+        if (shape->terms_len > STORE_REC_MAX_SIZE) {
+            return invalid(st, "terms (too many)");
+        }
+    }
+    fixed = STORE_REC_HEADER_SIZE + shape->ep_len + 1 + shape->d_len + 1 + shape->terms_len;
+    if (reg->data_len > STORE_REC_MAX_SIZE - fixed) {
+        return invalid(st, "data (too large)");
+    }
+    shape->size = fixed + reg->data_len;
+    return RD_OK;
+}
+
+static void
+rec_encode(unsigned char *p, const struct store_reg *reg, const struct reg_shape *shape)
+{
+    p[0] = STORE_REC_FORMAT;
+    p[1] = (unsigned char)shape->ep_len;
+    p[2] = (unsigned char)shape->d_len;
+    p[3] = 0;
+    store__put_be(p + 4, reg->nterms, 4);
+    store__put_be(p + 8, shape->terms_len, 4);
+    store__put_be(p + 12, (uint64_t)reg->expires_at, 8);
+    p += STORE_REC_HEADER_SIZE;
+    memcpy(p, reg->ep, shape->ep_len);
+    p += shape->ep_len;
+    *p++ = '\0';
+    if (shape->d_len) {
+        memcpy(p, reg->d, shape->d_len);
+    }
+    p += shape->d_len;
+    *p++ = '\0';
+    for (size_t i = 0; i < reg->nterms; i++) {
+        store__put_be(p, reg->terms[i].len, 2);
+        memcpy(p + 2, reg->terms[i].data, reg->terms[i].len);
+        p += 2 + reg->terms[i].len;
+    }
+    if (reg->data_len) {
+        memcpy(p, reg->data, reg->data_len);
+    }
+}
+
+int
+store__rec_decode(struct store *st, const MDB_val *val, struct store__rec *rec)
+{
+    const unsigned char *p = val->mv_data;
+    size_t size = val->mv_size;
+    size_t off;
+    uint64_t bits;
+
+    if (size < STORE_REC_HEADER_SIZE) {
+        return store__fail(st, "corrupt registration record: %zu bytes", size);
+    }
+    if (p[0] != STORE_REC_FORMAT) {
+        return store__fail(st, "corrupt registration record: format %u", (unsigned)p[0]);
+    }
+    rec->ep_len = p[1];
+    rec->d_len = p[2];
+    rec->nterms = (uint32_t)store__get_be(p + 4, 4);
+    rec->terms_len = (size_t)store__get_be(p + 8, 4);
+    bits = store__get_be(p + 12, 8);
+    memcpy(&rec->expires_at, &bits, sizeof(rec->expires_at));
+    if (rec->ep_len == 0 || rec->ep_len > STORE_NAME_MAX || rec->d_len > STORE_NAME_MAX) {
+        return store__fail(st, "corrupt registration record: name lengths %zu, %zu", rec->ep_len,
+                           rec->d_len);
+    }
+    /* Every term takes 3 to 2 + STORE_TERM_MAX bytes. */
+    if ((uint64_t)rec->nterms * 3 > rec->terms_len ||
+        rec->terms_len > (uint64_t)rec->nterms * (2 + STORE_TERM_MAX)) {
+        return store__fail(st, "corrupt registration record: %u terms in %zu bytes",
+                           (unsigned)rec->nterms, rec->terms_len);
+    }
+    off = STORE_REC_HEADER_SIZE + rec->ep_len + 1 + rec->d_len + 1;
+    if (off > size || rec->terms_len > size - off) {
+        return store__fail(st, "corrupt registration record: truncated (%zu bytes)", size);
+    }
+    rec->ep = (const char *)p + STORE_REC_HEADER_SIZE;
+    rec->d = rec->ep + rec->ep_len + 1;
+    if (rec->ep[rec->ep_len] != '\0' || rec->d[rec->d_len] != '\0' ||
+        memchr(rec->ep, '\0', rec->ep_len) || memchr(rec->d, '\0', rec->d_len)) {
+        return store__fail(st, "corrupt registration record: bad name");
+    }
+    rec->terms = p + off;
+    off += rec->terms_len;
+    rec->data = p + off;
+    rec->data_len = size - off;
+    return RD_OK;
+}
+
+/* The names key: d, '\0', ep. */
+static size_t
+name_key(unsigned char key[STORE_NAME_KEY_MAX], const char *d, size_t d_len, const char *ep,
+         size_t ep_len)
+{
+    if (d_len) {
+        memcpy(key, d, d_len);
+    }
+    key[d_len] = '\0';
+    memcpy(key + d_len + 1, ep, ep_len);
+    return d_len + 1 + ep_len;
+}
+
+static int
+terms_add(struct store *st, MDB_txn *txn, uint64_t counter, const struct store_reg *reg)
+{
+    unsigned char c[STORE_KEY_SIZE];
+    MDB_val key;
+    MDB_val val = { sizeof(c), c };
+    int rc;
+
+    store__put_be(c, counter, sizeof(c));
+    for (size_t i = 0; i < reg->nterms; i++) {
+        key.mv_size = reg->terms[i].len;
+        key.mv_data = (void *)(uintptr_t)reg->terms[i].data;
+        rc = mdb_put(txn, st->terms, &key, &val, MDB_NODUPDATA);
+        /* The same term twice in one registration is one index entry. */
+        if (rc == MDB_KEYEXIST) {
+            continue;
+        }
+        rc = store__from_mdb(st, rc, "put term");
+        if (rc) {
+            return rc;
+        }
+    }
+    return RD_OK;
+}
+
+static int
+terms_del(struct store *st, MDB_txn *txn, uint64_t counter, const struct store__rec *rec)
+{
+    unsigned char c[STORE_KEY_SIZE];
+    MDB_val key;
+    MDB_val val = { sizeof(c), c };
+    size_t off = 0;
+    int rc;
+
+    store__put_be(c, counter, sizeof(c));
+    for (uint32_t i = 0; i < rec->nterms; i++) {
+        size_t len;
+
+        if (rec->terms_len - off < 2) {
+            return store__fail(st, "corrupt registration record: terms truncated");
+        }
+        len = (size_t)store__get_be(rec->terms + off, 2);
+        if (len == 0 || len > STORE_TERM_MAX || len > rec->terms_len - off - 2) {
+            return store__fail(st, "corrupt registration record: term of %zu bytes", len);
+        }
+        key.mv_size = len;
+        key.mv_data = (void *)(uintptr_t)(rec->terms + off + 2);
+        rc = mdb_del(txn, st->terms, &key, &val);
+        /* A term listed twice was indexed once, so the second removal finds nothing. */
+        if (rc != MDB_NOTFOUND) {
+            rc = store__from_mdb(st, rc, "delete term");
+            if (rc) {
+                return rc;
+            }
+        }
+        off += 2 + len;
+    }
+    return RD_OK;
+}
+
+int
+store__reg_unindex(struct store *st, MDB_txn *txn, uint64_t counter, const struct store__rec *rec)
+{
+    unsigned char k[STORE_NAME_KEY_MAX];
+    MDB_val key = { 0, k };
+    MDB_val val = { 0, NULL };
+    int rc;
+
+    key.mv_size = name_key(k, rec->d, rec->d_len, rec->ep, rec->ep_len);
+    rc = mdb_get(txn, st->names, &key, &val);
+    if (rc == MDB_SUCCESS) {
+        /* Only drop the name if it still names this registration. */
+        if (val.mv_size == STORE_KEY_SIZE &&
+            store__get_be(val.mv_data, STORE_KEY_SIZE) == counter) {
+            rc = store__from_mdb(st, mdb_del(txn, st->names, &key, NULL), "delete name");
+            if (rc) {
+                return rc;
+            }
+        }
+    } else if (rc != MDB_NOTFOUND) {
+        return store__from_mdb(st, rc, "get name");
+    }
+    return terms_del(st, txn, counter, rec);
+}
+
+/* Write the record of @p counter and its expiry and term entries. */
+static int
+reg_write(struct store *st, MDB_txn *txn, uint64_t counter, const struct store_reg *reg,
+          const struct reg_shape *shape)
+{
+    unsigned char k[STORE_KEY_SIZE];
+    MDB_val key = { sizeof(k), k };
+    MDB_val val = { shape->size, NULL };
+    int rc;
+
+    store__put_be(k, counter, sizeof(k));
+    /* MDB_RESERVE hands back the space in the page, so the record is encoded in place with no
+     * buffer of our own. It must be filled before the next write in this transaction. */
+    rc = store__from_mdb(st, mdb_put(txn, st->regs, &key, &val, MDB_RESERVE), "put registration");
+    if (rc) {
+        return rc;
+    }
+    rec_encode(val.mv_data, reg, shape);
+    rc = store__expiry_add(st, txn, reg->expires_at, counter);
+    if (rc) {
+        return rc;
+    }
+    return terms_add(st, txn, counter, reg);
+}
+
+/* Read the record of @p counter in a write transaction, into @p rec.
+ *
+ * The pointers stay valid until the record itself is written: the record's pages were
+ * committed by an earlier transaction, so they do not change while this one writes other
+ * databases. */
+static int
+rec_get(struct store *st, MDB_txn *txn, uint64_t counter, struct store__rec *rec)
+{
+    unsigned char k[STORE_KEY_SIZE];
+    MDB_val key = { sizeof(k), k };
+    MDB_val val = { 0, NULL };
+    int rc;
+
+    store__put_be(k, counter, sizeof(k));
+    rc = mdb_get(txn, st->regs, &key, &val);
+    if (rc == MDB_NOTFOUND) {
+        return RD_ENOTFOUND;
+    }
+    rc = store__from_mdb(st, rc, "get registration");
+    if (rc) {
+        return rc;
+    }
+    return store__rec_decode(st, &val, rec);
+}
+
+static int
+commit(struct store *st, MDB_txn **txn)
+{
+    int rc = store__from_mdb(st, mdb_txn_commit(*txn), "commit");
+
+    *txn = NULL; /* mdb_txn_commit() frees the txn even when it fails */
+    return rc;
+}
+
+/* The counter that the names key @p nkey maps to. @return RD_OK; RD_ENOTFOUND; RD_ESTORE. */
+static int
+name_get(struct store *st, MDB_txn *txn, MDB_val *nkey, uint64_t *counter)
+{
+    MDB_val val = { 0, NULL };
+    int rc;
+
+    rc = mdb_get(txn, st->names, nkey, &val);
+    if (rc == MDB_NOTFOUND) {
+        return RD_ENOTFOUND;
+    }
+    rc = store__from_mdb(st, rc, "get name");
+    if (rc) {
+        return rc;
+    }
+    if (val.mv_size != STORE_KEY_SIZE) {
+        return store__fail(st, "corrupt name entry (%zu bytes)", val.mv_size);
+    }
+    *counter = store__get_be(val.mv_data, STORE_KEY_SIZE);
+    return RD_OK;
+}
+
+/* Give the name @p nkey to a new counter. */
+static int
+name_take(struct store *st, MDB_txn *txn, MDB_val *nkey, uint64_t *counter)
+{
+    unsigned char c[STORE_KEY_SIZE];
+    MDB_val val = { sizeof(c), c };
+    uint64_t next = 0;
+    int rc;
+
+    rc = store__id_next(st, txn, &next);
+    if (rc) {
+        return rc;
+    }
+    store__put_be(c, next, sizeof(c));
+    rc = store__from_mdb(st, mdb_put(txn, st->names, nkey, &val, 0), "put name");
+    if (rc) {
+        return rc;
+    }
+    *counter = next;
+    return RD_OK;
+}
+
+/* Remove the expiry and term entries of the record being replaced. */
+static int
+unindex_old(struct store *st, MDB_txn *txn, uint64_t counter, const struct store__rec *old)
+{
+    int rc = store__expiry_del(st, txn, old->expires_at, counter);
+
+    if (rc) {
+        return rc;
+    }
+    return terms_del(st, txn, counter, old);
+}
+
+int
+store_reg_put(struct store *st, const struct store_reg *reg, uint64_t *id, int *created)
+{
+    MDB_txn *txn = NULL;
+    struct reg_shape shape;
+    struct store__rec old;
+    unsigned char nk[STORE_NAME_KEY_MAX];
+    MDB_val nkey = { 0, nk };
+    uint64_t counter = 0;
+    int is_new = 0;
+    int rc;
+
+    rc = check_reg(st, reg, &shape);
+    if (rc) {
+        goto out;
+    }
+    nkey.mv_size = name_key(nk, reg->d ? reg->d : "", shape.d_len, reg->ep, shape.ep_len);
+    rc = store__from_mdb(st, mdb_txn_begin(st->env, NULL, 0, &txn), "begin txn");
+    if (rc) {
+        goto out;
+    }
+    rc = name_get(st, txn, &nkey, &counter);
+    if (rc == RD_OK) {
+        rc = rec_get(st, txn, counter, &old);
+        if (rc == RD_OK) {
+            rc = unindex_old(st, txn, counter, &old);
+        }
+        /* RD_ENOTFOUND here means the name outlived its record (the sweep collects records it
+         * cannot decode): the put then makes a new registration and takes the name over. */
+    }
+    if (rc == RD_ENOTFOUND) {
+        rc = name_take(st, txn, &nkey, &counter);
+        is_new = 1;
+    }
+    if (rc) {
+        goto out;
+    }
+    rc = reg_write(st, txn, counter, reg, &shape);
+    if (rc) {
+        goto out;
+    }
+    rc = commit(st, &txn);
+out:
+    if (txn) {
+        mdb_txn_abort(txn);
+    }
+    if (!rc) {
+        *id = store__id_from_counter(st, counter);
+        *created = is_new;
+    }
+    return rc;
+}
+
+int
+store_reg_replace(struct store *st, uint64_t id, const struct store_reg *reg)
+{
+    MDB_txn *txn = NULL;
+    struct reg_shape shape;
+    struct store__rec old;
+    uint64_t counter = 0;
+    int rc;
+
+    rc = check_reg(st, reg, &shape);
+    if (rc) {
+        goto out;
+    }
+    rc = store__id_to_counter(st, id, &counter);
+    if (rc) {
+        goto out;
+    }
+    rc = store__from_mdb(st, mdb_txn_begin(st->env, NULL, 0, &txn), "begin txn");
+    if (rc) {
+        goto out;
+    }
+    rc = rec_get(st, txn, counter, &old);
+    if (rc) {
+        goto out;
+    }
+    if (old.ep_len != shape.ep_len || old.d_len != shape.d_len ||
+        memcmp(old.ep, reg->ep, shape.ep_len) != 0 ||
+        (shape.d_len && memcmp(old.d, reg->d, shape.d_len) != 0)) {
+        snprintf(st->errmsg, sizeof(st->errmsg), "replace: ep or d differ from the stored ones");
+        rc = RD_ECONFLICT;
+        goto out;
+    }
+    rc = unindex_old(st, txn, counter, &old);
+    if (rc) {
+        goto out;
+    }
+    rc = reg_write(st, txn, counter, reg, &shape);
+    if (rc) {
+        goto out;
+    }
+    rc = commit(st, &txn);
+out:
+    if (txn) {
+        mdb_txn_abort(txn);
+    }
+    return rc;
+}
+
+int
+store_reg_delete(struct store *st, uint64_t id)
+{
+    MDB_txn *txn = NULL;
+    struct store__rec old;
+    unsigned char k[STORE_KEY_SIZE];
+    MDB_val key = { sizeof(k), k };
+    uint64_t counter = 0;
+    int rc;
+
+    rc = store__id_to_counter(st, id, &counter);
+    if (rc) {
+        goto out;
+    }
+    rc = store__from_mdb(st, mdb_txn_begin(st->env, NULL, 0, &txn), "begin txn");
+    if (rc) {
+        goto out;
+    }
+    rc = rec_get(st, txn, counter, &old);
+    if (rc) {
+        goto out;
+    }
+    rc = store__reg_unindex(st, txn, counter, &old);
+    if (rc) {
+        goto out;
+    }
+    rc = store__expiry_del(st, txn, old.expires_at, counter);
+    if (rc) {
+        goto out;
+    }
+    store__put_be(k, counter, sizeof(k));
+    rc = store__from_mdb(st, mdb_del(txn, st->regs, &key, NULL), "delete registration");
+    if (rc) {
+        goto out;
+    }
+    rc = commit(st, &txn);
+out:
+    if (txn) {
+        mdb_txn_abort(txn);
+    }
+    return rc;
+}
+
+/* What visit() did with a registration. */
+enum visit_seen {
+    STORE_SEEN_MISSING, /* no such record */
+    STORE_SEEN_HIDDEN,  /* expired, not handed over */
+    STORE_SEEN_HANDED,  /* handed to the callback */
+};
+
+/* Hand the record @p val of @p counter to @p fn when it is live (or @p show_expired). */
+static int
+visit(struct store *st, uint64_t counter, const MDB_val *val, int64_t now, int show_expired,
+      store_reg_fn fn, void *arg, enum visit_seen *seen)
+{
+    struct store__rec rec;
+    struct store_reg view;
+    int rc;
+
+    *seen = STORE_SEEN_MISSING;
+    rc = store__rec_decode(st, val, &rec);
+    if (rc) {
+        return rc;
+    }
+    /* A registration is gone at its deadline, whether or not the sweep has collected it. */
+    if (rec.expires_at <= now && !show_expired) {
+        *seen = STORE_SEEN_HIDDEN;
+        return RD_OK;
+    }
+    memset(&view, 0, sizeof(view));
+    view.id = store__id_from_counter(st, counter);
+    view.ep = rec.ep;
+    view.d = rec.d;
+    view.expires_at = rec.expires_at;
+    view.data = rec.data;
+    view.data_len = rec.data_len;
+    *seen = STORE_SEEN_HANDED;
+    return fn(arg, &view);
+}
+
+/* Look up and hand over the record of @p counter within the read @p txn. */
+static int
+visit_counter(struct store *st, MDB_txn *txn, uint64_t counter, int64_t now, int show_expired,
+              store_reg_fn fn, void *arg, enum visit_seen *seen)
+{
+    unsigned char k[STORE_KEY_SIZE];
+    MDB_val key = { sizeof(k), k };
+    MDB_val val = { 0, NULL };
+    int rc;
+
+    *seen = STORE_SEEN_MISSING;
+    store__put_be(k, counter, sizeof(k));
+    rc = mdb_get(txn, st->regs, &key, &val);
+    if (rc == MDB_NOTFOUND) {
+        return RD_OK;
+    }
+    rc = store__from_mdb(st, rc, "get registration");
+    if (rc) {
+        return rc;
+    }
+    return visit(st, counter, &val, now, show_expired, fn, arg, seen);
+}
+
+int
+store_reg_get(struct store *st, uint64_t id, int64_t now, unsigned flags, store_reg_fn fn,
+              void *arg)
+{
+    MDB_txn *txn = NULL;
+    uint64_t counter = 0;
+    enum visit_seen seen = STORE_SEEN_MISSING;
+    int rc;
+
+    rc = store__id_to_counter(st, id, &counter);
+    if (rc) {
+        return rc;
+    }
+    rc = store__read_begin(st, &txn);
+    if (rc) {
+        return rc;
+    }
+    rc = visit_counter(st, txn, counter, now, (flags & STORE_GET_EXPIRED) != 0, fn, arg, &seen);
+    if (rc == RD_OK && seen != STORE_SEEN_HANDED) {
+        rc = RD_ENOTFOUND;
+    }
+    store__read_end(st, txn);
+    return rc;
+}
+
+int
+store_reg_find(struct store *st, const char *d, const char *ep, int64_t now, store_reg_fn fn,
+               void *arg)
+{
+    MDB_txn *txn = NULL;
+    unsigned char nk[STORE_NAME_KEY_MAX];
+    MDB_val nkey = { 0, nk };
+    uint64_t counter = 0;
+    size_t ep_len;
+    size_t d_len;
+    enum visit_seen seen = STORE_SEEN_MISSING;
+    int rc;
+
+    if (name_len(ep, 1, &ep_len)) {
+        return invalid(st, "ep");
+    }
+    if (!d) {
+        d = "";
+    }
+    if (name_len(d, 0, &d_len)) {
+        return invalid(st, "d");
+    }
+    nkey.mv_size = name_key(nk, d, d_len, ep, ep_len);
+    rc = store__read_begin(st, &txn);
+    if (rc) {
+        return rc;
+    }
+    rc = name_get(st, txn, &nkey, &counter);
+    if (rc) {
+        goto out;
+    }
+    rc = visit_counter(st, txn, counter, now, 0, fn, arg, &seen);
+    if (rc == RD_OK && seen != STORE_SEEN_HANDED) {
+        rc = RD_ENOTFOUND;
+    }
+out:
+    store__read_end(st, txn);
+    return rc;
+}
+
+int
+store_reg_foreach(struct store *st, int64_t now, uint64_t after, store_reg_fn fn, void *arg)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    unsigned char k[STORE_KEY_SIZE];
+    MDB_val key = { sizeof(k), k };
+    MDB_val val = { 0, NULL };
+    MDB_cursor_op op = MDB_FIRST;
+    uint64_t start = 0;
+    enum visit_seen seen;
+    int rc;
+
+    if (after) {
+        /* An id no registration can have has nothing after it. */
+        if (store__id_to_counter(st, after, &start)) {
+            return RD_OK;
+        }
+        /* Counters are never reused, so paging resumes at the right place even when the
+         * registration @p after has gone meanwhile. */
+        store__put_be(k, start + 1, sizeof(k));
+        op = MDB_SET_RANGE;
+    }
+    rc = store__read_begin(st, &txn);
+    if (rc) {
+        return rc;
+    }
+    rc = store__read_cursor(st, txn, st->regs, &cur);
+    if (rc) {
+        goto out;
+    }
+    for (;;) {
+        rc = mdb_cursor_get(cur, &key, &val, op);
+        if (rc == MDB_NOTFOUND) {
+            rc = RD_OK;
+            break;
+        }
+        rc = store__from_mdb(st, rc, "iterate registrations");
+        if (rc) {
+            break;
+        }
+        op = MDB_NEXT;
+        if (key.mv_size != STORE_KEY_SIZE) {
+            rc = store__fail(st, "corrupt registration key (%zu bytes)", key.mv_size);
+            break;
+        }
+        rc = visit(st, store__get_be(key.mv_data, STORE_KEY_SIZE), &val, now, 0, fn, arg, &seen);
+        if (rc) {
+            break;
+        }
+    }
+out:
+    store__read_cursor_close(st, cur);
+    store__read_end(st, txn);
+    return rc;
+}
+
+int
+store_term_foreach(struct store *st, const void *prefix, size_t prefix_len, int64_t now,
+                   store_reg_fn fn, void *arg)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val key = { prefix_len, (void *)(uintptr_t)prefix };
+    MDB_val val = { 0, NULL };
+    MDB_cursor_op op = prefix_len ? MDB_SET_RANGE : MDB_FIRST;
+    enum visit_seen seen;
+    int rc;
+
+    if (!prefix && prefix_len) {
+        return invalid(st, "term prefix");
+    }
+    /* No term is longer than STORE_TERM_MAX, so a longer prefix begins none. */
+    if (prefix_len > STORE_TERM_MAX) {
+        return RD_OK;
+    }
+    rc = store__read_begin(st, &txn);
+    if (rc) {
+        return rc;
+    }
+    rc = store__read_cursor(st, txn, st->terms, &cur);
+    if (rc) {
+        goto out;
+    }
+    for (;;) {
+        /* MDB_NEXT walks the counters of one term, in order, before moving to the next term. */
+        rc = mdb_cursor_get(cur, &key, &val, op);
+        if (rc == MDB_NOTFOUND) {
+            rc = RD_OK;
+            break;
+        }
+        rc = store__from_mdb(st, rc, "iterate terms");
+        if (rc) {
+            break;
+        }
+        op = MDB_NEXT;
+        if (key.mv_size < prefix_len || memcmp(key.mv_data, prefix, prefix_len) != 0) {
+            break;
+        }
+        if (val.mv_size != STORE_KEY_SIZE) {
+            rc = store__fail(st, "corrupt term entry (%zu bytes)", val.mv_size);
+            break;
+        }
+        rc = visit_counter(st, txn, store__get_be(val.mv_data, STORE_KEY_SIZE), now, 0, fn, arg,
+                           &seen);
+        /* Each change updates a record and its terms together, so a term without its record
+         * (STORE_SEEN_MISSING) cannot happen short of damage; skipping it keeps lookups working. */
+        if (rc) {
+            break;
+        }
+    }
+out:
+    store__read_cursor_close(st, cur);
+    store__read_end(st, txn);
+    return rc;
+}
+
+int
+store_count(struct store *st, size_t *n)
+{
+    MDB_txn *txn = NULL;
+    MDB_stat ms;
+    int rc;
+
+    rc = store__read_begin(st, &txn);
+    if (rc) {
+        return rc;
+    }
+    rc = store__from_mdb(st, mdb_stat(txn, st->regs, &ms), "stat registrations");
+    store__read_end(st, txn);
+    if (!rc) {
+        *n = ms.ms_entries;
+    }
+    return rc;
+}

@@ -1,0 +1,1313 @@
+/* Unit tests for store/: registration persistence on a real LMDB in a fresh directory. */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <lmdb.h>
+
+#include "store.h"
+#include "store_internal.h"
+
+#define NOW      1000000
+#define LATER    (NOW + 3600)
+#define MAX_IDS  64
+#define MAX_TERM 8
+
+struct fixture {
+    char dir[64];
+    struct store *st;
+};
+
+/* What a store_reg_fn saw: copies, since the view dies with the callback. */
+struct seen {
+    int calls;
+    uint64_t id;
+    char ep[64];
+    char d[64];
+    int64_t expires_at;
+    char data[512];
+    size_t data_len;
+    uint64_t ids[MAX_IDS];
+    size_t nids;
+    int stop_after; /* return 7 once this many calls were made; 0: never */
+};
+
+static int
+open_store(struct fixture *f, uint64_t map_size)
+{
+    struct store_options opt;
+    char err[256];
+
+    memset(&opt, 0, sizeof(opt));
+    opt.dir = f->dir;
+    opt.map_size = map_size;
+    opt.sync = STORE_SYNC_PERIODIC;
+    return store_open(&f->st, &opt, err, sizeof(err));
+}
+
+static void
+reopen(struct fixture *f)
+{
+    store_free(f->st);
+    f->st = NULL;
+    assert_int_equal(open_store(f, 0), RD_OK);
+}
+
+static int
+setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    const char *tmp = getenv("TMPDIR");
+
+    if (!f) {
+        return -1;
+    }
+    snprintf(f->dir, sizeof(f->dir), "%s/test_store.XXXXXX",
+             tmp && strlen(tmp) < 32 ? tmp : "/tmp");
+    if (!mkdtemp(f->dir) || open_store(f, 0) != RD_OK) {
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+/* Remove @p path and everything under it. */
+static void
+remove_tree(const char *path)
+{
+    DIR *dir = opendir(path);
+    struct dirent *e;
+    char sub[512];
+
+    if (dir) {
+        while ((e = readdir(dir)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+                continue;
+            }
+            snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+            remove_tree(sub);
+        }
+        closedir(dir);
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+static int
+teardown(void **state)
+{
+    struct fixture *f = *state;
+
+    store_free(f->st);
+    remove_tree(f->dir);
+    free(f);
+    return 0;
+}
+
+static int
+record(void *arg, const struct store_reg *reg)
+{
+    struct seen *s = arg;
+
+    s->calls++;
+    s->id = reg->id;
+    snprintf(s->ep, sizeof(s->ep), "%s", reg->ep);
+    snprintf(s->d, sizeof(s->d), "%s", reg->d);
+    s->expires_at = reg->expires_at;
+    assert_true(reg->data_len <= sizeof(s->data));
+    if (reg->data_len) {
+        memcpy(s->data, reg->data, reg->data_len);
+    }
+    s->data_len = reg->data_len;
+    assert_null(reg->terms);
+    assert_int_equal(reg->nterms, 0);
+    if (s->nids < MAX_IDS) {
+        s->ids[s->nids++] = reg->id;
+    }
+    if (s->stop_after && s->calls >= s->stop_after) {
+        return 7;
+    }
+    return 0;
+}
+
+/* Put (d, ep) with @p data and up to MAX_TERM terms given as a NULL-terminated list. */
+static int
+put_terms(struct store *st, const char *d, const char *ep, int64_t expires_at, const char *data,
+          const char *const *terms, uint64_t *id, int *created)
+{
+    struct store_term t[MAX_TERM];
+    struct store_reg reg;
+    size_t n = 0;
+
+    while (terms && terms[n]) {
+        assert_true(n < MAX_TERM);
+        t[n].data = terms[n];
+        t[n].len = strlen(terms[n]);
+        n++;
+    }
+    memset(&reg, 0, sizeof(reg));
+    reg.ep = ep;
+    reg.d = d;
+    reg.expires_at = expires_at;
+    reg.data = data;
+    reg.data_len = data ? strlen(data) : 0;
+    reg.terms = n ? t : NULL;
+    reg.nterms = n;
+    return store_reg_put(st, &reg, id, created);
+}
+
+static uint64_t
+put_ok(struct store *st, const char *d, const char *ep, int64_t expires_at, const char *data)
+{
+    uint64_t id = 0;
+    int created = -1;
+
+    assert_int_equal(put_terms(st, d, ep, expires_at, data, NULL, &id, &created), RD_OK);
+    assert_int_equal(created, 1);
+    return id;
+}
+
+static int
+replace(struct store *st, uint64_t id, const char *d, const char *ep, int64_t expires_at,
+        const char *data, const char *const *terms)
+{
+    struct store_term t[MAX_TERM];
+    struct store_reg reg;
+    size_t n = 0;
+
+    while (terms && terms[n]) {
+        t[n].data = terms[n];
+        t[n].len = strlen(terms[n]);
+        n++;
+    }
+    memset(&reg, 0, sizeof(reg));
+    reg.ep = ep;
+    reg.d = d;
+    reg.expires_at = expires_at;
+    reg.data = data;
+    reg.data_len = strlen(data);
+    reg.terms = n ? t : NULL;
+    reg.nterms = n;
+    return store_reg_replace(st, id, &reg);
+}
+
+static size_t
+count(struct store *st)
+{
+    size_t n = (size_t)-1;
+
+    assert_int_equal(store_count(st, &n), RD_OK);
+    return n;
+}
+
+static struct seen
+term_scan(struct store *st, const char *prefix, int64_t now)
+{
+    struct seen s;
+
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(store_term_foreach(st, prefix, strlen(prefix), now, record, &s), RD_OK);
+    return s;
+}
+
+static void
+test_reg_get_returns_what_was_put(void **state)
+{
+    struct fixture *f = *state;
+    struct seen s = { 0 };
+    uint64_t id = put_ok(f->st, "sector1", "node1", LATER, "</a>;rt=x");
+
+    assert_int_not_equal(id, 0);
+    assert_true(id < (UINT64_C(1) << 40));
+    assert_int_equal(store_reg_get(f->st, id, NOW, 0, record, &s), RD_OK);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.id, id);
+    assert_string_equal(s.ep, "node1");
+    assert_string_equal(s.d, "sector1");
+    assert_int_equal(s.expires_at, LATER);
+    assert_int_equal(s.data_len, strlen("</a>;rt=x"));
+    assert_memory_equal(s.data, "</a>;rt=x", s.data_len);
+}
+
+static void
+test_reg_find_returns_what_was_put(void **state)
+{
+    struct fixture *f = *state;
+    struct seen s = { 0 };
+    uint64_t id = put_ok(f->st, "", "node1", LATER, "payload");
+
+    assert_int_equal(store_reg_find(f->st, "", "node1", NOW, record, &s), RD_OK);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.id, id);
+    assert_string_equal(s.ep, "node1");
+    assert_string_equal(s.d, "");
+    assert_int_equal(s.expires_at, LATER);
+    assert_memory_equal(s.data, "payload", 7);
+    assert_int_equal(s.data_len, 7);
+}
+
+static void
+test_reg_find_unknown_name_is_not_found(void **state)
+{
+    struct fixture *f = *state;
+    struct seen s = { 0 };
+
+    put_ok(f->st, "a", "node1", LATER, "x");
+    assert_int_equal(store_reg_find(f->st, "b", "node1", NOW, record, &s), RD_ENOTFOUND);
+    assert_int_equal(store_reg_find(f->st, "a", "node2", NOW, record, &s), RD_ENOTFOUND);
+    assert_int_equal(store_reg_find(f->st, "", "node1", NOW, record, &s), RD_ENOTFOUND);
+    assert_int_equal(s.calls, 0);
+}
+
+static void
+test_reg_get_passes_empty_data(void **state)
+{
+    struct fixture *f = *state;
+    struct seen s = { 0 };
+    uint64_t id = put_ok(f->st, "", "node1", LATER, NULL);
+
+    s.data_len = 99;
+    assert_int_equal(store_reg_get(f->st, id, NOW, 0, record, &s), RD_OK);
+    assert_int_equal(s.data_len, 0);
+}
+
+static void
+test_reg_put_same_name_replaces_and_keeps_id(void **state)
+{
+    struct fixture *f = *state;
+    struct seen s = { 0 };
+    uint64_t id = put_ok(f->st, "d", "node1", LATER, "old data");
+    uint64_t id2 = 0;
+    int created = -1;
+
+    assert_int_equal(put_terms(f->st, "d", "node1", LATER + 5, "new", NULL, &id2, &created), RD_OK);
+    assert_int_equal(created, 0);
+    assert_int_equal(id2, id);
+    assert_int_equal(count(f->st), 1);
+    assert_int_equal(store_reg_get(f->st, id, NOW, 0, record, &s), RD_OK);
+    assert_int_equal(s.data_len, 3);
+    assert_memory_equal(s.data, "new", 3);
+    assert_int_equal(s.expires_at, LATER + 5);
+}
+
+static void
+test_reg_put_same_name_moves_deadline(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t id = put_ok(f->st, "d", "node1", NOW + 10, "x");
+    uint64_t id2 = 0;
+    int created = -1;
+    int64_t when = 0;
+    size_t n = 99;
+
+    assert_int_equal(put_terms(f->st, "d", "node1", NOW + 20, "x", NULL, &id2, &created), RD_OK);
+    assert_int_equal(id2, id);
+    assert_int_equal(store_next_deadline(f->st, NOW, &when), RD_OK);
+    assert_int_equal(when, NOW + 20);
+    assert_int_equal(store_expire(f->st, NOW + 15, 100, &n), RD_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(count(f->st), 1);
+}
+
+static void
+test_reg_put_same_ep_other_sector_gets_other_id(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t a = put_ok(f->st, "", "node1", LATER, "a");
+    uint64_t b = put_ok(f->st, "other", "node1", LATER, "b");
+    struct seen s = { 0 };
+
+    assert_int_not_equal(a, b);
+    assert_int_equal(count(f->st), 2);
+    assert_int_equal(store_reg_find(f->st, "other", "node1", NOW, record, &s), RD_OK);
+    assert_int_equal(s.id, b);
+    assert_memory_equal(s.data, "b", 1);
+}
+
+static void
+test_reg_put_after_delete_gets_new_id(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t a = put_ok(f->st, "d", "node1", LATER, "a");
+    uint64_t b;
+
+    assert_int_equal(store_reg_delete(f->st, a), RD_OK);
+    b = put_ok(f->st, "d", "node1", LATER, "a");
+    assert_int_not_equal(a, b);
+    assert_int_equal(store_reg_get(f->st, a, NOW, STORE_GET_EXPIRED, record, &(struct seen){ 0 }),
+                     RD_ENOTFOUND);
+}
+
+static void
+test_reg_put_never_reuses_ids_across_reopen(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t a = put_ok(f->st, "d", "node1", LATER, "a");
+    uint64_t b = put_ok(f->st, "d", "node2", LATER, "b");
+    uint64_t c;
+    uint64_t ca = 0;
+    uint64_t cb = 0;
+    uint64_t cc = 0;
+
+    /* Deleting the newest registration must not hand its counter out again. */
+    assert_int_equal(store_reg_delete(f->st, b), RD_OK);
+    assert_int_equal(store_reg_delete(f->st, a), RD_OK);
+    reopen(f);
+    c = put_ok(f->st, "d", "node1", LATER, "a");
+    assert_int_not_equal(c, a);
+    assert_int_not_equal(c, b);
+    assert_int_equal(store__id_to_counter(f->st, a, &ca), RD_OK);
+    assert_int_equal(store__id_to_counter(f->st, b, &cb), RD_OK);
+    assert_int_equal(store__id_to_counter(f->st, c, &cc), RD_OK);
+    assert_int_equal(ca, 1);
+    assert_int_equal(cb, 2);
+    assert_int_equal(cc, 3);
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a;
+    uint64_t y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static void
+test_reg_put_gives_distinct_ids(void **state)
+{
+    struct fixture *f = *state;
+    enum {
+        N = 10000
+    };
+    uint64_t *ids = calloc(N, sizeof(*ids));
+    char ep[32];
+    int created = 0;
+
+    assert_non_null(ids);
+    for (int i = 0; i < N; i++) {
+        snprintf(ep, sizeof(ep), "node%d", i);
+        assert_int_equal(put_terms(f->st, "", ep, LATER, "x", NULL, &ids[i], &created), RD_OK);
+        assert_int_equal(created, 1);
+        assert_int_not_equal(ids[i], 0);
+        assert_true(ids[i] < (UINT64_C(1) << 40));
+    }
+    qsort(ids, N, sizeof(*ids), cmp_u64);
+    for (int i = 1; i < N; i++) {
+        assert_int_not_equal(ids[i - 1], ids[i]);
+    }
+    /* Ids are a permutation, not the counter: consecutive puts must not get consecutive ids. */
+    assert_true(ids[N - 1] - ids[0] > (UINT64_C(1) << 30));
+    assert_int_equal(count(f->st), N);
+    free(ids);
+}
+
+static void
+test_id_from_counter_inverts_and_is_never_zero(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t c = 0;
+
+    for (uint64_t i = 1; i < 200000; i++) {
+        uint64_t id = store__id_from_counter(f->st, i);
+
+        assert_int_not_equal(id, 0);
+        assert_true(id < STORE_COUNTER_LIMIT);
+        assert_int_equal(store__id_to_counter(f->st, id, &c), RD_OK);
+        assert_int_equal(c, i);
+    }
+    c = STORE_COUNTER_LIMIT - 1;
+    assert_int_equal(store__id_to_counter(f->st, store__id_from_counter(f->st, c), &c), RD_OK);
+    assert_int_equal(c, STORE_COUNTER_LIMIT - 1);
+}
+
+static void
+test_reg_get_unknown_id_is_not_found(void **state)
+{
+    struct fixture *f = *state;
+    struct seen s = { 0 };
+    uint64_t id = put_ok(f->st, "", "node1", LATER, "x");
+    const uint64_t bad[] = { 0,          id ^ 1,
+                             id + 12345, UINT64_C(1) << 40,
+                             UINT64_MAX, store__id_from_counter(f->st, 2) };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(store_reg_get(f->st, bad[i], NOW, STORE_GET_EXPIRED, record, &s),
+                         RD_ENOTFOUND);
+    }
+    assert_int_equal(s.calls, 0);
+}
+
+static void
+test_reg_get_hides_expired_at_deadline(void **state)
+{
+    struct fixture *f = *state;
+    struct seen s = { 0 };
+    uint64_t id = put_ok(f->st, "", "node1", NOW, "x");
+
+    assert_int_equal(store_reg_get(f->st, id, NOW - 1, 0, record, &s), RD_OK);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(store_reg_get(f->st, id, NOW, 0, record, &s), RD_ENOTFOUND);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(store_reg_get(f->st, id, NOW + 100, STORE_GET_EXPIRED, record, &s), RD_OK);
+    assert_int_equal(s.calls, 2);
+    assert_int_equal(s.expires_at, NOW);
+}
+
+static void
+test_reg_find_hides_expired_at_deadline(void **state)
+{
+    struct fixture *f = *state;
+    struct seen s = { 0 };
+
+    put_ok(f->st, "", "node1", NOW, "x");
+    assert_int_equal(store_reg_find(f->st, "", "node1", NOW - 1, record, &s), RD_OK);
+    assert_int_equal(store_reg_find(f->st, "", "node1", NOW, record, &s), RD_ENOTFOUND);
+    assert_int_equal(s.calls, 1);
+}
+
+static void
+test_reg_foreach_hides_expired_at_deadline(void **state)
+{
+    struct fixture *f = *state;
+    struct seen s = { 0 };
+    uint64_t live = put_ok(f->st, "", "live", NOW + 1, "x");
+
+    put_ok(f->st, "", "dead", NOW, "x");
+    assert_int_equal(store_reg_foreach(f->st, NOW, 0, record, &s), RD_OK);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.ids[0], live);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(store_reg_foreach(f->st, NOW - 1, 0, record, &s), RD_OK);
+    assert_int_equal(s.calls, 2);
+}
+
+static void
+test_term_foreach_hides_expired_at_deadline(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const terms[] = { "rt=temp", NULL };
+    uint64_t id = 0;
+    int created = 0;
+    struct seen s;
+
+    assert_int_equal(put_terms(f->st, "", "node1", NOW, "x", terms, &id, &created), RD_OK);
+    s = term_scan(f->st, "rt=temp", NOW - 1);
+    assert_int_equal(s.calls, 1);
+    s = term_scan(f->st, "rt=temp", NOW);
+    assert_int_equal(s.calls, 0);
+}
+
+static void
+test_reg_replace_revives_expired(void **state)
+{
+    struct fixture *f = *state;
+    struct seen s = { 0 };
+    uint64_t id = put_ok(f->st, "d", "node1", NOW - 10, "old");
+
+    assert_int_equal(store_reg_get(f->st, id, NOW, 0, record, &s), RD_ENOTFOUND);
+    assert_int_equal(replace(f->st, id, "d", "node1", LATER, "new", NULL), RD_OK);
+    assert_int_equal(store_reg_get(f->st, id, NOW, 0, record, &s), RD_OK);
+    assert_int_equal(s.expires_at, LATER);
+    assert_memory_equal(s.data, "new", 3);
+    assert_int_equal(s.data_len, 3);
+    assert_int_equal(count(f->st), 1);
+}
+
+static void
+test_reg_replace_other_name_is_conflict(void **state)
+{
+    struct fixture *f = *state;
+    struct seen s = { 0 };
+    uint64_t id = put_ok(f->st, "d", "node1", LATER, "old");
+
+    assert_int_equal(replace(f->st, id, "d", "node2", LATER, "new", NULL), RD_ECONFLICT);
+    assert_int_equal(replace(f->st, id, "e", "node1", LATER, "new", NULL), RD_ECONFLICT);
+    assert_int_equal(replace(f->st, id, "", "node1", LATER, "new", NULL), RD_ECONFLICT);
+    assert_int_equal(replace(f->st, id, "d", "node", LATER, "new", NULL), RD_ECONFLICT);
+    assert_int_equal(store_reg_get(f->st, id, NOW, 0, record, &s), RD_OK);
+    assert_memory_equal(s.data, "old", 3);
+}
+
+static void
+test_reg_replace_deleted_id_is_not_found(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t id = put_ok(f->st, "d", "node1", LATER, "old");
+
+    assert_int_equal(store_reg_delete(f->st, id), RD_OK);
+    assert_int_equal(replace(f->st, id, "d", "node1", LATER, "new", NULL), RD_ENOTFOUND);
+    assert_int_equal(replace(f->st, 0, "d", "node1", LATER, "new", NULL), RD_ENOTFOUND);
+    assert_int_equal(count(f->st), 0);
+}
+
+static void
+test_reg_replace_drops_old_terms(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const old_terms[] = { "rt=old", "if=sensor", NULL };
+    static const char *const new_terms[] = { "rt=new", "if=sensor", NULL };
+    uint64_t id = 0;
+    int created = 0;
+    struct seen s;
+
+    assert_int_equal(put_terms(f->st, "", "node1", LATER, "x", old_terms, &id, &created), RD_OK);
+    assert_int_equal(replace(f->st, id, "", "node1", LATER, "y", new_terms), RD_OK);
+    s = term_scan(f->st, "rt=old", NOW);
+    assert_int_equal(s.calls, 0);
+    s = term_scan(f->st, "rt=new", NOW);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.id, id);
+    s = term_scan(f->st, "if=sensor", NOW);
+    assert_int_equal(s.calls, 1);
+}
+
+static void
+test_reg_put_same_name_drops_old_terms(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const old_terms[] = { "rt=old", NULL };
+    static const char *const new_terms[] = { "rt=new", NULL };
+    uint64_t id = 0;
+    int created = 0;
+    struct seen s;
+
+    assert_int_equal(put_terms(f->st, "", "node1", LATER, "x", old_terms, &id, &created), RD_OK);
+    assert_int_equal(put_terms(f->st, "", "node1", LATER, "x", new_terms, &id, &created), RD_OK);
+    assert_int_equal(created, 0);
+    s = term_scan(f->st, "rt=", NOW);
+    assert_int_equal(s.calls, 1);
+    s = term_scan(f->st, "rt=old", NOW);
+    assert_int_equal(s.calls, 0);
+}
+
+static void
+test_reg_delete_removes_record_name_and_terms(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const terms[] = { "rt=temp", "ep=node1", NULL };
+    struct seen s = { 0 };
+    uint64_t id = 0;
+    uint64_t other;
+    int created = 0;
+    int64_t when = 0;
+
+    assert_int_equal(put_terms(f->st, "d", "node1", LATER, "x", terms, &id, &created), RD_OK);
+    other = put_ok(f->st, "d", "node2", LATER + 1, "y");
+    assert_int_equal(store_reg_delete(f->st, id), RD_OK);
+    assert_int_equal(store_reg_get(f->st, id, NOW, STORE_GET_EXPIRED, record, &s), RD_ENOTFOUND);
+    assert_int_equal(store_reg_find(f->st, "d", "node1", NOW, record, &s), RD_ENOTFOUND);
+    assert_int_equal(term_scan(f->st, "", NOW).calls, 0);
+    assert_int_equal(count(f->st), 1);
+    assert_int_equal(store_next_deadline(f->st, NOW, &when), RD_OK);
+    assert_int_equal(when, LATER + 1);
+    assert_int_equal(store_reg_delete(f->st, id), RD_ENOTFOUND);
+    assert_int_equal(store_reg_get(f->st, other, NOW, 0, record, &s), RD_OK);
+}
+
+static void
+test_reg_delete_unknown_id_is_not_found(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(store_reg_delete(f->st, 0), RD_ENOTFOUND);
+    assert_int_equal(store_reg_delete(f->st, store__id_from_counter(f->st, 1)), RD_ENOTFOUND);
+    assert_int_equal(store_reg_delete(f->st, UINT64_MAX), RD_ENOTFOUND);
+}
+
+static void
+test_expire_deletes_only_before(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const terms[] = { "rt=temp", NULL };
+    struct seen s = { 0 };
+    uint64_t early = 0;
+    uint64_t at;
+    uint64_t late;
+    int created = 0;
+    size_t n = 99;
+
+    assert_int_equal(put_terms(f->st, "", "early", NOW - 1, "x", terms, &early, &created), RD_OK);
+    at = put_ok(f->st, "", "at", NOW, "x");
+    late = put_ok(f->st, "", "late", NOW + 1, "x");
+    assert_int_equal(store_expire(f->st, NOW, 100, &n), RD_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(count(f->st), 2);
+    assert_int_equal(store_reg_get(f->st, early, 0, STORE_GET_EXPIRED, record, &s), RD_ENOTFOUND);
+    assert_int_equal(store_reg_find(f->st, "", "early", 0, record, &s), RD_ENOTFOUND);
+    assert_int_equal(term_scan(f->st, "rt=temp", 0).calls, 0);
+    assert_int_equal(store_reg_get(f->st, at, 0, 0, record, &s), RD_OK);
+    assert_int_equal(store_reg_get(f->st, late, 0, 0, record, &s), RD_OK);
+    /* The name is free again, and taking it makes a new registration. */
+    assert_int_not_equal(put_ok(f->st, "", "early", LATER, "x"), early);
+}
+
+static void
+test_expire_respects_max_earliest_first(void **state)
+{
+    struct fixture *f = *state;
+    struct seen s = { 0 };
+    uint64_t ids[5];
+    char ep[16];
+    size_t n = 99;
+
+    /* Put them in an order unlike their deadlines. */
+    for (int i = 0; i < 5; i++) {
+        snprintf(ep, sizeof(ep), "node%d", i);
+        ids[i] = put_ok(f->st, "", ep, NOW - 10 + (i * 3) % 5, "x");
+    }
+    assert_int_equal(store_expire(f->st, NOW, 2, &n), RD_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(count(f->st), 3);
+    /* Deadlines were NOW-10, -7, -9, -6, -8: the two earliest are ids[0] and ids[2]. */
+    assert_int_equal(store_reg_get(f->st, ids[0], 0, 0, record, &s), RD_ENOTFOUND);
+    assert_int_equal(store_reg_get(f->st, ids[2], 0, 0, record, &s), RD_ENOTFOUND);
+    assert_int_equal(store_reg_get(f->st, ids[4], 0, 0, record, &s), RD_OK);
+    assert_int_equal(store_expire(f->st, NOW, 0, &n), RD_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_expire(f->st, NOW, 100, &n), RD_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(count(f->st), 0);
+    assert_int_equal(store_expire(f->st, NOW, 100, &n), RD_OK);
+    assert_int_equal(n, 0);
+}
+
+static void
+test_expire_orders_negative_deadlines_first(void **state)
+{
+    struct fixture *f = *state;
+    struct seen s = { 0 };
+    uint64_t neg = put_ok(f->st, "", "neg", -5, "x");
+    uint64_t pos = put_ok(f->st, "", "pos", 5, "x");
+    int64_t when = 0;
+    size_t n = 0;
+
+    assert_int_equal(store_next_deadline(f->st, INT64_MIN, &when), RD_OK);
+    assert_int_equal(when, -5);
+    assert_int_equal(store_expire(f->st, 0, 100, &n), RD_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(store_reg_get(f->st, neg, -100, 0, record, &s), RD_ENOTFOUND);
+    assert_int_equal(store_reg_get(f->st, pos, -100, 0, record, &s), RD_OK);
+}
+
+static void
+test_next_deadline_finds_earliest_from(void **state)
+{
+    struct fixture *f = *state;
+    int64_t when = 0;
+
+    assert_int_equal(store_next_deadline(f->st, NOW, &when), RD_ENOTFOUND);
+    assert_int_equal(when, 0);
+    put_ok(f->st, "", "a", NOW + 30, "x");
+    put_ok(f->st, "", "b", NOW + 10, "x");
+    put_ok(f->st, "", "c", NOW + 20, "x");
+    assert_int_equal(store_next_deadline(f->st, NOW, &when), RD_OK);
+    assert_int_equal(when, NOW + 10);
+    assert_int_equal(store_next_deadline(f->st, NOW + 10, &when), RD_OK);
+    assert_int_equal(when, NOW + 10);
+    assert_int_equal(store_next_deadline(f->st, NOW + 11, &when), RD_OK);
+    assert_int_equal(when, NOW + 20);
+    when = 0;
+    assert_int_equal(store_next_deadline(f->st, NOW + 31, &when), RD_ENOTFOUND);
+    assert_int_equal(when, 0);
+}
+
+static void
+test_term_foreach_finds_exact_term(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const t1[] = { "rt=temp", "if=sensor", NULL };
+    static const char *const t2[] = { "rt=light", NULL };
+    uint64_t id1 = 0;
+    uint64_t id2 = 0;
+    int created = 0;
+    struct seen s;
+
+    assert_int_equal(put_terms(f->st, "", "node1", LATER, "one", t1, &id1, &created), RD_OK);
+    assert_int_equal(put_terms(f->st, "", "node2", LATER, "two", t2, &id2, &created), RD_OK);
+    s = term_scan(f->st, "rt=light", NOW);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.id, id2);
+    assert_memory_equal(s.data, "two", 3);
+    s = term_scan(f->st, "if=sensor", NOW);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.id, id1);
+    s = term_scan(f->st, "rt=nothing", NOW);
+    assert_int_equal(s.calls, 0);
+}
+
+static void
+test_term_foreach_matches_byte_prefix_in_term_order(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const ta[] = { "rt=temperature", NULL };
+    static const char *const tb[] = { "rt=temp-c", "rt=tem", NULL };
+    static const char *const tc[] = { "rt=temperature", "rt=tempo", NULL };
+    uint64_t a = 0;
+    uint64_t b = 0;
+    uint64_t c = 0;
+    int created = 0;
+    struct seen s;
+
+    assert_int_equal(put_terms(f->st, "", "a", LATER, "x", ta, &a, &created), RD_OK);
+    assert_int_equal(put_terms(f->st, "", "b", LATER, "x", tb, &b, &created), RD_OK);
+    assert_int_equal(put_terms(f->st, "", "c", LATER, "x", tc, &c, &created), RD_OK);
+    s = term_scan(f->st, "rt=temp", NOW);
+    /* "rt=temp-c" < "rt=temperature" (a, then c) < "rt=tempo"; "rt=tem" is no match. */
+    assert_int_equal(s.calls, 4);
+    assert_int_equal(s.ids[0], b);
+    assert_int_equal(s.ids[1], a);
+    assert_int_equal(s.ids[2], c);
+    assert_int_equal(s.ids[3], c);
+    s = term_scan(f->st, "rt=tem", NOW);
+    assert_int_equal(s.calls, 5);
+    s = term_scan(f->st, "", NOW);
+    assert_int_equal(s.calls, 5);
+    s = term_scan(f->st, "rt=temperature!", NOW);
+    assert_int_equal(s.calls, 0);
+}
+
+static void
+test_term_foreach_returns_callback_value(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const t[] = { "rt=x", NULL };
+    struct seen s = { 0 };
+    uint64_t id = 0;
+    int created = 0;
+
+    assert_int_equal(put_terms(f->st, "", "a", LATER, "x", t, &id, &created), RD_OK);
+    assert_int_equal(put_terms(f->st, "", "b", LATER, "x", t, &id, &created), RD_OK);
+    s.stop_after = 1;
+    assert_int_equal(store_term_foreach(f->st, "rt=", 3, NOW, record, &s), 7);
+    assert_int_equal(s.calls, 1);
+}
+
+static void
+test_term_foreach_indexes_repeated_term_once(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const t[] = { "rt=x", "rt=x", NULL };
+    uint64_t id = 0;
+    int created = 0;
+
+    assert_int_equal(put_terms(f->st, "", "a", LATER, "x", t, &id, &created), RD_OK);
+    assert_int_equal(term_scan(f->st, "rt=x", NOW).calls, 1);
+    assert_int_equal(store_reg_delete(f->st, id), RD_OK);
+    assert_int_equal(term_scan(f->st, "", NOW).calls, 0);
+}
+
+static void
+test_term_foreach_longer_than_any_term_finds_nothing(void **state)
+{
+    struct fixture *f = *state;
+    char prefix[STORE_TERM_MAX + 2];
+    struct seen s = { 0 };
+
+    memset(prefix, 'a', sizeof(prefix));
+    put_ok(f->st, "", "a", LATER, "x");
+    assert_int_equal(store_term_foreach(f->st, prefix, sizeof(prefix), NOW, record, &s), RD_OK);
+    assert_int_equal(s.calls, 0);
+}
+
+static void
+test_reg_foreach_goes_oldest_first_and_pages_after(void **state)
+{
+    struct fixture *f = *state;
+    struct seen s = { 0 };
+    uint64_t ids[6];
+    char ep[16];
+
+    for (int i = 0; i < 6; i++) {
+        snprintf(ep, sizeof(ep), "node%d", 5 - i);
+        ids[i] = put_ok(f->st, "", ep, LATER - i, "x");
+    }
+    /* Re-registering keeps a registration's place. */
+    assert_int_equal(put_terms(f->st, "", "node5", LATER, "y", NULL, &(uint64_t){ 0 }, &(int){ 0 }),
+                     RD_OK);
+    assert_int_equal(store_reg_foreach(f->st, NOW, 0, record, &s), RD_OK);
+    assert_int_equal(s.calls, 6);
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(s.ids[i], ids[i]);
+    }
+    memset(&s, 0, sizeof(s));
+    s.stop_after = 2;
+    assert_int_equal(store_reg_foreach(f->st, NOW, 0, record, &s), 7);
+    assert_int_equal(s.calls, 2);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(store_reg_foreach(f->st, NOW, ids[1], record, &s), RD_OK);
+    assert_int_equal(s.calls, 4);
+    assert_int_equal(s.ids[0], ids[2]);
+    assert_int_equal(s.ids[3], ids[5]);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(store_reg_foreach(f->st, NOW, ids[5], record, &s), RD_OK);
+    assert_int_equal(s.calls, 0);
+}
+
+static void
+test_reg_foreach_after_deleted_id_resumes_after_it(void **state)
+{
+    struct fixture *f = *state;
+    struct seen s = { 0 };
+    uint64_t a = put_ok(f->st, "", "a", LATER, "x");
+    uint64_t b = put_ok(f->st, "", "b", LATER, "x");
+    uint64_t c = put_ok(f->st, "", "c", LATER, "x");
+
+    assert_int_equal(store_reg_delete(f->st, b), RD_OK);
+    assert_int_equal(store_reg_foreach(f->st, NOW, b, record, &s), RD_OK);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.ids[0], c);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(store_reg_foreach(f->st, NOW, UINT64_MAX, record, &s), RD_OK);
+    assert_int_equal(s.calls, 0);
+    (void)a;
+}
+
+/* A callback that reads the store again, as a caller may. */
+static int
+nested_get(void *arg, const struct store_reg *reg)
+{
+    struct fixture *f = arg;
+    struct seen s = { 0 };
+
+    assert_int_equal(store_reg_get(f->st, reg->id, NOW, 0, record, &s), RD_OK);
+    assert_string_equal(s.ep, reg->ep);
+    assert_int_equal(store_reg_foreach(f->st, NOW, 0, record, &s), RD_OK);
+    assert_int_equal(s.calls, 3);
+    return 0;
+}
+
+static void
+test_reg_foreach_allows_reads_in_callback(void **state)
+{
+    struct fixture *f = *state;
+    struct seen s = { 0 };
+
+    put_ok(f->st, "", "a", LATER, "x");
+    put_ok(f->st, "", "b", LATER, "x");
+    assert_int_equal(store_reg_foreach(f->st, NOW, 0, nested_get, f), RD_OK);
+    /* The shared read transaction is usable again afterwards. */
+    assert_int_equal(store_reg_foreach(f->st, NOW, 0, record, &s), RD_OK);
+    assert_int_equal(s.calls, 2);
+}
+
+static int
+delete_each(void *arg, const struct store_reg *reg)
+{
+    struct fixture *f = arg;
+
+    assert_int_equal(store_reg_delete(f->st, reg->id), RD_OK);
+    return 0;
+}
+
+static void
+test_reg_foreach_allows_deletes_in_callback(void **state)
+{
+    struct fixture *f = *state;
+
+    put_ok(f->st, "", "a", LATER, "x");
+    put_ok(f->st, "", "b", LATER, "x");
+    put_ok(f->st, "", "c", LATER, "x");
+    assert_int_equal(store_reg_foreach(f->st, NOW, 0, delete_each, f), RD_OK);
+    assert_int_equal(count(f->st), 0);
+}
+
+static void
+test_open_keeps_data_across_reopen(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const t[] = { "rt=temp", NULL };
+    struct seen s = { 0 };
+    uint64_t a = 0;
+    uint64_t b;
+    uint64_t c;
+    uint64_t cc = 0;
+    int created = 0;
+    int64_t when = 0;
+
+    assert_int_equal(put_terms(f->st, "d", "node1", LATER, "data one", t, &a, &created), RD_OK);
+    b = put_ok(f->st, "d", "node2", LATER + 7, "data two");
+    reopen(f);
+    assert_int_equal(count(f->st), 2);
+    assert_int_equal(store_reg_get(f->st, a, NOW, 0, record, &s), RD_OK);
+    assert_memory_equal(s.data, "data one", 8);
+    assert_int_equal(store_reg_find(f->st, "d", "node2", NOW, record, &s), RD_OK);
+    assert_int_equal(s.id, b);
+    assert_int_equal(s.expires_at, LATER + 7);
+    assert_int_equal(term_scan(f->st, "rt=temp", NOW).ids[0], a);
+    assert_int_equal(store_next_deadline(f->st, NOW, &when), RD_OK);
+    assert_int_equal(when, LATER);
+    c = put_ok(f->st, "d", "node3", LATER, "x");
+    assert_int_equal(store__id_to_counter(f->st, c, &cc), RD_OK);
+    assert_int_equal(cc, 3);
+}
+
+static void
+test_open_creates_missing_parents(void **state)
+{
+    struct fixture *f = *state;
+    struct store_options opt;
+    struct store *st = NULL;
+    char dir[128];
+    struct stat sb;
+    mode_t mask = umask(0);
+
+    umask(mask);
+    snprintf(dir, sizeof(dir), "%s/a/b/c", f->dir);
+    memset(&opt, 0, sizeof(opt));
+    opt.dir = dir;
+    opt.sync = STORE_SYNC_ALWAYS;
+    assert_int_equal(store_open(&st, &opt, NULL, 0), RD_OK);
+    assert_int_equal(stat(dir, &sb), 0);
+    assert_true(S_ISDIR(sb.st_mode));
+    assert_int_equal(sb.st_mode & 0777, 0750 & ~mask);
+    put_ok(st, "", "a", LATER, "x");
+    assert_int_equal(store_sync(st), RD_OK);
+    store_free(st);
+}
+
+static void
+test_open_rejects_bad_options(void **state)
+{
+    struct fixture *f = *state;
+    struct store_options opt;
+    struct store *st = NULL;
+    char err[128] = "";
+    char file[128];
+    FILE *fp;
+
+    memset(&opt, 0, sizeof(opt));
+    assert_int_equal(store_open(&st, &opt, err, sizeof(err)), RD_EINVAL);
+    assert_string_not_equal(err, "");
+    opt.dir = f->dir;
+    opt.sync = (enum store_sync)7;
+    assert_int_equal(store_open(&st, &opt, err, sizeof(err)), RD_EINVAL);
+    assert_null(st);
+    /* A plain file where the directory should be. */
+    snprintf(file, sizeof(file), "%s/file", f->dir);
+    fp = fopen(file, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    opt.dir = file;
+    opt.sync = STORE_SYNC_ALWAYS;
+    assert_int_equal(store_open(&st, &opt, err, sizeof(err)), RD_ESTORE);
+    assert_non_null(strstr(err, "not a directory"));
+    assert_null(st);
+}
+
+static void
+test_free_accepts_null(void **state)
+{
+    (void)state;
+    store_free(NULL);
+}
+
+/* Write @p val under @p key in database @p name, with the store closed. */
+static void
+raw_put(const char *dir, const char *name, const void *key, size_t key_len, const void *val,
+        size_t val_len)
+{
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_dbi dbi;
+    MDB_val k = { key_len, (void *)(uintptr_t)key };
+    MDB_val v = { val_len, (void *)(uintptr_t)val };
+
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0640), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, name, 0, &dbi), 0);
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+static void
+test_open_rejects_other_schema_version(void **state)
+{
+    struct fixture *f = *state;
+    static const unsigned char v2[4] = { 0, 0, 0, 2 };
+    struct store_options opt;
+    char err[128] = "";
+
+    put_ok(f->st, "", "a", LATER, "x");
+    store_free(f->st);
+    f->st = NULL;
+    raw_put(f->dir, STORE_DB_META, STORE_META_VERSION, strlen(STORE_META_VERSION), v2, sizeof(v2));
+    memset(&opt, 0, sizeof(opt));
+    opt.dir = f->dir;
+    assert_int_equal(store_open(&f->st, &opt, err, sizeof(err)), RD_ESTORE);
+    assert_null(f->st);
+    assert_string_equal(err, "schema version 2, expected 1");
+}
+
+/* Overwrite the record of @p id with bytes that do not decode, with the store closed. */
+static void
+corrupt_record(struct fixture *f, uint64_t id)
+{
+    static const unsigned char garbage[] = { 1, 60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3 };
+    unsigned char key[8];
+    uint64_t counter = 0;
+
+    assert_int_equal(store__id_to_counter(f->st, id, &counter), RD_OK);
+    store_free(f->st);
+    f->st = NULL;
+    store__put_be(key, counter, sizeof(key));
+    raw_put(f->dir, STORE_DB_REGS, key, sizeof(key), garbage, sizeof(garbage));
+    assert_int_equal(open_store(f, 0), RD_OK);
+}
+
+static void
+test_reg_get_corrupt_record_is_estore(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const t[] = { "rt=x", NULL };
+    struct seen s = { 0 };
+    uint64_t id = 0;
+    int created = 0;
+
+    assert_int_equal(put_terms(f->st, "", "a", LATER, "x", t, &id, &created), RD_OK);
+    corrupt_record(f, id);
+    assert_int_equal(store_reg_get(f->st, id, NOW, 0, record, &s), RD_ESTORE);
+    assert_non_null(strstr(store_errmsg(f->st), "corrupt"));
+    assert_int_equal(store_reg_find(f->st, "", "a", NOW, record, &s), RD_ESTORE);
+    assert_int_equal(store_reg_foreach(f->st, NOW, 0, record, &s), RD_ESTORE);
+    assert_int_equal(store_term_foreach(f->st, "rt=x", 4, NOW, record, &s), RD_ESTORE);
+    assert_int_equal(store_reg_delete(f->st, id), RD_ESTORE);
+    assert_int_equal(replace(f->st, id, "", "a", LATER, "y", NULL), RD_ESTORE);
+    assert_int_equal(put_terms(f->st, "", "a", LATER, "x", NULL, &id, &created), RD_ESTORE);
+    assert_int_equal(s.calls, 0);
+    assert_int_equal(count(f->st), 1);
+}
+
+static void
+test_expire_collects_corrupt_record(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const t[] = { "rt=x", NULL };
+    struct seen s = { 0 };
+    uint64_t id = 0;
+    uint64_t id2 = 0;
+    int created = 0;
+    size_t n = 0;
+
+    assert_int_equal(put_terms(f->st, "", "a", NOW, "x", t, &id, &created), RD_OK);
+    corrupt_record(f, id);
+    assert_int_equal(store_expire(f->st, LATER, 10, &n), RD_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(count(f->st), 0);
+    /* The name and term it leaves behind lead nowhere and are skipped or taken over. */
+    assert_int_equal(store_term_foreach(f->st, "rt=x", 4, NOW, record, &s), RD_OK);
+    assert_int_equal(store_reg_find(f->st, "", "a", 0, record, &s), RD_ENOTFOUND);
+    assert_int_equal(put_terms(f->st, "", "a", LATER, "y", t, &id2, &created), RD_OK);
+    assert_int_equal(created, 1);
+    assert_int_not_equal(id2, id);
+    assert_int_equal(term_scan(f->st, "rt=x", NOW).calls, 1);
+    assert_int_equal(store_reg_find(f->st, "", "a", NOW, record, &s), RD_OK);
+    assert_int_equal(s.id, id2);
+}
+
+static void
+test_reg_put_full_map_is_efull_and_keeps_data(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const t[] = { "rt=temperature", "if=sensor", NULL };
+    struct seen s = { 0 };
+    uint64_t ids[4096];
+    char data[400];
+    char ep[16];
+    size_t n = 0;
+    uint64_t id = 0;
+    int created = 0;
+    int rc = RD_OK;
+
+    store_free(f->st);
+    f->st = NULL;
+    remove_tree(f->dir);
+    assert_int_equal(open_store(f, 256 * 1024), RD_OK);
+    memset(data, 'z', sizeof(data) - 1);
+    data[sizeof(data) - 1] = '\0';
+    while (n < sizeof(ids) / sizeof(ids[0])) {
+        snprintf(ep, sizeof(ep), "node%zu", n);
+        rc = put_terms(f->st, "", ep, LATER, data, t, &id, &created);
+        if (rc != RD_OK) {
+            break;
+        }
+        ids[n++] = id;
+    }
+    assert_int_equal(rc, RD_EFULL);
+    assert_non_null(strstr(store_errmsg(f->st), "MDB_MAP_FULL"));
+    assert_true(n > 10);
+    assert_int_equal(count(f->st), n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(store_reg_get(f->st, ids[i], NOW, 0, record, &s), RD_OK);
+        assert_int_equal(s.data_len, strlen(data));
+    }
+    assert_int_equal(term_scan(f->st, "if=sensor", NOW).calls, (int)n);
+    assert_int_equal(store_reg_delete(f->st, ids[0]), RD_OK);
+    assert_int_equal(count(f->st), n - 1);
+    assert_int_equal(store_reg_get(f->st, ids[1], NOW, 0, record, &s), RD_OK);
+}
+
+static void
+test_reg_put_rejects_invalid_input(void **state)
+{
+    struct fixture *f = *state;
+    char long_name[65];
+    char term[STORE_TERM_MAX + 1];
+    struct store_term t;
+    struct store_reg reg;
+    uint64_t id = 42;
+    int created = 42;
+
+    memset(long_name, 'n', 64);
+    long_name[64] = '\0';
+    assert_int_equal(put_terms(f->st, "", long_name, LATER, "x", NULL, &id, &created), RD_EINVAL);
+    assert_int_equal(put_terms(f->st, long_name, "a", LATER, "x", NULL, &id, &created), RD_EINVAL);
+    assert_int_equal(put_terms(f->st, "", "", LATER, "x", NULL, &id, &created), RD_EINVAL);
+    assert_int_equal(put_terms(f->st, "", NULL, LATER, "x", NULL, &id, &created), RD_EINVAL);
+    long_name[63] = '\0';
+    assert_int_equal(put_terms(f->st, long_name, long_name, LATER, "x", NULL, &id, &created),
+                     RD_OK);
+    assert_int_equal(created, 1);
+    id = 42;
+    created = 42;
+
+    memset(&reg, 0, sizeof(reg));
+    reg.ep = "a";
+    reg.d = "";
+    reg.terms = &t;
+    reg.nterms = 1;
+    t.data = "";
+    t.len = 0;
+    assert_int_equal(store_reg_put(f->st, &reg, &id, &created), RD_EINVAL);
+    memset(term, 't', sizeof(term));
+    t.data = term;
+    t.len = sizeof(term);
+    assert_int_equal(store_reg_put(f->st, &reg, &id, &created), RD_EINVAL);
+    t.data = NULL;
+    t.len = 3;
+    assert_int_equal(store_reg_put(f->st, &reg, &id, &created), RD_EINVAL);
+    reg.terms = NULL;
+    assert_int_equal(store_reg_put(f->st, &reg, &id, &created), RD_EINVAL);
+    reg.nterms = 0;
+    reg.data_len = 5;
+    assert_int_equal(store_reg_put(f->st, &reg, &id, &created), RD_EINVAL);
+    assert_int_equal(id, 42);
+    assert_int_equal(created, 42);
+    assert_int_equal(count(f->st), 1);
+
+    t.data = term;
+    t.len = STORE_TERM_MAX;
+    reg.terms = &t;
+    reg.nterms = 1;
+    reg.data_len = 0;
+    assert_int_equal(store_reg_put(f->st, &reg, &id, &created), RD_OK);
+    assert_int_equal(
+        store_term_foreach(f->st, term, STORE_TERM_MAX, NOW, record, &(struct seen){ 0 }), RD_OK);
+}
+
+static void
+test_reg_replace_rejects_invalid_input(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t id = put_ok(f->st, "", "a", LATER, "x");
+
+    assert_int_equal(replace(f->st, id, "", "", LATER, "y", NULL), RD_EINVAL);
+    assert_int_equal(store_reg_replace(f->st, id, NULL), RD_EINVAL);
+}
+
+static void
+test_reg_find_rejects_invalid_names(void **state)
+{
+    struct fixture *f = *state;
+    struct seen s = { 0 };
+
+    assert_int_equal(store_reg_find(f->st, "", "", NOW, record, &s), RD_EINVAL);
+    assert_int_equal(store_reg_find(f->st, "", NULL, NOW, record, &s), RD_EINVAL);
+    assert_int_equal(s.calls, 0);
+}
+
+static void
+test_count_counts_live_and_expired(void **state)
+{
+    struct fixture *f = *state;
+    size_t n = 99;
+
+    assert_int_equal(count(f->st), 0);
+    put_ok(f->st, "", "a", LATER, "x");
+    put_ok(f->st, "", "b", NOW - 1, "x");
+    assert_int_equal(count(f->st), 2);
+    assert_int_equal(store_expire(f->st, NOW, 10, &n), RD_OK);
+    assert_int_equal(count(f->st), 1);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+        T(test_reg_get_returns_what_was_put),
+        T(test_reg_find_returns_what_was_put),
+        T(test_reg_find_unknown_name_is_not_found),
+        T(test_reg_get_passes_empty_data),
+        T(test_reg_put_same_name_replaces_and_keeps_id),
+        T(test_reg_put_same_name_moves_deadline),
+        T(test_reg_put_same_ep_other_sector_gets_other_id),
+        T(test_reg_put_after_delete_gets_new_id),
+        T(test_reg_put_never_reuses_ids_across_reopen),
+        T(test_reg_put_gives_distinct_ids),
+        T(test_id_from_counter_inverts_and_is_never_zero),
+        T(test_reg_get_unknown_id_is_not_found),
+        T(test_reg_get_hides_expired_at_deadline),
+        T(test_reg_find_hides_expired_at_deadline),
+        T(test_reg_foreach_hides_expired_at_deadline),
+        T(test_term_foreach_hides_expired_at_deadline),
+        T(test_reg_replace_revives_expired),
+        T(test_reg_replace_other_name_is_conflict),
+        T(test_reg_replace_deleted_id_is_not_found),
+        T(test_reg_replace_drops_old_terms),
+        T(test_reg_put_same_name_drops_old_terms),
+        T(test_reg_delete_removes_record_name_and_terms),
+        T(test_reg_delete_unknown_id_is_not_found),
+        T(test_expire_deletes_only_before),
+        T(test_expire_respects_max_earliest_first),
+        T(test_expire_orders_negative_deadlines_first),
+        T(test_next_deadline_finds_earliest_from),
+        T(test_term_foreach_finds_exact_term),
+        T(test_term_foreach_matches_byte_prefix_in_term_order),
+        T(test_term_foreach_returns_callback_value),
+        T(test_term_foreach_indexes_repeated_term_once),
+        T(test_term_foreach_longer_than_any_term_finds_nothing),
+        T(test_reg_foreach_goes_oldest_first_and_pages_after),
+        T(test_reg_foreach_after_deleted_id_resumes_after_it),
+        T(test_reg_foreach_allows_reads_in_callback),
+        T(test_reg_foreach_allows_deletes_in_callback),
+        T(test_open_keeps_data_across_reopen),
+        T(test_open_creates_missing_parents),
+        T(test_open_rejects_bad_options),
+        T(test_free_accepts_null),
+        T(test_open_rejects_other_schema_version),
+        T(test_reg_get_corrupt_record_is_estore),
+        T(test_expire_collects_corrupt_record),
+        T(test_reg_put_full_map_is_efull_and_keeps_data),
+        T(test_reg_put_rejects_invalid_input),
+        T(test_reg_replace_rejects_invalid_input),
+        T(test_reg_find_rejects_invalid_names),
+        T(test_count_counts_live_and_expired),
+#undef T
+    };
+
+    return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
