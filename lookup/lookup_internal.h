@@ -26,4 +26,36 @@ size_t lookup__utf8_seq(const unsigned char *s, size_t len);
 /** Whether @p c is an RFC 7230 tchar (the characters of an RFC 8288 parameter name). */
 int lookup__is_tchar(unsigned char c);
 
+struct lookup_attr;
+struct lookup_buf;
+
+/**
+ * Append @p v as an RFC 6690 quoted-string, escaping '"' and '\\'.
+ *
+ * @return RD_OK; RD_ETOOBIG; RD_ENOMEM.
+ */
+int lookup__append_quoted(struct lookup_buf *out, const char *v);
+
+/**
+ * Append `;name[=value]`, quoting the value when it was sent quoted or is not a ptoken.
+ *
+ * @return RD_OK; RD_ETOOBIG; RD_ENOMEM.
+ */
+int lookup__format_attr(const struct lookup_attr *a, struct lookup_buf *out);
+
+/** Whether the @p len bytes at @p name equal the lower-case ASCII @p lit, ignoring ASCII case
+ * (RFC 8288 section 3: parameter names are case-insensitive). */
+int lookup__name_is(const char *name, size_t len, const char *lit);
+
+/** Whether an attribute named @p name holds space-separated values: rt, if, rel, ct. */
+int lookup__is_multi(const char *name);
+
+/**
+ * Step through the values of a multi-valued attribute: the runs of non-space bytes of @p v, or
+ * @p v itself when it has none (empty or only spaces). Start with *pos at 0.
+ *
+ * @return 1 with the next value in @p tok and @p tok_len; 0 when there is none left.
+ */
+int lookup__next_token(const char *v, size_t len, size_t *pos, const char **tok, size_t *tok_len);
+
 #endif

@@ -433,8 +433,8 @@ append_str(struct lookup_buf *out, const char *s)
     return lookup_buf_append(out, s, strlen(s));
 }
 
-static int
-append_quoted(struct lookup_buf *out, const char *v)
+int
+lookup__append_quoted(struct lookup_buf *out, const char *v)
 {
     const char *run = v;
     int rc;
@@ -466,8 +466,8 @@ append_quoted(struct lookup_buf *out, const char *v)
     return lookup_buf_append(out, "\"", 1);
 }
 
-static int
-format_attr(const struct lookup_attr *a, struct lookup_buf *out)
+int
+lookup__format_attr(const struct lookup_attr *a, struct lookup_buf *out)
 {
     int rc;
 
@@ -486,7 +486,7 @@ format_attr(const struct lookup_attr *a, struct lookup_buf *out)
     /* An unquoted value that is not a ptoken (an empty one, or one with spaces, commas or
      * UTF-8) would not parse back, so it is quoted. */
     if (a->quoted || !is_ptoken(a->value)) {
-        return append_quoted(out, a->value);
+        return lookup__append_quoted(out, a->value);
     }
     return append_str(out, a->value);
 }
@@ -516,7 +516,7 @@ lookup_links_format(const struct lookup_link *links, size_t nlinks, struct looku
             goto out;
         }
         for (size_t j = 0; j < links[i].nattrs; j++) {
-            rc = format_attr(&links[i].attrs[j], out);
+            rc = lookup__format_attr(&links[i].attrs[j], out);
             if (rc) {
                 goto out;
             }

@@ -1,8 +1,9 @@
-/* Unit tests for lookup/: link-format (RFC 6690 section 2), registration data (RFC 9176 sec. 5). */
+/* Unit tests for lookup/: link-format (RFC 6690 section 2), registration and lookup (RFC 9176). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -1540,6 +1541,1363 @@ test_attrs_merge_handles_empty_inputs(void **state)
     lookup_attrs_free(NULL);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Lookup (RFC 9176 section 6)                                                               */
+
+#define MAX_QPARAMS 40
+#define REG_HREF    "/rd/4f2kq9xa"
+#define REG_BASE    "coap://[2001:db8::1]:5683"
+
+/* Splits a query string at '&' into Uri-Query options, as a client would send them, and parses
+ * them. The criteria point into @p s. */
+static int
+query_diag(struct lookup_query *q, const char *s, char *diag)
+{
+    struct lookup_qparam p[MAX_QPARAMS];
+    size_t n = 0;
+    const char *amp;
+    size_t len;
+
+    while (*s) {
+        amp = strchr(s, '&');
+        len = amp ? (size_t)(amp - s) : strlen(s);
+        assert_true(n < MAX_QPARAMS);
+        lookup_qparam_split(&p[n++], s, len);
+        s += len;
+        if (*s == '&') {
+            s++;
+        }
+    }
+    return lookup_query_parse(q, p, n, diag, diag ? LOOKUP_DIAG_SIZE : 0);
+}
+
+static int
+query(struct lookup_query *q, const char *s)
+{
+    return query_diag(q, s, NULL);
+}
+
+/* A registration as the server would hand it to the lookup functions. */
+struct test_reg {
+    struct lookup_links links;
+    struct lookup_reg rec;
+    struct lookup_regview view;
+};
+
+static void
+reg_init(struct test_reg *t, const char *ep, const char *d, const char *base,
+         const struct lookup_attr *attrs, size_t nattrs, const char *payload)
+{
+    memset(t, 0, sizeof(*t));
+    assert_int_equal(parse(&t->links, payload, MAX_LINKS, NULL), RD_OK);
+    t->rec.base = base;
+    t->rec.lt = LOOKUP_LT_DEFAULT;
+    t->rec.attrs = attrs;
+    t->rec.nattrs = nattrs;
+    t->rec.links = t->links.links;
+    t->rec.nlinks = t->links.nlinks;
+    t->view.ep = ep;
+    t->view.d = d;
+    t->view.href = REG_HREF;
+    t->view.rec = &t->rec;
+}
+
+static void
+reg_cleanup(struct test_reg *t)
+{
+    lookup_links_cleanup(&t->links);
+}
+
+static int
+match_ep(const struct test_reg *t, const char *qs)
+{
+    struct lookup_query q;
+
+    assert_int_equal(query(&q, qs), RD_OK);
+    return lookup_match_ep(&q, &t->view);
+}
+
+/* Which links a resource lookup returns, as a bit mask over the link indices. */
+static unsigned
+match_res(const struct test_reg *t, const char *qs)
+{
+    struct lookup_query q;
+    unsigned mask = 0;
+
+    assert_int_equal(query(&q, qs), RD_OK);
+    assert_true(t->rec.nlinks < 32);
+    for (size_t i = 0; i < t->rec.nlinks; i++) {
+        if (lookup_match_res(&q, &t->view, i)) {
+            mask |= 1u << i;
+        }
+    }
+    return mask;
+}
+
+/* All links of a registration as resource lookup writes them, separated by ','. */
+static void
+assert_res_output(const struct lookup_regview *v, const char *expected)
+{
+    struct lookup_buf b;
+
+    lookup_buf_init(&b, 1u << 16);
+    for (size_t i = 0; i < v->rec->nlinks; i++) {
+        if (i > 0) {
+            assert_int_equal(lookup_buf_append(&b, ",", 1), RD_OK);
+        }
+        assert_int_equal(lookup_format_res(v, i, &b), RD_OK);
+    }
+    assert_non_null(b.data);
+    assert_string_equal(b.data, expected);
+    lookup_buf_cleanup(&b);
+}
+
+static void
+assert_ep_output(const struct lookup_regview *v, const char *expected)
+{
+    struct lookup_buf b;
+
+    lookup_buf_init(&b, 1u << 16);
+    assert_int_equal(lookup_format_ep(v, &b), RD_OK);
+    assert_string_equal(b.data, expected);
+    lookup_buf_cleanup(&b);
+}
+
+/* Registration A: repeated et, valueless and valued extra attributes, and links with
+ * multi-valued, anchored and absolute entries. */
+static const struct lookup_attr reg_a_attrs[] = {
+    { "et", "tag:example.com,2020:platform", 1 },
+    { "et", "oic.d.sensor", 0 },
+    { "lwm2m", "1.1", 0 },
+    { "Q", NULL, 0 },
+};
+static const char reg_a_links[] =
+    "</sensors/temp>;rt=\"temperature-c\";if=\"sensor\","
+    "</sensors/light>;rt=\"light-lux a.b\";if=\"sensor\";title=\"a b\","
+    "<http://www.example.com/sensors/t123>;anchor=\"/sensors/temp\";rel=\"describedby\","
+    "</t>;anchor=\"/sensors/temp\";rel=alternate;obs;ct=\"0 40\"";
+
+static void
+reg_a(struct test_reg *t)
+{
+    reg_init(t, "node1", "", REG_BASE, reg_a_attrs, 4, reg_a_links);
+    assert_int_equal(t->rec.nlinks, 4);
+}
+
+static void
+test_query_parse_reads_page_and_count(void **state)
+{
+    struct lookup_query q;
+
+    (void)state;
+    assert_int_equal(query(&q, "page=2&count=10"), RD_OK);
+    assert_int_equal(q.page, 2);
+    assert_int_equal(q.count, 10);
+    assert_int_equal(q.has_count, 1);
+    assert_int_equal(q.ncrit, 0);
+    assert_int_equal(query(&q, "count=5"), RD_OK);
+    assert_int_equal(q.page, 0);
+    assert_int_equal(q.count, 5);
+    assert_int_equal(q.has_count, 1);
+    assert_int_equal(query(&q, ""), RD_OK);
+    assert_int_equal(q.has_count, 0);
+    assert_int_equal(q.page, 0);
+    assert_int_equal(q.ncrit, 0);
+    assert_int_equal(query(&q, "count=007"), RD_OK);
+    assert_int_equal(q.count, 7);
+}
+
+static void
+test_query_parse_accepts_count_zero(void **state)
+{
+    struct lookup_query q;
+
+    (void)state;
+    assert_int_equal(query(&q, "count=0"), RD_OK);
+    assert_int_equal(q.has_count, 1);
+    assert_int_equal(q.count, 0);
+    assert_int_equal(query(&q, "page=3&count=0"), RD_OK);
+    assert_int_equal(q.page, 3);
+    assert_int_equal(q.count, 0);
+}
+
+static void
+test_query_parse_accepts_uint32_bounds(void **state)
+{
+    struct lookup_query q;
+
+    (void)state;
+    assert_int_equal(query(&q, "page=4294967295&count=4294967295"), RD_OK);
+    assert_int_equal(q.page, UINT32_MAX);
+    assert_int_equal(q.count, UINT32_MAX);
+    assert_int_equal(query(&q, "page=0&count=0"), RD_OK);
+    assert_int_equal(q.page, 0);
+}
+
+static void
+test_query_parse_rejects_page_without_count(void **state)
+{
+    struct lookup_query q;
+    char diag[LOOKUP_DIAG_SIZE] = "";
+
+    (void)state;
+    assert_int_equal(query_diag(&q, "page=2", diag), RD_EINVAL);
+    assert_string_equal(diag, "page needs count");
+    assert_int_equal(query(&q, "page=0&rt=x"), RD_EINVAL);
+}
+
+static void
+test_query_parse_rejects_bad_numbers(void **state)
+{
+    static const char *const bad[] = {
+        "count=4294967296", "count=99999999999999999999",
+        "count=-1",         "count=+1",
+        "count= 1",         "count=1 ",
+        "count=",           "count",
+        "count=1e3",        "count=0x10",
+        "count=1.0",        "page=abc&count=1",
+        "page=&count=1",    "page&count=1",
+        "page=-0&count=1",  "page=4294967296&count=1",
+    };
+    struct lookup_query q;
+    char diag[LOOKUP_DIAG_SIZE];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        diag[0] = '\0';
+        assert_int_equal(query_diag(&q, bad[i], diag), RD_EINVAL);
+        assert_true(strstr(diag, "expected 0..4294967295") != NULL);
+    }
+}
+
+static void
+test_query_parse_rejects_repeated_page_or_count(void **state)
+{
+    struct lookup_query q;
+    char diag[LOOKUP_DIAG_SIZE] = "";
+
+    (void)state;
+    assert_int_equal(query_diag(&q, "count=1&count=1", diag), RD_EINVAL);
+    assert_string_equal(diag, "repeated count");
+    assert_int_equal(query_diag(&q, "page=1&count=2&page=1", diag), RD_EINVAL);
+    assert_string_equal(diag, "repeated page");
+}
+
+static void
+test_query_parse_splits_criteria(void **state)
+{
+    struct lookup_query q;
+
+    (void)state;
+    assert_int_equal(query(&q, "rt=temp*&if=sensor&obs&et=*&href=&count=3&d=a*b"), RD_OK);
+    assert_int_equal(q.ncrit, 6);
+    assert_int_equal(q.crit[0].name_len, 2);
+    assert_memory_equal(q.crit[0].name, "rt", 2);
+    assert_int_equal(q.crit[0].value_len, 4);
+    assert_memory_equal(q.crit[0].value, "temp", 4);
+    assert_int_equal(q.crit[0].prefix, 1);
+    assert_int_equal(q.crit[1].value_len, 6);
+    assert_memory_equal(q.crit[1].value, "sensor", 6);
+    assert_int_equal(q.crit[1].prefix, 0);
+    assert_memory_equal(q.crit[2].name, "obs", 3);
+    assert_null(q.crit[2].value);
+    assert_int_equal(q.crit[2].prefix, 0);
+    assert_non_null(q.crit[3].value);
+    assert_int_equal(q.crit[3].value_len, 0);
+    assert_int_equal(q.crit[3].prefix, 1);
+    assert_non_null(q.crit[4].value);
+    assert_int_equal(q.crit[4].value_len, 0);
+    assert_int_equal(q.crit[4].prefix, 0);
+    /* Only a final '*' makes a prefix. */
+    assert_int_equal(q.crit[5].value_len, 3);
+    assert_memory_equal(q.crit[5].value, "a*b", 3);
+    assert_int_equal(q.crit[5].prefix, 0);
+    assert_int_equal(q.count, 3);
+}
+
+static void
+test_query_parse_keeps_raw_bytes(void **state)
+{
+    struct lookup_query q;
+
+    (void)state;
+    assert_int_equal(query(&q, "ep=a%20b&d=Malm\xc3\xb6&title=x=y"), RD_OK);
+    assert_int_equal(q.ncrit, 3);
+    assert_int_equal(q.crit[0].value_len, 5);
+    assert_memory_equal(q.crit[0].value, "a%20b", 5);
+    assert_int_equal(q.crit[1].value_len, 6);
+    assert_memory_equal(q.crit[1].value, "Malm\xc3\xb6", 6);
+    assert_int_equal(q.crit[2].value_len, 3);
+    assert_memory_equal(q.crit[2].value, "x=y", 3);
+}
+
+static void
+test_query_parse_rejects_empty_name(void **state)
+{
+    struct lookup_query q;
+    char diag[LOOKUP_DIAG_SIZE] = "";
+
+    (void)state;
+    assert_int_equal(query_diag(&q, "=x", diag), RD_EINVAL);
+    assert_string_equal(diag, "empty parameter name");
+    assert_int_equal(query(&q, "rt=a&="), RD_EINVAL);
+}
+
+static void
+test_query_parse_rejects_too_many_criteria(void **state)
+{
+    char s[MAX_QPARAMS * 8];
+    struct lookup_query q;
+    char diag[LOOKUP_DIAG_SIZE] = "";
+    size_t len = 0;
+
+    (void)state;
+    /* page and count do not count as criteria. */
+    len += (size_t)snprintf(s + len, sizeof(s) - len, "page=1&count=2");
+    for (int i = 0; i < LOOKUP_CRIT_MAX; i++) {
+        len += (size_t)snprintf(s + len, sizeof(s) - len, "&a%d=%d", i, i);
+    }
+    assert_int_equal(query(&q, s), RD_OK);
+    assert_int_equal(q.ncrit, LOOKUP_CRIT_MAX);
+    assert_memory_equal(q.crit[LOOKUP_CRIT_MAX - 1].name, "a31", 3);
+    snprintf(s + len, sizeof(s) - len, "&obs");
+    assert_int_equal(query_diag(&q, s, diag), RD_EINVAL);
+    assert_string_equal(diag, "more than 32 search criteria");
+}
+
+static void
+test_query_parse_leaves_out_untouched_on_failure(void **state)
+{
+    struct lookup_query q;
+    struct lookup_query before;
+
+    (void)state;
+    memset(&q, 0xa5, sizeof(q));
+    memcpy(&before, &q, sizeof(q));
+    assert_int_equal(query(&q, "rt=x&page=1"), RD_EINVAL);
+    assert_memory_equal(&q, &before, sizeof(q));
+    assert_int_equal(query(&q, "rt=x&count=x"), RD_EINVAL);
+    assert_memory_equal(&q, &before, sizeof(q));
+}
+
+static void
+test_match_ep_matches_empty_query_and_ignores_paging(void **state)
+{
+    struct test_reg t;
+
+    (void)state;
+    reg_a(&t);
+    assert_true(match_ep(&t, ""));
+    assert_true(match_ep(&t, "count=0"));
+    assert_true(match_ep(&t, "page=4&count=1&ep=node1"));
+    assert_false(match_ep(&t, "page=4&count=1&ep=node2"));
+    assert_int_equal(match_res(&t, "count=1"), 0xf);
+    reg_cleanup(&t);
+}
+
+static void
+test_match_ep_matches_exact_prefix_and_presence(void **state)
+{
+    struct test_reg t;
+
+    (void)state;
+    reg_a(&t);
+    assert_true(match_ep(&t, "ep=node1"));
+    assert_false(match_ep(&t, "ep=node"));
+    assert_false(match_ep(&t, "ep=node12"));
+    assert_true(match_ep(&t, "ep=node*"));
+    assert_true(match_ep(&t, "ep=node1*"));
+    assert_false(match_ep(&t, "ep=node12*"));
+    assert_true(match_ep(&t, "ep=*"));
+    assert_true(match_ep(&t, "ep"));
+    assert_false(match_ep(&t, "ep="));
+    assert_true(match_ep(&t, "lwm2m=1.1"));
+    assert_false(match_ep(&t, "lwm2m=1"));
+    assert_true(match_ep(&t, "lwm2m=1.*"));
+    assert_true(match_ep(&t, "lwm2m"));
+    assert_false(match_ep(&t, "sms"));
+    assert_false(match_ep(&t, "sms=*"));
+    reg_cleanup(&t);
+}
+
+static void
+test_match_ep_matches_valueless_attribute_only_by_presence(void **state)
+{
+    struct test_reg t;
+
+    (void)state;
+    reg_a(&t);
+    assert_true(match_ep(&t, "Q"));
+    assert_true(match_ep(&t, "Q=*"));
+    assert_false(match_ep(&t, "Q="));
+    assert_false(match_ep(&t, "Q=1"));
+    assert_false(match_ep(&t, "Q=1*"));
+    /* obs on link 3 */
+    assert_int_equal(match_res(&t, "obs"), 0x8);
+    assert_int_equal(match_res(&t, "obs=*"), 0x8);
+    assert_int_equal(match_res(&t, "obs=1"), 0);
+    reg_cleanup(&t);
+}
+
+static void
+test_match_ep_compares_values_bytewise(void **state)
+{
+    struct test_reg t;
+
+    (void)state;
+    reg_a(&t);
+    assert_false(match_ep(&t, "ep=NODE1"));
+    assert_false(match_ep(&t, "ep=node1%20"));
+    assert_false(match_ep(&t, "rt=Temperature-c"));
+    assert_true(match_ep(&t, "rt=temperature-c"));
+    assert_false(match_ep(&t, "et=tag:example.com,2020:platform "));
+    reg_cleanup(&t);
+}
+
+static void
+test_match_ep_compares_names_case_insensitively(void **state)
+{
+    static const struct lookup_attr attrs[] = { { "Lwm2m", "1.1", 0 } };
+    struct test_reg t;
+
+    (void)state;
+    reg_a(&t);
+    assert_true(match_ep(&t, "EP=node1"));
+    assert_true(match_ep(&t, "ET=oic.d.sensor"));
+    assert_true(match_ep(&t, "q"));
+    assert_int_equal(match_res(&t, "RT=temperature-c"), 0x1);
+    assert_int_equal(match_res(&t, "Anchor"), 0xc);
+    assert_int_equal(match_res(&t, "HREF=coap://[2001:db8::1]:5683/t"), 0x8);
+    reg_cleanup(&t);
+    reg_init(&t, "n", "", REG_BASE, attrs, 1, "</a>;RT=\"x y\";If=sensor;ANCHOR=\"/b\"");
+    assert_true(match_ep(&t, "lwm2m=1.1"));
+    assert_int_equal(match_res(&t, "rt=y"), 0x1);
+    assert_int_equal(match_res(&t, "if=sensor"), 0x1);
+    assert_int_equal(match_res(&t, "anchor=coap://[2001:db8::1]:5683/b"), 0x1);
+    reg_cleanup(&t);
+}
+
+static void
+test_match_res_matches_any_value_of_multi_valued_attributes(void **state)
+{
+    struct test_reg t;
+
+    (void)state;
+    reg_a(&t);
+    assert_int_equal(match_res(&t, "rt=light-lux"), 0x2);
+    assert_int_equal(match_res(&t, "rt=a.b"), 0x2);
+    assert_int_equal(match_res(&t, "rt=a.*"), 0x2);
+    assert_int_equal(match_res(&t, "rt=lux"), 0);
+    assert_int_equal(match_res(&t, "rt=light-lux a.b"), 0);
+    assert_int_equal(match_res(&t, "ct=40"), 0x8);
+    assert_int_equal(match_res(&t, "ct=0"), 0x8);
+    assert_int_equal(match_res(&t, "ct=4*"), 0x8);
+    assert_int_equal(match_res(&t, "rel=describedby"), 0x4);
+    /* title is not a relation-type: only its whole value matches. */
+    assert_int_equal(match_res(&t, "title=a"), 0);
+    assert_int_equal(match_res(&t, "title=a b"), 0x2);
+    reg_cleanup(&t);
+}
+
+static void
+test_match_res_matches_tokens_of_rfc9176_if_example(void **state)
+{
+    struct test_reg t;
+
+    (void)state;
+    /* RFC 9176 section 6.2. */
+    reg_init(&t, "n", "", REG_BASE, NULL, 0,
+             "</s>;if=\"example.regname tag:example.net,2020:sensor\"");
+    assert_int_equal(match_res(&t, "if=tag:example.net,2020:sensor"), 0x1);
+    assert_int_equal(match_res(&t, "if=example.regname"), 0x1);
+    assert_int_equal(match_res(&t, "if=tag:example.net*"), 0x1);
+    assert_int_equal(match_res(&t, "if=example.net*"), 0);
+    reg_cleanup(&t);
+}
+
+static void
+test_match_res_matches_empty_and_blank_multi_values_whole(void **state)
+{
+    struct test_reg t;
+
+    (void)state;
+    reg_init(&t, "n", "", REG_BASE, NULL, 0, "</a>;rt=\"\",</b>;rt=\"  \",</c>;rt=\" x  y \"");
+    assert_int_equal(match_res(&t, "rt="), 0x1);
+    assert_int_equal(match_res(&t, "rt=  "), 0x2);
+    assert_int_equal(match_res(&t, "rt=x"), 0x4);
+    assert_int_equal(match_res(&t, "rt=y"), 0x4);
+    assert_int_equal(match_res(&t, "rt=*"), 0x7);
+    reg_cleanup(&t);
+}
+
+static void
+test_match_ep_matches_any_repeated_et(void **state)
+{
+    struct test_reg t;
+
+    (void)state;
+    reg_a(&t);
+    assert_true(match_ep(&t, "et=tag:example.com,2020:platform"));
+    assert_true(match_ep(&t, "et=oic.d.sensor"));
+    assert_true(match_ep(&t, "et=oic.d.sensor&et=tag:example.com,2020:platform"));
+    assert_true(match_ep(&t, "et=oic*"));
+    assert_false(match_ep(&t, "et=oic.d.actuator"));
+    assert_false(match_ep(&t, "et=oic.d.sensor&et=core.rd-group"));
+    reg_cleanup(&t);
+}
+
+static void
+test_match_ep_matches_criteria_against_links(void **state)
+{
+    struct test_reg t;
+
+    (void)state;
+    reg_a(&t);
+    assert_true(match_ep(&t, "rt=light-lux"));
+    assert_true(match_ep(&t, "rt=temp*"));
+    assert_false(match_ep(&t, "rt=humidity"));
+    assert_true(match_ep(&t, "ep=node1&rt=temperature-c"));
+    assert_false(match_ep(&t, "ep=node2&rt=temperature-c"));
+    assert_true(match_ep(&t, "href=coap://[2001:db8::1]:5683/sensors/light"));
+    assert_true(match_ep(&t, "anchor=coap://[2001:db8::1]:5683/sensors/temp"));
+    reg_cleanup(&t);
+}
+
+static void
+test_match_ep_lets_different_links_satisfy_different_criteria(void **state)
+{
+    struct test_reg t;
+
+    (void)state;
+    reg_a(&t);
+    /* rt=temperature-c is on link 0 only, rel=describedby on link 2 only. */
+    assert_true(match_ep(&t, "rt=temperature-c&rel=describedby"));
+    assert_int_equal(match_res(&t, "rt=temperature-c&rel=describedby"), 0);
+    assert_true(match_ep(&t, "rt=temperature-c&rt=light-lux"));
+    assert_int_equal(match_res(&t, "rt=temperature-c&rt=light-lux"), 0);
+    assert_int_equal(match_res(&t, "rt=light-lux&rt=a.b"), 0x2);
+    reg_cleanup(&t);
+}
+
+static void
+test_match_res_matches_criteria_against_registration(void **state)
+{
+    static const struct lookup_attr attrs[] = { { "et", "core.rd-group", 0 } };
+    struct test_reg t;
+
+    (void)state;
+    reg_a(&t);
+    assert_int_equal(match_res(&t, "ep=node1"), 0xf);
+    assert_int_equal(match_res(&t, "ep=node2"), 0);
+    assert_int_equal(match_res(&t, "et=oic.d.sensor"), 0xf);
+    assert_int_equal(match_res(&t, "ep=node1&rt=light-lux"), 0x2);
+    assert_int_equal(match_res(&t, "lwm2m=1.1&if=sensor"), 0x3);
+    assert_int_equal(match_res(&t, "base=" REG_BASE), 0xf);
+    assert_int_equal(match_res(&t, "base=coap://[2001:db8::1]*"), 0xf);
+    assert_int_equal(match_res(&t, "base=coap://[2001:db8::1]:5683/"), 0);
+    assert_int_equal(match_res(&t, "lt=90000"), 0xf);
+    assert_int_equal(match_res(&t, "lt=9"), 0);
+    assert_int_equal(match_res(&t, "lt=9*"), 0xf);
+    reg_cleanup(&t);
+    reg_init(&t, "lights", "floor-3", "coap://[ff35:30:2001:db8:f1::8000:1]", attrs, 1,
+             "</light>;rt=\"tag:example.com,2020:light\",</color-temperature>;u=\"K\"");
+    assert_int_equal(match_res(&t, "d=floor-3"), 0x3);
+    assert_int_equal(match_res(&t, "d=floor*"), 0x3);
+    assert_int_equal(match_res(&t, "d=floor-4"), 0);
+    assert_int_equal(match_res(&t, "et=core.rd-group"), 0x3);
+    assert_int_equal(match_res(&t, "et=core.rd-group&u=K"), 0x2);
+    reg_cleanup(&t);
+}
+
+static void
+test_match_ep_treats_empty_sector_as_absent(void **state)
+{
+    struct test_reg t;
+
+    (void)state;
+    reg_a(&t);
+    assert_false(match_ep(&t, "d"));
+    assert_false(match_ep(&t, "d=*"));
+    assert_false(match_ep(&t, "d="));
+    reg_cleanup(&t);
+    reg_init(&t, "n", NULL, REG_BASE, NULL, 0, "</a>");
+    assert_false(match_ep(&t, "d"));
+    reg_cleanup(&t);
+}
+
+static void
+test_match_res_compares_href_with_resolved_target(void **state)
+{
+    struct test_reg t;
+
+    (void)state;
+    reg_a(&t);
+    assert_int_equal(match_res(&t, "href=coap://[2001:db8::1]:5683/sensors/temp"), 0x1);
+    assert_int_equal(match_res(&t, "href=/sensors/temp"), 0);
+    assert_int_equal(match_res(&t, "href=coap://[2001:db8::1]:5683/sensors/*"), 0x3);
+    assert_int_equal(match_res(&t, "href=http://www.example.com/sensors/t123"), 0x4);
+    assert_int_equal(match_res(&t, "href=coap://[2001:db8::1]:5683/*"), 0xb);
+    assert_int_equal(match_res(&t, "href"), 0xf);
+    assert_int_equal(match_res(&t, "href=*"), 0xf);
+    reg_cleanup(&t);
+}
+
+static void
+test_match_res_treats_empty_path_as_slash(void **state)
+{
+    struct test_reg t;
+
+    (void)state;
+    reg_init(&t, "n", "", "coap://h", NULL, 0, "<coap://h>,</>,<coap://h?x>,<coap://hx/>");
+    assert_int_equal(match_res(&t, "href=coap://h"), 0x3);
+    assert_int_equal(match_res(&t, "href=coap://h/"), 0x3);
+    assert_int_equal(match_res(&t, "href=coap://h/?x"), 0x4);
+    assert_int_equal(match_res(&t, "href=coap://h?x"), 0x4);
+    assert_int_equal(match_res(&t, "href=coap://h/*"), 0x7);
+    assert_int_equal(match_res(&t, "href=coap://h*"), 0xf);
+    assert_int_equal(match_res(&t, "href=coap://hx"), 0x8);
+    reg_cleanup(&t);
+}
+
+static void
+test_match_res_matches_registration_href(void **state)
+{
+    struct test_reg t;
+
+    (void)state;
+    reg_a(&t);
+    /* RFC 9176 section 6.2: on resource lookup href also matches the registration resource. */
+    assert_int_equal(match_res(&t, "href=" REG_HREF), 0xf);
+    assert_int_equal(match_res(&t, "href=coap://rd.example.com" REG_HREF), 0xf);
+    assert_int_equal(match_res(&t, "href=/rd/other"), 0);
+    reg_cleanup(&t);
+}
+
+static void
+test_match_ep_accepts_href_as_path_or_full_uri(void **state)
+{
+    struct test_reg t;
+
+    (void)state;
+    reg_a(&t);
+    assert_true(match_ep(&t, "href=/rd/4f2kq9xa"));
+    assert_true(match_ep(&t, "href=coap://rd.example.com/rd/4f2kq9xa"));
+    assert_true(match_ep(&t, "href=coaps://[2001:db8::ff]:5684/rd/4f2kq9xa"));
+    assert_true(match_ep(&t, "href=/rd/4f*"));
+    /* A full URI is recognised only as an exact value: the RD's own authority is unknown. */
+    assert_false(match_ep(&t, "href=coap://rd.example.com/rd/*"));
+    assert_false(match_ep(&t, "href=/rd/4f2kq9x"));
+    assert_false(match_ep(&t, "href=/rd/other"));
+    assert_false(match_ep(&t, "href=rd/4f2kq9xa"));
+    assert_false(match_ep(&t, "href=coap://rd.example.com"));
+    assert_false(match_ep(&t, "href=coap://rd.example.com/rd/4f2kq9xa?x"));
+    assert_false(match_ep(&t, "href=coap:/rd/4f2kq9xa"));
+    reg_cleanup(&t);
+}
+
+static void
+test_match_res_compares_anchor_with_resolved_anchor(void **state)
+{
+    struct test_reg t;
+
+    (void)state;
+    reg_a(&t);
+    assert_int_equal(match_res(&t, "anchor=coap://[2001:db8::1]:5683/sensors/temp"), 0xc);
+    assert_int_equal(match_res(&t, "anchor=/sensors/temp"), 0);
+    assert_int_equal(match_res(&t, "anchor=coap://[2001:db8::1]:5683/sensors/*"), 0xc);
+    /* Links without an anchor never match one, not even the default context. */
+    assert_int_equal(match_res(&t, "anchor=coap://[2001:db8::1]:5683"), 0);
+    assert_int_equal(match_res(&t, "anchor=coap://[2001:db8::1]:5683/"), 0);
+    assert_int_equal(match_res(&t, "anchor"), 0xc);
+    assert_int_equal(match_res(&t, "anchor=*"), 0xc);
+    reg_cleanup(&t);
+    reg_init(&t, "n", "", "coap://h", NULL, 0, "</a>;anchor=\"\",</b>;anchor=\"coap://x\"");
+    assert_int_equal(match_res(&t, "anchor=coap://h"), 0x1);
+    assert_int_equal(match_res(&t, "anchor=coap://h/"), 0x1);
+    assert_int_equal(match_res(&t, "anchor=coap://x/"), 0x2);
+    reg_cleanup(&t);
+}
+
+static void
+test_match_res_never_matches_unresolvable_uris(void **state)
+{
+    char payload[LOOKUP_URI_MAX + 64];
+    struct test_reg t;
+
+    (void)state;
+    memset(payload, 0, sizeof(payload));
+    payload[0] = '<';
+    payload[1] = '/';
+    memset(payload + 2, 'x', LOOKUP_URI_MAX);
+    payload[LOOKUP_URI_MAX + 2] = '>';
+    reg_init(&t, "n", "", "coap://h", NULL, 0, payload);
+    assert_int_equal(match_res(&t, "href=coap://h/x*"), 0);
+    assert_int_equal(match_res(&t, "href"), 0x1);
+    reg_cleanup(&t);
+}
+
+static void
+test_match_res_rejects_link_index_out_of_range(void **state)
+{
+    struct lookup_query q;
+    struct test_reg t;
+
+    (void)state;
+    reg_a(&t);
+    assert_int_equal(query(&q, ""), RD_OK);
+    assert_true(lookup_match_res(&q, &t.view, 3));
+    assert_false(lookup_match_res(&q, &t.view, 4));
+    reg_cleanup(&t);
+}
+
+/* RFC 3986 section 5.4, base "http://a/b/c/d;p?q". */
+static const char *const rfc3986_normal[][2] = {
+    { "g:h", "g:h" },
+    { "g", "http://a/b/c/g" },
+    { "./g", "http://a/b/c/g" },
+    { "g/", "http://a/b/c/g/" },
+    { "/g", "http://a/g" },
+    { "//g", "http://g" },
+    { "?y", "http://a/b/c/d;p?y" },
+    { "g?y", "http://a/b/c/g?y" },
+    { "#s", "http://a/b/c/d;p?q#s" },
+    { "g#s", "http://a/b/c/g#s" },
+    { "g?y#s", "http://a/b/c/g?y#s" },
+    { ";x", "http://a/b/c/;x" },
+    { "g;x", "http://a/b/c/g;x" },
+    { "g;x?y#s", "http://a/b/c/g;x?y#s" },
+    { "", "http://a/b/c/d;p?q" },
+    { ".", "http://a/b/c/" },
+    { "./", "http://a/b/c/" },
+    { "..", "http://a/b/" },
+    { "../", "http://a/b/" },
+    { "../g", "http://a/b/g" },
+    { "../..", "http://a/" },
+    { "../../", "http://a/" },
+    { "../../g", "http://a/g" },
+};
+
+static const char *const rfc3986_abnormal[][2] = {
+    { "../../../g", "http://a/g" },
+    { "../../../../g", "http://a/g" },
+    { "/./g", "http://a/g" },
+    { "/../g", "http://a/g" },
+    { "g.", "http://a/b/c/g." },
+    { ".g", "http://a/b/c/.g" },
+    { "g..", "http://a/b/c/g.." },
+    { "..g", "http://a/b/c/..g" },
+    { "./../g", "http://a/b/g" },
+    { "./g/.", "http://a/b/c/g/" },
+    { "g/./h", "http://a/b/c/g/h" },
+    { "g/../h", "http://a/b/c/h" },
+    { "g;x=1/./y", "http://a/b/c/g;x=1/y" },
+    { "g;x=1/../y", "http://a/b/c/y" },
+    { "g?y/./x", "http://a/b/c/g?y/./x" },
+    { "g?y/../x", "http://a/b/c/g?y/../x" },
+    { "g#s/./x", "http://a/b/c/g#s/./x" },
+    { "g#s/../x", "http://a/b/c/g#s/../x" },
+    /* The strict parser: a scheme in the reference is never dropped. */
+    { "http:g", "http:g" },
+};
+
+static void
+assert_resolves(const char *base, const char *ref, const char *expected)
+{
+    char out[LOOKUP_URI_MAX];
+
+    assert_int_equal(lookup_uri_resolve(base, ref, out, sizeof(out)), RD_OK);
+    assert_string_equal(out, expected);
+}
+
+static void
+test_uri_resolve_rfc3986_normal_examples(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(rfc3986_normal) / sizeof(rfc3986_normal[0]); i++) {
+        assert_resolves("http://a/b/c/d;p?q", rfc3986_normal[i][0], rfc3986_normal[i][1]);
+    }
+}
+
+static void
+test_uri_resolve_rfc3986_abnormal_examples(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(rfc3986_abnormal) / sizeof(rfc3986_abnormal[0]); i++) {
+        assert_resolves("http://a/b/c/d;p?q", rfc3986_abnormal[i][0], rfc3986_abnormal[i][1]);
+    }
+}
+
+static void
+test_uri_resolve_handles_registration_bases(void **state)
+{
+    (void)state;
+    assert_resolves(REG_BASE, "/sensors/temp", "coap://[2001:db8::1]:5683/sensors/temp");
+    assert_resolves(REG_BASE, "", REG_BASE);
+    assert_resolves(REG_BASE, "http://www.example.com/sensors/t123",
+                    "http://www.example.com/sensors/t123");
+    /* RFC 3986 section 5.2.3: an empty base path under an authority merges as "/". */
+    assert_resolves("coap://h", "g", "coap://h/g");
+    assert_resolves("coap://h", "../g", "coap://h/g");
+    assert_resolves("coap://h/proxy/", "/x", "coap://h/x");
+    assert_resolves("coap://h/proxy/", "x", "coap://h/proxy/x");
+    assert_resolves("coap://h/a/b", "?", "coap://h/a/b?");
+    assert_resolves("coap://h/a/b", "#", "coap://h/a/b#");
+    assert_resolves("coap://h/a/b#f", "", "coap://h/a/b");
+    assert_resolves("coap://h", "/temperature/Malm\xc3\xb6", "coap://h/temperature/Malm\xc3\xb6");
+    assert_resolves("mailto:x@example.com", "y", "mailto:y");
+}
+
+static void
+test_uri_resolve_removes_dot_segments_of_absolute_references(void **state)
+{
+    (void)state;
+    assert_resolves("coap://b", "coap://h/a/./b/../c", "coap://h/a/c");
+    assert_resolves("coap://b", "coap://h/..", "coap://h/");
+    assert_resolves("coap://b", "coap://h", "coap://h");
+    assert_resolves("coap://b", "coap://h/a/b/../../..//x", "coap://h//x");
+    assert_resolves("coap://b", "foo:a/..", "foo:/");
+}
+
+static void
+test_uri_resolve_ignores_base_for_absolute_reference(void **state)
+{
+    (void)state;
+    assert_resolves("", "coap://h/x", "coap://h/x");
+    assert_resolves("not a uri", "coap://h/x", "coap://h/x");
+    assert_resolves(NULL, "coap://h/x", "coap://h/x");
+}
+
+static void
+test_uri_resolve_rejects_base_without_scheme(void **state)
+{
+    char out[64];
+
+    (void)state;
+    assert_int_equal(lookup_uri_resolve("/a/b", "g", out, sizeof(out)), RD_EINVAL);
+    assert_int_equal(lookup_uri_resolve("//h/a", "/g", out, sizeof(out)), RD_EINVAL);
+    assert_int_equal(lookup_uri_resolve("", "", out, sizeof(out)), RD_EINVAL);
+    assert_int_equal(lookup_uri_resolve(NULL, "/g", out, sizeof(out)), RD_EINVAL);
+    assert_int_equal(lookup_uri_resolve("1coap://h", "/g", out, sizeof(out)), RD_EINVAL);
+}
+
+static void
+test_uri_resolve_reports_etoobig(void **state)
+{
+    static const char expected[] = "http://a/b/c/g";
+    char out[sizeof(expected)];
+
+    (void)state;
+    assert_int_equal(lookup_uri_resolve("http://a/b/c/d;p?q", "g", out, sizeof(out)), RD_OK);
+    assert_string_equal(out, expected);
+    assert_int_equal(lookup_uri_resolve("http://a/b/c/d;p?q", "g", out, sizeof(out) - 1),
+                     RD_ETOOBIG);
+    assert_int_equal(lookup_uri_resolve("http://a/b/c/d;p?q", "g?y", out, sizeof(out)), RD_ETOOBIG);
+    assert_int_equal(lookup_uri_resolve("http://a/b/c/d;p?q", "g#s", out, sizeof(out)), RD_ETOOBIG);
+    assert_int_equal(lookup_uri_resolve("http://a", "", out, 0), RD_ETOOBIG);
+    assert_int_equal(lookup_uri_resolve("http://a", "", out, 9), RD_OK);
+    assert_string_equal(out, "http://a");
+    assert_int_equal(lookup_uri_resolve("http://a", "", out, 8), RD_ETOOBIG);
+    assert_int_equal(lookup_uri_resolve("http://a", "", out, 1), RD_ETOOBIG);
+    assert_string_equal(out, "");
+}
+
+static void
+test_format_ep_writes_rfc9176_examples(void **state)
+{
+    /* RFC 9176 section 6.4: GET /rd-lookup/ep?et=tag:example.com,2020:platform */
+    static const struct lookup_attr attrs[] = {
+        { "et", "tag:example.com,2020:platform", 1 },
+        { "ct", "40", 1 },
+    };
+    struct test_reg n5;
+    struct test_reg n7;
+
+    (void)state;
+    reg_init(&n5, "node5", "", "coap://[2001:db8:3::127]:61616", attrs, 2, "</temp>");
+    n5.view.href = "/rd/1234";
+    reg_init(&n7, "node7", "floor-3", "coap://[2001:db8:3::129]:61616", attrs, 2, "</temp>");
+    n7.view.href = "/rd/4521";
+    assert_true(match_ep(&n5, "et=tag:example.com,2020:platform"));
+    assert_true(match_ep(&n7, "et=tag:example.com,2020:platform"));
+    assert_false(match_ep(&n7, "et=tag:example.com,2020:gateway"));
+    assert_ep_output(&n5.view, "</rd/1234>;ep=\"node5\";base=\"coap://[2001:db8:3::127]:61616\";"
+                               "et=\"tag:example.com,2020:platform\";ct=\"40\";rt=core.rd-ep");
+    assert_ep_output(&n7.view, "</rd/4521>;ep=\"node7\";d=\"floor-3\";"
+                               "base=\"coap://[2001:db8:3::129]:61616\";"
+                               "et=\"tag:example.com,2020:platform\";ct=\"40\";rt=core.rd-ep");
+    reg_cleanup(&n5);
+    reg_cleanup(&n7);
+}
+
+static void
+test_format_ep_writes_extra_attributes_and_never_lt(void **state)
+{
+    static const struct lookup_attr attrs[] = {
+        { "lwm2m", "1.1", 0 }, { "b", "U", 0 }, { "Q", NULL, 0 },
+        { "title", "a b", 0 }, { "et", "", 0 }, { "x", "tok", 1 },
+    };
+    struct test_reg t;
+
+    (void)state;
+    reg_init(&t, "urn:imei:1", "", "coap://192.0.2.1:56830", attrs, 6, "</1/0>");
+    t.rec.lt = 86400;
+    assert_ep_output(&t.view, "</rd/4f2kq9xa>;ep=\"urn:imei:1\";base=\"coap://192.0.2.1:56830\";"
+                              "lwm2m=1.1;b=U;Q;title=\"a b\";et=\"\";x=\"tok\";rt=core.rd-ep");
+    reg_cleanup(&t);
+}
+
+static void
+test_format_ep_escapes_quoted_strings(void **state)
+{
+    struct test_reg t;
+
+    (void)state;
+    reg_init(&t, "a\"b\\c", "Malm\xc3\xb6", "coap://h", NULL, 0, "");
+    assert_ep_output(&t.view, "</rd/4f2kq9xa>;ep=\"a\\\"b\\\\c\";d=\"Malm\xc3\xb6\";"
+                              "base=\"coap://h\";rt=core.rd-ep");
+    reg_cleanup(&t);
+}
+
+static void
+test_format_ep_appends_and_keeps_buffer_on_etoobig(void **state)
+{
+    struct lookup_buf b;
+    struct test_reg t;
+    size_t full;
+
+    (void)state;
+    reg_a(&t);
+    lookup_buf_init(&b, 1u << 16);
+    assert_int_equal(lookup_buf_append(&b, "x,", 2), RD_OK);
+    assert_int_equal(lookup_format_ep(&t.view, &b), RD_OK);
+    assert_memory_equal(b.data, "x,</rd/4f2kq9xa>;ep=\"node1\";", 28);
+    full = b.len;
+    lookup_buf_cleanup(&b);
+    lookup_buf_init(&b, full - 1);
+    assert_int_equal(lookup_buf_append(&b, "x,", 2), RD_OK);
+    assert_int_equal(lookup_format_ep(&t.view, &b), RD_ETOOBIG);
+    assert_int_equal(b.len, 2);
+    assert_string_equal(b.data, "x,");
+    lookup_buf_cleanup(&b);
+    reg_cleanup(&t);
+}
+
+static void
+test_format_res_resolves_rfc9176_base_change_example(void **state)
+{
+    /* RFC 9176 section 5.3.1: the same links before and after an update changes the base. */
+    struct test_reg t;
+
+    (void)state;
+    reg_init(&t, "endpoint1", "", "coap://local-proxy-old.example.com", NULL, 0,
+             "</sensors/temp>;rt=temperature-c;if=sensor,"
+             "<http://www.example.com/sensors/temp>;anchor=\"/sensors/temp\";rel=describedby");
+    assert_res_output(&t.view,
+                      "<coap://local-proxy-old.example.com/sensors/temp>;rt=temperature-c;"
+                      "if=sensor,<http://www.example.com/sensors/temp>;"
+                      "anchor=\"coap://local-proxy-old.example.com/sensors/temp\";rel=describedby");
+    t.rec.base = "coaps://new.example.com";
+    assert_res_output(&t.view, "<coaps://new.example.com/sensors/temp>;rt=temperature-c;"
+                               "if=sensor,<http://www.example.com/sensors/temp>;"
+                               "anchor=\"coaps://new.example.com/sensors/temp\";rel=describedby");
+    assert_int_equal(match_res(&t, "href=coaps://new.example.com/sensors/temp"), 0x1);
+    assert_int_equal(match_res(&t, "anchor=coaps://new.example.com/sensors/temp"), 0x2);
+    assert_int_equal(match_res(&t, "href=coap://local-proxy-old.example.com/sensors/temp"), 0);
+    reg_cleanup(&t);
+}
+
+static void
+test_format_res_resolves_rfc9176_et_lookup_example(void **state)
+{
+    /* RFC 9176 section 6.3: two endpoints registered the RFC 6690 section 5 payload; absolute
+     * targets stay, relative ones and anchors are resolved, attributes keep their order. */
+    static const struct lookup_attr attrs[] = { { "et", "tag:example.com,2020:platform", 0 } };
+    struct test_reg s1;
+    struct test_reg s2;
+
+    (void)state;
+    reg_init(&s1, "sensor1", "", "coap://sensor1.example.com", attrs, 1, rfc6690_example);
+    reg_init(&s2, "sensor2", "", "coap://sensor2.example.com", attrs, 1, rfc6690_example);
+    assert_int_equal(match_res(&s1, "et=tag:example.com,2020:platform"), 0x1f);
+    assert_int_equal(match_res(&s2, "et=tag:example.com,2020:platform"), 0x1f);
+    assert_res_output(&s1.view,
+                      "<coap://sensor1.example.com/sensors>;ct=40;title=\"Sensor Index\","
+                      "<coap://sensor1.example.com/sensors/temp>;rt=\"temperature-c\";"
+                      "if=\"sensor\","
+                      "<coap://sensor1.example.com/sensors/light>;rt=\"light-lux\";if=\"sensor\","
+                      "<http://www.example.com/sensors/t123>;"
+                      "anchor=\"coap://sensor1.example.com/sensors/temp\";rel=\"describedby\","
+                      "<coap://sensor1.example.com/t>;"
+                      "anchor=\"coap://sensor1.example.com/sensors/temp\";rel=\"alternate\"");
+    assert_res_output(&s2.view,
+                      "<coap://sensor2.example.com/sensors>;ct=40;title=\"Sensor Index\","
+                      "<coap://sensor2.example.com/sensors/temp>;rt=\"temperature-c\";"
+                      "if=\"sensor\","
+                      "<coap://sensor2.example.com/sensors/light>;rt=\"light-lux\";if=\"sensor\","
+                      "<http://www.example.com/sensors/t123>;"
+                      "anchor=\"coap://sensor2.example.com/sensors/temp\";rel=\"describedby\","
+                      "<coap://sensor2.example.com/t>;"
+                      "anchor=\"coap://sensor2.example.com/sensors/temp\";rel=\"alternate\"");
+    reg_cleanup(&s1);
+    reg_cleanup(&s2);
+}
+
+static void
+test_format_res_resolves_appendix_b_anchors(void **state)
+{
+    /* RFC 9176 appendix B.3: simple registration from [2001:db8:f0::1]:6553. The base comes from
+     * the source address and port (section 5.1), so it has the port the appendix leaves out. */
+    static const char wkc[] = "</temp>;rt=temperature;ct=0,"
+                              "</light>;rt=light-lux;ct=0,"
+                              "</t>;anchor=\"/sensors/temp\";rel=alternate,"
+                              "<http://www.example.com/sensors/t123>;anchor=\"/sensors/temp\";"
+                              "rel=\"describedby\"";
+    struct test_reg t;
+
+    (void)state;
+    reg_init(&t, "simple-host1", "", "coap://[2001:db8:f0::1]:6553", NULL, 0, wkc);
+    assert_int_equal(match_res(&t, "rt=temperature"), 0x1);
+    assert_int_equal(match_res(&t, "ep=simple-host1"), 0xf);
+    assert_res_output(&t.view,
+                      "<coap://[2001:db8:f0::1]:6553/temp>;rt=temperature;ct=0,"
+                      "<coap://[2001:db8:f0::1]:6553/light>;rt=light-lux;ct=0,"
+                      "<coap://[2001:db8:f0::1]:6553/t>;"
+                      "anchor=\"coap://[2001:db8:f0::1]:6553/sensors/temp\";rel=alternate,"
+                      "<http://www.example.com/sensors/t123>;"
+                      "anchor=\"coap://[2001:db8:f0::1]:6553/sensors/temp\";rel=\"describedby\"");
+    /* The same host registered with base=coap+tcp://simple-host1.example.com. */
+    t.rec.base = "coap+tcp://simple-host1.example.com";
+    assert_res_output(&t.view,
+                      "<coap+tcp://simple-host1.example.com/temp>;rt=temperature;ct=0,"
+                      "<coap+tcp://simple-host1.example.com/light>;rt=light-lux;ct=0,"
+                      "<coap+tcp://simple-host1.example.com/t>;"
+                      "anchor=\"coap+tcp://simple-host1.example.com/sensors/temp\";rel=alternate,"
+                      "<http://www.example.com/sensors/t123>;"
+                      "anchor=\"coap+tcp://simple-host1.example.com/sensors/temp\";"
+                      "rel=\"describedby\"");
+    reg_cleanup(&t);
+}
+
+static void
+test_format_res_resolves_empty_anchor_to_base(void **state)
+{
+    struct test_reg t;
+
+    (void)state;
+    reg_init(&t, "n", "", "coap://h:61616", NULL, 0,
+             "</a>;anchor=\"\";rt=x,</b>;Anchor=/c;obs,</d>;anchor");
+    assert_res_output(&t.view, "<coap://h:61616/a>;anchor=\"coap://h:61616\";rt=x,"
+                               "<coap://h:61616/b>;Anchor=\"coap://h:61616/c\";obs,"
+                               "<coap://h:61616/d>;anchor");
+    reg_cleanup(&t);
+}
+
+static void
+test_format_res_reports_etoobig_and_keeps_buffer(void **state)
+{
+    char payload[LOOKUP_URI_MAX + 64];
+    struct lookup_buf b;
+    struct test_reg t;
+
+    (void)state;
+    /* "coap://h" and the target fill LOOKUP_URI_MAX with the NUL; one more byte is too many. */
+    memset(payload, 0, sizeof(payload));
+    payload[0] = '<';
+    payload[1] = '/';
+    memset(payload + 2, 'x', LOOKUP_URI_MAX - 10);
+    payload[LOOKUP_URI_MAX - 8] = '>';
+    reg_init(&t, "n", "", "coap://h", NULL, 0, payload);
+    lookup_buf_init(&b, 1u << 16);
+    assert_int_equal(lookup_buf_append(&b, "x", 1), RD_OK);
+    assert_int_equal(lookup_format_res(&t.view, 0, &b), RD_OK);
+    assert_int_equal(b.len, 1 + LOOKUP_URI_MAX - 1 + 2);
+    reg_cleanup(&t);
+    payload[LOOKUP_URI_MAX - 8] = 'x';
+    payload[LOOKUP_URI_MAX - 7] = '>';
+    reg_init(&t, "n", "", "coap://h", NULL, 0, payload);
+    lookup_buf_cleanup(&b);
+    lookup_buf_init(&b, 1u << 16);
+    assert_int_equal(lookup_buf_append(&b, "x", 1), RD_OK);
+    assert_int_equal(lookup_format_res(&t.view, 0, &b), RD_ETOOBIG);
+    assert_int_equal(b.len, 1);
+    assert_string_equal(b.data, "x");
+    lookup_buf_cleanup(&b);
+    reg_cleanup(&t);
+    /* A buffer cap refuses the link as a whole too. */
+    reg_a(&t);
+    lookup_buf_init(&b, 20);
+    assert_int_equal(lookup_format_res(&t.view, 0, &b), RD_ETOOBIG);
+    assert_int_equal(b.len, 0);
+    lookup_buf_cleanup(&b);
+    reg_cleanup(&t);
+}
+
+static int
+terms_equal(const struct lookup_terms *t, const char *const *expected, size_t n)
+{
+    if (t->nterms != n) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(expected[i]) + 1;
+
+        if (t->terms[i].len != len || memcmp(t->terms[i].data, expected[i], len) != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void
+test_reg_terms_are_sorted_and_unique(void **state)
+{
+    static const struct lookup_attr attrs[] = {
+        { "et", "oic.d.sensor", 0 },
+        { "ET", "oic.d.sensor", 0 },
+        { "lwm2m", "1.1", 0 },
+        { "if", "core.b x", 0 },
+    };
+    static const char *const expected[] = {
+        "d=floor-3", "ep=node1", "et=oic.d.sensor",  "if=core.b", "if=sensor", "if=x",
+        "rt=Upper",  "rt=a",     "rt=temperature-c",
+    };
+    struct lookup_terms terms;
+    struct test_reg t;
+
+    (void)state;
+    reg_init(&t, "node1", "floor-3", REG_BASE, attrs, 4,
+             "</s>;rt=\"temperature-c a\";if=sensor;title=x,</l>;rt=a;if=\"sensor\",</u>;RT=Upper");
+    assert_int_equal(lookup_reg_terms(t.view.ep, t.view.d, &t.rec, &terms), RD_OK);
+    assert_true(terms_equal(&terms, expected, sizeof(expected) / sizeof(expected[0])));
+    lookup_terms_cleanup(&terms);
+    assert_null(terms.terms);
+    assert_int_equal(terms.nterms, 0);
+    reg_cleanup(&t);
+}
+
+static void
+test_reg_terms_skip_empty_sector_and_values(void **state)
+{
+    static const struct lookup_attr attrs[] = {
+        { "et", NULL, 0 },
+        { "et", "", 0 },
+        { "rt", "  ", 0 },
+    };
+    static const char *const expected[] = { "ep=n", "rt=  " };
+    struct lookup_terms terms;
+    struct test_reg t;
+
+    (void)state;
+    reg_init(&t, "n", "", REG_BASE, attrs, 3, "</s>;rt=\"\";if;obs;anchor=\"/x\"");
+    assert_int_equal(lookup_reg_terms(t.view.ep, t.view.d, &t.rec, &terms), RD_OK);
+    assert_true(terms_equal(&terms, expected, 2));
+    lookup_terms_cleanup(&terms);
+    reg_cleanup(&t);
+}
+
+static void
+test_reg_terms_index_link_level_ep_d_and_et(void **state)
+{
+    static const char *const expected[] = { "d=y", "ep=n", "ep=x", "et=a b" };
+    struct lookup_terms terms;
+    struct test_reg t;
+
+    (void)state;
+    reg_init(&t, "n", NULL, REG_BASE, NULL, 0, "</s>;ep=x;D=y;et=\"a b\";base=z;href=/q");
+    assert_int_equal(lookup_reg_terms(t.view.ep, t.view.d, &t.rec, &terms), RD_OK);
+    assert_true(terms_equal(&terms, expected, 4));
+    lookup_terms_cleanup(&terms);
+    reg_cleanup(&t);
+}
+
+static void
+test_reg_terms_keep_first_255_bytes_of_long_values(void **state)
+{
+    char payload[400];
+    struct lookup_terms terms;
+    struct test_reg t;
+
+    (void)state;
+    memset(payload, 0, sizeof(payload));
+    memcpy(payload, "</s>;et=", 8);
+    memset(payload + 8, 'v', 300);
+    reg_init(&t, "n", NULL, REG_BASE, NULL, 0, payload);
+    assert_int_equal(lookup_reg_terms(t.view.ep, t.view.d, &t.rec, &terms), RD_OK);
+    assert_int_equal(terms.nterms, 2);
+    assert_int_equal(terms.terms[1].len, 3 + 255 + 1);
+    assert_memory_equal(terms.terms[1].data, "et=vvv", 6);
+    assert_int_equal(terms.terms[1].data[3 + 254], 'v');
+    assert_int_equal(terms.terms[1].data[3 + 255], '\0');
+    lookup_terms_cleanup(&terms);
+    reg_cleanup(&t);
+}
+
+static void
+test_reg_terms_gives_none_for_bare_registration(void **state)
+{
+    struct lookup_terms terms;
+    struct lookup_reg rec;
+
+    (void)state;
+    memset(&rec, 0, sizeof(rec));
+    memset(&terms, 0xa5, sizeof(terms));
+    assert_int_equal(lookup_reg_terms(NULL, NULL, &rec, &terms), RD_OK);
+    assert_int_equal(terms.nterms, 0);
+    assert_null(terms.terms);
+    assert_null(terms.mem);
+    lookup_terms_cleanup(&terms);
+}
+
+static void
+test_terms_cleanup_accepts_zeroed_struct(void **state)
+{
+    struct lookup_terms terms = { NULL, 0, NULL };
+
+    (void)state;
+    lookup_terms_cleanup(&terms);
+    lookup_terms_cleanup(NULL);
+    assert_null(terms.terms);
+}
+
+static int
+index_of(const char *qs, char *out, size_t size, size_t *len)
+{
+    struct lookup_query q;
+
+    assert_int_equal(query(&q, qs), RD_OK);
+    return lookup_query_index(&q, out, size, len);
+}
+
+static void
+assert_index(const char *qs, const char *prefix, size_t len)
+{
+    char out[512];
+    size_t n = 0;
+
+    assert_int_equal(index_of(qs, out, sizeof(out), &n), RD_OK);
+    assert_int_equal(n, len);
+    assert_memory_equal(out, prefix, len);
+}
+
+static void
+test_query_index_prefers_exact_then_ep_d_et_if_rt(void **state)
+{
+    (void)state;
+    assert_index("rt=a&if=b", "if=b", 5);
+    assert_index("rt=a&if=b*", "rt=a", 5);
+    assert_index("et=e&if=b&rt=a", "et=e", 5);
+    assert_index("et=e&d=x", "d=x", 4);
+    assert_index("d=x&ep=y&et=e", "ep=y", 5);
+    assert_index("ep=n*&rt=x*", "ep=n", 4);
+    assert_index("rt=x*&if=y*", "if=y", 4);
+    assert_index("ep=a&ep=b", "ep=a", 5);
+    assert_index("title=x&href=/rd/1&rt=temp*", "rt=temp", 7);
+}
+
+static void
+test_query_index_lowercases_name_and_keeps_value(void **state)
+{
+    (void)state;
+    assert_index("RT=Temp", "rt=Temp", 8);
+    assert_index("Ep=Node*", "ep=Node", 7);
+}
+
+static void
+test_query_index_gives_enotfound_without_usable_criterion(void **state)
+{
+    static const char *const none[] = {
+        "", "count=3", "href=/rd/1", "rt", "rt=*", "rt=", "title=x", "base=coap://h", "ept=x",
+    };
+    char s[300];
+    char out[512];
+    size_t len = 99;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
+        assert_int_equal(index_of(none[i], out, sizeof(out), &len), RD_ENOTFOUND);
+    }
+    assert_int_equal(len, 99);
+    /* A value longer than any term is left to a scan; one of 255 bytes is not. */
+    memset(s, 0, sizeof(s));
+    memcpy(s, "et=", 3);
+    memset(s + 3, 'v', 256);
+    assert_int_equal(index_of(s, out, sizeof(out), &len), RD_ENOTFOUND);
+    s[3 + 255] = '\0';
+    assert_int_equal(index_of(s, out, sizeof(out), &len), RD_OK);
+    assert_int_equal(len, 3 + 255 + 1);
+    /* ...but another criterion can still use the index. */
+    s[3 + 255] = 'v';
+    memcpy(s + 3 + 256, "&d=x", 5);
+    assert_index(s, "d=x", 4);
+}
+
+static void
+test_query_index_reports_etoobig(void **state)
+{
+    char out[8];
+    size_t len = 0;
+
+    (void)state;
+    assert_int_equal(index_of("ep=node1", out, 8, &len), RD_ETOOBIG);
+    assert_int_equal(len, 0);
+    assert_int_equal(index_of("ep=node", out, 8, &len), RD_OK);
+    assert_int_equal(len, 8);
+    assert_memory_equal(out, "ep=node", 8);
+    assert_int_equal(index_of("ep=node1*", out, 8, &len), RD_OK);
+    assert_int_equal(len, 8);
+}
+
+/* Whether some term of the registration starts with the index prefix of the query. */
+static int
+terms_have_prefix(const struct test_reg *t, const char *qs)
+{
+    struct lookup_terms terms;
+    char prefix[512];
+    size_t len = 0;
+    int found = 0;
+
+    assert_int_equal(index_of(qs, prefix, sizeof(prefix), &len), RD_OK);
+    assert_int_equal(lookup_reg_terms(t->view.ep, t->view.d, &t->rec, &terms), RD_OK);
+    for (size_t i = 0; i < terms.nterms && !found; i++) {
+        found = terms.terms[i].len >= len && memcmp(terms.terms[i].data, prefix, len) == 0;
+    }
+    lookup_terms_cleanup(&terms);
+    return found;
+}
+
+static void
+test_query_index_finds_every_matching_registration(void **state)
+{
+    static const char *const queries[] = {
+        "ep=node1", "ep=no*", "EP=node1&rt=light*",        "et=oic.d.sensor",  "et=tag:*",
+        "rt=a.b",   "rt=a*",  "if=sensor&rel=describedby", "Rt=temperature-c", "lwm2m=1.1&et=oic*",
+    };
+    struct test_reg t;
+    char payload[400];
+
+    (void)state;
+    reg_a(&t);
+    for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+        assert_true(match_ep(&t, queries[i]));
+        assert_true(terms_have_prefix(&t, queries[i]));
+    }
+    assert_false(match_ep(&t, "rt=zzz"));
+    assert_false(terms_have_prefix(&t, "rt=zzz"));
+    reg_cleanup(&t);
+    /* Link-level ep, d and et, and a value longer than a term. */
+    memset(payload, 0, sizeof(payload));
+    memcpy(payload, "</s>;D=y;ep=x;et=", 17);
+    memset(payload + 17, 'v', 300);
+    reg_init(&t, "n", "", REG_BASE, NULL, 0, payload);
+    assert_int_equal(match_res(&t, "d=y"), 0x1);
+    assert_true(terms_have_prefix(&t, "d=y"));
+    assert_true(match_ep(&t, "ep=x"));
+    assert_true(terms_have_prefix(&t, "ep=x"));
+    assert_true(match_ep(&t, "et=vvv*"));
+    assert_true(terms_have_prefix(&t, "et=vvv*"));
+    reg_cleanup(&t);
+}
+
 int
 main(void)
 {
@@ -1612,6 +2970,64 @@ main(void)
         cmocka_unit_test(test_attrs_merge_replaces_all_values_of_updated_names),
         cmocka_unit_test(test_attrs_merge_compares_names_exactly),
         cmocka_unit_test(test_attrs_merge_handles_empty_inputs),
+        cmocka_unit_test(test_query_parse_reads_page_and_count),
+        cmocka_unit_test(test_query_parse_accepts_count_zero),
+        cmocka_unit_test(test_query_parse_accepts_uint32_bounds),
+        cmocka_unit_test(test_query_parse_rejects_page_without_count),
+        cmocka_unit_test(test_query_parse_rejects_bad_numbers),
+        cmocka_unit_test(test_query_parse_rejects_repeated_page_or_count),
+        cmocka_unit_test(test_query_parse_splits_criteria),
+        cmocka_unit_test(test_query_parse_keeps_raw_bytes),
+        cmocka_unit_test(test_query_parse_rejects_empty_name),
+        cmocka_unit_test(test_query_parse_rejects_too_many_criteria),
+        cmocka_unit_test(test_query_parse_leaves_out_untouched_on_failure),
+        cmocka_unit_test(test_match_ep_matches_empty_query_and_ignores_paging),
+        cmocka_unit_test(test_match_ep_matches_exact_prefix_and_presence),
+        cmocka_unit_test(test_match_ep_matches_valueless_attribute_only_by_presence),
+        cmocka_unit_test(test_match_ep_compares_values_bytewise),
+        cmocka_unit_test(test_match_ep_compares_names_case_insensitively),
+        cmocka_unit_test(test_match_res_matches_any_value_of_multi_valued_attributes),
+        cmocka_unit_test(test_match_res_matches_tokens_of_rfc9176_if_example),
+        cmocka_unit_test(test_match_res_matches_empty_and_blank_multi_values_whole),
+        cmocka_unit_test(test_match_ep_matches_any_repeated_et),
+        cmocka_unit_test(test_match_ep_matches_criteria_against_links),
+        cmocka_unit_test(test_match_ep_lets_different_links_satisfy_different_criteria),
+        cmocka_unit_test(test_match_res_matches_criteria_against_registration),
+        cmocka_unit_test(test_match_ep_treats_empty_sector_as_absent),
+        cmocka_unit_test(test_match_res_compares_href_with_resolved_target),
+        cmocka_unit_test(test_match_res_treats_empty_path_as_slash),
+        cmocka_unit_test(test_match_res_matches_registration_href),
+        cmocka_unit_test(test_match_ep_accepts_href_as_path_or_full_uri),
+        cmocka_unit_test(test_match_res_compares_anchor_with_resolved_anchor),
+        cmocka_unit_test(test_match_res_never_matches_unresolvable_uris),
+        cmocka_unit_test(test_match_res_rejects_link_index_out_of_range),
+        cmocka_unit_test(test_uri_resolve_rfc3986_normal_examples),
+        cmocka_unit_test(test_uri_resolve_rfc3986_abnormal_examples),
+        cmocka_unit_test(test_uri_resolve_handles_registration_bases),
+        cmocka_unit_test(test_uri_resolve_removes_dot_segments_of_absolute_references),
+        cmocka_unit_test(test_uri_resolve_ignores_base_for_absolute_reference),
+        cmocka_unit_test(test_uri_resolve_rejects_base_without_scheme),
+        cmocka_unit_test(test_uri_resolve_reports_etoobig),
+        cmocka_unit_test(test_format_ep_writes_rfc9176_examples),
+        cmocka_unit_test(test_format_ep_writes_extra_attributes_and_never_lt),
+        cmocka_unit_test(test_format_ep_escapes_quoted_strings),
+        cmocka_unit_test(test_format_ep_appends_and_keeps_buffer_on_etoobig),
+        cmocka_unit_test(test_format_res_resolves_rfc9176_base_change_example),
+        cmocka_unit_test(test_format_res_resolves_rfc9176_et_lookup_example),
+        cmocka_unit_test(test_format_res_resolves_appendix_b_anchors),
+        cmocka_unit_test(test_format_res_resolves_empty_anchor_to_base),
+        cmocka_unit_test(test_format_res_reports_etoobig_and_keeps_buffer),
+        cmocka_unit_test(test_reg_terms_are_sorted_and_unique),
+        cmocka_unit_test(test_reg_terms_skip_empty_sector_and_values),
+        cmocka_unit_test(test_reg_terms_index_link_level_ep_d_and_et),
+        cmocka_unit_test(test_reg_terms_keep_first_255_bytes_of_long_values),
+        cmocka_unit_test(test_reg_terms_gives_none_for_bare_registration),
+        cmocka_unit_test(test_terms_cleanup_accepts_zeroed_struct),
+        cmocka_unit_test(test_query_index_prefers_exact_then_ep_d_et_if_rt),
+        cmocka_unit_test(test_query_index_lowercases_name_and_keeps_value),
+        cmocka_unit_test(test_query_index_gives_enotfound_without_usable_criterion),
+        cmocka_unit_test(test_query_index_reports_etoobig),
+        cmocka_unit_test(test_query_index_finds_every_matching_registration),
     };
 
     return cmocka_run_group_tests_name("lookup", tests, NULL, NULL);
