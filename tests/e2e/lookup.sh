@@ -196,11 +196,53 @@ test_observe_endpoint_lookup() {
     expect_no_match "expiry notified" "watched" "$last"
 }
 
+# On the dual-stack listener IPv4 peers arrive as ::ffff:a.b.c.d; their implicit base must name
+# them as IPv4 (RFC 9176 section 5 needs a usable literal).
+test_dual_stack_base_is_ipv4() {
+    local port=$((PORT + 2)) pid i=0
+    "$RD" -l "[::]:$port" -d "$WORK/data-ds" 2>"$WORK/rd-ds.log" &
+    pid=$!
+    while [ $i -lt 100 ] && ! grep -q "listening on" "$WORK/rd-ds.log"; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    if grep -q "listening on" "$WORK/rd-ds.log"; then
+        timeout 30 "$CLIENT" -B 10 -m post -t 40 -e '</x>' \
+            "coap://127.0.0.1:$port/rd?ep=v4mapped" >/dev/null 2>&1
+        local body
+        body=$(timeout 30 "$CLIENT" -B 10 -m get "coap://127.0.0.1:$port/rd-lookup/ep" 2>&1)
+        expect_match "IPv4 literal in base" 'base="coap://127\.0\.0\.1:[0-9]+"' "$body"
+        expect_no_match "no IPv4-mapped form" 'ffff' "$body"
+    else
+        echo "SKIP [$CURRENT]: no dual-stack socket on this host"
+    fi
+    kill -TERM "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+}
+
+test_observe_sees_delete() {
+    coap post 'rd?ep=doomed' -t 40 -e '</z>;rt=doomed-type'
+    local loc=$LOCATION
+    timeout 20 "$CLIENT" -v 6 -B 6 -s 4 -m get \
+        "coap://127.0.0.1:$PORT/rd-lookup/res?rt=doomed-type" >"$WORK/obs2.out" 2>&1 &
+    local obs=$!
+    sleep 1
+    coap delete "$loc"
+    sleep 4
+    wait "$obs" 2>/dev/null
+    local first last
+    first=$(grep -oE 'v:1 t:(CON|NON|ACK) c:2\.05 [^]]*Observe.*' "$WORK/obs2.out" | head -n 1)
+    last=$(grep -oE 'v:1 t:(CON|NON|ACK) c:2\.05 [^]]*Observe.*' "$WORK/obs2.out" | tail -n 1)
+    expect_match "initial answer has the link" 'doomed-type' "$first"
+    expect_no_match "notified of the removal" 'doomed-type' "$last"
+}
+
 start_rd -c /dev/null
 setup_directory
 for t in test_discovery_lists_lookups test_endpoint_lookup_all test_endpoint_lookup_filters \
     test_resource_lookup test_paging test_bad_lookups test_base_changes_follow \
-    test_expired_registrations_leave_lookups test_block2_lookup test_observe_endpoint_lookup; do
+    test_expired_registrations_leave_lookups test_block2_lookup test_observe_endpoint_lookup \
+    test_observe_sees_delete test_dual_stack_base_is_ipv4; do
     run_test "$t"
 done
 stop_rd
