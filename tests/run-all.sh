@@ -18,7 +18,7 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 fuzz_seconds=${FUZZ_SECONDS:-10}
 if [ "$fuzz_seconds" -gt 0 ]; then
     CC=clang cmake -S . -B build-fuzz -DRD_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
-    for h in linkformat query record; do
+    for h in linkformat query record lookup; do
         cmake --build build-fuzz -j "$jobs" --target "fuzz_$h"
         work=$(mktemp -d)
         cp tests/fuzz/corpus/$h/* "$work"/
