@@ -348,6 +348,12 @@ store_open(struct store **out, const struct store_options *opt, char *err, size_
         goto out;
     }
     rc = open_dbs(st);
+    if (rc == RD_EFULL) {
+        /* Only a new store writes at open, so the map cannot even hold an empty one. */
+        snprintf(st->errmsg, sizeof(st->errmsg), "map size %llu too small",
+                 (unsigned long long)map_size);
+        rc = RD_EINVAL;
+    }
     if (rc) {
         goto out;
     }

@@ -54,6 +54,7 @@ name_len(const char *s, size_t min, size_t *len)
 static int
 check_reg(struct store *st, const struct store_reg *reg, struct reg_shape *shape)
 {
+    uint64_t terms_len;
     size_t fixed;
 
     if (!reg) {
@@ -65,21 +66,23 @@ check_reg(struct store *st, const struct store_reg *reg, struct reg_shape *shape
     if (name_len(reg->d ? reg->d : "", 0, &shape->d_len)) {
         return invalid(st, "d");
     }
-    if ((!reg->data && reg->data_len) || (!reg->terms && reg->nterms) || reg->nterms > UINT32_MAX) {
+    if ((!reg->data && reg->data_len) || (!reg->terms && reg->nterms)) {
         return invalid(st, "registration");
     }
-    shape->terms_len = 0;
+    /* Bounding the bytes of the terms also bounds their number, as each takes at least 3. */
+    terms_len = 0;
     for (size_t i = 0; i < reg->nterms; i++) {
         const struct store_term *t = &reg->terms[i];
 
         if (!t->data || t->len == 0 || t->len > STORE_TERM_MAX) {
             return invalid(st, "term");
         }
-        shape->terms_len += 2 + t->len;
-        if (shape->terms_len > STORE_REC_MAX_SIZE) {
+        terms_len += 2 + t->len;
+        if (terms_len > STORE_REC_MAX_SIZE) {
             return invalid(st, "terms (too many)");
         }
     }
+    shape->terms_len = (size_t)terms_len;
     fixed = STORE_REC_HEADER_SIZE + shape->ep_len + 1 + shape->d_len + 1 + shape->terms_len;
     if (reg->data_len > STORE_REC_MAX_SIZE - fixed) {
         return invalid(st, "data (too large)");
@@ -321,7 +324,7 @@ commit(struct store *st, MDB_txn **txn)
     return rc;
 }
 
-/* The counter that the names key @p nkey maps to. @return RD_OK; RD_ENOTFOUND; RD_ESTORE. */
+/* The counter that the names key @p nkey maps to, or RD_ENOTFOUND. */
 static int
 name_get(struct store *st, MDB_txn *txn, MDB_val *nkey, uint64_t *counter)
 {

@@ -1006,6 +1006,24 @@ test_open_rejects_bad_options(void **state)
 }
 
 static void
+test_open_rejects_too_small_map(void **state)
+{
+    struct fixture *f = *state;
+    struct store_options opt;
+    struct store *st = NULL;
+    char dir[128];
+    char err[128] = "";
+
+    snprintf(dir, sizeof(dir), "%s/tiny", f->dir);
+    memset(&opt, 0, sizeof(opt));
+    opt.dir = dir;
+    opt.map_size = 4096;
+    assert_int_equal(store_open(&st, &opt, err, sizeof(err)), RD_EINVAL);
+    assert_string_equal(err, "map size 4096 too small");
+    assert_null(st);
+}
+
+static void
 test_free_accepts_null(void **state)
 {
     (void)state;
@@ -1297,6 +1315,7 @@ main(void)
         T(test_open_keeps_data_across_reopen),
         T(test_open_creates_missing_parents),
         T(test_open_rejects_bad_options),
+        T(test_open_rejects_too_small_map),
         T(test_free_accepts_null),
         T(test_open_rejects_other_schema_version),
         T(test_reg_get_corrupt_record_is_estore),
