@@ -25,8 +25,9 @@ enum store_sync {
     STORE_SYNC_ALWAYS = 0,
     /**
      * No fsync at commit; store_sync() flushes (the server calls it on a timer). A crash of the
-     * process loses nothing (commits are in the OS page cache); a power failure can lose the
-     * commits since the last store_sync().
+     * process loses nothing (commits are in the OS page cache); a power failure or OS crash can
+     * lose the commits since the last store_sync() and, unless the file system preserves write
+     * order, damage the database (LMDB's MDB_NOSYNC).
      */
     STORE_SYNC_PERIODIC = 1,
     /** Flush only at store_free(). A process crash still loses nothing. */

@@ -131,6 +131,16 @@ void rd__respond_error(coap_pdu_t *response, coap_pdu_code_t code, const char *d
  * @return RD_OK; RD_ETOOBIG when there are more than @p max. */
 int rd__query_params(const coap_pdu_t *request, struct lookup_qparam *out, size_t max, size_t *n);
 
+/** Answer 4.06 unless the request accepts link-format (or says nothing).
+ * @return RD_OK, or RD_EINVAL when @p response was set to 4.06. */
+int rd__check_accept(const coap_pdu_t *request, coap_pdu_t *response);
+
+/** Answer 2.05 with @p buf as link-format, through Block2 when large. Takes the buffer's memory
+ * (libcoap frees it after the last block) and leaves @p buf empty. */
+void rd__respond_links(coap_resource_t *resource, coap_session_t *session,
+                       const coap_pdu_t *request, const coap_string_t *query, coap_pdu_t *response,
+                       struct lookup_buf *buf);
+
 /** Read an unsigned option such as Content-Format or Accept.
  * @return 1 and @p value when present, 0 when absent. */
 int rd__option_uint(const coap_pdu_t *request, uint16_t number, unsigned *value);

@@ -208,13 +208,6 @@ parse_query(const coap_pdu_t *request, struct lookup_qparam *qp, struct lookup_q
 }
 
 static void
-release_buffer(coap_session_t *session, void *app_ptr)
-{
-    (void)session;
-    free(app_ptr);
-}
-
-static void
 answer_lookup(enum lookup_kind kind, coap_resource_t *resource, coap_session_t *session,
               const coap_pdu_t *request, const coap_string_t *query, coap_pdu_t *response)
 {
@@ -223,16 +216,9 @@ answer_lookup(enum lookup_kind kind, coap_resource_t *resource, coap_session_t *
     struct lookup_query q;
     struct lookup_buf buf;
     struct lookup_run run;
-    unsigned accept;
     int rc;
 
-    if (rd__option_uint(request, COAP_OPTION_ACCEPT, &accept) &&
-        accept != COAP_MEDIATYPE_APPLICATION_LINK_FORMAT) {
-        rd__respond_error(response, COAP_RESPONSE_CODE_NOT_ACCEPTABLE,
-                          "only application/link-format (40)");
-        return;
-    }
-    if (parse_query(request, qp, &q, response)) {
+    if (rd__check_accept(request, response) || parse_query(request, qp, &q, response)) {
         return;
     }
     lookup_buf_init(&buf, ANSWER_MAX);
@@ -250,13 +236,7 @@ answer_lookup(enum lookup_kind kind, coap_resource_t *resource, coap_session_t *
                           rc == RD_ETOOBIG ? "answer too large: use count and page" : NULL);
         return;
     }
-    coap_pdu_set_code(response, COAP_RESPONSE_CODE_CONTENT);
-    /* libcoap owns the buffer from here and frees it after the last Block2 block. */
-    if (!coap_add_data_large_response(
-            resource, session, request, response, query, COAP_MEDIATYPE_APPLICATION_LINK_FORMAT, -1,
-            0, buf.len, (const uint8_t *)(buf.data ? buf.data : ""), release_buffer, buf.data)) {
-        rd__respond_error(response, COAP_RESPONSE_CODE_INTERNAL_ERROR, "response failed");
-    }
+    rd__respond_links(resource, session, request, query, response, &buf);
 }
 
 static void

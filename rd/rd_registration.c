@@ -400,13 +400,6 @@ out:
     lookup_regparams_cleanup(&p);
 }
 
-static void
-release_buffer(coap_session_t *session, void *app_ptr)
-{
-    (void)session;
-    free(app_ptr);
-}
-
 /* GET /rd/<id>: the registered links as the device sent them. RFC 9176 leaves reading a
  * registration resource undefined (section 5.3.3); returning its links is the useful answer. */
 static void
@@ -415,13 +408,9 @@ get_reg(struct rd_server *srv, coap_resource_t *resource, coap_session_t *sessio
 {
     struct loaded_reg lr;
     struct lookup_buf buf;
-    unsigned accept;
     int rc;
 
-    if (rd__option_uint(request, COAP_OPTION_ACCEPT, &accept) &&
-        accept != COAP_MEDIATYPE_APPLICATION_LINK_FORMAT) {
-        rd__respond_error(response, COAP_RESPONSE_CODE_NOT_ACCEPTABLE,
-                          "only application/link-format (40)");
+    if (rd__check_accept(request, response)) {
         return;
     }
     lookup_buf_init(&buf, srv->conf.max_payload * 2 + 4096);
@@ -435,13 +424,7 @@ get_reg(struct rd_server *srv, coap_resource_t *resource, coap_session_t *sessio
         respond_store_error(response, rc);
         return;
     }
-    coap_pdu_set_code(response, COAP_RESPONSE_CODE_CONTENT);
-    /* The buffer goes to libcoap, which frees it once the last Block2 block has left. */
-    if (!coap_add_data_large_response(
-            resource, session, request, response, query, COAP_MEDIATYPE_APPLICATION_LINK_FORMAT, -1,
-            0, buf.len, (const uint8_t *)(buf.data ? buf.data : ""), release_buffer, buf.data)) {
-        rd__respond_error(response, COAP_RESPONSE_CODE_INTERNAL_ERROR, "response failed");
-    }
+    rd__respond_links(resource, session, request, query, response, &buf);
 }
 
 /* DELETE /rd/<id> (RFC 9176 section 5.3.2): 2.02, or 4.04 when it is already gone. */

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -30,6 +31,44 @@ rd__query_params(const coap_pdu_t *request, struct lookup_qparam *out, size_t ma
     }
     *n = count;
     return RD_OK;
+}
+
+int
+rd__check_accept(const coap_pdu_t *request, coap_pdu_t *response)
+{
+    unsigned accept;
+
+    if (rd__option_uint(request, COAP_OPTION_ACCEPT, &accept) &&
+        accept != COAP_MEDIATYPE_APPLICATION_LINK_FORMAT) {
+        rd__respond_error(response, COAP_RESPONSE_CODE_NOT_ACCEPTABLE,
+                          "only application/link-format (40)");
+        return RD_EINVAL;
+    }
+    return RD_OK;
+}
+
+static void
+release_buffer(coap_session_t *session, void *app_ptr)
+{
+    (void)session;
+    free(app_ptr);
+}
+
+void
+rd__respond_links(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+                  const coap_string_t *query, coap_pdu_t *response, struct lookup_buf *buf)
+{
+    char *data = buf->data;
+    size_t len = buf->len;
+
+    /* The buffer goes to libcoap, which frees it once the last Block2 block has left. */
+    memset(buf, 0, sizeof(*buf));
+    coap_pdu_set_code(response, COAP_RESPONSE_CODE_CONTENT);
+    if (!coap_add_data_large_response(resource, session, request, response, query,
+                                      COAP_MEDIATYPE_APPLICATION_LINK_FORMAT, -1, 0, len,
+                                      (const uint8_t *)(data ? data : ""), release_buffer, data)) {
+        rd__respond_error(response, COAP_RESPONSE_CODE_INTERNAL_ERROR, "response failed");
+    }
 }
 
 int
