@@ -27,7 +27,7 @@ enum store_sync {
      * No fsync at commit; store_sync() flushes (the server calls it on a timer). A crash of the
      * process loses nothing (commits are in the OS page cache); a power failure or OS crash can
      * lose the commits since the last store_sync() and, unless the file system preserves write
-     * order, damage the database (LMDB's MDB_NOSYNC).
+     * order, damage the database (LMDB's documented risk of its no-sync mode).
      */
     STORE_SYNC_PERIODIC = 1,
     /** Flush only at store_free(). A process crash still loses nothing. */

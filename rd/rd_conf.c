@@ -36,6 +36,8 @@ rd_conf_init(struct rd_conf *conf)
     conf->sync = STORE_SYNC_PERIODIC;
     conf->sync_interval = 1;
     conf->map_size = (uint64_t)1 << 30;
+    conf->simple_registration = 1;
+    conf->simple_timeout = 10;
     if (set_string(&conf->data_dir, "./var/core-rd") || set_string(&conf->default_sector, "")) {
         rd_conf_cleanup(conf);
         return RD_ENOMEM;
@@ -147,6 +149,20 @@ set_sync(struct rd_conf *conf, const char *value)
     return RD_OK;
 }
 
+static int
+set_flag(int *flag, const char *key, const char *value, char *err, size_t err_size)
+{
+    if (strcmp(value, "on") == 0) {
+        *flag = 1;
+    } else if (strcmp(value, "off") == 0) {
+        *flag = 0;
+    } else {
+        snprintf(err, err_size, "%s: expected on or off, got \"%s\"", key, value);
+        return RD_EINVAL;
+    }
+    return RD_OK;
+}
+
 /* Numeric directives: where each lives and its range. */
 struct num_directive {
     const char *key;
@@ -159,7 +175,7 @@ static const struct num_directive num_directives[] = {
     { "lifetime_min", 1, UINT32_MAX, "seconds" }, { "lifetime_max", 1, UINT32_MAX, "seconds" },
     { "expiry_grace", 0, UINT32_MAX, "seconds" }, { "max_payload", 64, 16 * 1024 * 1024, "bytes" },
     { "max_links", 1, 100000, "a count" },        { "sync_interval", 1, 3600, "seconds" },
-    { "map_size", 1, 1024 * 1024, "MiB" },
+    { "map_size", 1, 1024 * 1024, "MiB" },        { "simple_timeout", 1, 300, "seconds" },
 };
 
 static void
@@ -177,6 +193,8 @@ store_num(struct rd_conf *conf, const char *key, uint64_t v)
         conf->max_links = (size_t)v;
     } else if (strcmp(key, "sync_interval") == 0) {
         conf->sync_interval = (uint32_t)v;
+    } else if (strcmp(key, "simple_timeout") == 0) {
+        conf->simple_timeout = (uint32_t)v;
     } else {
         conf->map_size = v * 1024 * 1024;
     }
@@ -221,6 +239,9 @@ rd_conf_set(struct rd_conf *conf, const char *key, const char *value, char *err,
             return RD_EINVAL;
         }
         return RD_OK;
+    }
+    if (strcmp(key, "simple_registration") == 0) {
+        return set_flag(&conf->simple_registration, key, value, err, err_size);
     }
     if (strcmp(key, "sync") == 0) {
         if (set_sync(conf, value)) {

@@ -38,6 +38,8 @@ enum rd_log_level {
 #define RD_DEDUP_SLOTS 8192
 
 struct rd_dedup_entry;
+struct rd_fetch;
+struct rd_simple_cache;
 
 /** Recent answers to confirmable state-changing requests, by peer and message ID. */
 struct rd_dedup {
@@ -58,8 +60,10 @@ struct rd_conf {
     size_t max_payload;    /**< bytes of a registration body, after Block1 reassembly */
     size_t max_links;      /**< links in one registration */
     enum store_sync sync;
-    uint32_t sync_interval; /**< seconds, for sync periodic */
-    uint64_t map_size;      /**< bytes */
+    uint32_t sync_interval;  /**< seconds, for sync periodic */
+    uint64_t map_size;       /**< bytes */
+    int simple_registration; /**< serve POST /.well-known/rd (RFC 9176 section 5.1) */
+    uint32_t simple_timeout; /**< seconds a simple registration waits for the endpoint */
 };
 
 /** The running server. Owned by rd_server_new()/rd_server_free(). */
@@ -76,6 +80,9 @@ struct rd_server {
     int lookup_dirty;            /**< lookup results may have changed since the last notify */
     int64_t last_notify_ms;      /**< monotonic milliseconds of the last notification */
     int64_t next_expiry;         /**< earliest deadline still to come; INT64_MAX for none */
+    struct rd_fetch *fetches;    /**< simple registrations waiting for their endpoint */
+    size_t nfetches;
+    struct rd_simple_cache *simple_cache; /**< fetched discovery documents, by base */
 };
 
 /* rd_conf.c */
@@ -195,9 +202,42 @@ void rd__lookup_changed(struct rd_server *srv, int64_t expires_at);
 /** Notify lookup observers of changes and expiries, at most every RD_NOTIFY_INTERVAL_MS. */
 void rd__lookup_notify(struct rd_server *srv, int64_t now, int64_t now_ms);
 
+/* rd_simple.c */
+
+/** Set up simple registration (when configured) and the client handlers it needs. */
+int rd__simple_init(struct rd_server *srv);
+
+/** Fail the fetches whose endpoint has not answered in time. */
+void rd__simple_tick(struct rd_server *srv, int64_t now_ms);
+
+/** Drop every pending fetch and the cache; before the libcoap context goes. */
+void rd__simple_cleanup(struct rd_server *srv);
+
 /* rd_registration.c */
+
+/** Everything one registration write needs, borrowed. */
+struct rd_reg_write {
+    const char *ep;
+    const char *d;
+    const struct lookup_reg *rec;
+    int64_t expires_at;
+};
 
 /** Create the directory resource and the handler for registration resources. */
 int rd__registration_init(struct rd_server *srv);
+
+/**
+ * Store a registration with its index terms: create or replace by (ep, d) when @p replace_id is
+ * 0, else replace registration @p replace_id. Logs store failures and notes the lookup change.
+ *
+ * @param id      With replace_id 0, written with the registration's id.
+ * @param created With replace_id 0, written with 1 for a new registration.
+ * @return RD_OK; RD_ENOTFOUND; RD_EFULL; RD_ESTORE; RD_ENOMEM; RD_ETOOBIG.
+ */
+int rd__reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t replace_id,
+                 uint64_t *id, int *created);
+
+/** Answer a failed store operation with its CoAP code and a short reason. */
+void rd__respond_store_error(coap_pdu_t *response, int rc);
 
 #endif

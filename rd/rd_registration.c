@@ -19,14 +19,6 @@ struct loaded_reg {
     int rc; /* decode result */
 };
 
-/* Everything one registration write needs, borrowed. */
-struct reg_write {
-    const char *ep;
-    const char *d;
-    const struct lookup_reg *rec;
-    int64_t expires_at;
-};
-
 static struct rd_server *
 server_of(coap_session_t *session)
 {
@@ -134,9 +126,9 @@ parse_links(const struct rd_server *srv, const char *body, size_t len, struct lo
     return rc;
 }
 
-static int
-save_reg(struct rd_server *srv, const struct reg_write *w, uint64_t replace_id, uint64_t *id,
-         int *created)
+int
+rd__reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t replace_id, uint64_t *id,
+             int *created)
 {
     struct lookup_buf buf;
     struct lookup_terms terms = { 0 };
@@ -191,8 +183,8 @@ out:
     return rc;
 }
 
-static void
-respond_store_error(coap_pdu_t *response, int rc)
+void
+rd__respond_store_error(coap_pdu_t *response, int rc)
 {
     static const char *const msgs[] = { [-RD_EFULL] = "directory full",
                                         [-RD_ESTORE] = "storage failure",
@@ -222,7 +214,7 @@ register_ep(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *re
     struct lookup_regparams p = { 0 };
     struct lookup_links links = { 0 };
     struct lookup_reg rec = { 0 };
-    struct reg_write w;
+    struct rd_reg_write w;
     char implicit_base[RD_BASE_SIZE];
     const char *body;
     size_t body_len;
@@ -256,9 +248,9 @@ register_ep(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *re
     w.d = p.d ? p.d : srv->conf.default_sector;
     w.rec = &rec;
     w.expires_at = rd__now() + (int64_t)rec.lt;
-    rc = save_reg(srv, &w, 0, &id, &created);
+    rc = rd__reg_save(srv, &w, 0, &id, &created);
     if (rc) {
-        respond_store_error(response, rc);
+        rd__respond_store_error(response, rc);
         goto out;
     }
     {
@@ -334,7 +326,7 @@ update_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
     struct loaded_reg old;
     struct lookup_reg rec = { 0 };
     struct lookup_attr *attrs = NULL;
-    struct reg_write w;
+    struct rd_reg_write w;
     char implicit_base[RD_BASE_SIZE];
     const char *body;
     size_t body_len;
@@ -355,12 +347,12 @@ update_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
     }
     rc = load_reg(srv, id, STORE_GET_EXPIRED, &old);
     if (rc) {
-        respond_store_error(response, rc);
+        rd__respond_store_error(response, rc);
         goto out;
     }
     rc = lookup_attrs_merge(old.rec.attrs, old.rec.nattrs, p.attrs, p.nattrs, &attrs, &rec.nattrs);
     if (rc) {
-        respond_store_error(response, rc);
+        rd__respond_store_error(response, rc);
         goto out;
     }
     rec.attrs = attrs;
@@ -385,9 +377,9 @@ update_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
     w.d = old.d;
     w.rec = &rec;
     w.expires_at = rd__now() + (int64_t)rec.lt;
-    rc = save_reg(srv, &w, id, NULL, NULL);
+    rc = rd__reg_save(srv, &w, id, NULL, NULL);
     if (rc) {
-        respond_store_error(response, rc);
+        rd__respond_store_error(response, rc);
         goto out;
     }
     rd__log(srv, RD_LOG_DEBUG, "updated ep=%s d=%s lt=%lu base=%s", w.ep, w.d,
@@ -421,7 +413,7 @@ get_reg(struct rd_server *srv, coap_resource_t *resource, coap_session_t *sessio
     lookup_reg_cleanup(&lr.rec);
     if (rc) {
         lookup_buf_cleanup(&buf);
-        respond_store_error(response, rc);
+        rd__respond_store_error(response, rc);
         return;
     }
     rd__respond_links(resource, session, request, query, response, &buf);
@@ -438,7 +430,7 @@ delete_reg(struct rd_server *srv, coap_pdu_t *response, uint64_t id)
         if (rc == RD_ESTORE) {
             rd__log(srv, RD_LOG_ERROR, "store: %s", store_errmsg(srv->store));
         }
-        respond_store_error(response, rc);
+        rd__respond_store_error(response, rc);
         return;
     }
     srv->dirty = 1;

@@ -142,6 +142,9 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
     if (!rc) {
         rc = rd__lookup_init(srv);
     }
+    if (!rc) {
+        rc = rd__simple_init(srv);
+    }
     if (rc) {
         goto fail;
     }
@@ -195,7 +198,10 @@ housekeeping(struct rd_server *srv)
 {
     int64_t now = rd__now();
 
-    rd__lookup_notify(srv, now, rd__now_ms());
+    int64_t now_ms = rd__now_ms();
+
+    rd__simple_tick(srv, now_ms);
+    rd__lookup_notify(srv, now, now_ms);
     if (now != srv->last_sweep) {
         srv->last_sweep = now;
         sweep(srv, now);
@@ -233,6 +239,7 @@ rd_server_free(struct rd_server *srv)
     if (!srv) {
         return;
     }
+    rd__simple_cleanup(srv);
     if (srv->ctx) {
         coap_free_context(srv->ctx);
     }

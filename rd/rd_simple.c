@@ -1,0 +1,418 @@
+/* Simple registration (RFC 9176 section 5.1): POST /.well-known/rd?ep=... with an empty body.
+ * The request waits (empty ACK, then a separate response) while the RD, as a client on the
+ * same context, fetches the endpoint's /.well-known/core; then it registers those links and
+ * answers 2.04. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rd_internal.h"
+
+#define SIMPLE_PATH ".well-known/rd"
+/* Simple registrations waiting for their fetch at once; more get 5.03 with Max-Age. */
+#define FETCH_MAX 64
+/* Fetched discovery documents kept for a retried POST (RFC 9176 section 5.1 SHOULD). */
+#define CACHE_SLOTS 128
+/* RFC 7252 section 5.10.5: Max-Age defaults to 60 s. */
+#define DEFAULT_MAX_AGE 60
+#define QPARAM_MAX      64
+
+/* One simple registration in progress. Owned by the server's list until finished. */
+struct rd_fetch {
+    struct rd_fetch *next;
+    coap_async_t *async;    /* the waiting request; libcoap frees it after the answer */
+    coap_session_t *client; /* our session to the endpoint; released when finished */
+    uint8_t token[8];       /* token of our GET */
+    size_t token_len;
+    struct lookup_regparams params;
+    char base[RD_BASE_SIZE]; /* the requester's address: the registration's base */
+    int64_t deadline_ms;
+    coap_pdu_code_t result; /* 0 while the fetch runs */
+    char diag[LOOKUP_DIAG_SIZE];
+};
+
+struct rd_simple_cache {
+    char base[RD_BASE_SIZE];
+    char *doc;
+    size_t len;
+    int64_t expires_ms;
+};
+
+static struct rd_server *
+server_of(coap_session_t *session)
+{
+    return coap_get_app_data(coap_session_get_context(session));
+}
+
+static struct rd_simple_cache *
+cache_slot(struct rd_server *srv, const char *base)
+{
+    uint64_t h = 1469598103934665603ull;
+
+    for (const char *p = base; *p; p++) {
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    }
+    return &srv->simple_cache[h % CACHE_SLOTS];
+}
+
+static const struct rd_simple_cache *
+cache_find(struct rd_server *srv, const char *base, int64_t now_ms)
+{
+    const struct rd_simple_cache *c = cache_slot(srv, base);
+
+    return (c->doc && c->expires_ms > now_ms && strcmp(c->base, base) == 0) ? c : NULL;
+}
+
+static void
+cache_put(struct rd_server *srv, const char *base, const char *doc, size_t len, unsigned max_age)
+{
+    struct rd_simple_cache *c = cache_slot(srv, base);
+    char *copy = malloc(len ? len : 1);
+
+    if (!copy) {
+        return;
+    }
+    memcpy(copy, doc, len);
+    free(c->doc);
+    snprintf(c->base, sizeof(c->base), "%s", base);
+    c->doc = copy;
+    c->len = len;
+    c->expires_ms = rd__now_ms() + (int64_t)max_age * 1000;
+}
+
+/* Register the links of a fetched discovery document under the requester's address. */
+static coap_pdu_code_t
+register_doc(struct rd_server *srv, const struct lookup_regparams *p, const char *base,
+             const char *doc, size_t len, char *diag, size_t diag_size)
+{
+    struct lookup_links links = { 0 };
+    struct lookup_reg rec = { 0 };
+    struct rd_reg_write w;
+    uint64_t id = 0;
+    int created = 0;
+    int rc;
+
+    rc = lookup_links_parse(&links, doc, len, srv->conf.max_links, diag, diag_size);
+    if (rc) {
+        return COAP_RESPONSE_CODE_BAD_GATEWAY;
+    }
+    rec.base = base;
+    rec.lt = p->lt ? p->lt : LOOKUP_LT_DEFAULT;
+    rec.attrs = p->attrs;
+    rec.nattrs = p->nattrs;
+    rec.links = links.links;
+    rec.nlinks = links.nlinks;
+    w.ep = p->ep;
+    w.d = p->d ? p->d : srv->conf.default_sector;
+    w.rec = &rec;
+    w.expires_at = rd__now() + (int64_t)rec.lt;
+    rc = rd__reg_save(srv, &w, 0, &id, &created);
+    lookup_links_cleanup(&links);
+    if (rc) {
+        snprintf(diag, diag_size, "%s", rd_strerror(rc));
+        return rd__status_to_coap(rc);
+    }
+    rd__log(srv, RD_LOG_INFO, "simple %s ep=%s d=%s base=%s lt=%lu links=%zu",
+            created ? "registration" : "re-registration", w.ep, w.d, base, (unsigned long)rec.lt,
+            rec.nlinks);
+    return COAP_RESPONSE_CODE_CHANGED;
+}
+
+static void
+fetch_free(struct rd_fetch *f)
+{
+    if (f->client) {
+        coap_session_release(f->client);
+    }
+    lookup_regparams_cleanup(&f->params);
+    free(f);
+}
+
+/* End a fetch: remember the answer and wake the waiting request up. */
+static void
+fetch_done(struct rd_server *srv, struct rd_fetch *f, coap_pdu_code_t code, const char *diag)
+{
+    f->result = code;
+    snprintf(f->diag, sizeof(f->diag), "%s", diag ? diag : "");
+    if (code != COAP_RESPONSE_CODE_CHANGED) {
+        rd__log(srv, RD_LOG_WARN, "simple registration of ep=%s from %s failed: %s", f->params.ep,
+                f->base, f->diag);
+    }
+    coap_async_trigger(f->async);
+}
+
+static struct rd_fetch *
+fetch_by_session(struct rd_server *srv, const coap_session_t *client, coap_bin_const_t token)
+{
+    for (struct rd_fetch *f = srv->fetches; f; f = f->next) {
+        if (f->client == client && f->result == 0 && token.length == f->token_len &&
+            memcmp(token.s, f->token, token.length) == 0) {
+            return f;
+        }
+    }
+    return NULL;
+}
+
+static unsigned
+max_age_of(const coap_pdu_t *pdu)
+{
+    unsigned max_age;
+
+    return rd__option_uint(pdu, COAP_OPTION_MAXAGE, &max_age) ? max_age : DEFAULT_MAX_AGE;
+}
+
+/* The endpoint answered our GET /.well-known/core (libcoap has joined any Block2 blocks). */
+static coap_response_t
+hnd_response(coap_session_t *session, const coap_pdu_t *sent, const coap_pdu_t *received,
+             const coap_mid_t mid)
+{
+    struct rd_server *srv = server_of(session);
+    struct rd_fetch *f = fetch_by_session(srv, session, coap_pdu_get_token(received));
+    coap_pdu_code_t code = coap_pdu_get_code(received);
+    const uint8_t *data = NULL;
+    size_t len = 0, offset = 0, total = 0;
+    char diag[LOOKUP_DIAG_SIZE];
+
+    (void)sent;
+    (void)mid;
+    if (!f) {
+        return COAP_RESPONSE_OK;
+    }
+    if (code != COAP_RESPONSE_CODE_CONTENT) {
+        snprintf(diag, sizeof(diag), "endpoint answered %u.%02u", code >> 5, code & 0x1f);
+        fetch_done(srv, f, COAP_RESPONSE_CODE_BAD_GATEWAY, diag);
+        return COAP_RESPONSE_OK;
+    }
+    if (coap_get_data_large(received, &len, &data, &offset, &total) &&
+        (total > srv->conf.max_payload || offset != 0 || len != total)) {
+        fetch_done(srv, f, COAP_RESPONSE_CODE_BAD_GATEWAY, "endpoint's links too large");
+        return COAP_RESPONSE_OK;
+    }
+    code = register_doc(srv, &f->params, f->base, (const char *)data, len, diag, sizeof(diag));
+    if (code == COAP_RESPONSE_CODE_CHANGED) {
+        cache_put(srv, f->base, (const char *)data, len, max_age_of(received));
+    }
+    fetch_done(srv, f, code, diag);
+    return COAP_RESPONSE_OK;
+}
+
+static void
+hnd_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_nack_reason_t reason,
+         const coap_mid_t mid)
+{
+    struct rd_server *srv = server_of(session);
+    struct rd_fetch *f = sent ? fetch_by_session(srv, session, coap_pdu_get_token(sent)) : NULL;
+
+    (void)mid;
+    if (f) {
+        fetch_done(srv, f, COAP_RESPONSE_CODE_GATEWAY_TIMEOUT,
+                   reason == COAP_NACK_RST ? "endpoint refused the request"
+                                           : "endpoint did not answer");
+    }
+}
+
+/* Send GET /.well-known/core to the requester's address and port. */
+static int
+start_fetch(struct rd_server *srv, coap_session_t *session, struct rd_fetch *f)
+{
+    coap_pdu_t *pdu;
+    uint8_t accept[2];
+
+    f->client = coap_new_client_session(srv->ctx, NULL, coap_session_get_addr_remote(session),
+                                        COAP_PROTO_UDP);
+    if (!f->client) {
+        return RD_ENOMEM;
+    }
+    /* Bounded retries: about 1 + 2 + 4 s before a silent endpoint counts as gone. */
+    coap_session_set_ack_timeout(f->client, (coap_fixed_point_t){ 1, 0 });
+    coap_session_set_max_retransmit(f->client, 2);
+    pdu = coap_new_pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, f->client);
+    if (!pdu) {
+        return RD_ENOMEM;
+    }
+    coap_session_new_token(f->client, &f->token_len, f->token);
+    coap_add_token(pdu, f->token_len, f->token);
+    coap_add_option(pdu, COAP_OPTION_URI_PATH, 11, (const uint8_t *)".well-known");
+    coap_add_option(pdu, COAP_OPTION_URI_PATH, 4, (const uint8_t *)"core");
+    coap_add_option(
+        pdu, COAP_OPTION_ACCEPT,
+        coap_encode_var_safe(accept, sizeof(accept), COAP_MEDIATYPE_APPLICATION_LINK_FORMAT),
+        accept);
+    return coap_send(f->client, pdu) == COAP_INVALID_MID ? RD_EINVAL : RD_OK;
+}
+
+/* The delayed call of the handler: answer with what the fetch found, and forget the fetch. */
+static void
+finish(struct rd_server *srv, coap_async_t *async, coap_pdu_t *response)
+{
+    struct rd_fetch *f = coap_async_get_app_data(async);
+    struct rd_fetch **pp = &srv->fetches;
+
+    if (!f) {
+        rd__respond_error(response, COAP_RESPONSE_CODE_INTERNAL_ERROR, "lost fetch");
+        return;
+    }
+    rd__respond_error(response, f->result,
+                      f->result == COAP_RESPONSE_CODE_CHANGED ? NULL : f->diag);
+    while (*pp && *pp != f) {
+        pp = &(*pp)->next;
+    }
+    if (*pp) {
+        *pp = f->next;
+    }
+    srv->nfetches--;
+    coap_async_set_app_data(async, NULL);
+    fetch_free(f);
+}
+
+static int
+parse_simple(struct rd_server *srv, const coap_pdu_t *request, struct lookup_regparams *p,
+             coap_pdu_t *response)
+{
+    struct lookup_qparam q[QPARAM_MAX];
+    char diag[LOOKUP_DIAG_SIZE];
+    size_t nq = 0;
+    size_t len = 0;
+    const uint8_t *data;
+
+    if (coap_get_data(request, &len, &data) && len > 0) {
+        rd__respond_error(response, COAP_RESPONSE_CODE_BAD_REQUEST,
+                          "simple registration takes no payload");
+        return RD_EINVAL;
+    }
+    if (rd__query_params(request, q, QPARAM_MAX, &nq)) {
+        rd__respond_error(response, COAP_RESPONSE_CODE_BAD_REQUEST, "too many query parameters");
+        return RD_EINVAL;
+    }
+    if (lookup_regparams_parse(p, LOOKUP_REG_SIMPLE, q, nq, diag, sizeof(diag))) {
+        rd__respond_error(response, COAP_RESPONSE_CODE_BAD_REQUEST, diag);
+        return RD_EINVAL;
+    }
+    if (p->lt && (p->lt < srv->conf.lifetime_min || p->lt > srv->conf.lifetime_max)) {
+        snprintf(diag, sizeof(diag), "lt: expected %lu..%lu", (unsigned long)srv->conf.lifetime_min,
+                 (unsigned long)srv->conf.lifetime_max);
+        rd__respond_error(response, COAP_RESPONSE_CODE_BAD_REQUEST, diag);
+        lookup_regparams_cleanup(p);
+        return RD_EINVAL;
+    }
+    return RD_OK;
+}
+
+static void
+busy(coap_pdu_t *response, const char *why)
+{
+    uint8_t age[1] = { 5 };
+
+    /* Tell the client when to retry (RFC 9176 section 4: clients retry after Max-Age). */
+    coap_add_option(response, COAP_OPTION_MAXAGE, 1, age);
+    rd__respond_error(response, COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE, why);
+}
+
+static void
+hnd_post_simple(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+                const coap_string_t *query, coap_pdu_t *response)
+{
+    struct rd_server *srv = server_of(session);
+    coap_async_t *async = coap_find_async(session, coap_pdu_get_token(request));
+    struct rd_fetch *f = NULL;
+    const struct rd_simple_cache *cached;
+    char diag[LOOKUP_DIAG_SIZE];
+
+    (void)resource;
+    (void)query;
+    if (async) {
+        finish(srv, async, response);
+        return;
+    }
+    f = calloc(1, sizeof(*f));
+    if (!f) {
+        busy(response, "out of memory");
+        return;
+    }
+    if (parse_simple(srv, request, &f->params, response)) {
+        free(f);
+        return;
+    }
+    if (rd__base_from_session(session, f->base, sizeof(f->base))) {
+        rd__respond_error(response, COAP_RESPONSE_CODE_BAD_REQUEST, "no usable source address");
+        fetch_free(f);
+        return;
+    }
+    cached = cache_find(srv, f->base, rd__now_ms());
+    if (cached) {
+        coap_pdu_code_t code =
+            register_doc(srv, &f->params, f->base, cached->doc, cached->len, diag, sizeof(diag));
+
+        rd__respond_error(response, code, code == COAP_RESPONSE_CODE_CHANGED ? NULL : diag);
+        fetch_free(f);
+        return;
+    }
+    if (srv->nfetches >= FETCH_MAX) {
+        busy(response, "too many simple registrations in progress");
+        fetch_free(f);
+        return;
+    }
+    f->deadline_ms = rd__now_ms() + (int64_t)srv->conf.simple_timeout * 1000;
+    async = start_fetch(srv, session, f) ? NULL : coap_register_async(session, request, 0);
+    if (!async) {
+        busy(response, "cannot reach the endpoint now");
+        fetch_free(f);
+        return;
+    }
+    f->async = async;
+    coap_async_set_app_data(async, f);
+    f->next = srv->fetches;
+    srv->fetches = f;
+    srv->nfetches++;
+    /* No response code: libcoap sends an empty ACK and the answer follows separately. */
+}
+
+void
+rd__simple_tick(struct rd_server *srv, int64_t now_ms)
+{
+    for (struct rd_fetch *f = srv->fetches; f; f = f->next) {
+        if (f->result == 0 && now_ms >= f->deadline_ms) {
+            fetch_done(srv, f, COAP_RESPONSE_CODE_GATEWAY_TIMEOUT, "endpoint did not answer");
+        }
+    }
+}
+
+int
+rd__simple_init(struct rd_server *srv)
+{
+    coap_resource_t *r;
+
+    srv->simple_cache = calloc(CACHE_SLOTS, sizeof(*srv->simple_cache));
+    if (!srv->simple_cache) {
+        return RD_ENOMEM;
+    }
+    coap_register_response_handler(srv->ctx, hnd_response);
+    coap_register_nack_handler(srv->ctx, hnd_nack);
+    if (!srv->conf.simple_registration) {
+        return RD_OK;
+    }
+    /* The path is fixed by RFC 9176 section 9.6, not discovered. */
+    r = coap_resource_init(coap_make_str_const(SIMPLE_PATH), 0);
+    if (!r) {
+        return RD_ENOMEM;
+    }
+    coap_register_request_handler(r, COAP_REQUEST_POST, hnd_post_simple);
+    coap_add_resource(srv->ctx, r);
+    return RD_OK;
+}
+
+void
+rd__simple_cleanup(struct rd_server *srv)
+{
+    while (srv->fetches) {
+        struct rd_fetch *f = srv->fetches;
+
+        srv->fetches = f->next;
+        fetch_free(f);
+    }
+    for (size_t i = 0; srv->simple_cache && i < CACHE_SLOTS; i++) {
+        free(srv->simple_cache[i].doc);
+    }
+    free(srv->simple_cache);
+    srv->simple_cache = NULL;
+}
