@@ -218,14 +218,10 @@ start_fetch(struct rd_server *srv, coap_session_t *session, struct rd_fetch *f)
     coap_pdu_t *pdu;
     uint8_t accept[2];
 
-    f->client = coap_new_client_session(srv->ctx, NULL, coap_session_get_addr_remote(session),
-                                        COAP_PROTO_UDP);
-    if (!f->client) {
-        return RD_ENOMEM;
-    }
-    /* Bounded retries: about 1 + 2 + 4 s before a silent endpoint counts as gone. */
-    coap_session_set_ack_timeout(f->client, (coap_fixed_point_t){ 1, 0 });
-    coap_session_set_max_retransmit(f->client, 2);
+    /* The GET leaves from the port the request came to, on the requester's own session: a
+     * device (or its NAT) expects answers from there, and may refuse any other source. */
+    (void)srv;
+    f->client = coap_session_reference(session);
     pdu = coap_new_pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, f->client);
     if (!pdu) {
         return RD_ENOMEM;
