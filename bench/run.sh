@@ -1,0 +1,433 @@
+#!/usr/bin/env bash
+# Benchmark of core-rd. Builds the Release server and the load generator, measures the UDP
+# ceiling of this machine with the same generator (against udp-ack), then for each size N starts
+# a fresh core-rd on loopback, registers N endpoints and measures every interface, its memory,
+# the size of its data and the time a restart on that data takes. Writes a Markdown report to
+# stdout and to BENCH_OUT.
+#
+# Environment (all optional):
+#   BENCH_SIZES        endpoint counts, default "10000 100000 1000000"
+#   BENCH_OUT          report file, default bench/results.md
+#   BENCH_BUILD        build directory, default build-bench
+#   BENCH_WINDOW       outstanding requests of the throughput runs, default 32
+#   BENCH_W1_OPS       operations of each latency run (window 1), default 20000
+#   BENCH_CEILING_OPS  operations of each ceiling run, default 200000
+#   BENCH_MAX_SECONDS  time limit of each phase, default 300
+#   BENCH_LOG_LEVEL    core-rd log level, default warn (info logs every registration)
+#   BENCH_MAP_MIB      core-rd map_size, default 16384 (the 1024 default is too small for 1M)
+#   BENCH_SEED         seed of the generator, default 1
+#   BENCH_PIN          1 (default with 2 or more CPUs): server on CPU 0, generator on CPU 1
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BENCH_BUILD:-$ROOT/build-bench}
+SIZES=${BENCH_SIZES:-"10000 100000 1000000"}
+OUT=${BENCH_OUT:-$ROOT/bench/results.md}
+WINDOW=${BENCH_WINDOW:-32}
+W1_OPS=${BENCH_W1_OPS:-20000}
+CEILING_OPS=${BENCH_CEILING_OPS:-200000}
+MAX_SECONDS=${BENCH_MAX_SECONDS:-300}
+LOG_LEVEL=${BENCH_LOG_LEVEL:-warn}
+MAP_MIB=${BENCH_MAP_MIB:-16384}
+SEED=${BENCH_SEED:-1}
+PIN=${BENCH_PIN:-1}
+
+for v in $SIZES $WINDOW $W1_OPS $CEILING_OPS $MAX_SECONDS $MAP_MIB $SEED $PIN; do
+    case $v in
+    '' | *[!0-9]*)
+        echo "run.sh: expected a number, got '$v'" >&2
+        exit 2
+        ;;
+    esac
+done
+
+RD=$BUILD/rd/core-rd
+BENCH=$BUILD/bench/rd-bench
+ACK=$BUILD/bench/udp-ack
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/rd-bench.XXXXXX")
+SERVER_PID=""
+ACK_PID=""
+PORT=""
+# Source ports of the generator. core-rd answers a message ID it has seen from the same
+# address and port within 247 s from its cache, so no two runs against one server may share a
+# port: each run starts where the previous one stopped (rd-bench prints next_src_port).
+SRC_PORT=21000
+# Where the scheduler puts the two processes changes a window-1 round trip by a factor of two
+# or more (a wake-up on the same CPU against one on the other), so by default each gets its own.
+PIN_SERVER=()
+PIN_CLIENT=()
+PLACEMENT="not pinned"
+if [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+    PIN_SERVER=(taskset -c 0)
+    PIN_CLIENT=(taskset -c 1)
+    PLACEMENT="server (and udp-ack) pinned to CPU 0, generator to CPU 1"
+fi
+RAW=$WORK/raw.txt
+NOTES=$WORK/notes.txt
+: >"$RAW"
+: >"$NOTES"
+declare -A RES  # "N|phase|W" -> rd-bench result line
+declare -A INFO # "N|what" -> value
+
+log() { echo "run.sh: $*" >&2; }
+
+now_us() {
+    local t=$EPOCHREALTIME
+    echo "${t//[.,]/}"
+}
+
+# stop_pid PID NAME: SIGTERM, wait up to 120 s, then SIGKILL. Sets STOP_STATUS and STOP_MS.
+stop_pid() {
+    local pid=$1 name=$2 i=0 t0
+    t0=$(now_us)
+    kill -TERM "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null && [ $i -lt 12000 ]; do
+        sleep 0.01
+        i=$((i + 1))
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        log "$name (pid $pid) ignored SIGTERM for 120 s: SIGKILL"
+        echo "- $name did not stop within 120 s of SIGTERM and was killed." >>"$NOTES"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    STOP_STATUS=0
+    wait "$pid" 2>/dev/null || STOP_STATUS=$?
+    STOP_MS=$((($(now_us) - t0) / 1000))
+}
+
+cleanup() {
+    if [ -n "$SERVER_PID" ]; then
+        stop_pid "$SERVER_PID" core-rd
+        SERVER_PID=""
+    fi
+    if [ -n "$ACK_PID" ]; then
+        stop_pid "$ACK_PID" udp-ack
+        ACK_PID=""
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# field LINE KEY: the value of KEY=... in an rd-bench line.
+field() {
+    local kv
+    for kv in $1; do
+        if [ "${kv%%=*}" = "$2" ]; then
+            echo "${kv#*=}"
+            return
+        fi
+    done
+    echo "-"
+}
+
+# bench KEY N ARGS...: run rd-bench with N endpoints against 127.0.0.1:$PORT; keep its lines
+# in RAW, and in RES under "KEY|phase|window".
+bench() {
+    local key=$1 n=$2 out=$WORK/bench.out status=0 line
+    shift 2
+    "${PIN_CLIENT[@]}" "$BENCH" --server "127.0.0.1:$PORT" -n "$n" --seed "$SEED" \
+        --max-seconds "$MAX_SECONDS" --src-port-base "$SRC_PORT" "$@" \
+        >"$out" 2>"$WORK/bench.err" || status=$?
+    cat "$out" >>"$RAW"
+    while IFS= read -r line; do
+        case $line in
+        phase=*) RES["$key|$(field "$line" phase)|$(field "$line" w)"]=$line ;;
+        "# next_src_port="*) SRC_PORT=${line#*=} ;;
+        "# register: duplicate_locations="*)
+            if [ "${line#*=}" != 0 ]; then
+                echo "- N=$n: ${line#*=} registrations of distinct endpoints got a location" \
+                    "another endpoint also got." >>"$NOTES"
+            fi
+            ;;
+        esac
+    done <"$out"
+    grep -h '^phase=' "$out" >&2 || true
+    if [ $status -ne 0 ] || [ -s "$WORK/bench.err" ]; then
+        log "rd-bench $* exited $status: $(head -c 500 "$WORK/bench.err")"
+        echo "- N=$n: rd-bench $* exited $status: $(head -c 300 "$WORK/bench.err" | tr '\n' ' ')" \
+            >>"$NOTES"
+    fi
+    return 0
+}
+
+# server_alive WHEN: 0 if core-rd still runs; else record how it ended.
+server_alive() {
+    local status=0
+    if kill -0 "$SERVER_PID" 2>/dev/null; then
+        return 0
+    fi
+    wait "$SERVER_PID" 2>/dev/null || status=$?
+    SERVER_PID=""
+    log "core-rd died $1 (exit status $status); log tail:"
+    tail -n 20 "$WORK/rd.log" >&2
+    {
+        echo "- core-rd died $1: exit status $status$([ $status -gt 128 ] &&
+            echo " (signal $((status - 128)))"). Last log lines:"
+        tail -n 5 "$WORK/rd.log" | sed 's/^/    /'
+    } >>"$NOTES"
+    return 1
+}
+
+# start_server DATA: start core-rd on a free loopback port and wait until it answers a request.
+# Sets SERVER_PID, PORT and READY_MS (from exec to the first answer).
+start_server() {
+    local data=$1 tries=0 t0 out ready
+    while [ $tries -lt 5 ]; do
+        tries=$((tries + 1))
+        PORT=$((40000 + RANDOM % 10000))
+        : >"$WORK/rd.log"
+        t0=$(now_us)
+        # taskset execs the server in place, so $! is the server's PID.
+        "${PIN_SERVER[@]}" "$RD" -c "$WORK/core-rd.conf" -l "127.0.0.1:$PORT" -d "$data" \
+            2>>"$WORK/rd.log" &
+        SERVER_PID=$!
+        out=$("${PIN_CLIENT[@]}" "$BENCH" --server "127.0.0.1:$PORT" --src-port-base "$SRC_PORT" \
+            --wait-ready 600000 2>&1) || true
+        SRC_PORT=$(echo "$out" | sed -n 's/^# next_src_port=//p' | grep . || echo $((SRC_PORT + 1)))
+        ready=$(echo "$out" | sed -n 's/.*ready_epoch_us=\([0-9]*\).*/\1/p')
+        # "listening on" is an info line, so below info only the absence of a bind error
+        # tells that the answer came from this server and not from another owner of the port.
+        if [ -n "$ready" ] && ! grep -q "cannot" "$WORK/rd.log" &&
+            kill -0 "$SERVER_PID" 2>/dev/null; then
+            READY_MS=$(((ready - t0) / 1000))
+            return 0
+        fi
+        if kill -0 "$SERVER_PID" 2>/dev/null; then
+            stop_pid "$SERVER_PID" core-rd
+        fi
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=""
+        if ! grep -q "cannot bind" "$WORK/rd.log"; then
+            break
+        fi
+    done
+    log "core-rd did not start; log:"
+    cat "$WORK/rd.log" >&2
+    exit 1
+}
+
+proc_kb() {
+    awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo "-"
+}
+
+human_kb() {
+    awk -v kb="$1" 'BEGIN {
+        if (kb !~ /^[0-9]+$/) { print "-"; exit }
+        if (kb >= 1048576) printf "%.2f GiB", kb / 1048576; else printf "%.1f MiB", kb / 1024 }'
+}
+
+run_ceiling() {
+    local i=0
+    PORT=$((40000 + RANDOM % 10000))
+    "${PIN_SERVER[@]}" "$ACK" -l "127.0.0.1:$PORT" 2>"$WORK/ack.log" &
+    ACK_PID=$!
+    while ! grep -q "listening on" "$WORK/ack.log" && [ $i -lt 100 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    if ! kill -0 "$ACK_PID" 2>/dev/null; then
+        log "udp-ack did not start: $(cat "$WORK/ack.log")"
+        exit 1
+    fi
+    log "ceiling: udp-ack on 127.0.0.1:$PORT"
+    bench ceiling "$CEILING_OPS" --accept-empty-ack --phases register -w "$WINDOW"
+    bench ceiling "$CEILING_OPS" --accept-empty-ack --phases lookup-ep -w "$WINDOW" \
+        --ops "$CEILING_OPS"
+    bench ceiling "$CEILING_OPS" --accept-empty-ack --phases lookup-ep -w 1 \
+        --ops "$((CEILING_OPS / 4))"
+    stop_pid "$ACK_PID" udp-ack
+    ACK_PID=""
+}
+
+run_size() {
+    local n=$1
+    local data=$WORK/data-$n loc=$WORK/loc-$n
+    log "N=$n: fresh server"
+    rm -rf "$data" "$loc"
+    start_server "$data"
+    INFO["$n|start_ms"]=$READY_MS
+    bench "$n" "$n" --phases register -w "$WINDOW" --locations "$loc"
+    server_alive "after register (N=$n)" || return 0
+    INFO["$n|hwm_register"]=$(proc_kb "$SERVER_PID" VmHWM)
+    bench "$n" "$n" --phases update,lookup-ep,lookup-res-selective,lookup-res-page -w "$WINDOW" \
+        --locations "$loc"
+    server_alive "during update/lookups (N=$n, W=$WINDOW)" || return 0
+    bench "$n" "$n" --phases lookup-ep,lookup-res-selective -w 1 --ops "$W1_OPS"
+    server_alive "during the W=1 lookups (N=$n)" || return 0
+    INFO["$n|hwm_end"]=$(proc_kb "$SERVER_PID" VmHWM)
+    INFO["$n|anon_end"]=$(proc_kb "$SERVER_PID" RssAnon)
+    INFO["$n|du"]=$(du -sk "$data" | awk '{ print $1 }')
+    stop_pid "$SERVER_PID" core-rd
+    SERVER_PID=""
+    INFO["$n|stop_ms"]=$STOP_MS
+    INFO["$n|stop_status"]=$STOP_STATUS
+    if [ "$STOP_STATUS" -ne 0 ]; then
+        echo "- N=$n: core-rd exited $STOP_STATUS on SIGTERM." >>"$NOTES"
+    fi
+    log "N=$n: restart on the same data"
+    start_server "$data"
+    INFO["$n|restart_ms"]=$READY_MS
+    INFO["$n|restart_rss"]=$(proc_kb "$SERVER_PID" VmRSS)
+    bench "$n" "$n" --phases delete -w "$WINDOW" --locations "$loc"
+    server_alive "during delete (N=$n)" || return 0
+    INFO["$n|du_after_delete"]=$(du -sk "$data" | awk '{ print $1 }')
+    stop_pid "$SERVER_PID" core-rd
+    SERVER_PID=""
+    rm -rf "$data" "$loc"
+}
+
+# ratio OPS_PER_S CEILING_LINE: percentage of the ceiling.
+ratio() {
+    local c
+    c=$(field "$2" ops_per_s)
+    awk -v a="$1" -v c="$c" 'BEGIN {
+        if (a !~ /^[0-9.]+$/ || c !~ /^[0-9.]+$/ || c == 0) print "-"
+        else printf "%.1f%%", 100 * a / c }'
+}
+
+report() {
+    local n ph w label line ceil ops ok links stopped
+    local cpu kernel mem commit fs
+    cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+    kernel=$(uname -sr)
+    mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+    fs=$(df -T "$WORK" | awk 'NR == 2 { print $2 }')
+    commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    if [ -n "$(git -C "$ROOT" status --porcelain -- rd store lookup include 2>/dev/null)" ]; then
+        commit="$commit (with uncommitted changes in the server sources)"
+    fi
+    echo "# core-rd benchmark"
+    echo
+    echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'), core-rd $commit, Release build"
+    echo "- Machine: $(nproc) CPUs, ${cpu:-unknown CPU}, $mem RAM, $kernel"
+    echo "- Server: \`sync periodic\` (sync_interval 1 s), map_size $MAP_MIB MiB, log level" \
+        "$LOG_LEVEL, data on $fs, 127.0.0.1 only; $PLACEMENT"
+    echo "- Generator: rd-bench, window $WINDOW (latency runs: window 1, $W1_OPS ops)," \
+        "confirmable requests, 2 s retransmission timeout, 4 tries; lookups: min(N, 100000) ops"
+    echo
+    echo "## UDP ceiling (rd-bench against udp-ack, empty ACK to every request)"
+    echo
+    echo "| shape | W | ops | ops/s | p50 ms | p99 ms |"
+    echo "|---|---:|---:|---:|---:|---:|"
+    for key in "register|$WINDOW|POST /rd (register-shaped)" \
+        "lookup-ep|$WINDOW|GET (lookup-shaped)" "lookup-ep|1|GET (lookup-shaped)"; do
+        IFS='|' read -r ph w label <<<"$key"
+        line=${RES["ceiling|$ph|$w"]:-}
+        [ -n "$line" ] || continue
+        echo "| $label | $w | $(field "$line" ok) | $(field "$line" ops_per_s) |" \
+            "$(field "$line" p50_ms) | $(field "$line" p99_ms) |"
+    done
+    echo
+    echo "## Throughput and latency"
+    echo
+    echo "ops/s counts only answers with the expected code; latencies are over all answered ops;"
+    echo "\"of ceiling\" compares with the ceiling run of the same shape and window."
+    echo
+    echo "| N | phase | W | ok / ops | ops/s | of ceiling | p50 ms | p99 ms | max ms |" \
+        "links/answer | timeouts | retrans | codes |"
+    echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    for n in $SIZES; do
+        for key in "register|$WINDOW" "update|$WINDOW" "lookup-ep|$WINDOW" \
+            "lookup-res-selective|$WINDOW" "lookup-res-page|$WINDOW" "lookup-ep|1" \
+            "lookup-res-selective|1" "delete|$WINDOW"; do
+            IFS='|' read -r ph w <<<"$key"
+            line=${RES["$n|$ph|$w"]:-}
+            [ -n "$line" ] || continue
+            case $ph in
+            register | update | delete) ceil=${RES["ceiling|register|$WINDOW"]:-} ;;
+            *) ceil=${RES["ceiling|lookup-ep|$w"]:-} ;;
+            esac
+            ops=$(field "$line" ops)
+            ok=$(field "$line" ok)
+            links=$(field "$line" links_per_ok)
+            case $ph in register | update | delete) links="" ;; esac
+            stopped=""
+            if [ "$(field "$line" stopped)" != no ]; then
+                stopped=" (stopped at ${MAX_SECONDS} s)"
+            fi
+            echo "| $n | $ph$stopped | $w | $ok / $ops | $(field "$line" ops_per_s) |" \
+                "$(ratio "$(field "$line" ops_per_s)" "$ceil") | $(field "$line" p50_ms) |" \
+                "$(field "$line" p99_ms) | $(field "$line" max_ms) | $links |" \
+                "$(field "$line" timeouts) | $(field "$line" retransmissions) |" \
+                "$(field "$line" codes | sed 's/,/, /g') |"
+        done
+    done
+    echo
+    echo "## Memory, data and restart"
+    echo
+    echo "| N | peak RSS after register | peak RSS at end | RssAnon at end | data dir |" \
+        "start (empty) | stop (SIGTERM) | restart to first answer | RSS after restart |" \
+        "data dir after delete | wall time of the N run |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for n in $SIZES; do
+        [ -n "${INFO["$n|start_ms"]:-}" ] || continue
+        echo "| $n | $(human_kb "${INFO["$n|hwm_register"]:-}") |" \
+            "$(human_kb "${INFO["$n|hwm_end"]:-}") | $(human_kb "${INFO["$n|anon_end"]:-}") |" \
+            "$(human_kb "${INFO["$n|du"]:-}") |" \
+            "${INFO["$n|start_ms"]} ms | ${INFO["$n|stop_ms"]:--} ms |" \
+            "${INFO["$n|restart_ms"]:--} ms | $(human_kb "${INFO["$n|restart_rss"]:-}") |" \
+            "$(human_kb "${INFO["$n|du_after_delete"]:-}") | ${INFO["$n|total_s"]:--} s |"
+    done
+    echo
+    echo "## How it was measured"
+    echo
+    cat <<'EOF'
+- Per N: a fresh core-rd and data directory; register N endpoints `bench-<i>` (lt 86400), each
+  with 5 links: `temperature-c`, `humidity`, `light-lux`, `power` on every endpoint, and a fifth
+  that is `rare-sensor` on 10 endpoints in all (`firmware` elsewhere). Then update (empty POST to
+  each location), lookup-ep (`?ep=bench-<random>`), lookup-res-selective (`?rt=rare-sensor`: 10
+  links), lookup-res-page (`?rt=temperature-c&count=50&page=<random 0..19>`), the last two
+  lookups again with window 1, then SIGTERM, a restart on the same data, and delete (every
+  location) against the restarted server.
+- An op is one request, or for a Block2 answer (1024-byte blocks, requested with Block2 szx 6)
+  the whole chain of block requests: its latency runs from the first transmission of the first
+  request to the arrival of the last block. Retransmitted requests keep their first send time.
+- Peak RSS is VmHWM of the server; it includes the LMDB pages the server touched through its
+  memory map (file-backed), RssAnon is its heap alone. The data dir is `du` of the LMDB directory.
+- Start and restart time: from exec of core-rd to its first answer to `GET /.well-known/core`,
+  probed every 10 ms.
+- The generator uses a new source port after every 65536 message IDs and never reuses a port
+  against one server: core-rd answers a repeated (address, port, message ID) from its
+  deduplication cache for 247 s, which would make a reused ID look like a fast success.
+- The ceiling runs send the same requests to udp-ack, which returns an empty ACK at once: the
+  most this generator, kernel and loopback can carry, measured in the same run.
+EOF
+    if [ -s "$NOTES" ]; then
+        echo
+        echo "## Incidents"
+        echo
+        cat "$NOTES"
+    fi
+    echo
+    echo "## Raw rd-bench output"
+    echo
+    echo '```'
+    grep -v '^# next_src_port' "$RAW" || true
+    echo '```'
+}
+
+main() {
+    log "building $BUILD"
+    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build "$BUILD" -j "$(nproc)" --target core-rd rd-bench udp-ack >/dev/null
+    cat >"$WORK/core-rd.conf" <<EOF
+sync periodic
+sync_interval 1
+map_size $MAP_MIB
+log_level $LOG_LEVEL
+EOF
+    run_ceiling
+    for n in $SIZES; do
+        local t0
+        t0=$(now_us)
+        run_size "$n"
+        INFO["$n|total_s"]=$((($(now_us) - t0) / 1000000))
+        log "N=$n took ${INFO["$n|total_s"]} s"
+    done
+    report >"$WORK/report.md"
+    cat "$WORK/report.md"
+    cp "$WORK/report.md" "$OUT"
+}
+
+main
