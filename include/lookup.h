@@ -285,6 +285,13 @@ int lookup_match_ep(const struct lookup_query *q, const struct lookup_regview *r
 int lookup_match_res(const struct lookup_query *q, const struct lookup_regview *r, size_t i);
 
 /**
+ * RFC 6690 section 4.1 filtering of a server's own /.well-known/core: 1 when every criterion
+ * matches an attribute of @p l (with the same value rules as lookups), `href` comparing with the
+ * target as written; else 0.
+ */
+int lookup_match_link(const struct lookup_query *q, const struct lookup_link *l);
+
+/**
  * Append the endpoint-lookup link of a registration (RFC 9176 section 6.4):
  * `</rd/4f2kq9xa>;ep="node1";d="s";base="coap://[2001:db8::1]";<extra attributes>;rt=core.rd-ep`.
  * Never shows lt. No separator is written: the caller puts ',' between links.

@@ -503,3 +503,24 @@ lookup_match_res(const struct lookup_query *q, const struct lookup_regview *r, s
     }
     return 1;
 }
+
+int
+lookup_match_link(const struct lookup_query *q, const struct lookup_link *l)
+{
+    for (size_t k = 0; k < q->ncrit; k++) {
+        const struct lookup_crit *c = &q->crit[k];
+        int found = 0;
+
+        /* In /.well-known/core, href is the target as written (RFC 6690 section 4.1). */
+        if (crit_is(c, "href")) {
+            found = is_presence(c) || bytes_match(c, l->target, strlen(l->target));
+        }
+        for (size_t j = 0; j < l->nattrs && !found; j++) {
+            found = attr_matches(c, &l->attrs[j]);
+        }
+        if (!found) {
+            return 0;
+        }
+    }
+    return 1;
+}

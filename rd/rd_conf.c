@@ -54,6 +54,9 @@ rd_conf_cleanup(struct rd_conf *conf)
     for (size_t i = 0; i < conf->nlisten; i++) {
         free(conf->listen[i]);
     }
+    for (size_t i = 0; i < conf->nmcast_iface; i++) {
+        free(conf->mcast_iface[i]);
+    }
     free(conf->data_dir);
     free(conf->default_sector);
     memset(conf, 0, sizeof(*conf));
@@ -64,6 +67,7 @@ rd_conf_copy(struct rd_conf *dst, const struct rd_conf *src)
 {
     *dst = *src;
     dst->nlisten = 0;
+    dst->nmcast_iface = 0;
     dst->data_dir = NULL;
     dst->default_sector = NULL;
     if (set_string(&dst->data_dir, src->data_dir) ||
@@ -78,6 +82,14 @@ rd_conf_copy(struct rd_conf *dst, const struct rd_conf *src)
             return RD_ENOMEM;
         }
         dst->nlisten++;
+    }
+    for (size_t i = 0; i < src->nmcast_iface; i++) {
+        dst->mcast_iface[i] = strdup(src->mcast_iface[i]);
+        if (!dst->mcast_iface[i]) {
+            rd_conf_cleanup(dst);
+            return RD_ENOMEM;
+        }
+        dst->nmcast_iface++;
     }
     return RD_OK;
 }
@@ -238,6 +250,21 @@ rd_conf_set(struct rd_conf *conf, const char *key, const char *value, char *err,
                      value);
             return RD_EINVAL;
         }
+        return RD_OK;
+    }
+    if (strcmp(key, "multicast") == 0) {
+        return set_flag(&conf->multicast, key, value, err, err_size);
+    }
+    if (strcmp(key, "multicast_interface") == 0) {
+        if (conf->nmcast_iface >= RD_MCAST_IFACE_MAX) {
+            snprintf(err, err_size, "multicast_interface: at most %d", RD_MCAST_IFACE_MAX);
+            return RD_EINVAL;
+        }
+        conf->mcast_iface[conf->nmcast_iface] = strdup(value);
+        if (!conf->mcast_iface[conf->nmcast_iface]) {
+            return RD_ENOMEM;
+        }
+        conf->nmcast_iface++;
         return RD_OK;
     }
     if (strcmp(key, "simple_registration") == 0) {

@@ -15,6 +15,8 @@
 
 /** Most listen addresses one server takes. */
 #define RD_LISTEN_MAX 16
+/** Most interfaces multicast discovery joins on. */
+#define RD_MCAST_IFACE_MAX 8
 /** Length of a rendered registration id (40 bits in base32) plus its NUL. */
 #define RD_ID_SIZE 9
 /** Longest registration base we derive or accept, with its NUL. */
@@ -60,9 +62,12 @@ struct rd_conf {
     size_t max_payload;    /**< bytes of a registration body, after Block1 reassembly */
     size_t max_links;      /**< links in one registration */
     enum store_sync sync;
-    uint32_t sync_interval;  /**< seconds, for sync periodic */
-    uint64_t map_size;       /**< bytes */
-    int simple_registration; /**< serve POST /.well-known/rd (RFC 9176 section 5.1) */
+    uint32_t sync_interval;                /**< seconds, for sync periodic */
+    uint64_t map_size;                     /**< bytes */
+    int simple_registration;               /**< serve POST /.well-known/rd (RFC 9176 section 5.1) */
+    int multicast;                         /**< answer discovery sent to the CoAP and RD groups */
+    char *mcast_iface[RD_MCAST_IFACE_MAX]; /**< interfaces to join on; none: the default */
+    size_t nmcast_iface;
     uint32_t simple_timeout; /**< seconds a simple registration waits for the endpoint */
 };
 
@@ -83,6 +88,7 @@ struct rd_server {
     struct rd_fetch *fetches;    /**< simple registrations waiting for their endpoint */
     size_t nfetches;
     struct rd_simple_cache *simple_cache; /**< fetched discovery documents, by base */
+    struct lookup_links discovery;        /**< the links of our own /.well-known/core */
 };
 
 /* rd_conf.c */
@@ -201,6 +207,14 @@ void rd__lookup_changed(struct rd_server *srv, int64_t expires_at);
 
 /** Notify lookup observers of changes and expiries, at most every RD_NOTIFY_INTERVAL_MS. */
 void rd__lookup_notify(struct rd_server *srv, int64_t now, int64_t now_ms);
+
+/* rd_discovery.c */
+
+/** Serve /.well-known/core ourselves, to unicast and multicast requests. */
+int rd__discovery_init(struct rd_server *srv);
+
+/** Release what rd__discovery_init() built. */
+void rd__discovery_cleanup(struct rd_server *srv);
 
 /* rd_simple.c */
 

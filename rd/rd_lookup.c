@@ -254,8 +254,7 @@ hnd_get_res(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
 }
 
 static coap_resource_t *
-add_lookup_resource(struct rd_server *srv, const char *path, const char *rt,
-                    coap_method_handler_t handler)
+add_lookup_resource(struct rd_server *srv, const char *path, coap_method_handler_t handler)
 {
     coap_resource_t *r = coap_resource_init(coap_make_str_const(path), 0);
 
@@ -263,9 +262,6 @@ add_lookup_resource(struct rd_server *srv, const char *path, const char *rt,
         return NULL;
     }
     coap_register_request_handler(r, COAP_REQUEST_GET, handler);
-    /* libcoap lists attributes last-added first, and obs after them. */
-    coap_add_attr(r, coap_make_str_const("ct"), coap_make_str_const("40"), 0);
-    coap_add_attr(r, coap_make_str_const("rt"), coap_make_str_const(rt), 0);
     coap_resource_set_get_observable(r, 1);
     coap_add_resource(srv->ctx, r);
     return r;
@@ -274,8 +270,8 @@ add_lookup_resource(struct rd_server *srv, const char *path, const char *rt,
 int
 rd__lookup_init(struct rd_server *srv)
 {
-    srv->lookup_ep = add_lookup_resource(srv, LOOKUP_EP_PATH, "core.rd-lookup-ep", hnd_get_ep);
-    srv->lookup_res = add_lookup_resource(srv, LOOKUP_RES_PATH, "core.rd-lookup-res", hnd_get_res);
+    srv->lookup_ep = add_lookup_resource(srv, LOOKUP_EP_PATH, hnd_get_ep);
+    srv->lookup_res = add_lookup_resource(srv, LOOKUP_RES_PATH, hnd_get_res);
     return (srv->lookup_ep && srv->lookup_res) ? RD_OK : RD_ENOMEM;
 }
 

@@ -28,6 +28,8 @@ usage(FILE *out)
                  "                          default [::]:5683, IPv4 and IPv6\n"
                  "  -d, --data-dir DIR      LMDB data directory (default ./var/core-rd)\n"
                  "  -v, --log-level LEVEL   error, warn, info (default) or debug\n"
+                 "  -m, --multicast         answer discovery sent to the CoAP and RD multicast\n"
+                 "                          groups (224.0.1.187, 224.0.1.190, ff0X::fd, ff0X::fe)\n"
                  "  -h, --help              show this help\n"
                  "  -V, --version           show the version\n"
                  "\n"
@@ -41,6 +43,7 @@ struct cli {
     size_t nlisten;
     const char *data_dir;
     const char *log_level;
+    int multicast;
 };
 
 /* @return -1 to go on, else the exit status. */
@@ -54,11 +57,12 @@ parse_args(int argc, char **argv, struct cli *cli)
         { "log-level", required_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
+        { "multicast", no_argument, NULL, 'm' },
         { NULL, 0, NULL, 0 },
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, "c:l:d:v:hV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:l:d:v:mhV", longopts, NULL)) != -1) {
         switch (c) {
         case 'c':
             cli->config = optarg;
@@ -75,6 +79,9 @@ parse_args(int argc, char **argv, struct cli *cli)
             break;
         case 'v':
             cli->log_level = optarg;
+            break;
+        case 'm':
+            cli->multicast = 1;
             break;
         case 'h':
             usage(stdout);
@@ -116,6 +123,9 @@ build_conf(const struct cli *cli, struct rd_conf *conf)
     }
     if (!rc && cli->data_dir) {
         rc = rd_conf_set(conf, "data_dir", cli->data_dir, err, sizeof(err));
+    }
+    if (!rc && cli->multicast) {
+        rc = rd_conf_set(conf, "multicast", "on", err, sizeof(err));
     }
     if (!rc && cli->log_level) {
         rc = rd_conf_set(conf, "log_level", cli->log_level, err, sizeof(err));

@@ -494,9 +494,6 @@ rd__registration_init(struct rd_server *srv)
         return RD_ENOMEM;
     }
     coap_register_request_handler(dir, COAP_REQUEST_POST, hnd_post_rd);
-    /* libcoap lists attributes last-added first: this gives </rd>;rt=core.rd;ct=40. */
-    coap_add_attr(dir, coap_make_str_const("ct"), coap_make_str_const("40"), 0);
-    coap_add_attr(dir, coap_make_str_const("rt"), coap_make_str_const("core.rd"), 0);
     coap_add_resource(srv->ctx, dir);
     for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
         coap_register_request_handler(unknown, methods[i], hnd_unknown);

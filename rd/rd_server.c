@@ -78,6 +78,40 @@ out:
     return rc;
 }
 
+/* RFC 7252 section 12.8 All-CoAP-Nodes and RFC 9176 section 9.5 All-CoRE-Resource-Directories,
+ * link-local and site-local scopes for IPv6. */
+static const char *const mcast_groups[] = { "224.0.1.187", "224.0.1.190", "ff02::fd",
+                                            "ff05::fd",    "ff02::fe",    "ff05::fe" };
+
+/* Join the discovery groups. Only /.well-known/core answers group requests (per-resource
+ * multicast below), so a multicast request can never change the directory. */
+static int
+join_groups(struct rd_server *srv)
+{
+    size_t nif = srv->conf.nmcast_iface ? srv->conf.nmcast_iface : 1;
+    size_t joined = 0;
+
+    for (size_t i = 0; i < nif; i++) {
+        const char *ifname = srv->conf.nmcast_iface ? srv->conf.mcast_iface[i] : NULL;
+
+        for (size_t g = 0; g < sizeof(mcast_groups) / sizeof(mcast_groups[0]); g++) {
+            if (coap_join_mcast_group_intf(srv->ctx, mcast_groups[g], ifname) == 0) {
+                rd__log(srv, RD_LOG_INFO, "joined multicast group %s on %s", mcast_groups[g],
+                        ifname ? ifname : "the default interface");
+                joined++;
+            } else {
+                rd__log(srv, RD_LOG_WARN, "cannot join multicast group %s on %s", mcast_groups[g],
+                        ifname ? ifname : "the default interface");
+            }
+        }
+    }
+    if (!joined) {
+        rd__log(srv, RD_LOG_ERROR, "multicast discovery: no group could be joined");
+        return RD_EINVAL;
+    }
+    return RD_OK;
+}
+
 static int
 open_endpoints(struct rd_server *srv)
 {
@@ -138,6 +172,9 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
     }
     /* libcoap reassembles Block1 bodies and serves Block2 from one buffer (RFC 7959). */
     coap_context_set_block_mode(srv->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+    /* Group requests reach only resources that ask for them: none of ours but libcoap's
+     * /.well-known/core, which stays silent when its filter matches nothing. */
+    coap_mcast_per_resource(srv->ctx);
     rc = rd__registration_init(srv);
     if (!rc) {
         rc = rd__lookup_init(srv);
@@ -145,10 +182,16 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
     if (!rc) {
         rc = rd__simple_init(srv);
     }
+    if (!rc) {
+        rc = rd__discovery_init(srv);
+    }
     if (rc) {
         goto fail;
     }
     rc = open_endpoints(srv);
+    if (!rc && srv->conf.multicast) {
+        rc = join_groups(srv);
+    }
     if (rc) {
         goto fail;
     }
@@ -245,6 +288,7 @@ rd_server_free(struct rd_server *srv)
     }
     /* store_free() flushes, so every acknowledged change is on disk when we exit. */
     store_free(srv->store);
+    rd__discovery_cleanup(srv);
     rd__dedup_cleanup(&srv->dedup);
     rd_conf_cleanup(&srv->conf);
     free(srv);

@@ -2898,6 +2898,47 @@ test_query_index_finds_every_matching_registration(void **state)
     reg_cleanup(&t);
 }
 
+/* The RD's own discovery document (RFC 9176 section 4.3) filtered as RFC 6690 section 4.1 asks. */
+static unsigned
+match_links(const char *payload, const char *qs)
+{
+    struct lookup_links l;
+    struct lookup_query q;
+    unsigned mask = 0;
+
+    assert_int_equal(parse(&l, payload, MAX_LINKS, NULL), RD_OK);
+    assert_int_equal(query(&q, qs), RD_OK);
+    for (size_t i = 0; i < l.nlinks; i++) {
+        if (lookup_match_link(&q, &l.links[i])) {
+            mask |= 1u << i;
+        }
+    }
+    lookup_links_cleanup(&l);
+    return mask;
+}
+
+static void
+test_match_link_filters_discovery_like_rfc6690(void **state)
+{
+    static const char doc[] =
+        "</rd>;rt=core.rd;ct=40,</rd-lookup/ep>;rt=core.rd-lookup-ep;ct=40;obs,"
+        "</rd-lookup/res>;rt=\"core.rd-lookup-res\";ct=\"40 65060\";obs";
+
+    (void)state;
+    assert_int_equal(match_links(doc, ""), 0x7);
+    assert_int_equal(match_links(doc, "rt=core.rd*"), 0x7);
+    assert_int_equal(match_links(doc, "rt=core.rd"), 0x1);
+    assert_int_equal(match_links(doc, "rt=core.rd-lookup*"), 0x6);
+    assert_int_equal(match_links(doc, "rt=core.rd-lookup-res"), 0x4);
+    assert_int_equal(match_links(doc, "ct=65060"), 0x4);
+    assert_int_equal(match_links(doc, "obs"), 0x6);
+    assert_int_equal(match_links(doc, "href=/rd-lookup/*"), 0x6);
+    assert_int_equal(match_links(doc, "href=/rd"), 0x1);
+    assert_int_equal(match_links(doc, "rt=core.rd&obs"), 0);
+    assert_int_equal(match_links(doc, "rt=other"), 0);
+    assert_int_equal(match_links(doc, "title"), 0);
+}
+
 int
 main(void)
 {
@@ -2986,6 +3027,7 @@ main(void)
         cmocka_unit_test(test_match_ep_matches_valueless_attribute_only_by_presence),
         cmocka_unit_test(test_match_ep_compares_values_bytewise),
         cmocka_unit_test(test_match_ep_compares_names_case_insensitively),
+        cmocka_unit_test(test_match_link_filters_discovery_like_rfc6690),
         cmocka_unit_test(test_match_res_matches_any_value_of_multi_valued_attributes),
         cmocka_unit_test(test_match_res_matches_tokens_of_rfc9176_if_example),
         cmocka_unit_test(test_match_res_matches_empty_and_blank_multi_values_whole),
