@@ -267,6 +267,9 @@ rd_conf_set(struct rd_conf *conf, const char *key, const char *value, char *err,
         conf->nmcast_iface++;
         return RD_OK;
     }
+    if (strcmp(key, "simple_echo") == 0) {
+        return set_flag(&conf->simple_echo, key, value, err, err_size);
+    }
     if (strcmp(key, "simple_registration") == 0) {
         return set_flag(&conf->simple_registration, key, value, err, err_size);
     }

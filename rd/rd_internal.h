@@ -62,10 +62,11 @@ struct rd_conf {
     size_t max_payload;    /**< bytes of a registration body, after Block1 reassembly */
     size_t max_links;      /**< links in one registration */
     enum store_sync sync;
-    uint32_t sync_interval;                /**< seconds, for sync periodic */
-    uint64_t map_size;                     /**< bytes */
-    int simple_registration;               /**< serve POST /.well-known/rd (RFC 9176 section 5.1) */
-    int multicast;                         /**< answer discovery sent to the CoAP and RD groups */
+    uint32_t sync_interval;  /**< seconds, for sync periodic */
+    uint64_t map_size;       /**< bytes */
+    int simple_registration; /**< serve POST /.well-known/rd (RFC 9176 section 5.1) */
+    int simple_echo;         /**< verify the requester's address with Echo before fetching */
+    int multicast;           /**< answer discovery sent to the CoAP and RD groups */
     char *mcast_iface[RD_MCAST_IFACE_MAX]; /**< interfaces to join on; none: the default */
     size_t nmcast_iface;
     uint32_t simple_timeout; /**< seconds a simple registration waits for the endpoint */
@@ -89,6 +90,7 @@ struct rd_server {
     size_t nfetches;
     struct rd_simple_cache *simple_cache; /**< fetched discovery documents, by base */
     struct lookup_links discovery;        /**< the links of our own /.well-known/core */
+    uint8_t echo_key[32];                 /**< keys Echo values; random per start */
 };
 
 /* rd_conf.c */
@@ -215,6 +217,19 @@ int rd__discovery_init(struct rd_server *srv);
 
 /** Release what rd__discovery_init() built. */
 void rd__discovery_cleanup(struct rd_server *srv);
+
+/* rd_echo.c */
+
+/** Draw the key Echo values are made with. @return RD_OK or RD_EINVAL. */
+int rd__echo_init(struct rd_server *srv);
+
+/** 1 when @p request carries an Echo value this server gave the same peer recently. */
+int rd__echo_verified(const struct rd_server *srv, const coap_session_t *session,
+                      const coap_pdu_t *request, int64_t now);
+
+/** Answer 4.01 Unauthorized with a fresh Echo value for the peer (RFC 9175 section 2.4). */
+void rd__echo_challenge(const struct rd_server *srv, const coap_session_t *session,
+                        coap_pdu_t *response, int64_t now);
 
 /* rd_simple.c */
 

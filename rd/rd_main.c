@@ -51,14 +51,10 @@ static int
 parse_args(int argc, char **argv, struct cli *cli)
 {
     static const struct option longopts[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "listen", required_argument, NULL, 'l' },
-        { "data-dir", required_argument, NULL, 'd' },
-        { "log-level", required_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, 'V' },
-        { "multicast", no_argument, NULL, 'm' },
-        { NULL, 0, NULL, 0 },
+        { "config", required_argument, NULL, 'c' },   { "listen", required_argument, NULL, 'l' },
+        { "data-dir", required_argument, NULL, 'd' }, { "log-level", required_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },           { "version", no_argument, NULL, 'V' },
+        { "multicast", no_argument, NULL, 'm' },      { NULL, 0, NULL, 0 },
     };
     int c;
 

@@ -185,6 +185,9 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
     if (!rc) {
         rc = rd__discovery_init(srv);
     }
+    if (!rc) {
+        rc = rd__echo_init(srv);
+    }
     if (rc) {
         goto fail;
     }

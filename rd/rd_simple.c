@@ -72,7 +72,9 @@ cache_put(struct rd_server *srv, const char *base, const char *doc, size_t len, 
     if (!copy) {
         return;
     }
-    memcpy(copy, doc, len);
+    if (len) {
+        memcpy(copy, doc, len);
+    }
     free(c->doc);
     snprintf(c->base, sizeof(c->base), "%s", base);
     c->doc = copy;
@@ -187,6 +189,11 @@ hnd_response(coap_session_t *session, const coap_pdu_t *sent, const coap_pdu_t *
         (total > srv->conf.max_payload || offset != 0 || len != total)) {
         fetch_done(srv, f, COAP_RESPONSE_CODE_BAD_GATEWAY, "endpoint's links too large");
         return COAP_RESPONSE_OK;
+    }
+    /* An endpoint with no resources answers with an empty document: zero links. */
+    if (!data) {
+        data = (const uint8_t *)"";
+        len = 0;
     }
     code = register_doc(srv, &f->params, f->base, (const char *)data, len, diag, sizeof(diag));
     if (code == COAP_RESPONSE_CODE_CHANGED) {
@@ -318,6 +325,11 @@ hnd_post_simple(coap_resource_t *resource, coap_session_t *session, const coap_p
     (void)query;
     if (async) {
         finish(srv, async, response);
+        return;
+    }
+    /* A forged source address would make us fetch and publish a victim's links. */
+    if (srv->conf.simple_echo && !rd__echo_verified(srv, session, request, rd__now())) {
+        rd__echo_challenge(srv, session, response, rd__now());
         return;
     }
     f = calloc(1, sizeof(*f));

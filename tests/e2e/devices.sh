@@ -123,6 +123,36 @@ test_lwm2m_register_update_deregister() {
     expect_eq "gone" "" "$BODY"
 }
 
+hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
+
+test_simple_registration_verifies_address_with_echo() {
+    stop_rd
+    printf 'simple_echo on\n' >"$WORK/echo.conf"
+    start_rd -c "$WORK/echo.conf"
+    # CON POST /.well-known/rd?ep=raw-echo without Echo: Uri-Path (11) ".well-known",
+    # Uri-Path "rd", Uri-Query (15) "ep=raw-echo".
+    local out
+    out=$("$RAW" 127.0.0.1 "$PORT" "41027a03c1bb$(hex .well-known)02$(hex rd)4b$(hex ep=raw-echo)" 1)
+    expect_match "unverified address gets 4.01" '^4\.01 31235' "$out"
+    coap get 'rd-lookup/ep?ep=raw-echo'
+    expect_eq "nothing fetched or registered" "" "$BODY"
+    endpoint links 'ep=echo-ok'
+    expect_eq "a client that repeats with Echo registers" "2.04" "$EP_CODES"
+    coap get 'rd-lookup/ep?ep=echo-ok'
+    expect_match "registered after the Echo round trip" 'echo-ok' "$BODY"
+    stop_rd
+}
+
+test_simple_registration_of_an_empty_discovery_document() {
+    stop_rd
+    start_rd -c "$WORK/simple.conf"
+    # coap-client serves an empty /.well-known/core from the port it sends from.
+    coap post '.well-known/rd?ep=no-links'
+    expect_eq "registered with no links" "2.04" "$CODE"
+    coap get 'rd-lookup/ep?ep=no-links'
+    expect_match "listed" 'no-links' "$BODY"
+}
+
 test_simple_registration_can_be_switched_off() {
     stop_rd
     printf 'simple_registration off\n' >"$WORK/off.conf"
@@ -140,6 +170,8 @@ for t in test_simple_registration_registers_fetched_links \
     test_simple_registration_rejects_bad_requests \
     test_silent_endpoint_times_out_and_rd_stays_responsive \
     test_simple_and_normal_registration_share_identity test_lwm2m_register_update_deregister \
+    test_simple_registration_of_an_empty_discovery_document \
+    test_simple_registration_verifies_address_with_echo \
     test_simple_registration_can_be_switched_off; do
     run_test "$t"
 done
