@@ -382,11 +382,14 @@ report() {
   location) against the restarted server.
 - An op is one request, or for a Block2 answer (1024-byte blocks, requested with Block2 szx 6)
   the whole chain of block requests: its latency runs from the first transmission of the first
-  request to the arrival of the last block. Retransmitted requests keep their first send time.
+  request to the arrival of the last block (lookup-res-page takes 4 blocks: `messages` in the
+  raw output). Retransmitted requests keep their first send time.
+- Window 1 is bound by the wake-up of the other CPU on each round trip, for the server as for
+  udp-ack, so its "of ceiling" is close to 100% and moves by some 10% from run to run.
 - Peak RSS is VmHWM of the server; it includes the LMDB pages the server touched through its
   memory map (file-backed), RssAnon is its heap alone. The data dir is `du` of the LMDB directory.
 - Start and restart time: from exec of core-rd to its first answer to `GET /.well-known/core`,
-  probed every 10 ms.
+  probed every 10 ms (so up to 10 ms late).
 - The generator uses a new source port after every 65536 message IDs and never reuses a port
   against one server: core-rd answers a repeated (address, port, message ID) from its
   deduplication cache for 247 s, which would make a reused ID look like a fast success.
