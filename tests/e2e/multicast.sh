@@ -21,8 +21,13 @@ skip() {
 cleanup() {
     if [ -n "$RD_PID" ]; then
         kill -TERM "$RD_PID" 2>/dev/null
-        wait "$RD_PID" 2>/dev/null
+        for _ in $(seq 1 50); do
+            kill -0 "$RD_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$RD_PID" 2>/dev/null
     fi
+    wait 2>/dev/null
     ip netns del "$NS" 2>/dev/null
     rm -rf "$WORK"
 }
@@ -56,12 +61,15 @@ fi
 
 printf 'multicast_interface lo\n' >"$WORK/mc.conf"
 [ "$v6" = 1 ] && printf 'multicast_interface rdmc0\n' >>"$WORK/mc.conf"
-in_ns "$RD" --multicast -l '[::]:5683' -d "$WORK/data" -c "$WORK/mc.conf" 2>"$WORK/rd.log" &
-RD_PID=$!
+# ip netns exec may fork: the shell inside records core-rd's own PID before it execs, so the
+# cleanup ends the right process. No output goes to the caller's pipe.
+in_ns sh -c 'echo $$ >"$1"; exec "$2" --multicast -l "[::]:5683" -d "$3" -c "$4"' sh \
+    "$WORK/rd.pid" "$RD" "$WORK/data" "$WORK/mc.conf" >"$WORK/rd.out" 2>"$WORK/rd.log" &
 for _ in $(seq 1 100); do
-    grep -q 'listening on' "$WORK/rd.log" && break
+    grep -q 'listening on' "$WORK/rd.log" 2>/dev/null && break
     sleep 0.05
 done
+RD_PID=$(cat "$WORK/rd.pid" 2>/dev/null)
 grep -q 'joined multicast group 224.0.1.187' "$WORK/rd.log" || {
     cat "$WORK/rd.log"
     skip "could not join an IPv4 group in the namespace"
