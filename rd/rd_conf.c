@@ -35,7 +35,7 @@ rd_conf_init(struct rd_conf *conf)
     conf->max_links = 1024;
     conf->sync = STORE_SYNC_PERIODIC;
     conf->sync_interval = 1;
-    conf->map_size = (uint64_t)1 << 30;
+    conf->map_size = (uint64_t)16 << 30;
     conf->simple_registration = 1;
     conf->simple_timeout = 10;
     if (set_string(&conf->data_dir, "./var/core-rd") || set_string(&conf->default_sector, "")) {

@@ -175,6 +175,9 @@ int rd__id_parse(const char *s, size_t len, uint64_t *id);
 /** Seconds since the epoch: the wall clock, for deadlines that survive restarts. */
 int64_t rd__now(void);
 
+/** The wall-clock deadline of a registration refreshed now with lifetime @p lt seconds. */
+int64_t rd__deadline(uint32_t lt);
+
 /** Monotonic milliseconds, for intervals. */
 int64_t rd__now_ms(void);
 

@@ -15,6 +15,7 @@
 struct loaded_reg {
     char ep[LOOKUP_NAME_MAX + 1];
     char d[LOOKUP_NAME_MAX + 1];
+    int64_t expires_at;
     struct lookup_reg rec;
     int rc; /* decode result */
 };
@@ -247,7 +248,7 @@ register_ep(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *re
     w.ep = p.ep;
     w.d = p.d ? p.d : srv->conf.default_sector;
     w.rec = &rec;
-    w.expires_at = rd__now() + (int64_t)rec.lt;
+    w.expires_at = rd__deadline(rec.lt);
     rc = rd__reg_save(srv, &w, 0, &id, &created);
     if (rc) {
         rd__respond_store_error(response, rc);
@@ -292,6 +293,7 @@ load_cb(void *arg, const struct store_reg *reg)
 
     snprintf(lr->ep, sizeof(lr->ep), "%s", reg->ep);
     snprintf(lr->d, sizeof(lr->d), "%s", reg->d);
+    lr->expires_at = reg->expires_at;
     lr->rc = lookup_reg_decode(&lr->rec, reg->data, reg->data_len);
     return 0;
 }
@@ -346,6 +348,10 @@ update_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
         have_links = 1;
     }
     rc = load_reg(srv, id, STORE_GET_EXPIRED, &old);
+    /* Past the grace period a registration is gone, whether or not the sweep has run yet. */
+    if (!rc && old.expires_at < rd__now() - (int64_t)srv->conf.expiry_grace) {
+        rc = RD_ENOTFOUND;
+    }
     if (rc) {
         rd__respond_store_error(response, rc);
         goto out;
@@ -376,7 +382,7 @@ update_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
     w.ep = old.ep;
     w.d = old.d;
     w.rec = &rec;
-    w.expires_at = rd__now() + (int64_t)rec.lt;
+    w.expires_at = rd__deadline(rec.lt);
     rc = rd__reg_save(srv, &w, id, NULL, NULL);
     if (rc) {
         rd__respond_store_error(response, rc);

@@ -188,6 +188,13 @@ rd__now(void)
 }
 
 int64_t
+rd__deadline(uint32_t lt)
+{
+    /* Deadlines are whole seconds: round up, so no registration lives shorter than its lt. */
+    return rd__now() + (int64_t)lt + 1;
+}
+
+int64_t
 rd__now_ms(void)
 {
     struct timespec ts;

@@ -107,7 +107,7 @@ register_doc(struct rd_server *srv, const struct lookup_regparams *p, const char
     w.ep = p->ep;
     w.d = p->d ? p->d : srv->conf.default_sector;
     w.rec = &rec;
-    w.expires_at = rd__now() + (int64_t)rec.lt;
+    w.expires_at = rd__deadline(rec.lt);
     rc = rd__reg_save(srv, &w, 0, &id, &created);
     lookup_links_cleanup(&links);
     if (rc) {

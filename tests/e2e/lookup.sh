@@ -177,14 +177,14 @@ test_block2_lookup() {
 }
 
 test_observe_endpoint_lookup() {
-    timeout 20 "$CLIENT" -v 6 -B 8 -s 6 -m get "coap://127.0.0.1:$PORT/rd-lookup/ep?ep=watched" \
+    timeout 20 "$CLIENT" -v 6 -B 10 -s 8 -m get "coap://127.0.0.1:$PORT/rd-lookup/ep?ep=watched" \
         >"$WORK/obs.out" 2>&1 &
     local obs=$!
     sleep 1
     coap post 'rd?ep=watched&lt=3' -t 40 -e '</w>'
     sleep 1
     coap post 'rd?ep=unrelated' -t 40 -e '</u>'
-    sleep 4
+    sleep 6
     wait "$obs" 2>/dev/null
     local notes
     notes=$(grep -oE 'v:1 t:(CON|NON|ACK) c:2\.05 [^]]*Observe' "$WORK/obs.out" | wc -l)

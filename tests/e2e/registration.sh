@@ -206,8 +206,8 @@ test_expiry_and_grace() {
 test_grace_period_ends() {
     coap post 'rd?ep=gone&lt=1' -t 40 -e '</g>'
     local loc=$LOCATION
-    # lt 1 s + grace 1 s + one sweep (every second).
-    sleep 4
+    # lt 1 s (rounded up to the next whole second) + grace 1 s + one sweep (every second).
+    sleep 5
     coap post "$loc"
     expect_eq "update after the grace period" "4.04" "$CODE"
     expect_match "collected in the log" 'expired [0-9]+ registrations for good' "$(cat "$WORK/rd.log")"
