@@ -269,6 +269,16 @@ int rd__registration_init(struct rd_server *srv);
 int rd__reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t replace_id,
                  uint64_t *id, int *created);
 
+/**
+ * Parse and check the Uri-Query options of a registration request for @p op, including the
+ * configured lifetime range. On failure @p response holds the 4.00 with its diagnostic.
+ *
+ * @param p Written on success only; release with lookup_regparams_cleanup().
+ * @return RD_OK; RD_EINVAL; RD_ENOMEM.
+ */
+int rd__parse_regparams(const struct rd_server *srv, const coap_pdu_t *request,
+                        enum lookup_reg_op op, struct lookup_regparams *p, coap_pdu_t *response);
+
 /** Answer a failed store operation with its CoAP code and a short reason. */
 void rd__respond_store_error(coap_pdu_t *response, int rc);
 

@@ -74,9 +74,9 @@ read_body(const struct rd_server *srv, const coap_pdu_t *request, coap_pdu_t *re
     return RD_OK;
 }
 
-static int
-parse_params(const struct rd_server *srv, const coap_pdu_t *request, enum lookup_reg_op op,
-             struct lookup_regparams *p, coap_pdu_t *response)
+int
+rd__parse_regparams(const struct rd_server *srv, const coap_pdu_t *request, enum lookup_reg_op op,
+                    struct lookup_regparams *p, coap_pdu_t *response)
 {
     struct lookup_qparam q[QPARAM_MAX];
     char diag[LOOKUP_DIAG_SIZE];
@@ -225,7 +225,7 @@ register_ep(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *re
 
     if (check_content_format(request, response) ||
         read_body(srv, request, response, &body, &body_len) ||
-        parse_params(srv, request, LOOKUP_REG_CREATE, &p, response)) {
+        rd__parse_regparams(srv, request, LOOKUP_REG_CREATE, &p, response)) {
         return;
     }
     if (parse_links(srv, body, body_len, &links, response)) {
@@ -338,7 +338,7 @@ update_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
     memset(&old, 0, sizeof(old));
     if (check_content_format(request, response) ||
         read_body(srv, request, response, &body, &body_len) ||
-        parse_params(srv, request, LOOKUP_REG_UPDATE, &p, response)) {
+        rd__parse_regparams(srv, request, LOOKUP_REG_UPDATE, &p, response)) {
         return;
     }
     if (body_len > 0) {

@@ -272,9 +272,6 @@ static int
 parse_simple(struct rd_server *srv, const coap_pdu_t *request, struct lookup_regparams *p,
              coap_pdu_t *response)
 {
-    struct lookup_qparam q[QPARAM_MAX];
-    char diag[LOOKUP_DIAG_SIZE];
-    size_t nq = 0;
     size_t len = 0;
     const uint8_t *data;
 
@@ -283,22 +280,7 @@ parse_simple(struct rd_server *srv, const coap_pdu_t *request, struct lookup_reg
                           "simple registration takes no payload");
         return RD_EINVAL;
     }
-    if (rd__query_params(request, q, QPARAM_MAX, &nq)) {
-        rd__respond_error(response, COAP_RESPONSE_CODE_BAD_REQUEST, "too many query parameters");
-        return RD_EINVAL;
-    }
-    if (lookup_regparams_parse(p, LOOKUP_REG_SIMPLE, q, nq, diag, sizeof(diag))) {
-        rd__respond_error(response, COAP_RESPONSE_CODE_BAD_REQUEST, diag);
-        return RD_EINVAL;
-    }
-    if (p->lt && (p->lt < srv->conf.lifetime_min || p->lt > srv->conf.lifetime_max)) {
-        snprintf(diag, sizeof(diag), "lt: expected %lu..%lu", (unsigned long)srv->conf.lifetime_min,
-                 (unsigned long)srv->conf.lifetime_max);
-        rd__respond_error(response, COAP_RESPONSE_CODE_BAD_REQUEST, diag);
-        lookup_regparams_cleanup(p);
-        return RD_EINVAL;
-    }
-    return RD_OK;
+    return rd__parse_regparams(srv, request, LOOKUP_REG_SIMPLE, p, response);
 }
 
 static void

@@ -12,7 +12,7 @@ PASSED=0
 FAILED=0
 RD_PID=""
 
-skip() {
+skip_test() {
     echo "SKIP: $*"
     rm -rf "$WORK"
     exit 77
@@ -46,12 +46,12 @@ expect_no_match() {
 
 in_ns() { ip netns exec "$NS" "$@"; }
 
-[ "$(id -u)" = 0 ] || skip "creating a network namespace needs root"
-command -v ip >/dev/null || skip "no ip command (iproute2)"
-ip netns add "$NS" 2>/dev/null || skip "this host does not allow network namespaces"
+[ "$(id -u)" = 0 ] || skip_test "creating a network namespace needs root"
+command -v ip >/dev/null || skip_test "no ip command (iproute2)"
+ip netns add "$NS" 2>/dev/null || skip_test "this host does not allow network namespaces"
 trap cleanup EXIT
 in_ns ip link set lo up
-in_ns ip link set lo multicast on || skip "no multicast on loopback"
+in_ns ip link set lo multicast on || skip_test "no multicast on loopback"
 in_ns ip route add 224.0.0.0/4 dev lo
 in_ns sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
 v6=0
@@ -72,7 +72,7 @@ done
 RD_PID=$(cat "$WORK/rd.pid" 2>/dev/null)
 grep -q 'joined multicast group 224.0.1.187' "$WORK/rd.log" || {
     cat "$WORK/rd.log"
-    skip "could not join an IPv4 group in the namespace"
+    skip_test "could not join an IPv4 group in the namespace"
 }
 
 # Group requests are non-confirmable (RFC 7252 section 8.1); coap-client collects answers for
