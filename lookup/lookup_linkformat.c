@@ -131,12 +131,26 @@ emit_nul(struct parser *p)
     p->nbytes++;
 }
 
+/* Copy the UTF-8 sequence at the parser's position into the output and step over it. */
+static int
+copy_utf8(struct parser *p)
+{
+    size_t n = lookup__utf8_seq(p->s + p->pos, p->len - p->pos);
+
+    if (n == 0) {
+        lookup__diag(p->diag, p->diag_size, "link-format: invalid UTF-8 at offset %zu", p->pos);
+        return RD_EINVAL;
+    }
+    emit(p, p->s + p->pos, n);
+    p->pos += n;
+    return RD_OK;
+}
+
 static int
 parse_target(struct parser *p)
 {
     size_t start = p->pos;
     unsigned char c;
-    size_t n;
 
     p->pos++; /* '<' */
     for (;;) {
@@ -158,13 +172,9 @@ parse_target(struct parser *p)
                          (unsigned)c, p->pos);
             return RD_EINVAL;
         }
-        n = lookup__utf8_seq(p->s + p->pos, p->len - p->pos);
-        if (n == 0) {
-            lookup__diag(p->diag, p->diag_size, "link-format: invalid UTF-8 at offset %zu", p->pos);
+        if (copy_utf8(p)) {
             return RD_EINVAL;
         }
-        emit(p, p->s + p->pos, n);
-        p->pos += n;
     }
     emit_nul(p);
     p->pos++; /* '>' */
@@ -176,7 +186,6 @@ parse_quoted(struct parser *p)
 {
     size_t start = p->pos;
     unsigned char c;
-    size_t n;
 
     p->pos++; /* '"' */
     for (;;) {
@@ -202,13 +211,9 @@ parse_quoted(struct parser *p)
                          (unsigned)c, p->pos);
             return RD_EINVAL;
         }
-        n = lookup__utf8_seq(p->s + p->pos, p->len - p->pos);
-        if (n == 0) {
-            lookup__diag(p->diag, p->diag_size, "link-format: invalid UTF-8 at offset %zu", p->pos);
+        if (copy_utf8(p)) {
             return RD_EINVAL;
         }
-        emit(p, p->s + p->pos, n);
-        p->pos += n;
     }
     emit_nul(p);
     p->pos++; /* '"' */
