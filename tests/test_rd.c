@@ -162,7 +162,7 @@ test_conf_load_accepts_the_shipped_sample(void **state)
     struct rd_conf *conf = *state;
     char err[256] = "";
 
-    assert_int_equal(rd_conf_load(conf, TEST_DATA_DIR "/../../conf/core-rd.conf", err, sizeof(err)),
+    assert_int_equal(rd_conf_load(conf, TEST_SOURCE_ROOT "/conf/core-rd.conf", err, sizeof(err)),
                      RD_OK);
     /* Every line is commented out, so the defaults stand. */
     assert_int_equal(conf->nlisten, 0);
