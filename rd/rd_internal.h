@@ -78,6 +78,7 @@ struct rd_server {
     struct store *store;
     coap_context_t *ctx;
     int64_t last_sweep; /**< wall-clock second of the last expiry sweep */
+    int sweep_pending;  /**< the last sweep stopped at its time budget with more to collect */
     int64_t last_sync;  /**< wall-clock second of the last store_sync() */
     int dirty;          /**< something was committed since the last store_sync() */
     struct rd_dedup dedup;

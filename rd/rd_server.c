@@ -7,10 +7,12 @@
 
 #include "rd_internal.h"
 
-/* Registrations collected per sweep slice, and slices per sweep: expiry works in bounded steps
- * so a mass expiry never stalls requests for long. */
-#define SWEEP_SLICE  1000
-#define SWEEP_SLICES 8
+/* Registrations collected per transaction, and the time one sweep may take before the loop
+ * serves requests again: a mass expiry is collected in bounded steps between requests, so it
+ * never holds a request back by more than about one budget. A slice also bounds how much of the
+ * data file one transaction dirties (see store__write_begin). */
+#define SWEEP_SLICE     250
+#define SWEEP_BUDGET_MS 4
 /* Longest wait in the I/O loop: the sweep and the flush run at least this often. */
 #define LOOP_WAIT_MS 1000
 
@@ -219,22 +221,27 @@ static int
 sweep(struct rd_server *srv, int64_t now)
 {
     int64_t before = now - (int64_t)srv->conf.expiry_grace;
+    int64_t start = rd__now_ms();
+    size_t total = 0;
     size_t n = 0;
     int rc;
 
-    for (int i = 0; i < SWEEP_SLICES; i++) {
+    srv->sweep_pending = 0;
+    do {
         rc = store_expire(srv->store, before, SWEEP_SLICE, &n);
         if (rc) {
             rd__log(srv, RD_LOG_ERROR, "expiry: %s", store_errmsg(srv->store));
             return rc;
         }
-        if (n) {
-            srv->dirty = 1;
-            rd__log(srv, RD_LOG_INFO, "expired %zu registrations for good", n);
-        }
-        if (n < SWEEP_SLICE) {
+        total += n;
+        if (n == SWEEP_SLICE && rd__now_ms() - start >= SWEEP_BUDGET_MS) {
+            srv->sweep_pending = 1;
             break;
         }
+    } while (n == SWEEP_SLICE);
+    if (total) {
+        srv->dirty = 1;
+        rd__log(srv, RD_LOG_INFO, "expired %zu registrations for good", total);
     }
     return RD_OK;
 }
@@ -248,7 +255,7 @@ housekeeping(struct rd_server *srv)
 
     rd__simple_tick(srv, now_ms);
     rd__lookup_notify(srv, now, now_ms);
-    if (now != srv->last_sweep) {
+    if (now != srv->last_sweep || srv->sweep_pending) {
         srv->last_sweep = now;
         sweep(srv, now);
     }
@@ -267,10 +274,12 @@ rd_server_run(struct rd_server *srv, volatile sig_atomic_t *stop)
 {
     while (!*stop) {
         housekeeping(srv);
-        /* Wake up soon when observers wait for a coalesced notification. */
-        if (coap_io_process(srv->ctx, srv->lookup_dirty ? RD_NOTIFY_INTERVAL_MS : LOOP_WAIT_MS) <
-                0 &&
-            !*stop) {
+        /* Wake up soon when observers wait for a coalesced notification, at once when a sweep
+         * has more to collect. */
+        uint32_t wait = srv->sweep_pending  ? COAP_IO_NO_WAIT
+                        : srv->lookup_dirty ? RD_NOTIFY_INTERVAL_MS
+                                            : LOOP_WAIT_MS;
+        if (coap_io_process(srv->ctx, wait) < 0 && !*stop) {
             rd__log(srv, RD_LOG_ERROR, "I/O loop failed");
             return RD_EINVAL;
         }

@@ -1,5 +1,6 @@
 /* LMDB environment lifecycle, schema version check, error mapping and the shared read txn. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,7 +242,7 @@ open_dbs(struct store *st)
     MDB_txn *txn = NULL;
     int rc;
 
-    rc = store__from_mdb(st, mdb_txn_begin(st->env, NULL, 0, &txn), "begin txn");
+    rc = store__write_begin(st, &txn, 0);
     if (rc) {
         goto out;
     }
@@ -281,6 +282,54 @@ out:
         mdb_txn_abort(txn);
     }
     return rc;
+}
+
+/* Room kept allocated beyond LMDB's high-water mark before a write transaction begins. It
+ * exceeds what one transaction can dirty: a registration at the largest payload with all its
+ * index entries, or an expiry slice of a few hundred registrations. */
+#define STORE_ALLOC_HEADROOM ((uint64_t)32 << 20)
+#define STORE_ALLOC_MIN_STEP ((uint64_t)16 << 20)
+
+static uint64_t
+alloc_target(uint64_t used, uint64_t map_size)
+{
+    uint64_t step = used / 8 > STORE_ALLOC_MIN_STEP ? used / 8 : STORE_ALLOC_MIN_STEP;
+    uint64_t want = used + STORE_ALLOC_HEADROOM + step;
+
+    return want < map_size ? want : map_size;
+}
+
+int
+store__write_begin(struct store *st, MDB_txn **txn, uint64_t extra)
+{
+    MDB_envinfo info;
+    MDB_stat ms;
+    uint64_t used;
+    uint64_t want;
+    mdb_filehandle_t fd;
+    int err;
+
+    if (st->writemap) {
+        if (mdb_env_info(st->env, &info) || mdb_env_stat(st->env, &ms) ||
+            mdb_env_get_fd(st->env, &fd)) {
+            return store__fail(st, "cannot read the environment's size");
+        }
+        used = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+        used += extra;
+        if (used + STORE_ALLOC_HEADROOM > st->allocated && st->allocated < info.me_mapsize) {
+            want = alloc_target(used, info.me_mapsize);
+            err = posix_fallocate(fd, (off_t)st->allocated, (off_t)(want - st->allocated));
+            if (err == ENOSPC) {
+                snprintf(st->errmsg, sizeof(st->errmsg), "disk full: cannot extend the data file");
+                return RD_EFULL;
+            }
+            if (err) {
+                return store__fail(st, "extend the data file: %s", strerror(err));
+            }
+            st->allocated = want;
+        }
+    }
+    return store__from_mdb(st, mdb_txn_begin(st->env, NULL, 0, txn), "begin txn");
 }
 
 int
@@ -335,6 +384,13 @@ store_open(struct store **out, const struct store_options *opt, char *err, size_
      * flushed yet. */
     if (opt->sync != STORE_SYNC_ALWAYS) {
         flags |= MDB_NOSYNC;
+        /* Writing through the shared map saves a pwrite() of every dirty page per commit (the
+         * largest cost of a registration). It changes nothing on a crash of the process: the
+         * map is the page cache. store__write_begin() keeps a full disk from faulting it. With
+         * sync=always the fsync of each commit dominates, and msync() of the whole map would
+         * cost more, so that mode keeps pwrite(). */
+        flags |= MDB_WRITEMAP;
+        st->writemap = 1;
     }
     rc = store__from_mdb(st, mdb_env_open(st->env, opt->dir, flags, STORE_FILE_MODE),
                          "open environment");

@@ -122,7 +122,7 @@ store_expire(struct store *st, int64_t before, size_t max, size_t *n)
     int deleted;
     int rc;
 
-    rc = store__from_mdb(st, mdb_txn_begin(st->env, NULL, 0, &txn), "begin txn");
+    rc = store__write_begin(st, &txn, 0);
     if (rc) {
         goto out;
     }

@@ -45,7 +45,9 @@ struct store {
     MDB_cursor *rcur_regs; /**< cursors bound to rtxn, renewed with it; NULL until first use */
     MDB_cursor *rcur_terms;
     MDB_cursor *rcur_expiry;
-    int reading; /**< reads in progress (a callback may start another) */
+    int reading;        /**< reads in progress (a callback may start another) */
+    int writemap;       /**< pages are written through the shared map, not pwrite() */
+    uint64_t allocated; /**< bytes of the data file known to have disk blocks behind them */
     char errmsg[STORE_ERRMSG_SIZE];
 };
 
@@ -62,6 +64,20 @@ struct store__rec {
     const void *data;
     size_t data_len;
 };
+
+/**
+ * Begin a write transaction, first making sure the data file has disk blocks for it.
+ *
+ * With MDB_WRITEMAP, LMDB grows the file as a sparse one and writes through the map: a page
+ * whose block the disk cannot supply would kill the process with SIGBUS. So the file is
+ * allocated ahead of LMDB's high-water mark, and a disk that cannot supply the next stretch
+ * refuses the write with RD_EFULL before anything is touched.
+ *
+ * @param extra Bytes the transaction may dirty beyond the fixed headroom: a large record and its
+ *              index entries (0 when it only removes).
+ * @return RD_OK with *txn set; RD_EFULL when the disk is full; other codes as store__from_mdb().
+ */
+int store__write_begin(struct store *st, MDB_txn **txn, uint64_t extra);
 
 /**
  * Translate an LMDB return code and remember what failed.

@@ -27,6 +27,14 @@ struct reg_shape {
     size_t size; /**< of the whole record */
 };
 
+/* What writing @p reg may dirty beyond the store's fixed headroom: the old and the new record,
+ * and in the worst case a page for each old and each new index entry. */
+static uint64_t
+write_extra(const struct store_reg *reg, const struct reg_shape *shape)
+{
+    return 2 * (uint64_t)shape->size + 2 * (uint64_t)reg->nterms * 4096;
+}
+
 static int
 invalid(struct store *st, const char *what)
 {
@@ -397,7 +405,7 @@ store_reg_put(struct store *st, const struct store_reg *reg, uint64_t *id, int *
         goto out;
     }
     nkey.mv_size = name_key(nk, reg->d ? reg->d : "", shape.d_len, reg->ep, shape.ep_len);
-    rc = store__from_mdb(st, mdb_txn_begin(st->env, NULL, 0, &txn), "begin txn");
+    rc = store__write_begin(st, &txn, write_extra(reg, &shape));
     if (rc) {
         goto out;
     }
@@ -450,7 +458,7 @@ store_reg_replace(struct store *st, uint64_t id, const struct store_reg *reg)
     if (rc) {
         goto out;
     }
-    rc = store__from_mdb(st, mdb_txn_begin(st->env, NULL, 0, &txn), "begin txn");
+    rc = store__write_begin(st, &txn, write_extra(reg, &shape));
     if (rc) {
         goto out;
     }
@@ -495,7 +503,7 @@ store_reg_delete(struct store *st, uint64_t id)
     if (rc) {
         goto out;
     }
-    rc = store__from_mdb(st, mdb_txn_begin(st->env, NULL, 0, &txn), "begin txn");
+    rc = store__write_begin(st, &txn, 0);
     if (rc) {
         goto out;
     }

@@ -1271,6 +1271,23 @@ test_count_counts_live_and_expired(void **state)
     assert_int_equal(count(f->st), 1);
 }
 
+/* With writes through the map, the data file must have disk blocks ahead of LMDB's high-water
+ * mark (a hole written through the map on a full disk is SIGBUS, not an error). */
+static void
+test_reg_put_allocates_the_data_file_ahead(void **state)
+{
+    struct fixture *f = *state;
+    char path[128];
+    struct stat sb;
+
+    put_ok(f->st, "", "node1", LATER, "</a>");
+    snprintf(path, sizeof(path), "%s/data.mdb", f->dir);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_true((uint64_t)sb.st_blocks * 512 >= (uint64_t)32 << 20);
+    /* ... and no more than the map: the file stays sparse beyond what was allocated. */
+    assert_true((uint64_t)sb.st_blocks * 512 < (uint64_t)sb.st_size);
+}
+
 int
 main(void)
 {
@@ -1325,6 +1342,7 @@ main(void)
         T(test_reg_replace_rejects_invalid_input),
         T(test_reg_find_rejects_invalid_names),
         T(test_count_counts_live_and_expired),
+        T(test_reg_put_allocates_the_data_file_ahead),
 #undef T
     };
 
