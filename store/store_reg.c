@@ -273,10 +273,11 @@ store__reg_unindex(struct store *st, MDB_txn *txn, uint64_t counter, const struc
     return terms_del(st, txn, counter, rec);
 }
 
-/* Write the record of @p counter and its expiry and term entries. */
+/* Write the record of @p counter and its expiry entry, and its term entries unless the
+ * replaced record had the very same ones (@p keep_terms). */
 static int
 reg_write(struct store *st, MDB_txn *txn, uint64_t counter, const struct store_reg *reg,
-          const struct reg_shape *shape)
+          const struct reg_shape *shape, int keep_terms)
 {
     unsigned char k[STORE_KEY_SIZE];
     MDB_val key = { sizeof(k), k };
@@ -292,7 +293,7 @@ reg_write(struct store *st, MDB_txn *txn, uint64_t counter, const struct store_r
     }
     rec_encode(val.mv_data, reg, shape);
     rc = store__expiry_add(st, txn, reg->expires_at, counter);
-    if (rc) {
+    if (rc || keep_terms) {
         return rc;
     }
     return terms_add(st, txn, counter, reg);
@@ -376,13 +377,41 @@ name_take(struct store *st, MDB_txn *txn, MDB_val *nkey, uint64_t *counter)
     return RD_OK;
 }
 
-/* Remove the expiry and term entries of the record being replaced. */
+/* Whether @p old lists exactly the terms of @p reg, in order. A refresh of the lifetime (the
+ * most frequent write of a directory) then rewrites no index entry. */
 static int
-unindex_old(struct store *st, MDB_txn *txn, uint64_t counter, const struct store__rec *old)
+terms_equal(const struct store__rec *old, const struct store_reg *reg)
+{
+    size_t off = 0;
+
+    if (old->nterms != reg->nterms) {
+        return 0;
+    }
+    for (size_t i = 0; i < reg->nterms; i++) {
+        size_t len;
+
+        if (old->terms_len - off < 2) {
+            return 0;
+        }
+        len = (size_t)store__get_be(old->terms + off, 2);
+        if (len != reg->terms[i].len || len > old->terms_len - off - 2 ||
+            memcmp(old->terms + off + 2, reg->terms[i].data, len) != 0) {
+            return 0;
+        }
+        off += 2 + len;
+    }
+    return 1;
+}
+
+/* Remove the expiry entry of the record being replaced, and its term entries unless
+ * @p keep_terms. */
+static int
+unindex_old(struct store *st, MDB_txn *txn, uint64_t counter, const struct store__rec *old,
+            int keep_terms)
 {
     int rc = store__expiry_del(st, txn, old->expires_at, counter);
 
-    if (rc) {
+    if (rc || keep_terms) {
         return rc;
     }
     return terms_del(st, txn, counter, old);
@@ -398,6 +427,7 @@ store_reg_put(struct store *st, const struct store_reg *reg, uint64_t *id, int *
     MDB_val nkey = { 0, nk };
     uint64_t counter = 0;
     int is_new = 0;
+    int keep_terms = 0;
     int rc;
 
     rc = check_reg(st, reg, &shape);
@@ -413,7 +443,8 @@ store_reg_put(struct store *st, const struct store_reg *reg, uint64_t *id, int *
     if (rc == RD_OK) {
         rc = rec_get(st, txn, counter, &old);
         if (rc == RD_OK) {
-            rc = unindex_old(st, txn, counter, &old);
+            keep_terms = terms_equal(&old, reg);
+            rc = unindex_old(st, txn, counter, &old, keep_terms);
         }
         /* RD_ENOTFOUND here means the name outlived its record (the sweep collects records it
          * cannot decode): the put then makes a new registration and takes the name over. */
@@ -425,7 +456,7 @@ store_reg_put(struct store *st, const struct store_reg *reg, uint64_t *id, int *
     if (rc) {
         goto out;
     }
-    rc = reg_write(st, txn, counter, reg, &shape);
+    rc = reg_write(st, txn, counter, reg, &shape, keep_terms);
     if (rc) {
         goto out;
     }
@@ -448,6 +479,7 @@ store_reg_replace(struct store *st, uint64_t id, const struct store_reg *reg)
     struct reg_shape shape;
     struct store__rec old;
     uint64_t counter = 0;
+    int keep_terms;
     int rc;
 
     rc = check_reg(st, reg, &shape);
@@ -473,11 +505,12 @@ store_reg_replace(struct store *st, uint64_t id, const struct store_reg *reg)
         rc = RD_ECONFLICT;
         goto out;
     }
-    rc = unindex_old(st, txn, counter, &old);
+    keep_terms = terms_equal(&old, reg);
+    rc = unindex_old(st, txn, counter, &old, keep_terms);
     if (rc) {
         goto out;
     }
-    rc = reg_write(st, txn, counter, reg, &shape);
+    rc = reg_write(st, txn, counter, reg, &shape, keep_terms);
     if (rc) {
         goto out;
     }

@@ -572,6 +572,38 @@ test_reg_replace_drops_old_terms(void **state)
     assert_int_equal(s.calls, 1);
 }
 
+/* A refresh with the same terms keeps them indexed, under the new deadline; a change in order
+ * only is still a change. */
+static void
+test_reg_replace_same_terms_keeps_them(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const terms[] = { "rt=temp", "if=sensor", NULL };
+    static const char *const swapped[] = { "if=sensor", "rt=temp", NULL };
+    uint64_t id = 0;
+    int created = 0;
+    size_t n = 0;
+    struct seen s;
+
+    assert_int_equal(put_terms(f->st, "", "node1", NOW + 10, "x", terms, &id, &created), RD_OK);
+    assert_int_equal(replace(f->st, id, "", "node1", LATER, "x", terms), RD_OK);
+    assert_int_equal(put_terms(f->st, "", "node1", LATER, "x", terms, &id, &created), RD_OK);
+    assert_int_equal(created, 0);
+    s = term_scan(f->st, "rt=temp", NOW + 20);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.id, id);
+    assert_int_equal(store_expire(f->st, NOW + 20, 10, &n), RD_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(replace(f->st, id, "", "node1", LATER, "x", swapped), RD_OK);
+    s = term_scan(f->st, "if=sensor", NOW);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(store_reg_delete(f->st, id), RD_OK);
+    s = term_scan(f->st, "rt=temp", NOW);
+    assert_int_equal(s.calls, 0);
+    s = term_scan(f->st, "if=sensor", NOW);
+    assert_int_equal(s.calls, 0);
+}
+
 static void
 test_reg_put_same_name_drops_old_terms(void **state)
 {
@@ -1313,6 +1345,7 @@ main(void)
         T(test_reg_replace_other_name_is_conflict),
         T(test_reg_replace_deleted_id_is_not_found),
         T(test_reg_replace_drops_old_terms),
+        T(test_reg_replace_same_terms_keeps_them),
         T(test_reg_put_same_name_drops_old_terms),
         T(test_reg_delete_removes_record_name_and_terms),
         T(test_reg_delete_unknown_id_is_not_found),
