@@ -36,8 +36,8 @@ enum store_sync {
 
 /** How to open a store. Zeroed fields take their defaults. */
 struct store_options {
-    const char *dir;     /**< data directory; created (with parents) when missing */
-    uint64_t map_size;   /**< maximum database size in bytes; 0 = 1 GiB */
+    const char *dir;   /**< data directory; created (with parents) when missing */
+    uint64_t map_size; /**< maximum database size in bytes; 0 = 1 GiB */
     enum store_sync sync;
 };
 
@@ -57,11 +57,11 @@ struct store_term {
  * borrowed for the callback only: copy what must outlive it.
  */
 struct store_reg {
-    uint64_t id;             /**< opaque, assigned by the store, never reused in this store */
-    const char *ep;          /**< endpoint name, NUL-terminated, 1 to 63 bytes */
-    const char *d;           /**< sector, NUL-terminated, "" for none; at most 63 bytes */
-    int64_t expires_at;      /**< seconds since the epoch; not shown by reads from then on */
-    const void *data;        /**< the caller's record */
+    uint64_t id;        /**< opaque, assigned by the store, never reused in this store */
+    const char *ep;     /**< endpoint name, NUL-terminated, 1 to 63 bytes */
+    const char *d;      /**< sector, NUL-terminated, "" for none; at most 63 bytes */
+    int64_t expires_at; /**< seconds since the epoch; not shown by reads from then on */
+    const void *data;   /**< the caller's record */
     size_t data_len;
     const struct store_term *terms; /**< index terms; ignored by reads (NULL there) */
     size_t nterms;
@@ -165,6 +165,16 @@ int store_reg_foreach(struct store *st, int64_t now, uint64_t after, store_reg_f
  */
 int store_term_foreach(struct store *st, const void *prefix, size_t prefix_len, int64_t now,
                        store_reg_fn fn, void *arg);
+
+/**
+ * Hand to @p fn each live registration that has exactly the term @p term, oldest first (the
+ * order of store_reg_foreach()), starting after the registration @p after (0: from the first).
+ * Lets a paged lookup resume where an earlier page ended.
+ *
+ * @return RD_OK (or fn's non-zero value); RD_ESTORE.
+ */
+int store_term_foreach_after(struct store *st, const void *term, size_t term_len, int64_t now,
+                             uint64_t after, store_reg_fn fn, void *arg);
 
 /**
  * Delete for good the registrations with expires_at < @p before, at most @p max of them, oldest

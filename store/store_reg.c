@@ -747,25 +747,18 @@ out:
     return rc;
 }
 
-int
-store_term_foreach(struct store *st, const void *prefix, size_t prefix_len, int64_t now,
-                   store_reg_fn fn, void *arg)
+/* Walk the term index from @p key onwards while keys begin with @p prefix; @p op is how the
+ * cursor reaches its first entry (@p val already set for MDB_GET_BOTH_RANGE), @p next how it
+ * moves on (MDB_NEXT_DUP keeps to one term). */
+static int
+terms_walk(struct store *st, const void *prefix, size_t prefix_len, MDB_val *key, MDB_val *val,
+           MDB_cursor_op op, MDB_cursor_op next, int64_t now, store_reg_fn fn, void *arg)
 {
     MDB_txn *txn = NULL;
     MDB_cursor *cur = NULL;
-    MDB_val key = { prefix_len, (void *)(uintptr_t)prefix };
-    MDB_val val = { 0, NULL };
-    MDB_cursor_op op = prefix_len ? MDB_SET_RANGE : MDB_FIRST;
     enum visit_seen seen;
     int rc;
 
-    if (!prefix && prefix_len) {
-        return invalid(st, "term prefix");
-    }
-    /* No term is longer than STORE_TERM_MAX, so a longer prefix begins none. */
-    if (prefix_len > STORE_TERM_MAX) {
-        return RD_OK;
-    }
     rc = store__read_begin(st, &txn);
     if (rc) {
         return rc;
@@ -776,7 +769,7 @@ store_term_foreach(struct store *st, const void *prefix, size_t prefix_len, int6
     }
     for (;;) {
         /* MDB_NEXT walks the counters of one term, in order, before moving to the next term. */
-        rc = mdb_cursor_get(cur, &key, &val, op);
+        rc = mdb_cursor_get(cur, key, val, op);
         if (rc == MDB_NOTFOUND) {
             rc = RD_OK;
             break;
@@ -785,15 +778,15 @@ store_term_foreach(struct store *st, const void *prefix, size_t prefix_len, int6
         if (rc) {
             break;
         }
-        op = MDB_NEXT;
-        if (key.mv_size < prefix_len || memcmp(key.mv_data, prefix, prefix_len) != 0) {
+        op = next;
+        if (key->mv_size < prefix_len || memcmp(key->mv_data, prefix, prefix_len) != 0) {
             break;
         }
-        if (val.mv_size != STORE_KEY_SIZE) {
-            rc = store__fail(st, "corrupt term entry (%zu bytes)", val.mv_size);
+        if (val->mv_size != STORE_KEY_SIZE) {
+            rc = store__fail(st, "corrupt term entry (%zu bytes)", val->mv_size);
             break;
         }
-        rc = visit_counter(st, txn, store__get_be(val.mv_data, STORE_KEY_SIZE), now, 0, fn, arg,
+        rc = visit_counter(st, txn, store__get_be(val->mv_data, STORE_KEY_SIZE), now, 0, fn, arg,
                            &seen);
         /* Each change updates a record and its terms together, so a term without its record
          * (STORE_SEEN_MISSING) cannot happen short of damage; skipping it keeps lookups working. */
@@ -805,6 +798,49 @@ out:
     store__read_cursor_close(st, cur);
     store__read_end(st, txn);
     return rc;
+}
+
+int
+store_term_foreach(struct store *st, const void *prefix, size_t prefix_len, int64_t now,
+                   store_reg_fn fn, void *arg)
+{
+    MDB_val key = { prefix_len, (void *)(uintptr_t)prefix };
+    MDB_val val = { 0, NULL };
+
+    if (!prefix && prefix_len) {
+        return invalid(st, "term prefix");
+    }
+    /* No term is longer than STORE_TERM_MAX, so a longer prefix begins none. */
+    if (prefix_len > STORE_TERM_MAX) {
+        return RD_OK;
+    }
+    return terms_walk(st, prefix, prefix_len, &key, &val, prefix_len ? MDB_SET_RANGE : MDB_FIRST,
+                      MDB_NEXT, now, fn, arg);
+}
+
+int
+store_term_foreach_after(struct store *st, const void *term, size_t term_len, int64_t now,
+                         uint64_t after, store_reg_fn fn, void *arg)
+{
+    unsigned char c[STORE_KEY_SIZE];
+    MDB_val key = { term_len, (void *)(uintptr_t)term };
+    MDB_val val = { sizeof(c), c };
+    uint64_t start = 0;
+
+    if (!term || term_len == 0) {
+        return invalid(st, "term");
+    }
+    if (term_len > STORE_TERM_MAX) {
+        return RD_OK;
+    }
+    /* An id no registration can have has nothing after it. Counters are never reused, so the
+     * walk resumes at the right place even when @p after has gone meanwhile. */
+    if (after && store__id_to_counter(st, after, &start)) {
+        return RD_OK;
+    }
+    store__put_be(c, after ? start + 1 : 0, sizeof(c));
+    return terms_walk(st, term, term_len, &key, &val, MDB_GET_BOTH_RANGE, MDB_NEXT_DUP, now, fn,
+                      arg);
 }
 
 int

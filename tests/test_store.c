@@ -778,6 +778,51 @@ test_term_foreach_finds_exact_term(void **state)
     assert_int_equal(s.calls, 0);
 }
 
+/* Resuming an exact-term walk after a registration, as a paged lookup does. */
+static void
+test_term_foreach_after_resumes_in_age_order(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const t[] = { "rt=temp", NULL };
+    static const char *const other[] = { "rt=temp2", NULL };
+    uint64_t ids[4];
+    uint64_t id = 0;
+    int created = 0;
+    struct seen s;
+    char ep[16];
+
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(ep, sizeof(ep), "node%zu", i);
+        assert_int_equal(put_terms(f->st, "", ep, LATER, "x", t, &ids[i], &created), RD_OK);
+    }
+    assert_int_equal(put_terms(f->st, "", "nodeX", LATER, "x", other, &id, &created), RD_OK);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(store_term_foreach_after(f->st, "rt=temp", 7, NOW, 0, record, &s), RD_OK);
+    assert_int_equal(s.calls, 4);
+    assert_int_equal(s.nids, 4);
+    assert_memory_equal(s.ids, ids, sizeof(ids));
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(store_term_foreach_after(f->st, "rt=temp", 7, NOW, ids[1], record, &s),
+                     RD_OK);
+    assert_int_equal(s.nids, 2);
+    assert_int_equal(s.ids[0], ids[2]);
+    assert_int_equal(s.ids[1], ids[3]);
+    /* The registration resumed after may be gone. */
+    assert_int_equal(store_reg_delete(f->st, ids[2]), RD_OK);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(store_term_foreach_after(f->st, "rt=temp", 7, NOW, ids[2], record, &s),
+                     RD_OK);
+    assert_int_equal(s.nids, 1);
+    assert_int_equal(s.ids[0], ids[3]);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(store_term_foreach_after(f->st, "rt=temp", 7, NOW, ids[3], record, &s),
+                     RD_OK);
+    assert_int_equal(s.calls, 0);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(store_term_foreach_after(f->st, "rt=none", 7, NOW, 0, record, &s), RD_OK);
+    assert_int_equal(s.calls, 0);
+}
+
 static void
 test_term_foreach_matches_byte_prefix_in_term_order(void **state)
 {
@@ -1354,6 +1399,7 @@ main(void)
         T(test_expire_orders_negative_deadlines_first),
         T(test_next_deadline_finds_earliest_from),
         T(test_term_foreach_finds_exact_term),
+        T(test_term_foreach_after_resumes_in_age_order),
         T(test_term_foreach_matches_byte_prefix_in_term_order),
         T(test_term_foreach_returns_callback_value),
         T(test_term_foreach_indexes_repeated_term_once),
