@@ -87,6 +87,8 @@ struct rd_server {
     int lookup_dirty;            /**< lookup results may have changed since the last notify */
     int64_t last_notify_ms;      /**< monotonic milliseconds of the last notification */
     int64_t next_expiry;         /**< earliest deadline still to come; INT64_MAX for none */
+    uint64_t lookup_gen;         /**< bumped at every change of lookup results */
+    struct rd_page_slot *pages;  /**< where pages of recent lookups start (rd_pages.c) */
     struct rd_fetch *fetches;    /**< simple registrations waiting for their endpoint */
     size_t nfetches;
     struct rd_simple_cache *simple_cache; /**< fetched discovery documents, by base */
@@ -211,6 +213,40 @@ int rd__lookup_init(struct rd_server *srv);
 /** Note that a registration changed; @p expires_at is its new deadline (INT64_MAX if gone). */
 void rd__lookup_changed(struct rd_server *srv, int64_t expires_at);
 
+/**
+ * Note that a registration's deadline moved to @p expires_at and nothing else changed (a live
+ * registration refreshed with its own links and parameters): no lookup result changes, so
+ * observers are not told and remembered pages stay good.
+ */
+void rd__lookup_refreshed(struct rd_server *srv, int64_t expires_at);
+
+/* rd_pages.c */
+
+/** Where a page of a lookup starts: after registration @p after, past @p inner of the matches
+ * of the next registration. */
+struct rd_page_mark {
+    uint64_t after;
+    uint64_t inner;
+};
+
+struct rd_page_slot;
+
+/** Allocate the table of page marks. */
+int rd__pages_init(struct rd_server *srv);
+
+/** Release the table. */
+void rd__pages_cleanup(struct rd_server *srv);
+
+/** Identify a lookup by its kind and every query parameter but `page`. */
+uint64_t rd__pages_key(unsigned kind, const struct lookup_qparam *qp, size_t nq);
+
+/** Find where @p page of lookup @p key starts. @return RD_OK; RD_ENOTFOUND. */
+int rd__pages_find(struct rd_server *srv, uint64_t key, uint32_t page, struct rd_page_mark *out);
+
+/** Remember where @p page of lookup @p key starts, valid until lookup results change. */
+void rd__pages_put(struct rd_server *srv, uint64_t key, uint32_t page,
+                   const struct rd_page_mark *mark);
+
 /** Notify lookup observers of changes and expiries, at most every RD_NOTIFY_INTERVAL_MS. */
 void rd__lookup_notify(struct rd_server *srv, int64_t now, int64_t now_ms);
 
@@ -254,6 +290,7 @@ struct rd_reg_write {
     const char *d;
     const struct lookup_reg *rec;
     int64_t expires_at;
+    int refresh_only; /**< a live registration keeps its links and parameters */
 };
 
 /** Create the directory resource and the handler for registration resources. */

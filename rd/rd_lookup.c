@@ -35,6 +35,12 @@ struct lookup_run {
     size_t written;      /* links written */
     struct id_set *seen; /* NULL when the scan hands each registration over once */
     int rc;
+    /* Page marks (rd_pages.c), when the walk can resume and the query has a count. */
+    int marking;
+    uint64_t key;     /* the lookup, as rd__pages_key() names it */
+    uint64_t matched; /* index of the next match among all matches of the lookup */
+    uint64_t first;   /* index of the first match in the registration being visited */
+    uint64_t prev_id; /* the registration visited before the current one; 0: none */
 };
 
 static int
@@ -69,10 +75,32 @@ id_set_add(struct id_set *s, uint64_t id)
     return RD_OK;
 }
 
+/* Remember that the page beginning with match @p index starts in the current registration. */
+static void
+mark(struct lookup_run *run, uint64_t index)
+{
+    struct rd_page_mark m = { run->prev_id, index - run->first };
+
+    if (index / run->q->count <= UINT32_MAX) {
+        rd__pages_put(run->srv, run->key, (uint32_t)(index / run->q->count), &m);
+    }
+}
+
 /* Count a match against the page; 1 when it belongs on the page. */
 static int
 take(struct lookup_run *run)
 {
+    if (run->marking) {
+        uint64_t index = run->matched++;
+
+        if (index % run->q->count == 0 && index) {
+            mark(run, index);
+        }
+        /* The last match of the page: the next page starts right after it. */
+        if (!run->skip && run->left == 1) {
+            mark(run, index + 1);
+        }
+    }
     if (run->skip) {
         run->skip--;
         return 0;
@@ -150,13 +178,31 @@ visit(void *arg, const struct store_reg *reg)
     view.d = reg->d;
     view.href = href;
     view.rec = &rec;
+    run->first = run->matched;
     rc = visit_links(run, &view);
+    run->prev_id = reg->id;
     lookup_reg_cleanup(&rec);
     if (rc) {
         run->rc = rc;
         return 1;
     }
     return run->left == 0;
+}
+
+/* Start at the remembered beginning of the page when there is one. */
+static uint64_t
+resume_point(struct lookup_run *run, int64_t now)
+{
+    struct rd_page_mark m;
+
+    run->marking = run->q->has_count && now < run->srv->next_expiry;
+    if (!run->marking || run->q->page == 0 ||
+        rd__pages_find(run->srv, run->key, run->q->page, &m)) {
+        return 0;
+    }
+    run->skip = m.inner;
+    run->matched = (uint64_t)run->q->page * run->q->count - m.inner;
+    return m.after;
 }
 
 /* Answer the query from the index when one of its criteria allows, else by a scan in age
@@ -167,17 +213,24 @@ run_lookup(struct lookup_run *run, int64_t now)
     char prefix[512];
     size_t len = 0;
     struct id_set seen = { NULL, 0, 0 };
+    uint64_t after;
+    int indexed;
     int rc;
 
     if (run->q->has_count && run->q->count == 0) {
         return RD_OK;
     }
-    if (lookup_query_index(run->q, prefix, sizeof(prefix), &len) == RD_OK) {
-        /* An exact term names each registration once; a prefix may name one several times. */
-        run->seen = prefix[len - 1] == '\0' ? NULL : &seen;
+    indexed = lookup_query_index(run->q, prefix, sizeof(prefix), &len) == RD_OK;
+    if (indexed && prefix[len - 1] != '\0') {
+        /* A prefix may name a registration several times: no resuming in the middle. */
+        run->seen = &seen;
         rc = store_term_foreach(run->srv->store, prefix, len, now, visit, run);
+    } else if (indexed) {
+        after = resume_point(run, now);
+        rc = store_term_foreach_after(run->srv->store, prefix, len, now, after, visit, run);
     } else {
-        rc = store_reg_foreach(run->srv->store, now, 0, visit, run);
+        after = resume_point(run, now);
+        rc = store_reg_foreach(run->srv->store, now, after, visit, run);
     }
     free(seen.slots);
     if (rc == RD_ESTORE) {
@@ -190,8 +243,8 @@ run_lookup(struct lookup_run *run, int64_t now)
 }
 
 static int
-parse_query(const coap_pdu_t *request, struct lookup_qparam *qp, struct lookup_query *q,
-            coap_pdu_t *response)
+parse_query(const coap_pdu_t *request, struct lookup_qparam *qp, size_t *nqp,
+            struct lookup_query *q, coap_pdu_t *response)
 {
     char diag[LOOKUP_DIAG_SIZE];
     size_t nq = 0;
@@ -204,6 +257,7 @@ parse_query(const coap_pdu_t *request, struct lookup_qparam *qp, struct lookup_q
         rd__respond_error(response, COAP_RESPONSE_CODE_BAD_REQUEST, diag);
         return RD_EINVAL;
     }
+    *nqp = nq;
     return RD_OK;
 }
 
@@ -216,9 +270,10 @@ answer_lookup(enum lookup_kind kind, coap_resource_t *resource, coap_session_t *
     struct lookup_query q;
     struct lookup_buf buf;
     struct lookup_run run;
+    size_t nq = 0;
     int rc;
 
-    if (rd__check_accept(request, response) || parse_query(request, qp, &q, response)) {
+    if (rd__check_accept(request, response) || parse_query(request, qp, &nq, &q, response)) {
         return;
     }
     lookup_buf_init(&buf, ANSWER_MAX);
@@ -229,6 +284,7 @@ answer_lookup(enum lookup_kind kind, coap_resource_t *resource, coap_session_t *
     run.out = &buf;
     run.skip = q.has_count ? (uint64_t)q.page * q.count : 0;
     run.left = q.has_count ? q.count : UINT64_MAX;
+    run.key = rd__pages_key(kind, qp, nq);
     rc = run_lookup(&run, rd__now());
     if (rc) {
         lookup_buf_cleanup(&buf);
@@ -276,12 +332,19 @@ rd__lookup_init(struct rd_server *srv)
 }
 
 void
-rd__lookup_changed(struct rd_server *srv, int64_t expires_at)
+rd__lookup_refreshed(struct rd_server *srv, int64_t expires_at)
 {
-    srv->lookup_dirty = 1;
     if (expires_at < srv->next_expiry) {
         srv->next_expiry = expires_at;
     }
+}
+
+void
+rd__lookup_changed(struct rd_server *srv, int64_t expires_at)
+{
+    srv->lookup_dirty = 1;
+    srv->lookup_gen++;
+    rd__lookup_refreshed(srv, expires_at);
 }
 
 void
@@ -291,6 +354,7 @@ rd__lookup_notify(struct rd_server *srv, int64_t now, int64_t now_ms)
      * of the lookup results too. */
     if (now >= srv->next_expiry) {
         srv->lookup_dirty = 1;
+        srv->lookup_gen++;
         if (store_next_deadline(srv->store, now + 1, &srv->next_expiry)) {
             srv->next_expiry = INT64_MAX;
         }

@@ -175,7 +175,11 @@ rd__reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t repla
     }
     if (!rc) {
         srv->dirty = 1;
-        rd__lookup_changed(srv, w->expires_at);
+        if (w->refresh_only) {
+            rd__lookup_refreshed(srv, w->expires_at);
+        } else {
+            rd__lookup_changed(srv, w->expires_at);
+        }
     }
 out:
     free(sterms);
@@ -215,7 +219,7 @@ register_ep(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *re
     struct lookup_regparams p = { 0 };
     struct lookup_links links = { 0 };
     struct lookup_reg rec = { 0 };
-    struct rd_reg_write w;
+    struct rd_reg_write w = { 0 };
     char implicit_base[RD_BASE_SIZE];
     const char *body;
     size_t body_len;
@@ -316,6 +320,12 @@ load_reg(struct rd_server *srv, uint64_t id, unsigned flags, struct loaded_reg *
     return rc;
 }
 
+static int
+same_base(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
 /* POST /rd/<id>: refresh the lifetime and update lt, base and extra attributes (RFC 9176
  * section 5.3.1). An expired registration still in its grace period is revived. A link-format
  * body, which LwM2M clients send, replaces the links. */
@@ -328,7 +338,7 @@ update_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
     struct loaded_reg old;
     struct lookup_reg rec = { 0 };
     struct lookup_attr *attrs = NULL;
-    struct rd_reg_write w;
+    struct rd_reg_write w = { 0 };
     char implicit_base[RD_BASE_SIZE];
     const char *body;
     size_t body_len;
@@ -383,6 +393,10 @@ update_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
     w.d = old.d;
     w.rec = &rec;
     w.expires_at = rd__deadline(rec.lt);
+    /* Lookups never show the time left, so a refresh that changes nothing else leaves every
+     * lookup result as it was; reviving an expired registration does not. */
+    w.refresh_only = !have_links && p.nattrs == 0 && rec.lt == old.rec.lt &&
+                     old.expires_at > rd__now() && same_base(rec.base, old.rec.base);
     rc = rd__reg_save(srv, &w, id, NULL, NULL);
     if (rc) {
         rd__respond_store_error(response, rc);

@@ -182,6 +182,9 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
         rc = rd__lookup_init(srv);
     }
     if (!rc) {
+        rc = rd__pages_init(srv);
+    }
+    if (!rc) {
         rc = rd__simple_init(srv);
     }
     if (!rc) {
@@ -301,6 +304,7 @@ rd_server_free(struct rd_server *srv)
     /* store_free() flushes, so every acknowledged change is on disk when we exit. */
     store_free(srv->store);
     rd__discovery_cleanup(srv);
+    rd__pages_cleanup(srv);
     rd__dedup_cleanup(&srv->dedup);
     rd_conf_cleanup(&srv->conf);
     free(srv);

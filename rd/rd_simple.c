@@ -89,7 +89,7 @@ register_doc(struct rd_server *srv, const struct lookup_regparams *p, const char
 {
     struct lookup_links links = { 0 };
     struct lookup_reg rec = { 0 };
-    struct rd_reg_write w;
+    struct rd_reg_write w = { 0 };
     uint64_t id = 0;
     int created = 0;
     int rc;

@@ -237,10 +237,47 @@ test_observe_sees_delete() {
     expect_no_match "notified of the removal" 'doomed-type' "$last"
 }
 
+# Pages asked in any order, and again after a change, are the slices of the whole answer: the
+# server remembers where pages start and must never serve a stale start.
+check_pages() {
+    local what=$1 query=$2 npages=$3
+    local full joined="" p
+    coap get "rd-lookup/res?$query"
+    full=$BODY
+    for p in 3 1 4 0 2 3 1; do
+        coap get "rd-lookup/res?$query&count=5&page=$p"
+        eval "PAGE_$p=\$BODY"
+    done
+    for p in $(seq 0 $((npages - 1))); do
+        eval "joined=\$joined\${joined:+,}\$PAGE_$p"
+    done
+    expect_eq "$what: pages in any order join to the whole answer" "$full" "$joined"
+}
+
+test_paging_in_any_order() {
+    local i j links
+    for i in $(seq 1 12); do
+        links=""
+        for j in $(seq 1 $((i % 3 + 1))); do
+            links="$links${links:+,}</p$j>;rt=\"pg-type\";pgx=1"
+        done
+        coap post "rd?ep=pg$i" -t 40 -e "$links"
+        eval "PGLOC_$i=\$LOCATION"
+    done
+    check_pages "indexed" "rt=pg-type" 5
+    check_pages "scanned" "pgx=1" 5
+    coap delete "$PGLOC_5"
+    coap post "$PGLOC_7" -t 40 -e '</p1>;rt="pg-type";pgx=1'
+    check_pages "indexed after changes" "rt=pg-type" 4
+    check_pages "scanned after changes" "pgx=1" 4
+    coap get 'rd-lookup/res?rt=pg-type&count=5&page=1'
+    expect_eq "a refreshed page" "5" "$(nlinks "$BODY")"
+}
+
 start_rd -c /dev/null
 setup_directory
 for t in test_discovery_lists_lookups test_endpoint_lookup_all test_endpoint_lookup_filters \
-    test_resource_lookup test_paging test_bad_lookups test_base_changes_follow \
+    test_resource_lookup test_paging test_paging_in_any_order test_bad_lookups test_base_changes_follow \
     test_expired_registrations_leave_lookups test_block2_lookup test_observe_endpoint_lookup \
     test_observe_sees_delete test_dual_stack_base_is_ipv4; do
     run_test "$t"
