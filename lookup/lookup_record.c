@@ -225,7 +225,8 @@ get_str(struct reader *r, const char **out)
     if (n > r->len - r->pos) {
         return RD_EINVAL;
     }
-    if (memchr(r->p + r->pos, '\0', (size_t)n)) {
+    /* The counting pass has checked every string by the time the fill pass copies it. */
+    if (!r->str && memchr(r->p + r->pos, '\0', (size_t)n)) {
         return RD_EINVAL;
     }
     if (r->str) {
