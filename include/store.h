@@ -102,6 +102,15 @@ const char *store_errmsg(const struct store *st);
 int store_sync(struct store *st);
 
 /**
+ * Flush committed transactions to disk, like store_sync(), from any thread: it may run
+ * concurrently with every other call on @p st, and leaves store_errmsg() alone.
+ *
+ * @param err Written with a reason on failure.
+ * @return RD_OK or RD_ESTORE.
+ */
+int store_flush(struct store *st, char *err, size_t err_size);
+
+/**
  * Create or replace the registration of (@p reg->d, @p reg->ep), with its terms, in one
  * transaction. An existing registration with that identity keeps its id, expired or not.
  *

@@ -80,7 +80,8 @@ struct rd_server {
     int64_t last_sweep; /**< wall-clock second of the last expiry sweep */
     int sweep_pending;  /**< the last sweep stopped at its time budget with more to collect */
     int64_t last_sync;  /**< wall-clock second of the last store_sync() */
-    int dirty;          /**< something was committed since the last store_sync() */
+    int dirty;          /**< something was committed since the last flush */
+    struct rd_flusher *flusher; /**< the flush thread of sync periodic; NULL otherwise */
     struct rd_dedup dedup;
     coap_resource_t *lookup_ep;  /**< owned by ctx */
     coap_resource_t *lookup_res; /**< owned by ctx */
@@ -219,6 +220,19 @@ void rd__lookup_changed(struct rd_server *srv, int64_t expires_at);
  * observers are not told and remembered pages stay good.
  */
 void rd__lookup_refreshed(struct rd_server *srv, int64_t expires_at);
+
+/* rd_flush.c */
+
+struct rd_flusher;
+
+/** Start the thread that flushes the store when asked (sync periodic). */
+int rd__flusher_start(struct rd_server *srv);
+
+/** Ask for a flush without waiting for it; logs a failure of an earlier one. */
+void rd__flusher_request(struct rd_server *srv);
+
+/** Finish the thread (a flush in progress completes first). Accepts a server without one. */
+void rd__flusher_stop(struct rd_server *srv);
 
 /* rd_pages.c */
 

@@ -11,7 +11,7 @@
  * serves requests again: a mass expiry is collected in bounded steps between requests, so it
  * never holds a request back by more than about one budget. A slice also bounds how much of the
  * data file one transaction dirties (see store__write_begin). */
-#define SWEEP_SLICE     250
+#define SWEEP_SLICE     64
 #define SWEEP_BUDGET_MS 4
 /* Longest wait in the I/O loop: the sweep and the flush run at least this often. */
 #define LOOP_WAIT_MS 1000
@@ -200,6 +200,9 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
     if (!rc && srv->conf.multicast) {
         rc = join_groups(srv);
     }
+    if (!rc && srv->conf.sync == STORE_SYNC_PERIODIC) {
+        rc = rd__flusher_start(srv);
+    }
     if (rc) {
         goto fail;
     }
@@ -266,9 +269,7 @@ housekeeping(struct rd_server *srv)
         now - srv->last_sync >= (int64_t)srv->conf.sync_interval) {
         srv->last_sync = now;
         srv->dirty = 0;
-        if (store_sync(srv->store)) {
-            rd__log(srv, RD_LOG_ERROR, "sync: %s", store_errmsg(srv->store));
-        }
+        rd__flusher_request(srv);
     }
 }
 
@@ -301,6 +302,7 @@ rd_server_free(struct rd_server *srv)
     if (srv->ctx) {
         coap_free_context(srv->ctx);
     }
+    rd__flusher_stop(srv);
     /* store_free() flushes, so every acknowledged change is on disk when we exit. */
     store_free(srv->store);
     rd__discovery_cleanup(srv);

@@ -467,6 +467,22 @@ store_errmsg(const struct store *st)
 }
 
 int
+store_flush(struct store *st, char *err, size_t err_size)
+{
+    /* mdb_env_sync() reads only the environment's fixed fields and syncs the file (or the map):
+     * LMDB allows it beside transactions of other threads. */
+    int rc = mdb_env_sync(st->env, 1);
+
+    if (rc) {
+        if (err && err_size) {
+            snprintf(err, err_size, "sync: %s", mdb_strerror(rc));
+        }
+        return RD_ESTORE;
+    }
+    return RD_OK;
+}
+
+int
 store_sync(struct store *st)
 {
     return store__from_mdb(st, mdb_env_sync(st->env, 1), "sync");
