@@ -80,10 +80,11 @@ struct bench_conf {
     const char *server;
     enum bench_phase phases[BENCH_PHASES_MAX];
     size_t nphases;
-    size_t n;         /**< endpoints */
-    size_t window;    /**< outstanding requests */
-    size_t ops;       /**< operations per lookup phase; 0: N, at most BENCH_OPS_CAP */
-    unsigned long lt; /**< registration lifetime, seconds */
+    size_t n;                     /**< endpoints */
+    size_t window;                /**< outstanding requests */
+    size_t ops;                   /**< operations per lookup phase; 0: N, at most BENCH_OPS_CAP */
+    unsigned long lt;             /**< registration lifetime, seconds */
+    unsigned long long expire_at; /**< when set, register picks lt so all expire then (epoch s) */
     uint64_t seed;
     unsigned max_seconds; /**< per phase */
     unsigned timeout_ms;  /**< retransmission timeout */
@@ -447,6 +448,20 @@ put_location(struct bench_writer *w, const char *loc)
 }
 
 /* Write the request message of @p op (its current block) into op->msg. */
+
+/* The lt of a registration sent now: --lt, or what makes the server's deadline --expire-at. */
+static unsigned long
+register_lt(const struct bench_conf *c)
+{
+    long long left;
+
+    if (!c->expire_at) {
+        return c->lt;
+    }
+    left = (long long)c->expire_at - (long long)time(NULL) - 1;
+    return left < 1 ? 1 : (unsigned long)left;
+}
+
 static int
 build_request(struct bench *b, struct bench_op *op)
 {
@@ -462,7 +477,7 @@ build_request(struct bench *b, struct bench_op *op)
         put_option_uint(&w, BENCH_OPT_CONTENT_FORMAT, 40);
         snprintf(q, sizeof(q), "ep=bench-%zu", op->item);
         put_option_str(&w, BENCH_OPT_URI_QUERY, q);
-        snprintf(q, sizeof(q), "lt=%lu", b->conf.lt);
+        snprintf(q, sizeof(q), "lt=%lu", register_lt(&b->conf));
         put_option_str(&w, BENCH_OPT_URI_QUERY, q);
         len = format_links(links, sizeof(links), op->item, b->conf.n);
         if (len < 0) {
@@ -1244,6 +1259,8 @@ usage(FILE *out)
             "  -w W                   outstanding confirmable requests (default 32; 1: latency)\n"
             "  --ops N                operations per lookup phase (default N, at most %d)\n"
             "  --lt SECONDS           registration lifetime (default 86400)\n"
+            "  --expire-at EPOCH      register with the lifetime that ends at EPOCH (a\n"
+            "                         server deadline is now + lt + 1), so all expire together\n"
             "  --seed S               picks endpoints, pages, message IDs (default 1)\n"
             "  --max-seconds S        time limit of each phase (default 300)\n"
             "  --timeout-ms MS        retransmission timeout (default 2000)\n"
@@ -1320,6 +1337,7 @@ parse_args(int argc, char **argv, struct bench_conf *c)
         { "phases", required_argument, NULL, 'p' },
         { "ops", required_argument, NULL, 'o' },
         { "lt", required_argument, NULL, 'L' },
+        { "expire-at", required_argument, NULL, 'E' },
         { "seed", required_argument, NULL, 'S' },
         { "max-seconds", required_argument, NULL, 'M' },
         { "timeout-ms", required_argument, NULL, 'T' },
@@ -1358,6 +1376,10 @@ parse_args(int argc, char **argv, struct bench_conf *c)
         case 'o':
             bad = parse_num("--ops", optarg, 1, 100000000, &v);
             c->ops = (size_t)v;
+            break;
+        case 'E':
+            bad = parse_num("--expire-at", optarg, 1, 4294967295ull, &v);
+            c->expire_at = v;
             break;
         case 'L':
             bad = parse_num("--lt", optarg, 1, 4294967295ull, &v);

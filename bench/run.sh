@@ -6,7 +6,7 @@
 # stdout and to BENCH_OUT.
 #
 # Environment (all optional):
-#   BENCH_SIZES        endpoint counts, default "10000 100000 1000000"
+#   BENCH_SIZES        endpoint counts, default "10000 100000 1000000" (empty: none)
 #   BENCH_OUT          report file, default bench/results.md
 #   BENCH_BUILD        build directory, default build-bench
 #   BENCH_WINDOW       outstanding requests of the throughput runs, default 32
@@ -17,11 +17,13 @@
 #   BENCH_MAP_MIB      core-rd map_size, default 16384 (the 1024 default is too small for 1M)
 #   BENCH_SEED         seed of the generator, default 1
 #   BENCH_PIN          1 (default with 2 or more CPUs): server on CPU 0, generator on CPU 1
+#   BENCH_EXPIRY_N     registrations that expire in the same second in the expiry run,
+#                      default 100000 (0: no expiry run)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BENCH_BUILD:-$ROOT/build-bench}
-SIZES=${BENCH_SIZES:-"10000 100000 1000000"}
+SIZES=${BENCH_SIZES-"10000 100000 1000000"}
 OUT=${BENCH_OUT:-$ROOT/bench/results.md}
 WINDOW=${BENCH_WINDOW:-32}
 W1_OPS=${BENCH_W1_OPS:-20000}
@@ -31,8 +33,9 @@ LOG_LEVEL=${BENCH_LOG_LEVEL:-warn}
 MAP_MIB=${BENCH_MAP_MIB:-16384}
 SEED=${BENCH_SEED:-1}
 PIN=${BENCH_PIN:-1}
+EXPIRY_N=${BENCH_EXPIRY_N:-100000}
 
-for v in $SIZES $WINDOW $W1_OPS $CEILING_OPS $MAX_SECONDS $MAP_MIB $SEED $PIN; do
+for v in $SIZES $WINDOW $W1_OPS $CEILING_OPS $MAX_SECONDS $MAP_MIB $SEED $PIN $EXPIRY_N; do
     case $v in
     '' | *[!0-9]*)
         echo "run.sh: expected a number, got '$v'" >&2
@@ -277,6 +280,32 @@ run_size() {
     rm -rf "$data" "$loc"
 }
 
+# run_expiry: EXPIRY_N registrations get the same deadline (and no grace period, so the sweep
+# collects them in the very next second) while a window-1 lookup load runs across that moment.
+# Its max latency is the longest any request waited on the mass expiry.
+run_expiry() {
+    local data=$WORK/data-expiry at now
+    log "expiry: $EXPIRY_N registrations expiring in the same second"
+    cp "$WORK/core-rd.conf" "$WORK/core-rd.conf.main"
+    printf 'expiry_grace 0\nlifetime_min 1\n' >>"$WORK/core-rd.conf"
+    start_server "$data"
+    cp "$WORK/core-rd.conf.main" "$WORK/core-rd.conf"
+    now=$(date +%s)
+    # Registering runs at some 30,000/s or more; leave time for it and a few seconds of load.
+    at=$((now + 8 + EXPIRY_N / 20000))
+    bench expiry "$EXPIRY_N" --phases register -w "$WINDOW" --expire-at "$at"
+    server_alive "during the expiry registrations" || return 0
+    now=$(date +%s)
+    INFO["expiry|lead_s"]=$((at - now))
+    # Until 4 s after the deadline: the sweep of the whole batch runs in its first second.
+    bench expiry "$EXPIRY_N" --phases lookup-ep -w 1 --ops 100000000 \
+        --max-seconds $((at - now + 4))
+    server_alive "during the expiry (N=$EXPIRY_N)" || return 0
+    stop_pid "$SERVER_PID" core-rd
+    SERVER_PID=""
+    rm -rf "$data"
+}
+
 # ratio OPS_PER_S CEILING_LINE: percentage of the ceiling.
 ratio() {
     local c
@@ -369,6 +398,20 @@ report() {
             "${INFO["$n|restart_ms"]:--} ms | $(human_kb "${INFO["$n|restart_rss"]:-}") |" \
             "$(human_kb "${INFO["$n|du_after_delete"]:-}") | ${INFO["$n|total_s"]:--} s |"
     done
+    line=${RES["expiry|lookup-ep|1"]:-}
+    if [ -n "$line" ]; then
+        echo
+        echo "## Mass expiry"
+        echo
+        echo "$EXPIRY_N registrations with the same deadline and \`expiry_grace 0\`; a window-1"
+        echo "lookup-ep load ran from ${INFO["expiry|lead_s"]:--} s before the deadline until 4 s"
+        echo "after it, while the sweep collected them."
+        echo
+        echo "| ops | p50 ms | p99 ms | max ms | timeouts |"
+        echo "|---:|---:|---:|---:|---:|"
+        echo "| $(field "$line" ok) | $(field "$line" p50_ms) | $(field "$line" p99_ms) |" \
+            "$(field "$line" max_ms) | $(field "$line" timeouts) |"
+    fi
     echo
     echo "## How it was measured"
     echo
@@ -428,6 +471,9 @@ EOF
         INFO["$n|total_s"]=$((($(now_us) - t0) / 1000000))
         log "N=$n took ${INFO["$n|total_s"]} s"
     done
+    if [ "$EXPIRY_N" -gt 0 ]; then
+        run_expiry
+    fi
     report >"$WORK/report.md"
     cat "$WORK/report.md"
     cp "$WORK/report.md" "$OUT"
