@@ -37,8 +37,17 @@ store__expiry_add(struct store *st, MDB_txn *txn, int64_t expires_at, uint64_t c
     MDB_val key = { sizeof(k), k };
     MDB_val val = { 0, NULL };
 
+    int rc;
+
     store__expiry_key(k, expires_at, counter);
-    return store__from_mdb(st, mdb_put(txn, st->expiry, &key, &val, 0), "put expiry");
+    /* Deadlines mostly grow (now + lt), so most entries go at the end: MDB_APPEND skips the
+     * search and fills pages instead of splitting them in half. LMDB refuses it, changing
+     * nothing, when the key is not the largest. */
+    rc = mdb_put(txn, st->expiry, &key, &val, MDB_APPEND);
+    if (rc == MDB_KEYEXIST) {
+        rc = mdb_put(txn, st->expiry, &key, &val, 0);
+    }
+    return store__from_mdb(st, rc, "put expiry");
 }
 
 int

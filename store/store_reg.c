@@ -188,19 +188,22 @@ name_key(unsigned char key[STORE_NAME_KEY_MAX], const char *d, size_t d_len, con
     return d_len + 1 + ep_len;
 }
 
+/* @p is_new: the counter is newer than every other, so it goes last among each term's
+ * registrations (MDB_APPENDDUP: no search, full pages). */
 static int
-terms_add(struct store *st, MDB_txn *txn, uint64_t counter, const struct store_reg *reg)
+terms_add(struct store *st, MDB_txn *txn, uint64_t counter, const struct store_reg *reg, int is_new)
 {
     unsigned char c[STORE_KEY_SIZE];
     MDB_val key;
     MDB_val val = { sizeof(c), c };
+    unsigned flags = MDB_NODUPDATA | (is_new ? MDB_APPENDDUP : 0);
     int rc;
 
     store__put_be(c, counter, sizeof(c));
     for (size_t i = 0; i < reg->nterms; i++) {
         key.mv_size = reg->terms[i].len;
         key.mv_data = (void *)(uintptr_t)reg->terms[i].data;
-        rc = mdb_put(txn, st->terms, &key, &val, MDB_NODUPDATA);
+        rc = mdb_put(txn, st->terms, &key, &val, flags);
         /* The same term twice in one registration is one index entry. */
         if (rc == MDB_KEYEXIST) {
             continue;
@@ -274,10 +277,11 @@ store__reg_unindex(struct store *st, MDB_txn *txn, uint64_t counter, const struc
 }
 
 /* Write the record of @p counter and its expiry entry, and its term entries unless the
- * replaced record had the very same ones (@p keep_terms). */
+ * replaced record had the very same ones (@p keep_terms). @p is_new: a counter just taken,
+ * larger than every other. */
 static int
 reg_write(struct store *st, MDB_txn *txn, uint64_t counter, const struct store_reg *reg,
-          const struct reg_shape *shape, int keep_terms)
+          const struct reg_shape *shape, int keep_terms, int is_new)
 {
     unsigned char k[STORE_KEY_SIZE];
     MDB_val key = { sizeof(k), k };
@@ -287,7 +291,9 @@ reg_write(struct store *st, MDB_txn *txn, uint64_t counter, const struct store_r
     store__put_be(k, counter, sizeof(k));
     /* MDB_RESERVE hands back the space in the page, so the record is encoded in place with no
      * buffer of our own. It must be filled before the next write in this transaction. */
-    rc = store__from_mdb(st, mdb_put(txn, st->regs, &key, &val, MDB_RESERVE), "put registration");
+    rc = store__from_mdb(
+        st, mdb_put(txn, st->regs, &key, &val, MDB_RESERVE | (is_new ? MDB_APPEND : 0)),
+        "put registration");
     if (rc) {
         return rc;
     }
@@ -296,7 +302,7 @@ reg_write(struct store *st, MDB_txn *txn, uint64_t counter, const struct store_r
     if (rc || keep_terms) {
         return rc;
     }
-    return terms_add(st, txn, counter, reg);
+    return terms_add(st, txn, counter, reg, is_new);
 }
 
 /* Read the record of @p counter in a write transaction, into @p rec.
@@ -456,7 +462,7 @@ store_reg_put(struct store *st, const struct store_reg *reg, uint64_t *id, int *
     if (rc) {
         goto out;
     }
-    rc = reg_write(st, txn, counter, reg, &shape, keep_terms);
+    rc = reg_write(st, txn, counter, reg, &shape, keep_terms, is_new);
     if (rc) {
         goto out;
     }
@@ -510,7 +516,7 @@ store_reg_replace(struct store *st, uint64_t id, const struct store_reg *reg)
     if (rc) {
         goto out;
     }
-    rc = reg_write(st, txn, counter, reg, &shape, keep_terms);
+    rc = reg_write(st, txn, counter, reg, &shape, keep_terms, 0);
     if (rc) {
         goto out;
     }
