@@ -83,14 +83,15 @@ struct rd_server {
     int dirty;          /**< something was committed since the last flush */
     struct rd_flusher *flusher; /**< the flush thread of sync periodic; NULL otherwise */
     struct rd_dedup dedup;
-    coap_resource_t *lookup_ep;  /**< owned by ctx */
-    coap_resource_t *lookup_res; /**< owned by ctx */
-    int lookup_dirty;            /**< lookup results may have changed since the last notify */
-    int64_t last_notify_ms;      /**< monotonic milliseconds of the last notification */
-    int64_t next_expiry;         /**< earliest deadline still to come; INT64_MAX for none */
-    uint64_t lookup_gen;         /**< bumped at every change of lookup results */
-    struct rd_page_slot *pages;  /**< where pages of recent lookups start (rd_pages.c) */
-    struct rd_fetch *fetches;    /**< simple registrations waiting for their endpoint */
+    coap_resource_t *lookup_ep;     /**< owned by ctx */
+    coap_resource_t *lookup_res;    /**< owned by ctx */
+    int lookup_dirty;               /**< lookup results may have changed since the last notify */
+    int64_t last_notify_ms;         /**< monotonic milliseconds of the last notification */
+    int64_t next_expiry;            /**< earliest deadline still to come; INT64_MAX for none */
+    uint64_t lookup_gen;            /**< bumped at every change of lookup results */
+    struct rd_page_slot *pages;     /**< where pages of recent lookups start (rd_pages.c) */
+    struct rd_answer_slot *answers; /**< answers of recent lookups (rd_pages.c) */
+    struct rd_fetch *fetches;       /**< simple registrations waiting for their endpoint */
     size_t nfetches;
     struct rd_simple_cache *simple_cache; /**< fetched discovery documents, by base */
     struct lookup_links discovery;        /**< the links of our own /.well-known/core */
@@ -236,6 +237,21 @@ void rd__flusher_stop(struct rd_server *srv);
 
 /* rd_pages.c */
 
+/** A lookup named by its kind and query parameters, as text: what rd_pages.c files under. */
+struct rd_lookup_key {
+    char text[256];
+    size_t len;
+    uint64_t hash;
+};
+
+/**
+ * Name the lookup of @p kind with parameters @p qp, leaving out `page` unless @p with_page.
+ *
+ * @return RD_OK; RD_ETOOBIG when the parameters are too long to remember (remember nothing).
+ */
+int rd__lookup_key(unsigned kind, const struct lookup_qparam *qp, size_t nq, int with_page,
+                   struct rd_lookup_key *key);
+
 /** Where a page of a lookup starts: after registration @p after, past @p inner of the matches
  * of the next registration. */
 struct rd_page_mark {
@@ -244,22 +260,29 @@ struct rd_page_mark {
 };
 
 struct rd_page_slot;
+struct rd_answer_slot;
 
-/** Allocate the table of page marks. */
+/** Allocate the tables of page marks and answers. */
 int rd__pages_init(struct rd_server *srv);
 
-/** Release the table. */
+/** Release the tables. */
 void rd__pages_cleanup(struct rd_server *srv);
 
-/** Identify a lookup by its kind and every query parameter but `page`. */
-uint64_t rd__pages_key(unsigned kind, const struct lookup_qparam *qp, size_t nq);
-
-/** Find where @p page of lookup @p key starts. @return RD_OK; RD_ENOTFOUND. */
-int rd__pages_find(struct rd_server *srv, uint64_t key, uint32_t page, struct rd_page_mark *out);
+/** Find where @p page of lookup @p key (without page) starts. @return RD_OK; RD_ENOTFOUND. */
+int rd__pages_find(struct rd_server *srv, const struct rd_lookup_key *key, uint32_t page,
+                   struct rd_page_mark *out);
 
 /** Remember where @p page of lookup @p key starts, valid until lookup results change. */
-void rd__pages_put(struct rd_server *srv, uint64_t key, uint32_t page,
+void rd__pages_put(struct rd_server *srv, const struct rd_lookup_key *key, uint32_t page,
                    const struct rd_page_mark *mark);
+
+/** Append the remembered answer of lookup @p key (with page) to @p out.
+ * @return RD_OK; RD_ENOTFOUND; RD_ENOMEM. */
+int rd__answer_find(struct rd_server *srv, const struct rd_lookup_key *key, struct lookup_buf *out);
+
+/** Remember the answer of lookup @p key (a copy, if small enough) until lookup results change. */
+void rd__answer_put(struct rd_server *srv, const struct rd_lookup_key *key,
+                    const struct lookup_buf *answer);
 
 /** Notify lookup observers of changes and expiries, at most every RD_NOTIFY_INTERVAL_MS. */
 void rd__lookup_notify(struct rd_server *srv, int64_t now, int64_t now_ms);

@@ -37,8 +37,8 @@ struct lookup_run {
     int rc;
     /* Page marks (rd_pages.c), when the walk can resume and the query has a count. */
     int marking;
-    uint64_t key;     /* the lookup, as rd__pages_key() names it */
-    uint64_t matched; /* index of the next match among all matches of the lookup */
+    const struct rd_lookup_key *key; /* the lookup without its page */
+    uint64_t matched;                /* index of the next match among all matches of the lookup */
     uint64_t first;   /* index of the first match in the registration being visited */
     uint64_t prev_id; /* the registration visited before the current one; 0: none */
 };
@@ -195,7 +195,7 @@ resume_point(struct lookup_run *run, int64_t now)
 {
     struct rd_page_mark m;
 
-    run->marking = run->q->has_count && now < run->srv->next_expiry;
+    run->marking = run->key && run->q->has_count && now < run->srv->next_expiry;
     if (!run->marking || run->q->page == 0 ||
         rd__pages_find(run->srv, run->key, run->q->page, &m)) {
         return 0;
@@ -270,6 +270,10 @@ answer_lookup(enum lookup_kind kind, coap_resource_t *resource, coap_session_t *
     struct lookup_query q;
     struct lookup_buf buf;
     struct lookup_run run;
+    struct rd_lookup_key pages_key;
+    struct rd_lookup_key answer_key;
+    int64_t now = rd__now();
+    int keep;
     size_t nq = 0;
     int rc;
 
@@ -277,6 +281,16 @@ answer_lookup(enum lookup_kind kind, coap_resource_t *resource, coap_session_t *
         return;
     }
     lookup_buf_init(&buf, ANSWER_MAX);
+    /* Nothing remembered survives a deadline passing: rd__lookup_notify() moves on first. */
+    keep = now < srv->next_expiry;
+    if (keep && rd__lookup_key(kind, qp, nq, 1, &answer_key) == RD_OK) {
+        if (rd__answer_find(srv, &answer_key, &buf) == RD_OK) {
+            rd__respond_links(resource, session, request, query, response, &buf);
+            return;
+        }
+    } else {
+        keep = 0;
+    }
     memset(&run, 0, sizeof(run));
     run.srv = srv;
     run.q = &q;
@@ -284,13 +298,18 @@ answer_lookup(enum lookup_kind kind, coap_resource_t *resource, coap_session_t *
     run.out = &buf;
     run.skip = q.has_count ? (uint64_t)q.page * q.count : 0;
     run.left = q.has_count ? q.count : UINT64_MAX;
-    run.key = rd__pages_key(kind, qp, nq);
-    rc = run_lookup(&run, rd__now());
+    if (keep && rd__lookup_key(kind, qp, nq, 0, &pages_key) == RD_OK) {
+        run.key = &pages_key;
+    }
+    rc = run_lookup(&run, now);
     if (rc) {
         lookup_buf_cleanup(&buf);
         rd__respond_error(response, rd__status_to_coap(rc),
                           rc == RD_ETOOBIG ? "answer too large: use count and page" : NULL);
         return;
+    }
+    if (keep) {
+        rd__answer_put(srv, &answer_key, &buf);
     }
     rd__respond_links(resource, session, request, query, response, &buf);
 }
