@@ -6,6 +6,7 @@
  * power failure and can run beside the loop; the loop asks for one each interval and hears of
  * failures. */
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +55,9 @@ int
 rd__flusher_start(struct rd_server *srv)
 {
     struct rd_flusher *f = calloc(1, sizeof(*f));
+    sigset_t all;
+    sigset_t old;
+    int rc;
 
     if (!f) {
         return RD_ENOMEM;
@@ -61,7 +65,13 @@ rd__flusher_start(struct rd_server *srv)
     f->store = srv->store;
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);
-    if (pthread_create(&f->thread, NULL, flush_main, f)) {
+    /* The thread starts with every signal blocked, so SIGTERM, SIGINT and SIGHUP always reach
+     * the loop's thread, which acts on them at once. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(&f->thread, NULL, flush_main, f);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc) {
         pthread_cond_destroy(&f->cv);
         pthread_mutex_destroy(&f->mu);
         free(f);
