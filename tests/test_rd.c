@@ -170,6 +170,89 @@ test_conf_load_accepts_the_shipped_sample(void **state)
 }
 
 static void
+test_conf_parse_reads_security_directives(void **state)
+{
+    struct rd_conf *conf = *state;
+    struct rd_conf copy;
+    char err[256] = "";
+    const char *text = "dtls_listen 127.0.0.1:5684\n"
+                       "dtls_listen [::1]:5684\n"
+                       "psk_file /etc/core-rd/psk.keys\n"
+                       "cert_file server.pem\n"
+                       "key_file server.key\n"
+                       "ca_file ca.pem\n"
+                       "identity_map ids.map\n"
+                       "plain_coap lookup-only\n"
+                       "ep_policy identity\n"
+                       "lookup_access authenticated\n"
+                       "max_regs_per_identity 25\n";
+
+    assert_int_equal(conf->sec.plain_coap, RD_PLAIN_ON);
+    assert_int_equal(conf->sec.ep_policy, RD_EP_FIRST_COME);
+    assert_int_equal(conf->sec.lookup_authenticated, 0);
+    assert_int_equal(conf->sec.max_regs_per_identity, 0);
+    assert_int_equal(parse(conf, text, err, sizeof(err)), RD_OK);
+    assert_int_equal(conf->sec.ndtls_listen, 2);
+    assert_string_equal(conf->sec.dtls_listen[1], "[::1]:5684");
+    assert_string_equal(conf->sec.psk_file, "/etc/core-rd/psk.keys");
+    assert_string_equal(conf->sec.ca_file, "ca.pem");
+    assert_string_equal(conf->sec.identity_map, "ids.map");
+    assert_int_equal(conf->sec.plain_coap, RD_PLAIN_LOOKUP_ONLY);
+    assert_int_equal(conf->sec.ep_policy, RD_EP_IDENTITY);
+    assert_int_equal(conf->sec.lookup_authenticated, 1);
+    assert_int_equal(conf->sec.max_regs_per_identity, 25);
+    /* The copy owns its own strings: the original can go first. */
+    assert_int_equal(rd_conf_copy(&copy, conf), RD_OK);
+    rd_conf_cleanup(conf);
+    assert_int_equal(copy.sec.ndtls_listen, 2);
+    assert_string_equal(copy.sec.dtls_listen[0], "127.0.0.1:5684");
+    assert_string_equal(copy.sec.key_file, "server.key");
+    assert_int_equal(copy.sec.plain_coap, RD_PLAIN_LOOKUP_ONLY);
+    rd_conf_cleanup(&copy);
+}
+
+static void
+test_conf_parse_rejects_bad_security_directives(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *diag;
+    } bad[] = {
+        { "plain_coap maybe\n", "test.conf:1: plain_coap" },
+        { "ep_policy first-come\n", "test.conf:1: ep_policy" },
+        { "lookup_access closed\n", "test.conf:1: lookup_access" },
+        { "max_regs_per_identity -1\n", "test.conf:1: max_regs_per_identity" },
+        { "max_regs_per_identity 4294967296\n", "max_regs_per_identity" },
+        { "dtls_listen localhost\n", "dtls_listen" },
+        { "cert_file s.pem\nca_file ca.pem\n", "key_file" },
+        { "cert_file s.pem\nkey_file s.key\n", "needs ca_file" },
+        { "ca_file ca.pem\n", "ca_file" },
+        { "dtls_listen 127.0.0.1:5684\n", "needs psk_file or cert_file" },
+        { "plain_coap off\n", "plain_coap" },
+    };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct rd_conf conf;
+        char err[256] = "";
+
+        (void)state;
+        assert_int_equal(rd_conf_init(&conf), RD_OK);
+        if (parse(&conf, bad[i].text, err, sizeof(err)) != RD_EINVAL || !strstr(err, bad[i].diag)) {
+            fail_msg("accepted or misreported \"%s\": %s", bad[i].text, err);
+        }
+        rd_conf_cleanup(&conf);
+    }
+}
+
+static void
+test_conf_parse_accepts_psk_only_with_plain_off(void **state)
+{
+    char err[256] = "";
+
+    assert_int_equal(parse(*state, "psk_file k\nplain_coap off\n", err, sizeof(err)), RD_OK);
+}
+
+static void
 test_id_format_parse_round_trips(void **state)
 {
     static const uint64_t ids[] = { 0, 1, 31, 32, 0xabcdef, ((uint64_t)1 << 40) - 1 };
@@ -232,6 +315,11 @@ main(void)
         cmocka_unit_test_setup_teardown(test_conf_load_reports_missing_file, setup_conf,
                                         teardown_conf),
         cmocka_unit_test_setup_teardown(test_conf_load_accepts_the_shipped_sample, setup_conf,
+                                        teardown_conf),
+        cmocka_unit_test_setup_teardown(test_conf_parse_reads_security_directives, setup_conf,
+                                        teardown_conf),
+        cmocka_unit_test(test_conf_parse_rejects_bad_security_directives),
+        cmocka_unit_test_setup_teardown(test_conf_parse_accepts_psk_only_with_plain_off, setup_conf,
                                         teardown_conf),
         cmocka_unit_test(test_id_format_parse_round_trips),
         cmocka_unit_test(test_id_parse_rejects_bad_text),
