@@ -69,8 +69,11 @@ start_sec() {
     exit 1
 }
 
+# Every server must exit cleanly: under the sanitizers an error or a leak makes the status
+# non-zero.
 restart_sec() {
     stop_rd
+    expect_eq "clean exit before restart" "0" "$RD_STATUS"
     start_sec "$@"
 }
 
@@ -301,4 +304,6 @@ run_test test_identity_policy
 run_test test_max_regs_per_identity
 stop_rd
 expect_eq "clean exit" "0" "$RD_STATUS"
+expect_no_match "no sanitizer report" 'AddressSanitizer|LeakSanitizer|runtime error' \
+    "$(cat "$WORK/rd.log")"
 summary
