@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -15,8 +16,8 @@
  * no sensible key is longer than 64 bytes. */
 #define PSK_IDENTITY_MAX 128
 #define PSK_KEY_MAX      64
-/* Most lines of a key or map file, and its largest size. */
-#define TABLE_MAX     100000
+/* Most entries of a key or map file (both are searched linearly), and its largest size. */
+#define TABLE_MAX     10000
 #define SEC_FILE_MAX  (8 * 1024 * 1024)
 #define PATTERN_MAX   LOOKUP_NAME_MAX
 #define IDENTITY_NONE "none"
@@ -74,6 +75,12 @@ read_file(const char *path, char **out, size_t *len, char *err, size_t err_size)
         return RD_EINVAL;
     }
     fclose(f);
+    if (memchr(buf, '\0', n)) {
+        snprintf(err, err_size, "%s: contains a NUL byte", path);
+        OPENSSL_cleanse(buf, n);
+        free(buf);
+        return RD_EINVAL;
+    }
     buf[n] = '\0';
     *out = buf;
     *len = n;
@@ -172,6 +179,28 @@ is_name(const char *s, size_t max)
     return 1;
 }
 
+/* Keys do not outlive their table in freed memory. */
+static void
+psk_free(struct psk_table *t)
+{
+    if (t->entries) {
+        OPENSSL_cleanse(t->entries, t->n * sizeof(*t->entries));
+    }
+    free(t->entries);
+    t->entries = NULL;
+    t->n = 0;
+}
+
+/* The file buffer holds keys too. */
+static void
+buf_free(char *buf, size_t len)
+{
+    if (buf) {
+        OPENSSL_cleanse(buf, len);
+    }
+    free(buf);
+}
+
 static int
 psk_find(const struct psk_table *t, const char *identity, size_t len)
 {
@@ -231,7 +260,7 @@ psk_parse(const struct rd_server *srv, const char *path, char *buf, size_t len,
             struct psk_entry *grown = realloc(t.entries, (t.n + 1) * sizeof(*t.entries));
 
             if (!grown) {
-                free(t.entries);
+                psk_free(&t);
                 return RD_ENOMEM;
             }
             t.entries = grown;
@@ -239,6 +268,7 @@ psk_parse(const struct rd_server *srv, const char *path, char *buf, size_t len,
         memcpy(e.identity, f[0], strlen(f[0]) + 1);
         e.bin.length = klen;
         t.entries[t.n++] = e;
+        OPENSSL_cleanse(&e, sizeof(e));
     }
     /* The entries moved while the array grew: point each key descriptor at its final place. */
     for (size_t i = 0; i < t.n; i++) {
@@ -347,7 +377,7 @@ load_psk(const struct rd_server *srv, const char *path, struct psk_table *out)
     }
     warn_if_readable(srv, path);
     rc = psk_parse(srv, path, buf, len, out);
-    free(buf);
+    buf_free(buf, len);
     if (!rc) {
         rd__log(srv, RD_LOG_INFO, "psk_file %s: %zu identities", path, out->n);
     }
@@ -545,8 +575,10 @@ rd__dtls_reload(struct rd_server *srv, const struct rd_conf *conf)
         return;
     }
     if (c->psk_file && load_psk(srv, c->psk_file, &psk) == RD_OK) {
-        free(srv->sec->psk.entries);
+        psk_free(&srv->sec->psk);
         srv->sec->psk = psk;
+    } else if (conf->sec.psk_file && !c->psk_file) {
+        rd__log(srv, RD_LOG_WARN, "reload: psk_file takes effect at restart (no PSK at start)");
     }
     if (!c->identity_map) {
         free(srv->sec->map.entries);
@@ -563,7 +595,7 @@ rd__dtls_cleanup(struct rd_server *srv)
     if (!srv->sec) {
         return;
     }
-    free(srv->sec->psk.entries);
+    psk_free(&srv->sec->psk);
     free(srv->sec->map.entries);
     free(srv->sec);
     srv->sec = NULL;
