@@ -1,10 +1,13 @@
-/* Unit tests for rd/: configuration parsing, registration ids and the status mapping. */
+/* Unit tests for rd/: configuration parsing, the identity map, registration ids and the status
+ * mapping. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -253,6 +256,79 @@ test_conf_parse_accepts_psk_only_with_plain_off(void **state)
 }
 
 static void
+write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    assert_int_equal(fputs(text, f) >= 0, 1);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* A server with nothing but a configuration is enough for the identity map. */
+static void
+test_identity_allows_own_name_and_mapped_patterns(void **state)
+{
+    const char *tmp = getenv("TMPDIR");
+    char dir[64];
+    char path[80];
+    struct rd_server srv;
+    struct rd_conf conf;
+
+    (void)state;
+    snprintf(dir, sizeof(dir), "%s/test_rd.XXXXXX", tmp && strlen(tmp) < 32 ? tmp : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/map", dir);
+    write_file(path, "# comment\n"
+                     "psk:gw-1 lamp-* building-1\n"
+                     "x509:tool *\n"
+                     "none sensor-9\n"
+                     "psk:bad lamp-*-x\n"
+                     "psk:too many fields here\n");
+    memset(&srv, 0, sizeof(srv));
+    assert_int_equal(rd_conf_init(&srv.conf), RD_OK);
+    srv.conf.log_level = RD_LOG_ERROR;
+    srv.conf.sec.identity_map = strdup(path);
+    assert_int_equal(rd__dtls_init(&srv), RD_OK);
+    assert_true(rd__identity_allows(&srv, "psk:sensor-1", "sensor-1", ""));
+    assert_false(rd__identity_allows(&srv, "psk:sensor-1", "sensor-2", ""));
+    assert_true(rd__identity_allows(&srv, "psk:gw-1", "lamp-7", "building-1"));
+    assert_false(rd__identity_allows(&srv, "psk:gw-1", "lamp-7", "building-2"));
+    assert_false(rd__identity_allows(&srv, "psk:gw-1", "lamp-7", ""));
+    assert_false(rd__identity_allows(&srv, "psk:gw-1", "pump-7", "building-1"));
+    assert_true(rd__identity_allows(&srv, "x509:tool", "anything", "any"));
+    assert_true(rd__identity_allows(&srv, "none", "sensor-9", ""));
+    assert_false(rd__identity_allows(&srv, "none", "none", ""));
+    assert_false(rd__identity_allows(&srv, "psk:bad", "lamp-1-x", ""));
+    /* A reload without identity_map drops the map; own names still count. */
+    memset(&conf, 0, sizeof(conf));
+    assert_int_equal(rd_conf_init(&conf), RD_OK);
+    rd__dtls_reload(&srv, &conf);
+    assert_false(rd__identity_allows(&srv, "x509:tool", "anything", "any"));
+    assert_true(rd__identity_allows(&srv, "x509:tool", "tool", ""));
+    rd_conf_cleanup(&conf);
+    rd__dtls_cleanup(&srv);
+    rd_conf_cleanup(&srv.conf);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void
+test_dtls_init_fails_on_missing_identity_map(void **state)
+{
+    struct rd_server srv;
+
+    (void)state;
+    memset(&srv, 0, sizeof(srv));
+    assert_int_equal(rd_conf_init(&srv.conf), RD_OK);
+    srv.conf.log_level = RD_LOG_ERROR;
+    srv.conf.sec.identity_map = strdup("/nonexistent/identity.map");
+    assert_int_equal(rd__dtls_init(&srv), RD_EINVAL);
+    rd__dtls_cleanup(&srv);
+    rd_conf_cleanup(&srv.conf);
+}
+
+static void
 test_id_format_parse_round_trips(void **state)
 {
     static const uint64_t ids[] = { 0, 1, 31, 32, 0xabcdef, ((uint64_t)1 << 40) - 1 };
@@ -321,6 +397,8 @@ main(void)
         cmocka_unit_test(test_conf_parse_rejects_bad_security_directives),
         cmocka_unit_test_setup_teardown(test_conf_parse_accepts_psk_only_with_plain_off, setup_conf,
                                         teardown_conf),
+        cmocka_unit_test(test_identity_allows_own_name_and_mapped_patterns),
+        cmocka_unit_test(test_dtls_init_fails_on_missing_identity_map),
         cmocka_unit_test(test_id_format_parse_round_trips),
         cmocka_unit_test(test_id_parse_rejects_bad_text),
         cmocka_unit_test(test_status_to_coap_maps_each_status),
