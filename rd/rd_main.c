@@ -25,7 +25,7 @@ static void
 usage(FILE *out)
 {
     fprintf(out, "Usage: core-rd [OPTIONS]\n"
-                 "A CoRE Resource Directory (RFC 9176) on CoAP over UDP.\n"
+                 "A CoRE Resource Directory (RFC 9176) on CoAP over UDP and CoAPS (DTLS).\n"
                  "\n"
                  "  -c, --config FILE       read directives from FILE (see conf/core-rd.conf)\n"
                  "  -l, --listen HOST:PORT  listen there (repeatable; [::1]:5683 for IPv6);\n"
@@ -34,13 +34,14 @@ usage(FILE *out)
                  "  -v, --log-level LEVEL   error, warn, info (default) or debug\n"
                  "  -m, --multicast         answer discovery sent to the CoAP and RD multicast\n"
                  "                          groups (224.0.1.187, 224.0.1.190, ff0X::fd, ff0X::fe)\n"
-                 "  -s, --dtls-listen HOST:PORT  CoAPS (DTLS) listener (repeatable; default\n"
-                 "                          [::]:5684 when psk_file or cert_file is set)\n"
+                 "  -s, --dtls-listen HOST:PORT\n"
+                 "                          CoAPS (DTLS) listener (repeatable; default [::]:5684\n"
+                 "                          when psk_file or cert_file is set)\n"
                  "  -h, --help              show this help\n"
                  "  -V, --version           show the version\n"
                  "\n"
-                 "Command-line options override the configuration file. SIGHUP re-reads it\n"
-                 "and reloads the PSK file and the identity map.\n");
+                 "Command-line options override the configuration file. SIGHUP re-reads it,\n"
+                 "the PSK file and the identity map (see \"Deploying securely\" in the README).\n");
 }
 
 /* Options given on the command line, applied after the file. */
