@@ -126,6 +126,9 @@ test_x509_registration_and_lookup() {
     COAP_WAIT=3 COAP_BASE="coaps://127.0.0.1:$DPORT" coap post 'rd?ep=rogue' -e '</r>' \
         -c "$KEYS/rogue.pem" -j "$KEYS/rogue.key" -R "$KEYS/ca.pem"
     expect_eq "certificate of another CA: no answer" "" "$CODE"
+    COAP_WAIT=3 COAP_BASE="coaps://127.0.0.1:$DPORT" coap post 'rd?ep=rogue' -e '</r>' \
+        -R "$KEYS/ca.pem"
+    expect_eq "no client certificate: no answer" "" "$CODE"
     coap get 'rd-lookup/ep?ep=rogue'
     expect_eq "rogue not registered" "" "$BODY"
 }
