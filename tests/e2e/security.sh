@@ -246,6 +246,18 @@ test_sighup_reloads_psk_file() {
     expect_match "existing registrations remain" 'alice-node' "$BODY"
     as_alice post 'rd?ep=alice-node' -t 40 -e '</temp>'
     expect_eq "existing identities still work" "2.01" "$CODE"
+    expect_no_match "no permission warning for a private file" 'readable by every user' \
+        "$(cat "$WORK/rd.log")"
+    chmod 644 "$KEYS/psk.keys"
+    kill -HUP "$RD_PID"
+    i=0
+    while [ $i -lt 50 ] && ! grep -q 'readable by every user' "$WORK/rd.log"; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    chmod 600 "$KEYS/psk.keys"
+    expect_match "world-readable key file warned about" 'psk.keys is readable by every user' \
+        "$(cat "$WORK/rd.log")"
 }
 
 test_identity_policy() {
