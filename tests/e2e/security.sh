@@ -158,6 +158,9 @@ test_other_identities_cannot_touch_a_registration() {
     expect_eq "delete over plain coap (none)" "4.03" "$CODE"
     coap post 'rd?ep=owned' -t 40 -e '</evil>'
     expect_eq "re-registration over plain coap (none)" "4.03" "$CODE"
+    coap post '.well-known/rd?ep=owned'
+    expect_eq "simple registration over plain coap (none)" "4.03" "$CODE"
+    expect_eq "simple registration diagnostic" "registration owned by another identity" "$BODY"
 
     coap get 'rd-lookup/ep?ep=owned'
     expect_eq "endpoint unchanged" "$before_ep" "$BODY"
