@@ -261,6 +261,20 @@ test_sighup_reloads_psk_file() {
     chmod 600 "$KEYS/psk.keys"
     expect_match "world-readable key file warned about" 'psk.keys is readable by every user' \
         "$(cat "$WORK/rd.log")"
+
+    grep -v '^bob ' "$KEYS/psk.keys" >"$KEYS/psk.new" && mv "$KEYS/psk.new" "$KEYS/psk.keys"
+    chmod 600 "$KEYS/psk.keys"
+    kill -HUP "$RD_PID"
+    i=0
+    while [ $i -lt 50 ] && [ "$(grep -c 'psk.keys: 2 identities' "$WORK/rd.log")" -lt 1 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    COAP_WAIT=3 as_bob get 'rd-lookup/ep'
+    expect_eq "a removed identity gets no new session" "" "$CODE"
+    as_alice get 'rd-lookup/ep?ep=alice-node'
+    expect_eq "the others keep working" "2.05" "$CODE"
+    printf 'bob bob-key\n' >>"$KEYS/psk.keys" # for the tests after this one, which restart
 }
 
 test_identity_policy() {
