@@ -35,6 +35,11 @@ rd__auth_write(const struct rd_server *srv, const coap_session_t *session,
         rd__respond_error(response, COAP_RESPONSE_CODE_FORBIDDEN, "unusable client identity");
         return RD_EINVAL;
     }
+    if (!rd__identity_current(srv, identity)) {
+        rd__log(srv, RD_LOG_WARN, "request of %s refused: no longer in the PSK file", identity);
+        rd__respond_error(response, COAP_RESPONSE_CODE_UNAUTHORIZED, "identity revoked");
+        return RD_EINVAL;
+    }
     return RD_OK;
 }
 

@@ -672,6 +672,17 @@ rd__identity(const coap_session_t *session, char out[RD_IDENTITY_SIZE])
 }
 
 int
+rd__identity_current(const struct rd_server *srv, const char *identity)
+{
+    const char *name = identity + strlen("psk:");
+
+    if (strncmp(identity, "psk:", strlen("psk:")) != 0) {
+        return 1;
+    }
+    return srv->sec && psk_find(&srv->sec->psk, name, strlen(name)) >= 0;
+}
+
+int
 rd__identity_allows(const struct rd_server *srv, const char *identity, const char *ep,
                     const char *d)
 {

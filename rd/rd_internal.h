@@ -402,6 +402,12 @@ void rd__dtls_cleanup(struct rd_server *srv);
  */
 int rd__identity(const coap_session_t *session, char out[RD_IDENTITY_SIZE]);
 
+/**
+ * 1 unless @p identity is a PSK identity no longer in the PSK file: a DTLS session opened before
+ * a reload removed it lives on until it closes, but is not trusted any more.
+ */
+int rd__identity_current(const struct rd_server *srv, const char *identity);
+
 /** 1 when @p identity may register (@p d, @p ep) under the identity_map (ep_policy identity). */
 int rd__identity_allows(const struct rd_server *srv, const char *identity, const char *ep,
                         const char *d);

@@ -314,6 +314,58 @@ test_identity_allows_own_name_and_mapped_patterns(void **state)
 }
 
 static void
+test_psk_reload_reads_keys_and_revokes_removed_identities(void **state)
+{
+    const char *tmp = getenv("TMPDIR");
+    char dir[64];
+    char path[80];
+    struct rd_server srv;
+    struct rd_conf conf;
+
+    (void)state;
+    snprintf(dir, sizeof(dir), "%s/test_rd.XXXXXX", tmp && strlen(tmp) < 32 ? tmp : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/psk", dir);
+    write_file(path, "# keys\n"
+                     "hex 0x00ff\n"
+                     "text some-secret\n"
+                     "odd-hex 0xabc\n"
+                     "nokey\n"
+                     "hex 0x11\n"
+                     "\tspaced   key  \n");
+    memset(&srv, 0, sizeof(srv));
+    memset(&conf, 0, sizeof(conf));
+    assert_int_equal(rd_conf_init(&srv.conf), RD_OK);
+    assert_int_equal(rd_conf_init(&conf), RD_OK);
+    srv.conf.log_level = RD_LOG_ERROR;
+    /* No DTLS context needed: the table loads on reload like at start. */
+    assert_int_equal(rd__dtls_init(&srv), RD_OK);
+    srv.conf.sec.psk_file = strdup(path);
+    conf.sec.psk_file = strdup(path);
+    rd__dtls_reload(&srv, &conf);
+    assert_true(rd__identity_current(&srv, "psk:hex"));
+    assert_true(rd__identity_current(&srv, "psk:text"));
+    assert_true(rd__identity_current(&srv, "psk:spaced"));
+    assert_false(rd__identity_current(&srv, "psk:odd-hex"));
+    assert_false(rd__identity_current(&srv, "psk:nokey"));
+    assert_false(rd__identity_current(&srv, "psk:he"));
+    assert_true(rd__identity_current(&srv, "x509:hex"));
+    assert_true(rd__identity_current(&srv, "none"));
+    write_file(path, "text some-secret\n");
+    rd__dtls_reload(&srv, &conf);
+    assert_false(rd__identity_current(&srv, "psk:hex"));
+    assert_true(rd__identity_current(&srv, "psk:text"));
+    /* An unreadable file keeps the table it had. */
+    unlink(path);
+    rd__dtls_reload(&srv, &conf);
+    assert_true(rd__identity_current(&srv, "psk:text"));
+    rd_conf_cleanup(&conf);
+    rd__dtls_cleanup(&srv);
+    rd_conf_cleanup(&srv.conf);
+    rmdir(dir);
+}
+
+static void
 test_dtls_init_fails_on_missing_identity_map(void **state)
 {
     struct rd_server srv;
@@ -398,6 +450,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_conf_parse_accepts_psk_only_with_plain_off, setup_conf,
                                         teardown_conf),
         cmocka_unit_test(test_identity_allows_own_name_and_mapped_patterns),
+        cmocka_unit_test(test_psk_reload_reads_keys_and_revokes_removed_identities),
         cmocka_unit_test(test_dtls_init_fails_on_missing_identity_map),
         cmocka_unit_test(test_id_format_parse_round_trips),
         cmocka_unit_test(test_id_parse_rejects_bad_text),
