@@ -474,7 +474,8 @@ setup_pki(struct rd_server *srv)
     pki.pki_key.key.pem.public_cert = c->cert_file;
     pki.pki_key.key.pem.private_key = c->key_file;
     pki.pki_key.key.pem.ca_file = c->ca_file;
-    /* The CA also goes into the trust store: libcoap's PEM setup alone only lists it to clients. */
+    /* The CA also goes into the trust store: with libcoap 4.3.1 the PEM ca_file alone left
+     * OpenSSL refusing our own clients' certificates as signed by an unknown CA. */
     if (!coap_context_set_pki(srv->ctx, &pki) ||
         !coap_context_set_pki_root_cas(srv->ctx, c->ca_file, NULL)) {
         rd__log(srv, RD_LOG_ERROR, "DTLS: cannot use cert_file %s, key_file %s, ca_file %s",
