@@ -4,7 +4,7 @@ FROM debian:bookworm-slim AS build
 # The same packages the setup script and CI install.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential cmake pkg-config \
-       libcoap3-dev libcoap3-bin liblmdb-dev libssl-dev libcmocka-dev iproute2 \
+       libcoap3-dev libcoap3-bin liblmdb-dev libssl-dev libcmocka-dev iproute2 openssl \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

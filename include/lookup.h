@@ -171,6 +171,8 @@ struct lookup_reg {
     const char *base;            /**< current base URI, never NULL in a stored record */
     unsigned char base_explicit; /**< 1 when a client gave base; 0 when it is the source address */
     uint32_t lt;                 /**< the lifetime last set, seconds */
+    const char *owner; /**< security identity that created it ("psk:..", "x509:..", "none");
+                            NULL in records written before identities were kept, read as "none" */
     const struct lookup_attr *attrs; /**< extra endpoint attributes, in order */
     size_t nattrs;
     const struct lookup_link *links;
@@ -178,8 +180,12 @@ struct lookup_reg {
     void *mem; /**< private: set by lookup_reg_decode() */
 };
 
+/** Longest owner identity a record keeps, in bytes. */
+#define LOOKUP_OWNER_MAX 200
+
 /**
- * Encode @p reg compactly into @p out (appended).
+ * Encode @p reg compactly into @p out (appended). A record without owner is written in the first
+ * record version, so records made before owners existed decode and re-encode unchanged.
  *
  * @return RD_OK; RD_ETOOBIG; RD_ENOMEM.
  */
@@ -325,7 +331,8 @@ struct lookup_terms {
 
 /**
  * The index terms of a registration, sorted and without duplicates: `ep=`, `d=` (when it has a
- * sector) and every value of `et`, `rt` and `if` found in its extra attributes or in any link
+ * sector), `owner=` (when it has an owner other than "none"; see lookup_owner_term()) and every
+ * value of `et`, `rt` and `if` found in its extra attributes or in any link
  * (`rt` and `if` split into their space-separated tokens). Values longer than 255 bytes are not
  * indexed (a lookup on them falls back to a scan).
  *
@@ -337,6 +344,17 @@ int lookup_reg_terms(const char *ep, const char *d, const struct lookup_reg *rec
 
 /** Release terms. Accepts a zeroed struct. */
 void lookup_terms_cleanup(struct lookup_terms *t);
+
+/**
+ * The exact index term of the owner @p owner, which lookup_reg_terms() gives every registration
+ * with that owner (but none with owner "none"): a scan for it counts one identity's
+ * registrations.
+ *
+ * @param len Written with the term length, its final NUL included.
+ * @return RD_OK; RD_EINVAL for "none", an empty owner or one longer than 255 bytes;
+ *         RD_ETOOBIG when @p size is too small.
+ */
+int lookup_owner_term(const char *owner, char *out, size_t size, size_t *len);
 
 /**
  * Choose the criterion of @p q that an index scan can answer (one on ep, d, et, rt or if with a

@@ -22,11 +22,21 @@ struct rd_conf;
 int rd_server_new(struct rd_server **out, const struct rd_conf *conf);
 
 /**
- * Serve until @p *stop becomes non-zero (set it from a signal handler).
+ * Serve until @p *stop or @p *reload becomes non-zero (set them from signal handlers). After a
+ * return for @p *reload the caller clears it, calls rd_server_reload() and runs again.
  *
- * @return RD_OK on a requested stop; RD_ESTORE when the store failed for good.
+ * @return RD_OK on a requested stop or reload; RD_ESTORE when the store failed for good.
  */
-int rd_server_run(struct rd_server *srv, volatile sig_atomic_t *stop);
+int rd_server_run(struct rd_server *srv, volatile sig_atomic_t *stop,
+                  volatile sig_atomic_t *reload);
+
+/**
+ * Apply the reloadable parts of @p conf (read again from the configuration file; borrowed):
+ * the PSK file, the identity map and the authorization policies. Listeners, certificates and
+ * the store stay as started. Registrations are untouched. Failures are logged; what could not
+ * be read keeps its previous value.
+ */
+void rd_server_reload(struct rd_server *srv, const struct rd_conf *conf);
 
 /** Stop serving, flush and close the store. Accepts NULL. */
 void rd_server_free(struct rd_server *srv);

@@ -15,6 +15,12 @@ static const char *const index_names[] = { "ep", "d", "et", "if", "rt" };
 
 #define LOOKUP_NINDEX_NAMES (sizeof(index_names) / sizeof(index_names[0]))
 
+/* The owner's term name. No attribute produces it (only index_names do) and no query chooses it,
+ * so it serves counting registrations per identity alone. */
+#define LOOKUP_OWNER_TERM "owner"
+/* The identity of plain CoAP clients, which all share it and so are not counted. */
+#define LOOKUP_OWNER_NONE "none"
+
 /* Collects terms twice: counting them and their bytes, then, after one allocation, filling
  * them in, with the same code so that both passes agree. */
 struct termgen {
@@ -99,6 +105,9 @@ collect(struct termgen *g, const char *ep, const char *d, const struct lookup_re
     if (d) {
         add_term(g, "d", d, strlen(d));
     }
+    if (rec->owner && strcmp(rec->owner, LOOKUP_OWNER_NONE) != 0) {
+        add_term(g, LOOKUP_OWNER_TERM, rec->owner, strlen(rec->owner));
+    }
     for (size_t i = 0; i < rec->nattrs; i++) {
         add_attr(g, &rec->attrs[i]);
     }
@@ -181,6 +190,27 @@ lookup_terms_cleanup(struct lookup_terms *t)
     t->terms = NULL;
     t->nterms = 0;
     t->mem = NULL;
+}
+
+int
+lookup_owner_term(const char *owner, char *out, size_t size, size_t *len)
+{
+    size_t olen = strlen(owner);
+    size_t nlen = strlen(LOOKUP_OWNER_TERM);
+    size_t n = nlen + olen + 2;
+
+    if (olen == 0 || olen > LOOKUP_TERM_VALUE_MAX || strcmp(owner, LOOKUP_OWNER_NONE) == 0) {
+        return RD_EINVAL;
+    }
+    if (n > size) {
+        return RD_ETOOBIG;
+    }
+    memcpy(out, LOOKUP_OWNER_TERM, nlen);
+    out[nlen] = '=';
+    memcpy(out + nlen + 1, owner, olen);
+    out[n - 1] = '\0';
+    *len = n;
+    return RD_OK;
 }
 
 int

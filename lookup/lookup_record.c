@@ -5,16 +5,18 @@
 
 #include "lookup.h"
 
-/* Record layout, version 1. A varint is unsigned LEB128 in its shortest form; a string is a
- * varint length and that many bytes, without NUL.
+/* Record layout, version 1 (no owner) or 2 (with owner). A varint is unsigned LEB128 in its
+ * shortest form; a string is a varint length and that many bytes, without NUL.
  *
  *   u8 version (1), u8 flags (bit 0: base_explicit), varint lt, string base,
+ *   [version 2 only: string owner]
  *   varint nattrs, nattrs * attr,
  *   varint nlinks, nlinks * (string target, varint nattrs, nattrs * attr)
  *   attr = u8 kind (0: no value, 1: token value, 2: quoted value), string name [, string value]
  *
  * Every field has exactly one encoding, so decode followed by encode reproduces the input. */
 #define LOOKUP_RECORD_VERSION       1
+#define LOOKUP_RECORD_VERSION_OWNER 2
 #define LOOKUP_RECORD_BASE_EXPLICIT 0x01
 #define LOOKUP_ATTR_KIND_NO_VALUE   0
 #define LOOKUP_ATTR_KIND_TOKEN      1
@@ -94,7 +96,7 @@ lookup_reg_encode(const struct lookup_reg *reg, struct lookup_buf *out)
     unsigned char head[2];
     int rc;
 
-    head[0] = LOOKUP_RECORD_VERSION;
+    head[0] = reg->owner ? LOOKUP_RECORD_VERSION_OWNER : LOOKUP_RECORD_VERSION;
     head[1] = reg->base_explicit ? LOOKUP_RECORD_BASE_EXPLICIT : 0;
     rc = lookup_buf_append(out, head, sizeof(head));
     if (rc) {
@@ -107,6 +109,12 @@ lookup_reg_encode(const struct lookup_reg *reg, struct lookup_buf *out)
     rc = put_str(out, reg->base);
     if (rc) {
         goto out;
+    }
+    if (reg->owner) {
+        rc = put_str(out, reg->owner);
+        if (rc) {
+            goto out;
+        }
     }
     rc = put_attrs(out, reg->attrs, reg->nattrs);
     if (rc) {
@@ -300,7 +308,7 @@ read_record(struct reader *r, struct lookup_reg *reg)
     r->nattrs = 0;
     r->nbytes = 0;
     rc = get_u8(r, &version);
-    if (rc || version != LOOKUP_RECORD_VERSION) {
+    if (rc || (version != LOOKUP_RECORD_VERSION && version != LOOKUP_RECORD_VERSION_OWNER)) {
         return RD_EINVAL;
     }
     rc = get_u8(r, &flags);
@@ -314,6 +322,12 @@ read_record(struct reader *r, struct lookup_reg *reg)
     rc = get_str(r, &reg->base);
     if (rc) {
         return rc;
+    }
+    if (version == LOOKUP_RECORD_VERSION_OWNER) {
+        rc = get_str(r, &reg->owner);
+        if (rc) {
+            return rc;
+        }
     }
     rc = get_attrs(r, &reg->attrs, &reg->nattrs);
     if (rc) {

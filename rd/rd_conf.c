@@ -59,6 +59,7 @@ rd_conf_cleanup(struct rd_conf *conf)
     }
     free(conf->data_dir);
     free(conf->default_sector);
+    rd__conf_sec_cleanup(&conf->sec);
     memset(conf, 0, sizeof(*conf));
 }
 
@@ -70,6 +71,7 @@ rd_conf_copy(struct rd_conf *dst, const struct rd_conf *src)
     dst->nmcast_iface = 0;
     dst->data_dir = NULL;
     dst->default_sector = NULL;
+    memset(&dst->sec, 0, sizeof(dst->sec));
     if (set_string(&dst->data_dir, src->data_dir) ||
         set_string(&dst->default_sector, src->default_sector)) {
         rd_conf_cleanup(dst);
@@ -90,6 +92,10 @@ rd_conf_copy(struct rd_conf *dst, const struct rd_conf *src)
             return RD_ENOMEM;
         }
         dst->nmcast_iface++;
+    }
+    if (rd__conf_sec_copy(&dst->sec, &src->sec)) {
+        rd_conf_cleanup(dst);
+        return RD_ENOMEM;
     }
     return RD_OK;
 }
@@ -216,6 +222,7 @@ int
 rd_conf_set(struct rd_conf *conf, const char *key, const char *value, char *err, size_t err_size)
 {
     uint64_t v;
+    int rc;
 
     for (size_t i = 0; i < sizeof(num_directives) / sizeof(num_directives[0]); i++) {
         const struct num_directive *nd = &num_directives[i];
@@ -280,6 +287,10 @@ rd_conf_set(struct rd_conf *conf, const char *key, const char *value, char *err,
         }
         return RD_OK;
     }
+    rc = rd__conf_sec_set(&conf->sec, key, value, err, err_size);
+    if (rc != RD_ENOTFOUND) {
+        return rc;
+    }
     snprintf(err, err_size, "%s: unknown directive", key);
     return RD_EINVAL;
 }
@@ -292,7 +303,7 @@ check_conf(const struct rd_conf *conf, char *err, size_t err_size)
         snprintf(err, err_size, "lifetime_min: larger than lifetime_max");
         return RD_EINVAL;
     }
-    return RD_OK;
+    return rd__conf_sec_check(&conf->sec, err, err_size);
 }
 
 /* Trim spaces and tabs at both ends of [*s, *s + *len). */

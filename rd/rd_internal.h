@@ -40,6 +40,7 @@ enum rd_log_level {
 #define RD_DEDUP_SLOTS 8192
 
 struct rd_dedup_entry;
+struct rd_sec;
 struct rd_fetch;
 struct rd_simple_cache;
 
@@ -47,6 +48,34 @@ struct rd_simple_cache;
 struct rd_dedup {
     struct rd_dedup_entry *entries;
     size_t nslots;
+};
+
+/** What the plain CoAP (unencrypted) listener serves. */
+enum rd_plain {
+    RD_PLAIN_ON = 0,          /**< everything */
+    RD_PLAIN_OFF = 1,         /**< no plain listener at all */
+    RD_PLAIN_LOOKUP_ONLY = 2, /**< reads only; the registration interface answers 4.01 */
+};
+
+/** Who may register an endpoint name. */
+enum rd_ep_policy {
+    RD_EP_FIRST_COME = 0, /**< the first identity to register (d, ep) owns it while it lives */
+    RD_EP_IDENTITY = 1,   /**< ep must be the identity's name or allowed by identity_map */
+};
+
+/** Security directives (rd_conf_sec.c). Strings owned like the rest of struct rd_conf. */
+struct rd_sec_conf {
+    char *dtls_listen[RD_LISTEN_MAX]; /**< "HOST:PORT" of the CoAPS (DTLS) listeners */
+    size_t ndtls_listen;
+    char *psk_file;     /**< `identity key` lines; reloaded on SIGHUP */
+    char *cert_file;    /**< server certificate (PEM) */
+    char *key_file;     /**< its private key (PEM) */
+    char *ca_file;      /**< CA (PEM) that client certificates must chain to */
+    char *identity_map; /**< `identity ep-pattern [d-pattern]` lines; reloaded on SIGHUP */
+    enum rd_plain plain_coap;
+    enum rd_ep_policy ep_policy;
+    int lookup_authenticated;       /**< lookups need a DTLS identity */
+    uint32_t max_regs_per_identity; /**< 0: unlimited */
 };
 
 /** The whole configuration. Strings are owned by the struct until rd_conf_cleanup(). */
@@ -70,6 +99,7 @@ struct rd_conf {
     char *mcast_iface[RD_MCAST_IFACE_MAX]; /**< interfaces to join on; none: the default */
     size_t nmcast_iface;
     uint32_t simple_timeout; /**< seconds a simple registration waits for the endpoint */
+    struct rd_sec_conf sec;  /**< DTLS, identities and authorization */
 };
 
 /** The running server. Owned by rd_server_new()/rd_server_free(). */
@@ -96,6 +126,7 @@ struct rd_server {
     struct rd_simple_cache *simple_cache; /**< fetched discovery documents, by base */
     struct lookup_links discovery;        /**< the links of our own /.well-known/core */
     uint8_t echo_key[32];                 /**< keys Echo values; random per start */
+    struct rd_sec *sec;                   /**< PSK table and identity map (rd_dtls.c) */
 };
 
 /* rd_conf.c */
@@ -127,6 +158,25 @@ int rd_conf_log_level(const char *s, enum rd_log_level *out);
 
 /** Deep-copy @p src into @p dst. */
 int rd_conf_copy(struct rd_conf *dst, const struct rd_conf *src);
+
+/* rd_conf_sec.c */
+
+/**
+ * Apply one security directive.
+ *
+ * @return RD_OK; RD_EINVAL (with @p err); RD_ENOMEM; RD_ENOTFOUND when @p key is not one.
+ */
+int rd__conf_sec_set(struct rd_sec_conf *sec, const char *key, const char *value, char *err,
+                     size_t err_size);
+
+/** Check relations between security directives. @return RD_OK or RD_EINVAL with @p err. */
+int rd__conf_sec_check(const struct rd_sec_conf *sec, char *err, size_t err_size);
+
+/** Deep-copy @p src into @p dst (which is overwritten). @return RD_OK or RD_ENOMEM. */
+int rd__conf_sec_copy(struct rd_sec_conf *dst, const struct rd_sec_conf *src);
+
+/** Release the strings. Accepts a zeroed struct. */
+void rd__conf_sec_cleanup(struct rd_sec_conf *sec);
 
 /* rd_log.c */
 
@@ -318,6 +368,90 @@ void rd__simple_tick(struct rd_server *srv, int64_t now_ms);
 
 /** Drop every pending fetch and the cache; before the libcoap context goes. */
 void rd__simple_cleanup(struct rd_server *srv);
+
+/* rd_dtls.c */
+
+/** Longest identity string, "psk:" or "x509:" prefix included, with its NUL. */
+#define RD_IDENTITY_SIZE (LOOKUP_OWNER_MAX + 1)
+
+/**
+ * Load the PSK file and the identity map and give the libcoap context its PSK and certificate
+ * setup, before the DTLS endpoints open. Does nothing when no DTLS is configured.
+ *
+ * @return RD_OK; RD_EINVAL (unreadable file, bad certificate); RD_ENOMEM.
+ */
+int rd__dtls_init(struct rd_server *srv);
+
+/** 1 when CoAPS listeners are to be opened. */
+int rd__dtls_enabled(const struct rd_server *srv);
+
+/**
+ * Take the reloadable security directives of @p conf and re-read the PSK file and the identity
+ * map. A file that cannot be read leaves the previous table in place.
+ */
+void rd__dtls_reload(struct rd_server *srv, const struct rd_conf *conf);
+
+/** Release the tables. */
+void rd__dtls_cleanup(struct rd_server *srv);
+
+/**
+ * The security identity of a request's session: "none" on plain CoAP, "psk:<identity>" for a
+ * PSK session, "x509:<subject CN>" for a certificate.
+ *
+ * @return RD_OK; RD_EINVAL when the peer's name cannot be used (too long, control bytes).
+ */
+int rd__identity(const coap_session_t *session, char out[RD_IDENTITY_SIZE]);
+
+/**
+ * 1 unless @p identity is a PSK identity no longer in the PSK file: a DTLS session opened before
+ * a reload removed it lives on until it closes, but is not trusted any more.
+ */
+int rd__identity_current(const struct rd_server *srv, const char *identity);
+
+/** 1 when @p identity may register (@p d, @p ep) under the identity_map (ep_policy identity). */
+int rd__identity_allows(const struct rd_server *srv, const char *identity, const char *ep,
+                        const char *d);
+
+/* rd_auth.c */
+
+/** An authorization decision: 0 (allowed) or the response code, with a diagnostic. */
+struct rd_verdict {
+    coap_pdu_code_t code;
+    uint32_t max_age; /**< seconds, with 5.03; 0 for none */
+    char diag[96];
+};
+
+/**
+ * May the requester (@p session) read: lookups, GET of a registration.
+ * @return RD_OK, or RD_EINVAL when @p response was set to 4.01.
+ */
+int rd__auth_read(const struct rd_server *srv, const coap_session_t *session, coap_pdu_t *response);
+
+/**
+ * May the requester use the registration interface at all, and with which identity.
+ * @param identity Written with the requester's identity on success.
+ * @return RD_OK, or RD_EINVAL when @p response was set to 4.01 or 4.03.
+ */
+int rd__auth_write(const struct rd_server *srv, const coap_session_t *session,
+                   char identity[RD_IDENTITY_SIZE], coap_pdu_t *response);
+
+/**
+ * May @p identity create or re-register (@p d, @p ep): ep_policy, ownership of a live
+ * registration of that name, max_regs_per_identity. Decides before anything is written.
+ * @return RD_OK, or RD_EINVAL with @p v filled.
+ */
+int rd__auth_register(struct rd_server *srv, const char *identity, const char *ep, const char *d,
+                      struct rd_verdict *v);
+
+/**
+ * May @p identity update or delete a registration created by @p owner (NULL: "none").
+ * @return RD_OK, or RD_EINVAL when @p response was set to 4.03.
+ */
+int rd__auth_owner(const struct rd_server *srv, const char *identity, const char *owner,
+                   coap_pdu_t *response);
+
+/** Answer with a verdict of rd__auth_register(). */
+void rd__auth_respond(const struct rd_verdict *v, coap_pdu_t *response);
 
 /* rd_registration.c */
 

@@ -277,7 +277,8 @@ answer_lookup(enum lookup_kind kind, coap_resource_t *resource, coap_session_t *
     size_t nq = 0;
     int rc;
 
-    if (rd__check_accept(request, response) || parse_query(request, qp, &nq, &q, response)) {
+    if (rd__auth_read(srv, session, response) || rd__check_accept(request, response) ||
+        parse_query(request, qp, &nq, &q, response)) {
         return;
     }
     lookup_buf_init(&buf, ANSWER_MAX);

@@ -7,21 +7,25 @@
 
 #include "rd_internal.h"
 
-/* Set by SIGINT and SIGTERM; the only mutable global of the program. */
+/* Set by SIGINT and SIGTERM, and by SIGHUP: the only mutable globals of the program. */
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reload_requested;
 
 static void
 on_signal(int sig)
 {
-    (void)sig;
-    stop_requested = 1;
+    if (sig == SIGHUP) {
+        reload_requested = 1;
+    } else {
+        stop_requested = 1;
+    }
 }
 
 static void
 usage(FILE *out)
 {
     fprintf(out, "Usage: core-rd [OPTIONS]\n"
-                 "A CoRE Resource Directory (RFC 9176) on CoAP over UDP.\n"
+                 "A CoRE Resource Directory (RFC 9176) on CoAP over UDP and CoAPS (DTLS).\n"
                  "\n"
                  "  -c, --config FILE       read directives from FILE (see conf/core-rd.conf)\n"
                  "  -l, --listen HOST:PORT  listen there (repeatable; [::1]:5683 for IPv6);\n"
@@ -30,10 +34,14 @@ usage(FILE *out)
                  "  -v, --log-level LEVEL   error, warn, info (default) or debug\n"
                  "  -m, --multicast         answer discovery sent to the CoAP and RD multicast\n"
                  "                          groups (224.0.1.187, 224.0.1.190, ff0X::fd, ff0X::fe)\n"
+                 "  -s, --dtls-listen HOST:PORT\n"
+                 "                          CoAPS (DTLS) listener (repeatable; default [::]:5684\n"
+                 "                          when psk_file or cert_file is set)\n"
                  "  -h, --help              show this help\n"
                  "  -V, --version           show the version\n"
                  "\n"
-                 "Command-line options override the configuration file.\n");
+                 "Command-line options override the configuration file. SIGHUP re-reads it,\n"
+                 "the PSK file and the identity map (see \"Deploying securely\" in the README).\n");
 }
 
 /* Options given on the command line, applied after the file. */
@@ -41,6 +49,8 @@ struct cli {
     const char *config;
     const char *listen[RD_LISTEN_MAX];
     size_t nlisten;
+    const char *dtls_listen[RD_LISTEN_MAX];
+    size_t ndtls_listen;
     const char *data_dir;
     const char *log_level;
     int multicast;
@@ -51,14 +61,19 @@ static int
 parse_args(int argc, char **argv, struct cli *cli)
 {
     static const struct option longopts[] = {
-        { "config", required_argument, NULL, 'c' },   { "listen", required_argument, NULL, 'l' },
-        { "data-dir", required_argument, NULL, 'd' }, { "log-level", required_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },           { "version", no_argument, NULL, 'V' },
-        { "multicast", no_argument, NULL, 'm' },      { NULL, 0, NULL, 0 },
+        { "config", required_argument, NULL, 'c' },
+        { "listen", required_argument, NULL, 'l' },
+        { "data-dir", required_argument, NULL, 'd' },
+        { "log-level", required_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { "multicast", no_argument, NULL, 'm' },
+        { "dtls-listen", required_argument, NULL, 's' },
+        { NULL, 0, NULL, 0 },
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, "c:l:d:v:mhV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:l:d:v:s:mhV", longopts, NULL)) != -1) {
         switch (c) {
         case 'c':
             cli->config = optarg;
@@ -69,6 +84,13 @@ parse_args(int argc, char **argv, struct cli *cli)
                 return 2;
             }
             cli->listen[cli->nlisten++] = optarg;
+            break;
+        case 's':
+            if (cli->ndtls_listen == RD_LISTEN_MAX) {
+                fprintf(stderr, "core-rd: at most %d --dtls-listen options\n", RD_LISTEN_MAX);
+                return 2;
+            }
+            cli->dtls_listen[cli->ndtls_listen++] = optarg;
             break;
         case 'd':
             cli->data_dir = optarg;
@@ -117,6 +139,15 @@ build_conf(const struct cli *cli, struct rd_conf *conf)
             rc = rd_conf_set(conf, "listen", cli->listen[i], err, sizeof(err));
         }
     }
+    if (!rc && cli->ndtls_listen) {
+        for (size_t i = 0; i < conf->sec.ndtls_listen; i++) {
+            free(conf->sec.dtls_listen[i]);
+        }
+        conf->sec.ndtls_listen = 0;
+        for (size_t i = 0; i < cli->ndtls_listen && !rc; i++) {
+            rc = rd_conf_set(conf, "dtls_listen", cli->dtls_listen[i], err, sizeof(err));
+        }
+    }
     if (!rc && cli->data_dir) {
         rc = rd_conf_set(conf, "data_dir", cli->data_dir, err, sizeof(err));
     }
@@ -132,6 +163,21 @@ build_conf(const struct cli *cli, struct rd_conf *conf)
     return rc;
 }
 
+/* Re-read the configuration as at start; a file that no longer parses changes nothing. */
+static void
+reload(const struct cli *cli, struct rd_server *srv)
+{
+    struct rd_conf conf;
+
+    memset(&conf, 0, sizeof(conf));
+    if (build_conf(cli, &conf) == RD_OK) {
+        rd_server_reload(srv, &conf);
+    } else {
+        fprintf(stderr, "core-rd: reload: configuration unchanged\n");
+    }
+    rd_conf_cleanup(&conf);
+}
+
 static void
 install_signals(void)
 {
@@ -143,6 +189,7 @@ install_signals(void)
     /* No SA_RESTART: the I/O wait must return so the loop sees the stop request. */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 
@@ -175,7 +222,14 @@ main(int argc, char **argv)
         coap_cleanup();
         return 1;
     }
-    rc = rd_server_run(srv, &stop_requested);
+    for (;;) {
+        rc = rd_server_run(srv, &stop_requested, &reload_requested);
+        if (rc || stop_requested) {
+            break;
+        }
+        reload_requested = 0;
+        reload(&cli, srv);
+    }
     rd_server_free(srv);
     coap_cleanup();
     return rc ? 1 : 0;

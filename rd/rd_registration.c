@@ -220,14 +220,17 @@ register_ep(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *re
     struct lookup_links links = { 0 };
     struct lookup_reg rec = { 0 };
     struct rd_reg_write w = { 0 };
+    struct rd_verdict verdict;
     char implicit_base[RD_BASE_SIZE];
+    char identity[RD_IDENTITY_SIZE];
     const char *body;
     size_t body_len;
     uint64_t id = 0;
     int created = 0;
     int rc;
 
-    if (check_content_format(request, response) ||
+    if (rd__auth_write(srv, session, identity, response) ||
+        check_content_format(request, response) ||
         read_body(srv, request, response, &body, &body_len) ||
         rd__parse_regparams(srv, request, LOOKUP_REG_CREATE, &p, response)) {
         return;
@@ -245,6 +248,7 @@ register_ep(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *re
         rec.base = implicit_base;
     }
     rec.lt = p.lt ? p.lt : LOOKUP_LT_DEFAULT;
+    rec.owner = identity;
     rec.attrs = p.attrs;
     rec.nattrs = p.nattrs;
     rec.links = links.links;
@@ -252,6 +256,11 @@ register_ep(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *re
     w.ep = p.ep;
     w.d = p.d ? p.d : srv->conf.default_sector;
     w.rec = &rec;
+    /* Authorization is decided before anything is written. */
+    if (rd__auth_register(srv, identity, w.ep, w.d, &verdict)) {
+        rd__auth_respond(&verdict, response);
+        goto out;
+    }
     w.expires_at = rd__deadline(rec.lt);
     rc = rd__reg_save(srv, &w, 0, &id, &created);
     if (rc) {
@@ -262,9 +271,10 @@ register_ep(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *re
         char text[RD_ID_SIZE];
 
         rd__id_format(id, text);
-        rd__log(srv, RD_LOG_INFO, "%s ep=%s d=%s location=/%s/%s base=%s lt=%lu links=%zu",
+        rd__log(srv, RD_LOG_INFO,
+                "%s ep=%s d=%s location=/%s/%s base=%s lt=%lu links=%zu identity=%s",
                 created ? "registered" : "re-registered", w.ep, w.d, DIR_PATH, text, rec.base,
-                (unsigned long)rec.lt, links.nlinks);
+                (unsigned long)rec.lt, links.nlinks, identity);
     }
     /* Re-registration answers exactly like the first registration: 2.01, same location. */
     coap_pdu_set_code(response, COAP_RESPONSE_CODE_CREATED);
@@ -340,13 +350,15 @@ update_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
     struct lookup_attr *attrs = NULL;
     struct rd_reg_write w = { 0 };
     char implicit_base[RD_BASE_SIZE];
+    char identity[RD_IDENTITY_SIZE];
     const char *body;
     size_t body_len;
     int have_links = 0;
     int rc;
 
     memset(&old, 0, sizeof(old));
-    if (check_content_format(request, response) ||
+    if (rd__auth_write(srv, session, identity, response) ||
+        check_content_format(request, response) ||
         read_body(srv, request, response, &body, &body_len) ||
         rd__parse_regparams(srv, request, LOOKUP_REG_UPDATE, &p, response)) {
         return;
@@ -366,6 +378,10 @@ update_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
         rd__respond_store_error(response, rc);
         goto out;
     }
+    if (rd__auth_owner(srv, identity, old.rec.owner, response)) {
+        goto out;
+    }
+    rec.owner = old.rec.owner;
     rc = lookup_attrs_merge(old.rec.attrs, old.rec.nattrs, p.attrs, p.nattrs, &attrs, &rec.nattrs);
     if (rc) {
         rd__respond_store_error(response, rc);
@@ -422,7 +438,7 @@ get_reg(struct rd_server *srv, coap_resource_t *resource, coap_session_t *sessio
     struct lookup_buf buf;
     int rc;
 
-    if (rd__check_accept(request, response)) {
+    if (rd__auth_read(srv, session, response) || rd__check_accept(request, response)) {
         return;
     }
     lookup_buf_init(&buf, srv->conf.max_payload * 2 + 4096);
@@ -441,11 +457,28 @@ get_reg(struct rd_server *srv, coap_resource_t *resource, coap_session_t *sessio
 
 /* DELETE /rd/<id> (RFC 9176 section 5.3.2): 2.02, or 4.04 when it is already gone. */
 static void
-delete_reg(struct rd_server *srv, coap_pdu_t *response, uint64_t id)
+delete_reg(struct rd_server *srv, coap_session_t *session, coap_pdu_t *response, uint64_t id)
 {
+    char identity[RD_IDENTITY_SIZE];
     char text[RD_ID_SIZE];
-    int rc = store_reg_delete(srv->store, id);
+    struct loaded_reg old;
+    int rc;
 
+    if (rd__auth_write(srv, session, identity, response)) {
+        return;
+    }
+    /* Only the identity that created a registration may remove it. */
+    rc = load_reg(srv, id, STORE_GET_EXPIRED, &old);
+    if (rc) {
+        rd__respond_store_error(response, rc);
+        return;
+    }
+    rc = rd__auth_owner(srv, identity, old.rec.owner, response);
+    lookup_reg_cleanup(&old.rec);
+    if (rc) {
+        return;
+    }
+    rc = store_reg_delete(srv->store, id);
     if (rc) {
         if (rc == RD_ESTORE) {
             rd__log(srv, RD_LOG_ERROR, "store: %s", store_errmsg(srv->store));
@@ -490,7 +523,7 @@ hnd_unknown(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
         update_reg(srv, session, request, response, id);
         break;
     case COAP_REQUEST_CODE_DELETE:
-        delete_reg(srv, response, id);
+        delete_reg(srv, session, response, id);
         break;
     default:
         rd__respond_error(response, COAP_RESPONSE_CODE_NOT_ALLOWED, "use GET, POST or DELETE");

@@ -42,7 +42,7 @@ split_listen(const char *spec, char *host, size_t host_size, char *port, size_t 
 }
 
 static int
-add_endpoint(struct rd_server *srv, const char *spec)
+add_endpoint(struct rd_server *srv, const char *spec, coap_proto_t proto)
 {
     struct addrinfo hints;
     struct addrinfo *res = NULL;
@@ -67,11 +67,12 @@ add_endpoint(struct rd_server *srv, const char *spec)
     coap_address_init(&addr);
     addr.size = res->ai_addrlen;
     memcpy(&addr.addr, res->ai_addr, res->ai_addrlen);
-    if (!coap_new_endpoint(srv->ctx, &addr, COAP_PROTO_UDP)) {
+    if (!coap_new_endpoint(srv->ctx, &addr, proto)) {
         rd__log(srv, RD_LOG_ERROR, "listen %s: cannot bind (address in use or unavailable)", spec);
         goto out;
     }
-    rd__log(srv, RD_LOG_INFO, "listening on %s", spec);
+    rd__log(srv, RD_LOG_INFO, "listening on %s%s", spec,
+            proto == COAP_PROTO_DTLS ? " (coaps)" : "");
     rc = RD_OK;
 out:
     if (res) {
@@ -114,26 +115,47 @@ join_groups(struct rd_server *srv)
     return RD_OK;
 }
 
+/* Open @p n listeners of @p specs, or the default port on all addresses when there are none. */
 static int
-open_endpoints(struct rd_server *srv)
+open_listeners(struct rd_server *srv, char *const *specs, size_t n, coap_proto_t proto,
+               const char *port)
 {
+    char any6[32];
+    char any4[32];
     int rc;
 
-    if (srv->conf.nlisten == 0) {
+    if (n == 0) {
         /* One dual-stack socket serves IPv4 and IPv6; hosts without IPv6 get IPv4 alone. */
-        rc = add_endpoint(srv, "[::]:5683");
+        snprintf(any6, sizeof(any6), "[::]:%s", port);
+        snprintf(any4, sizeof(any4), "0.0.0.0:%s", port);
+        rc = add_endpoint(srv, any6, proto);
         if (rc) {
-            rc = add_endpoint(srv, "0.0.0.0:5683");
+            rc = add_endpoint(srv, any4, proto);
         }
         return rc;
     }
-    for (size_t i = 0; i < srv->conf.nlisten; i++) {
-        rc = add_endpoint(srv, srv->conf.listen[i]);
+    for (size_t i = 0; i < n; i++) {
+        rc = add_endpoint(srv, specs[i], proto);
         if (rc) {
             return rc;
         }
     }
     return RD_OK;
+}
+
+static int
+open_endpoints(struct rd_server *srv)
+{
+    int rc = RD_OK;
+
+    if (srv->conf.sec.plain_coap != RD_PLAIN_OFF) {
+        rc = open_listeners(srv, srv->conf.listen, srv->conf.nlisten, COAP_PROTO_UDP, "5683");
+    }
+    if (!rc && rd__dtls_enabled(srv)) {
+        rc = open_listeners(srv, srv->conf.sec.dtls_listen, srv->conf.sec.ndtls_listen,
+                            COAP_PROTO_DTLS, "5684");
+    }
+    return rc;
 }
 
 int
@@ -192,6 +214,9 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
     }
     if (!rc) {
         rc = rd__echo_init(srv);
+    }
+    if (!rc) {
+        rc = rd__dtls_init(srv);
     }
     if (rc) {
         goto fail;
@@ -274,9 +299,9 @@ housekeeping(struct rd_server *srv)
 }
 
 int
-rd_server_run(struct rd_server *srv, volatile sig_atomic_t *stop)
+rd_server_run(struct rd_server *srv, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload)
 {
-    while (!*stop) {
+    while (!*stop && !*reload) {
         housekeeping(srv);
         /* Wake up soon when observers wait for a coalesced notification, at once when a sweep
          * has more to collect. */
@@ -288,8 +313,17 @@ rd_server_run(struct rd_server *srv, volatile sig_atomic_t *stop)
             return RD_EINVAL;
         }
     }
-    rd__log(srv, RD_LOG_INFO, "shutting down");
+    if (*stop) {
+        rd__log(srv, RD_LOG_INFO, "shutting down");
+    }
     return RD_OK;
+}
+
+void
+rd_server_reload(struct rd_server *srv, const struct rd_conf *conf)
+{
+    rd__log(srv, RD_LOG_INFO, "reloading configuration");
+    rd__dtls_reload(srv, conf);
 }
 
 void
@@ -307,6 +341,7 @@ rd_server_free(struct rd_server *srv)
     store_free(srv->store);
     rd__discovery_cleanup(srv);
     rd__pages_cleanup(srv);
+    rd__dtls_cleanup(srv);
     rd__dedup_cleanup(&srv->dedup);
     rd_conf_cleanup(&srv->conf);
     free(srv);

@@ -25,7 +25,8 @@ struct rd_fetch {
     uint8_t token[8];       /* token of our GET */
     size_t token_len;
     struct lookup_regparams params;
-    char base[RD_BASE_SIZE]; /* the requester's address: the registration's base */
+    char base[RD_BASE_SIZE];      /* the requester's address: the registration's base */
+    char owner[RD_IDENTITY_SIZE]; /* the requester's security identity */
     int64_t deadline_ms;
     coap_pdu_code_t result; /* 0 while the fetch runs */
     char diag[LOOKUP_DIAG_SIZE];
@@ -85,8 +86,9 @@ cache_put(struct rd_server *srv, const char *base, const char *doc, size_t len, 
 /* Register the links of a fetched discovery document under the requester's address. */
 static coap_pdu_code_t
 register_doc(struct rd_server *srv, const struct lookup_regparams *p, const char *base,
-             const char *doc, size_t len, char *diag, size_t diag_size)
+             const char *owner, const char *doc, size_t len, char *diag, size_t diag_size)
 {
+    struct rd_verdict verdict;
     struct lookup_links links = { 0 };
     struct lookup_reg rec = { 0 };
     struct rd_reg_write w = { 0 };
@@ -100,6 +102,7 @@ register_doc(struct rd_server *srv, const struct lookup_regparams *p, const char
     }
     rec.base = base;
     rec.lt = p->lt ? p->lt : LOOKUP_LT_DEFAULT;
+    rec.owner = owner;
     rec.attrs = p->attrs;
     rec.nattrs = p->nattrs;
     rec.links = links.links;
@@ -108,6 +111,12 @@ register_doc(struct rd_server *srv, const struct lookup_regparams *p, const char
     w.d = p->d ? p->d : srv->conf.default_sector;
     w.rec = &rec;
     w.expires_at = rd__deadline(rec.lt);
+    /* Checked again at the write: the name may have been taken while the fetch ran. */
+    if (rd__auth_register(srv, owner, w.ep, w.d, &verdict)) {
+        lookup_links_cleanup(&links);
+        snprintf(diag, diag_size, "%s", verdict.diag);
+        return verdict.code;
+    }
     rc = rd__reg_save(srv, &w, 0, &id, &created);
     lookup_links_cleanup(&links);
     if (rc) {
@@ -195,7 +204,8 @@ hnd_response(coap_session_t *session, const coap_pdu_t *sent, const coap_pdu_t *
         data = (const uint8_t *)"";
         len = 0;
     }
-    code = register_doc(srv, &f->params, f->base, (const char *)data, len, diag, sizeof(diag));
+    code = register_doc(srv, &f->params, f->base, f->owner, (const char *)data, len, diag,
+                        sizeof(diag));
     if (code == COAP_RESPONSE_CODE_CHANGED) {
         cache_put(srv, f->base, (const char *)data, len, max_age_of(received));
     }
@@ -319,9 +329,20 @@ hnd_post_simple(coap_resource_t *resource, coap_session_t *session, const coap_p
         busy(response, "out of memory");
         return;
     }
-    if (parse_simple(srv, request, &f->params, response)) {
+    if (rd__auth_write(srv, session, f->owner, response) ||
+        parse_simple(srv, request, &f->params, response)) {
         free(f);
         return;
+    }
+    {
+        struct rd_verdict verdict;
+
+        if (rd__auth_register(srv, f->owner, f->params.ep,
+                              f->params.d ? f->params.d : srv->conf.default_sector, &verdict)) {
+            rd__auth_respond(&verdict, response);
+            fetch_free(f);
+            return;
+        }
     }
     if (rd__base_from_session(session, f->base, sizeof(f->base))) {
         rd__respond_error(response, COAP_RESPONSE_CODE_BAD_REQUEST, "no usable source address");
@@ -330,8 +351,8 @@ hnd_post_simple(coap_resource_t *resource, coap_session_t *session, const coap_p
     }
     cached = cache_find(srv, f->base, rd__now_ms());
     if (cached) {
-        coap_pdu_code_t code =
-            register_doc(srv, &f->params, f->base, cached->doc, cached->len, diag, sizeof(diag));
+        coap_pdu_code_t code = register_doc(srv, &f->params, f->base, f->owner, cached->doc,
+                                            cached->len, diag, sizeof(diag));
 
         rd__respond_error(response, code, code == COAP_RESPONSE_CODE_CHANGED ? NULL : diag);
         fetch_free(f);

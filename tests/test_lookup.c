@@ -1366,6 +1366,52 @@ test_reg_decode_accepts_minimal_record(void **state)
 }
 
 static void
+test_reg_decode_reads_old_record_without_owner(void **state)
+{
+    static const unsigned char rec[] = { 1, 0, 0, 0, 0, 0 };
+    struct lookup_reg out;
+
+    (void)state;
+    assert_int_equal(lookup_reg_decode(&out, rec, sizeof(rec)), RD_OK);
+    assert_null(out.owner);
+    lookup_reg_cleanup(&out);
+}
+
+static void
+test_reg_decode_reverses_encode_with_owner(void **state)
+{
+    struct lookup_reg reg;
+    struct lookup_reg out;
+    struct lookup_buf b;
+    struct lookup_buf b2;
+
+    (void)state;
+    memset(&reg, 0, sizeof(reg));
+    reg.base = "coaps://[::1]:5684";
+    reg.lt = 60;
+    reg.owner = "psk:alice";
+    lookup_buf_init(&b, 4096);
+    assert_int_equal(lookup_reg_encode(&reg, &b), RD_OK);
+    assert_int_equal(b.data[0], 2); /* the version that carries an owner */
+    assert_int_equal(lookup_reg_decode(&out, b.data, b.len), RD_OK);
+    assert_string_equal(out.owner, "psk:alice");
+    assert_string_equal(out.base, "coaps://[::1]:5684");
+    assert_int_equal(out.lt, 60);
+    lookup_buf_init(&b2, 4096);
+    assert_int_equal(lookup_reg_encode(&out, &b2), RD_OK);
+    assert_int_equal(b2.len, b.len);
+    assert_memory_equal(b2.data, b.data, b.len);
+    for (size_t n = 0; n < b.len; n++) {
+        struct lookup_reg cut;
+
+        assert_int_equal(lookup_reg_decode(&cut, b.data, n), RD_EINVAL);
+    }
+    lookup_buf_cleanup(&b2);
+    lookup_buf_cleanup(&b);
+    lookup_reg_cleanup(&out);
+}
+
+static void
 test_reg_decode_rejects_every_truncation(void **state)
 {
     struct lookup_links l;
@@ -1407,7 +1453,9 @@ test_reg_decode_rejects_corrupt_fields(void **state)
         size_t len;
     } bad[] = {
         { "version 0", { 0, 0, 0, 0, 0, 0 }, 6 },
-        { "version 2", { 2, 0, 0, 0, 0, 0 }, 6 },
+        { "version 3", { 3, 0, 0, 0, 0, 0, 0 }, 7 },
+        { "version 2 without owner", { 2, 0, 0, 0, 0, 0 }, 6 },
+        { "NUL in owner", { 2, 0, 0, 0, 1, 0, 0, 0 }, 8 },
         { "unknown flag", { 1, 2, 0, 0, 0, 0 }, 6 },
         { "lt above 32 bits", { 1, 0, 0x80, 0x80, 0x80, 0x80, 0x10, 0, 0, 0 }, 10 },
         { "non-minimal varint", { 1, 0, 0x80, 0x00, 0, 0, 0 }, 7 },
@@ -2749,6 +2797,45 @@ test_reg_terms_gives_none_for_bare_registration(void **state)
 }
 
 static void
+test_reg_terms_index_owner_but_not_none(void **state)
+{
+    static const char *const with_owner[] = { "ep=n", "owner=x509:dev 1" };
+    static const char *const without[] = { "ep=n" };
+    struct lookup_terms terms;
+    struct lookup_reg rec;
+    char term[64];
+    size_t len = 0;
+
+    (void)state;
+    memset(&rec, 0, sizeof(rec));
+    rec.owner = "x509:dev 1";
+    assert_int_equal(lookup_reg_terms("n", NULL, &rec, &terms), RD_OK);
+    assert_true(terms_equal(&terms, with_owner, 2));
+    assert_int_equal(lookup_owner_term("x509:dev 1", term, sizeof(term), &len), RD_OK);
+    assert_int_equal(len, terms.terms[1].len);
+    assert_memory_equal(term, terms.terms[1].data, len);
+    lookup_terms_cleanup(&terms);
+    rec.owner = "none";
+    assert_int_equal(lookup_reg_terms("n", NULL, &rec, &terms), RD_OK);
+    assert_true(terms_equal(&terms, without, 1));
+    lookup_terms_cleanup(&terms);
+}
+
+static void
+test_owner_term_refuses_none_empty_and_small_buffer(void **state)
+{
+    char term[16];
+    size_t len = 7;
+
+    (void)state;
+    assert_int_equal(lookup_owner_term("none", term, sizeof(term), &len), RD_EINVAL);
+    assert_int_equal(lookup_owner_term("", term, sizeof(term), &len), RD_EINVAL);
+    assert_int_equal(lookup_owner_term("psk:a-long-identity", term, sizeof(term), &len),
+                     RD_ETOOBIG);
+    assert_int_equal(len, 7);
+}
+
+static void
 test_terms_cleanup_accepts_zeroed_struct(void **state)
 {
     struct lookup_terms terms = { NULL, 0, NULL };
@@ -3003,6 +3090,8 @@ main(void)
         cmocka_unit_test(test_regparams_parse_leaves_out_untouched_on_failure),
         cmocka_unit_test(test_reg_decode_reverses_encode),
         cmocka_unit_test(test_reg_decode_accepts_minimal_record),
+        cmocka_unit_test(test_reg_decode_reads_old_record_without_owner),
+        cmocka_unit_test(test_reg_decode_reverses_encode_with_owner),
         cmocka_unit_test(test_reg_decode_rejects_every_truncation),
         cmocka_unit_test(test_reg_decode_rejects_trailing_bytes),
         cmocka_unit_test(test_reg_decode_rejects_corrupt_fields),
@@ -3064,6 +3153,8 @@ main(void)
         cmocka_unit_test(test_reg_terms_index_link_level_ep_d_and_et),
         cmocka_unit_test(test_reg_terms_keep_first_255_bytes_of_long_values),
         cmocka_unit_test(test_reg_terms_gives_none_for_bare_registration),
+        cmocka_unit_test(test_reg_terms_index_owner_but_not_none),
+        cmocka_unit_test(test_owner_term_refuses_none_empty_and_small_buffer),
         cmocka_unit_test(test_terms_cleanup_accepts_zeroed_struct),
         cmocka_unit_test(test_query_index_prefers_exact_then_ep_d_et_if_rt),
         cmocka_unit_test(test_query_index_lowercases_name_and_keeps_value),

@@ -1,10 +1,13 @@
-/* Unit tests for rd/: configuration parsing, registration ids and the status mapping. */
+/* Unit tests for rd/: configuration parsing, the identity map, registration ids and the status
+ * mapping. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -170,6 +173,214 @@ test_conf_load_accepts_the_shipped_sample(void **state)
 }
 
 static void
+test_conf_parse_reads_security_directives(void **state)
+{
+    struct rd_conf *conf = *state;
+    struct rd_conf copy;
+    char err[256] = "";
+    const char *text = "dtls_listen 127.0.0.1:5684\n"
+                       "dtls_listen [::1]:5684\n"
+                       "psk_file /etc/core-rd/psk.keys\n"
+                       "cert_file server.pem\n"
+                       "key_file server.key\n"
+                       "ca_file ca.pem\n"
+                       "identity_map ids.map\n"
+                       "plain_coap lookup-only\n"
+                       "ep_policy identity\n"
+                       "lookup_access authenticated\n"
+                       "max_regs_per_identity 25\n";
+
+    assert_int_equal(conf->sec.plain_coap, RD_PLAIN_ON);
+    assert_int_equal(conf->sec.ep_policy, RD_EP_FIRST_COME);
+    assert_int_equal(conf->sec.lookup_authenticated, 0);
+    assert_int_equal(conf->sec.max_regs_per_identity, 0);
+    assert_int_equal(parse(conf, text, err, sizeof(err)), RD_OK);
+    assert_int_equal(conf->sec.ndtls_listen, 2);
+    assert_string_equal(conf->sec.dtls_listen[1], "[::1]:5684");
+    assert_string_equal(conf->sec.psk_file, "/etc/core-rd/psk.keys");
+    assert_string_equal(conf->sec.ca_file, "ca.pem");
+    assert_string_equal(conf->sec.identity_map, "ids.map");
+    assert_int_equal(conf->sec.plain_coap, RD_PLAIN_LOOKUP_ONLY);
+    assert_int_equal(conf->sec.ep_policy, RD_EP_IDENTITY);
+    assert_int_equal(conf->sec.lookup_authenticated, 1);
+    assert_int_equal(conf->sec.max_regs_per_identity, 25);
+    /* The copy owns its own strings: the original can go first. */
+    assert_int_equal(rd_conf_copy(&copy, conf), RD_OK);
+    rd_conf_cleanup(conf);
+    assert_int_equal(copy.sec.ndtls_listen, 2);
+    assert_string_equal(copy.sec.dtls_listen[0], "127.0.0.1:5684");
+    assert_string_equal(copy.sec.key_file, "server.key");
+    assert_int_equal(copy.sec.plain_coap, RD_PLAIN_LOOKUP_ONLY);
+    rd_conf_cleanup(&copy);
+}
+
+static void
+test_conf_parse_rejects_bad_security_directives(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *diag;
+    } bad[] = {
+        { "plain_coap maybe\n", "test.conf:1: plain_coap" },
+        { "ep_policy first-come\n", "test.conf:1: ep_policy" },
+        { "lookup_access closed\n", "test.conf:1: lookup_access" },
+        { "max_regs_per_identity -1\n", "test.conf:1: max_regs_per_identity" },
+        { "max_regs_per_identity 4294967296\n", "max_regs_per_identity" },
+        { "dtls_listen localhost\n", "dtls_listen" },
+        { "cert_file s.pem\nca_file ca.pem\n", "key_file" },
+        { "cert_file s.pem\nkey_file s.key\n", "needs ca_file" },
+        { "ca_file ca.pem\n", "ca_file" },
+        { "dtls_listen 127.0.0.1:5684\n", "needs psk_file or cert_file" },
+        { "plain_coap off\n", "plain_coap" },
+    };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct rd_conf conf;
+        char err[256] = "";
+
+        (void)state;
+        assert_int_equal(rd_conf_init(&conf), RD_OK);
+        if (parse(&conf, bad[i].text, err, sizeof(err)) != RD_EINVAL || !strstr(err, bad[i].diag)) {
+            fail_msg("accepted or misreported \"%s\": %s", bad[i].text, err);
+        }
+        rd_conf_cleanup(&conf);
+    }
+}
+
+static void
+test_conf_parse_accepts_psk_only_with_plain_off(void **state)
+{
+    char err[256] = "";
+
+    assert_int_equal(parse(*state, "psk_file k\nplain_coap off\n", err, sizeof(err)), RD_OK);
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    assert_int_equal(fputs(text, f) >= 0, 1);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* A server with nothing but a configuration is enough for the identity map. */
+static void
+test_identity_allows_own_name_and_mapped_patterns(void **state)
+{
+    const char *tmp = getenv("TMPDIR");
+    char dir[64];
+    char path[80];
+    struct rd_server srv;
+    struct rd_conf conf;
+
+    (void)state;
+    snprintf(dir, sizeof(dir), "%s/test_rd.XXXXXX", tmp && strlen(tmp) < 32 ? tmp : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/map", dir);
+    write_file(path, "# comment\n"
+                     "psk:gw-1 lamp-* building-1\n"
+                     "x509:tool *\n"
+                     "none sensor-9\n"
+                     "psk:bad lamp-*-x\n"
+                     "psk:too many fields here\n");
+    memset(&srv, 0, sizeof(srv));
+    assert_int_equal(rd_conf_init(&srv.conf), RD_OK);
+    srv.conf.log_level = RD_LOG_ERROR;
+    srv.conf.sec.identity_map = strdup(path);
+    assert_int_equal(rd__dtls_init(&srv), RD_OK);
+    assert_true(rd__identity_allows(&srv, "psk:sensor-1", "sensor-1", ""));
+    assert_false(rd__identity_allows(&srv, "psk:sensor-1", "sensor-2", ""));
+    assert_true(rd__identity_allows(&srv, "psk:gw-1", "lamp-7", "building-1"));
+    assert_false(rd__identity_allows(&srv, "psk:gw-1", "lamp-7", "building-2"));
+    assert_false(rd__identity_allows(&srv, "psk:gw-1", "lamp-7", ""));
+    assert_false(rd__identity_allows(&srv, "psk:gw-1", "pump-7", "building-1"));
+    assert_true(rd__identity_allows(&srv, "x509:tool", "anything", "any"));
+    assert_true(rd__identity_allows(&srv, "none", "sensor-9", ""));
+    assert_false(rd__identity_allows(&srv, "none", "none", ""));
+    assert_false(rd__identity_allows(&srv, "psk:bad", "lamp-1-x", ""));
+    /* A reload without identity_map drops the map; own names still count. */
+    memset(&conf, 0, sizeof(conf));
+    assert_int_equal(rd_conf_init(&conf), RD_OK);
+    rd__dtls_reload(&srv, &conf);
+    assert_false(rd__identity_allows(&srv, "x509:tool", "anything", "any"));
+    assert_true(rd__identity_allows(&srv, "x509:tool", "tool", ""));
+    rd_conf_cleanup(&conf);
+    rd__dtls_cleanup(&srv);
+    rd_conf_cleanup(&srv.conf);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void
+test_psk_reload_reads_keys_and_revokes_removed_identities(void **state)
+{
+    const char *tmp = getenv("TMPDIR");
+    char dir[64];
+    char path[80];
+    struct rd_server srv;
+    struct rd_conf conf;
+
+    (void)state;
+    snprintf(dir, sizeof(dir), "%s/test_rd.XXXXXX", tmp && strlen(tmp) < 32 ? tmp : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/psk", dir);
+    write_file(path, "# keys\n"
+                     "hex 0x00ff\n"
+                     "text some-secret\n"
+                     "odd-hex 0xabc\n"
+                     "nokey\n"
+                     "hex 0x11\n"
+                     "\tspaced   key  \n");
+    memset(&srv, 0, sizeof(srv));
+    memset(&conf, 0, sizeof(conf));
+    assert_int_equal(rd_conf_init(&srv.conf), RD_OK);
+    assert_int_equal(rd_conf_init(&conf), RD_OK);
+    srv.conf.log_level = RD_LOG_ERROR;
+    /* No DTLS context needed: the table loads on reload like at start. */
+    assert_int_equal(rd__dtls_init(&srv), RD_OK);
+    srv.conf.sec.psk_file = strdup(path);
+    conf.sec.psk_file = strdup(path);
+    rd__dtls_reload(&srv, &conf);
+    assert_true(rd__identity_current(&srv, "psk:hex"));
+    assert_true(rd__identity_current(&srv, "psk:text"));
+    assert_true(rd__identity_current(&srv, "psk:spaced"));
+    assert_false(rd__identity_current(&srv, "psk:odd-hex"));
+    assert_false(rd__identity_current(&srv, "psk:nokey"));
+    assert_false(rd__identity_current(&srv, "psk:he"));
+    assert_true(rd__identity_current(&srv, "x509:hex"));
+    assert_true(rd__identity_current(&srv, "none"));
+    write_file(path, "text some-secret\n");
+    rd__dtls_reload(&srv, &conf);
+    assert_false(rd__identity_current(&srv, "psk:hex"));
+    assert_true(rd__identity_current(&srv, "psk:text"));
+    /* An unreadable file keeps the table it had. */
+    unlink(path);
+    rd__dtls_reload(&srv, &conf);
+    assert_true(rd__identity_current(&srv, "psk:text"));
+    rd_conf_cleanup(&conf);
+    rd__dtls_cleanup(&srv);
+    rd_conf_cleanup(&srv.conf);
+    rmdir(dir);
+}
+
+static void
+test_dtls_init_fails_on_missing_identity_map(void **state)
+{
+    struct rd_server srv;
+
+    (void)state;
+    memset(&srv, 0, sizeof(srv));
+    assert_int_equal(rd_conf_init(&srv.conf), RD_OK);
+    srv.conf.log_level = RD_LOG_ERROR;
+    srv.conf.sec.identity_map = strdup("/nonexistent/identity.map");
+    assert_int_equal(rd__dtls_init(&srv), RD_EINVAL);
+    rd__dtls_cleanup(&srv);
+    rd_conf_cleanup(&srv.conf);
+}
+
+static void
 test_id_format_parse_round_trips(void **state)
 {
     static const uint64_t ids[] = { 0, 1, 31, 32, 0xabcdef, ((uint64_t)1 << 40) - 1 };
@@ -233,6 +444,14 @@ main(void)
                                         teardown_conf),
         cmocka_unit_test_setup_teardown(test_conf_load_accepts_the_shipped_sample, setup_conf,
                                         teardown_conf),
+        cmocka_unit_test_setup_teardown(test_conf_parse_reads_security_directives, setup_conf,
+                                        teardown_conf),
+        cmocka_unit_test(test_conf_parse_rejects_bad_security_directives),
+        cmocka_unit_test_setup_teardown(test_conf_parse_accepts_psk_only_with_plain_off, setup_conf,
+                                        teardown_conf),
+        cmocka_unit_test(test_identity_allows_own_name_and_mapped_patterns),
+        cmocka_unit_test(test_psk_reload_reads_keys_and_revokes_removed_identities),
+        cmocka_unit_test(test_dtls_init_fails_on_missing_identity_map),
         cmocka_unit_test(test_id_format_parse_round_trips),
         cmocka_unit_test(test_id_parse_rejects_bad_text),
         cmocka_unit_test(test_status_to_coap_maps_each_status),

@@ -79,14 +79,15 @@ fresh_data() {
     rm -rf "$WORK/data" "$WORK/rd.log"
 }
 
-# coap METHOD PATH?QUERY [coap-client options...]: one request. Sets CODE (e.g. 2.01),
+# coap METHOD PATH?QUERY [coap-client options...]: one request (to COAP_BASE when set, waiting
+# COAP_WAIT seconds for the answer, default 10). Sets CODE (e.g. 2.01),
 # LOCATION (e.g. rd/abc12345, from the Location-Path options) and BODY (the payload).
 coap() {
     local method=$1 path=$2
     shift 2
     rm -f "$WORK/out" "$WORK/body"
-    timeout 30 "$CLIENT" -v 6 -B 10 -m "$method" -o "$WORK/body" "$@" \
-        "coap://127.0.0.1:$PORT/$path" >"$WORK/out" 2>&1
+    timeout 30 "$CLIENT" -v 6 -B "${COAP_WAIT:-10}" -m "$method" -o "$WORK/body" "$@" \
+        "${COAP_BASE:-coap://127.0.0.1:$PORT}/$path" >"$WORK/out" 2>&1
     CODE=$(grep -oE '^v:1 t:[A-Z]+ c:[0-9]\.[0-9]{2}' "$WORK/out" | tail -n 1 | sed 's/.*c://')
     LOCATION=$(grep -E '^v:1 t:[A-Z]+ c:[0-9]\.[0-9]{2}' "$WORK/out" | tail -n 1 |
         grep -oE 'Location-Path:[^], ]+' | sed 's/Location-Path://' | paste -sd/ -)
