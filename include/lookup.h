@@ -109,6 +109,15 @@ int lookup_links_format(const struct lookup_link *links, size_t nlinks, struct l
  */
 int lookup_uri_check_base(const char *s, size_t len, char *diag, size_t diag_size);
 
+/**
+ * Whether the host of the URI @p uri (scheme://host...) is a link-local address: an IPv6
+ * literal in fe80::/10 or an IPv4 address in 169.254.0.0/16 (RFC 9176 sections 5 and 6.1:
+ * such a base is meaningful on one link only).
+ *
+ * @return 1 or 0; 0 for anything that is not a URI with such a host.
+ */
+int lookup_uri_is_link_local(const char *uri);
+
 /* ---------------------------------------------------------------------------------------- */
 /* Query parameters                                                                          */
 
@@ -173,6 +182,7 @@ struct lookup_reg {
     uint32_t lt;                 /**< the lifetime last set, seconds */
     const char *owner; /**< security identity that created it ("psk:..", "x509:..", "none");
                             NULL in records written before identities were kept, read as "none" */
+    uint32_t scope;    /**< with a link-local base: the interface index of its link; else 0 */
     const struct lookup_attr *attrs; /**< extra endpoint attributes, in order */
     size_t nattrs;
     const struct lookup_link *links;

@@ -8,7 +8,8 @@
 /* Record layout, version 1 (no owner) or 2 (with owner). A varint is unsigned LEB128 in its
  * shortest form; a string is a varint length and that many bytes, without NUL.
  *
- *   u8 version (1), u8 flags (bit 0: base_explicit), varint lt, string base,
+ *   u8 version (1), u8 flags (bit 0: base_explicit, bit 1: scoped), varint lt,
+ *   [scoped only: varint scope], string base,
  *   [version 2 only: string owner]
  *   varint nattrs, nattrs * attr,
  *   varint nlinks, nlinks * (string target, varint nattrs, nattrs * attr)
@@ -18,6 +19,7 @@
 #define LOOKUP_RECORD_VERSION       1
 #define LOOKUP_RECORD_VERSION_OWNER 2
 #define LOOKUP_RECORD_BASE_EXPLICIT 0x01
+#define LOOKUP_RECORD_SCOPED        0x02
 #define LOOKUP_ATTR_KIND_NO_VALUE   0
 #define LOOKUP_ATTR_KIND_TOKEN      1
 #define LOOKUP_ATTR_KIND_QUOTED     2
@@ -97,12 +99,16 @@ lookup_reg_encode(const struct lookup_reg *reg, struct lookup_buf *out)
     int rc;
 
     head[0] = reg->owner ? LOOKUP_RECORD_VERSION_OWNER : LOOKUP_RECORD_VERSION;
-    head[1] = reg->base_explicit ? LOOKUP_RECORD_BASE_EXPLICIT : 0;
+    head[1] = (reg->base_explicit ? LOOKUP_RECORD_BASE_EXPLICIT : 0) |
+              (reg->scope ? LOOKUP_RECORD_SCOPED : 0);
     rc = lookup_buf_append(out, head, sizeof(head));
     if (rc) {
         goto out;
     }
     rc = put_varint(out, reg->lt);
+    if (!rc && reg->scope) {
+        rc = put_varint(out, reg->scope);
+    }
     if (rc) {
         goto out;
     }
@@ -299,6 +305,7 @@ read_record(struct reader *r, struct lookup_reg *reg)
 {
     unsigned char version;
     unsigned char flags;
+    uint64_t scope = 0;
     uint64_t lt;
     size_t nlinks;
     int rc;
@@ -312,12 +319,19 @@ read_record(struct reader *r, struct lookup_reg *reg)
         return RD_EINVAL;
     }
     rc = get_u8(r, &flags);
-    if (rc || (flags & ~LOOKUP_RECORD_BASE_EXPLICIT)) {
+    if (rc || (flags & ~(LOOKUP_RECORD_BASE_EXPLICIT | LOOKUP_RECORD_SCOPED))) {
         return RD_EINVAL;
     }
     rc = get_varint(r, &lt);
     if (rc || lt > UINT32_MAX) {
         return RD_EINVAL;
+    }
+    if (flags & LOOKUP_RECORD_SCOPED) {
+        /* 0 is "not scoped", which the flag says it is not. */
+        rc = get_varint(r, &scope);
+        if (rc || scope == 0 || scope > UINT32_MAX) {
+            return RD_EINVAL;
+        }
     }
     rc = get_str(r, &reg->base);
     if (rc) {
@@ -355,6 +369,7 @@ read_record(struct reader *r, struct lookup_reg *reg)
     }
     reg->base_explicit = flags & LOOKUP_RECORD_BASE_EXPLICIT;
     reg->lt = (uint32_t)lt;
+    reg->scope = (uint32_t)scope;
     reg->links = nlinks ? r->links : NULL;
     reg->nlinks = nlinks;
     return RD_OK;

@@ -1,5 +1,6 @@
 /* Validation of registration base URIs (RFC 3986 sections 3 and 4.3, RFC 9176 section 5). */
 #include <stddef.h>
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "lookup.h"
@@ -276,4 +277,33 @@ lookup_uri_check_base(const char *str, size_t len, char *diag, size_t diag_size)
         i += k;
     }
     return RD_OK;
+}
+
+int
+lookup_uri_is_link_local(const char *uri)
+{
+    const char *host = uri ? strstr(uri, "://") : NULL;
+    unsigned char a[16];
+    char lit[INET6_ADDRSTRLEN + 1];
+    size_t n;
+
+    if (!host) {
+        return 0;
+    }
+    host += 3;
+    if (host[0] == '[') {
+        host++;
+        n = strcspn(host, "]");
+    } else {
+        n = strcspn(host, ":/?#");
+    }
+    if (n == 0 || n >= sizeof(lit)) {
+        return 0;
+    }
+    memcpy(lit, host, n);
+    lit[n] = '\0';
+    if (inet_pton(AF_INET6, lit, a) == 1) {
+        return a[0] == 0xfe && (a[1] & 0xc0) == 0x80;
+    }
+    return inet_pton(AF_INET, lit, a) == 1 && a[0] == 169 && a[1] == 254;
 }

@@ -221,6 +221,15 @@ int rd__option_uint(const coap_pdu_t *request, uint16_t number, unsigned *value)
  */
 int rd__base_from_session(const coap_session_t *session, char *out, size_t size);
 
+/**
+ * The link a registration with @p base belongs to: with a link-local base (RFC 9176 sections 5
+ * and 6.1), the interface the request came in on; else 0. On failure @p response holds a 4.00.
+ *
+ * @return RD_OK; RD_EINVAL when the base is link-local and the request's interface is unknown.
+ */
+int rd__base_scope(const coap_session_t *session, const char *base, uint32_t *scope,
+                   coap_pdu_t *response);
+
 /** Render a registration id as 8 base32 characters. */
 void rd__id_format(uint64_t id, char out[RD_ID_SIZE]);
 
@@ -295,12 +304,14 @@ struct rd_lookup_key {
 };
 
 /**
- * Name the lookup of @p kind with parameters @p qp, leaving out `page` unless @p with_page.
+ * Name the lookup of @p kind with parameters @p qp from a client on interface @p link (which
+ * decides whether registrations with a link-local base show), leaving out `page` unless
+ * @p with_page.
  *
  * @return RD_OK; RD_ETOOBIG when the parameters are too long to remember (remember nothing).
  */
-int rd__lookup_key(unsigned kind, const struct lookup_qparam *qp, size_t nq, int with_page,
-                   struct rd_lookup_key *key);
+int rd__lookup_key(unsigned kind, uint32_t link, const struct lookup_qparam *qp, size_t nq,
+                   int with_page, struct rd_lookup_key *key);
 
 /** Where a page of a lookup starts: after registration @p after, past @p inner of the matches
  * of the next registration. */

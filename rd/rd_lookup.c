@@ -41,6 +41,7 @@ struct lookup_run {
     uint64_t matched;                /* index of the next match among all matches of the lookup */
     uint64_t first;   /* index of the first match in the registration being visited */
     uint64_t prev_id; /* the registration visited before the current one; 0: none */
+    uint32_t link;    /* the client's interface: registrations scoped to another stay hidden */
 };
 
 static int
@@ -172,6 +173,11 @@ visit(void *arg, const struct store_reg *reg)
         rd__log(run->srv, RD_LOG_ERROR, "registration ep=%s d=%s: corrupt record", reg->ep, reg->d);
         return 0;
     }
+    /* RFC 9176 section 6.1: a link-local base means nothing to a client on another link. */
+    if (rec.scope && rec.scope != run->link) {
+        lookup_reg_cleanup(&rec);
+        return 0;
+    }
     rd__id_format(reg->id, id);
     snprintf(href, sizeof(href), "/rd/%s", id);
     view.ep = reg->ep;
@@ -273,6 +279,8 @@ answer_lookup(enum lookup_kind kind, coap_resource_t *resource, coap_session_t *
     struct rd_lookup_key pages_key;
     struct rd_lookup_key answer_key;
     int64_t now = rd__now();
+    int ifindex = coap_session_get_ifindex(session);
+    uint32_t link = ifindex > 0 ? (uint32_t)ifindex : 0;
     int keep;
     size_t nq = 0;
     int rc;
@@ -284,7 +292,7 @@ answer_lookup(enum lookup_kind kind, coap_resource_t *resource, coap_session_t *
     lookup_buf_init(&buf, ANSWER_MAX);
     /* Nothing remembered survives a deadline passing: rd__lookup_notify() moves on first. */
     keep = now < srv->next_expiry;
-    if (keep && rd__lookup_key(kind, qp, nq, 1, &answer_key) == RD_OK) {
+    if (keep && rd__lookup_key(kind, link, qp, nq, 1, &answer_key) == RD_OK) {
         if (rd__answer_find(srv, &answer_key, &buf) == RD_OK) {
             rd__respond_links(resource, session, request, query, response, &buf);
             return;
@@ -296,10 +304,11 @@ answer_lookup(enum lookup_kind kind, coap_resource_t *resource, coap_session_t *
     run.srv = srv;
     run.q = &q;
     run.kind = kind;
+    run.link = link;
     run.out = &buf;
     run.skip = q.has_count ? (uint64_t)q.page * q.count : 0;
     run.left = q.has_count ? q.count : UINT64_MAX;
-    if (keep && rd__lookup_key(kind, qp, nq, 0, &pages_key) == RD_OK) {
+    if (keep && rd__lookup_key(kind, link, qp, nq, 0, &pages_key) == RD_OK) {
         run.key = &pages_key;
     }
     rc = run_lookup(&run, now);

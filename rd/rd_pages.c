@@ -84,14 +84,17 @@ key_put(struct rd_lookup_key *key, const void *data, size_t len)
 }
 
 int
-rd__lookup_key(unsigned kind, const struct lookup_qparam *qp, size_t nq, int with_page,
-               struct rd_lookup_key *key)
+rd__lookup_key(unsigned kind, uint32_t link, const struct lookup_qparam *qp, size_t nq,
+               int with_page, struct rd_lookup_key *key)
 {
     unsigned char k = (unsigned char)kind;
     int rc;
 
     key->len = 0;
     rc = key_put(key, &k, 1);
+    if (!rc) {
+        rc = key_put(key, &link, sizeof(link));
+    }
     for (size_t i = 0; i < nq && !rc; i++) {
         if (!with_page && qp[i].key_len == 4 && memcmp(qp[i].key, "page", 4) == 0) {
             continue;

@@ -247,6 +247,9 @@ register_ep(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *re
         }
         rec.base = implicit_base;
     }
+    if (rd__base_scope(session, rec.base, &rec.scope, response)) {
+        goto out;
+    }
     rec.lt = p.lt ? p.lt : LOOKUP_LT_DEFAULT;
     rec.owner = identity;
     rec.attrs = p.attrs;
@@ -402,6 +405,9 @@ update_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
         }
         rec.base = implicit_base;
     }
+    if (rd__base_scope(session, rec.base, &rec.scope, response)) {
+        goto out;
+    }
     rec.lt = p.lt ? p.lt : old.rec.lt;
     rec.links = have_links ? links.links : old.rec.links;
     rec.nlinks = have_links ? links.nlinks : old.rec.nlinks;
@@ -412,7 +418,8 @@ update_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
     /* Lookups never show the time left, so a refresh that changes nothing else leaves every
      * lookup result as it was; reviving an expired registration does not. */
     w.refresh_only = !have_links && p.nattrs == 0 && rec.lt == old.rec.lt &&
-                     old.expires_at > rd__now() && same_base(rec.base, old.rec.base);
+                     old.expires_at > rd__now() && same_base(rec.base, old.rec.base) &&
+                     rec.scope == old.rec.scope;
     rc = rd__reg_save(srv, &w, id, NULL, NULL);
     if (rc) {
         rd__respond_store_error(response, rc);

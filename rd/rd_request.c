@@ -202,3 +202,23 @@ rd__now_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+int
+rd__base_scope(const coap_session_t *session, const char *base, uint32_t *scope,
+               coap_pdu_t *response)
+{
+    int ifindex;
+
+    *scope = 0;
+    if (!lookup_uri_is_link_local(base)) {
+        return RD_OK;
+    }
+    ifindex = coap_session_get_ifindex(session);
+    if (ifindex <= 0) {
+        rd__respond_error(response, COAP_RESPONSE_CODE_BAD_REQUEST,
+                          "base: link-local, but the request's link is unknown");
+        return RD_EINVAL;
+    }
+    *scope = (uint32_t)ifindex;
+    return RD_OK;
+}

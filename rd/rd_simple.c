@@ -26,6 +26,7 @@ struct rd_fetch {
     size_t token_len;
     struct lookup_regparams params;
     char base[RD_BASE_SIZE];      /* the requester's address: the registration's base */
+    uint32_t scope;               /* its link, when the address is link-local */
     char owner[RD_IDENTITY_SIZE]; /* the requester's security identity */
     int64_t deadline_ms;
     coap_pdu_code_t result; /* 0 while the fetch runs */
@@ -34,6 +35,7 @@ struct rd_fetch {
 
 struct rd_simple_cache {
     char base[RD_BASE_SIZE];
+    uint32_t scope;
     char *doc;
     size_t len;
     int64_t expires_ms;
@@ -56,16 +58,20 @@ cache_slot(struct rd_server *srv, const char *base)
     return &srv->simple_cache[h % CACHE_SLOTS];
 }
 
+/* Two devices on two links may share a link-local address: the link is part of the key. */
 static const struct rd_simple_cache *
-cache_find(struct rd_server *srv, const char *base, int64_t now_ms)
+cache_find(struct rd_server *srv, const char *base, uint32_t scope, int64_t now_ms)
 {
     const struct rd_simple_cache *c = cache_slot(srv, base);
 
-    return (c->doc && c->expires_ms > now_ms && strcmp(c->base, base) == 0) ? c : NULL;
+    return (c->doc && c->expires_ms > now_ms && c->scope == scope && strcmp(c->base, base) == 0)
+               ? c
+               : NULL;
 }
 
 static void
-cache_put(struct rd_server *srv, const char *base, const char *doc, size_t len, unsigned max_age)
+cache_put(struct rd_server *srv, const char *base, uint32_t scope, const char *doc, size_t len,
+          unsigned max_age)
 {
     struct rd_simple_cache *c = cache_slot(srv, base);
     char *copy = malloc(len ? len : 1);
@@ -78,6 +84,7 @@ cache_put(struct rd_server *srv, const char *base, const char *doc, size_t len, 
     }
     free(c->doc);
     snprintf(c->base, sizeof(c->base), "%s", base);
+    c->scope = scope;
     c->doc = copy;
     c->len = len;
     c->expires_ms = rd__now_ms() + (int64_t)max_age * 1000;
@@ -86,7 +93,8 @@ cache_put(struct rd_server *srv, const char *base, const char *doc, size_t len, 
 /* Register the links of a fetched discovery document under the requester's address. */
 static coap_pdu_code_t
 register_doc(struct rd_server *srv, const struct lookup_regparams *p, const char *base,
-             const char *owner, const char *doc, size_t len, char *diag, size_t diag_size)
+             uint32_t scope, const char *owner, const char *doc, size_t len, char *diag,
+             size_t diag_size)
 {
     struct rd_verdict verdict;
     struct lookup_links links = { 0 };
@@ -101,6 +109,7 @@ register_doc(struct rd_server *srv, const struct lookup_regparams *p, const char
         return COAP_RESPONSE_CODE_BAD_GATEWAY;
     }
     rec.base = base;
+    rec.scope = scope;
     rec.lt = p->lt ? p->lt : LOOKUP_LT_DEFAULT;
     rec.owner = owner;
     rec.attrs = p->attrs;
@@ -204,10 +213,10 @@ hnd_response(coap_session_t *session, const coap_pdu_t *sent, const coap_pdu_t *
         data = (const uint8_t *)"";
         len = 0;
     }
-    code = register_doc(srv, &f->params, f->base, f->owner, (const char *)data, len, diag,
+    code = register_doc(srv, &f->params, f->base, f->scope, f->owner, (const char *)data, len, diag,
                         sizeof(diag));
     if (code == COAP_RESPONSE_CODE_CHANGED) {
-        cache_put(srv, f->base, (const char *)data, len, max_age_of(received));
+        cache_put(srv, f->base, f->scope, (const char *)data, len, max_age_of(received));
     }
     fetch_done(srv, f, code, diag);
     return COAP_RESPONSE_OK;
@@ -349,10 +358,14 @@ hnd_post_simple(coap_resource_t *resource, coap_session_t *session, const coap_p
         fetch_free(f);
         return;
     }
-    cached = cache_find(srv, f->base, rd__now_ms());
+    if (rd__base_scope(session, f->base, &f->scope, response)) {
+        fetch_free(f);
+        return;
+    }
+    cached = cache_find(srv, f->base, f->scope, rd__now_ms());
     if (cached) {
-        coap_pdu_code_t code = register_doc(srv, &f->params, f->base, f->owner, cached->doc,
-                                            cached->len, diag, sizeof(diag));
+        coap_pdu_code_t code = register_doc(srv, &f->params, f->base, f->scope, f->owner,
+                                            cached->doc, cached->len, diag, sizeof(diag));
 
         rd__respond_error(response, code, code == COAP_RESPONSE_CODE_CHANGED ? NULL : diag);
         fetch_free(f);

@@ -1377,6 +1377,62 @@ test_reg_decode_reads_old_record_without_owner(void **state)
     lookup_reg_cleanup(&out);
 }
 
+/* Decode @p b into @p out and check that encoding @p out again gives the same bytes. */
+static void
+decode_reencodes(const struct lookup_buf *b, struct lookup_reg *out)
+{
+    struct lookup_buf b2;
+
+    assert_int_equal(lookup_reg_decode(out, b->data, b->len), RD_OK);
+    lookup_buf_init(&b2, 4096);
+    assert_int_equal(lookup_reg_encode(out, &b2), RD_OK);
+    assert_int_equal(b2.len, b->len);
+    assert_memory_equal(b2.data, b->data, b->len);
+    lookup_buf_cleanup(&b2);
+}
+
+static void
+test_reg_decode_reverses_encode_with_scope(void **state)
+{
+    static const unsigned char zero_scope[] = { 1, 2, 0, 0, 0, 0, 0 };
+    struct lookup_reg reg;
+    struct lookup_reg out;
+    struct lookup_buf b;
+
+    (void)state;
+    memset(&reg, 0, sizeof(reg));
+    reg.base = "coap://[fe80::1]";
+    reg.lt = 60;
+    reg.scope = 300;
+    lookup_buf_init(&b, 4096);
+    assert_int_equal(lookup_reg_encode(&reg, &b), RD_OK);
+    decode_reencodes(&b, &out);
+    assert_int_equal(out.scope, 300);
+    assert_string_equal(out.base, "coap://[fe80::1]");
+    lookup_reg_cleanup(&out);
+    lookup_buf_cleanup(&b);
+    /* The scoped flag with scope 0 has a second encoding of "not scoped": refused. */
+    assert_int_equal(lookup_reg_decode(&out, zero_scope, sizeof(zero_scope)), RD_EINVAL);
+}
+
+static void
+test_uri_is_link_local(void **state)
+{
+    (void)state;
+    assert_true(lookup_uri_is_link_local("coap://[fe80::1]"));
+    assert_true(lookup_uri_is_link_local("coap://[FE80::abcd:1]:5683/x"));
+    assert_true(lookup_uri_is_link_local("coaps://[febf::1]"));
+    assert_true(lookup_uri_is_link_local("coap://169.254.10.1:61616"));
+    assert_false(lookup_uri_is_link_local("coap://[fec0::1]"));
+    assert_false(lookup_uri_is_link_local("coap://[2001:db8::1]"));
+    assert_false(lookup_uri_is_link_local("coap://[::ffff:169.254.0.1]"));
+    assert_false(lookup_uri_is_link_local("coap://169.25.4.1"));
+    assert_false(lookup_uri_is_link_local("coap://169.254.example.com"));
+    assert_false(lookup_uri_is_link_local("coap://fe80.example.com"));
+    assert_false(lookup_uri_is_link_local("/rd"));
+    assert_false(lookup_uri_is_link_local(NULL));
+}
+
 static void
 test_reg_decode_reverses_encode_with_owner(void **state)
 {
@@ -3092,6 +3148,8 @@ main(void)
         cmocka_unit_test(test_reg_decode_accepts_minimal_record),
         cmocka_unit_test(test_reg_decode_reads_old_record_without_owner),
         cmocka_unit_test(test_reg_decode_reverses_encode_with_owner),
+        cmocka_unit_test(test_reg_decode_reverses_encode_with_scope),
+        cmocka_unit_test(test_uri_is_link_local),
         cmocka_unit_test(test_reg_decode_rejects_every_truncation),
         cmocka_unit_test(test_reg_decode_rejects_trailing_bytes),
         cmocka_unit_test(test_reg_decode_rejects_corrupt_fields),

@@ -8,48 +8,15 @@ RD=$1
 CLIENT=${COAP_CLIENT:-coap-client-openssl}
 NS=corerd-mc-$$
 WORK=$(mktemp -d)
-PASSED=0
-FAILED=0
-RD_PID=""
-
-skip_test() {
-    echo "SKIP: $*"
-    rm -rf "$WORK"
-    exit 77
-}
-
-cleanup() {
-    if [ -n "$RD_PID" ]; then
-        kill -TERM "$RD_PID" 2>/dev/null
-        for _ in $(seq 1 50); do
-            kill -0 "$RD_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$RD_PID" 2>/dev/null
-    fi
-    wait 2>/dev/null
-    ip netns del "$NS" 2>/dev/null
-    rm -rf "$WORK"
-}
-
-pass() { PASSED=$((PASSED + 1)); }
-fail() {
-    FAILED=$((FAILED + 1))
-    echo "FAIL: $*"
-}
-expect_match() {
-    if printf '%s' "$3" | grep -Eq -- "$2"; then pass; else fail "$1: '$3' does not match /$2/"; fi
-}
-expect_no_match() {
-    if printf '%s' "$3" | grep -Eq -- "$2"; then fail "$1: '$3' matches /$2/"; else pass; fi
-}
+. "$(dirname "$0")/ns_lib.sh"
+NAMESPACES=$(echo "$NS")
 
 in_ns() { ip netns exec "$NS" "$@"; }
 
 [ "$(id -u)" = 0 ] || skip_test "creating a network namespace needs root"
 command -v ip >/dev/null || skip_test "no ip command (iproute2)"
 ip netns add "$NS" 2>/dev/null || skip_test "this host does not allow network namespaces"
-trap cleanup EXIT
+trap ns_cleanup EXIT
 in_ns ip link set lo up
 in_ns ip link set lo multicast on || skip_test "no multicast on loopback"
 in_ns ip route add 224.0.0.0/4 dev lo
@@ -65,11 +32,7 @@ printf 'multicast_interface lo\n' >"$WORK/mc.conf"
 # cleanup ends the right process. No output goes to the caller's pipe.
 in_ns sh -c 'echo $$ >"$1"; exec "$2" --multicast -l "[::]:5683" -d "$3" -c "$4"' sh \
     "$WORK/rd.pid" "$RD" "$WORK/data" "$WORK/mc.conf" >"$WORK/rd.out" 2>"$WORK/rd.log" &
-for _ in $(seq 1 100); do
-    grep -q 'listening on' "$WORK/rd.log" 2>/dev/null && break
-    sleep 0.05
-done
-RD_PID=$(cat "$WORK/rd.pid" 2>/dev/null)
+wait_listening
 grep -q 'joined multicast group 224.0.1.187' "$WORK/rd.log" || {
     cat "$WORK/rd.log"
     skip_test "could not join an IPv4 group in the namespace"
