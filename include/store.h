@@ -209,4 +209,51 @@ int store_next_deadline(struct store *st, int64_t from, int64_t *when);
  */
 int store_count(struct store *st, size_t *n);
 
+/** Size figures of an open store. */
+struct store_info {
+    uint64_t map_size;    /**< bytes the database may grow to */
+    uint64_t used_bytes;  /**< bytes of pages in use (up to the highest page written) */
+    uint64_t page_size;   /**< bytes */
+    size_t registrations; /**< stored, live and expired-but-not-collected */
+};
+
+/**
+ * Read the size figures of @p st.
+ *
+ * @param out Written on success only.
+ * @return RD_OK; RD_ESTORE.
+ */
+int store_info(struct store *st, struct store_info *out);
+
+/**
+ * Write a consistent, compacted copy of the store into the directory @p dir (created when
+ * missing; it must not already hold a database). Safe while another process writes the store.
+ *
+ * @return RD_OK; RD_ESTORE (store_errmsg() says why).
+ */
+int store_backup(struct store *st, const char *dir);
+
+/** What store_check() looked at and how much was wrong. */
+struct store_check_report {
+    size_t records;  /**< registration records */
+    size_t names;    /**< (d, ep) index entries */
+    size_t expiry;   /**< deadline index entries */
+    size_t terms;    /**< term index entries */
+    size_t problems; /**< inconsistencies found */
+};
+
+/** Receives one inconsistency found by store_check(); @p msg is valid for the call only. */
+typedef void (*store_problem_fn)(void *arg, const char *msg);
+
+/**
+ * Check the store's integrity in one snapshot: every record decodes and has its name, deadline
+ * and term entries, and every index entry points at a record that agrees with it.
+ *
+ * @param rep Always written (zeroed first).
+ * @param fn  Called once per inconsistency (may be NULL).
+ * @return RD_OK whether or not problems were found (see rep->problems); RD_ESTORE when the
+ *         store cannot be read.
+ */
+int store_check(struct store *st, struct store_check_report *rep, store_problem_fn fn, void *arg);
+
 #endif

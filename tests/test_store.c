@@ -1365,6 +1365,92 @@ test_reg_put_allocates_the_data_file_ahead(void **state)
     assert_true((uint64_t)sb.st_blocks * 512 < (uint64_t)sb.st_size);
 }
 
+static void
+count_problem(void *arg, const char *msg)
+{
+    (void)msg;
+    (*(int *)arg)++;
+}
+
+static void
+test_check_finds_a_consistent_store_clean(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const terms[] = { "rt=temp", "if=sensor", NULL };
+    struct store_check_report rep;
+    uint64_t id = 0;
+    int created = 0;
+    int calls = 0;
+
+    assert_int_equal(put_terms(f->st, "", "a", LATER, "x", terms, &id, &created), RD_OK);
+    put_ok(f->st, "s", "b", NOW - 10, "y");
+    assert_int_equal(store_check(f->st, &rep, count_problem, &calls), RD_OK);
+    assert_int_equal(rep.records, 2);
+    assert_int_equal(rep.names, 2);
+    assert_int_equal(rep.expiry, 2);
+    assert_int_equal(rep.terms, 2);
+    assert_int_equal(rep.problems, 0);
+    assert_int_equal(calls, 0);
+}
+
+static void
+test_check_reports_a_broken_index(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const terms[] = { "rt=temp", NULL };
+    struct store_check_report rep;
+    MDB_txn *txn = NULL;
+    MDB_val key = { 7, (void *)(uintptr_t) "rt=temp" };
+    uint64_t id = 0;
+    int created = 0;
+    int calls = 0;
+
+    assert_int_equal(put_terms(f->st, "", "a", LATER, "x", terms, &id, &created), RD_OK);
+    /* Damage the index behind the store's back: the term entry goes, the record stays. */
+    assert_int_equal(mdb_txn_begin(f->st->env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_del(txn, f->st->terms, &key, NULL), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    assert_int_equal(store_check(f->st, &rep, count_problem, &calls), RD_OK);
+    assert_int_equal(rep.problems, 1);
+    assert_int_equal(calls, 1);
+}
+
+static void
+test_info_reports_sizes(void **state)
+{
+    struct fixture *f = *state;
+    struct store_info info;
+
+    put_ok(f->st, "", "a", LATER, "x");
+    assert_int_equal(store_info(f->st, &info), RD_OK);
+    assert_int_equal(info.registrations, 1);
+    assert_true(info.page_size >= 512);
+    assert_true(info.used_bytes > 0 && info.used_bytes <= info.map_size);
+}
+
+static void
+test_backup_copies_a_readable_store(void **state)
+{
+    struct fixture *f = *state;
+    struct fixture copy;
+    struct seen s;
+    size_t n = 0;
+
+    put_ok(f->st, "", "a", LATER, "x");
+    memset(&copy, 0, sizeof(copy));
+    assert_true(snprintf(copy.dir, sizeof(copy.dir), "%s/copy", f->dir) < (int)sizeof(copy.dir));
+    assert_int_equal(store_backup(f->st, copy.dir), RD_OK);
+    /* A second copy into the same place would overwrite: refused. */
+    assert_int_equal(store_backup(f->st, copy.dir), RD_ESTORE);
+    assert_int_equal(open_store(&copy, 0), RD_OK);
+    assert_int_equal(store_count(copy.st, &n), RD_OK);
+    assert_int_equal(n, 1);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(store_reg_find(copy.st, "", "a", NOW, record, &s), RD_OK);
+    assert_string_equal(s.data, "x");
+    store_free(copy.st);
+}
+
 int
 main(void)
 {
@@ -1422,6 +1508,10 @@ main(void)
         T(test_reg_find_rejects_invalid_names),
         T(test_count_counts_live_and_expired),
         T(test_reg_put_allocates_the_data_file_ahead),
+        T(test_check_finds_a_consistent_store_clean),
+        T(test_check_reports_a_broken_index),
+        T(test_info_reports_sizes),
+        T(test_backup_copies_a_readable_store),
 #undef T
     };
 
