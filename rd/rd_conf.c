@@ -38,7 +38,8 @@ rd_conf_init(struct rd_conf *conf)
     conf->map_size = (uint64_t)16 << 30;
     conf->simple_registration = 1;
     conf->simple_timeout = 10;
-    if (set_string(&conf->data_dir, "./var/core-rd") || set_string(&conf->default_sector, "")) {
+    if (set_string(&conf->data_dir, "./var/core-rd") || set_string(&conf->default_sector, "") ||
+        set_string(&conf->http_listen, "")) {
         rd_conf_cleanup(conf);
         return RD_ENOMEM;
     }
@@ -60,6 +61,7 @@ rd_conf_cleanup(struct rd_conf *conf)
     free(conf->data_dir);
     free(conf->default_sector);
     rd__conf_sec_cleanup(&conf->sec);
+    free(conf->http_listen);
     memset(conf, 0, sizeof(*conf));
 }
 
@@ -72,8 +74,10 @@ rd_conf_copy(struct rd_conf *dst, const struct rd_conf *src)
     dst->data_dir = NULL;
     dst->default_sector = NULL;
     memset(&dst->sec, 0, sizeof(dst->sec));
+    dst->http_listen = NULL;
     if (set_string(&dst->data_dir, src->data_dir) ||
-        set_string(&dst->default_sector, src->default_sector)) {
+        set_string(&dst->default_sector, src->default_sector) ||
+        set_string(&dst->http_listen, src->http_listen)) {
         rd_conf_cleanup(dst);
         return RD_ENOMEM;
     }
@@ -240,6 +244,15 @@ rd_conf_set(struct rd_conf *conf, const char *key, const char *value, char *err,
     }
     if (strcmp(key, "listen") == 0) {
         return set_listen(conf, value, err, err_size);
+    }
+    if (strcmp(key, "http_listen") == 0) {
+        if (strcmp(value, "off") == 0) {
+            value = "";
+        } else if (!strrchr(value, ':')) {
+            snprintf(err, err_size, "http_listen: expected HOST:PORT or off, got \"%s\"", value);
+            return RD_EINVAL;
+        }
+        return set_string(&conf->http_listen, value);
     }
     if (strcmp(key, "data_dir") == 0) {
         return set_string(&conf->data_dir, value);

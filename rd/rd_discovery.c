@@ -76,7 +76,7 @@ rd__discovery_init(struct rd_server *srv)
     if (!r) {
         return RD_ENOMEM;
     }
-    coap_register_request_handler(r, COAP_REQUEST_GET, hnd_get_core);
+    rd__handler_add(srv, r, COAP_REQUEST_GET, hnd_get_core, RD_IF_DISCOVERY);
     coap_add_resource(srv->ctx, r);
     return RD_OK;
 }

@@ -43,6 +43,8 @@ struct rd_dedup_entry;
 struct rd_sec;
 struct rd_fetch;
 struct rd_simple_cache;
+struct rd_metrics;
+struct rd_http;
 
 /** Recent answers to confirmable state-changing requests, by peer and message ID. */
 struct rd_dedup {
@@ -100,6 +102,7 @@ struct rd_conf {
     size_t nmcast_iface;
     uint32_t simple_timeout; /**< seconds a simple registration waits for the endpoint */
     struct rd_sec_conf sec;  /**< DTLS, identities and authorization */
+    char *http_listen;       /**< "HOST:PORT" of the metrics and dashboard listener; "" off */
 };
 
 /** The running server. Owned by rd_server_new()/rd_server_free(). */
@@ -127,6 +130,8 @@ struct rd_server {
     struct lookup_links discovery;        /**< the links of our own /.well-known/core */
     uint8_t echo_key[32];                 /**< keys Echo values; random per start */
     struct rd_sec *sec;                   /**< PSK table and identity map (rd_dtls.c) */
+    struct rd_metrics *metrics;           /**< counters; owned, see rd_metrics.c */
+    struct rd_http *http;                 /**< HTTP listener; NULL when off */
 };
 
 /* rd_conf.c */
@@ -501,5 +506,74 @@ int rd__parse_regparams(const struct rd_server *srv, const coap_pdu_t *request,
 
 /** Answer a failed store operation with its CoAP code and a short reason. */
 void rd__respond_store_error(coap_pdu_t *response, int rc);
+
+/* rd_metrics.c */
+
+/** The interfaces requests are counted by (labels of the metrics). */
+enum rd_iface {
+    RD_IF_DISCOVERY = 0, /**< /.well-known/core */
+    RD_IF_REGISTRATION,  /**< POST /rd */
+    RD_IF_REG_RESOURCE,  /**< /rd/<id> and any other unknown path */
+    RD_IF_LOOKUP_EP,     /**< /rd-lookup/ep */
+    RD_IF_LOOKUP_RES,    /**< /rd-lookup/res */
+    RD_IF_SIMPLE,        /**< POST /.well-known/rd */
+    RD_IF_METRICS,       /**< GET /metrics over CoAP */
+    RD_IF_COUNT,
+};
+
+/** Figures computed from the store for metrics and the dashboard. */
+struct rd_metrics_snapshot {
+    int64_t at;           /**< wall-clock second of the sample; 0 before the first */
+    size_t registrations; /**< live */
+    size_t resources;     /**< links of live registrations; SIZE_MAX when not counted */
+    struct store_info store;
+};
+
+/** Allocate the counters, add the CoAP /metrics resource and count DTLS events.
+ * @return RD_OK; RD_ENOMEM. */
+int rd__metrics_init(struct rd_server *srv);
+
+/** Release the counters. Accepts a server without them. */
+void rd__metrics_cleanup(struct rd_server *srv);
+
+/**
+ * Register @p handler for @p method on @p r, counted under @p iface: the request, its response
+ * code and how long the handler took. Use instead of coap_register_request_handler().
+ */
+void rd__handler_add(struct rd_server *srv, coap_resource_t *r, coap_request_t method,
+                     coap_method_handler_t handler, enum rd_iface iface);
+
+/** Count @p n registrations collected by the expiry sweep. */
+void rd__metrics_expired(struct rd_server *srv, size_t n);
+
+/** Count one HTTP request (any path). */
+void rd__metrics_http(struct rd_server *srv);
+
+/** Sample the store (live registrations, resources, size) when the last sample is stale. */
+void rd__metrics_tick(struct rd_server *srv, int64_t now);
+
+/** The last sample (taken now if there is none yet). Borrowed from @p srv. */
+const struct rd_metrics_snapshot *rd__metrics_snapshot(struct rd_server *srv);
+
+/** Call @p fn with each kept sample (time, live registrations), oldest first. */
+void rd__metrics_history(const struct rd_server *srv, void (*fn)(void *arg, int64_t t, size_t n),
+                         void *arg);
+
+/** Append the Prometheus text exposition (format 0.0.4) of every figure to @p out.
+ * @return RD_OK; RD_ETOOBIG; RD_ENOMEM. */
+int rd__metrics_render(struct rd_server *srv, struct lookup_buf *out);
+
+/* rd_http.c */
+
+/** Start the HTTP listener of conf.http_listen (metrics, health, dashboard); nothing when off.
+ * Logs "http listening on HOST:PORT". @return RD_OK; RD_EINVAL (bad address, port in use). */
+int rd__http_init(struct rd_server *srv);
+
+/** Stop the listener. Accepts a server without one. */
+void rd__http_cleanup(struct rd_server *srv);
+
+/** One turn of the I/O loop: wait up to @p timeout_ms for CoAP or HTTP, serve both.
+ * @return as coap_io_process(): milliseconds spent, or -1 on failure. */
+int rd__http_io(struct rd_server *srv, uint32_t timeout_ms);
 
 #endif

@@ -339,14 +339,15 @@ hnd_get_res(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
 }
 
 static coap_resource_t *
-add_lookup_resource(struct rd_server *srv, const char *path, coap_method_handler_t handler)
+add_lookup_resource(struct rd_server *srv, const char *path, coap_method_handler_t handler,
+                    enum rd_iface iface)
 {
     coap_resource_t *r = coap_resource_init(coap_make_str_const(path), 0);
 
     if (!r) {
         return NULL;
     }
-    coap_register_request_handler(r, COAP_REQUEST_GET, handler);
+    rd__handler_add(srv, r, COAP_REQUEST_GET, handler, iface);
     coap_resource_set_get_observable(r, 1);
     coap_add_resource(srv->ctx, r);
     return r;
@@ -355,8 +356,8 @@ add_lookup_resource(struct rd_server *srv, const char *path, coap_method_handler
 int
 rd__lookup_init(struct rd_server *srv)
 {
-    srv->lookup_ep = add_lookup_resource(srv, LOOKUP_EP_PATH, hnd_get_ep);
-    srv->lookup_res = add_lookup_resource(srv, LOOKUP_RES_PATH, hnd_get_res);
+    srv->lookup_ep = add_lookup_resource(srv, LOOKUP_EP_PATH, hnd_get_ep, RD_IF_LOOKUP_EP);
+    srv->lookup_res = add_lookup_resource(srv, LOOKUP_RES_PATH, hnd_get_res, RD_IF_LOOKUP_RES);
     return (srv->lookup_ep && srv->lookup_res) ? RD_OK : RD_ENOMEM;
 }
 

@@ -32,6 +32,8 @@ usage(FILE *out)
                  "                          default [::]:5683, IPv4 and IPv6\n"
                  "  -d, --data-dir DIR      LMDB data directory (default ./var/core-rd)\n"
                  "  -v, --log-level LEVEL   error, warn, info (default) or debug\n"
+                 "  -H, --http-listen HOST:PORT  serve metrics, health and the dashboard over\n"
+                 "                          HTTP there (loopback advised); \"off\" disables\n"
                  "  -m, --multicast         answer discovery sent to the CoAP and RD multicast\n"
                  "                          groups (224.0.1.187, 224.0.1.190, ff0X::fd, ff0X::fe)\n"
                  "  -s, --dtls-listen HOST:PORT\n"
@@ -53,6 +55,7 @@ struct cli {
     size_t ndtls_listen;
     const char *data_dir;
     const char *log_level;
+    const char *http_listen;
     int multicast;
 };
 
@@ -69,11 +72,12 @@ parse_args(int argc, char **argv, struct cli *cli)
         { "version", no_argument, NULL, 'V' },
         { "multicast", no_argument, NULL, 'm' },
         { "dtls-listen", required_argument, NULL, 's' },
+        { "http-listen", required_argument, NULL, 'H' },
         { NULL, 0, NULL, 0 },
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, "c:l:d:v:s:mhV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:l:d:v:s:H:mhV", longopts, NULL)) != -1) {
         switch (c) {
         case 'c':
             cli->config = optarg;
@@ -97,6 +101,9 @@ parse_args(int argc, char **argv, struct cli *cli)
             break;
         case 'v':
             cli->log_level = optarg;
+            break;
+        case 'H':
+            cli->http_listen = optarg;
             break;
         case 'm':
             cli->multicast = 1;
@@ -153,6 +160,9 @@ build_conf(const struct cli *cli, struct rd_conf *conf)
     }
     if (!rc && cli->multicast) {
         rc = rd_conf_set(conf, "multicast", "on", err, sizeof(err));
+    }
+    if (!rc && cli->http_listen) {
+        rc = rd_conf_set(conf, "http_listen", cli->http_listen, err, sizeof(err));
     }
     if (!rc && cli->log_level) {
         rc = rd_conf_set(conf, "log_level", cli->log_level, err, sizeof(err));

@@ -553,10 +553,10 @@ rd__registration_init(struct rd_server *srv)
         coap_delete_resource(NULL, unknown);
         return RD_ENOMEM;
     }
-    coap_register_request_handler(dir, COAP_REQUEST_POST, hnd_post_rd);
+    rd__handler_add(srv, dir, COAP_REQUEST_POST, hnd_post_rd, RD_IF_REGISTRATION);
     coap_add_resource(srv->ctx, dir);
     for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
-        coap_register_request_handler(unknown, methods[i], hnd_unknown);
+        rd__handler_add(srv, unknown, methods[i], hnd_unknown, RD_IF_REG_RESOURCE);
     }
     coap_add_resource(srv->ctx, unknown);
     return RD_OK;

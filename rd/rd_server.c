@@ -199,7 +199,10 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
     /* Group requests reach only resources that ask for them: none of ours but libcoap's
      * /.well-known/core, which stays silent when its filter matches nothing. */
     coap_mcast_per_resource(srv->ctx);
-    rc = rd__registration_init(srv);
+    rc = rd__metrics_init(srv);
+    if (!rc) {
+        rc = rd__registration_init(srv);
+    }
     if (!rc) {
         rc = rd__lookup_init(srv);
     }
@@ -227,6 +230,9 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
     }
     if (!rc && srv->conf.sync == STORE_SYNC_PERIODIC) {
         rc = rd__flusher_start(srv);
+    }
+    if (!rc) {
+        rc = rd__http_init(srv);
     }
     if (rc) {
         goto fail;
@@ -270,6 +276,7 @@ sweep(struct rd_server *srv, int64_t now)
             break;
         }
     } while (n == SWEEP_SLICE);
+    rd__metrics_expired(srv, total);
     if (total) {
         srv->dirty = 1;
         rd__log(srv, RD_LOG_INFO, "expired %zu registrations for good", total);
@@ -286,6 +293,7 @@ housekeeping(struct rd_server *srv)
 
     rd__simple_tick(srv, now_ms);
     rd__lookup_notify(srv, now, now_ms);
+    rd__metrics_tick(srv, now);
     if (now != srv->last_sweep || srv->sweep_pending) {
         srv->last_sweep = now;
         sweep(srv, now);
@@ -308,7 +316,9 @@ rd_server_run(struct rd_server *srv, volatile sig_atomic_t *stop, volatile sig_a
         uint32_t wait = srv->sweep_pending  ? COAP_IO_NO_WAIT
                         : srv->lookup_dirty ? RD_NOTIFY_INTERVAL_MS
                                             : LOOP_WAIT_MS;
-        if (coap_io_process(srv->ctx, wait) < 0 && !*stop) {
+        int spent = srv->http ? rd__http_io(srv, wait) : coap_io_process(srv->ctx, wait);
+
+        if (spent < 0 && !*stop) {
             rd__log(srv, RD_LOG_ERROR, "I/O loop failed");
             return RD_EINVAL;
         }
@@ -332,11 +342,13 @@ rd_server_free(struct rd_server *srv)
     if (!srv) {
         return;
     }
+    rd__http_cleanup(srv);
     rd__simple_cleanup(srv);
     if (srv->ctx) {
         coap_free_context(srv->ctx);
     }
     rd__flusher_stop(srv);
+    rd__metrics_cleanup(srv);
     /* store_free() flushes, so every acknowledged change is on disk when we exit. */
     store_free(srv->store);
     rd__discovery_cleanup(srv);

@@ -420,7 +420,7 @@ rd__simple_init(struct rd_server *srv)
     if (!r) {
         return RD_ENOMEM;
     }
-    coap_register_request_handler(r, COAP_REQUEST_POST, hnd_post_simple);
+    rd__handler_add(srv, r, COAP_REQUEST_POST, hnd_post_simple, RD_IF_SIMPLE);
     coap_add_resource(srv->ctx, r);
     return RD_OK;
 }

@@ -3,7 +3,8 @@
 # Does nothing when everything is already there.
 set -eu
 pkgs="build-essential cmake pkg-config libcoap3-dev libcoap3-bin liblmdb-dev libssl-dev
-libcmocka-dev clang libclang-rt-14-dev iproute2 openssl"
+libcmocka-dev clang libclang-rt-14-dev iproute2 openssl
+libjansson-dev libmicrohttpd-dev chromium"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -53,6 +53,21 @@ test_conf_init_sets_defaults(void **state)
 }
 
 static void
+test_conf_parse_http_listen_takes_address_or_off(void **state)
+{
+    struct rd_conf *conf = *state;
+    char err[256] = "";
+
+    assert_string_equal(conf->http_listen, "");
+    assert_int_equal(parse(conf, "http_listen 127.0.0.1:8683\n", err, sizeof(err)), RD_OK);
+    assert_string_equal(conf->http_listen, "127.0.0.1:8683");
+    assert_int_equal(parse(conf, "http_listen off\n", err, sizeof(err)), RD_OK);
+    assert_string_equal(conf->http_listen, "");
+    assert_int_equal(parse(conf, "http_listen localhost\n", err, sizeof(err)), RD_EINVAL);
+    assert_non_null(strstr(err, "test.conf:1: http_listen"));
+}
+
+static void
 test_conf_parse_reads_every_directive(void **state)
 {
     struct rd_conf *conf = *state;
@@ -428,6 +443,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_conf_init_sets_defaults, setup_conf, teardown_conf),
         cmocka_unit_test_setup_teardown(test_conf_parse_reads_every_directive, setup_conf,
                                         teardown_conf),
+        cmocka_unit_test_setup_teardown(test_conf_parse_http_listen_takes_address_or_off,
+                                        setup_conf, teardown_conf),
         cmocka_unit_test_setup_teardown(test_conf_parse_names_line_and_directive_on_bad_number,
                                         setup_conf, teardown_conf),
         cmocka_unit_test_setup_teardown(test_conf_parse_rejects_unknown_directive, setup_conf,

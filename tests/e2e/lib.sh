@@ -109,3 +109,44 @@ summary() {
     echo "e2e: $PASSED passed, $FAILED failed"
     [ "$FAILED" -eq 0 ]
 }
+
+# start_rd_http [core-rd options...]: start_rd with the HTTP listener on a free loopback port
+# HPORT as well; retries with other ports when either one is taken.
+start_rd_http() {
+    local tries=0
+    while [ $tries -lt 5 ]; do
+        HPORT=$((20000 + (RANDOM % 30000)))
+        PORT=$((20000 + (RANDOM % 30000)))
+        mkdir -p "$WORK"
+        "$RD" -l "127.0.0.1:$PORT" -H "127.0.0.1:$HPORT" -d "$WORK/data" -v debug "$@" \
+            2>>"$WORK/rd.log" &
+        RD_PID=$!
+        local i=0
+        while [ $i -lt 100 ]; do
+            if grep -q "http listening on 127.0.0.1:$HPORT" "$WORK/rd.log" 2>/dev/null; then
+                return 0
+            fi
+            if ! kill -0 "$RD_PID" 2>/dev/null; then
+                break
+            fi
+            sleep 0.05
+            i=$((i + 1))
+        done
+        stop_rd
+        tries=$((tries + 1))
+    done
+    echo "core-rd did not start with HTTP; log:"
+    cat "$WORK/rd.log"
+    exit 1
+}
+
+# http METHOD PATH: one HTTP/1.0 request to the listener, through bash's /dev/tcp so no HTTP
+# client is needed. Sets HTTP_STATUS (e.g. 200), HTTP_HEADERS and HTTP_BODY.
+http() {
+    timeout 10 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0" &&
+        printf "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" "$1" "$2" >&3 && cat <&3' \
+        "$HPORT" "$1" "$2" >"$WORK/http" 2>/dev/null
+    HTTP_STATUS=$(head -n 1 "$WORK/http" | cut -d' ' -f2)
+    HTTP_HEADERS=$(sed -n '1,/^\r\{0,1\}$/p' "$WORK/http")
+    HTTP_BODY=$(sed '1,/^\r\{0,1\}$/d' "$WORK/http")
+}

@@ -1,0 +1,471 @@
+/* The HTTP listener for operators: Prometheus metrics, health, a JSON view of the directory and
+ * the read-only dashboard. libmicrohttpd runs inside the server's own loop, without threads. */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "rd_dashboard.h"
+#include "rd_internal.h"
+
+/* Query parameters one API request may carry. */
+#define HTTP_QPARAM_MAX 32
+/* Endpoints one API answer lists without count/page: enough for a screen, bounded in size. */
+#define API_COUNT_DEFAULT 100
+#define API_COUNT_MAX     1000
+/* Above this share of map_size the store is about to refuse writes: health says so. */
+#define HEALTH_MAP_LIMIT 0.95
+
+struct rd_http {
+    struct MHD_Daemon *mhd;
+};
+
+/* The query parameters of one API request; strings belong to libmicrohttpd for the request. */
+struct qcollect {
+    struct lookup_qparam q[HTTP_QPARAM_MAX];
+    size_t n;
+    int overflow;
+};
+
+static enum MHD_Result
+collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    struct qcollect *qc = cls;
+
+    (void)kind;
+    if (qc->n == HTTP_QPARAM_MAX) {
+        qc->overflow = 1;
+        return MHD_NO;
+    }
+    qc->q[qc->n].key = key;
+    qc->q[qc->n].key_len = strlen(key);
+    qc->q[qc->n].value = value;
+    qc->q[qc->n].value_len = value ? strlen(value) : 0;
+    qc->n++;
+    return MHD_YES;
+}
+
+static enum MHD_Result
+respond(struct MHD_Connection *conn, unsigned status, const char *type, void *body, size_t len,
+        int owned)
+{
+    struct MHD_Response *r;
+    enum MHD_Result ret;
+
+    r = MHD_create_response_from_buffer(len, body,
+                                        owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        if (owned) {
+            free(body);
+        }
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    /* Even a value that slipped through escaping could not run: no inline script, no other
+     * origin. */
+    MHD_add_response_header(r, "Content-Security-Policy",
+                            "default-src 'none'; script-src 'self'; style-src 'self'; "
+                            "connect-src 'self'; img-src 'self'; frame-ancestors 'none'");
+    ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result
+respond_text(struct MHD_Connection *conn, unsigned status, const char *text)
+{
+    return respond(conn, status, "text/plain; charset=utf-8", (void *)(uintptr_t)text, strlen(text),
+                   0);
+}
+
+/* Answer with @p obj as JSON; takes the reference. */
+static enum MHD_Result
+respond_json(struct MHD_Connection *conn, unsigned status, json_t *obj)
+{
+    char *s = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+
+    json_decref(obj);
+    if (!s) {
+        return respond_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+    }
+    return respond(conn, status, "application/json", s, strlen(s), 1);
+}
+
+static json_t *
+attrs_json(const struct lookup_attr *attrs, size_t n)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; a && i < n; i++) {
+        json_array_append_new(a, json_pack("[s, s?]", attrs[i].name, attrs[i].value));
+    }
+    return a;
+}
+
+/* One endpoint as the dashboard shows it: identity, lifetime left and resolved links. */
+static json_t *
+endpoint_json(const struct lookup_regview *v, int64_t expires_at, int64_t now)
+{
+    json_t *links = json_array();
+    char uri[LOOKUP_URI_MAX];
+
+    for (size_t i = 0; links && i < v->rec->nlinks; i++) {
+        const struct lookup_link *l = &v->rec->links[i];
+
+        if (lookup_uri_resolve(v->rec->base, l->target, uri, sizeof(uri))) {
+            snprintf(uri, sizeof(uri), "%s", l->target);
+        }
+        json_array_append_new(
+            links, json_pack("{s:s, s:o}", "href", uri, "attrs", attrs_json(l->attrs, l->nattrs)));
+    }
+    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o}", "href", v->href, "ep", v->ep, "d",
+                     v->d, "base", v->rec->base, "lt", (json_int_t)v->rec->lt, "expires_in",
+                     (json_int_t)(expires_at - now), "attrs",
+                     attrs_json(v->rec->attrs, v->rec->nattrs), "links", links);
+}
+
+struct api_run {
+    const struct lookup_query *q;
+    json_t *list;
+    uint64_t skip;
+    uint64_t left;
+    size_t total; /* every match, shown or not */
+    int64_t now;
+};
+
+/* store_reg_fn: add a matching endpoint to the page and count every match. */
+static int
+api_visit(void *arg, const struct store_reg *reg)
+{
+    struct api_run *run = arg;
+    struct lookup_reg rec;
+    struct lookup_regview view;
+    char id[RD_ID_SIZE];
+    char href[RD_ID_SIZE + 8];
+
+    if (lookup_reg_decode(&rec, reg->data, reg->data_len)) {
+        return 0;
+    }
+    rd__id_format(reg->id, id);
+    snprintf(href, sizeof(href), "/rd/%s", id);
+    view.ep = reg->ep;
+    view.d = reg->d;
+    view.href = href;
+    view.rec = &rec;
+    if (lookup_match_ep(run->q, &view)) {
+        run->total++;
+        if (run->skip) {
+            run->skip--;
+        } else if (run->left) {
+            run->left--;
+            json_array_append_new(run->list, endpoint_json(&view, reg->expires_at, run->now));
+        }
+    }
+    lookup_reg_cleanup(&rec);
+    return 0;
+}
+
+/* GET /api/endpoints?<endpoint lookup filters>[&count=N&page=P]: the same filters as
+ * rd-lookup/ep, as JSON. jansson escapes every string; the page shows them as text. */
+static enum MHD_Result
+api_endpoints(struct rd_server *srv, struct MHD_Connection *conn)
+{
+    struct qcollect qc;
+    struct lookup_query q;
+    struct api_run run;
+    char diag[LOOKUP_DIAG_SIZE];
+    json_t *obj;
+    uint32_t count;
+
+    memset(&qc, 0, sizeof(qc));
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &qc);
+    if (qc.overflow) {
+        return respond_json(conn, MHD_HTTP_BAD_REQUEST,
+                            json_pack("{s:s}", "error", "too many query parameters"));
+    }
+    if (lookup_query_parse(&q, qc.q, qc.n, diag, sizeof(diag))) {
+        return respond_json(conn, MHD_HTTP_BAD_REQUEST, json_pack("{s:s}", "error", diag));
+    }
+    count = q.has_count ? q.count : API_COUNT_DEFAULT;
+    if (count > API_COUNT_MAX) {
+        count = API_COUNT_MAX;
+    }
+    memset(&run, 0, sizeof(run));
+    run.q = &q;
+    run.list = json_array();
+    run.skip = (uint64_t)q.page * count;
+    run.left = count;
+    run.now = rd__now();
+    if (!run.list || store_reg_foreach(srv->store, run.now, 0, api_visit, &run)) {
+        json_decref(run.list);
+        return respond_json(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                            json_pack("{s:s}", "error", "store unavailable"));
+    }
+    obj = json_pack("{s:I, s:I, s:I, s:I, s:o}", "now", (json_int_t)run.now, "total",
+                    (json_int_t)run.total, "page", (json_int_t)q.page, "count", (json_int_t)count,
+                    "endpoints", run.list);
+    return respond_json(conn, MHD_HTTP_OK, obj);
+}
+
+static void
+add_sample(void *arg, int64_t t, size_t n)
+{
+    json_array_append_new(arg, json_pack("[I, I]", (json_int_t)t, (json_int_t)n));
+}
+
+/* GET /api/stats: the dashboard's counts and its chart of registrations over time. */
+static enum MHD_Result
+api_stats(struct rd_server *srv, struct MHD_Connection *conn)
+{
+    const struct rd_metrics_snapshot *s = rd__metrics_snapshot(srv);
+    json_t *hist = json_array();
+    json_t *obj;
+
+    rd__metrics_history(srv, add_sample, hist);
+    obj = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "sampled_at", (json_int_t)s->at,
+                    "registrations", (json_int_t)s->registrations, "stored",
+                    (json_int_t)s->store.registrations, "resources",
+                    s->resources == SIZE_MAX ? (json_int_t)-1 : (json_int_t)s->resources,
+                    "store_used_bytes", (json_int_t)s->store.used_bytes, "store_map_bytes",
+                    (json_int_t)s->store.map_size, "history", hist);
+    return respond_json(conn, MHD_HTTP_OK, obj);
+}
+
+/* GET /health: 200 while the store answers and has room to write, else 503. */
+static enum MHD_Result
+health(struct rd_server *srv, struct MHD_Connection *conn)
+{
+    struct store_info info;
+    double usage;
+
+    if (store_info(srv->store, &info)) {
+        return respond_json(
+            conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+            json_pack("{s:s, s:s}", "status", "unavailable", "store", store_errmsg(srv->store)));
+    }
+    usage = info.map_size ? (double)info.used_bytes / (double)info.map_size : 1.0;
+    return respond_json(
+        conn, usage < HEALTH_MAP_LIMIT ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
+        json_pack("{s:s, s:s, s:I, s:f}", "status", usage < HEALTH_MAP_LIMIT ? "ok" : "degraded",
+                  "store", usage < HEALTH_MAP_LIMIT ? "writable" : "map nearly full",
+                  "registrations", (json_int_t)info.registrations, "map_usage", usage));
+}
+
+static enum MHD_Result
+metrics(struct rd_server *srv, struct MHD_Connection *conn)
+{
+    struct lookup_buf buf;
+
+    lookup_buf_init(&buf, 256 * 1024);
+    if (rd__metrics_render(srv, &buf)) {
+        lookup_buf_cleanup(&buf);
+        return respond_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "metrics unavailable\n");
+    }
+    return respond(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", buf.data, buf.len,
+                   1);
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+           const char *version, const char *upload_data, size_t *upload_data_size, void **req_cls)
+{
+    struct rd_server *srv = cls;
+    const struct rd_dashboard_file *f;
+
+    (void)version;
+    (void)upload_data;
+    (void)req_cls;
+    rd__metrics_http(srv);
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+        return respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "read-only: GET only\n");
+    }
+    if (*upload_data_size) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (strcmp(url, "/metrics") == 0) {
+        return metrics(srv, conn);
+    }
+    if (strcmp(url, "/health") == 0) {
+        return health(srv, conn);
+    }
+    if (strcmp(url, "/api/endpoints") == 0) {
+        return api_endpoints(srv, conn);
+    }
+    if (strcmp(url, "/api/stats") == 0) {
+        return api_stats(srv, conn);
+    }
+    f = rd__dashboard_find(strcmp(url, "/") == 0 ? "/index.html" : url);
+    if (f) {
+        return respond(conn, MHD_HTTP_OK, f->type, (void *)(uintptr_t)f->data, f->len, 0);
+    }
+    return respond_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    rd__log(cls, RD_LOG_WARN, "http: %s", msg);
+}
+
+/* "HOST:PORT" or "[V6]:PORT", numeric host, into a socket address. */
+static int
+resolve(const char *spec, struct addrinfo **res)
+{
+    char host[256];
+    const char *colon = strrchr(spec, ':');
+    const char *h = spec;
+    size_t hlen;
+    struct addrinfo hints;
+
+    if (!colon || colon == spec) {
+        return RD_EINVAL;
+    }
+    hlen = (size_t)(colon - spec);
+    if (hlen >= 2 && spec[0] == '[' && spec[hlen - 1] == ']') {
+        h++;
+        hlen -= 2;
+    }
+    if (hlen >= sizeof(host)) {
+        return RD_EINVAL;
+    }
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+    return getaddrinfo(host, colon + 1, &hints, res) == 0 ? RD_OK : RD_EINVAL;
+}
+
+int
+rd__http_init(struct rd_server *srv)
+{
+    const char *spec = srv->conf.http_listen;
+    struct addrinfo *res = NULL;
+    unsigned flags = MHD_USE_ERROR_LOG;
+
+    if (!spec || !spec[0]) {
+        return RD_OK;
+    }
+    if (resolve(spec, &res)) {
+        rd__log(srv, RD_LOG_ERROR, "http_listen %s: expected numeric HOST:PORT", spec);
+        return RD_EINVAL;
+    }
+    if (res->ai_family == AF_INET6) {
+        flags |= MHD_USE_IPv6;
+    }
+    srv->http = calloc(1, sizeof(*srv->http));
+    if (!srv->http) {
+        freeaddrinfo(res);
+        return RD_ENOMEM;
+    }
+    /* No MHD thread flag: the daemon is driven from our select() loop, so handlers run on the
+     * server's only thread and read the store without locks. */
+    srv->http->mhd =
+        MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+                         srv, MHD_OPTION_SOCK_ADDR, res->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
+                         (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+    freeaddrinfo(res);
+    if (!srv->http->mhd) {
+        rd__log(srv, RD_LOG_ERROR, "http_listen %s: cannot bind (address in use or unavailable)",
+                spec);
+        rd__http_cleanup(srv);
+        return RD_EINVAL;
+    }
+    rd__log(srv, RD_LOG_INFO, "http listening on %s", spec);
+    return RD_OK;
+}
+
+void
+rd__http_cleanup(struct rd_server *srv)
+{
+    if (!srv->http) {
+        return;
+    }
+    if (srv->http->mhd) {
+        MHD_stop_daemon(srv->http->mhd);
+    }
+    free(srv->http);
+    srv->http = NULL;
+}
+
+int
+rd__http_io(struct rd_server *srv, uint32_t timeout_ms)
+{
+    fd_set rs;
+    fd_set ws;
+    fd_set es;
+    MHD_socket maxfd = 0;
+    MHD_UNSIGNED_LONG_LONG mhd_ms = 0;
+    int coap_fd = coap_context_get_coap_fd(srv->ctx);
+    struct timeval tv;
+    coap_tick_t now;
+    unsigned coap_ms;
+    int64_t t0 = rd__now_ms();
+
+    /* The loop asks for no wait at all while an expiry sweep has more to do. */
+    if (timeout_ms == COAP_IO_NO_WAIT) {
+        timeout_ms = 0;
+    }
+    if (coap_fd < 0) {
+        /* libcoap without epoll takes our descriptors into its own select(). */
+        FD_ZERO(&rs);
+        FD_ZERO(&ws);
+        FD_ZERO(&es);
+        MHD_get_fdset(srv->http->mhd, &rs, &ws, &es, &maxfd);
+        if (MHD_get_timeout(srv->http->mhd, &mhd_ms) == MHD_YES && mhd_ms < timeout_ms) {
+            timeout_ms = (uint32_t)mhd_ms;
+        }
+        if (coap_io_process_with_fds(srv->ctx, timeout_ms ? timeout_ms : COAP_IO_NO_WAIT, maxfd + 1,
+                                     &rs, &ws, &es) < 0) {
+            return -1;
+        }
+        MHD_run_from_select(srv->http->mhd, &rs, &ws, &es);
+        return (int)(rd__now_ms() - t0);
+    }
+    coap_ticks(&now);
+    coap_ms = coap_io_prepare_epoll(srv->ctx, now);
+    if (coap_ms && coap_ms < timeout_ms) {
+        timeout_ms = coap_ms;
+    }
+    FD_ZERO(&rs);
+    FD_ZERO(&ws);
+    FD_ZERO(&es);
+    MHD_get_fdset(srv->http->mhd, &rs, &ws, &es, &maxfd);
+    if (MHD_get_timeout(srv->http->mhd, &mhd_ms) == MHD_YES && mhd_ms < timeout_ms) {
+        timeout_ms = (uint32_t)mhd_ms;
+    }
+    FD_SET(coap_fd, &rs);
+    if (coap_fd > maxfd) {
+        maxfd = coap_fd;
+    }
+    tv.tv_sec = timeout_ms / 1000;
+    tv.tv_usec = (timeout_ms % 1000) * 1000;
+    if (select(maxfd + 1, &rs, &ws, &es, &tv) < 0) {
+        if (errno != EINTR) {
+            return -1;
+        }
+        FD_ZERO(&rs);
+        FD_ZERO(&ws);
+        FD_ZERO(&es);
+    }
+    /* libcoap's epoll descriptor became readable or its timers are due: either way it only
+     * does what is ready now. */
+    if (coap_io_process(srv->ctx, COAP_IO_NO_WAIT) < 0) {
+        return -1;
+    }
+    MHD_run_from_select(srv->http->mhd, &rs, &ws, &es);
+    return (int)(rd__now_ms() - t0);
+}

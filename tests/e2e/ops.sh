@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# End-to-end tests for the operator interfaces: Prometheus metrics and health over HTTP, the same
+# figures over CoAP, the dashboard's JSON API with lookup filters, and the HTTP listener's
+# refusals. Usage: ops.sh CORE_RD
+set -u
+RD=$1
+. "$(dirname "$0")/lib.sh"
+
+# metric NAME{LABELS}: the value of one sample in HTTP_BODY ("" when absent).
+metric() {
+    printf '%s\n' "$HTTP_BODY" | awk -v n="$1" '$1 == n { print $2; exit }'
+}
+
+register_three() {
+    coap post 'rd?ep=node1&d=floor2&et=oic.d.sensor' -t 40 -e '</t>;rt="temperature-c";if=sensor,</l>;rt=light-lux'
+    expect_eq "register node1" 2.01 "$CODE"
+    coap post 'rd?ep=node2&d=floor3' -t 40 -e '</m>;rt=motion'
+    expect_eq "register node2" 2.01 "$CODE"
+    coap post 'rd?ep=<img src=x onerror=alert(1)>' -t 40 -e '</x>;title="</td><script>alert(2)</script>"'
+    expect_eq "register hostile" 2.01 "$CODE"
+}
+
+test_health_and_metrics() {
+    fresh_data
+    start_rd_http
+    http GET /health
+    expect_eq "health status" 200 "$HTTP_STATUS"
+    expect_match "health body" '"status":"ok"' "$HTTP_BODY"
+    register_three
+    coap get 'rd-lookup/ep?page=1'
+    expect_eq "bad lookup" 4.00 "$CODE"
+    coap get 'rd-lookup/res?rt=motion'
+    expect_eq "lookup res" 2.05 "$CODE"
+    http GET /metrics
+    expect_eq "metrics status" 200 "$HTTP_STATUS"
+    expect_match "metrics content type" 'Content-Type: text/plain; version=0.0.4' "$HTTP_HEADERS"
+    expect_eq "registrations gauge" 3 "$(metric core_rd_registrations)"
+    expect_eq "resources gauge" 4 "$(metric core_rd_resources)"
+    expect_eq "registrations by code" 3 \
+        "$(metric 'core_rd_requests_total{interface="registration",code="2.01"}')"
+    expect_eq "rejected by reason" 1 \
+        "$(metric 'core_rd_rejected_total{interface="lookup_ep",reason="bad_request"}')"
+    expect_eq "latency histogram count" 1 \
+        "$(metric 'core_rd_request_duration_seconds_count{interface="lookup_res"}')"
+    expect_eq "latency +Inf bucket" 3 \
+        "$(metric 'core_rd_request_duration_seconds_bucket{interface="registration",le="+Inf"}')"
+    expect_match "map size gauge" '^[1-9][0-9]*$' "$(metric core_rd_store_map_bytes)"
+    expect_match "map usage" '^0\.[0-9]+$' "$(metric core_rd_store_map_usage_ratio)"
+    expect_eq "expired counter" 0 "$(metric core_rd_expired_total)"
+    # The same figures over CoAP, as text/plain.
+    coap get metrics
+    expect_eq "coap metrics code" 2.05 "$CODE"
+    expect_match "coap metrics content format" 'Content-Format:text/plain,' "$(cat "$WORK/out")"
+    expect_match "coap metrics gauge" '^core_rd_registrations 3$' "$BODY"
+    stop_rd
+}
+
+test_expiry_is_counted() {
+    fresh_data
+    printf 'expiry_grace 0\n' >"$WORK/grace.conf"
+    start_rd_http -c "$WORK/grace.conf"
+    coap post 'rd?ep=short&lt=1' -t 40 -e '</a>'
+    expect_eq "short registration" 2.01 "$CODE"
+    local i=0 v=""
+    while [ $i -lt 40 ]; do
+        http GET /metrics
+        v=$(metric core_rd_expired_total)
+        [ "$v" = 1 ] && break
+        sleep 0.25
+        i=$((i + 1))
+    done
+    expect_eq "expired counter after lt" 1 "$v"
+    expect_eq "no live registration" 0 "$(metric core_rd_registrations)"
+    stop_rd
+}
+
+test_api_endpoints_filters_and_escapes() {
+    fresh_data
+    start_rd_http
+    register_three
+    http GET '/api/endpoints?et=oic.d.sensor'
+    expect_eq "api status" 200 "$HTTP_STATUS"
+    expect_match "api total" '"total":1,' "$HTTP_BODY"
+    expect_match "api node1" '"ep":"node1","d":"floor2"' "$HTTP_BODY"
+    expect_no_match "api no node2" 'node2' "$HTTP_BODY"
+    http GET '/api/endpoints?rt=motion'
+    expect_match "link filter" '"total":1,.*"ep":"node2"' "$HTTP_BODY"
+    http GET '/api/endpoints?d=floor*&count=1&page=1'
+    expect_match "paging" '"total":2,"page":1,"count":1,"endpoints":\[\{[^]]*"ep":"node2"' \
+        "$HTTP_BODY"
+    http GET '/api/endpoints'
+    expect_match "hostile name is a JSON string" '"ep":"<img src=x onerror=alert\(1\)>"' \
+        "$HTTP_BODY"
+    http GET '/api/endpoints?page=1'
+    expect_eq "bad filter" 400 "$HTTP_STATUS"
+    expect_match "bad filter reason" '"error":"page needs count"' "$HTTP_BODY"
+    http GET '/api/stats'
+    expect_match "stats" '"registrations":3,' "$HTTP_BODY"
+    expect_match "stats history" '"history":\[\[[0-9]+,[0-9]+\]' "$HTTP_BODY"
+    stop_rd
+}
+
+test_http_refusals_and_headers() {
+    fresh_data
+    start_rd_http
+    http POST /metrics
+    expect_eq "POST refused" 405 "$HTTP_STATUS"
+    http GET /nothing-here
+    expect_eq "unknown path" 404 "$HTTP_STATUS"
+    http GET /
+    expect_eq "dashboard" 200 "$HTTP_STATUS"
+    expect_match "dashboard html" '<script src="app.js" defer></script>' "$HTTP_BODY"
+    expect_match "dashboard CSP" "Content-Security-Policy: default-src 'none'; script-src 'self'" \
+        "$HTTP_HEADERS"
+    http GET /app.js
+    expect_match "script type" 'Content-Type: text/javascript' "$HTTP_HEADERS"
+    expect_no_match "no innerHTML in the page script" 'innerHTML' "$HTTP_BODY"
+    stop_rd
+}
+
+test_http_listen_in_use_fails_start() {
+    fresh_data
+    start_rd_http
+    local taken=$HPORT first=$RD_PID
+    RD_PID=""
+    "$RD" -l "127.0.0.1:$((PORT + 1))" -H "127.0.0.1:$taken" -d "$WORK/data2" 2>"$WORK/rd2.log"
+    expect_eq "second instance exit status" 1 "$?"
+    expect_match "bind error logged" "http_listen 127.0.0.1:$taken: cannot bind" \
+        "$(cat "$WORK/rd2.log")"
+    RD_PID=$first
+    stop_rd
+}
+
+run_test test_health_and_metrics
+run_test test_expiry_is_counted
+run_test test_api_endpoints_filters_and_escapes
+run_test test_http_refusals_and_headers
+run_test test_http_listen_in_use_fails_start
+summary
