@@ -1,6 +1,7 @@
 #!/bin/sh
 # Checks the module layering: lookup/ uses libc and include/ only; store/ never sees CoAP or
-# link-format and no LMDB type leaves it; only rd/ talks CoAP.
+# link-format and no LMDB type leaves it; only rd/ (server) and ctl/ (rdctl, a client) talk
+# CoAP, and ctl/ reaches the store only through include/store.h.
 top=${1:-.}
 fail=0
 bad() { echo "layering: $*"; fail=1; }
@@ -11,5 +12,6 @@ grep -nE 'MDB_|lmdb\.h' "$top"/include/*.h && bad "no LMDB type or header in a p
 grep -n '#include' "$top"/include/*.h | grep -E 'coap' && bad "public headers must not include libcoap"
 grep -nE '(^|[^a-z_])time\(|clock_gettime|gettimeofday' "$top"/lookup/*.c "$top"/store/*.c && bad "only rd/ reads the clock"
 grep -n '#include' "$top"/rd/*.c | grep -E '<coap3/[a-z_]+\.h>' | grep -v 'coap3/coap.h' && bad "include only <coap3/coap.h>"
+grep -n '#include' "$top"/ctl/*.c "$top"/ctl/*.h | grep -E 'lmdb|_internal\.h"' | grep -v rdctl_internal && bad "ctl/ uses only the public headers of store/ and lookup/"
 [ "$fail" = 0 ] && echo "layering: ok"
 exit $fail
