@@ -32,8 +32,8 @@ int rd_server_run(struct rd_server *srv, volatile sig_atomic_t *stop,
 
 /**
  * Apply the reloadable parts of @p conf (read again from the configuration file; borrowed):
- * the PSK file, the identity map and the authorization policies. Listeners, certificates and
- * the store stay as started. Registrations are untouched. Failures are logged; what could not
+ * log_level, the PSK file, the identity map and the authorization policies. Listeners, certificates
+ * and the store stay as started. Registrations are untouched. Failures are logged; what could not
  * be read keeps its previous value.
  */
 void rd_server_reload(struct rd_server *srv, const struct rd_conf *conf);

@@ -192,6 +192,9 @@ void rd__log(const struct rd_server *srv, enum rd_log_level level, const char *f
 /** Route libcoap's own log messages through the same format. */
 void rd__log_coap_init(enum rd_log_level level);
 
+/** Take the log level of a reloaded configuration @p conf (borrowed). */
+void rd__log_reload(struct rd_server *srv, const struct rd_conf *conf);
+
 /* rd_status.c */
 
 /** The CoAP response code for an rd_status: the only such mapping. */

@@ -42,8 +42,8 @@ usage(FILE *out)
                  "  -h, --help              show this help\n"
                  "  -V, --version           show the version\n"
                  "\n"
-                 "Command-line options override the configuration file. SIGHUP re-reads it,\n"
-                 "the PSK file and the identity map (see \"Deploying securely\" in the README).\n");
+                 "Command-line options override the configuration file. SIGHUP re-reads it\n"
+                 "(log_level, the PSK file, the identity map; see the README).\n");
 }
 
 /* Options given on the command line, applied after the file. */

@@ -333,6 +333,7 @@ void
 rd_server_reload(struct rd_server *srv, const struct rd_conf *conf)
 {
     rd__log(srv, RD_LOG_INFO, "reloading configuration");
+    rd__log_reload(srv, conf);
     rd__dtls_reload(srv, conf);
 }
 

@@ -131,6 +131,41 @@ test_http_listen_in_use_fails_start() {
     stop_rd
 }
 
+test_structured_logs_and_reload() {
+    fresh_data
+    printf 'log_level warn\n' >"$WORK/level.conf"
+    PORT=$((20000 + (RANDOM % 30000)))
+    "$RD" -c "$WORK/level.conf" -l "127.0.0.1:$PORT" -d "$WORK/data" 2>"$WORK/rd.log" &
+    RD_PID=$!
+    sleep 0.5
+    coap post 'rd?ep=quiet' -t 40 -e '</a>'
+    expect_eq "register at warn" 2.01 "$CODE"
+    expect_no_match "info not logged at warn" 'registered' "$(cat "$WORK/rd.log")"
+    printf 'log_level info\n' >"$WORK/level.conf"
+    kill -HUP "$RD_PID"
+    local i=0
+    while [ $i -lt 40 ] && ! grep -q 'log level changed' "$WORK/rd.log"; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    coap post 'rd?ep=loud&d=floor2&lt=60' -t 40 -e '</a>'
+    expect_eq "register after reload" 2.01 "$CODE"
+    expect_match "info logged after SIGHUP, as fields" \
+        '^ts=[0-9T:.-]+Z level=info msg=registered ep=loud d=floor2 location=/rd/[a-z0-9]{8} base=coap://127\.0\.0\.1:[0-9]+ lt=60 links=1$' \
+        "$(grep 'ep=loud' "$WORK/rd.log")"
+    expect_match "prose quoted, then fields" '^ts=[^ ]+ level=info msg="log level changed" from=warn to=info$' \
+        "$(grep 'log level changed' "$WORK/rd.log")"
+    kill -0 "$RD_PID"
+    expect_eq "still running after SIGHUP" 0 "$?"
+    printf 'log_level loud\n' >"$WORK/level.conf"
+    kill -HUP "$RD_PID"
+    sleep 0.3
+    expect_match "bad reload keeps running" 'reload: configuration unchanged' "$(cat "$WORK/rd.log")"
+    stop_rd
+    expect_eq "clean exit" 0 "$RD_STATUS"
+}
+
+run_test test_structured_logs_and_reload
 run_test test_health_and_metrics
 run_test test_expiry_is_counted
 run_test test_api_endpoints_filters_and_escapes
