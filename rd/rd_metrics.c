@@ -55,6 +55,9 @@ struct rd_metrics {
     uint64_t dtls_ok;
     uint64_t dtls_failed;
     uint64_t http_requests;
+    uint64_t writes;         /* 2.01, 2.02 and 2.04 answers: the directory may have changed */
+    uint64_t sampled_writes; /* writes + expired at the last sample */
+    int64_t sampled_ms;      /* monotonic time of the last sample */
     int64_t started;
     struct rd_metrics_snapshot snap;
     int64_t hist_t[HISTORY];
@@ -131,6 +134,9 @@ count_request(struct rd_metrics *m, enum rd_iface iface, uint8_t code, int64_t u
         b++;
     }
     s->buckets[b]++;
+    if (code == ((2 << 5) | 1) || code == ((2 << 5) | 2) || code == ((2 << 5) | 4)) {
+        m->writes++;
+    }
     s->sum_us += us > 0 ? (uint64_t)us : 0;
     s->count++;
 }
@@ -303,6 +309,8 @@ sample(struct rd_server *srv, int64_t now)
         return;
     }
     s->at = now;
+    m->sampled_ms = rd__now_ms();
+    m->sampled_writes = m->writes + m->expired;
     if (s->store.registrations <= RESOURCES_SCAN_MAX &&
         store_reg_foreach(srv->store, now, 0, tally_reg, &t) == RD_OK) {
         s->registrations = t.regs;
@@ -334,9 +342,15 @@ rd__metrics_tick(struct rd_server *srv, int64_t now)
 const struct rd_metrics_snapshot *
 rd__metrics_snapshot(struct rd_server *srv)
 {
-    /* Operators read rarely; they get current figures (bounded by RESOURCES_SCAN_MAX). */
-    sample(srv, rd__now());
-    return &srv->metrics->snap;
+    struct rd_metrics *m = srv->metrics;
+
+    /* Current figures after any change; otherwise at most one recount a second, so a client
+     * polling GET /metrics cannot make the server scan the store continuously. */
+    if (m->snap.at == 0 || m->writes + m->expired != m->sampled_writes ||
+        rd__now_ms() - m->sampled_ms >= 1000) {
+        sample(srv, rd__now());
+    }
+    return &m->snap;
 }
 
 void
