@@ -34,6 +34,10 @@ function attr(attrs, name) {
   return values.join(" ");
 }
 
+function mib(bytes) {
+  return (bytes / 1048576).toFixed(bytes < 10485760 ? 1 : 0) + " MiB";
+}
+
 function duration(s) {
   if (s <= 0) return "expired";
   const d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600);
@@ -118,7 +122,8 @@ async function loadStats() {
   $("n-regs").textContent = String(s.registrations);
   $("n-res").textContent = s.resources < 0 ? "n/a" : String(s.resources);
   $("n-store").textContent = s.store_map_bytes ?
-      (100 * s.store_used_bytes / s.store_map_bytes).toFixed(2) + "%" : "–";
+      mib(s.store_used_bytes) + " of " + mib(s.store_map_bytes) + " (" +
+      (100 * s.store_used_bytes / s.store_map_bytes).toFixed(2) + "%)" : "–";
   drawChart(s.history);
 }
 
