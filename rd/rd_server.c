@@ -318,7 +318,7 @@ rd_server_run(struct rd_server *srv, volatile sig_atomic_t *stop, volatile sig_a
                                             : LOOP_WAIT_MS;
         int spent = srv->http ? rd__http_io(srv, wait) : coap_io_process(srv->ctx, wait);
 
-        if (spent < 0 && !*stop) {
+        if (spent < 0 && !*stop && !*reload) {
             rd__log(srv, RD_LOG_ERROR, "I/O loop failed");
             return RD_EINVAL;
         }
