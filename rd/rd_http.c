@@ -310,6 +310,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 }
 
 static void
+mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
+/* libmicrohttpd's own messages, as warnings in our log format. */
+static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
