@@ -309,8 +309,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     return respond_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
 }
 
-static void
-mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* libmicrohttpd's own messages, as warnings in our log format. */
 static void
