@@ -153,8 +153,11 @@ test_help_and_usage() {
     "$RDCTL" --help >"$WORK/help"
     expect_eq "help status" 0 "$?"
     expect_match "help lists commands" 'watch \[ep\|res\]' "$(cat "$WORK/help")"
-    "$RDCTL" register --help >/dev/null
+    "$RDCTL" register --help >"$WORK/help"
     expect_eq "subcommand help" 0 "$?"
+    expect_match "subcommand usage" '^Usage: rdctl \[-s URI\] register --ep NAME' "$(head -n 1 "$WORK/help")"
+    "$RDCTL" backup -h >"$WORK/help"
+    expect_match "offline subcommand usage" '^Usage: rdctl -d DIR backup TARGET_DIR' "$(head -n 1 "$WORK/help")"
     "$RDCTL" frobnicate 2>/dev/null
     expect_eq "unknown command" 2 "$?"
     "$RDCTL" -s coap://127.0.0.1:9 -t 1 discover 2>"$WORK/err"
