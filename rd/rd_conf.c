@@ -38,6 +38,7 @@ rd_conf_init(struct rd_conf *conf)
     conf->map_size = (uint64_t)16 << 30;
     conf->simple_registration = 1;
     conf->simple_timeout = 10;
+    rd__limits_conf_init(&conf->limits);
     if (set_string(&conf->data_dir, "./var/core-rd") || set_string(&conf->default_sector, "") ||
         set_string(&conf->http_listen, "")) {
         rd_conf_cleanup(conf);
@@ -301,6 +302,10 @@ rd_conf_set(struct rd_conf *conf, const char *key, const char *value, char *err,
         return RD_OK;
     }
     rc = rd__conf_sec_set(&conf->sec, key, value, err, err_size);
+    if (rc != RD_ENOTFOUND) {
+        return rc;
+    }
+    rc = rd__limits_conf_set(&conf->limits, key, value, err, err_size);
     if (rc != RD_ENOTFOUND) {
         return rc;
     }

@@ -26,7 +26,7 @@ hnd_get_core(coap_resource_t *resource, coap_session_t *session, const coap_pdu_
     size_t n = 0;
     int rc = RD_OK;
 
-    if (rd__check_accept(request, response)) {
+    if (rd__limits_admit(srv, session, request, response) || rd__check_accept(request, response)) {
         return;
     }
     /* The diagnostic stays unless the query itself is parsed and found wrong. */

@@ -42,6 +42,7 @@ enum rd_log_level {
 struct rd_dedup_entry;
 struct rd_sec;
 struct rd_fetch;
+struct rd_limits;
 struct rd_simple_cache;
 struct rd_metrics;
 struct rd_http;
@@ -80,6 +81,19 @@ struct rd_sec_conf {
     uint32_t max_regs_per_identity; /**< 0: unlimited */
 };
 
+/** Abuse limits (rd_limits.c). Sizes in bytes; 0 turns a count or rate limit off. */
+struct rd_limits_conf {
+    size_t max_query_len;     /**< all Uri-Query options of one request together */
+    size_t max_attr_len;      /**< one query parameter, link target or link attribute value */
+    size_t max_registrations; /**< registrations in the directory */
+    size_t max_per_source;    /**< registrations last written from one source address */
+    uint32_t rate_limit;      /**< requests per second per source address */
+    uint32_t rate_burst;      /**< requests one address may send at once */
+    int amplification;        /**< verify addresses with Echo before answering big */
+    size_t max_sessions;      /**< idle libcoap sessions kept */
+    uint32_t session_timeout; /**< seconds before an idle session goes */
+};
+
 /** The whole configuration. Strings are owned by the struct until rd_conf_cleanup(). */
 struct rd_conf {
     char *listen[RD_LISTEN_MAX]; /**< "HOST:PORT", IPv6 hosts in brackets */
@@ -103,6 +117,7 @@ struct rd_conf {
     uint32_t simple_timeout; /**< seconds a simple registration waits for the endpoint */
     struct rd_sec_conf sec;  /**< DTLS, identities and authorization */
     char *http_listen;       /**< "HOST:PORT" of the metrics and dashboard listener; "" off */
+    struct rd_limits_conf limits;
 };
 
 /** The running server. Owned by rd_server_new()/rd_server_free(). */
@@ -132,6 +147,7 @@ struct rd_server {
     struct rd_sec *sec;                   /**< PSK table and identity map (rd_dtls.c) */
     struct rd_metrics *metrics;           /**< counters; owned, see rd_metrics.c */
     struct rd_http *http;                 /**< HTTP listener; NULL when off */
+    struct rd_limits *limits;             /**< per-address state, fixed size */
 };
 
 /* rd_conf.c */
@@ -349,7 +365,8 @@ void rd__pages_put(struct rd_server *srv, const struct rd_lookup_key *key, uint3
  * @return RD_OK; RD_ENOTFOUND; RD_ENOMEM. */
 int rd__answer_find(struct rd_server *srv, const struct rd_lookup_key *key, struct lookup_buf *out);
 
-/** Remember the answer of lookup @p key (a copy, if small enough) until lookup results change. */
+/** Remember the answer of lookup @p key (a copy, if small enough) until lookup results change.
+ */
 void rd__answer_put(struct rd_server *srv, const struct rd_lookup_key *key,
                     const struct lookup_buf *answer);
 
@@ -376,6 +393,59 @@ int rd__echo_verified(const struct rd_server *srv, const coap_session_t *session
 /** Answer 4.01 Unauthorized with a fresh Echo value for the peer (RFC 9175 section 2.4). */
 void rd__echo_challenge(const struct rd_server *srv, const coap_session_t *session,
                         coap_pdu_t *response, int64_t now);
+
+/* rd_limits.c */
+
+/** Set the limits to their defaults. */
+void rd__limits_conf_init(struct rd_limits_conf *lc);
+
+/**
+ * Apply one limit directive.
+ *
+ * @return RD_OK; RD_EINVAL with @p err; RD_ENOTFOUND when @p key is not a limit.
+ */
+int rd__limits_conf_set(struct rd_limits_conf *lc, const char *key, const char *value, char *err,
+                        size_t err_size);
+
+/** Allocate the per-address table and apply the session limits to the context. */
+int rd__limits_init(struct rd_server *srv);
+
+/** Release what rd__limits_init() allocated. Accepts a server without it. */
+void rd__limits_cleanup(struct rd_server *srv);
+
+/**
+ * Take a request under the rate and query length limits; on refusal @p response holds 4.29
+ * (with Max-Age) or 4.00, with a diagnostic, and the handler must return.
+ *
+ * @return RD_OK; RD_EFULL (rate); RD_EINVAL (query).
+ */
+int rd__limits_admit(struct rd_server *srv, const coap_session_t *session,
+                     const coap_pdu_t *request, coap_pdu_t *response);
+
+/** Check link targets and attribute values against max_attr_len. @return RD_OK or RD_EINVAL. */
+int rd__limits_check_links(const struct rd_server *srv, const struct lookup_links *links,
+                           char *diag, size_t diag_size);
+
+/**
+ * Decide whether an answer of @p answer_len payload bytes may go to the requester: always for
+ * a verified address or a small answer; otherwise @p response is set to 4.01 with an Echo
+ * value (RFC 9175 section 2.4) and 0 is returned.
+ */
+int rd__limits_answer_ok(struct rd_server *srv, const coap_session_t *session,
+                         const coap_pdu_t *request, coap_pdu_t *response, size_t answer_len);
+
+/** The index term that records the requester's address on a registration (" src=ADDR"). */
+int rd__limits_source_term(const coap_session_t *session, char *out, size_t size);
+
+/**
+ * Check the total and per-address registration limits before (@p ep, @p d) is created; a
+ * replacement of a live registration always passes. On refusal @p response holds 5.03 or 4.29
+ * with Max-Age.
+ *
+ * @return RD_OK; RD_EFULL.
+ */
+int rd__limits_reg_admit(struct rd_server *srv, const coap_session_t *session, const char *ep,
+                         const char *d, coap_pdu_t *response);
 
 /* rd_simple.c */
 
@@ -422,12 +492,13 @@ void rd__dtls_cleanup(struct rd_server *srv);
 int rd__identity(const coap_session_t *session, char out[RD_IDENTITY_SIZE]);
 
 /**
- * 1 unless @p identity is a PSK identity no longer in the PSK file: a DTLS session opened before
- * a reload removed it lives on until it closes, but is not trusted any more.
+ * 1 unless @p identity is a PSK identity no longer in the PSK file: a DTLS session opened
+ * before a reload removed it lives on until it closes, but is not trusted any more.
  */
 int rd__identity_current(const struct rd_server *srv, const char *identity);
 
-/** 1 when @p identity may register (@p d, @p ep) under the identity_map (ep_policy identity). */
+/** 1 when @p identity may register (@p d, @p ep) under the identity_map (ep_policy identity).
+ */
 int rd__identity_allows(const struct rd_server *srv, const char *identity, const char *ep,
                         const char *d);
 
@@ -480,7 +551,8 @@ struct rd_reg_write {
     const char *d;
     const struct lookup_reg *rec;
     int64_t expires_at;
-    int refresh_only; /**< a live registration keeps its links and parameters */
+    int refresh_only;   /**< a live registration keeps its links and parameters */
+    const char *source; /**< index term of the requester's address, or NULL */
 };
 
 /** Create the directory resource and the handler for registration resources. */

@@ -285,7 +285,8 @@ answer_lookup(enum lookup_kind kind, coap_resource_t *resource, coap_session_t *
     size_t nq = 0;
     int rc;
 
-    if (rd__auth_read(srv, session, response) || rd__check_accept(request, response) ||
+    if (rd__auth_read(srv, session, response) ||
+        rd__limits_admit(srv, session, request, response) || rd__check_accept(request, response) ||
         parse_query(request, qp, &nq, &q, response)) {
         return;
     }

@@ -117,6 +117,9 @@ parse_links(const struct rd_server *srv, const char *body, size_t len, struct lo
     }
     if (!rc) {
         rc = lookup_links_check_limited(links->links, links->nlinks, diag, sizeof(diag));
+        if (!rc) {
+            rc = rd__limits_check_links(srv, links, diag, sizeof(diag));
+        }
         if (rc) {
             lookup_links_cleanup(links);
         }
@@ -146,7 +149,7 @@ rd__reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t repla
         goto out;
     }
     /* The index terms let selective lookups skip the registrations they cannot match. */
-    sterms = calloc(terms.nterms ? terms.nterms : 1, sizeof(*sterms));
+    sterms = calloc(terms.nterms + 1, sizeof(*sterms));
     if (!sterms) {
         rc = RD_ENOMEM;
         goto out;
@@ -163,6 +166,12 @@ rd__reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t repla
     sreg.data_len = buf.len;
     sreg.terms = sterms;
     sreg.nterms = terms.nterms;
+    if (w->source) {
+        /* Counted by the per-address registration limit. */
+        sterms[terms.nterms].data = w->source;
+        sterms[terms.nterms].len = strlen(w->source) + 1;
+        sreg.nterms++;
+    }
     if (replace_id) {
         rc = store_reg_replace(srv->store, replace_id, &sreg);
     } else {
@@ -223,6 +232,7 @@ register_ep(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *re
     struct rd_verdict verdict;
     char implicit_base[RD_BASE_SIZE];
     char identity[RD_IDENTITY_SIZE];
+    char source[64];
     const char *body;
     size_t body_len;
     uint64_t id = 0;
@@ -265,6 +275,10 @@ register_ep(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *re
         goto out;
     }
     w.expires_at = rd__deadline(rec.lt);
+    w.source = rd__limits_source_term(session, source, sizeof(source)) ? NULL : source;
+    if (rd__limits_reg_admit(srv, session, w.ep, w.d, response)) {
+        goto out;
+    }
     rc = rd__reg_save(srv, &w, 0, &id, &created);
     if (rc) {
         rd__respond_store_error(response, rc);
@@ -296,7 +310,8 @@ hnd_post_rd(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
 
     (void)resource;
     (void)query;
-    if (rd__dedup_replay(&srv->dedup, session, request, response, now)) {
+    if (rd__dedup_replay(&srv->dedup, session, request, response, now) ||
+        rd__limits_admit(srv, session, request, response)) {
         return;
     }
     register_ep(srv, session, request, response);
@@ -354,6 +369,7 @@ update_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
     struct rd_reg_write w = { 0 };
     char implicit_base[RD_BASE_SIZE];
     char identity[RD_IDENTITY_SIZE];
+    char source[64];
     const char *body;
     size_t body_len;
     int have_links = 0;
@@ -420,6 +436,7 @@ update_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
     w.refresh_only = !have_links && p.nattrs == 0 && rec.lt == old.rec.lt &&
                      old.expires_at > rd__now() && same_base(rec.base, old.rec.base) &&
                      rec.scope == old.rec.scope;
+    w.source = rd__limits_source_term(session, source, sizeof(source)) ? NULL : source;
     rc = rd__reg_save(srv, &w, id, NULL, NULL);
     if (rc) {
         rd__respond_store_error(response, rc);
@@ -519,7 +536,8 @@ hnd_unknown(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
         return;
     }
     coap_delete_string(path);
-    if (rd__dedup_replay(&srv->dedup, session, request, response, now)) {
+    if (rd__dedup_replay(&srv->dedup, session, request, response, now) ||
+        rd__limits_admit(srv, session, request, response)) {
         return;
     }
     switch (coap_pdu_get_code(request)) {

@@ -58,9 +58,14 @@ void
 rd__respond_links(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
                   const coap_string_t *query, coap_pdu_t *response, struct lookup_buf *buf)
 {
+    struct rd_server *srv = coap_get_app_data(coap_session_get_context(session));
     char *data = buf->data;
     size_t len = buf->len;
 
+    if (!rd__limits_answer_ok(srv, session, request, response, len)) {
+        lookup_buf_cleanup(buf);
+        return;
+    }
     /* The buffer goes to libcoap, which frees it once the last Block2 block has left. */
     memset(buf, 0, sizeof(*buf));
     coap_pdu_set_code(response, COAP_RESPONSE_CODE_CONTENT);

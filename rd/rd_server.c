@@ -221,6 +221,9 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
     if (!rc) {
         rc = rd__dtls_init(srv);
     }
+    if (!rc) {
+        rc = rd__limits_init(srv);
+    }
     if (rc) {
         goto fail;
     }
@@ -356,6 +359,7 @@ rd_server_free(struct rd_server *srv)
     rd__pages_cleanup(srv);
     rd__dtls_cleanup(srv);
     rd__dedup_cleanup(&srv->dedup);
+    rd__limits_cleanup(srv);
     rd_conf_cleanup(&srv->conf);
     free(srv);
 }

@@ -126,6 +126,7 @@ register_doc(struct rd_server *srv, const struct lookup_regparams *p, const char
         snprintf(diag, diag_size, "%s", verdict.diag);
         return verdict.code;
     }
+    w.source = NULL;
     rc = rd__reg_save(srv, &w, 0, &id, &created);
     lookup_links_cleanup(&links);
     if (rc) {
@@ -326,6 +327,9 @@ hnd_post_simple(coap_resource_t *resource, coap_session_t *session, const coap_p
     (void)query;
     if (async) {
         finish(srv, async, response);
+        return;
+    }
+    if (rd__limits_admit(srv, session, request, response)) {
         return;
     }
     /* A forged source address would make us fetch and publish a victim's links. */
