@@ -165,6 +165,50 @@ test_conf_parse_rejects_bad_enums(void **state)
 }
 
 static void
+test_conf_parse_reads_limit_directives(void **state)
+{
+    struct rd_conf *conf = *state;
+    char err[256] = "";
+    const char *text = "max_query_len 300\n"
+                       "max_attr_len 100\n"
+                       "max_registrations 5000\n"
+                       "max_per_source 20\n"
+                       "rate_limit 10\n"
+                       "rate_burst 30\n"
+                       "amplification off\n"
+                       "max_sessions 64\n"
+                       "session_timeout 15\n";
+
+    assert_int_equal(conf->limits.amplification, 1);
+    assert_int_equal(conf->limits.rate_limit, 0);
+    assert_int_equal(conf->limits.max_registrations, 0);
+    assert_int_equal(parse(conf, text, err, sizeof(err)), RD_OK);
+    assert_int_equal(conf->limits.max_query_len, 300);
+    assert_int_equal(conf->limits.max_attr_len, 100);
+    assert_int_equal(conf->limits.max_registrations, 5000);
+    assert_int_equal(conf->limits.max_per_source, 20);
+    assert_int_equal(conf->limits.rate_limit, 10);
+    assert_int_equal(conf->limits.rate_burst, 30);
+    assert_int_equal(conf->limits.amplification, 0);
+    assert_int_equal(conf->limits.max_sessions, 64);
+    assert_int_equal(conf->limits.session_timeout, 15);
+}
+
+static void
+test_conf_parse_rejects_bad_limits(void **state)
+{
+    char err[256] = "";
+
+    assert_int_equal(parse(*state, "rate_burst 0\n", err, sizeof(err)), RD_EINVAL);
+    assert_non_null(strstr(err, "test.conf:1: rate_burst"));
+    assert_int_equal(parse(*state, "max_attr_len 8\n", err, sizeof(err)), RD_EINVAL);
+    assert_int_equal(parse(*state, "max_per_source -1\n", err, sizeof(err)), RD_EINVAL);
+    assert_int_equal(parse(*state, "rate_limit 10/s\n", err, sizeof(err)), RD_EINVAL);
+    assert_int_equal(parse(*state, "amplification yes\n", err, sizeof(err)), RD_EINVAL);
+    assert_non_null(strstr(err, "amplification: expected on or off"));
+}
+
+static void
 test_conf_load_reports_missing_file(void **state)
 {
     char err[256] = "";
@@ -456,6 +500,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_conf_parse_rejects_min_lifetime_above_max, setup_conf,
                                         teardown_conf),
         cmocka_unit_test_setup_teardown(test_conf_parse_rejects_bad_enums, setup_conf,
+                                        teardown_conf),
+        cmocka_unit_test_setup_teardown(test_conf_parse_reads_limit_directives, setup_conf,
+                                        teardown_conf),
+        cmocka_unit_test_setup_teardown(test_conf_parse_rejects_bad_limits, setup_conf,
                                         teardown_conf),
         cmocka_unit_test_setup_teardown(test_conf_load_reports_missing_file, setup_conf,
                                         teardown_conf),
