@@ -576,8 +576,9 @@ int rd__reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t r
  * @param p Written on success only; release with lookup_regparams_cleanup().
  * @return RD_OK; RD_EINVAL; RD_ENOMEM.
  */
-int rd__parse_regparams(const struct rd_server *srv, const coap_pdu_t *request,
-                        enum lookup_reg_op op, struct lookup_regparams *p, coap_pdu_t *response);
+int rd__parse_regparams(const struct rd_server *srv, const coap_session_t *session,
+                        const coap_pdu_t *request, enum lookup_reg_op op,
+                        struct lookup_regparams *p, coap_pdu_t *response);
 
 /** Answer a failed store operation with its CoAP code and a short reason. */
 void rd__respond_store_error(coap_pdu_t *response, int rc);

@@ -26,6 +26,23 @@ server_of(coap_session_t *session)
     return coap_get_app_data(coap_session_get_context(session));
 }
 
+/* One log line per refused request, naming the limit and the requester. */
+static void __attribute__((format(printf, 3, 4)))
+log_limit(const struct rd_server *srv, const coap_session_t *session, const char *fmt, ...)
+{
+    char who[RD_BASE_SIZE];
+    char what[LOOKUP_DIAG_SIZE + 64];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    if (rd__base_from_session(session, who, sizeof(who))) {
+        snprintf(who, sizeof(who), "an unknown address");
+    }
+    rd__log(srv, RD_LOG_INFO, "limit: %s from %s", what, who);
+}
+
 /* Content-Format must be link-format when given; a missing one is taken as link-format, which is
  * what every registrant means. */
 static int
@@ -44,8 +61,8 @@ check_content_format(const coap_pdu_t *request, coap_pdu_t *response)
 
 /* The whole request body (libcoap reassembles Block1), or an empty one. */
 static int
-read_body(const struct rd_server *srv, const coap_pdu_t *request, coap_pdu_t *response,
-          const char **data, size_t *len)
+read_body(const struct rd_server *srv, const coap_session_t *session, const coap_pdu_t *request,
+          coap_pdu_t *response, const char **data, size_t *len)
 {
     const uint8_t *bytes = NULL;
     size_t offset = 0;
@@ -64,6 +81,8 @@ read_body(const struct rd_server *srv, const coap_pdu_t *request, coap_pdu_t *re
                         coap_encode_var_safe(size1, sizeof(size1), (unsigned)srv->conf.max_payload),
                         size1);
         rd__respond_error(response, COAP_RESPONSE_CODE_REQUEST_TOO_LARGE, "payload too large");
+        log_limit(srv, session, "%zu-byte body over max_payload %zu", total > *len ? total : *len,
+                  srv->conf.max_payload);
         return RD_ETOOBIG;
     }
     if (offset != 0 || *len != total) {
@@ -75,8 +94,9 @@ read_body(const struct rd_server *srv, const coap_pdu_t *request, coap_pdu_t *re
 }
 
 int
-rd__parse_regparams(const struct rd_server *srv, const coap_pdu_t *request, enum lookup_reg_op op,
-                    struct lookup_regparams *p, coap_pdu_t *response)
+rd__parse_regparams(const struct rd_server *srv, const coap_session_t *session,
+                    const coap_pdu_t *request, enum lookup_reg_op op, struct lookup_regparams *p,
+                    coap_pdu_t *response)
 {
     struct lookup_qparam q[QPARAM_MAX];
     char diag[LOOKUP_DIAG_SIZE];
@@ -96,6 +116,7 @@ rd__parse_regparams(const struct rd_server *srv, const coap_pdu_t *request, enum
         snprintf(diag, sizeof(diag), "lt: expected %lu..%lu", (unsigned long)srv->conf.lifetime_min,
                  (unsigned long)srv->conf.lifetime_max);
         rd__respond_error(response, COAP_RESPONSE_CODE_BAD_REQUEST, diag);
+        log_limit(srv, session, "%s", diag);
         lookup_regparams_cleanup(p);
         return RD_EINVAL;
     }
@@ -104,25 +125,31 @@ rd__parse_regparams(const struct rd_server *srv, const coap_pdu_t *request, enum
 
 /* Parse a registration body: strict link-format in Limited Link Format (RFC 9176 section 5). */
 static int
-parse_links(const struct rd_server *srv, const char *body, size_t len, struct lookup_links *links,
-            coap_pdu_t *response)
+parse_links(const struct rd_server *srv, const coap_session_t *session, const char *body,
+            size_t len, struct lookup_links *links, coap_pdu_t *response)
 {
     char diag[LOOKUP_DIAG_SIZE];
+    int limit = 0;
     int rc;
 
     rc = lookup_links_parse(links, body, len, srv->conf.max_links, diag, sizeof(diag));
     if (rc == RD_ETOOBIG) {
         snprintf(diag, sizeof(diag), "more than %zu links", srv->conf.max_links);
         rc = RD_EINVAL;
+        limit = 1;
     }
     if (!rc) {
         rc = lookup_links_check_limited(links->links, links->nlinks, diag, sizeof(diag));
         if (!rc) {
             rc = rd__limits_check_links(srv, links, diag, sizeof(diag));
+            limit = rc != RD_OK;
         }
         if (rc) {
             lookup_links_cleanup(links);
         }
+    }
+    if (limit) {
+        log_limit(srv, session, "%s", diag);
     }
     if (rc) {
         rd__respond_error(response, rd__status_to_coap(rc), rc == RD_EINVAL ? diag : NULL);
@@ -241,11 +268,11 @@ register_ep(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *re
 
     if (rd__auth_write(srv, session, identity, response) ||
         check_content_format(request, response) ||
-        read_body(srv, request, response, &body, &body_len) ||
-        rd__parse_regparams(srv, request, LOOKUP_REG_CREATE, &p, response)) {
+        read_body(srv, session, request, response, &body, &body_len) ||
+        rd__parse_regparams(srv, session, request, LOOKUP_REG_CREATE, &p, response)) {
         return;
     }
-    if (parse_links(srv, body, body_len, &links, response)) {
+    if (parse_links(srv, session, body, body_len, &links, response)) {
         goto out;
     }
     rec.base = p.base;
@@ -378,12 +405,12 @@ update_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
     memset(&old, 0, sizeof(old));
     if (rd__auth_write(srv, session, identity, response) ||
         check_content_format(request, response) ||
-        read_body(srv, request, response, &body, &body_len) ||
-        rd__parse_regparams(srv, request, LOOKUP_REG_UPDATE, &p, response)) {
+        read_body(srv, session, request, response, &body, &body_len) ||
+        rd__parse_regparams(srv, session, request, LOOKUP_REG_UPDATE, &p, response)) {
         return;
     }
     if (body_len > 0) {
-        if (parse_links(srv, body, body_len, &links, response)) {
+        if (parse_links(srv, session, body, body_len, &links, response)) {
             goto out;
         }
         have_links = 1;

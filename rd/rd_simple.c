@@ -289,8 +289,8 @@ finish(struct rd_server *srv, coap_async_t *async, coap_pdu_t *response)
 }
 
 static int
-parse_simple(struct rd_server *srv, const coap_pdu_t *request, struct lookup_regparams *p,
-             coap_pdu_t *response)
+parse_simple(struct rd_server *srv, const coap_session_t *session, const coap_pdu_t *request,
+             struct lookup_regparams *p, coap_pdu_t *response)
 {
     size_t len = 0;
     const uint8_t *data;
@@ -300,7 +300,7 @@ parse_simple(struct rd_server *srv, const coap_pdu_t *request, struct lookup_reg
                           "simple registration takes no payload");
         return RD_EINVAL;
     }
-    return rd__parse_regparams(srv, request, LOOKUP_REG_SIMPLE, p, response);
+    return rd__parse_regparams(srv, session, request, LOOKUP_REG_SIMPLE, p, response);
 }
 
 static void
@@ -343,7 +343,7 @@ hnd_post_simple(coap_resource_t *resource, coap_session_t *session, const coap_p
         return;
     }
     if (rd__auth_write(srv, session, f->owner, response) ||
-        parse_simple(srv, request, &f->params, response)) {
+        parse_simple(srv, session, request, &f->params, response)) {
         free(f);
         return;
     }

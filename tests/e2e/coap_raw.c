@@ -1,5 +1,6 @@
 /* Test tool: sends one raw CoAP datagram (given in hex) a number of times over UDP and prints
- * each reply as "CODE MID PAYLOAD", so tests can check what a retransmission gets back. */
+ * each reply as "CODE MID PAYLOAD", so tests can check what a retransmission gets back. An
+ * optional fifth argument sets how long to wait for each reply (milliseconds, default 3000). */
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <poll.h>
@@ -76,13 +77,20 @@ main(int argc, char **argv)
     struct addrinfo hints;
     struct addrinfo *ai = NULL;
     int count;
+    int wait_ms = 3000;
     int fd;
 
-    if (argc != 5 || unhex(argv[3], req, sizeof(req), &req_len) != 0) {
-        fprintf(stderr, "usage: coap_raw HOST PORT HEX COUNT\n");
+    if ((argc != 5 && argc != 6) || unhex(argv[3], req, sizeof(req), &req_len) != 0) {
+        fprintf(stderr, "usage: coap_raw HOST PORT HEX COUNT [WAIT_MS]\n");
         return 2;
     }
     count = (int)strtol(argv[4], NULL, 10);
+    if (argc == 6) {
+        wait_ms = (int)strtol(argv[5], NULL, 10);
+        if (wait_ms < 1 || wait_ms > 30000) {
+            wait_ms = 3000;
+        }
+    }
     memset(&hints, 0, sizeof(hints));
     hints.ai_socktype = SOCK_DGRAM;
     if (getaddrinfo(argv[1], argv[2], &hints, &ai) != 0) {
@@ -102,7 +110,7 @@ main(int argc, char **argv)
             perror("send");
             return 1;
         }
-        if (poll(&pfd, 1, 3000) <= 0) {
+        if (poll(&pfd, 1, wait_ms) <= 0) {
             printf("timeout\n");
             continue;
         }

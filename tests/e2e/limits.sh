@@ -1,0 +1,281 @@
+#!/usr/bin/env bash
+# End-to-end tests of the limits: each one tripped with its code and diagnostic, the rate limit,
+# the amplification limit (RFC 9175 section 2.4), garbage datagrams, a full LMDB map, and kill -9
+# during a burst of registrations. The real core-rd on loopback, a fresh data directory per test.
+# Usage: limits.sh CORE_RD COAP_RAW
+set -u
+RD=$1
+RAW=$2
+. "$(dirname "$0")/lib.sh"
+
+hex() { printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'; }
+
+# with_conf LINES...: a fresh server with these directives.
+with_conf() {
+    stop_rd
+    fresh_data
+    printf '%s\n' "$@" >"$WORK/limits.conf"
+    start_rd -c "$WORK/limits.conf"
+}
+
+# links N: a link-format body of N links.
+links() {
+    local i out=""
+    for i in $(seq 1 "$1"); do
+        out="$out${out:+,}</s/$i>;rt=\"sensor-$i\""
+    done
+    printf '%s' "$out"
+}
+
+# raw HEX [COUNT]: send a raw datagram; sets RAW_OUT to the replies, one per line.
+raw() {
+    RAW_OUT=$(timeout 60 "$RAW" 127.0.0.1 "$PORT" "$1" "${2:-1}" 300)
+}
+
+test_payload_over_max_is_413_with_size1() {
+    with_conf 'max_payload 128'
+    coap post 'rd?ep=big' -t 40 -e "$(links 10)"
+    expect_eq "one datagram" "4.13" "$CODE"
+    expect_match "Size1 names the limit" 'Size1:128' "$(cat "$WORK/out")"
+    links 40 >"$WORK/big.lf"
+    coap post 'rd?ep=big' -t 40 -b 64 -f "$WORK/big.lf"
+    expect_eq "Block1, reassembled" "4.13" "$CODE"
+    coap get 'rd-lookup/ep?ep=big'
+    expect_eq "nothing registered" "" "$BODY"
+    coap post 'rd?ep=small' -t 40 -e "$(links 2)"
+    expect_eq "under the limit" "2.01" "$CODE"
+    expect_match "logged" 'limit: [0-9]+-byte body over max_payload 128 from coap://127' \
+        "$(cat "$WORK/rd.log")"
+}
+
+test_links_over_max_is_400() {
+    with_conf 'max_links 3'
+    coap post 'rd?ep=many' -t 40 -e "$(links 4)"
+    expect_eq "code" "4.00" "$CODE"
+    expect_eq "diagnostic" "more than 3 links" "$BODY"
+    coap post 'rd?ep=many' -t 40 -e "$(links 3)"
+    expect_eq "at the limit" "2.01" "$CODE"
+    coap post "$LOCATION" -t 40 -e "$(links 4)"
+    expect_eq "update over the limit" "4.00" "$CODE"
+    expect_match "logged" 'limit: more than 3 links from coap://127' "$(cat "$WORK/rd.log")"
+}
+
+test_lifetime_outside_range_is_400_with_range() {
+    with_conf 'lifetime_min 60' 'lifetime_max 3600'
+    coap post 'rd?ep=lt&lt=59' -t 40 -e '</a>'
+    expect_eq "below" "4.00" "$CODE"
+    expect_eq "range in the diagnostic" "lt: expected 60..3600" "$BODY"
+    coap post 'rd?ep=lt&lt=3601' -t 40 -e '</a>'
+    expect_eq "above" "4.00" "$CODE"
+    coap post 'rd?ep=lt&lt=60' -t 40 -e '</a>'
+    expect_eq "at the minimum" "2.01" "$CODE"
+    local loc=$LOCATION
+    coap post "$loc?lt=7200"
+    expect_eq "update above" "4.00" "$CODE"
+    coap post "$loc?lt=3600"
+    expect_eq "update at the maximum" "2.04" "$CODE"
+    expect_match "logged" 'limit: lt: expected 60\.\.3600 from coap://127' "$(cat "$WORK/rd.log")"
+}
+
+test_long_query_and_attributes_are_400() {
+    with_conf 'max_attr_len 32' 'max_query_len 80'
+    local long
+    long=$(printf 'v%.0s' $(seq 40))
+    coap post "rd?ep=q&note=$long" -t 40 -e '</a>'
+    expect_eq "long parameter" "4.00" "$CODE"
+    expect_eq "diagnostic" "query parameter longer than 32 bytes" "$BODY"
+    coap post "rd?ep=q&a=0123456789012345678901234&b=0123456789012345678901234&c=0123456789012345678901234" \
+        -t 40 -e '</a>'
+    expect_eq "long query" "4.00" "$CODE"
+    expect_eq "query diagnostic" "query longer than 80 bytes" "$BODY"
+    coap get "rd-lookup/res?rt=$long"
+    expect_eq "lookup too" "4.00" "$CODE"
+    coap post 'rd?ep=q' -t 40 -e "</a>;title=\"$long\""
+    expect_eq "long link attribute" "4.00" "$CODE"
+    expect_match "names the attribute" 'title longer than 32' "$BODY"
+    coap post 'rd?ep=q' -t 40 -e "</$long>"
+    expect_eq "long target" "4.00" "$CODE"
+    coap post 'rd?ep=q&note=short' -t 40 -e '</a>;title="fine"'
+    expect_eq "within limits" "2.01" "$CODE"
+    expect_match "logged" 'limit: query parameter longer than 32 bytes from coap://127\.0\.0\.1' \
+        "$(cat "$WORK/rd.log")"
+}
+
+test_directory_full_is_503_with_max_age() {
+    with_conf 'max_registrations 3'
+    for i in 1 2 3; do
+        coap post "rd?ep=full$i" -t 40 -e '</a>'
+        expect_eq "registration $i" "2.01" "$CODE"
+    done
+    coap post 'rd?ep=full4' -t 40 -e '</a>'
+    expect_eq "fourth" "5.03" "$CODE"
+    expect_match "Max-Age" 'Max-Age:60' "$(cat "$WORK/out")"
+    expect_match "diagnostic" 'directory full' "$BODY"
+    coap post 'rd?ep=full2' -t 40 -e '</b>'
+    expect_eq "re-registration still taken" "2.01" "$CODE"
+    coap get 'rd-lookup/ep?ep=full*'
+    expect_eq "lookups still served" "2.05" "$CODE"
+    expect_match "logged" 'limit: directory holds 3 registrations' "$(cat "$WORK/rd.log")"
+}
+
+test_registrations_per_source_is_429() {
+    with_conf 'max_per_source 2'
+    coap post 'rd?ep=src1' -t 40 -e '</a>'
+    coap post 'rd?ep=src2' -t 40 -e '</a>'
+    expect_eq "second" "2.01" "$CODE"
+    coap post 'rd?ep=src3' -t 40 -e '</a>'
+    expect_eq "third from the same address" "4.29" "$CODE"
+    expect_match "Max-Age" 'Max-Age:60' "$(cat "$WORK/out")"
+    expect_match "diagnostic" 'too many registrations from this address' "$BODY"
+    coap post 'rd?ep=src3' -t 40 -e '</a>' -a 127.0.0.2
+    expect_eq "from another address" "2.01" "$CODE"
+    coap post 'rd?ep=src1' -t 40 -e '</b>'
+    expect_eq "re-registration from the full address" "2.01" "$CODE"
+    expect_match "logged" 'limit: coap://127\.0\.0\.1:[0-9]+ holds 2 registrations' \
+        "$(cat "$WORK/rd.log")"
+}
+
+# GET /rd-lookup/ep?ep=none, non-confirmable, MID 0x7000 + n: a small request with a small answer.
+small_get() {
+    printf '5101%04x01b9%s02%s47%s' "$((0x7000 + $1))" "$(hex rd-lookup)" "$(hex ep)" \
+        "$(hex ep=none)"
+}
+
+test_rate_limit_is_429_then_recovers() {
+    with_conf 'rate_limit 5' 'rate_burst 5'
+    raw "$(small_get 1)" 20
+    expect_eq "burst taken" "5" "$(printf '%s\n' "$RAW_OUT" | grep -c '^2\.05')"
+    expect_eq "the rest refused" "15" "$(printf '%s\n' "$RAW_OUT" | grep -c '^4\.29 .* rate limit: 5 requests/s')"
+    coap get 'rd-lookup/ep?ep=none'
+    expect_eq "coap-client too" "4.29" "$CODE"
+    expect_match "Max-Age" 'Max-Age:1' "$(cat "$WORK/out")"
+    expect_eq "logged once" "1" "$(grep -c 'over 5 requests/s' "$WORK/rd.log")"
+    coap get 'rd-lookup/ep?ep=none' -a 127.0.0.3
+    expect_eq "another address is not limited" "2.05" "$CODE"
+    sleep 1.3
+    raw "$(small_get 2)" 3
+    expect_eq "a second later" "3" "$(printf '%s\n' "$RAW_OUT" | grep -c '^2\.05')"
+}
+
+test_amplification_needs_echo() {
+    with_conf
+    for i in 1 2 3 4; do
+        coap post "rd?ep=amp$i" -t 40 -e "$(links 4)"
+    done
+    # CON GET /rd-lookup/res: 19 bytes asking for about 700.
+    local get_res
+    get_res="4101abcd01b9$(hex rd-lookup)03$(hex res)"
+    raw "$get_res"
+    expect_match "unverified: 4.01 and no links" '^4\.01 [0-9]+ repeat with the Echo option$' "$RAW_OUT"
+    raw "$(small_get 3)"
+    expect_match "small answers go out" '^2\.05 ' "$RAW_OUT"
+    local asked
+    asked=$(grep -c 'asking for Echo' "$WORK/rd.log")
+    coap get 'rd-lookup/res'
+    expect_eq "coap-client repeats with Echo" "2.05" "$CODE"
+    expect_match "and gets the links" '/s/4>;rt="sensor-4"' "$BODY"
+    expect_eq "after one challenge" "$((asked + 1))" "$(grep -c 'asking for Echo' "$WORK/rd.log")"
+    coap get 'rd-lookup/res'
+    expect_eq "the address stays verified" "$((asked + 1))" "$(grep -c 'asking for Echo' "$WORK/rd.log")"
+    with_conf 'amplification off'
+    coap post 'rd?ep=amp' -t 40 -e "$(links 20)"
+    raw "$get_res"
+    expect_match "off: answered" '^2\.05 ' "$RAW_OUT"
+}
+
+test_garbage_then_normal_request() {
+    with_conf
+    local bad
+    for bad in 00 ff 4101 41 '5f01000101' '4101000101ff' '4101000201d4' '410100030111' \
+        '41010004011d' '41010005011e00' '4101000601bd10' '4101000701b4616263' \
+        "e101000801$(hex junk)" '4101000901f0' '4101000a01b272640d10ff' '4001000b' \
+        "4102000c01b2$(hex rd)c10e$(hex '</a>')" "4102000d01b2$(hex rd)d41400000000ff3c"; do
+        raw "$bad"
+    done
+    expect_eq "still alive" "0" "$(kill -0 "$RD_PID" 2>/dev/null; echo $?)"
+    coap post 'rd?ep=after-garbage' -t 40 -e '</ok>'
+    expect_eq "normal registration afterwards" "2.01" "$CODE"
+    coap get 'rd-lookup/ep?ep=after-garbage'
+    expect_match "and lookup" 'ep="after-garbage"' "$BODY"
+    raw "4102000e01b2$(hex rd)1128"
+    expect_match "a POST without ep gets 4.00" '^4\.00 14 ' "$RAW_OUT"
+}
+
+test_full_map_refuses_writes_and_serves_reads() {
+    with_conf 'map_size 1' 'max_payload 65536' 'max_links 4096' 'amplification off'
+    coap post 'rd?ep=first' -t 40 -e '</first>'
+    expect_eq "first" "2.01" "$CODE"
+    local first=$LOCATION
+    links 900 >"$WORK/many.lf"
+    local i code=""
+    for i in $(seq 1 60); do
+        coap post "rd?ep=fill$i" -t 40 -b 1024 -f "$WORK/many.lf"
+        code=$CODE
+        [ "$code" = "2.01" ] || break
+    done
+    expect_eq "a full map refuses writes" "5.03" "$code"
+    echo "map_size 1 MiB: full after $((i - 1)) registrations of 900 links"
+    expect_eq "diagnostic" "directory full" "$BODY"
+    coap get "$first"
+    expect_eq "reads still served" "2.05" "$CODE"
+    coap get 'rd-lookup/ep?ep=first'
+    expect_match "lookups still served" 'ep="first"' "$BODY"
+    coap post "$first"
+    expect_match "update: success or a clean 5.03" '^(2\.04|5\.03)$' "$CODE"
+    expect_match "logged" 'store full' "$(cat "$WORK/rd.log")"
+    stop_rd TERM
+    start_rd -c "$WORK/limits.conf"
+    coap get "$first"
+    expect_eq "intact after a restart" "2.05" "$CODE"
+    coap get 'rd-lookup/ep?ep=fill1'
+    expect_match "what was acknowledged is there" 'ep="fill1"' "$BODY"
+}
+
+# kill -9 while a burst of registrations runs; every acknowledged one must survive.
+kill_during_burst() {
+    with_conf "sync $1"
+    : >"$WORK/acked"
+    (
+        for i in $(seq 1 400); do
+            if timeout 5 "$CLIENT" -v 6 -B 2 -m post -t 40 -e '</burst>' \
+                "coap://127.0.0.1:$PORT/rd?ep=burst$i&lt=3600" 2>&1 | grep -q 'c:2\.01'; then
+                echo "burst$i" >>"$WORK/acked"
+            else
+                break
+            fi
+        done
+    ) &
+    local burst=$!
+    sleep 2
+    stop_rd KILL
+    wait "$burst"
+    local acked
+    acked=$(wc -l <"$WORK/acked")
+    expect_match "sync $1: some registrations were acknowledged" '^[1-9][0-9]*$' "$acked"
+    start_rd -c "$WORK/limits.conf"
+    coap get 'rd-lookup/ep?ep=burst*&count=1000'
+    local missing=0 ep
+    while read -r ep; do
+        printf '%s' "$BODY" | grep -q "ep=\"$ep\"" || missing=$((missing + 1))
+    done <"$WORK/acked"
+    expect_eq "sync $1: acknowledged registrations lost ($acked acknowledged)" "0" "$missing"
+    echo "kill -9 with sync $1: $acked registrations acknowledged, $missing missing after restart"
+}
+
+test_kill_9_during_burst_loses_nothing_acknowledged() {
+    kill_during_burst periodic
+    kill_during_burst never
+}
+
+run_test test_payload_over_max_is_413_with_size1
+run_test test_links_over_max_is_400
+run_test test_lifetime_outside_range_is_400_with_range
+run_test test_long_query_and_attributes_are_400
+run_test test_directory_full_is_503_with_max_age
+run_test test_registrations_per_source_is_429
+run_test test_rate_limit_is_429_then_recovers
+run_test test_amplification_needs_echo
+run_test test_garbage_then_normal_request
+run_test test_full_map_refuses_writes_and_serves_reads
+run_test test_kill_9_during_burst_loses_nothing_acknowledged
+summary
