@@ -38,6 +38,15 @@ int rd_server_run(struct rd_server *srv, volatile sig_atomic_t *stop,
  */
 void rd_server_reload(struct rd_server *srv, const struct rd_conf *conf);
 
+/**
+ * Serve one round: housekeeping, then the requests that arrive within @p wait_ms (0: only what
+ * is already there; less when observers wait for a notification). rd_server_run() is these rounds
+ * in a loop; tests and fuzzers step the server themselves.
+ *
+ * @return RD_OK; RD_EINVAL when the I/O loop failed.
+ */
+int rd_server_step(struct rd_server *srv, unsigned wait_ms);
+
 /** Stop serving, flush and close the store. Accepts NULL. */
 void rd_server_free(struct rd_server *srv);
 

@@ -310,18 +310,28 @@ housekeeping(struct rd_server *srv)
 }
 
 int
+rd_server_step(struct rd_server *srv, unsigned wait_ms)
+{
+    housekeeping(srv);
+    /* Wake up soon when observers wait for a coalesced notification, at once when a sweep has
+     * more to collect. */
+    if (srv->sweep_pending) {
+        wait_ms = 0;
+    } else if (srv->lookup_dirty && wait_ms > RD_NOTIFY_INTERVAL_MS) {
+        wait_ms = RD_NOTIFY_INTERVAL_MS;
+    }
+    /* libcoap reads 0 as "wait for ever" and COAP_IO_NO_WAIT as "do not wait". */
+    if (srv->http) {
+        return rd__http_io(srv, wait_ms ? wait_ms : COAP_IO_NO_WAIT) < 0 ? RD_EINVAL : RD_OK;
+    }
+    return coap_io_process(srv->ctx, wait_ms ? wait_ms : COAP_IO_NO_WAIT) < 0 ? RD_EINVAL : RD_OK;
+}
+
+int
 rd_server_run(struct rd_server *srv, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload)
 {
     while (!*stop && !*reload) {
-        housekeeping(srv);
-        /* Wake up soon when observers wait for a coalesced notification, at once when a sweep
-         * has more to collect. */
-        uint32_t wait = srv->sweep_pending  ? COAP_IO_NO_WAIT
-                        : srv->lookup_dirty ? RD_NOTIFY_INTERVAL_MS
-                                            : LOOP_WAIT_MS;
-        int spent = srv->http ? rd__http_io(srv, wait) : coap_io_process(srv->ctx, wait);
-
-        if (spent < 0 && !*stop && !*reload) {
+        if (rd_server_step(srv, LOOP_WAIT_MS) && !*stop && !*reload) {
             rd__log(srv, RD_LOG_ERROR, "I/O loop failed");
             return RD_EINVAL;
         }

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The whole test suite: a normal build and a sanitizer build (ASan + UBSan), each running every
 # unit, fuzz-replay, layering and end-to-end test under CTest, then a short libFuzzer run of each
-# parser harness. FUZZ_SECONDS (default 10) sets the length of each fuzz run; 0 skips them.
+# harness (the parsers and whole requests through the server). FUZZ_SECONDS (default 20) sets the
+# length of each fuzz run; 0 skips them.
 set -eu
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -15,16 +16,8 @@ cmake --build build-asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure
 
-fuzz_seconds=${FUZZ_SECONDS:-10}
+fuzz_seconds=${FUZZ_SECONDS:-20}
 if [ "$fuzz_seconds" -gt 0 ]; then
-    CC=clang cmake -S . -B build-fuzz -DRD_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
-    for h in linkformat query record lookup; do
-        cmake --build build-fuzz -j "$jobs" --target "fuzz_$h"
-        work=$(mktemp -d)
-        cp tests/fuzz/corpus/$h/* "$work"/
-        ./build-fuzz/tests/fuzz_$h -max_total_time="$fuzz_seconds" -max_len=4096 \
-            -print_final_stats=1 "$work" 2>&1 | tail -n 12
-        rm -rf "$work"
-    done
+    JOBS=$jobs ./tests/fuzz/run.sh "$fuzz_seconds"
 fi
 echo "all test stages passed"
