@@ -148,6 +148,9 @@ struct rd_server {
     struct rd_metrics *metrics;           /**< counters; owned, see rd_metrics.c */
     struct rd_http *http;                 /**< HTTP listener; NULL when off */
     struct rd_limits *limits;             /**< per-address state, fixed size */
+    int guard_fd[RD_LISTEN_MAX];          /**< libcoap's endpoint sockets, looked at first */
+    size_t nguard;
+    uint16_t guard_mid; /**< message IDs of the guard's non-confirmable answers */
 };
 
 /* rd_conf.c */
@@ -446,6 +449,22 @@ int rd__limits_source_term(const coap_session_t *session, char *out, size_t size
  */
 int rd__limits_reg_admit(struct rd_server *srv, const coap_session_t *session, const char *ep,
                          const char *d, coap_pdu_t *response);
+
+/* rd_guard.c */
+
+/** Find the socket libcoap opened for the endpoint at @p addr and look at its datagrams from
+ * now on. @return RD_OK; RD_ENOTFOUND (logged; the server runs without the guard). */
+int rd__guard_add(struct rd_server *srv, const coap_address_t *addr);
+
+/**
+ * Wait up to @p wait_ms for input on libcoap's descriptor, then answer and drop the Block1
+ * requests libcoap 4.3.1 must not see (over max_payload: 4.13; a non-final block not full:
+ * 4.00) at the head of each endpoint's queue.
+ *
+ * @return RD_OK: libcoap may now read without waiting; RD_ENOTFOUND: libcoap has no descriptor
+ *         of its own and must do the waiting; RD_EINVAL: the wait failed.
+ */
+int rd__guard_wait(struct rd_server *srv, unsigned wait_ms);
 
 /* rd_simple.c */
 

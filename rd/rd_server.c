@@ -71,6 +71,10 @@ add_endpoint(struct rd_server *srv, const char *spec, coap_proto_t proto)
         rd__log(srv, RD_LOG_ERROR, "listen %s: cannot bind (address in use or unavailable)", spec);
         goto out;
     }
+    /* Only plain CoAP: libcoap decrypts DTLS records after reading them. */
+    if (proto == COAP_PROTO_UDP) {
+        rd__guard_add(srv, &addr);
+    }
     rd__log(srv, RD_LOG_INFO, "listening on %s%s", spec,
             proto == COAP_PROTO_DTLS ? " (coaps)" : "");
     rc = RD_OK;
@@ -312,6 +316,8 @@ housekeeping(struct rd_server *srv)
 int
 rd_server_step(struct rd_server *srv, unsigned wait_ms)
 {
+    int rc;
+
     housekeeping(srv);
     /* Wake up soon when observers wait for a coalesced notification, at once when a sweep has
      * more to collect. */
@@ -320,11 +326,19 @@ rd_server_step(struct rd_server *srv, unsigned wait_ms)
     } else if (srv->lookup_dirty && wait_ms > RD_NOTIFY_INTERVAL_MS) {
         wait_ms = RD_NOTIFY_INTERVAL_MS;
     }
-    /* libcoap reads 0 as "wait for ever" and COAP_IO_NO_WAIT as "do not wait". */
     if (srv->http) {
+        /* It waits on libcoap's and the HTTP descriptors together and lets the guard look at
+         * the datagrams just before libcoap reads them. */
         return rd__http_io(srv, wait_ms ? wait_ms : COAP_IO_NO_WAIT) < 0 ? RD_EINVAL : RD_OK;
     }
-    return coap_io_process(srv->ctx, wait_ms ? wait_ms : COAP_IO_NO_WAIT) < 0 ? RD_EINVAL : RD_OK;
+    rc = rd__guard_wait(srv, wait_ms);
+    if (rc == RD_EINVAL) {
+        return rc;
+    }
+    /* libcoap reads 0 as "wait for ever" and COAP_IO_NO_WAIT as "do not wait". */
+    return coap_io_process(srv->ctx, rc == RD_OK || !wait_ms ? COAP_IO_NO_WAIT : wait_ms) < 0
+               ? RD_EINVAL
+               : RD_OK;
 }
 
 int

@@ -1,6 +1,8 @@
 /* Test tool: sends one raw CoAP datagram (given in hex) a number of times over UDP and prints
  * each reply as "CODE MID PAYLOAD", so tests can check what a retransmission gets back. An
- * optional fifth argument sets how long to wait for each reply (milliseconds, default 3000). */
+ * optional fifth argument sets how long to wait for each reply (milliseconds, default 3000).
+ * Several datagrams separated by commas go out in turn from the same source port, COUNT times
+ * each. */
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <poll.h>
@@ -11,10 +13,8 @@
 #include <unistd.h>
 
 static int
-unhex(const char *hex, unsigned char *out, size_t max, size_t *len)
+unhex(const char *hex, size_t n, unsigned char *out, size_t max, size_t *len)
 {
-    size_t n = strlen(hex);
-
     if (n % 2 || n / 2 > max) {
         return -1;
     }
@@ -68,11 +68,35 @@ print_reply(const unsigned char *b, size_t len)
     printf("\n");
 }
 
+/* Send one datagram @p count times, printing each reply or "timeout". */
+static void
+send_count(int fd, const unsigned char *req, size_t req_len, int count, int wait_ms)
+{
+    unsigned char rsp[2048];
+
+    for (int i = 0; i < count && i < 100; i++) {
+        struct pollfd pfd = { fd, POLLIN, 0 };
+        ssize_t n;
+
+        if (send(fd, req, req_len, 0) < 0) {
+            perror("send");
+            return;
+        }
+        if (poll(&pfd, 1, wait_ms) <= 0) {
+            printf("timeout\n");
+            continue;
+        }
+        n = recv(fd, rsp, sizeof(rsp), 0);
+        if (n > 0) {
+            print_reply(rsp, (size_t)n);
+        }
+    }
+}
+
 int
 main(int argc, char **argv)
 {
     unsigned char req[2048];
-    unsigned char rsp[2048];
     size_t req_len;
     struct addrinfo hints;
     struct addrinfo *ai = NULL;
@@ -80,7 +104,7 @@ main(int argc, char **argv)
     int wait_ms = 3000;
     int fd;
 
-    if ((argc != 5 && argc != 6) || unhex(argv[3], req, sizeof(req), &req_len) != 0) {
+    if (argc != 5 && argc != 6) {
         fprintf(stderr, "usage: coap_raw HOST PORT HEX COUNT [WAIT_MS]\n");
         return 2;
     }
@@ -102,22 +126,14 @@ main(int argc, char **argv)
         perror("coap_raw");
         return 2;
     }
-    for (int i = 0; i < count && i < 100; i++) {
-        struct pollfd pfd = { fd, POLLIN, 0 };
-        ssize_t n;
+    for (const char *hex = argv[3]; hex; hex = strchr(hex, ',') ? strchr(hex, ',') + 1 : NULL) {
+        const char *end = strchr(hex, ',');
 
-        if (send(fd, req, req_len, 0) < 0) {
-            perror("send");
-            return 1;
+        if (unhex(hex, end ? (size_t)(end - hex) : strlen(hex), req, sizeof(req), &req_len) != 0) {
+            fprintf(stderr, "coap_raw: bad hex\n");
+            return 2;
         }
-        if (poll(&pfd, 1, wait_ms) <= 0) {
-            printf("timeout\n");
-            continue;
-        }
-        n = recv(fd, rsp, sizeof(rsp), 0);
-        if (n > 0) {
-            print_reply(rsp, (size_t)n);
-        }
+        send_count(fd, req, req_len, count, wait_ms);
     }
     fflush(stdout);
     freeaddrinfo(ai);

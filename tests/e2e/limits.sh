@@ -48,6 +48,42 @@ test_payload_over_max_is_413_with_size1() {
         "$(cat "$WORK/rd.log")"
 }
 
+# CON POST /rd?ep=EP with Block1 option VALUE (hex), optional Size1 (hex) and payload (hex).
+block1_post() {
+    local mid=$1 ep=$2 block=$3 size1=$4 payload=$5 qlen
+    qlen=$(printf '%x' $((3 + ${#ep})))
+    printf '4102%04x01b2%s4%s%sc%x%s%s%s' "$mid" "$(hex rd)" "$qlen" "$(hex "ep=$ep")" \
+        "$((${#block} / 2))" "$block" "${size1:+d$((${#size1} / 2))14$size1}" "${payload:+ff$payload}"
+}
+
+test_block1_checked_before_reassembly() {
+    with_conf 'max_payload 1024'
+    local full
+    full=$(printf '61%.0s' $(seq 64))
+    # Size1 announcing 4 GiB: refused before libcoap reserves anything.
+    raw "$(block1_post 1 huge 0a ffffffff "$full")"
+    expect_match "Size1 over max_payload" '^4\.13 1 payload too large$' "$RAW_OUT"
+    # A block starting past max_payload.
+    raw "$(block1_post 2 far fffff2 '' "$full")"
+    expect_match "offset over max_payload" '^4\.13 2 ' "$RAW_OUT"
+    # An empty first block, then the last block of the same body from the same port: libcoap
+    # 4.3.1 dereferences a NULL body on the second one unless the first is refused.
+    raw "$(block1_post 3 boom 0a '' ''),$(block1_post 4 boom 02 '' '')"
+    expect_match "empty non-final block" '^4\.00 3 Block1 block not full' "$RAW_OUT"
+    expect_eq "still alive" "0" "$(kill -0 "$RD_PID" 2>/dev/null; echo $?)"
+    # Without Size1 libcoap would take each block for the whole body.
+    raw "$(block1_post 7 nosize 0a '' "$full")"
+    expect_match "first block without Size1" '^4\.00 7 Block1 needs Size1' "$RAW_OUT"
+    # An honest two-block body from one port still goes through libcoap's reassembly.
+    raw "$(block1_post 5 twoblocks 0a 0047 "$(hex '</a>;title="')$(printf '78%.0s' $(seq 52))"),$(block1_post 6 twoblocks 12 '' "$(hex 'x",</b>')")"
+    expect_match "first block continues" '^2\.31 5' "$RAW_OUT"
+    expect_match "last block registers" '2\.01 6' "$RAW_OUT"
+    coap get 'rd-lookup/res?ep=twoblocks'
+    expect_match "both blocks joined" '/b>' "$BODY"
+    expect_match "logged" 'limit: Block1 request from 127\.0\.0\.1 refused: payload too large' \
+        "$(cat "$WORK/rd.log")"
+}
+
 test_links_over_max_is_400() {
     with_conf 'max_links 3'
     coap post 'rd?ep=many' -t 40 -e "$(links 4)"
@@ -268,6 +304,7 @@ test_kill_9_during_burst_loses_nothing_acknowledged() {
 }
 
 run_test test_payload_over_max_is_413_with_size1
+run_test test_block1_checked_before_reassembly
 run_test test_links_over_max_is_400
 run_test test_lifetime_outside_range_is_400_with_range
 run_test test_long_query_and_attributes_are_400

@@ -1,0 +1,311 @@
+/* Datagram guard: looks at each request before libcoap reads it and answers the Block1
+ * requests (RFC 7959 section 2.5) that libcoap 4.3.1 must not see. Its reassembly allocates
+ * the size a Size1 option announces and as far as a block number reaches, and a body whose
+ * first block is empty (or whose buffer could not be allocated) makes it read a NULL body when
+ * the last block comes: a crash for two datagrams. Without Size1 on the first block it builds
+ * no body: each block reaches the handler alone, and a repeated last block crashes it the same
+ * way. So here a Block1 request over max_payload gets 4.13 with Size1, and a non-final block
+ * that is not full, or a first block without Size1, gets 4.00. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rd_internal.h"
+
+/* Descriptors looked at when searching for libcoap's endpoint sockets. */
+#define FD_SCAN_MAX 4096
+/* Requests answered here per round at most, so a flood cannot hold the loop. */
+#define GUARD_BATCH 64
+/* Largest datagram we look at; longer ones are cut, which libcoap rejects anyway. */
+#define DATAGRAM_MAX 1600
+
+/* What the guard needs from one request. */
+struct guard_req {
+    uint8_t type;
+    uint8_t code;
+    uint16_t mid;
+    const uint8_t *token;
+    size_t tkl;
+    int has_block1;
+    uint32_t num;
+    int more;
+    unsigned szx;
+    int has_size1;
+    uint64_t size1;
+    size_t payload_len;
+};
+
+/* Read an option header's extended delta or length. @return the value, or -1 when truncated or
+ * reserved. */
+static long
+ext_value(unsigned nibble, const uint8_t *p, size_t len, size_t *pos)
+{
+    if (nibble < 13) {
+        return (long)nibble;
+    }
+    if (nibble == 13 && *pos + 1 <= len) {
+        return 13 + (long)p[(*pos)++];
+    }
+    if (nibble == 14 && *pos + 2 <= len) {
+        long v = 269 + ((long)p[*pos] << 8 | p[*pos + 1]);
+
+        *pos += 2;
+        return v;
+    }
+    return -1;
+}
+
+static uint64_t
+uint_value(const uint8_t *p, size_t len)
+{
+    uint64_t v = 0;
+
+    for (size_t i = 0; i < len && i < 8; i++) {
+        v = v << 8 | p[i];
+    }
+    return v;
+}
+
+/* Parse header, token, the options we care about and the payload length. @return RD_OK for a
+ * well-formed request; RD_EINVAL for anything else, which is left to libcoap. */
+static int
+parse_request(const uint8_t *p, size_t len, struct guard_req *r)
+{
+    size_t pos;
+    long number = 0;
+
+    memset(r, 0, sizeof(*r));
+    if (len < 4 || (p[0] >> 6) != 1 || (p[0] & 0x0f) > 8) {
+        return RD_EINVAL;
+    }
+    r->type = (p[0] >> 4) & 3;
+    r->tkl = p[0] & 0x0f;
+    r->code = p[1];
+    r->mid = (uint16_t)(p[2] << 8 | p[3]);
+    if (r->code == 0 || (r->code >> 5) != 0 || 4 + r->tkl > len) {
+        return RD_EINVAL;
+    }
+    r->token = p + 4;
+    pos = 4 + r->tkl;
+    while (pos < len && p[pos] != 0xff) {
+        unsigned d = p[pos] >> 4;
+        unsigned l = p[pos] & 0x0f;
+        long delta;
+        long olen;
+
+        pos++;
+        delta = ext_value(d, p, len, &pos);
+        olen = ext_value(l, p, len, &pos);
+        if (delta < 0 || olen < 0 || pos + (size_t)olen > len) {
+            return RD_EINVAL;
+        }
+        number += delta;
+        if (number == COAP_OPTION_BLOCK1 && olen <= 3) {
+            uint64_t v = uint_value(p + pos, (size_t)olen);
+
+            r->has_block1 = 1;
+            r->num = (uint32_t)(v >> 4);
+            r->more = (v >> 3) & 1;
+            r->szx = v & 7;
+        } else if (number == COAP_OPTION_SIZE1 && olen <= 4) {
+            r->has_size1 = 1;
+            r->size1 = uint_value(p + pos, (size_t)olen);
+        }
+        pos += (size_t)olen;
+    }
+    if (pos < len) {
+        /* A payload marker must be followed by a payload (RFC 7252 section 3). */
+        if (pos + 1 == len) {
+            return RD_EINVAL;
+        }
+        r->payload_len = len - pos - 1;
+    }
+    return RD_OK;
+}
+
+/* Why the request must not reach libcoap, or NULL. */
+static const char *
+refusal(const struct rd_server *srv, const struct guard_req *r, coap_pdu_code_t *code)
+{
+    uint64_t block;
+
+    if (!r->has_block1) {
+        return NULL;
+    }
+    /* BERT (szx 7) exists only over reliable transports. */
+    block = (uint64_t)16 << (r->szx < 7 ? r->szx : 6);
+    *code = COAP_RESPONSE_CODE_REQUEST_TOO_LARGE;
+    if (r->has_size1 && r->size1 > srv->conf.max_payload) {
+        return "payload too large";
+    }
+    if ((uint64_t)r->num * block + r->payload_len > srv->conf.max_payload) {
+        return "payload too large";
+    }
+    *code = COAP_RESPONSE_CODE_BAD_REQUEST;
+    if (r->szx == 7) {
+        return "no BERT over UDP";
+    }
+    if (r->more && r->payload_len != block) {
+        return "Block1 block not full";
+    }
+    /* Without a size libcoap builds no body at all: it hands each block to the handler as if
+     * it were the whole body, and a repeated last block then makes it read the NULL body. */
+    if (r->num == 0 && r->more && (!r->has_size1 || r->size1 == 0)) {
+        return "Block1 needs Size1";
+    }
+    return NULL;
+}
+
+/* Answer as libcoap would: an ACK to a confirmable request, else a non-confirmable reply. */
+static void
+answer(struct rd_server *srv, int fd, const struct sockaddr *to, socklen_t to_len,
+       const struct guard_req *r, coap_pdu_code_t code, const char *diag)
+{
+    uint8_t out[64];
+    size_t n = 0;
+    size_t dlen = strlen(diag);
+    uint8_t size1[4];
+    size_t s1len;
+
+    out[n++] = (uint8_t)(0x40 | ((r->type == COAP_MESSAGE_CON ? 2 : 1) << 4) | r->tkl);
+    out[n++] = (uint8_t)code;
+    if (r->type == COAP_MESSAGE_CON) {
+        out[n++] = (uint8_t)(r->mid >> 8);
+        out[n++] = (uint8_t)r->mid;
+    } else {
+        srv->guard_mid++;
+        out[n++] = (uint8_t)(srv->guard_mid >> 8);
+        out[n++] = (uint8_t)srv->guard_mid;
+    }
+    memcpy(out + n, r->token, r->tkl);
+    n += r->tkl;
+    if (code == COAP_RESPONSE_CODE_REQUEST_TOO_LARGE) {
+        /* Size1 (60) tells the client the largest body we take (RFC 7959 section 4). */
+        s1len = coap_encode_var_safe(size1, sizeof(size1), (unsigned)srv->conf.max_payload);
+        out[n++] = (uint8_t)(0xd0 | s1len);
+        out[n++] = COAP_OPTION_SIZE1 - 13;
+        memcpy(out + n, size1, s1len);
+        n += s1len;
+    }
+    if (dlen && n + 1 + dlen <= sizeof(out)) {
+        out[n++] = 0xff;
+        memcpy(out + n, diag, dlen);
+        n += dlen;
+    }
+    sendto(fd, out, n, 0, to, to_len);
+}
+
+static void
+log_refusal(const struct rd_server *srv, const struct sockaddr_storage *from, const char *diag)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+
+    if (from->ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)from)->sin6_addr, host, sizeof(host));
+    } else if (from->ss_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)from)->sin_addr, host, sizeof(host));
+    }
+    rd__log(srv, RD_LOG_INFO, "limit: Block1 request from %s refused: %s", host, diag);
+}
+
+/* Look at the datagrams at the head of one socket's queue, answering and dropping those libcoap
+ * must not see, until one it may see (or none) is at the head. */
+static void
+guard_socket(struct rd_server *srv, int fd)
+{
+    uint8_t buf[DATAGRAM_MAX];
+    struct sockaddr_storage from;
+    struct guard_req r;
+    coap_pdu_code_t code = 0;
+
+    for (int i = 0; i < GUARD_BATCH; i++) {
+        socklen_t from_len = sizeof(from);
+        ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT,
+                             (struct sockaddr *)&from, &from_len);
+        const char *why;
+
+        if (n < 0 || parse_request(buf, (size_t)n, &r)) {
+            return;
+        }
+        why = refusal(srv, &r, &code);
+        if (!why) {
+            return;
+        }
+        /* Take the datagram off the queue: libcoap never sees it. */
+        if (recv(fd, buf, 1, MSG_DONTWAIT) < 0) {
+            return;
+        }
+        log_refusal(srv, &from, why);
+        answer(srv, fd, (struct sockaddr *)&from, from_len, &r, code, why);
+    }
+}
+
+/* Is @p fd an unconnected UDP socket bound to the family and port of @p want? */
+static int
+is_endpoint_socket(int fd, const coap_address_t *want)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int type = 0;
+    socklen_t tlen = sizeof(type);
+    struct stat st;
+
+    if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode) ||
+        getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 || type != SOCK_DGRAM ||
+        getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
+        ss.ss_family != want->addr.sa.sa_family) {
+        return 0;
+    }
+    len = sizeof(ss);
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0 || errno != ENOTCONN) {
+        return 0;
+    }
+    len = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &len);
+    if (ss.ss_family == AF_INET6) {
+        return ((struct sockaddr_in6 *)&ss)->sin6_port == want->addr.sin6.sin6_port;
+    }
+    return ((struct sockaddr_in *)&ss)->sin_port == want->addr.sin.sin_port;
+}
+
+int
+rd__guard_add(struct rd_server *srv, const coap_address_t *addr)
+{
+    for (int fd = 0; fd < FD_SCAN_MAX && srv->nguard < RD_LISTEN_MAX; fd++) {
+        int known = 0;
+
+        for (size_t i = 0; i < srv->nguard; i++) {
+            known |= srv->guard_fd[i] == fd;
+        }
+        if (!known && is_endpoint_socket(fd, addr)) {
+            srv->guard_fd[srv->nguard++] = fd;
+            return RD_OK;
+        }
+    }
+    rd__log(srv, RD_LOG_WARN, "cannot find the endpoint's socket: Block1 requests go unchecked");
+    return RD_ENOTFOUND;
+}
+
+int
+rd__guard_wait(struct rd_server *srv, unsigned wait_ms)
+{
+    int epfd = coap_context_get_coap_fd(srv->ctx);
+    struct pollfd pfd = { epfd, POLLIN, 0 };
+
+    /* Wait here rather than in libcoap, so every datagram is looked at before libcoap reads
+     * it; libcoap's own descriptor covers its sockets and its timers. */
+    if (epfd >= 0 && wait_ms) {
+        if (poll(&pfd, 1, (int)wait_ms) < 0 && errno != EINTR) {
+            return RD_EINVAL;
+        }
+    }
+    for (size_t i = 0; i < srv->nguard; i++) {
+        guard_socket(srv, srv->guard_fd[i]);
+    }
+    return epfd >= 0 ? RD_OK : RD_ENOTFOUND;
+}
