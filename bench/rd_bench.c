@@ -50,6 +50,8 @@
 #define BENCH_OPT_CONTENT_FORMAT 12u
 #define BENCH_OPT_URI_QUERY      15u
 #define BENCH_OPT_BLOCK2         23u
+#define BENCH_OPT_ECHO           252u
+#define BENCH_ECHO_MAX           40 /* RFC 9175 section 2.2.1: 1 to 40 bytes */
 
 /* A response code as class * 32 + detail, the way it sits in the header byte. */
 #define BENCH_CODE(c, d) ((unsigned)((c) << 5 | (d)))
@@ -118,6 +120,9 @@ struct bench_op {
     uint64_t links;      /**< links seen in the answer so far */
     int in_quote;        /**< the answer's link-format scanner is inside a quoted string */
     int escaped;
+    uint8_t echo[BENCH_ECHO_MAX]; /**< Echo value to repeat the request with (RFC 9175) */
+    size_t echo_len;
+    unsigned echo_tries;
     size_t len;
     uint8_t msg[BENCH_REQ_MAX];
 };
@@ -133,6 +138,7 @@ struct bench_stats {
     uint64_t send_errors;
     uint64_t unfinished; /**< outstanding when the phase ran out of time */
     uint64_t links;      /**< links in successful lookup answers */
+    uint64_t echoes;     /**< requests repeated with an Echo value */
     uint64_t codes[256];
     uint64_t *lat; /**< latency of each answered operation, ns */
     size_t nlat;
@@ -176,6 +182,8 @@ struct bench_msg {
     int loc_too_long;
     const uint8_t *payload;
     size_t payload_len;
+    uint8_t echo[BENCH_ECHO_MAX];
+    size_t echo_len;
 };
 
 struct bench_writer {
@@ -343,6 +351,9 @@ take_option(struct bench_msg *m, unsigned number, const uint8_t *val, size_t len
         for (size_t i = 0; i < len; i++) {
             m->block2 = m->block2 << 8 | val[i];
         }
+    } else if (number == BENCH_OPT_ECHO && len <= BENCH_ECHO_MAX) {
+        memcpy(m->echo, val, len);
+        m->echo_len = len;
     } else if (number == BENCH_OPT_LOCATION_PATH) {
         /* The segments joined with '/', as the update and delete requests give them back. */
         size_t need = len + (m->loc_len ? 1 : 0);
@@ -447,6 +458,15 @@ put_location(struct bench_writer *w, const char *loc)
     }
 }
 
+/* The Echo option, last of all options by number, when the server asked for one. */
+static void
+put_echo(struct bench_writer *w, const struct bench_op *op)
+{
+    if (op->echo_len) {
+        put_option(w, BENCH_OPT_ECHO, op->echo, op->echo_len);
+    }
+}
+
 /* Write the request message of @p op (its current block) into op->msg. */
 
 /* The lt of a registration sent now: --lt, or what makes the server's deadline --expire-at. */
@@ -483,6 +503,7 @@ build_request(struct bench *b, struct bench_op *op)
         if (len < 0) {
             return -1;
         }
+        put_echo(&w, op);
         put_payload(&w, links, (size_t)len);
         break;
     case BENCH_UPDATE:
@@ -491,6 +512,7 @@ build_request(struct bench *b, struct bench_op *op)
                    b->phase == BENCH_UPDATE ? BENCH_METHOD_POST : BENCH_METHOD_DELETE, op->mid,
                    op->token, 8);
         put_location(&w, b->loc[op->item]);
+        put_echo(&w, op);
         break;
     case BENCH_LOOKUP_EP:
     case BENCH_LOOKUP_RES_SEL:
@@ -511,6 +533,7 @@ build_request(struct bench *b, struct bench_op *op)
             put_option_str(&w, BENCH_OPT_URI_QUERY, q);
         }
         put_option_uint(&w, BENCH_OPT_BLOCK2, op->block << 4 | op->szx);
+        put_echo(&w, op);
         break;
     case BENCH_NPHASES:
         return -1;
@@ -752,6 +775,18 @@ handle_datagram(struct bench *b, size_t sock, const uint8_t *buf, size_t len, ui
         b->st->strays++;
         return;
     }
+    /* 4.01 with Echo: the server verifies our address before a large answer (RFC 9175
+     * section 2.4); repeat the request with the value, as libcoap clients do. */
+    if (m.code == BENCH_CODE(4, 1) && m.echo_len && op->echo_tries < 2) {
+        memcpy(op->echo, m.echo, m.echo_len);
+        op->echo_len = m.echo_len;
+        op->echo_tries++;
+        b->st->echoes++;
+        if (send_message(b, op, now)) {
+            finish(b, op, 0, 0, now);
+        }
+        return;
+    }
     if (m.code == phase_info[b->phase].expect) {
         count_links(op, m.payload, m.payload_len);
     }
@@ -918,6 +953,8 @@ issue(struct bench *b, size_t item, uint64_t now)
     op->links = 0;
     op->in_quote = 0;
     op->escaped = 0;
+    op->echo_len = 0;
+    op->echo_tries = 0;
     op->started_ns = now;
     b->busy++;
     b->st->issued++;
@@ -1069,7 +1106,7 @@ report(const struct bench *b, const struct bench_stats *st)
     }
     printf("phase=%s n=%zu w=%zu ops=%llu ok=%llu seconds=%.3f ops_per_s=%.0f p50_ms=%.3f "
            "p99_ms=%.3f max_ms=%.3f codes=%s timeouts=%llu retransmissions=%llu messages=%llu "
-           "links_per_ok=%.2f unfinished=%llu stray=%llu send_errors=%llu stopped=%s\n",
+           "links_per_ok=%.2f unfinished=%llu stray=%llu send_errors=%llu stopped=%s echoes=%llu\n",
            phase_info[b->phase].name, b->conf.n, b->conf.window, (unsigned long long)st->issued,
            (unsigned long long)st->ok, secs, secs > 0 ? (double)st->ok / secs : 0.0,
            percentile_ms(st->lat, st->nlat, 50), percentile_ms(st->lat, st->nlat, 99),
@@ -1077,7 +1114,8 @@ report(const struct bench *b, const struct bench_stats *st)
            (unsigned long long)st->timeouts, (unsigned long long)st->retrans,
            (unsigned long long)st->messages, st->ok ? (double)st->links / (double)st->ok : 0.0,
            (unsigned long long)st->unfinished, (unsigned long long)st->strays,
-           (unsigned long long)st->send_errors, st->stopped ? "max-seconds" : "no");
+           (unsigned long long)st->send_errors, st->stopped ? "max-seconds" : "no",
+           (unsigned long long)st->echoes);
     fflush(stdout);
 }
 
