@@ -357,6 +357,11 @@ hnd_post_simple(coap_resource_t *resource, coap_session_t *session, const coap_p
             return;
         }
     }
+    if (rd__limits_reg_admit(srv, session, f->params.ep,
+                             f->params.d ? f->params.d : srv->conf.default_sector, response)) {
+        fetch_free(f);
+        return;
+    }
     if (rd__base_from_session(session, f->base, sizeof(f->base))) {
         rd__respond_error(response, COAP_RESPONSE_CODE_BAD_REQUEST, "no usable source address");
         fetch_free(f);

@@ -209,6 +209,26 @@ test_conf_parse_rejects_bad_limits(void **state)
 }
 
 static void
+test_limits_check_links_names_the_long_attribute(void **state)
+{
+    struct rd_server srv;
+    struct lookup_links links = { 0 };
+    const char *doc = "</a>;rt=\"short\",</b>;title=\"0123456789abcdefX\"";
+    char diag[128] = "";
+
+    (void)state;
+    memset(&srv, 0, sizeof(srv));
+    rd__limits_conf_init(&srv.conf.limits);
+    assert_int_equal(lookup_links_parse(&links, doc, strlen(doc), 10, NULL, 0), RD_OK);
+    srv.conf.limits.max_attr_len = 17;
+    assert_int_equal(rd__limits_check_links(&srv, &links, diag, sizeof(diag)), RD_OK);
+    srv.conf.limits.max_attr_len = 16;
+    assert_int_equal(rd__limits_check_links(&srv, &links, diag, sizeof(diag)), RD_EINVAL);
+    assert_string_equal(diag, "link 2: title longer than 16 bytes");
+    lookup_links_cleanup(&links);
+}
+
+static void
 test_conf_load_reports_missing_file(void **state)
 {
     char err[256] = "";
@@ -517,6 +537,7 @@ main(void)
         cmocka_unit_test(test_identity_allows_own_name_and_mapped_patterns),
         cmocka_unit_test(test_psk_reload_reads_keys_and_revokes_removed_identities),
         cmocka_unit_test(test_dtls_init_fails_on_missing_identity_map),
+        cmocka_unit_test(test_limits_check_links_names_the_long_attribute),
         cmocka_unit_test(test_id_format_parse_round_trips),
         cmocka_unit_test(test_id_parse_rejects_bad_text),
         cmocka_unit_test(test_status_to_coap_maps_each_status),
