@@ -19,6 +19,10 @@
 
 /* Descriptors looked at when searching for libcoap's endpoint sockets. */
 #define FD_SCAN_MAX 4096
+/* Options of our own answers are encoded by hand; their numbers need one extension byte. */
+_Static_assert(COAP_OPTION_MAXAGE >= 13 && COAP_OPTION_SIZE1 - COAP_OPTION_MAXAGE >= 13 &&
+                   COAP_OPTION_SIZE1 < 269,
+               "option deltas need one extension byte");
 /* Requests answered here per round at most, so a flood cannot hold the loop. */
 #define GUARD_BATCH 64
 /* Largest datagram we look at; longer ones are cut, which libcoap rejects anyway. */
@@ -164,13 +168,14 @@ refusal(const struct rd_server *srv, const struct guard_req *r, coap_pdu_code_t 
 /* Answer as libcoap would: an ACK to a confirmable request, else a non-confirmable reply. */
 static void
 answer(struct rd_server *srv, int fd, const struct sockaddr *to, socklen_t to_len,
-       const struct guard_req *r, coap_pdu_code_t code, const char *diag)
+       const struct guard_req *r, coap_pdu_code_t code, const char *diag, uint32_t max_age)
 {
     uint8_t out[64];
     size_t n = 0;
     size_t dlen = strlen(diag);
     uint8_t size1[4];
     size_t s1len;
+    unsigned last = 0; /* option number, for the delta encoding */
 
     out[n++] = (uint8_t)(0x40 | ((r->type == COAP_MESSAGE_CON ? 2 : 1) << 4) | r->tkl);
     out[n++] = (uint8_t)code;
@@ -184,11 +189,20 @@ answer(struct rd_server *srv, int fd, const struct sockaddr *to, socklen_t to_le
     }
     memcpy(out + n, r->token, r->tkl);
     n += r->tkl;
+    if (max_age) {
+        /* Max-Age (14): when the next request will be taken (RFC 8516 section 4). */
+        s1len = coap_encode_var_safe(size1, sizeof(size1), max_age);
+        out[n++] = (uint8_t)(0xd0 | s1len);
+        out[n++] = COAP_OPTION_MAXAGE - 13;
+        last = COAP_OPTION_MAXAGE;
+        memcpy(out + n, size1, s1len);
+        n += s1len;
+    }
     if (code == COAP_RESPONSE_CODE_REQUEST_TOO_LARGE) {
         /* Size1 (60) tells the client the largest body we take (RFC 7959 section 4). */
         s1len = coap_encode_var_safe(size1, sizeof(size1), (unsigned)srv->conf.max_payload);
         out[n++] = (uint8_t)(0xd0 | s1len);
-        out[n++] = COAP_OPTION_SIZE1 - 13;
+        out[n++] = (uint8_t)(COAP_OPTION_SIZE1 - last - 13);
         memcpy(out + n, size1, s1len);
         n += s1len;
     }
@@ -222,6 +236,7 @@ guard_socket(struct rd_server *srv, int fd)
     struct sockaddr_storage from;
     struct guard_req r;
     coap_pdu_code_t code = 0;
+    uint32_t max_age = 0;
 
     for (int i = 0; i < GUARD_BATCH; i++) {
         socklen_t from_len = sizeof(from);
@@ -233,6 +248,12 @@ guard_socket(struct rd_server *srv, int fd)
             return;
         }
         why = refusal(srv, &r, &code);
+        /* libcoap answers non-final blocks itself: the rate limit counts them here. */
+        if (!why && r.has_block1 && r.more &&
+            (max_age = rd__limits_charge_datagram(srv, (struct sockaddr *)&from)) != 0) {
+            why = "rate limit";
+            code = COAP_RESPONSE_CODE(429);
+        }
         if (!why) {
             return;
         }
@@ -240,8 +261,10 @@ guard_socket(struct rd_server *srv, int fd)
         if (recv(fd, buf, 1, MSG_DONTWAIT) < 0) {
             return;
         }
-        log_refusal(srv, &from, why);
-        answer(srv, fd, (struct sockaddr *)&from, from_len, &r, code, why);
+        if (code != COAP_RESPONSE_CODE(429)) {
+            log_refusal(srv, &from, why);
+        }
+        answer(srv, fd, (struct sockaddr *)&from, from_len, &r, code, why, max_age);
     }
 }
 

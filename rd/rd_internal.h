@@ -425,6 +425,10 @@ void rd__limits_cleanup(struct rd_server *srv);
 int rd__limits_admit(struct rd_server *srv, const coap_session_t *session,
                      const coap_pdu_t *request, coap_pdu_t *response);
 
+/** Charge a datagram from @p from that no handler will see (a non-final Block1 block) to the
+ * address's rate. @return 0 when taken, else seconds until the next one is (4.29, Max-Age). */
+uint32_t rd__limits_charge_datagram(struct rd_server *srv, const struct sockaddr *from);
+
 /** Check link targets and attribute values against max_attr_len. @return RD_OK or RD_EINVAL. */
 int rd__limits_check_links(const struct rd_server *srv, const struct lookup_links *links,
                            char *diag, size_t diag_size);

@@ -267,22 +267,16 @@ add_max_age(coap_pdu_t *response, uint32_t seconds)
                     buf);
 }
 
-/* Token bucket per address: rate_limit requests per second, rate_burst at once. */
-static int
-admit_rate(struct rd_server *srv, const coap_session_t *session, coap_pdu_t *response)
+/* Token bucket per address: rate_limit requests per second, rate_burst at once. @return 0 when
+ * the request is taken, else the seconds until the next one will be (for Max-Age). */
+static uint32_t
+charge(struct rd_server *srv, const uint8_t addr[16], const char *who)
 {
     const struct rd_limits_conf *lc = &srv->conf.limits;
     uint64_t cap = (uint64_t)lc->rate_burst * 1000;
     int64_t now_ms = rd__now_ms();
-    struct rd_peer *p;
-    uint8_t addr[16];
-    char diag[64];
-    char who[RD_BASE_SIZE];
+    struct rd_peer *p = peer_get(srv, addr, now_ms);
 
-    if (!lc->rate_limit || peer_addr(session, addr)) {
-        return RD_OK;
-    }
-    p = peer_get(srv, addr, now_ms);
     if (now_ms > p->last_ms) {
         /* rate_limit requests per second is rate_limit thousandths per millisecond. */
         uint64_t add = (uint64_t)(now_ms - p->last_ms) * lc->rate_limit;
@@ -293,19 +287,64 @@ admit_rate(struct rd_server *srv, const coap_session_t *session, coap_pdu_t *res
     if (p->tokens >= 1000) {
         p->tokens -= 1000;
         p->limited = 0;
-        return RD_OK;
+        return 0;
     }
     if (!p->limited) {
         p->limited = 1;
-        peer_text(session, who, sizeof(who));
         rd__log(srv, RD_LOG_WARN, "limit: %s over %lu requests/s, answering 4.29", who,
                 (unsigned long)lc->rate_limit);
     }
+    return (uint32_t)((1000 - p->tokens) / lc->rate_limit / 1000 + 1);
+}
+
+static int
+admit_rate(struct rd_server *srv, const coap_session_t *session, coap_pdu_t *response)
+{
+    uint32_t wait;
+    uint8_t addr[16];
+    char diag[64];
+    char who[RD_BASE_SIZE];
+
+    if (!srv->conf.limits.rate_limit || peer_addr(session, addr)) {
+        return RD_OK;
+    }
+    peer_text(session, who, sizeof(who));
+    wait = charge(srv, addr, who);
+    if (!wait) {
+        return RD_OK;
+    }
     /* Max-Age says when the next request will be taken (RFC 8516 section 4). */
-    add_max_age(response, (uint32_t)((1000 - p->tokens) / lc->rate_limit / 1000 + 1));
-    snprintf(diag, sizeof(diag), "rate limit: %lu requests/s", (unsigned long)lc->rate_limit);
+    add_max_age(response, wait);
+    snprintf(diag, sizeof(diag), "rate limit: %lu requests/s",
+             (unsigned long)srv->conf.limits.rate_limit);
     rd__respond_error(response, COAP_RESPONSE_CODE(429), diag);
     return RD_EFULL;
+}
+
+uint32_t
+rd__limits_charge_datagram(struct rd_server *srv, const struct sockaddr *from)
+{
+    uint8_t addr[16];
+    char who[INET6_ADDRSTRLEN + 16];
+    char text[INET6_ADDRSTRLEN];
+
+    if (!srv->conf.limits.rate_limit) {
+        return 0;
+    }
+    if (from->sa_family == AF_INET6) {
+        memcpy(addr, &((const struct sockaddr_in6 *)(const void *)from)->sin6_addr, 16);
+    } else if (from->sa_family == AF_INET) {
+        memset(addr, 0, 10);
+        addr[10] = addr[11] = 0xff;
+        memcpy(addr + 12, &((const struct sockaddr_in *)(const void *)from)->sin_addr, 4);
+    } else {
+        return 0;
+    }
+    if (!inet_ntop(AF_INET6, addr, text, sizeof(text))) {
+        snprintf(text, sizeof(text), "?");
+    }
+    snprintf(who, sizeof(who), "[%s]", text);
+    return charge(srv, addr, who);
 }
 
 /* Every Uri-Query option is at most max_attr_len bytes and all of them max_query_len. */

@@ -84,6 +84,25 @@ test_block1_checked_before_reassembly() {
         "$(cat "$WORK/rd.log")"
 }
 
+rss_kb() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$RD_PID/status"; }
+
+test_abandoned_block1_transfers_stay_bounded() {
+    with_conf 'max_sessions 16' 'max_payload 65536'
+    local before after i full
+    full=$(printf '3c%.0s' $(seq 1024))
+    before=$(rss_kb)
+    # 300 peers (source ports) each start a 64 KiB body and never finish it.
+    for i in $(seq 1 300); do
+        "$RAW" 127.0.0.1 "$PORT" "$(block1_post "$i" "gone$i" 0e 010000 "$full")" 1 300 >/dev/null
+    done
+    after=$(rss_kb)
+    expect_match "resident memory grew by under 16 MiB ($before kB to $after kB)" '^1$' \
+        "$((after - before < 16384))"
+    coap get 'rd-lookup/ep'
+    expect_eq "still serving" "2.05" "$CODE"
+    echo "300 abandoned Block1 transfers with max_sessions 16: VmRSS $before kB -> $after kB"
+}
+
 test_links_over_max_is_400() {
     with_conf 'max_links 3'
     coap post 'rd?ep=many' -t 40 -e "$(links 4)"
@@ -191,6 +210,13 @@ test_rate_limit_is_429_then_recovers() {
     sleep 1.3
     raw "$(small_get 2)" 3
     expect_eq "a second later" "3" "$(printf '%s\n' "$RAW_OUT" | grep -c '^2\.05')"
+    # Non-final Block1 blocks never reach a handler: the guard counts them.
+    local full
+    full=$(printf '61%.0s' $(seq 64))
+    sleep 1.1
+    raw "$(block1_post 100 rb1 0a 0400 "$full")" 8
+    expect_eq "Block1 blocks within the burst" "5" "$(printf '%s\n' "$RAW_OUT" | grep -c '^2\.31')"
+    expect_eq "Block1 blocks over the rate" "3" "$(printf '%s\n' "$RAW_OUT" | grep -c '^4\.29 .* rate limit$')"
 }
 
 test_amplification_needs_echo() {
@@ -305,6 +331,7 @@ test_kill_9_during_burst_loses_nothing_acknowledged() {
 
 run_test test_payload_over_max_is_413_with_size1
 run_test test_block1_checked_before_reassembly
+run_test test_abandoned_block1_transfers_stay_bounded
 run_test test_links_over_max_is_400
 run_test test_lifetime_outside_range_is_400_with_range
 run_test test_long_query_and_attributes_are_400
