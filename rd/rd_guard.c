@@ -41,6 +41,7 @@ struct guard_req {
     unsigned szx;
     int has_size1;
     uint64_t size1;
+    int bad_option; /* Block1 or Size1 repeated or too long */
     size_t payload_len;
 };
 
@@ -109,14 +110,18 @@ parse_request(const uint8_t *p, size_t len, struct guard_req *r)
             return RD_EINVAL;
         }
         number += delta;
-        if (number == COAP_OPTION_BLOCK1 && olen <= 3) {
+        /* libcoap reads the first of repeated options; a second one, or one too long to be
+         * read the same way by both, is refused rather than guessed at. */
+        if (number == COAP_OPTION_BLOCK1) {
             uint64_t v = uint_value(p + pos, (size_t)olen);
 
+            r->bad_option |= r->has_block1 || olen > 3;
             r->has_block1 = 1;
             r->num = (uint32_t)(v >> 4);
             r->more = (v >> 3) & 1;
             r->szx = v & 7;
-        } else if (number == COAP_OPTION_SIZE1 && olen <= 4) {
+        } else if (number == COAP_OPTION_SIZE1) {
+            r->bad_option |= r->has_size1 || olen > 4;
             r->has_size1 = 1;
             r->size1 = uint_value(p + pos, (size_t)olen);
         }
@@ -140,6 +145,10 @@ refusal(const struct rd_server *srv, const struct guard_req *r, coap_pdu_code_t 
 
     if (!r->has_block1) {
         return NULL;
+    }
+    *code = COAP_RESPONSE_CODE_BAD_REQUEST;
+    if (r->bad_option) {
+        return "Block1 or Size1 repeated or too long";
     }
     /* BERT (szx 7) exists only over reliable transports. */
     block = (uint64_t)16 << (r->szx < 7 ? r->szx : 6);

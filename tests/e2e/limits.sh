@@ -71,6 +71,9 @@ test_block1_checked_before_reassembly() {
     raw "$(block1_post 3 boom 0a '' ''),$(block1_post 4 boom 02 '' '')"
     expect_match "empty non-final block" '^4\.00 3 Block1 block not full' "$RAW_OUT"
     expect_eq "still alive" "0" "$(kill -0 "$RD_PID" 2>/dev/null; echo $?)"
+    # libcoap reads the first of two Block1 options: a second one is refused, not guessed at.
+    raw "$(block1_post 8 rep 0a '' '')0102"
+    expect_match "repeated Block1" '^4\.00 8 Block1 or Size1 repeated or too long' "$RAW_OUT"
     # Without Size1 libcoap would take each block for the whole body.
     raw "$(block1_post 7 nosize 0a '' "$full")"
     expect_match "first block without Size1" '^4\.00 7 Block1 needs Size1' "$RAW_OUT"
