@@ -25,8 +25,8 @@ _Static_assert(COAP_OPTION_MAXAGE >= 13 && COAP_OPTION_SIZE1 - COAP_OPTION_MAXAG
                "option deltas need one extension byte");
 /* Requests answered here per round at most, so a flood cannot hold the loop. */
 #define GUARD_BATCH 64
-/* Largest datagram we look at; longer ones are cut, which libcoap rejects anyway. */
-#define DATAGRAM_MAX 1600
+/* libcoap reads at most this much of a datagram: look at exactly what it will see. */
+#define DATAGRAM_MAX COAP_RXBUFFER_SIZE
 
 /* What the guard needs from one request. */
 struct guard_req {
