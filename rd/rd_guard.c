@@ -257,9 +257,12 @@ guard_socket(struct rd_server *srv, int fd)
             return;
         }
         why = refusal(srv, &r, &code);
+        max_age = 0;
         /* libcoap answers non-final blocks itself: the rate limit counts them here. */
-        if (!why && r.has_block1 && r.more &&
-            (max_age = rd__limits_charge_datagram(srv, (struct sockaddr *)&from)) != 0) {
+        if (!why && r.has_block1 && r.more) {
+            max_age = rd__limits_charge_datagram(srv, (struct sockaddr *)&from);
+        }
+        if (max_age) {
             why = "rate limit";
             code = COAP_RESPONSE_CODE(429);
         }
