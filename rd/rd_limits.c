@@ -471,11 +471,13 @@ rd__limits_answer_ok(struct rd_server *srv, const coap_session_t *session,
                      const coap_pdu_t *request, coap_pdu_t *response, size_t answer_len)
 {
     coap_block_b_t block;
+    coap_opt_iterator_t oi;
     size_t first = DEFAULT_BLOCK;
     int64_t now = rd__now();
     struct rd_peer *p;
     uint8_t addr[16];
     char who[RD_BASE_SIZE];
+    int observe;
 
     if (!srv->conf.limits.amplification || coap_session_get_proto(session) != COAP_PROTO_UDP ||
         is_multicast(session) || peer_addr(session, addr)) {
@@ -487,8 +489,12 @@ rd__limits_answer_ok(struct rd_server *srv, const coap_session_t *session,
     if (answer_len < first) {
         first = answer_len;
     }
-    if (first + ANSWER_OVERHEAD + coap_pdu_get_token(request).length <=
-        AMPLIFICATION_FACTOR * request_size(request)) {
+    /* An observer is verified whatever its first answer's size: later notifications, which
+     * libcoap makes from the same request, may be larger, and would otherwise go to whoever
+     * the source address names (RFC 7641 section 7). */
+    observe = coap_check_option(request, COAP_OPTION_OBSERVE, &oi) != NULL;
+    if (!observe && first + ANSWER_OVERHEAD + coap_pdu_get_token(request).length <=
+                        AMPLIFICATION_FACTOR * request_size(request)) {
         return 1;
     }
     p = peer_get(srv, addr, rd__now_ms());

@@ -234,6 +234,10 @@ test_amplification_needs_echo() {
     expect_match "unverified: 4.01 and no links" '^4\.01 [0-9]+ repeat with the Echo option$' "$RAW_OUT"
     raw "$(small_get 3)"
     expect_match "small answers go out" '^2\.05 ' "$RAW_OUT"
+    # GET /rd-lookup/ep?ep=none with Observe (6): small now, but notifications may grow.
+    raw "4101abce016059$(hex rd-lookup)02$(hex ep)47$(hex ep=none)"
+    expect_match "an unverified observer is asked for Echo" '^4\.01 [0-9]+ repeat with the Echo' \
+        "$RAW_OUT"
     local asked
     asked=$(grep -c 'asking for Echo' "$WORK/rd.log")
     coap get 'rd-lookup/res'
