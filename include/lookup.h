@@ -190,6 +190,26 @@ struct lookup_reg {
     void *mem; /**< private: set by lookup_reg_decode() */
 };
 
+/** The fields of a registration record that a refresh needs, read in place. */
+struct lookup_reg_head {
+    const char *base; /**< base_len bytes inside the record, not NUL-terminated */
+    size_t base_len;
+    const char *owner; /**< owner_len bytes inside the record; NULL in records without owner */
+    size_t owner_len;
+    unsigned char base_explicit;
+    uint32_t lt;
+    uint32_t scope;
+};
+
+/**
+ * Read the head of a record made by lookup_reg_encode() (lifetime, base, link of a link-local
+ * base, owner) without decoding its links: a lifetime refresh needs no more.
+ *
+ * @param out Points into @p data; valid while @p data is.
+ * @return RD_OK; RD_EINVAL for a record that is not one.
+ */
+int lookup_reg_head(const void *data, size_t len, struct lookup_reg_head *out);
+
 /** Longest owner identity a record keeps, in bytes. */
 #define LOOKUP_OWNER_MAX 200
 

@@ -130,6 +130,19 @@ int store_reg_put(struct store *st, const struct store_reg *reg, uint64_t *id, i
 int store_reg_replace(struct store *st, uint64_t id, const struct store_reg *reg);
 
 /**
+ * Move the deadline of the registration @p id (live or expired but not collected) to
+ * @p expires_at and change nothing else: a lifetime refresh. With @p term, only when the
+ * registration has that term among its own (what a refresh must not change, such as the
+ * address the registration is counted under).
+ *
+ * @param term NULL, or a term to require (not copied).
+ * @return RD_OK; RD_ENOTFOUND; RD_ECONFLICT when @p term is not the registration's; RD_EFULL;
+ *         RD_ESTORE.
+ */
+int store_reg_touch(struct store *st, uint64_t id, int64_t expires_at,
+                    const struct store_term *term);
+
+/**
  * Delete the registration @p id (live or expired but not collected) with its terms.
  *
  * @return RD_OK; RD_ENOTFOUND; RD_ESTORE.

@@ -375,6 +375,57 @@ read_record(struct reader *r, struct lookup_reg *reg)
     return RD_OK;
 }
 
+/* Reads a string in place: *out points into the record, *out_len bytes, no NUL. */
+static int
+get_span(struct reader *r, const char **out, size_t *out_len)
+{
+    uint64_t n;
+    int rc = get_varint(r, &n);
+
+    if (rc || n > r->len - r->pos || memchr(r->p + r->pos, '\0', (size_t)n)) {
+        return RD_EINVAL;
+    }
+    *out = (const char *)(r->p + r->pos);
+    *out_len = (size_t)n;
+    r->pos += (size_t)n;
+    return RD_OK;
+}
+
+int
+lookup_reg_head(const void *data, size_t len, struct lookup_reg_head *out)
+{
+    struct reader r;
+    unsigned char version;
+    unsigned char flags;
+    uint64_t lt;
+    uint64_t scope = 0;
+
+    memset(&r, 0, sizeof(r));
+    memset(out, 0, sizeof(*out));
+    r.p = data;
+    r.len = len;
+    if (get_u8(&r, &version) ||
+        (version != LOOKUP_RECORD_VERSION && version != LOOKUP_RECORD_VERSION_OWNER) ||
+        get_u8(&r, &flags) || (flags & ~(LOOKUP_RECORD_BASE_EXPLICIT | LOOKUP_RECORD_SCOPED)) ||
+        get_varint(&r, &lt) || lt > UINT32_MAX) {
+        return RD_EINVAL;
+    }
+    if ((flags & LOOKUP_RECORD_SCOPED) &&
+        (get_varint(&r, &scope) || scope == 0 || scope > UINT32_MAX)) {
+        return RD_EINVAL;
+    }
+    if (get_span(&r, &out->base, &out->base_len)) {
+        return RD_EINVAL;
+    }
+    if (version == LOOKUP_RECORD_VERSION_OWNER && get_span(&r, &out->owner, &out->owner_len)) {
+        return RD_EINVAL;
+    }
+    out->base_explicit = flags & LOOKUP_RECORD_BASE_EXPLICIT;
+    out->lt = (uint32_t)lt;
+    out->scope = (uint32_t)scope;
+    return RD_OK;
+}
+
 int
 lookup_reg_decode(struct lookup_reg *out, const void *data, size_t len)
 {

@@ -385,6 +385,114 @@ same_base(const char *a, const char *b)
     return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
+/* What a lifetime refresh needs of a stored registration, copied out of the store's view. */
+struct reg_head {
+    int rc;
+    int64_t expires_at;
+    struct lookup_reg_head h;
+    char base[RD_BASE_SIZE];
+    char owner[RD_IDENTITY_SIZE];
+};
+
+static int
+head_cb(void *arg, const struct store_reg *reg)
+{
+    struct reg_head *rh = arg;
+
+    rh->expires_at = reg->expires_at;
+    rh->rc = lookup_reg_head(reg->data, reg->data_len, &rh->h);
+    if (rh->rc || rh->h.base_len >= sizeof(rh->base) || rh->h.owner_len >= sizeof(rh->owner)) {
+        rh->rc = RD_EINVAL;
+        return 0;
+    }
+    memcpy(rh->base, rh->h.base, rh->h.base_len);
+    rh->base[rh->h.base_len] = '\0';
+    memcpy(rh->owner, rh->h.owner ? rh->h.owner : "", rh->h.owner_len);
+    rh->owner[rh->h.owner_len] = '\0';
+    return 0;
+}
+
+/* Whether @p rh's base and its link would stay as they are after an update over @p session. */
+static int
+base_unchanged(const coap_session_t *session, const struct reg_head *rh)
+{
+    char implicit[RD_BASE_SIZE];
+    int ifindex;
+
+    if (!rh->h.base_explicit && (rd__base_from_session(session, implicit, sizeof(implicit)) ||
+                                 strcmp(implicit, rh->base) != 0)) {
+        return 0;
+    }
+    if (!lookup_uri_is_link_local(rh->base)) {
+        return rh->h.scope == 0;
+    }
+    ifindex = coap_session_get_ifindex(session);
+    return ifindex > 0 && (uint32_t)ifindex == rh->h.scope;
+}
+
+/* An update without body or parameters that changes nothing but the deadline: the most
+ * frequent request of a directory, answered without decoding or re-encoding the registration.
+ * @return RD_OK or an error already in @p response; RD_ECONFLICT when the full update must run
+ * (the base or the address the registration is counted under would change). */
+static int
+refresh(struct rd_server *srv, coap_session_t *session, const char *identity, uint64_t id,
+        coap_pdu_t *response)
+{
+    struct reg_head rh;
+    struct store_term src;
+    char source[64];
+    char text[RD_ID_SIZE];
+    int64_t now = rd__now();
+    int64_t expires_at;
+    int rc;
+
+    memset(&rh, 0, sizeof(rh));
+    rc = store_reg_get(srv->store, id, now, STORE_GET_EXPIRED, head_cb, &rh);
+    if (rc == RD_OK && rh.rc) {
+        return RD_ECONFLICT; /* the full update reports the damage */
+    }
+    /* Past the grace period a registration is gone, whether or not the sweep has run yet. */
+    if (rc == RD_OK && rh.expires_at < now - (int64_t)srv->conf.expiry_grace) {
+        rc = RD_ENOTFOUND;
+    }
+    if (rc) {
+        rd__respond_store_error(response, rc);
+        return rc;
+    }
+    if (rd__auth_owner(srv, identity, rh.h.owner ? rh.owner : NULL, response)) {
+        return RD_EINVAL;
+    }
+    if (!base_unchanged(session, &rh) || rd__limits_source_term(session, source, sizeof(source))) {
+        return RD_ECONFLICT;
+    }
+    src.data = source;
+    src.len = strlen(source) + 1;
+    expires_at = rd__deadline(rh.h.lt);
+    rc = store_reg_touch(srv->store, id, expires_at, &src);
+    if (rc == RD_ECONFLICT) {
+        return rc;
+    }
+    if (rc) {
+        if (rc == RD_ESTORE) {
+            rd__log(srv, RD_LOG_ERROR, "store: %s", store_errmsg(srv->store));
+        }
+        rd__respond_store_error(response, rc);
+        return rc;
+    }
+    srv->dirty = 1;
+    /* Reviving an expired registration changes lookup results; a refresh does not. */
+    if (rh.expires_at > now) {
+        rd__lookup_refreshed(srv, expires_at);
+    } else {
+        rd__lookup_changed(srv, expires_at);
+    }
+    rd__id_format(id, text);
+    rd__log(srv, RD_LOG_DEBUG, "refreshed location=/%s/%s lt=%lu", DIR_PATH, text,
+            (unsigned long)rh.h.lt);
+    coap_pdu_set_code(response, COAP_RESPONSE_CODE_CHANGED);
+    return RD_OK;
+}
+
 /* POST /rd/<id>: refresh the lifetime and update lt, base and extra attributes (RFC 9176
  * section 5.3.1). An expired registration still in its grace period is revived. A link-format
  * body, which LwM2M clients send, replaces the links. */
@@ -412,6 +520,10 @@ update_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
         read_body(srv, session, request, response, &body, &body_len) ||
         rd__parse_regparams(srv, session, request, LOOKUP_REG_UPDATE, &p, response)) {
         return;
+    }
+    if (body_len == 0 && !p.base && p.lt == 0 && p.nattrs == 0 &&
+        refresh(srv, session, identity, id, response) != RD_ECONFLICT) {
+        goto out;
     }
     if (body_len > 0) {
         if (parse_links(srv, session, body, body_len, &links, response)) {

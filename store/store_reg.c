@@ -1,6 +1,7 @@
 /* Registration records: put, replace, get, find, delete, iterate, and their index entries. */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <lmdb.h>
@@ -17,6 +18,7 @@
  * keeping the terms lets a replace or delete find the index entries to remove. */
 #define STORE_REC_FORMAT      1
 #define STORE_REC_HEADER_SIZE 20
+#define STORE_REC_DEADLINE_AT 12 /* offset of the 8-byte deadline in the header */
 #define STORE_REC_MAX_SIZE    UINT32_MAX
 
 /* Sizes of a valid registration, worked out once by check_reg(). */
@@ -108,7 +110,7 @@ rec_encode(unsigned char *p, const struct store_reg *reg, const struct reg_shape
     p[3] = 0;
     store__put_be(p + 4, reg->nterms, 4);
     store__put_be(p + 8, shape->terms_len, 4);
-    store__put_be(p + 12, (uint64_t)reg->expires_at, 8);
+    store__put_be(p + STORE_REC_DEADLINE_AT, (uint64_t)reg->expires_at, 8);
     p += STORE_REC_HEADER_SIZE;
     memcpy(p, reg->ep, shape->ep_len);
     p += shape->ep_len;
@@ -146,7 +148,7 @@ store__rec_decode(struct store *st, const MDB_val *val, struct store__rec *rec)
     rec->d_len = p[2];
     rec->nterms = (uint32_t)store__get_be(p + 4, 4);
     rec->terms_len = (size_t)store__get_be(p + 8, 4);
-    bits = store__get_be(p + 12, 8);
+    bits = store__get_be(p + STORE_REC_DEADLINE_AT, 8);
     memcpy(&rec->expires_at, &bits, sizeof(rec->expires_at));
     if (rec->ep_len == 0 || rec->ep_len > STORE_NAME_MAX || rec->d_len > STORE_NAME_MAX) {
         return store__fail(st, "corrupt registration record: name lengths %zu, %zu", rec->ep_len,
@@ -522,6 +524,92 @@ store_reg_replace(struct store *st, uint64_t id, const struct store_reg *reg)
     }
     rc = commit(st, &txn);
 out:
+    if (txn) {
+        mdb_txn_abort(txn);
+    }
+    return rc;
+}
+
+/* Whether @p term is among the terms of @p rec. */
+static int
+rec_has_term(const struct store__rec *rec, const struct store_term *term)
+{
+    size_t off = 0;
+
+    for (uint32_t i = 0; i < rec->nterms && rec->terms_len - off >= 2; i++) {
+        size_t len = (size_t)store__get_be(rec->terms + off, 2);
+
+        if (len > rec->terms_len - off - 2) {
+            return 0;
+        }
+        if (len == term->len && memcmp(rec->terms + off + 2, term->data, len) == 0) {
+            return 1;
+        }
+        off += 2 + len;
+    }
+    return 0;
+}
+
+int
+store_reg_touch(struct store *st, uint64_t id, int64_t expires_at, const struct store_term *term)
+{
+    MDB_txn *txn = NULL;
+    struct store__rec old;
+    unsigned char k[STORE_KEY_SIZE];
+    unsigned char small[1024];
+    unsigned char *copy = small;
+    MDB_val key = { sizeof(k), k };
+    MDB_val val = { 0, NULL };
+    uint64_t counter = 0;
+    size_t size;
+    int rc;
+
+    rc = store__id_to_counter(st, id, &counter);
+    if (rc) {
+        return rc;
+    }
+    rc = store__write_begin(st, &txn, 0);
+    if (rc) {
+        return rc;
+    }
+    rc = rec_get(st, txn, counter, &old);
+    if (!rc && term && !rec_has_term(&old, term)) {
+        rc = RD_ECONFLICT;
+    }
+    if (rc || old.expires_at == expires_at) {
+        goto out;
+    }
+    rc = store__expiry_del(st, txn, old.expires_at, counter);
+    if (!rc) {
+        rc = store__expiry_add(st, txn, expires_at, counter);
+    }
+    if (rc) {
+        goto out;
+    }
+    /* The record's bytes live in a page this transaction is about to copy: take them first,
+     * then write them back with the new deadline in the header. */
+    store__put_be(k, counter, sizeof(k));
+    rc = store__from_mdb(st, mdb_get(txn, st->regs, &key, &val), "get registration");
+    if (rc) {
+        goto out;
+    }
+    size = val.mv_size;
+    if (size > sizeof(small) && !(copy = malloc(size))) {
+        rc = RD_ENOMEM;
+        goto out;
+    }
+    memcpy(copy, val.mv_data, size);
+    store__put_be(copy + STORE_REC_DEADLINE_AT, (uint64_t)expires_at, 8);
+    val.mv_size = size;
+    val.mv_data = copy;
+    rc = store__from_mdb(st, mdb_put(txn, st->regs, &key, &val, 0), "put registration");
+    if (!rc) {
+        rc = commit(st, &txn);
+    }
+out:
+    if (copy != small) {
+        free(copy);
+    }
     if (txn) {
         mdb_txn_abort(txn);
     }

@@ -1416,6 +1416,35 @@ test_reg_decode_reverses_encode_with_scope(void **state)
 }
 
 static void
+test_reg_head_reads_what_a_refresh_needs(void **state)
+{
+    struct lookup_reg reg;
+    struct lookup_reg_head h;
+    struct lookup_buf b;
+
+    (void)state;
+    memset(&reg, 0, sizeof(reg));
+    reg.base = "coap://[fe80::1]";
+    reg.base_explicit = 1;
+    reg.lt = 77;
+    reg.scope = 3;
+    reg.owner = "psk:alice";
+    lookup_buf_init(&b, 4096);
+    assert_int_equal(lookup_reg_encode(&reg, &b), RD_OK);
+    assert_int_equal(lookup_reg_head(b.data, b.len, &h), RD_OK);
+    assert_int_equal(h.base_len, strlen(reg.base));
+    assert_memory_equal(h.base, reg.base, h.base_len);
+    assert_int_equal(h.owner_len, 9);
+    assert_memory_equal(h.owner, "psk:alice", 9);
+    assert_int_equal(h.base_explicit, 1);
+    assert_int_equal(h.lt, 77);
+    assert_int_equal(h.scope, 3);
+    /* Truncated inside the base. */
+    assert_int_equal(lookup_reg_head(b.data, 6, &h), RD_EINVAL);
+    lookup_buf_cleanup(&b);
+}
+
+static void
 test_uri_is_link_local(void **state)
 {
     (void)state;
@@ -3150,6 +3179,7 @@ main(void)
         cmocka_unit_test(test_reg_decode_reverses_encode_with_owner),
         cmocka_unit_test(test_reg_decode_reverses_encode_with_scope),
         cmocka_unit_test(test_uri_is_link_local),
+        cmocka_unit_test(test_reg_head_reads_what_a_refresh_needs),
         cmocka_unit_test(test_reg_decode_rejects_every_truncation),
         cmocka_unit_test(test_reg_decode_rejects_trailing_bytes),
         cmocka_unit_test(test_reg_decode_rejects_corrupt_fields),

@@ -604,6 +604,47 @@ test_reg_replace_same_terms_keeps_them(void **state)
     assert_int_equal(s.calls, 0);
 }
 
+/* A lifetime refresh moves the deadline and nothing else, and only while the required term is
+ * the registration's. */
+static void
+test_reg_touch_moves_only_the_deadline(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const terms[] = { "rt=temp", "src=10.0.0.1", NULL };
+    struct store_term have = { "src=10.0.0.1", 12 };
+    struct store_term other = { "src=10.0.0.2", 12 };
+    struct seen s = { 0 };
+    uint64_t id = 0;
+    int created = 0;
+    size_t n = 0;
+
+    assert_int_equal(put_terms(f->st, "", "node1", NOW + 10, "</a>", terms, &id, &created),
+                     RD_OK);
+    assert_int_equal(store_reg_touch(f->st, id, LATER, &have), RD_OK);
+    assert_int_equal(store_reg_get(f->st, id, NOW + 20, 0, record, &s), RD_OK);
+    assert_int_equal(s.expires_at, LATER);
+    assert_memory_equal(s.data, "</a>", 4);
+    assert_int_equal(store_expire(f->st, NOW + 20, 10, &n), RD_OK);
+    assert_int_equal(n, 0);
+    s = term_scan(f->st, "rt=temp", NOW + 20);
+    assert_int_equal(s.calls, 1);
+    /* Without the required term nothing changes. */
+    assert_int_equal(store_reg_touch(f->st, id, LATER + 100, &other), RD_ECONFLICT);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(store_reg_get(f->st, id, NOW, 0, record, &s), RD_OK);
+    assert_int_equal(s.expires_at, LATER);
+    /* An expired registration not yet collected is revived; a gone one is not found. */
+    assert_int_equal(store_reg_touch(f->st, id, NOW - 5, NULL), RD_OK);
+    assert_int_equal(store_reg_get(f->st, id, NOW, 0, record, &s), RD_ENOTFOUND);
+    assert_int_equal(store_reg_touch(f->st, id, LATER, NULL), RD_OK);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(store_reg_get(f->st, id, NOW, 0, record, &s), RD_OK);
+    assert_int_equal(store_reg_delete(f->st, id), RD_OK);
+    assert_int_equal(store_reg_touch(f->st, id, LATER, NULL), RD_ENOTFOUND);
+    assert_int_equal(store_expire(f->st, LATER + 1000, 10, &n), RD_OK);
+    assert_int_equal(n, 0);
+}
+
 static void
 test_reg_put_same_name_drops_old_terms(void **state)
 {
@@ -1477,6 +1518,7 @@ main(void)
         T(test_reg_replace_deleted_id_is_not_found),
         T(test_reg_replace_drops_old_terms),
         T(test_reg_replace_same_terms_keeps_them),
+        T(test_reg_touch_moves_only_the_deadline),
         T(test_reg_put_same_name_drops_old_terms),
         T(test_reg_delete_removes_record_name_and_terms),
         T(test_reg_delete_unknown_id_is_not_found),
