@@ -138,22 +138,23 @@ parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
     return RD_OK;
 }
 
-static int
-set_listen(struct rd_conf *conf, const char *value, char *err, size_t err_size)
+int
+rd__conf_add_listen(char *list[RD_LISTEN_MAX], size_t *n, const char *key, const char *value,
+                    char *err, size_t err_size)
 {
-    if (conf->nlisten >= RD_LISTEN_MAX) {
-        snprintf(err, err_size, "listen: at most %d addresses", RD_LISTEN_MAX);
+    if (*n >= RD_LISTEN_MAX) {
+        snprintf(err, err_size, "%s: at most %d addresses", key, RD_LISTEN_MAX);
         return RD_EINVAL;
     }
     if (!strrchr(value, ':')) {
-        snprintf(err, err_size, "listen: expected HOST:PORT, got \"%s\"", value);
+        snprintf(err, err_size, "%s: expected HOST:PORT, got \"%s\"", key, value);
         return RD_EINVAL;
     }
-    conf->listen[conf->nlisten] = strdup(value);
-    if (!conf->listen[conf->nlisten]) {
+    list[*n] = strdup(value);
+    if (!list[*n]) {
         return RD_ENOMEM;
     }
-    conf->nlisten++;
+    (*n)++;
     return RD_OK;
 }
 
@@ -244,7 +245,7 @@ rd_conf_set(struct rd_conf *conf, const char *key, const char *value, char *err,
         return RD_OK;
     }
     if (strcmp(key, "listen") == 0) {
-        return set_listen(conf, value, err, err_size);
+        return rd__conf_add_listen(conf->listen, &conf->nlisten, key, value, err, err_size);
     }
     if (strcmp(key, "http_listen") == 0) {
         if (strcmp(value, "off") == 0) {

@@ -20,25 +20,6 @@ set_string(char **dst, const char *value)
     return RD_OK;
 }
 
-static int
-set_dtls_listen(struct rd_sec_conf *sec, const char *value, char *err, size_t err_size)
-{
-    if (sec->ndtls_listen >= RD_LISTEN_MAX) {
-        snprintf(err, err_size, "dtls_listen: at most %d addresses", RD_LISTEN_MAX);
-        return RD_EINVAL;
-    }
-    if (!strrchr(value, ':')) {
-        snprintf(err, err_size, "dtls_listen: expected HOST:PORT, got \"%s\"", value);
-        return RD_EINVAL;
-    }
-    sec->dtls_listen[sec->ndtls_listen] = strdup(value);
-    if (!sec->dtls_listen[sec->ndtls_listen]) {
-        return RD_ENOMEM;
-    }
-    sec->ndtls_listen++;
-    return RD_OK;
-}
-
 /* One keyword out of a list; @p names[i] sets the value i. */
 static int
 set_keyword(int *out, const char *const *names, size_t n, const char *key, const char *value,
@@ -82,7 +63,7 @@ rd__conf_sec_set(struct rd_sec_conf *sec, const char *key, const char *value, ch
     int rc;
 
     if (strcmp(key, "dtls_listen") == 0) {
-        return set_dtls_listen(sec, value, err, err_size);
+        return rd__conf_add_listen(sec->dtls_listen, &sec->ndtls_listen, key, value, err, err_size);
     }
     if (strcmp(key, "psk_file") == 0) {
         return set_string(&sec->psk_file, value);

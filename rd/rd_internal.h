@@ -155,6 +155,11 @@ struct rd_server {
 
 /* rd_conf.c */
 
+/** Add a "HOST:PORT" listener of directive @p key to @p list (a copy). @return RD_OK; RD_EINVAL
+ * with a reason in @p err (too many, no port); RD_ENOMEM. */
+int rd__conf_add_listen(char *list[RD_LISTEN_MAX], size_t *n, const char *key, const char *value,
+                        char *err, size_t err_size);
+
 /** Set every directive to its default. Allocates; release with rd_conf_cleanup(). */
 int rd_conf_init(struct rd_conf *conf);
 

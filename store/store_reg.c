@@ -307,6 +307,22 @@ reg_write(struct store *st, MDB_txn *txn, uint64_t counter, const struct store_r
     return terms_add(st, txn, counter, reg, is_new);
 }
 
+/* The stored value of the record of @p counter. @return RD_OK; RD_ENOTFOUND; RD_ESTORE. */
+static int
+rec_value(struct store *st, MDB_txn *txn, uint64_t counter, MDB_val *val)
+{
+    unsigned char k[STORE_KEY_SIZE];
+    MDB_val key = { sizeof(k), k };
+    int rc;
+
+    store__put_be(k, counter, sizeof(k));
+    rc = mdb_get(txn, st->regs, &key, val);
+    if (rc == MDB_NOTFOUND) {
+        return RD_ENOTFOUND;
+    }
+    return store__from_mdb(st, rc, "get registration");
+}
+
 /* Read the record of @p counter in a write transaction, into @p rec.
  *
  * The pointers stay valid until the record itself is written: the record's pages were
@@ -315,21 +331,10 @@ reg_write(struct store *st, MDB_txn *txn, uint64_t counter, const struct store_r
 static int
 rec_get(struct store *st, MDB_txn *txn, uint64_t counter, struct store__rec *rec)
 {
-    unsigned char k[STORE_KEY_SIZE];
-    MDB_val key = { sizeof(k), k };
     MDB_val val = { 0, NULL };
-    int rc;
+    int rc = rec_value(st, txn, counter, &val);
 
-    store__put_be(k, counter, sizeof(k));
-    rc = mdb_get(txn, st->regs, &key, &val);
-    if (rc == MDB_NOTFOUND) {
-        return RD_ENOTFOUND;
-    }
-    rc = store__from_mdb(st, rc, "get registration");
-    if (rc) {
-        return rc;
-    }
-    return store__rec_decode(st, &val, rec);
+    return rc ? rc : store__rec_decode(st, &val, rec);
 }
 
 static int
@@ -588,11 +593,11 @@ store_reg_touch(struct store *st, uint64_t id, int64_t expires_at, const struct 
     }
     /* The record's bytes live in a page this transaction is about to copy: take them first,
      * then write them back with the new deadline in the header. */
-    store__put_be(k, counter, sizeof(k));
-    rc = store__from_mdb(st, mdb_get(txn, st->regs, &key, &val), "get registration");
+    rc = rec_value(st, txn, counter, &val);
     if (rc) {
         goto out;
     }
+    store__put_be(k, counter, sizeof(k));
     size = val.mv_size;
     if (size > sizeof(small) && !(copy = malloc(size))) {
         rc = RD_ENOMEM;
@@ -701,22 +706,15 @@ static int
 visit_counter(struct store *st, MDB_txn *txn, uint64_t counter, int64_t now, int show_expired,
               store_reg_fn fn, void *arg, enum visit_seen *seen)
 {
-    unsigned char k[STORE_KEY_SIZE];
-    MDB_val key = { sizeof(k), k };
     MDB_val val = { 0, NULL };
     int rc;
 
     *seen = STORE_SEEN_MISSING;
-    store__put_be(k, counter, sizeof(k));
-    rc = mdb_get(txn, st->regs, &key, &val);
-    if (rc == MDB_NOTFOUND) {
+    rc = rec_value(st, txn, counter, &val);
+    if (rc == RD_ENOTFOUND) {
         return RD_OK;
     }
-    rc = store__from_mdb(st, rc, "get registration");
-    if (rc) {
-        return rc;
-    }
-    return visit(st, counter, &val, now, show_expired, fn, arg, seen);
+    return rc ? rc : visit(st, counter, &val, now, show_expired, fn, arg, seen);
 }
 
 int
