@@ -50,7 +50,8 @@ put_value(char *out, size_t size, size_t at, const char *s, size_t len)
     return at;
 }
 
-/* 1 when every space-separated word of @p s is name=value with a non-empty name and value. */
+/* 1 when every space-separated word of @p s is name=value with a non-empty name (an empty value
+ * is written as ""). */
 static int
 all_fields(const char *s)
 {
@@ -58,7 +59,7 @@ all_fields(const char *s)
         size_t n = strcspn(s, " ");
         const char *eq = memchr(s, '=', n);
 
-        if (!eq || eq == s || eq == s + n - 1) {
+        if (!eq || eq == s) {
             return 0;
         }
         s += n;

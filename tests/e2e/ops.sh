@@ -154,6 +154,9 @@ test_structured_logs_and_reload() {
     expect_match "info logged after SIGHUP, as fields" \
         '^ts=[0-9T:.-]+Z level=info msg=registered ep=loud d=floor2 location=/rd/[a-z0-9]{8} base=coap://127\.0\.0\.1:[0-9]+ lt=60 links=1( identity=none)?$' \
         "$(grep 'ep=loud' "$WORK/rd.log")"
+    coap post 'rd?ep=nosector' -t 40 -e '</a>'
+    expect_match "an empty value is a field too" 'msg=registered ep=nosector d="" location=' \
+        "$(grep 'ep=nosector' "$WORK/rd.log")"
     expect_match "prose quoted, then fields" '^ts=[^ ]+ level=info msg="log level changed" from=warn to=info$' \
         "$(grep 'log level changed' "$WORK/rd.log")"
     kill -0 "$RD_PID"
