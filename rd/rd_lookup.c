@@ -208,6 +208,9 @@ resume_point(struct lookup_run *run, int64_t now)
     }
     run->skip = m.inner;
     run->matched = (uint64_t)run->q->page * run->q->count - m.inner;
+    /* The marks this walk writes name the registration before theirs: the first one visited
+     * follows m.after, not the start. */
+    run->prev_id = m.after;
     return m.after;
 }
 

@@ -274,10 +274,48 @@ test_paging_in_any_order() {
     expect_eq "a refreshed page" "5" "$(nlinks "$BODY")"
 }
 
+# One link a page over registrations of two links: every page starts inside a registration,
+# so each walk resumes from a mark and writes the next one.
+test_paging_one_link_at_a_time() {
+    local i p full joined="" page
+    for i in 1 2 3; do
+        coap post "rd?ep=one$i&et=one-et" -t 40 -e "</a>;rt=\"one-type\",</b>;rt=\"one-type\""
+    done
+    coap get 'rd-lookup/res?rt=one-type'
+    full=$BODY
+    for p in 0 1 2 3 4 5; do
+        coap get "rd-lookup/res?rt=one-type&count=1&page=$p"
+        expect_eq "res page $p has one link" "1" "$(nlinks "$BODY")"
+        joined="$joined${joined:+,}$BODY"
+        eval "ONE_$p=\$BODY"
+    done
+    expect_eq "res pages join to the whole answer" "$full" "$joined"
+    coap get 'rd-lookup/res?rt=one-type&count=1&page=6'
+    expect_eq "res page past the end is empty" "" "$BODY"
+    for p in 4 2 5; do
+        coap get "rd-lookup/res?count=1&rt=one-type&page=$p"
+        expect_eq "res page $p asked again" "$(eval "printf '%s' \"\$ONE_$p\"")" "$BODY"
+    done
+    coap get 'rd-lookup/ep?et=one-et'
+    full=$BODY
+    joined=""
+    for p in 0 1 2; do
+        coap get "rd-lookup/ep?et=one-et&count=1&page=$p"
+        joined="$joined${joined:+,}$BODY"
+    done
+    expect_eq "ep pages join to the whole answer" "$full" "$joined"
+    for p in 2 1; do
+        coap get "rd-lookup/ep?page=$p&et=one-et&count=1"
+        page=$(printf '%s' "$full" | tr ',' '\n' | grep '^<' | sed -n "$((p + 1))p")
+        expect_match "ep page $p asked again" "^$(printf '%s' "$page" | cut -c1-14)" "$BODY"
+    done
+}
+
 start_rd -c /dev/null
 setup_directory
 for t in test_discovery_lists_lookups test_endpoint_lookup_all test_endpoint_lookup_filters \
-    test_resource_lookup test_paging test_paging_in_any_order test_bad_lookups test_base_changes_follow \
+    test_resource_lookup test_paging test_paging_in_any_order \
+    test_paging_one_link_at_a_time test_bad_lookups test_base_changes_follow \
     test_expired_registrations_leave_lookups test_block2_lookup test_observe_endpoint_lookup \
     test_observe_sees_delete test_dual_stack_base_is_ipv4; do
     run_test "$t"
