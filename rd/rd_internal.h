@@ -82,6 +82,13 @@ struct rd_sec_conf {
 };
 
 /** Abuse limits (rd_limits.c). Sizes in bytes; 0 turns a count or rate limit off. */
+/* How an answer larger than its request goes to an address not yet verified. */
+enum {
+    RD_AMP_OFF,    /* as to any other address */
+    RD_AMP_BLOCKS, /* a first Block2 block small enough; Echo where blocks cannot help */
+    RD_AMP_ECHO,   /* 4.01 with Echo first, then the answer at full size */
+};
+
 struct rd_limits_conf {
     size_t max_query_len;     /**< all Uri-Query options of one request together */
     size_t max_attr_len;      /**< one query parameter, link target or link attribute value */
@@ -89,7 +96,7 @@ struct rd_limits_conf {
     size_t max_per_source;    /**< registrations last written from one source address */
     uint32_t rate_limit;      /**< requests per second per source address */
     uint32_t rate_burst;      /**< requests one address may send at once */
-    int amplification;        /**< verify addresses with Echo before answering big */
+    int amplification;        /**< RD_AMP_OFF, RD_AMP_BLOCKS or RD_AMP_ECHO */
     size_t max_sessions;      /**< idle libcoap sessions kept */
     uint32_t session_timeout; /**< seconds before an idle session goes */
 };
@@ -243,6 +250,12 @@ void rd__respond_links(coap_resource_t *resource, coap_session_t *session,
                        const coap_pdu_t *request, const coap_string_t *query, coap_pdu_t *response,
                        struct lookup_buf *buf);
 
+/** rd__respond_links() for any @p media_type: the amplification limit, Block2, and a 4.00 for
+ * a block past the end. */
+void rd__respond_body(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+                      const coap_string_t *query, coap_pdu_t *response, struct lookup_buf *buf,
+                      uint16_t media_type);
+
 /** Read an unsigned option such as Content-Format or Accept.
  * @return 1 and @p value when present, 0 when absent. */
 int rd__option_uint(const coap_pdu_t *request, uint16_t number, unsigned *value);
@@ -394,13 +407,21 @@ void rd__discovery_cleanup(struct rd_server *srv);
 /** Draw the key Echo values are made with. @return RD_OK or RD_EINVAL. */
 int rd__echo_init(struct rd_server *srv);
 
+/* What an Echo value is bound to: the peer's address (enough to show it receives, and a client
+ * may repeat from another port), or its address and port (simple registration fetches from
+ * exactly there). */
+enum rd_echo_scope {
+    RD_ECHO_ADDRESS,
+    RD_ECHO_ENDPOINT
+};
+
 /** 1 when @p request carries an Echo value this server gave the same peer recently. */
 int rd__echo_verified(const struct rd_server *srv, const coap_session_t *session,
-                      const coap_pdu_t *request, int64_t now);
+                      const coap_pdu_t *request, enum rd_echo_scope scope, int64_t now);
 
 /** Answer 4.01 Unauthorized with a fresh Echo value for the peer (RFC 9175 section 2.4). */
 void rd__echo_challenge(const struct rd_server *srv, const coap_session_t *session,
-                        coap_pdu_t *response, int64_t now);
+                        coap_pdu_t *response, enum rd_echo_scope scope, int64_t now);
 
 /* rd_limits.c */
 

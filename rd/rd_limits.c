@@ -46,7 +46,7 @@ rd__limits_conf_init(struct rd_limits_conf *lc)
     lc->max_query_len = 2048;
     lc->max_attr_len = 512;
     lc->rate_burst = 50;
-    lc->amplification = 1;
+    lc->amplification = RD_AMP_BLOCKS;
     lc->max_sessions = 4096;
     lc->session_timeout = 60;
 }
@@ -109,11 +109,21 @@ rd__limits_conf_set(struct rd_limits_conf *lc, const char *key, const char *valu
     unsigned long long v;
 
     if (strcmp(key, "amplification") == 0) {
-        if (strcmp(value, "on") == 0 || strcmp(value, "off") == 0) {
-            lc->amplification = strcmp(value, "on") == 0;
-            return RD_OK;
+        static const struct {
+            const char *name;
+            int mode;
+        } modes[] = { { "blocks", RD_AMP_BLOCKS },
+                      { "on", RD_AMP_BLOCKS },
+                      { "echo", RD_AMP_ECHO },
+                      { "off", RD_AMP_OFF } };
+
+        for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+            if (strcmp(value, modes[i].name) == 0) {
+                lc->amplification = modes[i].mode;
+                return RD_OK;
+            }
         }
-        snprintf(err, err_size, "%s: expected on or off, got \"%s\"", key, value);
+        snprintf(err, err_size, "%s: expected blocks, echo or off, got \"%s\"", key, value);
         return RD_EINVAL;
     }
     for (size_t i = 0; i < sizeof(directives) / sizeof(directives[0]); i++) {
@@ -466,10 +476,39 @@ is_multicast(const coap_session_t *session)
     return 0;
 }
 
+/* The largest Block2 size exponent whose block, with the answer's header and options, stays
+ * within the amplification factor of @p request; -1 when not even 16 bytes do. */
+static int
+small_block_szx(const coap_pdu_t *request)
+{
+    size_t budget = AMPLIFICATION_FACTOR * request_size(request);
+    size_t overhead = ANSWER_OVERHEAD + coap_pdu_get_token(request).length;
+
+    for (int szx = 6; szx >= 0; szx--) {
+        if (((size_t)16 << szx) + overhead <= budget) {
+            return szx;
+        }
+    }
+    return -1;
+}
+
+/* Cut the answer to a first Block2 block of 2^(szx+4) bytes: libcoap sends the rest only when
+ * asked, block by block, each within the factor (RFC 9176 section 8.4 names small blocks as
+ * the remedy). */
+static void
+limit_first_block(coap_pdu_t *response, int szx)
+{
+    uint8_t value[4];
+
+    coap_add_option(response, COAP_OPTION_BLOCK2,
+                    coap_encode_var_safe(value, sizeof(value), (unsigned)szx), value);
+}
+
 int
 rd__limits_answer_ok(struct rd_server *srv, const coap_session_t *session,
                      const coap_pdu_t *request, coap_pdu_t *response, size_t answer_len)
 {
+    int mode = srv->conf.limits.amplification;
     coap_block_b_t block;
     coap_opt_iterator_t oi;
     size_t first = DEFAULT_BLOCK;
@@ -477,13 +516,14 @@ rd__limits_answer_ok(struct rd_server *srv, const coap_session_t *session,
     struct rd_peer *p;
     uint8_t addr[16];
     char who[RD_BASE_SIZE];
-    int observe;
+    int observe, asked_block, szx;
 
-    if (!srv->conf.limits.amplification || coap_session_get_proto(session) != COAP_PROTO_UDP ||
+    if (mode == RD_AMP_OFF || coap_session_get_proto(session) != COAP_PROTO_UDP ||
         is_multicast(session) || peer_addr(session, addr)) {
         return 1;
     }
-    if (coap_get_block_b(session, request, COAP_OPTION_BLOCK2, &block) && block.szx < 6) {
+    asked_block = coap_get_block_b(session, request, COAP_OPTION_BLOCK2, &block);
+    if (asked_block && block.szx < 6) {
         first = (size_t)16 << block.szx;
     }
     if (answer_len < first) {
@@ -498,14 +538,19 @@ rd__limits_answer_ok(struct rd_server *srv, const coap_session_t *session,
         return 1;
     }
     p = peer_get(srv, addr, rd__now_ms());
-    if (p->verified_until > now || rd__echo_verified(srv, session, request, now)) {
+    if (p->verified_until > now || rd__echo_verified(srv, session, request, RD_ECHO_ADDRESS, now)) {
         p->verified_until = now + VERIFIED_SECONDS;
+        return 1;
+    }
+    szx = small_block_szx(request);
+    if (mode == RD_AMP_BLOCKS && !observe && !asked_block && szx >= 0) {
+        limit_first_block(response, szx);
         return 1;
     }
     peer_text(session, who, sizeof(who));
     rd__log(srv, RD_LOG_DEBUG, "limit: %zu-byte answer to unverified %s, asking for Echo",
             answer_len, who);
-    rd__echo_challenge(srv, session, response, now);
+    rd__echo_challenge(srv, session, response, RD_ECHO_ADDRESS, now);
     return 0;
 }
 

@@ -204,13 +204,6 @@ on_event(coap_session_t *session, coap_event_t event)
 }
 
 static void
-release_body(coap_session_t *session, void *body)
-{
-    (void)session;
-    free(body);
-}
-
-static void
 hnd_get_metrics(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
                 const coap_string_t *query, coap_pdu_t *response)
 {
@@ -223,15 +216,7 @@ hnd_get_metrics(coap_resource_t *resource, coap_session_t *session, const coap_p
         rd__respond_error(response, COAP_RESPONSE_CODE_INTERNAL_ERROR, "metrics unavailable");
         return;
     }
-    coap_pdu_set_code(response, COAP_RESPONSE_CODE_CONTENT);
-    /* libcoap leaves Content-Format out for text/plain (0); say it, as RFC 7252 has no default. */
-    coap_add_option(response, COAP_OPTION_CONTENT_FORMAT, 0, NULL);
-    /* libcoap keeps the body until the last block went out, then frees it. */
-    if (!coap_add_data_large_response(resource, session, request, response, query,
-                                      COAP_MEDIATYPE_TEXT_PLAIN, -1, 0, buf.len,
-                                      (const uint8_t *)buf.data, release_body, buf.data)) {
-        free(buf.data);
-    }
+    rd__respond_body(resource, session, request, query, response, &buf, COAP_MEDIATYPE_TEXT_PLAIN);
 }
 
 int

@@ -54,26 +54,58 @@ release_buffer(coap_session_t *session, void *app_ptr)
     free(app_ptr);
 }
 
+/* A Block2 request for a block that starts past the end of the answer (RFC 7959 section 2.4):
+ * 4.00 with a diagnostic, where libcoap would set 4.00 and then fail the answer. */
+static int
+block_past_end(coap_session_t *session, const coap_pdu_t *request, coap_pdu_t *response, size_t len)
+{
+    coap_block_b_t block;
+    char diag[64];
+
+    if (!coap_get_block_b(session, request, COAP_OPTION_BLOCK2, &block) || block.num == 0 ||
+        (uint64_t)block.num * block.chunk_size < len) {
+        return 0;
+    }
+    snprintf(diag, sizeof(diag), "block %u is past the end (%zu bytes)", block.num, len);
+    rd__respond_error(response, COAP_RESPONSE_CODE_BAD_REQUEST, diag);
+    return 1;
+}
+
 void
-rd__respond_links(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
-                  const coap_string_t *query, coap_pdu_t *response, struct lookup_buf *buf)
+rd__respond_body(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+                 const coap_string_t *query, coap_pdu_t *response, struct lookup_buf *buf,
+                 uint16_t media_type)
 {
     struct rd_server *srv = coap_get_app_data(coap_session_get_context(session));
     char *data = buf->data;
     size_t len = buf->len;
 
-    if (!rd__limits_answer_ok(srv, session, request, response, len)) {
+    if (block_past_end(session, request, response, len) ||
+        !rd__limits_answer_ok(srv, session, request, response, len)) {
         lookup_buf_cleanup(buf);
         return;
     }
-    /* The buffer goes to libcoap, which frees it once the last Block2 block has left. */
+    /* The buffer goes to libcoap, which frees it once the last Block2 block has left (or at
+     * once, when it fails). */
     memset(buf, 0, sizeof(*buf));
     coap_pdu_set_code(response, COAP_RESPONSE_CODE_CONTENT);
-    if (!coap_add_data_large_response(resource, session, request, response, query,
-                                      COAP_MEDIATYPE_APPLICATION_LINK_FORMAT, -1, 0, len,
-                                      (const uint8_t *)(data ? data : ""), release_buffer, data)) {
-        rd__respond_error(response, COAP_RESPONSE_CODE_INTERNAL_ERROR, "response failed");
+    if (media_type == COAP_MEDIATYPE_TEXT_PLAIN) {
+        /* libcoap leaves Content-Format out for text/plain (0); say it, as RFC 7252 has no
+         * default. */
+        coap_add_option(response, COAP_OPTION_CONTENT_FORMAT, 0, NULL);
     }
+    /* On failure libcoap sets the code and a reason phrase itself. */
+    (void)coap_add_data_large_response(resource, session, request, response, query, media_type, -1,
+                                       0, len, (const uint8_t *)(data ? data : ""), release_buffer,
+                                       data);
+}
+
+void
+rd__respond_links(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+                  const coap_string_t *query, coap_pdu_t *response, struct lookup_buf *buf)
+{
+    rd__respond_body(resource, session, request, query, response, buf,
+                     COAP_MEDIATYPE_APPLICATION_LINK_FORMAT);
 }
 
 int

@@ -333,8 +333,9 @@ hnd_post_simple(coap_resource_t *resource, coap_session_t *session, const coap_p
         return;
     }
     /* A forged source address would make us fetch and publish a victim's links. */
-    if (srv->conf.simple_echo && !rd__echo_verified(srv, session, request, rd__now())) {
-        rd__echo_challenge(srv, session, response, rd__now());
+    if (srv->conf.simple_echo &&
+        !rd__echo_verified(srv, session, request, RD_ECHO_ENDPOINT, rd__now())) {
+        rd__echo_challenge(srv, session, response, RD_ECHO_ENDPOINT, rd__now());
         return;
     }
     f = calloc(1, sizeof(*f));

@@ -179,7 +179,7 @@ test_conf_parse_reads_limit_directives(void **state)
                        "max_sessions 64\n"
                        "session_timeout 15\n";
 
-    assert_int_equal(conf->limits.amplification, 1);
+    assert_int_equal(conf->limits.amplification, RD_AMP_BLOCKS);
     assert_int_equal(conf->limits.rate_limit, 0);
     assert_int_equal(conf->limits.max_registrations, 0);
     assert_int_equal(parse(conf, text, err, sizeof(err)), RD_OK);
@@ -189,8 +189,10 @@ test_conf_parse_reads_limit_directives(void **state)
     assert_int_equal(conf->limits.max_per_source, 20);
     assert_int_equal(conf->limits.rate_limit, 10);
     assert_int_equal(conf->limits.rate_burst, 30);
-    assert_int_equal(conf->limits.amplification, 0);
+    assert_int_equal(conf->limits.amplification, RD_AMP_OFF);
     assert_int_equal(conf->limits.max_sessions, 64);
+    assert_int_equal(parse(conf, "amplification echo\n", err, sizeof(err)), RD_OK);
+    assert_int_equal(conf->limits.amplification, RD_AMP_ECHO);
     assert_int_equal(conf->limits.session_timeout, 15);
 }
 
@@ -205,7 +207,7 @@ test_conf_parse_rejects_bad_limits(void **state)
     assert_int_equal(parse(*state, "max_per_source -1\n", err, sizeof(err)), RD_EINVAL);
     assert_int_equal(parse(*state, "rate_limit 10/s\n", err, sizeof(err)), RD_EINVAL);
     assert_int_equal(parse(*state, "amplification yes\n", err, sizeof(err)), RD_EINVAL);
-    assert_non_null(strstr(err, "amplification: expected on or off"));
+    assert_non_null(strstr(err, "amplification: expected blocks, echo or off"));
 }
 
 static void

@@ -30,7 +30,8 @@ unhex(const char *hex, size_t n, unsigned char *out, size_t max, size_t *len)
     return 0;
 }
 
-/* Print code, message id and payload (after the 0xff marker) of a reply. */
+/* Print code, message id and payload (after the 0xff marker) of a reply; with COAP_RAW_SIZES
+ * set in the environment, a line "bytes N" with the reply's datagram size after it. */
 static void
 print_reply(const unsigned char *b, size_t len)
 {
@@ -66,6 +67,9 @@ print_reply(const unsigned char *b, size_t len)
         fwrite(b + pos + 1, 1, len - pos - 1, stdout);
     }
     printf("\n");
+    if (getenv("COAP_RAW_SIZES")) {
+        printf("bytes %zu\n", len);
+    }
 }
 
 /* Send one datagram @p count times, printing each reply or "timeout". */

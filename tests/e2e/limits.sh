@@ -222,7 +222,7 @@ test_rate_limit_is_429_then_recovers() {
     expect_eq "Block1 blocks over the rate" "3" "$(printf '%s\n' "$RAW_OUT" | grep -c '^4\.29 .* rate limit$')"
 }
 
-test_amplification_needs_echo() {
+test_amplification_small_blocks_then_echo() {
     with_conf
     for i in 1 2 3 4; do
         coap post "rd?ep=amp$i" -t 40 -e "$(links 4)"
@@ -230,14 +230,33 @@ test_amplification_needs_echo() {
     # CON GET /rd-lookup/res: 19 bytes asking for about 700.
     local get_res
     get_res="4101abcd01b9$(hex rd-lookup)03$(hex res)"
-    raw "$get_res"
-    expect_match "unverified: 4.01 and no links" '^4\.01 [0-9]+ repeat with the Echo option$' "$RAW_OUT"
+    RAW_OUT=$(COAP_RAW_SIZES=1 timeout 60 "$RAW" 127.0.0.1 "$PORT" "$get_res" 1 300)
+    expect_match "unverified: a first block of 32 bytes" '^2\.05 [0-9]+ <coap://127\.0\.0\.1:[0-9]+/s/1>;rt=$' \
+        "$(printf '%s\n' "$RAW_OUT" | head -n 1)"
+    local size
+    size=$(printf '%s\n' "$RAW_OUT" | sed -n 's/^bytes //p')
+    expect_eq "within three times the request" "yes" "$([ "$size" -le 57 ] && echo yes)"
+    # The same asking for 1024-byte blocks (Block2 0/szx 6): blocks cannot help, Echo does.
+    raw "${get_res}c106"
+    expect_match "asked for big blocks: 4.01" '^4\.01 [0-9]+ repeat with the Echo option$' "$RAW_OUT"
     raw "$(small_get 3)"
     expect_match "small answers go out" '^2\.05 ' "$RAW_OUT"
     # GET /rd-lookup/ep?ep=none with Observe (6): small now, but notifications may grow.
     raw "4101abce016059$(hex rd-lookup)02$(hex ep)47$(hex ep=none)"
     expect_match "an unverified observer is asked for Echo" '^4\.01 [0-9]+ repeat with the Echo' \
         "$RAW_OUT"
+    # GET /metrics (20 bytes with an 8-byte token) is held to the same limit.
+    raw "4801abcf0102030405060708b7$(hex metrics)"
+    expect_match "metrics: a first block of 16 bytes" '^2\.05 [0-9]+ .{16}$' "$RAW_OUT"
+    coap get 'rd-lookup/res'
+    expect_eq "coap-client follows the small blocks" "2.05" "$CODE"
+    expect_match "and gets every link" '/s/4>;rt="sensor-4"' "$BODY"
+    expect_eq "all 16 links" "16" "$(printf '%s' "$BODY" | tr ',' '\n' | grep -c '^<')"
+
+    with_conf 'amplification echo'
+    coap post 'rd?ep=amp' -t 40 -e "$(links 4)"
+    raw "$get_res"
+    expect_match "echo: 4.01 and no links" '^4\.01 [0-9]+ repeat with the Echo option$' "$RAW_OUT"
     local asked
     asked=$(grep -c 'asking for Echo' "$WORK/rd.log")
     coap get 'rd-lookup/res'
@@ -246,10 +265,25 @@ test_amplification_needs_echo() {
     expect_eq "after one challenge" "$((asked + 1))" "$(grep -c 'asking for Echo' "$WORK/rd.log")"
     coap get 'rd-lookup/res'
     expect_eq "the address stays verified" "$((asked + 1))" "$(grep -c 'asking for Echo' "$WORK/rd.log")"
+    raw "$get_res"
+    expect_match "from any port" '^2\.05 [0-9]+ <coap://' "$RAW_OUT"
+
     with_conf 'amplification off'
     coap post 'rd?ep=amp' -t 40 -e "$(links 20)"
     raw "$get_res"
     expect_match "off: answered" '^2\.05 ' "$RAW_OUT"
+}
+
+test_block_past_the_end_is_400() {
+    with_conf 'amplification off'
+    coap post 'rd?ep=past' -t 40 -e "$(links 4)"
+    # Block2 50/szx 6: far past the end of a 150-byte answer.
+    raw "4101abd001b9$(hex rd-lookup)03$(hex res)c20326"
+    expect_match "lookup: 4.00 with the reason" '^4\.00 [0-9]+ block 50 is past the end' "$RAW_OUT"
+    raw "4101abd101b7$(hex metrics)c20326"
+    expect_match "metrics: 4.00 with the reason" '^4\.00 [0-9]+ block 50 is past the end' "$RAW_OUT"
+    coap get 'rd-lookup/ep?ep=past'
+    expect_eq "the server goes on" "2.05" "$CODE"
 }
 
 test_garbage_then_normal_request() {
@@ -345,7 +379,8 @@ run_test test_long_query_and_attributes_are_400
 run_test test_directory_full_is_503_with_max_age
 run_test test_registrations_per_source_is_429
 run_test test_rate_limit_is_429_then_recovers
-run_test test_amplification_needs_echo
+run_test test_amplification_small_blocks_then_echo
+run_test test_block_past_the_end_is_400
 run_test test_garbage_then_normal_request
 run_test test_full_map_refuses_writes_and_serves_reads
 run_test test_kill_9_during_burst_loses_nothing_acknowledged
