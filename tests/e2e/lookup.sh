@@ -311,11 +311,39 @@ test_paging_one_link_at_a_time() {
     done
 }
 
+# The ETag of a lookup depends on its answer only (RFC 7252 section 5.10.6; RFC 9176 section 6.2
+# names revalidation as a way to poll).
+etag_of_last() {
+    grep -E '^v:1 t:[A-Z]+ c:2\.0[35]' "$WORK/out" | tail -n 1 | grep -oE 'ETag:0x[0-9a-f]+' |
+        sed 's/ETag://'
+}
+
+test_etag_revalidation() {
+    local tag again
+    coap post 'rd?ep=tagged&et=tag-et' -t 40 -e '</t>;rt="tag-type"'
+    coap get 'rd-lookup/res?rt=tag-type'
+    tag=$(etag_of_last)
+    expect_match "a lookup answer carries an ETag" '^0x[0-9a-f]+$' "$tag"
+    coap get 'rd-lookup/res?rt=tag-type'
+    expect_eq "the same answer, the same ETag" "$tag" "$(etag_of_last)"
+    coap get 'rd-lookup/res?rt=tag-type' -O "4,$tag"
+    expect_eq "a current ETag gets 2.03" "2.03" "$CODE"
+    expect_eq "without the links" "" "$BODY"
+    coap get 'rd-lookup/res?rt=tag-type' -O "4,0x0102"
+    expect_eq "another ETag gets the answer" "2.05" "$CODE"
+    coap post 'rd?ep=tagged2' -t 40 -e '</t2>;rt="tag-type"'
+    coap get 'rd-lookup/res?rt=tag-type' -O "4,$tag"
+    expect_eq "after a change: 2.05" "2.05" "$CODE"
+    again=$(etag_of_last)
+    expect_ne "with a new ETag" "$tag" "$again"
+    expect_match "and both links" '/t2>' "$BODY"
+}
+
 start_rd -c /dev/null
 setup_directory
 for t in test_discovery_lists_lookups test_endpoint_lookup_all test_endpoint_lookup_filters \
     test_resource_lookup test_paging test_paging_in_any_order \
-    test_paging_one_link_at_a_time test_bad_lookups test_base_changes_follow \
+    test_paging_one_link_at_a_time test_etag_revalidation test_bad_lookups test_base_changes_follow \
     test_expired_registrations_leave_lookups test_block2_lookup test_observe_endpoint_lookup \
     test_observe_sees_delete test_dual_stack_base_is_ipv4; do
     run_test "$t"
