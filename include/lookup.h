@@ -398,4 +398,8 @@ int lookup_owner_term(const char *owner, char *out, size_t size, size_t *len);
  */
 int lookup_query_index(const struct lookup_query *q, char *out, size_t size, size_t *len);
 
+/** lookup_query_index() for endpoint lookup, where an rt criterion that rt=core.rd-ep satisfies
+ * matches every registration and so cannot use the index. */
+int lookup_query_index_ep(const struct lookup_query *q, char *out, size_t size, size_t *len);
+
 #endif

@@ -467,6 +467,12 @@ link_matches(const struct lookup_crit *c, const struct lookup_reg *rec, const st
 }
 
 int
+lookup__crit_names_ep_link(const struct lookup_crit *c)
+{
+    return crit_is(c, "rt") && value_matches(c, "core.rd-ep", 0);
+}
+
+int
 lookup_match_ep(const struct lookup_query *q, const struct lookup_regview *r)
 {
     const struct lookup_reg *rec = r->rec;
@@ -474,7 +480,7 @@ lookup_match_ep(const struct lookup_query *q, const struct lookup_regview *r)
 
     /* Each criterion on its own: different links may satisfy different criteria. */
     for (size_t k = 0; k < q->ncrit; k++) {
-        if (reg_matches(&q->crit[k], r)) {
+        if (reg_matches(&q->crit[k], r) || lookup__crit_names_ep_link(&q->crit[k])) {
             continue;
         }
         found = 0;

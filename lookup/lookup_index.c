@@ -213,8 +213,8 @@ lookup_owner_term(const char *owner, char *out, size_t size, size_t *len)
     return RD_OK;
 }
 
-int
-lookup_query_index(const struct lookup_query *q, char *out, size_t size, size_t *len)
+static int
+query_index(const struct lookup_query *q, int for_ep, char *out, size_t size, size_t *len)
 {
     const struct lookup_crit *best = NULL;
     const char *best_name = NULL;
@@ -230,7 +230,7 @@ lookup_query_index(const struct lookup_query *q, char *out, size_t size, size_t 
          * NUL byte (which no stored value has, and which would blur the exact/prefix marker),
          * are left to a scan. */
         if (!c->value || c->value_len == 0 || c->value_len > LOOKUP_TERM_VALUE_MAX ||
-            memchr(c->value, '\0', c->value_len)) {
+            memchr(c->value, '\0', c->value_len) || (for_ep && lookup__crit_names_ep_link(c))) {
             continue;
         }
         for (size_t k = 0; k < LOOKUP_NINDEX_NAMES; k++) {
@@ -261,4 +261,16 @@ lookup_query_index(const struct lookup_query *q, char *out, size_t size, size_t 
     }
     *len = n;
     return RD_OK;
+}
+
+int
+lookup_query_index(const struct lookup_query *q, char *out, size_t size, size_t *len)
+{
+    return query_index(q, 0, out, size, len);
+}
+
+int
+lookup_query_index_ep(const struct lookup_query *q, char *out, size_t size, size_t *len)
+{
+    return query_index(q, 1, out, size, len);
 }

@@ -47,6 +47,11 @@ int lookup__format_attr(const struct lookup_attr *a, struct lookup_buf *out);
  * (RFC 8288 section 3: parameter names are case-insensitive). */
 int lookup__name_is(const char *name, size_t len, const char *lit);
 
+/* 1 when criterion @p c is an rt filter that the link of an endpoint lookup answer satisfies
+ * (it carries rt=core.rd-ep, RFC 9176 section 6.3): every registration matches it there. */
+struct lookup_crit;
+int lookup__crit_names_ep_link(const struct lookup_crit *c);
+
 /** Whether an attribute named @p name holds space-separated values: rt, if, rel, ct. */
 int lookup__is_multi(const char *name);
 

@@ -1,6 +1,6 @@
 /* Validation of registration base URIs (RFC 3986 sections 3 and 4.3, RFC 9176 section 5). */
-#include <stddef.h>
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "lookup.h"

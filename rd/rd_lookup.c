@@ -229,7 +229,8 @@ run_lookup(struct lookup_run *run, int64_t now)
     if (run->q->has_count && run->q->count == 0) {
         return RD_OK;
     }
-    indexed = lookup_query_index(run->q, prefix, sizeof(prefix), &len) == RD_OK;
+    indexed = (run->kind == KIND_EP ? lookup_query_index_ep : lookup_query_index)(
+                  run->q, prefix, sizeof(prefix), &len) == RD_OK;
     if (indexed && prefix[len - 1] != '\0') {
         /* A prefix may name a registration several times: no resuming in the middle. */
         run->seen = &seen;

@@ -2196,6 +2196,24 @@ test_match_ep_matches_criteria_against_links(void **state)
     reg_cleanup(&t);
 }
 
+/* The link an endpoint lookup answers with carries rt=core.rd-ep (RFC 9176 section 6.3). */
+static void
+test_match_ep_rt_of_the_endpoint_link(void **state)
+{
+    struct test_reg t;
+
+    (void)state;
+    reg_a(&t);
+    assert_true(match_ep(&t, "rt=core.rd-ep"));
+    assert_true(match_ep(&t, "rt=core.rd*"));
+    assert_true(match_ep(&t, "rt=core.rd-ep&ep=node1"));
+    assert_false(match_ep(&t, "rt=core.rd-ep&ep=node2"));
+    assert_false(match_ep(&t, "rt=core.rd"));
+    assert_false(match_ep(&t, "rt=core.rd-epx"));
+    assert_int_equal(match_res(&t, "rt=core.rd-ep"), 0);
+    reg_cleanup(&t);
+}
+
 static void
 test_match_ep_lets_different_links_satisfy_different_criteria(void **state)
 {
@@ -2967,6 +2985,23 @@ test_query_index_prefers_exact_then_ep_d_et_if_rt(void **state)
 }
 
 static void
+test_query_index_ep_skips_the_endpoint_link_rt(void **state)
+{
+    struct lookup_query q;
+    char out[64];
+    size_t n = 0;
+
+    (void)state;
+    assert_int_equal(query(&q, "rt=core.rd-ep"), RD_OK);
+    assert_int_equal(lookup_query_index_ep(&q, out, sizeof(out), &n), RD_ENOTFOUND);
+    assert_int_equal(lookup_query_index(&q, out, sizeof(out), &n), RD_OK);
+    assert_int_equal(query(&q, "rt=core.rd*&rt=temp"), RD_OK);
+    assert_int_equal(lookup_query_index_ep(&q, out, sizeof(out), &n), RD_OK);
+    assert_int_equal(n, 8);
+    assert_memory_equal(out, "rt=temp", 8);
+}
+
+static void
 test_query_index_lowercases_name_and_keeps_value(void **state)
 {
     (void)state;
@@ -3210,6 +3245,7 @@ main(void)
         cmocka_unit_test(test_match_res_matches_empty_and_blank_multi_values_whole),
         cmocka_unit_test(test_match_ep_matches_any_repeated_et),
         cmocka_unit_test(test_match_ep_matches_criteria_against_links),
+        cmocka_unit_test(test_match_ep_rt_of_the_endpoint_link),
         cmocka_unit_test(test_match_ep_lets_different_links_satisfy_different_criteria),
         cmocka_unit_test(test_match_res_matches_criteria_against_registration),
         cmocka_unit_test(test_match_ep_treats_empty_sector_as_absent),
@@ -3246,6 +3282,7 @@ main(void)
         cmocka_unit_test(test_terms_cleanup_accepts_zeroed_struct),
         cmocka_unit_test(test_query_index_prefers_exact_then_ep_d_et_if_rt),
         cmocka_unit_test(test_query_index_lowercases_name_and_keeps_value),
+        cmocka_unit_test(test_query_index_ep_skips_the_endpoint_link_rt),
         cmocka_unit_test(test_query_index_gives_enotfound_without_usable_criterion),
         cmocka_unit_test(test_query_index_reports_etoobig),
         cmocka_unit_test(test_query_index_finds_every_matching_registration),

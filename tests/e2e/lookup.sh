@@ -56,6 +56,10 @@ test_endpoint_lookup_all() {
     expect_match "rt=core.rd-ep" 'rt="?core.rd-ep"?' "$BODY"
     expect_no_match "never lt" ';lt=' "$BODY"
     expect_match "content-format" 'Content-Format:application/link-format' "$(cat "$WORK/out")"
+    coap get 'rd-lookup/ep?rt=core.rd-ep'
+    expect_eq "rt=core.rd-ep: the endpoint links carry it" "3" "$(nlinks "$BODY")"
+    coap get 'rd-lookup/ep?rt=core.rd*&ep=node1'
+    expect_eq "rt=core.rd* with ep" "1" "$(nlinks "$BODY")"
 }
 
 test_endpoint_lookup_filters() {
