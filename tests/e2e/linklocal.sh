@@ -39,12 +39,16 @@ grep -q 'listening on' "$WORK/rd.log" || {
 }
 
 # from NS METHOD PATH [ARGS...]: a request from namespace A over loopback, or from B over veth.
+# Prints the exchange, then the whole body (which may have come in several blocks).
 from() {
-    local ns=$1 method=$2 path=$3 host
+    local ns=$1 method=$2 path=$3 host body
     shift 3
     if [ "$ns" = A ]; then host=127.0.0.1; else host=10.213.0.1; fi
+    body=$(mktemp)
     ip netns exec "$([ "$ns" = A ] && echo "$NSA" || echo "$NSB")" timeout 20 "$CLIENT" -v 6 \
-        -m "$method" "$@" "coap://$host/$path" 2>&1
+        -o "$body" -m "$method" "$@" "coap://$host/$path" 2>&1
+    cat "$body"
+    rm -f "$body"
 }
 
 out=$(from B post 'rd?ep=ll-v4&base=coap://169.254.7.7' -t 40 -e '</t>;rt="ll-type"')
