@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/rand.h>
+
 #include "rd_internal.h"
 
 #define SIMPLE_PATH ".well-known/rd"
@@ -231,6 +233,9 @@ hnd_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_nack_reason
     struct rd_fetch *f = sent ? fetch_by_session(srv, session, coap_pdu_get_token(sent)) : NULL;
 
     (void)mid;
+    if (coap_session_get_max_retransmit(session) < COAP_DEFAULT_MAX_RETRANSMIT) {
+        coap_session_set_max_retransmit(session, COAP_DEFAULT_MAX_RETRANSMIT);
+    }
     if (f) {
         fetch_done(srv, f, COAP_RESPONSE_CODE_GATEWAY_TIMEOUT,
                    reason == COAP_NACK_RST ? "endpoint refused the request"
@@ -253,7 +258,13 @@ start_fetch(struct rd_server *srv, coap_session_t *session, struct rd_fetch *f)
     if (!pdu) {
         return RD_ENOMEM;
     }
-    coap_session_new_token(f->client, &f->token_len, f->token);
+    /* A random token (RFC 7252 section 5.3.1): whoever forges the device's address must also
+     * guess it to slip links into the directory. */
+    f->token_len = sizeof(f->token);
+    if (RAND_bytes(f->token, (int)f->token_len) != 1) {
+        coap_delete_pdu(pdu);
+        return RD_EINVAL;
+    }
     coap_add_token(pdu, f->token_len, f->token);
     coap_add_option(pdu, COAP_OPTION_URI_PATH, 11, (const uint8_t *)".well-known");
     coap_add_option(pdu, COAP_OPTION_URI_PATH, 4, (const uint8_t *)"core");
@@ -277,6 +288,12 @@ finish(struct rd_server *srv, coap_async_t *async, coap_pdu_t *response)
     }
     rd__respond_error(response, f->result,
                       f->result == COAP_RESPONSE_CODE_CHANGED ? NULL : f->diag);
+    if (f->result == COAP_RESPONSE_CODE_GATEWAY_TIMEOUT) {
+        /* Our GET to the silent device still waits for its ACK, and libcoap sends one
+         * confirmable message at a time to a peer (NSTART 1, RFC 7252 section 4.7): a
+         * confirmable answer would wait behind it for the whole retransmission span. */
+        coap_pdu_set_type(response, COAP_MESSAGE_NON);
+    }
     while (*pp && *pp != f) {
         pp = &(*pp)->next;
     }
@@ -406,6 +423,9 @@ rd__simple_tick(struct rd_server *srv, int64_t now_ms)
 {
     for (struct rd_fetch *f = srv->fetches; f; f = f->next) {
         if (f->result == 0 && now_ms >= f->deadline_ms) {
+            /* Our GET is given up: let libcoap stop retransmitting it at its next timeout
+             * rather than for the rest of its span. hnd_nack() restores the default. */
+            coap_session_set_max_retransmit(f->client, 1);
             fetch_done(srv, f, COAP_RESPONSE_CODE_GATEWAY_TIMEOUT, "endpoint did not answer");
         }
     }
