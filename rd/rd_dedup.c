@@ -1,5 +1,5 @@
-/* Message deduplication (RFC 7252 section 4.5): a confirmable request that arrives again with
- * the same message ID from the same endpoint gets the first answer and is not executed twice.
+/* Message deduplication (RFC 7252 section 4.5): a request (confirmable or not) that arrives again
+ * with the same message ID from the same endpoint gets the first answer and is not executed twice.
  * libcoap 4.3.1 hands duplicates to the handlers again, so the server keeps its own cache of
  * recent answers to state-changing requests. */
 #include <stdlib.h>
@@ -51,14 +51,15 @@ slot_of(const struct rd_dedup *dd, const coap_address_t *peer, coap_mid_t mid)
     return (size_t)(h % dd->nslots);
 }
 
-/* Only confirmable requests that change state need it: GET and FETCH are safe to repeat. */
+/* Only requests that change state need it: GET and FETCH are safe to repeat. Non-confirmable
+ * ones too (RFC 7252 section 4.5): a late duplicate of a registration must not bring it back
+ * after its removal. */
 static int
 applies(const coap_pdu_t *request)
 {
     coap_pdu_code_t code = coap_pdu_get_code(request);
 
-    return coap_pdu_get_type(request) == COAP_MESSAGE_CON && code != COAP_REQUEST_CODE_GET &&
-           code != COAP_REQUEST_CODE_FETCH;
+    return code != COAP_REQUEST_CODE_GET && code != COAP_REQUEST_CODE_FETCH;
 }
 
 int

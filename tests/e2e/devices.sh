@@ -123,8 +123,6 @@ test_lwm2m_register_update_deregister() {
     expect_eq "gone" "" "$BODY"
 }
 
-hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
-
 test_simple_registration_verifies_address_with_echo() {
     stop_rd
     printf 'simple_echo on\n' >"$WORK/echo.conf"

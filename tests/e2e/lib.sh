@@ -79,6 +79,9 @@ fresh_data() {
     rm -rf "$WORK/data" "$WORK/rd.log"
 }
 
+# hex TEXT: the bytes of TEXT in hex, for raw datagrams.
+hex() { printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'; }
+
 # coap METHOD PATH?QUERY [coap-client options...]: one request (to COAP_BASE when set, waiting
 # COAP_WAIT seconds for the answer, default 10). Sets CODE (e.g. 2.01),
 # LOCATION (e.g. rd/abc12345, from the Location-Path options) and BODY (the payload).

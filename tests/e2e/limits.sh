@@ -8,8 +8,6 @@ RD=$1
 RAW=$2
 . "$(dirname "$0")/lib.sh"
 
-hex() { printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'; }
-
 # with_conf LINES...: a fresh server with these directives.
 with_conf() {
     stop_rd

@@ -187,6 +187,19 @@ test_retransmission_is_answered_once() {
     expect_eq "deleted once" "4.04" "$CODE"
 }
 
+# A non-confirmable request that comes again is one request too (RFC 7252 section 4.5): the
+# duplicate of a DELETE gets 2.02 again, where a second execution would answer 4.04.
+test_non_confirmable_duplicate_is_answered_once() {
+    coap post 'rd?ep=nondup' -t 40 -e '</n>'
+    local id=${LOCATION#rd/} out
+    # NON DELETE /rd/<id>, MID 0x7b01, token 0xbf, sent twice from one port.
+    out=$("$RAW" 127.0.0.1 "$PORT" "51047b01bfb2$(hex rd)08$(hex "$id")" 2)
+    expect_eq "both copies answered 2.02" "2 2" \
+        "$(printf '%s\n' "$out" | grep -c '^2\.02 ') $(printf '%s\n' "$out" | wc -l)"
+    coap get "rd/$id"
+    expect_eq "deleted once" "4.04" "$CODE"
+}
+
 test_expiry_and_grace() {
     coap post 'rd?ep=short&lt=2' -t 40 -e '</s>'
     local loc=$LOCATION
@@ -309,7 +322,8 @@ for t in test_discovery_lists_directory test_register_creates_location \
     test_register_rejects_bad_parameters test_register_rejects_bad_links_and_keeps_old \
     test_register_rejects_other_content_format test_block1_registration_and_block2_read \
     test_update_refreshes_and_changes test_delete_removes test_unknown_paths_and_methods \
-    test_unknown_critical_option test_retransmission_is_answered_once test_expiry_and_grace \
+    test_unknown_critical_option test_retransmission_is_answered_once \
+    test_non_confirmable_duplicate_is_answered_once test_expiry_and_grace \
     test_persistence_across_restart test_expiry_while_down test_ipv6_listener \
     test_command_line test_config_file_and_override; do
     run_test "$t"
