@@ -240,6 +240,12 @@ void rd__respond_error(coap_pdu_t *response, coap_pdu_code_t code, const char *d
  * @return RD_OK; RD_ETOOBIG when there are more than @p max. */
 int rd__query_params(const coap_pdu_t *request, struct lookup_qparam *out, size_t max, size_t *n);
 
+/** Answer 4.02 to a conditional request: If-Match and If-None-Match are critical options this
+ * server does not implement, and ignoring them could delete or replace what the client meant to
+ * keep (RFC 7252 sections 5.4.1 and 5.10.8).
+ * @return RD_OK, or RD_EINVAL when @p response was set to 4.02. */
+int rd__refuse_conditional(const coap_pdu_t *request, coap_pdu_t *response);
+
 /** Answer 4.06 unless the request accepts link-format (or says nothing).
  * @return RD_OK, or RD_EINVAL when @p response was set to 4.06. */
 int rd__check_accept(const coap_pdu_t *request, coap_pdu_t *response);

@@ -34,6 +34,20 @@ rd__query_params(const coap_pdu_t *request, struct lookup_qparam *out, size_t ma
 }
 
 int
+rd__refuse_conditional(const coap_pdu_t *request, coap_pdu_t *response)
+{
+    coap_opt_iterator_t oi;
+
+    if (coap_check_option(request, COAP_OPTION_IF_MATCH, &oi) ||
+        coap_check_option(request, COAP_OPTION_IF_NONE_MATCH, &oi)) {
+        rd__respond_error(response, COAP_RESPONSE_CODE_BAD_OPTION,
+                          "If-Match and If-None-Match are not supported");
+        return RD_EINVAL;
+    }
+    return RD_OK;
+}
+
+int
 rd__check_accept(const coap_pdu_t *request, coap_pdu_t *response)
 {
     unsigned accept;

@@ -168,6 +168,16 @@ test_unknown_critical_option() {
     local out
     out=$("$RAW" 127.0.0.1 "$PORT" "41017a02bfe1fcdc78" 1)
     expect_match "unknown critical option 65001" '^4\.02 31234' "$out"
+    # Conditional requests are not implemented: refused, never run as if unconditional.
+    coap post 'rd?ep=cond' -t 40 -e '</c>'
+    local loc=$LOCATION
+    coap delete "$loc" -O 1,0x0102
+    expect_eq "If-Match: 4.02" "4.02" "$CODE"
+    expect_match "with the reason" 'If-Match and If-None-Match are not supported' "$BODY"
+    coap post 'rd?ep=cond' -t 40 -e '</other>' -O 5
+    expect_eq "If-None-Match: 4.02" "4.02" "$CODE"
+    coap get "$loc"
+    expect_eq "the registration is untouched" "</c>" "$BODY"
 }
 
 # A CON request sent twice with the same message ID is one request: the duplicate gets the
