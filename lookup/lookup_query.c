@@ -189,7 +189,9 @@ static int
 scan_param(struct scan *sc, enum lookup_reg_op op, const struct lookup_qparam *q, char *diag,
            size_t diag_size)
 {
-    static const char *const refused[] = { "page", "count", "href", "anchor", "rt" };
+    /* Lookup's own parameters, and link attributes that resource lookup would otherwise match
+     * against every link of the registration. */
+    static const char *const refused[] = { "page", "count", "href", "anchor", "rt", "if", "ct" };
     const struct lookup_qparam **slot;
     const char *what;
     int rc;

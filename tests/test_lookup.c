@@ -1101,6 +1101,8 @@ test_regparams_parse_refuses_lookup_params(void **state)
     assert_refused(LOOKUP_REG_UPDATE, "anchor=/x", "anchor is not a registration parameter");
     assert_refused(LOOKUP_REG_SIMPLE, "rt=core.rd-ep", "rt is not a registration parameter");
     assert_refused(LOOKUP_REG_CREATE, "rt", "rt is not a registration parameter");
+    assert_refused(LOOKUP_REG_CREATE, "if=core.b", "if is not a registration parameter");
+    assert_refused(LOOKUP_REG_UPDATE, "ct=40", "ct is not a registration parameter");
 }
 
 static void
