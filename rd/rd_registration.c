@@ -97,19 +97,47 @@ read_body(const struct rd_server *srv, const coap_session_t *session, const coap
     return RD_OK;
 }
 
+/* RFC 9176 section 5: ep may be left out when the RD can tell it from the security context.
+ * Under ep_policy identity it can: the name of the client's PSK identity or certificate. */
+static void
+default_ep(const struct rd_server *srv, const coap_session_t *session, struct lookup_qparam *q,
+           size_t *nq, char identity[RD_IDENTITY_SIZE])
+{
+    const char *name;
+
+    for (size_t i = 0; i < *nq; i++) {
+        if (q[i].key_len == 2 && memcmp(q[i].key, "ep", 2) == 0) {
+            return;
+        }
+    }
+    if (srv->conf.sec.ep_policy != RD_EP_IDENTITY || rd__identity(session, identity) ||
+        !(name = strchr(identity, ':')) || name[1] == '\0') {
+        return;
+    }
+    q[*nq].key = "ep";
+    q[*nq].key_len = 2;
+    q[*nq].value = name + 1;
+    q[*nq].value_len = strlen(name + 1);
+    (*nq)++;
+}
+
 int
 rd__parse_regparams(const struct rd_server *srv, const coap_session_t *session,
                     const coap_pdu_t *request, enum lookup_reg_op op, struct lookup_regparams *p,
                     coap_pdu_t *response)
 {
-    struct lookup_qparam q[QPARAM_MAX];
+    struct lookup_qparam q[QPARAM_MAX + 1];
     char diag[LOOKUP_DIAG_SIZE];
+    char identity[RD_IDENTITY_SIZE];
     size_t nq = 0;
     int rc;
 
     if (rd__query_params(request, q, QPARAM_MAX, &nq)) {
         rd__respond_error(response, COAP_RESPONSE_CODE_BAD_REQUEST, "too many query parameters");
         return RD_EINVAL;
+    }
+    if (op != LOOKUP_REG_UPDATE) {
+        default_ep(srv, session, q, &nq, identity);
     }
     rc = lookup_regparams_parse(p, op, q, nq, diag, sizeof(diag));
     if (rc) {

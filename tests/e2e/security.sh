@@ -297,6 +297,13 @@ test_identity_policy() {
     expect_eq "plain coap has no name" "4.03" "$CODE"
     coap get 'rd-lookup/ep?ep=somebody-else'
     expect_eq "refused names not stored" "" "$BODY"
+    # RFC 9176 section 5: ep may be left out when the security context names it.
+    as_devx post 'rd?d=lab' -t 40 -e '</n>'
+    expect_eq "no ep: the certificate's name" "2.01" "$CODE"
+    coap get 'rd-lookup/ep?d=lab'
+    expect_match "registered as dev-x" 'ep="?dev-x"?' "$BODY"
+    coap post 'rd' -t 40 -e '</l>'
+    expect_eq "plain coap without ep" "4.00" "$CODE"
 }
 
 test_max_regs_per_identity() {
