@@ -78,6 +78,13 @@ uint_value(const uint8_t *p, size_t len)
 
 /* Parse header, token, the options we care about and the payload length. @return RD_OK for a
  * well-formed request; RD_EINVAL for anything else, which is left to libcoap. */
+/* A signaling message: code class 7 in a CoAP-over-UDP header. */
+static int
+is_signaling(const uint8_t *p, size_t len)
+{
+    return len >= 4 && (p[0] >> 6) == 1 && (p[1] >> 5) == 7;
+}
+
 static int
 parse_request(const uint8_t *p, size_t len, struct guard_req *r)
 {
@@ -237,8 +244,8 @@ log_refusal(const struct rd_server *srv, const struct sockaddr_storage *from, co
 }
 
 /* Look at the datagrams at the head of one socket's queue, answering and dropping those libcoap
- * must not see, until one it may see (or none) is at the head. */
-static void
+ * must not see, until one it may see (or none) is at the head. 1 when one it may see is. */
+static int
 guard_socket(struct rd_server *srv, int fd)
 {
     uint8_t buf[DATAGRAM_MAX];
@@ -253,8 +260,21 @@ guard_socket(struct rd_server *srv, int fd)
                              (struct sockaddr *)&from, &from_len);
         const char *why;
 
-        if (n < 0 || parse_request(buf, (size_t)n, &r)) {
-            return;
+        if (n < 0) {
+            return 0;
+        }
+        if (is_signaling(buf, (size_t)n)) {
+            /* Signaling (7.xx, RFC 8323) exists only over reliable transports, yet libcoap
+             * 4.3.1 takes a CSM over UDP and sets the session's MTU from it: a tiny one makes
+             * its next Block2 answer spin for ever. Dropped unseen, as a message format error
+             * (RFC 7252 section 4.2) that needs no answer. */
+            if (recv(fd, buf, 1, MSG_DONTWAIT) < 0) {
+                return 0;
+            }
+            continue;
+        }
+        if (parse_request(buf, (size_t)n, &r)) {
+            return 1;
         }
         why = refusal(srv, &r, &code);
         max_age = 0;
@@ -267,17 +287,18 @@ guard_socket(struct rd_server *srv, int fd)
             code = COAP_RESPONSE_CODE(429);
         }
         if (!why) {
-            return;
+            return 1;
         }
         /* Take the datagram off the queue: libcoap never sees it. */
         if (recv(fd, buf, 1, MSG_DONTWAIT) < 0) {
-            return;
+            return 0;
         }
         if (code != COAP_RESPONSE_CODE(429)) {
             log_refusal(srv, &from, why);
         }
         answer(srv, fd, (struct sockaddr *)&from, from_len, &r, code, why, max_age);
     }
+    return 0;
 }
 
 /* Is @p fd an unconnected UDP socket bound to the family and port of @p want? */
@@ -343,4 +364,15 @@ rd__guard_wait(struct rd_server *srv, unsigned wait_ms)
         guard_socket(srv, srv->guard_fd[i]);
     }
     return epfd >= 0 ? RD_OK : RD_ENOTFOUND;
+}
+
+int
+rd__guard_pending(struct rd_server *srv)
+{
+    int pending = 0;
+
+    for (size_t i = 0; i < srv->nguard; i++) {
+        pending |= guard_socket(srv, srv->guard_fd[i]);
+    }
+    return pending;
 }

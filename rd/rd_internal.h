@@ -502,6 +502,10 @@ int rd__guard_add(struct rd_server *srv, const coap_address_t *addr);
  */
 int rd__guard_wait(struct rd_server *srv, unsigned wait_ms);
 
+/** Look at the datagrams waiting, as rd__guard_wait() does without waiting: 1 when one that
+ * libcoap may read is waiting on a plain CoAP socket. */
+int rd__guard_pending(struct rd_server *srv);
+
 /* rd_simple.c */
 
 /** Set up simple registration (when configured) and the client handlers it needs. */

@@ -272,6 +272,21 @@ test_amplification_small_blocks_then_echo() {
     expect_match "off: answered" '^2\.05 ' "$RAW_OUT"
 }
 
+# libcoap 4.3.1 takes a CSM (7.01, RFC 8323) over UDP and sets the session's MTU from its
+# Max-Message-Size; with a tiny one, its next Block2 answer spun for ever. Signaling never
+# reaches libcoap over UDP.
+test_signaling_over_udp_is_dropped() {
+    with_conf
+    coap post 'rd?ep=csm' -t 40 -e "$(links 4)"
+    # NON 7.01 with Max-Message-Size (option 2) 10, then CON GET /rd-lookup/res from one port.
+    raw "50e10001210a,4101000201b9$(hex rd-lookup)03$(hex res)"
+    expect_eq "no answer to the CSM" "timeout" "$(printf '%s\n' "$RAW_OUT" | head -n 1)"
+    expect_match "the lookup from the same port is answered" '^2\.05 2 <coap://' \
+        "$(printf '%s\n' "$RAW_OUT" | sed -n 2p)"
+    coap get 'rd-lookup/ep?ep=csm'
+    expect_eq "the server goes on" "2.05" "$CODE"
+}
+
 test_block_past_the_end_is_400() {
     with_conf 'amplification off'
     coap post 'rd?ep=past' -t 40 -e "$(links 4)"
@@ -379,6 +394,7 @@ run_test test_registrations_per_source_is_429
 run_test test_rate_limit_is_429_then_recovers
 run_test test_amplification_small_blocks_then_echo
 run_test test_block_past_the_end_is_400
+run_test test_signaling_over_udp_is_dropped
 run_test test_garbage_then_normal_request
 run_test test_full_map_refuses_writes_and_serves_reads
 run_test test_kill_9_during_burst_loses_nothing_acknowledged
