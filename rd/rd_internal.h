@@ -467,8 +467,10 @@ int rd__limits_check_links(const struct rd_server *srv, const struct lookup_link
 
 /**
  * Decide whether an answer of @p answer_len payload bytes may go to the requester: always for
- * a verified address or a small answer; otherwise @p response is set to 4.01 with an Echo
- * value (RFC 9175 section 2.4) and 0 is returned.
+ * a verified address or a small answer. Otherwise, with amplification blocks, @p response gets
+ * a Block2 option that keeps its first block within the limit (1 is returned); where that
+ * cannot help, or with amplification echo, @p response is set to 4.01 with an Echo value
+ * (RFC 9175 section 2.4) and 0 is returned.
  */
 int rd__limits_answer_ok(struct rd_server *srv, const coap_session_t *session,
                          const coap_pdu_t *request, coap_pdu_t *response, size_t answer_len);

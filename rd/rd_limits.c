@@ -493,8 +493,8 @@ small_block_szx(const coap_pdu_t *request)
 }
 
 /* Cut the answer to a first Block2 block of 2^(szx+4) bytes: libcoap sends the rest only when
- * asked, block by block, each within the factor (RFC 9176 section 8.4 names small blocks as
- * the remedy). */
+ * asked, block by block, each within the factor (RFC 7252 section 11.3 names the block-wise
+ * mode as the remedy). */
 static void
 limit_first_block(coap_pdu_t *response, int szx)
 {
