@@ -43,6 +43,8 @@ struct guard_req {
     uint64_t size1;
     int bad_option; /* Block1 or Size1 repeated or too long */
     size_t payload_len;
+    const uint8_t *echo; /* the Echo option's value, or NULL */
+    size_t echo_len;
 };
 
 /* Read an option header's extended delta or length. @return the value, or -1 when truncated or
@@ -131,6 +133,9 @@ parse_request(const uint8_t *p, size_t len, struct guard_req *r)
             r->bad_option |= r->has_size1 || olen > 4;
             r->has_size1 = 1;
             r->size1 = uint_value(p + pos, (size_t)olen);
+        } else if (number == COAP_OPTION_ECHO && !r->echo) {
+            r->echo = p + pos;
+            r->echo_len = (size_t)olen;
         }
         pos += (size_t)olen;
     }
@@ -287,6 +292,9 @@ guard_socket(struct rd_server *srv, int fd)
             code = COAP_RESPONSE_CODE(429);
         }
         if (!why) {
+            if (r.echo) {
+                rd__limits_echo_seen(srv, (struct sockaddr *)&from, r.echo, r.echo_len);
+            }
             return 1;
         }
         /* Take the datagram off the queue: libcoap never sees it. */

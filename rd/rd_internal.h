@@ -425,6 +425,15 @@ enum rd_echo_scope {
 int rd__echo_verified(const struct rd_server *srv, const coap_session_t *session,
                       const coap_pdu_t *request, enum rd_echo_scope scope, int64_t now);
 
+/** 1 when @p value (@p len bytes) is an Echo value this server gave @p peer recently. */
+int rd__echo_check(const struct rd_server *srv, const struct sockaddr *peer,
+                   enum rd_echo_scope scope, const uint8_t *value, size_t len, int64_t now);
+
+/** Add a fresh Echo value for the peer to @p response, for the client to send back with its next
+ * request (RFC 9175 section 2.3). */
+void rd__echo_add(const struct rd_server *srv, const coap_session_t *session, coap_pdu_t *response,
+                  enum rd_echo_scope scope, int64_t now);
+
 /** Answer 4.01 Unauthorized with a fresh Echo value for the peer (RFC 9175 section 2.4). */
 void rd__echo_challenge(const struct rd_server *srv, const coap_session_t *session,
                         coap_pdu_t *response, enum rd_echo_scope scope, int64_t now);
@@ -474,6 +483,12 @@ int rd__limits_check_links(const struct rd_server *srv, const struct lookup_link
  */
 int rd__limits_answer_ok(struct rd_server *srv, const coap_session_t *session,
                          const coap_pdu_t *request, coap_pdu_t *response, size_t answer_len);
+
+/** A datagram from @p from carried Echo @p value: when this server gave it to that address,
+ * the address is verified for the amplification limit (the guard sees every datagram, block
+ * requests libcoap answers by itself included). */
+void rd__limits_echo_seen(struct rd_server *srv, const struct sockaddr *from, const uint8_t *value,
+                          size_t len);
 
 /** The index term that records the requester's address on a registration (" src=ADDR"). */
 int rd__limits_source_term(const coap_session_t *session, char *out, size_t size);

@@ -18,6 +18,8 @@
 #define AMPLIFICATION_FACTOR 3
 /* Header, Content-Format, Block2, Size2 and ETag of a link-format answer, at most. */
 #define ANSWER_OVERHEAD 24
+/* The Echo option a small first block carries (RFC 9175: option 252, 8-byte value). */
+#define ECHO_OVERHEAD 11
 /* Block size libcoap answers with when the request names none. */
 #define DEFAULT_BLOCK 1024
 /* Max-Age of a refusal because the directory or the address has too many registrations. */
@@ -331,6 +333,37 @@ admit_rate(struct rd_server *srv, const coap_session_t *session, coap_pdu_t *res
     return RD_EFULL;
 }
 
+/* The address of @p from as IPv6 (IPv4 mapped), the key of the peer table. */
+static int
+sockaddr_key(const struct sockaddr *from, uint8_t addr[16])
+{
+    if (from->sa_family == AF_INET6) {
+        memcpy(addr, &((const struct sockaddr_in6 *)(const void *)from)->sin6_addr, 16);
+        return RD_OK;
+    }
+    if (from->sa_family == AF_INET) {
+        memset(addr, 0, 10);
+        addr[10] = addr[11] = 0xff;
+        memcpy(addr + 12, &((const struct sockaddr_in *)(const void *)from)->sin_addr, 4);
+        return RD_OK;
+    }
+    return RD_EINVAL;
+}
+
+void
+rd__limits_echo_seen(struct rd_server *srv, const struct sockaddr *from, const uint8_t *value,
+                     size_t len)
+{
+    int64_t now = rd__now();
+    uint8_t addr[16];
+
+    if (srv->conf.limits.amplification == RD_AMP_OFF || sockaddr_key(from, addr) ||
+        !rd__echo_check(srv, from, RD_ECHO_ADDRESS, value, len, now)) {
+        return;
+    }
+    peer_get(srv, addr, rd__now_ms())->verified_until = now + VERIFIED_SECONDS;
+}
+
 uint32_t
 rd__limits_charge_datagram(struct rd_server *srv, const struct sockaddr *from)
 {
@@ -338,16 +371,7 @@ rd__limits_charge_datagram(struct rd_server *srv, const struct sockaddr *from)
     char who[INET6_ADDRSTRLEN + 16];
     char text[INET6_ADDRSTRLEN];
 
-    if (!srv->conf.limits.rate_limit) {
-        return 0;
-    }
-    if (from->sa_family == AF_INET6) {
-        memcpy(addr, &((const struct sockaddr_in6 *)(const void *)from)->sin6_addr, 16);
-    } else if (from->sa_family == AF_INET) {
-        memset(addr, 0, 10);
-        addr[10] = addr[11] = 0xff;
-        memcpy(addr + 12, &((const struct sockaddr_in *)(const void *)from)->sin_addr, 4);
-    } else {
+    if (!srv->conf.limits.rate_limit || sockaddr_key(from, addr)) {
         return 0;
     }
     if (!inet_ntop(AF_INET6, addr, text, sizeof(text))) {
@@ -482,7 +506,7 @@ static int
 small_block_szx(const coap_pdu_t *request)
 {
     size_t budget = AMPLIFICATION_FACTOR * request_size(request);
-    size_t overhead = ANSWER_OVERHEAD + coap_pdu_get_token(request).length;
+    size_t overhead = ANSWER_OVERHEAD + ECHO_OVERHEAD + coap_pdu_get_token(request).length;
 
     for (int szx = 6; szx >= 0; szx--) {
         if (((size_t)16 << szx) + overhead <= budget) {
@@ -494,14 +518,18 @@ small_block_szx(const coap_pdu_t *request)
 
 /* Cut the answer to a first Block2 block of 2^(szx+4) bytes: libcoap sends the rest only when
  * asked, block by block, each within the factor (RFC 7252 section 11.3 names the block-wise
- * mode as the remedy). */
+ * mode as the remedy). Every block carries an Echo value: a client that sends it back (libcoap
+ * clients do, with the next block request) is verified by the datagram guard, and its later
+ * answers go out at full size. */
 static void
-limit_first_block(coap_pdu_t *response, int szx)
+limit_first_block(const struct rd_server *srv, const coap_session_t *session, coap_pdu_t *response,
+                  int szx, int64_t now)
 {
     uint8_t value[4];
 
     coap_add_option(response, COAP_OPTION_BLOCK2,
                     coap_encode_var_safe(value, sizeof(value), (unsigned)szx), value);
+    rd__echo_add(srv, session, response, RD_ECHO_ADDRESS, now);
 }
 
 int
@@ -544,7 +572,7 @@ rd__limits_answer_ok(struct rd_server *srv, const coap_session_t *session,
     }
     szx = small_block_szx(request);
     if (mode == RD_AMP_BLOCKS && !observe && !asked_block && szx >= 0) {
-        limit_first_block(response, szx);
+        limit_first_block(srv, session, response, szx, now);
         return 1;
     }
     peer_text(session, who, sizeof(who));
