@@ -4,8 +4,10 @@
  * first block is empty (or whose buffer could not be allocated) makes it read a NULL body when
  * the last block comes: a crash for two datagrams. Without Size1 on the first block it builds
  * no body: each block reaches the handler alone, and a repeated last block crashes it the same
- * way. So here a Block1 request over max_payload gets 4.13 with Size1, and a non-final block
- * that is not full, or a first block without Size1, gets 4.00. */
+ * way. So here a Block1 request over max_payload gets 4.13 with Size1, a non-final block that
+ * is not full gets 4.00, and the non-final blocks of a body without Size1 never reach libcoap:
+ * rd_block1.c keeps them and the guard answers 2.31 itself. It also drops signaling messages,
+ * and sees the Echo values clients send back for the amplification limit. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
@@ -43,8 +45,10 @@ struct guard_req {
     uint64_t size1;
     int bad_option; /* Block1 or Size1 repeated or too long */
     size_t payload_len;
+    const uint8_t *payload;
     const uint8_t *echo; /* the Echo option's value, or NULL */
     size_t echo_len;
+    uint64_t key; /* Uri-Path, Uri-Query and Request-Tag: names a Block1 transfer */
 };
 
 /* Read an option header's extended delta or length. @return the value, or -1 when truncated or
@@ -137,6 +141,10 @@ parse_request(const uint8_t *p, size_t len, struct guard_req *r)
             r->echo = p + pos;
             r->echo_len = (size_t)olen;
         }
+        if (number == COAP_OPTION_URI_PATH || number == COAP_OPTION_URI_QUERY ||
+            number == COAP_OPTION_RTAG) {
+            rd__b1_key_add(&r->key, (unsigned)number, p + pos, (size_t)olen);
+        }
         pos += (size_t)olen;
     }
     if (pos < len) {
@@ -145,6 +153,7 @@ parse_request(const uint8_t *p, size_t len, struct guard_req *r)
             return RD_EINVAL;
         }
         r->payload_len = len - pos - 1;
+        r->payload = p + pos + 1;
     }
     return RD_OK;
 }
@@ -178,18 +187,36 @@ refusal(const struct rd_server *srv, const struct guard_req *r, coap_pdu_code_t 
     if (r->more && r->payload_len != block) {
         return "Block1 block not full";
     }
-    /* Without a size libcoap builds no body at all: it hands each block to the handler as if
-     * it were the whole body, and a repeated last block then makes it read the NULL body. */
-    if (r->num == 0 && r->more && (!r->has_size1 || r->size1 == 0)) {
-        return "Block1 needs Size1";
+    /* libcoap reserves what Size1 announces: 0 would leave it without a body to fill. */
+    if (r->num == 0 && r->more && r->has_size1 && r->size1 == 0) {
+        return "Size1 0 on a body of several blocks";
     }
     return NULL;
 }
 
-/* Answer as libcoap would: an ACK to a confirmable request, else a non-confirmable reply. */
+/* Write an option header for @p number after option @p *last (deltas below 269). */
+static size_t
+option_head(uint8_t *out, unsigned *last, unsigned number, size_t len)
+{
+    unsigned delta = number - *last;
+    size_t n = 0;
+
+    *last = number;
+    if (delta < 13) {
+        out[n++] = (uint8_t)(delta << 4 | len);
+    } else {
+        out[n++] = (uint8_t)(0xd0 | len);
+        out[n++] = (uint8_t)(delta - 13);
+    }
+    return n;
+}
+
+/* Answer as libcoap would: an ACK to a confirmable request, else a non-confirmable reply;
+ * with a Block1 option of value @p block1 unless it is negative. */
 static void
 answer(struct rd_server *srv, int fd, const struct sockaddr *to, socklen_t to_len,
-       const struct guard_req *r, coap_pdu_code_t code, const char *diag, uint32_t max_age)
+       const struct guard_req *r, coap_pdu_code_t code, const char *diag, uint32_t max_age,
+       long block1)
 {
     uint8_t out[64];
     size_t n = 0;
@@ -213,17 +240,20 @@ answer(struct rd_server *srv, int fd, const struct sockaddr *to, socklen_t to_le
     if (max_age) {
         /* Max-Age (14): when the next request will be taken (RFC 8516 section 4). */
         s1len = coap_encode_var_safe(size1, sizeof(size1), max_age);
-        out[n++] = (uint8_t)(0xd0 | s1len);
-        out[n++] = COAP_OPTION_MAXAGE - 13;
-        last = COAP_OPTION_MAXAGE;
+        n += option_head(out + n, &last, COAP_OPTION_MAXAGE, s1len);
+        memcpy(out + n, size1, s1len);
+        n += s1len;
+    }
+    if (block1 >= 0) {
+        s1len = coap_encode_var_safe(size1, sizeof(size1), (unsigned)block1);
+        n += option_head(out + n, &last, COAP_OPTION_BLOCK1, s1len);
         memcpy(out + n, size1, s1len);
         n += s1len;
     }
     if (code == COAP_RESPONSE_CODE_REQUEST_TOO_LARGE) {
         /* Size1 (60) tells the client the largest body we take (RFC 7959 section 4). */
         s1len = coap_encode_var_safe(size1, sizeof(size1), (unsigned)srv->conf.max_payload);
-        out[n++] = (uint8_t)(0xd0 | s1len);
-        out[n++] = (uint8_t)(COAP_OPTION_SIZE1 - last - 13);
+        n += option_head(out + n, &last, COAP_OPTION_SIZE1, s1len);
         memcpy(out + n, size1, s1len);
         n += s1len;
     }
@@ -246,6 +276,38 @@ log_refusal(const struct rd_server *srv, const struct sockaddr_storage *from, co
         inet_ntop(AF_INET, &((const struct sockaddr_in *)from)->sin_addr, host, sizeof(host));
     }
     rd__log(srv, RD_LOG_INFO, "limit: Block1 request from %s refused: %s", host, diag);
+}
+
+/* A non-final block of a body sent without Size1: its first block has none, and later ones
+ * belong to a body rd_block1.c keeps. */
+static int
+without_size(struct rd_server *srv, const struct sockaddr *from, const struct guard_req *r)
+{
+    if (!r->has_block1 || !r->more) {
+        return 0;
+    }
+    return r->num == 0 ? !r->has_size1 : rd__b1_pending(srv, from, r->key);
+}
+
+/* Keep the block, take it off the queue, and ask for the next one (2.31 Continue, RFC 7959
+ * section 2.3), or say the body cannot go on (4.08). */
+static void
+keep_block(struct rd_server *srv, int fd, const struct sockaddr *from, socklen_t from_len,
+           const struct guard_req *r)
+{
+    int rc = rd__b1_put(srv, from, r->key, r->num, r->szx, r->payload, r->payload_len);
+    uint8_t drop;
+
+    if (recv(fd, &drop, 1, MSG_DONTWAIT) < 0) {
+        return;
+    }
+    if (rc == RD_OK) {
+        answer(srv, fd, from, from_len, r, COAP_RESPONSE_CODE(231), "", 0,
+               (long)(r->num << 4 | 1u << 3 | r->szx));
+        return;
+    }
+    answer(srv, fd, from, from_len, r, COAP_RESPONSE_CODE_INCOMPLETE,
+           rc == RD_ENOMEM ? "no memory for the body" : "Block1 block out of order", 0, -1);
 }
 
 /* Look at the datagrams at the head of one socket's queue, answering and dropping those libcoap
@@ -291,6 +353,10 @@ guard_socket(struct rd_server *srv, int fd)
             why = "rate limit";
             code = COAP_RESPONSE_CODE(429);
         }
+        if (!why && without_size(srv, (struct sockaddr *)&from, &r)) {
+            keep_block(srv, fd, (struct sockaddr *)&from, from_len, &r);
+            continue;
+        }
         if (!why) {
             if (r.echo) {
                 rd__limits_echo_seen(srv, (struct sockaddr *)&from, r.echo, r.echo_len);
@@ -304,7 +370,7 @@ guard_socket(struct rd_server *srv, int fd)
         if (code != COAP_RESPONSE_CODE(429)) {
             log_refusal(srv, &from, why);
         }
-        answer(srv, fd, (struct sockaddr *)&from, from_len, &r, code, why, max_age);
+        answer(srv, fd, (struct sockaddr *)&from, from_len, &r, code, why, max_age, -1);
     }
     return 0;
 }

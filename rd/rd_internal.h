@@ -158,6 +158,7 @@ struct rd_server {
     int guard_fd[RD_LISTEN_MAX];          /**< libcoap's endpoint sockets, looked at first */
     size_t nguard;
     uint16_t guard_mid; /**< message IDs of the guard's non-confirmable answers */
+    struct rd_b1 *b1;   /**< Block1 bodies without Size1 (rd_block1.c) */
 };
 
 /* rd_conf.c */
@@ -407,6 +408,42 @@ int rd__discovery_init(struct rd_server *srv);
 
 /** Release what rd__discovery_init() built. */
 void rd__discovery_cleanup(struct rd_server *srv);
+
+/* rd_block1.c: Block1 bodies sent without Size1, kept block by block for the handler. */
+
+/** Allocate the table of bodies being received. @return RD_OK or RD_ENOMEM. */
+int rd__b1_init(struct rd_server *srv);
+
+/** Release it, and every body in it. */
+void rd__b1_free(struct rd_server *srv);
+
+/** Fold option @p number with its value into the key that names a transfer (Uri-Path,
+ * Uri-Query and Request-Tag, in their order in the message). */
+void rd__b1_key_add(uint64_t *key, unsigned number, const uint8_t *value, size_t len);
+
+/** The key of @p request, as rd__b1_key_add() builds it from the raw datagram. */
+uint64_t rd__b1_key_of(const coap_pdu_t *request);
+
+/** 1 when a body without Size1 from @p from under @p key is being received. */
+int rd__b1_pending(struct rd_server *srv, const struct sockaddr *from, uint64_t key);
+
+/** Keep non-final block @p num (size exponent @p szx): block 0 starts a body, any other must be
+ * the next one (or the last one again). @return RD_OK; RD_ENOTFOUND (no such body, or out of
+ * order); RD_ENOMEM. */
+int rd__b1_put(struct rd_server *srv, const struct sockaddr *from, uint64_t key, uint32_t num,
+               unsigned szx, const uint8_t *data, size_t len);
+
+/** Hand over the blocks before final block @p num and forget the body: @p data is the caller's
+ * to free. @return RD_OK; RD_ENOTFOUND. */
+int rd__b1_take(struct rd_server *srv, const struct sockaddr *from, uint64_t key, uint32_t num,
+                unsigned szx, uint8_t **data, size_t *len);
+
+/** The whole body whose final block @p request carries (@p last, @p last_len), put together
+ * with the blocks kept before it. @p data stays valid until the next call.
+ * @return RD_OK; RD_ENOTFOUND (blocks missing); RD_ENOMEM. */
+int rd__b1_body(struct rd_server *srv, const coap_session_t *session, const coap_pdu_t *request,
+                const coap_block_b_t *block, const uint8_t *last, size_t last_len,
+                const char **data, size_t *len);
 
 /* rd_echo.c */
 

@@ -230,6 +230,9 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
     if (!rc) {
         rc = rd__limits_init(srv);
     }
+    if (!rc) {
+        rc = rd__b1_init(srv);
+    }
     if (rc) {
         goto fail;
     }
@@ -394,6 +397,7 @@ rd_server_free(struct rd_server *srv)
     rd__dtls_cleanup(srv);
     rd__dedup_cleanup(&srv->dedup);
     rd__limits_cleanup(srv);
+    rd__b1_free(srv);
     rd_conf_cleanup(&srv->conf);
     free(srv);
 }
