@@ -76,34 +76,13 @@ rd__b1_key_add(uint64_t *key, unsigned number, const uint8_t *value, size_t len)
     *key = h;
 }
 
-static int
-peer_of(const struct sockaddr *sa, uint8_t addr[16], uint16_t *port)
-{
-    if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)(const void *)sa;
-
-        memcpy(addr, &a6->sin6_addr, 16);
-        *port = a6->sin6_port;
-        return RD_OK;
-    }
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *a4 = (const struct sockaddr_in *)(const void *)sa;
-
-        memset(addr, 0, 12);
-        memcpy(addr + 12, &a4->sin_addr, 4);
-        *port = a4->sin_port;
-        return RD_OK;
-    }
-    return RD_EINVAL;
-}
-
 static struct rd_b1_slot *
 find(struct rd_server *srv, const struct sockaddr *from, uint64_t key, int64_t now_ms)
 {
     uint8_t addr[16];
     uint16_t port;
 
-    if (!srv->b1 || peer_of(from, addr, &port)) {
+    if (!srv->b1 || rd__sockaddr_key(from, addr, &port)) {
         return NULL;
     }
     for (size_t i = 0; i < B1_SLOTS; i++) {
@@ -162,7 +141,7 @@ rd__b1_put(struct rd_server *srv, const struct sockaddr *from, uint64_t key, uin
             slot_clear(s);
         }
         s = take_slot(srv);
-        if (peer_of(from, s->addr, &s->port)) {
+        if (rd__sockaddr_key(from, s->addr, &s->port)) {
             return RD_EINVAL;
         }
         s->key = key;

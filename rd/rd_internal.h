@@ -521,6 +521,10 @@ int rd__limits_check_links(const struct rd_server *srv, const struct lookup_link
 int rd__limits_answer_ok(struct rd_server *srv, const coap_session_t *session,
                          const coap_pdu_t *request, coap_pdu_t *response, size_t answer_len);
 
+/** The address of @p from as 16 bytes (IPv4 mapped into IPv6) and its port: the key under
+ * which per-peer state is kept. @return RD_OK; RD_EINVAL for another family. */
+int rd__sockaddr_key(const struct sockaddr *from, uint8_t addr[16], uint16_t *port);
+
 /** A datagram from @p from carried Echo @p value: when this server gave it to that address,
  * the address is verified for the amplification limit (the guard sees every datagram, block
  * requests libcoap answers by itself included). */

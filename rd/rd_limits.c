@@ -183,21 +183,9 @@ static int
 peer_addr(const coap_session_t *session, uint8_t out[16])
 {
     const coap_address_t *a = coap_session_get_addr_remote(session);
+    uint16_t port;
 
-    if (!a) {
-        return RD_EINVAL;
-    }
-    if (a->addr.sa.sa_family == AF_INET6) {
-        memcpy(out, &a->addr.sin6.sin6_addr, 16);
-        return RD_OK;
-    }
-    if (a->addr.sa.sa_family == AF_INET) {
-        memset(out, 0, 10);
-        out[10] = out[11] = 0xff;
-        memcpy(out + 12, &a->addr.sin.sin_addr, 4);
-        return RD_OK;
-    }
-    return RD_EINVAL;
+    return a ? rd__sockaddr_key(&a->addr.sa, out, &port) : RD_EINVAL;
 }
 
 static uint64_t
@@ -333,18 +321,23 @@ admit_rate(struct rd_server *srv, const coap_session_t *session, coap_pdu_t *res
     return RD_EFULL;
 }
 
-/* The address of @p from as IPv6 (IPv4 mapped), the key of the peer table. */
-static int
-sockaddr_key(const struct sockaddr *from, uint8_t addr[16])
+int
+rd__sockaddr_key(const struct sockaddr *from, uint8_t addr[16], uint16_t *port)
 {
     if (from->sa_family == AF_INET6) {
-        memcpy(addr, &((const struct sockaddr_in6 *)(const void *)from)->sin6_addr, 16);
+        const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)(const void *)from;
+
+        memcpy(addr, &a6->sin6_addr, 16);
+        *port = ntohs(a6->sin6_port);
         return RD_OK;
     }
     if (from->sa_family == AF_INET) {
+        const struct sockaddr_in *a4 = (const struct sockaddr_in *)(const void *)from;
+
         memset(addr, 0, 10);
         addr[10] = addr[11] = 0xff;
-        memcpy(addr + 12, &((const struct sockaddr_in *)(const void *)from)->sin_addr, 4);
+        memcpy(addr + 12, &a4->sin_addr, 4);
+        *port = ntohs(a4->sin_port);
         return RD_OK;
     }
     return RD_EINVAL;
@@ -356,8 +349,9 @@ rd__limits_echo_seen(struct rd_server *srv, const struct sockaddr *from, const u
 {
     int64_t now = rd__now();
     uint8_t addr[16];
+    uint16_t port;
 
-    if (srv->conf.limits.amplification == RD_AMP_OFF || sockaddr_key(from, addr) ||
+    if (srv->conf.limits.amplification == RD_AMP_OFF || rd__sockaddr_key(from, addr, &port) ||
         !rd__echo_check(srv, from, RD_ECHO_ADDRESS, value, len, now)) {
         return;
     }
@@ -368,10 +362,11 @@ uint32_t
 rd__limits_charge_datagram(struct rd_server *srv, const struct sockaddr *from)
 {
     uint8_t addr[16];
+    uint16_t port;
     char who[INET6_ADDRSTRLEN + 16];
     char text[INET6_ADDRSTRLEN];
 
-    if (!srv->conf.limits.rate_limit || sockaddr_key(from, addr)) {
+    if (!srv->conf.limits.rate_limit || rd__sockaddr_key(from, addr, &port)) {
         return 0;
     }
     if (!inet_ntop(AF_INET6, addr, text, sizeof(text))) {
