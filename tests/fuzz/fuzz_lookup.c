@@ -79,13 +79,14 @@ is_multi(const char *name)
            name_is(name, "ct");
 }
 
-/* Whether the index prefix of @p q, if it has one, starts some term of the registration. */
+/* Whether the index prefix of @p q, if it has one, starts some term of the registration: the
+ * prefix endpoint lookup uses when @p for_ep, resource lookup's otherwise. */
 static void
-check_index(const struct input *in, const struct lookup_query *q)
+check_index(const struct input *in, const struct lookup_query *q, int for_ep)
 {
     char prefix[512];
     size_t len = 0;
-    int rc = lookup_query_index(q, prefix, sizeof(prefix), &len);
+    int rc = (for_ep ? lookup_query_index_ep : lookup_query_index)(q, prefix, sizeof(prefix), &len);
     int found = 0;
 
     if (rc == RD_ENOTFOUND) {
@@ -133,10 +134,11 @@ check_self_match(const struct input *in, const char *name, const char *value, si
             q.crit[0].value_len = len / 2;
         }
         check(lookup_match_ep(&q, &in->view));
+        check_index(in, &q, 1);
         if (link != SIZE_MAX) {
             check(lookup_match_res(&q, &in->view, link));
+            check_index(in, &q, 0);
         }
-        check_index(in, &q);
     }
 }
 
@@ -269,7 +271,10 @@ check_lookup(const struct input *in)
     check(!any_res || ep);
     check(!lookup_match_res(&in->q, &in->view, in->rec.nlinks));
     if (ep) {
-        check_index(in, &in->q);
+        check_index(in, &in->q, 1);
+    }
+    if (any_res) {
+        check_index(in, &in->q, 0);
     }
 }
 
