@@ -83,6 +83,38 @@ test_silent_endpoint_times_out_and_rd_stays_responsive() {
     expect_eq "nothing registered" "" "$BODY"
 }
 
+# A device that never even acknowledges the RD's GET (bash's own UDP socket, no CoAP stack):
+# its 5.04 must come after simple_timeout (2 s here), not behind the GET's retransmissions,
+# and the GET must stop being retransmitted once given up.
+test_mute_device_gets_its_answer_in_time() {
+    local start elapsed=999 d code gets=0 i
+    exec 3<>"/dev/udp/127.0.0.1/$PORT"
+    # CON POST /.well-known/rd?ep=mute, MID 0x1234, token 0x77.
+    start=$(date +%s)
+    printf '\x41\x02\x12\x34\x77\xbb.well-known\x02rd\x47ep=mute' >&3
+    for i in $(seq 1 20); do
+        d=$(timeout 15 dd bs=2048 count=1 status=none <&3 | od -An -v -tx1 | tr -d ' \n')
+        code=${d:2:2}
+        if [ "$code" = a4 ]; then
+            elapsed=$(($(date +%s) - start))
+            expect_eq "the 5.04 is non-confirmable" "5" "${d:0:1}"
+            break
+        fi
+        [ -n "$d" ] || break
+    done
+    expect_eq "5.04 within a few seconds of simple_timeout" "yes" "$([ "$elapsed" -le 8 ] && echo yes)"
+    # Within the next 8 s, at most the one retransmission already due.
+    for i in 1 2 3; do
+        d=$(timeout 8 dd bs=2048 count=1 status=none <&3 | od -An -v -tx1 | tr -d ' \n')
+        [ "${d:2:2}" = 01 ] && gets=$((gets + 1))
+        [ -n "$d" ] || break
+    done
+    exec 3>&-
+    expect_eq "the GET is given up" "yes" "$([ "$gets" -le 1 ] && echo yes)"
+    coap get 'rd-lookup/ep?ep=mute'
+    expect_eq "nothing registered" "" "$BODY"
+}
+
 test_simple_and_normal_registration_share_identity() {
     coap post 'rd?ep=both' -t 40 -e '</first>'
     local loc=$LOCATION
@@ -167,6 +199,7 @@ for t in test_simple_registration_registers_fetched_links \
     test_simple_registration_failures_register_nothing \
     test_simple_registration_rejects_bad_requests \
     test_silent_endpoint_times_out_and_rd_stays_responsive \
+    test_mute_device_gets_its_answer_in_time \
     test_simple_and_normal_registration_share_identity test_lwm2m_register_update_deregister \
     test_simple_registration_of_an_empty_discovery_document \
     test_simple_registration_verifies_address_with_echo \
