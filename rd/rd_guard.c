@@ -82,8 +82,6 @@ uint_value(const uint8_t *p, size_t len)
     return v;
 }
 
-/* Parse header, token, the options we care about and the payload length. @return RD_OK for a
- * well-formed request; RD_EINVAL for anything else, which is left to libcoap. */
 /* A signaling message: code class 7 in a CoAP-over-UDP header. */
 static int
 is_signaling(const uint8_t *p, size_t len)
@@ -91,6 +89,8 @@ is_signaling(const uint8_t *p, size_t len)
     return len >= 4 && (p[0] >> 6) == 1 && (p[1] >> 5) == 7;
 }
 
+/* Parse header, token, the options we care about and the payload length. @return RD_OK for a
+ * well-formed request; RD_EINVAL for anything else, which is left to libcoap. */
 static int
 parse_request(const uint8_t *p, size_t len, struct guard_req *r)
 {
@@ -278,6 +278,15 @@ log_refusal(const struct rd_server *srv, const struct sockaddr_storage *from, co
     rd__log(srv, RD_LOG_INFO, "limit: Block1 request from %s refused: %s", host, diag);
 }
 
+/* Take the datagram at the head of @p fd's queue off it: libcoap never sees it. */
+static int
+drop_head(int fd)
+{
+    uint8_t byte;
+
+    return recv(fd, &byte, 1, MSG_DONTWAIT) < 0 ? RD_EINVAL : RD_OK;
+}
+
 /* A non-final block of a body sent without Size1: its first block has none, and later ones
  * belong to a body rd_block1.c keeps. */
 static int
@@ -296,9 +305,8 @@ keep_block(struct rd_server *srv, int fd, const struct sockaddr *from, socklen_t
            const struct guard_req *r)
 {
     int rc = rd__b1_put(srv, from, r->key, r->num, r->szx, r->payload, r->payload_len);
-    uint8_t drop;
 
-    if (recv(fd, &drop, 1, MSG_DONTWAIT) < 0) {
+    if (drop_head(fd)) {
         return;
     }
     if (rc == RD_OK) {
@@ -335,7 +343,7 @@ guard_socket(struct rd_server *srv, int fd)
              * 4.3.1 takes a CSM over UDP and sets the session's MTU from it: a tiny one makes
              * its next Block2 answer spin for ever. Dropped unseen, as a message format error
              * (RFC 7252 section 4.2) that needs no answer. */
-            if (recv(fd, buf, 1, MSG_DONTWAIT) < 0) {
+            if (drop_head(fd)) {
                 return 0;
             }
             continue;
@@ -363,8 +371,7 @@ guard_socket(struct rd_server *srv, int fd)
             }
             return 1;
         }
-        /* Take the datagram off the queue: libcoap never sees it. */
-        if (recv(fd, buf, 1, MSG_DONTWAIT) < 0) {
+        if (drop_head(fd)) {
             return 0;
         }
         if (code != COAP_RESPONSE_CODE(429)) {
