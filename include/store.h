@@ -34,11 +34,47 @@ enum store_sync {
     STORE_SYNC_NEVER = 2,
 };
 
+/** What a migration is telling store_open()'s caller. */
+enum store_migrate_event {
+    STORE_MIGRATE_START = 0,    /**< about to migrate; @c resumed says whether a run was cut */
+    STORE_MIGRATE_PROGRESS = 1, /**< one more transaction committed */
+    STORE_MIGRATE_END = 2,      /**< the directory is at this core-rd's schema version */
+};
+
+/** Where a migration stands, handed to a store_migrate_fn. */
+struct store_migrate_status {
+    enum store_migrate_event event;
+    uint32_t from;    /**< the directory's schema version as store_open() found it */
+    uint32_t to;      /**< this core-rd's schema version */
+    uint32_t step;    /**< the step running, from @c step to @c step + 1 */
+    const char *what; /**< what that step does, in words; static */
+    uint64_t done;    /**< registrations the step has converted, earlier runs included */
+    uint64_t total;   /**< registrations in the directory */
+    uint64_t skipped; /**< records that do not decode, left as they are (this run) */
+    int resumed;      /**< START: an interrupted migration is being finished */
+};
+
+/**
+ * Receives the progress of a migration during store_open(), after each committed transaction.
+ *
+ * @return 0 to go on; non-zero to stop after the transaction just committed (store_open() then
+ *         fails with RD_ESTORE, and the next store_open() resumes where this one stopped).
+ */
+typedef int (*store_migrate_fn)(void *arg, const struct store_migrate_status *s);
+
 /** How to open a store. Zeroed fields take their defaults. */
 struct store_options {
     const char *dir;   /**< data directory; created (with parents) when missing */
     uint64_t map_size; /**< maximum database size in bytes; 0 = 1 GiB */
     enum store_sync sync;
+    store_migrate_fn migrate_fn; /**< NULL, or told the progress of a migration */
+    void *migrate_arg;           /**< passed to migrate_fn */
+    size_t migrate_batch;        /**< registrations per migration transaction; 0 = 10000 */
+    /**
+     * Open a directory of an older schema version as it is, without migrating it. Such a store
+     * serves store_schema_version(), store_info() and store_backup() only.
+     */
+    int no_migrate;
 };
 
 /**
@@ -77,15 +113,31 @@ typedef int (*store_reg_fn)(void *arg, const struct store_reg *reg);
 /**
  * Open (creating when needed) the store in @p opt->dir.
  *
+ * A directory written at an older schema version is migrated in place first (unless
+ * @p opt->no_migrate), step by step, in transactions that each leave it consistent: one cut
+ * short by a crash or by @p opt->migrate_fn is finished by the next store_open(). The schema
+ * version changes only in the transaction that ends a step.
+ *
  * @param out Written with a new store on success; free it with store_free().
  * @return RD_OK; RD_EINVAL for a bad option; RD_ESTORE when the directory or database cannot be
- *         opened or was written by an incompatible schema version (the message goes to @p err
- *         when it is not NULL, at most @p err_size bytes); RD_ENOMEM.
+ *         opened, was written by a newer schema version, or its migration failed or was stopped
+ *         (the message goes to @p err when it is not NULL, at most @p err_size bytes); RD_EFULL
+ *         when a migration ran out of map or disk (nothing of the running transaction stays);
+ *         RD_ENOMEM.
  */
 int store_open(struct store **out, const struct store_options *opt, char *err, size_t err_size);
 
 /** Flush and close. Accepts NULL. */
 void store_free(struct store *st);
+
+/**
+ * The schema version of the open directory: store_schema_current() once store_open() has
+ * migrated it, older only when opened with no_migrate.
+ */
+uint32_t store_schema_version(const struct store *st);
+
+/** The schema version this core-rd writes. */
+uint32_t store_schema_current(void);
 
 /**
  * Describe the last failure on @p st.

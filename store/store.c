@@ -207,6 +207,7 @@ check_schema(struct store *st, MDB_txn *txn)
         if (ms.ms_entries != 0) {
             return store__fail(st, "schema version missing, expected %d", STORE_SCHEMA_VERSION);
         }
+        st->version = STORE_SCHEMA_VERSION;
         return store__id_init(st, txn);
     }
     rc = store__from_mdb(st, rc, "get schema version");
@@ -217,9 +218,20 @@ check_schema(struct store *st, MDB_txn *txn)
         return store__fail(st, "schema version: corrupt (%zu bytes)", val.mv_size);
     }
     version = store__get_be(val.mv_data, 4);
-    if (version != STORE_SCHEMA_VERSION) {
-        return store__fail(st, "schema version %llu, expected %d", (unsigned long long)version,
-                           STORE_SCHEMA_VERSION);
+    if (version > STORE_SCHEMA_VERSION) {
+        return store__fail(st,
+                           "schema version %llu is newer than this core-rd's %d: run a newer "
+                           "core-rd, or restore the backup taken before the upgrade",
+                           (unsigned long long)version, STORE_SCHEMA_VERSION);
+    }
+    if (version == 0) {
+        return store__fail(st, "schema version 0 is not one core-rd ever wrote");
+    }
+    st->version = (uint32_t)version;
+    if (version < STORE_SCHEMA_VERSION) {
+        key.mv_size = sizeof(STORE_META_MIGRATION) - 1;
+        key.mv_data = (void *)(uintptr_t)STORE_META_MIGRATION;
+        st->migration_cut = mdb_get(txn, st->meta, &key, &val) == MDB_SUCCESS;
     }
     key.mv_size = sizeof(STORE_META_SECRET) - 1;
     key.mv_data = (void *)(uintptr_t)STORE_META_SECRET;
@@ -418,10 +430,15 @@ store_open(struct store **out, const struct store_options *opt, char *err, size_
         goto out;
     }
     mdb_txn_reset(st->rtxn);
+    rc = store__migrate(st, opt);
 out:
     if (rc) {
         if (err && err_size) {
             snprintf(err, err_size, "%s", st->errmsg);
+        }
+        /* A failed migration leaves the read transaction behind (its reads open no cursor). */
+        if (st->rtxn) {
+            mdb_txn_abort(st->rtxn);
         }
         if (st->env) {
             mdb_env_close(st->env);

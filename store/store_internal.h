@@ -9,8 +9,13 @@
 
 #include "store.h"
 
-/** Version of the on-disk layout below; store_open() refuses any other. */
-#define STORE_SCHEMA_VERSION 1
+/**
+ * Version of the on-disk layout below. store_open() migrates older ones (store_migrate.c has a
+ * step from each earlier version) and refuses newer ones.
+ *
+ * 1: the first release. 2: the same layout, with every index rebuilt from the records.
+ */
+#define STORE_SCHEMA_VERSION 2
 
 /* Names of the LMDB databases inside the environment. */
 #define STORE_DB_META   "meta"   /**< schema version, id secret, next counter */
@@ -23,6 +28,9 @@
 #define STORE_META_VERSION "version" /**< 4-byte big-endian schema version */
 #define STORE_META_SECRET  "secret"  /**< 8 random bytes keying the id permutation */
 #define STORE_META_NEXT    "next"    /**< 8-byte big-endian counter of the next registration */
+/** Only while a migration step runs: 4-byte step (its from version), 8-byte last counter done,
+ * 8-byte registrations done; all big-endian. */
+#define STORE_META_MIGRATION "migration"
 
 #define STORE_NAME_MAX        63  /**< longest ep or d, in bytes */
 #define STORE_TERM_MAX        400 /**< longest term, in bytes; under LMDB's 511-byte key limit */
@@ -48,6 +56,8 @@ struct store {
     int reading;        /**< reads in progress (a callback may start another) */
     int writemap;       /**< pages are written through the shared map, not pwrite() */
     uint64_t allocated; /**< bytes of the data file known to have disk blocks behind them */
+    uint32_t version;   /**< schema version of the data; older than ours only with no_migrate */
+    int migration_cut;  /**< found a migration step's progress: an earlier run was cut short */
     char errmsg[STORE_ERRMSG_SIZE];
 };
 
@@ -173,5 +183,46 @@ int store__id_next(struct store *st, MDB_txn *txn, uint64_t *counter);
  * @return RD_OK; RD_EFULL; RD_ESTORE.
  */
 int store__id_init(struct store *st, MDB_txn *txn);
+
+/**
+ * Add the name, expiry and term entries of the record @p rec stored under @p counter: the
+ * inverse of store__reg_unindex() plus the expiry entry. A name held by another registration
+ * is taken over.
+ *
+ * @param append The counter is larger than every one indexed so far (a rebuild in counter
+ *               order), so term entries go at the end without a search.
+ * @return RD_OK; RD_EFULL; RD_ESTORE.
+ */
+int store__reg_index(struct store *st, MDB_txn *txn, uint64_t counter, const struct store__rec *rec,
+                     int append);
+
+/**
+ * Start rebuilding the derived data from the records: empty the name, expiry and term indexes
+ * in @p txn. Continue with store__rebuild_batch() in the same or later transactions.
+ *
+ * @return RD_OK; RD_EFULL; RD_ESTORE.
+ */
+int store__rebuild_begin(struct store *st, MDB_txn *txn);
+
+/**
+ * Index up to @p batch records with counters above @p *after, in counter order, in @p txn.
+ * When the last record is done, also make sure the next counter is above every record's.
+ *
+ * @param after    In: the last counter indexed (0 at first). Out: the last one now.
+ * @param done     Incremented by the records indexed.
+ * @param skipped  Incremented by the records that do not decode (left in place, unindexed).
+ * @param finished Written with 1 when no record is left after @p *after, else 0.
+ * @return RD_OK; RD_EFULL; RD_ESTORE.
+ */
+int store__rebuild_batch(struct store *st, MDB_txn *txn, size_t batch, uint64_t *after,
+                         uint64_t *done, uint64_t *skipped, int *finished);
+
+/**
+ * Bring a store opened at an older schema version up to STORE_SCHEMA_VERSION (store_migrate.c),
+ * reporting to @p opt->migrate_fn. Called by store_open() once the databases are open.
+ *
+ * @return RD_OK; RD_EFULL; RD_ENOMEM; RD_ESTORE (also when stopped by the callback).
+ */
+int store__migrate(struct store *st, const struct store_options *opt);
 
 #endif

@@ -278,6 +278,56 @@ store__reg_unindex(struct store *st, MDB_txn *txn, uint64_t counter, const struc
     return terms_del(st, txn, counter, rec);
 }
 
+int
+store__reg_index(struct store *st, MDB_txn *txn, uint64_t counter, const struct store__rec *rec,
+                 int append)
+{
+    unsigned char k[STORE_NAME_KEY_MAX];
+    unsigned char c[STORE_KEY_SIZE];
+    MDB_val key = { 0, k };
+    MDB_val val = { sizeof(c), c };
+    size_t off = 0;
+    int rc;
+
+    store__put_be(c, counter, sizeof(c));
+    key.mv_size = name_key(k, rec->d, rec->d_len, rec->ep, rec->ep_len);
+    rc = store__from_mdb(st, mdb_put(txn, st->names, &key, &val, 0), "put name");
+    if (rc) {
+        return rc;
+    }
+    rc = store__expiry_add(st, txn, rec->expires_at, counter);
+    if (rc) {
+        return rc;
+    }
+    for (uint32_t i = 0; i < rec->nterms; i++) {
+        size_t len;
+
+        if (rec->terms_len - off < 2) {
+            return store__fail(st, "corrupt registration record: terms truncated");
+        }
+        len = (size_t)store__get_be(rec->terms + off, 2);
+        if (len == 0 || len > STORE_TERM_MAX || len > rec->terms_len - off - 2) {
+            return store__fail(st, "corrupt registration record: term of %zu bytes", len);
+        }
+        key.mv_size = len;
+        key.mv_data = (void *)(uintptr_t)(rec->terms + off + 2);
+        rc = mdb_put(txn, st->terms, &key, &val, MDB_NODUPDATA | (append ? MDB_APPENDDUP : 0));
+        /* A term listed twice is one entry; a refused append (an entry was there before the
+         * rebuild reached it) is retried in its sorted place. */
+        if (rc == MDB_KEYEXIST && append) {
+            rc = mdb_put(txn, st->terms, &key, &val, MDB_NODUPDATA);
+        }
+        if (rc != MDB_KEYEXIST) {
+            rc = store__from_mdb(st, rc, "put term");
+            if (rc) {
+                return rc;
+            }
+        }
+        off += 2 + len;
+    }
+    return RD_OK;
+}
+
 /* Write the record of @p counter and its expiry entry, and its term entries unless the
  * replaced record had the very same ones (@p keep_terms). @p is_new: a counter just taken,
  * larger than every other. */

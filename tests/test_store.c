@@ -618,8 +618,7 @@ test_reg_touch_moves_only_the_deadline(void **state)
     int created = 0;
     size_t n = 0;
 
-    assert_int_equal(put_terms(f->st, "", "node1", NOW + 10, "</a>", terms, &id, &created),
-                     RD_OK);
+    assert_int_equal(put_terms(f->st, "", "node1", NOW + 10, "</a>", terms, &id, &created), RD_OK);
     assert_int_equal(store_reg_touch(f->st, id, LATER, &have), RD_OK);
     assert_int_equal(store_reg_get(f->st, id, NOW + 20, 0, record, &s), RD_OK);
     assert_int_equal(s.expires_at, LATER);
@@ -843,21 +842,18 @@ test_term_foreach_after_resumes_in_age_order(void **state)
     assert_int_equal(s.nids, 4);
     assert_memory_equal(s.ids, ids, sizeof(ids));
     memset(&s, 0, sizeof(s));
-    assert_int_equal(store_term_foreach_after(f->st, "rt=temp", 7, NOW, ids[1], record, &s),
-                     RD_OK);
+    assert_int_equal(store_term_foreach_after(f->st, "rt=temp", 7, NOW, ids[1], record, &s), RD_OK);
     assert_int_equal(s.nids, 2);
     assert_int_equal(s.ids[0], ids[2]);
     assert_int_equal(s.ids[1], ids[3]);
     /* The registration resumed after may be gone. */
     assert_int_equal(store_reg_delete(f->st, ids[2]), RD_OK);
     memset(&s, 0, sizeof(s));
-    assert_int_equal(store_term_foreach_after(f->st, "rt=temp", 7, NOW, ids[2], record, &s),
-                     RD_OK);
+    assert_int_equal(store_term_foreach_after(f->st, "rt=temp", 7, NOW, ids[2], record, &s), RD_OK);
     assert_int_equal(s.nids, 1);
     assert_int_equal(s.ids[0], ids[3]);
     memset(&s, 0, sizeof(s));
-    assert_int_equal(store_term_foreach_after(f->st, "rt=temp", 7, NOW, ids[3], record, &s),
-                     RD_OK);
+    assert_int_equal(store_term_foreach_after(f->st, "rt=temp", 7, NOW, ids[3], record, &s), RD_OK);
     assert_int_equal(s.calls, 0);
     memset(&s, 0, sizeof(s));
     assert_int_equal(store_term_foreach_after(f->st, "rt=none", 7, NOW, 0, record, &s), RD_OK);
@@ -1170,22 +1166,299 @@ raw_put(const char *dir, const char *name, const void *key, size_t key_len, cons
 }
 
 static void
-test_open_rejects_other_schema_version(void **state)
+test_open_rejects_a_newer_schema_version(void **state)
 {
     struct fixture *f = *state;
-    static const unsigned char v2[4] = { 0, 0, 0, 2 };
+    unsigned char v[4];
     struct store_options opt;
-    char err[128] = "";
+    char err[160] = "";
+    char want[160];
 
     put_ok(f->st, "", "a", LATER, "x");
     store_free(f->st);
     f->st = NULL;
-    raw_put(f->dir, STORE_DB_META, STORE_META_VERSION, strlen(STORE_META_VERSION), v2, sizeof(v2));
+    store__put_be(v, STORE_SCHEMA_VERSION + 1, sizeof(v));
+    raw_put(f->dir, STORE_DB_META, STORE_META_VERSION, strlen(STORE_META_VERSION), v, sizeof(v));
     memset(&opt, 0, sizeof(opt));
     opt.dir = f->dir;
     assert_int_equal(store_open(&f->st, &opt, err, sizeof(err)), RD_ESTORE);
     assert_null(f->st);
-    assert_string_equal(err, "schema version 2, expected 1");
+    snprintf(want, sizeof(want),
+             "schema version %d is newer than this core-rd's %d: run a newer core-rd, or "
+             "restore the backup taken before the upgrade",
+             STORE_SCHEMA_VERSION + 1, STORE_SCHEMA_VERSION);
+    assert_string_equal(err, want);
+    /* Not even as it is: nothing of this core-rd may touch it. */
+    opt.no_migrate = 1;
+    assert_int_equal(store_open(&f->st, &opt, err, sizeof(err)), RD_ESTORE);
+    assert_null(f->st);
+}
+
+static void
+count_problem(void *arg, const char *msg)
+{
+    (void)msg;
+    (*(int *)arg)++;
+}
+
+/* Migrations: what the callback saw. */
+struct migrate_seen {
+    int starts;
+    int progress;
+    int ends;
+    int resumed;
+    uint32_t from;
+    uint32_t to;
+    uint64_t done;
+    uint64_t total;
+    int stop_after; /* return 1 at this progress event; 0: never */
+};
+
+static int
+migrate_record(void *arg, const struct store_migrate_status *s)
+{
+    struct migrate_seen *m = arg;
+
+    if (s->event == STORE_MIGRATE_START) {
+        m->starts++;
+        m->resumed = s->resumed;
+        m->from = s->from;
+        m->to = s->to;
+        m->total = s->total;
+    } else if (s->event == STORE_MIGRATE_PROGRESS) {
+        m->progress++;
+        assert_true(s->done <= s->total);
+        assert_true(s->done >= m->done);
+        m->done = s->done;
+        return m->stop_after && m->progress == m->stop_after;
+    } else {
+        m->ends++;
+        m->done = s->done;
+    }
+    return 0;
+}
+
+static int
+open_migrating(struct fixture *f, size_t batch, struct migrate_seen *m, char *err, size_t len)
+{
+    struct store_options opt;
+
+    memset(&opt, 0, sizeof(opt));
+    opt.dir = f->dir;
+    opt.sync = STORE_SYNC_PERIODIC;
+    opt.migrate_fn = migrate_record;
+    opt.migrate_arg = m;
+    opt.migrate_batch = batch;
+    return store_open(&f->st, &opt, err, len);
+}
+
+#define OLD_REGS 23
+
+/* Fill the store with OLD_REGS registrations (terms, sectors, one expired), damage its indexes
+ * as a version 1 sweep could (a name and a term left pointing at a collected record), and mark
+ * it version 1, with the store closed. Version 1's layout is version 2's, so the store's own
+ * writer makes it. */
+static void
+make_v1(struct fixture *f, uint64_t ids[OLD_REGS])
+{
+    static const unsigned char v1[4] = { 0, 0, 0, 1 };
+    unsigned char gone[8];
+    char ep[16];
+    char data[32];
+    int created = 0;
+
+    for (int i = 0; i < OLD_REGS; i++) {
+        const char *const terms[] = { i % 2 ? "rt=odd" : "rt=even", "if=sensor", "if=sensor",
+                                      NULL };
+
+        snprintf(ep, sizeof(ep), "node%02d", i);
+        snprintf(data, sizeof(data), "record of %d", i);
+        assert_int_equal(put_terms(f->st, i % 3 ? "" : "floor1", ep, i == 5 ? NOW - 1 : LATER + i,
+                                   data, terms, &ids[i], &created),
+                         RD_OK);
+    }
+    store_free(f->st);
+    f->st = NULL;
+    store__put_be(gone, 999, sizeof(gone));
+    raw_put(f->dir, STORE_DB_NAMES, "\0gone", 5, gone, sizeof(gone));
+    raw_put(f->dir, STORE_DB_TERMS, "rt=odd", 6, gone, sizeof(gone));
+    raw_put(f->dir, STORE_DB_META, STORE_META_VERSION, strlen(STORE_META_VERSION), v1, sizeof(v1));
+}
+
+/* Every registration of make_v1() is there with its id, deadline, record and terms, and the
+ * indexes agree with the records. */
+static void
+check_v1_content(struct fixture *f, const uint64_t ids[OLD_REGS])
+{
+    struct store_check_report rep;
+    char ep[16];
+    char data[32];
+    size_t n = 0;
+    int calls = 0;
+
+    assert_int_equal(store_schema_version(f->st), STORE_SCHEMA_VERSION);
+    assert_int_equal(store_count(f->st, &n), RD_OK);
+    assert_int_equal(n, OLD_REGS);
+    for (int i = 0; i < OLD_REGS; i++) {
+        struct seen s;
+
+        memset(&s, 0, sizeof(s));
+        snprintf(ep, sizeof(ep), "node%02d", i);
+        snprintf(data, sizeof(data), "record of %d", i);
+        assert_int_equal(store_reg_find(f->st, i % 3 ? "" : "floor1", ep, 0, record, &s), RD_OK);
+        assert_int_equal(s.id, ids[i]);
+        assert_int_equal(s.expires_at, i == 5 ? NOW - 1 : LATER + i);
+        assert_int_equal(s.data_len, strlen(data));
+        assert_memory_equal(s.data, data, s.data_len);
+    }
+    /* 11 odd, 12 even; number 5 expired before NOW. */
+    assert_int_equal(term_scan(f->st, "rt=odd", NOW).calls, 10);
+    assert_int_equal(term_scan(f->st, "rt=even", NOW).calls, 12);
+    assert_int_equal(term_scan(f->st, "if=sensor", NOW).calls, OLD_REGS - 1);
+    assert_int_equal(store_check(f->st, &rep, count_problem, &calls), RD_OK);
+    assert_int_equal(rep.problems, 0);
+    assert_int_equal(rep.names, OLD_REGS);
+    assert_int_equal(rep.expiry, OLD_REGS);
+    /* The expired one is still collected at its deadline. */
+    assert_int_equal(store_expire(f->st, NOW, 100, &n), RD_OK);
+    assert_int_equal(n, 1);
+}
+
+static void
+test_open_migrates_version_1(void **state)
+{
+    struct fixture *f = *state;
+    struct migrate_seen m;
+    uint64_t ids[OLD_REGS];
+    uint64_t id = 0;
+    char err[256] = "";
+
+    make_v1(f, ids);
+    memset(&m, 0, sizeof(m));
+    assert_int_equal(open_migrating(f, 4, &m, err, sizeof(err)), RD_OK);
+    assert_int_equal(m.starts, 1);
+    assert_int_equal(m.resumed, 0);
+    assert_int_equal(m.from, 1);
+    assert_int_equal(m.to, STORE_SCHEMA_VERSION);
+    assert_int_equal(m.total, OLD_REGS);
+    assert_int_equal(m.progress, (OLD_REGS + 3) / 4);
+    assert_int_equal(m.ends, 1);
+    assert_int_equal(m.done, OLD_REGS);
+    check_v1_content(f, ids);
+    /* New registrations get ids none of the old ones had. */
+    id = put_ok(f->st, "", "new", LATER, "n");
+    for (int i = 0; i < OLD_REGS; i++) {
+        assert_int_not_equal(id, ids[i]);
+    }
+    /* The second start finds nothing to migrate. */
+    store_free(f->st);
+    f->st = NULL;
+    memset(&m, 0, sizeof(m));
+    assert_int_equal(open_migrating(f, 4, &m, err, sizeof(err)), RD_OK);
+    assert_int_equal(m.starts + m.progress + m.ends, 0);
+}
+
+static void
+test_open_resumes_a_migration_cut_after_any_transaction(void **state)
+{
+    struct fixture *f = *state;
+    const int txns = (OLD_REGS + 4) / 5;
+    char err[256] = "";
+
+    /* Cut after each transaction in turn but the last (after which nothing is left to do):
+     * the state on disk is what a kill -9 right after that commit leaves. */
+    for (int k = 1; k < txns; k++) {
+        struct migrate_seen m;
+        struct store_options opt;
+        uint64_t ids[OLD_REGS];
+        char want[160];
+
+        remove_tree(f->dir);
+        assert_int_equal(mkdir(f->dir, 0700), 0);
+        assert_int_equal(open_store(f, 0), RD_OK);
+        make_v1(f, ids);
+        memset(&m, 0, sizeof(m));
+        m.stop_after = k;
+        assert_int_equal(open_migrating(f, 5, &m, err, sizeof(err)), RD_ESTORE);
+        assert_null(f->st);
+        snprintf(want, sizeof(want),
+                 "migration from schema version 1 to 2 stopped after %d of %d registrations; "
+                 "the next start goes on from there",
+                 5 * k, OLD_REGS);
+        assert_string_equal(err, want);
+        /* Still version 1, as a whole: its version moves only with the last transaction. */
+        memset(&opt, 0, sizeof(opt));
+        opt.dir = f->dir;
+        opt.no_migrate = 1;
+        assert_int_equal(store_open(&f->st, &opt, err, sizeof(err)), RD_OK);
+        assert_int_equal(store_schema_version(f->st), 1);
+        store_free(f->st);
+        f->st = NULL;
+        memset(&m, 0, sizeof(m));
+        assert_int_equal(open_migrating(f, 5, &m, err, sizeof(err)), RD_OK);
+        assert_int_equal(m.starts, 1);
+        assert_int_equal(m.resumed, 1);
+        assert_int_equal(m.progress, txns - k);
+        assert_int_equal(m.done, OLD_REGS);
+        check_v1_content(f, ids);
+        store_free(f->st);
+        f->st = NULL;
+    }
+    assert_int_equal(open_store(f, 0), RD_OK);
+}
+
+static void
+test_open_no_migrate_keeps_an_older_version(void **state)
+{
+    struct fixture *f = *state;
+    struct store_options opt;
+    struct store_info info;
+    struct migrate_seen m;
+    uint64_t ids[OLD_REGS];
+    char err[256] = "";
+    char copy[128];
+
+    make_v1(f, ids);
+    memset(&m, 0, sizeof(m));
+    memset(&opt, 0, sizeof(opt));
+    opt.dir = f->dir;
+    opt.no_migrate = 1;
+    opt.migrate_fn = migrate_record;
+    opt.migrate_arg = &m;
+    assert_int_equal(store_open(&f->st, &opt, err, sizeof(err)), RD_OK);
+    assert_int_equal(store_schema_version(f->st), 1);
+    assert_int_equal(store_schema_current(), STORE_SCHEMA_VERSION);
+    assert_int_equal(m.starts, 0);
+    assert_int_equal(store_info(f->st, &info), RD_OK);
+    assert_int_equal(info.registrations, OLD_REGS);
+    /* The backup is of version 1 too, and migrates when opened. */
+    snprintf(copy, sizeof(copy), "%s/copy", f->dir);
+    assert_int_equal(store_backup(f->st, copy), RD_OK);
+    store_free(f->st);
+    f->st = NULL;
+    opt.dir = copy;
+    opt.no_migrate = 0;
+    assert_int_equal(store_open(&f->st, &opt, err, sizeof(err)), RD_OK);
+    assert_int_equal(m.starts, 1);
+    assert_int_equal(m.from, 1);
+    check_v1_content(f, ids);
+}
+
+static void
+test_open_rejects_version_0(void **state)
+{
+    struct fixture *f = *state;
+    static const unsigned char v0[4] = { 0, 0, 0, 0 };
+    struct store_options opt;
+    char err[128] = "";
+
+    store_free(f->st);
+    f->st = NULL;
+    raw_put(f->dir, STORE_DB_META, STORE_META_VERSION, strlen(STORE_META_VERSION), v0, sizeof(v0));
+    memset(&opt, 0, sizeof(opt));
+    opt.dir = f->dir;
+    assert_int_equal(store_open(&f->st, &opt, err, sizeof(err)), RD_ESTORE);
+    assert_string_equal(err, "schema version 0 is not one core-rd ever wrote");
 }
 
 /* Overwrite the record of @p id with bytes that do not decode, with the store closed. */
@@ -1407,13 +1680,6 @@ test_reg_put_allocates_the_data_file_ahead(void **state)
 }
 
 static void
-count_problem(void *arg, const char *msg)
-{
-    (void)msg;
-    (*(int *)arg)++;
-}
-
-static void
 test_check_finds_a_consistent_store_clean(void **state)
 {
     struct fixture *f = *state;
@@ -1541,7 +1807,11 @@ main(void)
         T(test_open_rejects_bad_options),
         T(test_open_rejects_too_small_map),
         T(test_free_accepts_null),
-        T(test_open_rejects_other_schema_version),
+        T(test_open_rejects_a_newer_schema_version),
+        T(test_open_migrates_version_1),
+        T(test_open_resumes_a_migration_cut_after_any_transaction),
+        T(test_open_no_migrate_keeps_an_older_version),
+        T(test_open_rejects_version_0),
         T(test_reg_get_corrupt_record_is_estore),
         T(test_expire_collects_corrupt_record),
         T(test_reg_put_full_map_is_efull_and_keeps_data),
