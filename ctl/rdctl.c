@@ -731,7 +731,7 @@ static const char *const usage_text =
     "  export                   every registration as one JSON line on stdout\n"
     "  import [FILE|-]          load exported lines; validates all before writing any\n"
     "  backup DIR               consistent, compacted copy (safe while the RD runs)\n"
-    "  check                    integrity and index consistency\n"
+    "  check                    schema version, integrity and index consistency\n"
     "\n"
     "Options:\n"
     "  -s, --server URI         the RD (default " DEFAULT_SERVER ")\n"
@@ -780,7 +780,8 @@ static const struct cmd_help cmd_helps[] = {
     { "backup", "Usage: rdctl -d DIR backup TARGET_DIR\n"
                 "A consistent, compacted copy of the database (safe while the RD runs).\n" },
     { "check", "Usage: rdctl -d DIR check\n"
-               "Check records and indexes; exit 4 when problems are found.\n" },
+               "Print the schema version; check records and indexes (exit 4 on problems).\n"
+               "A directory of an older schema version is left as it is.\n" },
 };
 
 static void

@@ -39,9 +39,11 @@ dupf(char **out, const char *fmt, ...)
     return n;
 }
 
-/* Open the store of an existing data directory; never create one by mistake. */
+/* Open the store of an existing data directory; never create one by mistake. With
+ * @p as_is, a directory of an older schema version stays as it is (backup and check must not
+ * change what they look at); export and import migrate it as core-rd would. */
 static int
-open_existing(const struct rdctl_opts *o, struct store **st)
+open_existing(const struct rdctl_opts *o, int as_is, struct store **st)
 {
     struct store_options opt;
     char path[4096];
@@ -60,6 +62,7 @@ open_existing(const struct rdctl_opts *o, struct store **st)
     memset(&opt, 0, sizeof(opt));
     opt.dir = o->data_dir;
     opt.sync = STORE_SYNC_ALWAYS;
+    opt.no_migrate = as_is;
     if (store_open(st, &opt, err, sizeof(err))) {
         fprintf(stderr, "rdctl: %s: %s\n", o->data_dir, err);
         return RDCTL_EXIT_DATA;
@@ -335,7 +338,16 @@ static int
 cmd_check(struct store *st)
 {
     struct store_check_report rep;
+    uint32_t version = store_schema_version(st);
 
+    printf("schema version %u\n", (unsigned)version);
+    if (version != store_schema_current()) {
+        /* The index check knows only this release's layout. */
+        printf("older than this rdctl's %u: core-rd migrates it at its next start (take a "
+               "backup first)\n",
+               (unsigned)store_schema_current());
+        return RDCTL_EXIT_OK;
+    }
     if (store_check(st, &rep, print_problem, NULL)) {
         fprintf(stderr, "rdctl: check: %s\n", store_errmsg(st));
         return RDCTL_EXIT_DATA;
@@ -356,7 +368,7 @@ rdctl_offline(const struct rdctl_opts *o, const char *cmd, int argc, char **argv
         fprintf(stderr, "rdctl %s: wrong arguments; rdctl --help\n", cmd);
         return RDCTL_EXIT_USAGE;
     }
-    rc = open_existing(o, &st);
+    rc = open_existing(o, strcmp(cmd, "backup") == 0 || strcmp(cmd, "check") == 0, &st);
     if (rc) {
         return rc;
     }

@@ -164,11 +164,56 @@ open_endpoints(struct rd_server *srv)
     return rc;
 }
 
+/* Progress lines of a data directory's migration at start. */
+#define MIGRATE_LOG_EVERY_MS 2000
+
+struct migrate_log {
+    const struct rd_server *srv;
+    int64_t start_ms;
+    int64_t logged_ms;
+};
+
+/* store_migrate_fn: log the start, a line every few seconds, and the end with its duration. */
+static int
+log_migration(void *arg, const struct store_migrate_status *s)
+{
+    struct migrate_log *ml = arg;
+    int64_t now = rd__now_ms();
+
+    switch (s->event) {
+    case STORE_MIGRATE_START:
+        ml->start_ms = ml->logged_ms = now;
+        rd__log(ml->srv, RD_LOG_INFO,
+                "data directory %s: %s schema version %u to %u, %llu registrations",
+                ml->srv->conf.data_dir, s->resumed ? "resuming the migration from" : "migrating",
+                (unsigned)s->from, (unsigned)s->to, (unsigned long long)s->total);
+        break;
+    case STORE_MIGRATE_PROGRESS:
+        if (now - ml->logged_ms >= MIGRATE_LOG_EVERY_MS) {
+            ml->logged_ms = now;
+            rd__log(ml->srv, RD_LOG_INFO, "migration %u to %u (%s): %llu of %llu registrations",
+                    (unsigned)s->step, (unsigned)(s->step + 1), s->what,
+                    (unsigned long long)s->done, (unsigned long long)s->total);
+        }
+        break;
+    case STORE_MIGRATE_END:
+        rd__log(ml->srv, RD_LOG_INFO,
+                "data directory %s: migrated from schema version %u to %u in %.3f s "
+                "(%llu registrations, %llu unreadable records left as they were)",
+                ml->srv->conf.data_dir, (unsigned)s->from, (unsigned)s->to,
+                (double)(now - ml->start_ms) / 1000.0, (unsigned long long)s->done,
+                (unsigned long long)s->skipped);
+        break;
+    }
+    return 0;
+}
+
 int
 rd_server_new(struct rd_server **out, const struct rd_conf *conf)
 {
     struct rd_server *srv = calloc(1, sizeof(*srv));
     struct store_options opt;
+    struct migrate_log ml = { srv, 0, 0 };
     char err[512];
     size_t count = 0;
     int rc;
@@ -185,6 +230,8 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
     opt.dir = srv->conf.data_dir;
     opt.map_size = srv->conf.map_size;
     opt.sync = srv->conf.sync;
+    opt.migrate_fn = log_migration;
+    opt.migrate_arg = &ml;
     rc = store_open(&srv->store, &opt, err, sizeof(err));
     if (rc) {
         rd__log(srv, RD_LOG_ERROR, "data directory %s: %s", srv->conf.data_dir, err);
@@ -250,8 +297,8 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
         goto fail;
     }
     if (store_count(srv->store, &count) == RD_OK) {
-        rd__log(srv, RD_LOG_INFO, "data directory %s: %zu registrations", srv->conf.data_dir,
-                count);
+        rd__log(srv, RD_LOG_INFO, "data directory %s: %zu registrations, schema version %u",
+                srv->conf.data_dir, count, (unsigned)store_schema_version(srv->store));
     }
     srv->last_sweep = srv->last_sync = rd__now();
     if (store_next_deadline(srv->store, srv->last_sweep, &srv->next_expiry)) {
