@@ -113,6 +113,7 @@ test_offline_commands() {
     expect_eq "backup checks clean" 0 "$?"
     expect_match "check figures" '^records=2 names=2 expiry=2 terms=[0-9]+ problems=0$' \
         "$(cat "$WORK/check")"
+    expect_match "check names the schema version" '^schema version [0-9]+$' "$(cat "$WORK/check")"
     "$RDCTL" --data-dir "$WORK/data" export >"$WORK/export" 2>/dev/null
     expect_eq "export status" 0 "$?"
     expect_eq "export lines" 2 "$(grep -c . "$WORK/export")"
