@@ -48,7 +48,8 @@ struct store_migrate_status {
     uint32_t to;      /**< this core-rd's schema version */
     uint32_t step;    /**< the step running, from @c step to @c step + 1 */
     const char *what; /**< what that step does, in words; static */
-    uint64_t done;    /**< registrations the step has converted, earlier runs included */
+    uint64_t done;    /**< registrations the step has converted, earlier runs included (at
+                          START: what the cut run had done) */
     uint64_t total;   /**< registrations in the directory */
     uint64_t skipped; /**< records that do not decode, left as they are (this run) */
     int resumed;      /**< START: an interrupted migration is being finished */

@@ -183,10 +183,18 @@ log_migration(void *arg, const struct store_migrate_status *s)
     switch (s->event) {
     case STORE_MIGRATE_START:
         ml->start_ms = ml->logged_ms = now;
-        rd__log(ml->srv, RD_LOG_INFO,
-                "data directory %s: %s schema version %u to %u, %llu registrations",
-                ml->srv->conf.data_dir, s->resumed ? "resuming the migration from" : "migrating",
-                (unsigned)s->from, (unsigned)s->to, (unsigned long long)s->total);
+        if (s->resumed) {
+            rd__log(ml->srv, RD_LOG_INFO,
+                    "data directory %s: resuming the migration from schema version %u to %u at "
+                    "%llu of %llu registrations",
+                    ml->srv->conf.data_dir, (unsigned)s->from, (unsigned)s->to,
+                    (unsigned long long)s->done, (unsigned long long)s->total);
+        } else {
+            rd__log(ml->srv, RD_LOG_INFO,
+                    "data directory %s: migrating schema version %u to %u, %llu registrations",
+                    ml->srv->conf.data_dir, (unsigned)s->from, (unsigned)s->to,
+                    (unsigned long long)s->total);
+        }
         break;
     case STORE_MIGRATE_PROGRESS:
         if (now - ml->logged_ms >= MIGRATE_LOG_EVERY_MS) {

@@ -231,7 +231,14 @@ check_schema(struct store *st, MDB_txn *txn)
     if (version < STORE_SCHEMA_VERSION) {
         key.mv_size = sizeof(STORE_META_MIGRATION) - 1;
         key.mv_data = (void *)(uintptr_t)STORE_META_MIGRATION;
-        st->migration_cut = mdb_get(txn, st->meta, &key, &val) == MDB_SUCCESS;
+        /* Where a cut run stopped, for the caller's log; the migration itself reads it
+         * again in its own transaction. */
+        if (mdb_get(txn, st->meta, &key, &val) == MDB_SUCCESS) {
+            st->migration_cut = 1;
+            if (val.mv_size == 20) {
+                st->migration_done = store__get_be((const unsigned char *)val.mv_data + 12, 8);
+            }
+        }
     }
     key.mv_size = sizeof(STORE_META_SECRET) - 1;
     key.mv_data = (void *)(uintptr_t)STORE_META_SECRET;

@@ -58,6 +58,7 @@ struct store {
     uint64_t allocated; /**< bytes of the data file known to have disk blocks behind them */
     uint32_t version;   /**< schema version of the data; older than ours only with no_migrate */
     int migration_cut;  /**< found a migration step's progress: an earlier run was cut short */
+    uint64_t migration_done; /**< registrations that cut run had converted */
     char errmsg[STORE_ERRMSG_SIZE];
 };
 

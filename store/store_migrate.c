@@ -319,6 +319,7 @@ store__migrate(struct store *st, const struct store_options *opt)
     s.to = STORE_SCHEMA_VERSION;
     s.total = total;
     s.resumed = st->migration_cut;
+    s.done = st->migration_done;
     s.step = st->version;
     s.what = step_from(st->version) ? step_from(st->version)->what : "";
     /* Stopping before anything is written leaves nothing to resume. */

@@ -1207,6 +1207,7 @@ struct migrate_seen {
     int progress;
     int ends;
     int resumed;
+    uint64_t resumed_at;
     uint32_t from;
     uint32_t to;
     uint64_t done;
@@ -1222,6 +1223,7 @@ migrate_record(void *arg, const struct store_migrate_status *s)
     if (s->event == STORE_MIGRATE_START) {
         m->starts++;
         m->resumed = s->resumed;
+        m->resumed_at = s->done;
         m->from = s->from;
         m->to = s->to;
         m->total = s->total;
@@ -1399,6 +1401,7 @@ test_open_resumes_a_migration_cut_after_any_transaction(void **state)
         assert_int_equal(m.starts, 1);
         assert_int_equal(m.resumed, 1);
         assert_int_equal(m.progress, txns - k);
+        assert_int_equal(m.resumed_at, 5 * k);
         assert_int_equal(m.done, OLD_REGS);
         check_v1_content(f, ids);
         store_free(f->st);
