@@ -341,6 +341,17 @@ store__migrate(struct store *st, const struct store_options *opt)
         s.what = step->what;
         while (!finished) {
             rc = step_txn(st, step, batch, &p, &s.skipped, &finished);
+            if (rc == RD_EFULL) {
+                /* Nothing of the transaction stays; with more room the next start goes on. */
+                char why[STORE_ERRMSG_SIZE];
+
+                snprintf(why, sizeof(why), "%s", st->errmsg);
+                snprintf(
+                    st->errmsg, sizeof(st->errmsg),
+                    "migration from schema version %u needs more room (%.150s): raise map_size "
+                    "or free disk space",
+                    (unsigned)step->from, why);
+            }
             if (rc) {
                 return rc;
             }

@@ -1375,6 +1375,8 @@ test_open_resumes_a_migration_cut_after_any_transaction(void **state)
         uint64_t ids[OLD_REGS];
         char want[160];
 
+        store_free(f->st);
+        f->st = NULL;
         remove_tree(f->dir);
         assert_int_equal(mkdir(f->dir, 0700), 0);
         assert_int_equal(open_store(f, 0), RD_OK);
@@ -1404,10 +1406,7 @@ test_open_resumes_a_migration_cut_after_any_transaction(void **state)
         assert_int_equal(m.resumed_at, 5 * k);
         assert_int_equal(m.done, OLD_REGS);
         check_v1_content(f, ids);
-        store_free(f->st);
-        f->st = NULL;
     }
-    assert_int_equal(open_store(f, 0), RD_OK);
 }
 
 static void
