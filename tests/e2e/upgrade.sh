@@ -70,6 +70,8 @@ check_answers() {
 test_fixture_migrates_and_serves_everything() {
     local regs current loc owner query other
     regs=$(grep -c . "$FX/registrations")
+    expect_match "$FX: made-by names the schema version" '^[0-9]+$' "$FXVERSION"
+    FXVERSION=${FXVERSION:-0}
     rm -rf "$WORK/data"
     mkdir -p "$WORK/data"
     cp "$FX/data.mdb" "$WORK/data/data.mdb"
@@ -139,9 +141,10 @@ test_fixture_migrates_and_serves_everything() {
 }
 
 n=0
-for FX in "$FIXTURES"/v*/; do
+for FX in "$FIXTURES"/*/; do
     FX=${FX%/}
-    FXVERSION=${FX##*/v}
+    [ -f "$FX/data.mdb" ] || continue
+    FXVERSION=$(sed -n 's/^schema version: \([0-9]*\)$/\1/p' "$FX/made-by")
     n=$((n + 1))
     run_test test_fixture_migrates_and_serves_everything
 done

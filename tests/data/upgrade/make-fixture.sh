@@ -3,8 +3,9 @@
 # (a dozen registrations over plain CoAP and PSK), and the manifest of what a later release
 # must find in it: each lookup's answer as this release gives it, the offline export (deadlines
 # included) and who owns what. Every release reruns it once, with its own binaries, into
-# tests/data/upgrade/v<schema version>/, and commits the result; tests/e2e/upgrade.sh opens
-# every such directory with the binary under test.
+# tests/data/upgrade/v<schema version> (v<schema version>-<release> when an earlier release
+# already wrote that schema version), and commits the result; tests/e2e/upgrade.sh opens every
+# such directory with the binary under test.
 # Usage: [MADE_FROM=commit] make-fixture.sh CORE_RD RDCTL OUTDIR
 set -u
 if [ $# -ne 3 ]; then
@@ -144,5 +145,8 @@ cp "$WORK/copy/data.mdb" "$OUT/data.mdb" || exit 1
     echo "made by: $("$RD" --version 2>&1 | head -n 1), from commit ${MADE_FROM:-unknown}"
     echo "made on: $(date -u +%Y-%m-%d)"
     echo "registrations: $(grep -c . "$OUT/registrations")"
+    # rdctl check has printed the schema version since version 2; before, it was always 1.
+    version=$(sed -n 's/^schema version \([0-9]*\)$/\1/p' "$OUT/check")
+    echo "schema version: ${version:-1}"
 } >"$OUT/made-by"
 echo "fixture written to $OUT"
