@@ -235,7 +235,7 @@ check_schema(struct store *st, MDB_txn *txn)
          * again in its own transaction. */
         if (mdb_get(txn, st->meta, &key, &val) == MDB_SUCCESS) {
             st->migration_cut = 1;
-            if (val.mv_size == 20) {
+            if (val.mv_size == STORE_META_MIGRATION_SIZE) {
                 st->migration_done = store__get_be((const unsigned char *)val.mv_data + 12, 8);
             }
         }

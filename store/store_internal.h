@@ -30,7 +30,8 @@
 #define STORE_META_NEXT    "next"    /**< 8-byte big-endian counter of the next registration */
 /** Only while a migration step runs: 4-byte step (its from version), 8-byte last counter done,
  * 8-byte registrations done; all big-endian. */
-#define STORE_META_MIGRATION "migration"
+#define STORE_META_MIGRATION      "migration"
+#define STORE_META_MIGRATION_SIZE 20
 
 #define STORE_NAME_MAX        63  /**< longest ep or d, in bytes */
 #define STORE_TERM_MAX        400 /**< longest term, in bytes; under LMDB's 511-byte key limit */

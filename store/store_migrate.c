@@ -11,7 +11,6 @@
 #define MIGRATE_BATCH_DEFAULT 10000
 /* Bytes one registration's index entries may dirty, to allocate the data file ahead. */
 #define MIGRATE_BYTES_PER_REG 1024
-#define MIGRATION_SIZE        20
 
 /* A step's place, kept in meta between its transactions. */
 struct progress {
@@ -189,7 +188,7 @@ progress_get(struct store *st, MDB_txn *txn, struct progress *p)
     if (rc) {
         return rc;
     }
-    if (val.mv_size != MIGRATION_SIZE) {
+    if (val.mv_size != STORE_META_MIGRATION_SIZE) {
         return store__fail(st, "migration progress: corrupt (%zu bytes)", val.mv_size);
     }
     b = val.mv_data;
@@ -206,7 +205,7 @@ progress_put(struct store *st, MDB_txn *txn, const struct progress *p, int finis
 {
     MDB_val key = { sizeof(STORE_META_MIGRATION) - 1, (void *)(uintptr_t)STORE_META_MIGRATION };
     MDB_val vkey = { sizeof(STORE_META_VERSION) - 1, (void *)(uintptr_t)STORE_META_VERSION };
-    unsigned char b[MIGRATION_SIZE];
+    unsigned char b[STORE_META_MIGRATION_SIZE];
     unsigned char v[4];
     MDB_val val = { sizeof(b), b };
     int rc;
