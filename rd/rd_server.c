@@ -200,8 +200,9 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
     if (rc) {
         goto fail;
     }
-    /* libcoap reassembles Block1 bodies and serves Block2 from one buffer (RFC 7959). */
-    coap_context_set_block_mode(srv->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+    /* Block-wise transfer is ours (rd_block1.c, rd_block2.c): libcoap 4.3.1's reassembly
+     * and its kept answers are never reached, over any transport. */
+    coap_context_set_block_mode(srv->ctx, 0);
     /* Group requests reach only resources that ask for them: none of ours but libcoap's
      * /.well-known/core, which stays silent when its filter matches nothing. */
     coap_mcast_per_resource(srv->ctx);
@@ -232,6 +233,9 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
     }
     if (!rc) {
         rc = rd__b1_init(srv);
+    }
+    if (!rc) {
+        rc = rd__block2_init(srv);
     }
     if (rc) {
         goto fail;
@@ -304,6 +308,7 @@ housekeeping(struct rd_server *srv)
     int64_t now_ms = rd__now_ms();
 
     rd__simple_tick(srv, now_ms);
+    rd__block2_tick(srv, now_ms);
     rd__lookup_notify(srv, now, now_ms);
     rd__metrics_tick(srv, now);
     if (now != srv->last_sweep || srv->sweep_pending) {
@@ -398,6 +403,7 @@ rd_server_free(struct rd_server *srv)
     rd__dedup_cleanup(&srv->dedup);
     rd__limits_cleanup(srv);
     rd__b1_free(srv);
+    rd__block2_cleanup(srv);
     rd_conf_cleanup(&srv->conf);
     free(srv);
 }
