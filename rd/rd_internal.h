@@ -258,6 +258,10 @@ int rd__check_accept(const coap_pdu_t *request, coap_pdu_t *response);
  * @return 1 and @p value when present, 0 when absent. */
 int rd__option_uint(const coap_pdu_t *request, uint16_t number, unsigned *value);
 
+/** 1 when @p session is secured (DTLS or TLS) and has a security identity; 0 for plain CoAP
+ * over UDP or TCP. */
+int rd__session_secure(const coap_session_t *session);
+
 /**
  * The implicit registration base of a request: scheme "://" source address [":" port], with
  * IPv4-mapped addresses written as IPv4 and the scheme's default port left out (RFC 9176 5).

@@ -98,6 +98,14 @@ scheme_of(const coap_session_t *session, const char **scheme, uint16_t *default_
 }
 
 int
+rd__session_secure(const coap_session_t *session)
+{
+    coap_proto_t proto = coap_session_get_proto(session);
+
+    return proto == COAP_PROTO_DTLS || proto == COAP_PROTO_TLS;
+}
+
+int
 rd__base_from_session(const coap_session_t *session, char *out, size_t size)
 {
     const coap_address_t *addr = coap_session_get_addr_remote(session);
