@@ -129,7 +129,8 @@ on_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_nack_reason_
     }
 }
 
-/* Connect to @p server ("coap://host[:port]" or "coaps://..."). */
+/* Connect to @p server: "coap://host[:port]", "coaps://...", "coap+tcp://..." or
+ * "coaps+tcp://...". */
 static int
 connect_rd(const struct rdctl_opts *o, struct exchange *ex)
 {
@@ -139,21 +140,32 @@ connect_rd(const struct rdctl_opts *o, struct exchange *ex)
     coap_address_t dst;
     char host[256];
     char port[8];
+    coap_proto_t proto;
+    int secure;
 
     memset(ex, 0, sizeof(*ex));
     if (coap_split_uri((const uint8_t *)o->server, strlen(o->server), &uri) < 0 ||
         uri.host.length >= sizeof(host) ||
-        (uri.scheme != COAP_URI_SCHEME_COAP && uri.scheme != COAP_URI_SCHEME_COAPS)) {
-        fprintf(stderr, "rdctl: --server %s: expected coap://HOST[:PORT] or coaps://...\n",
+        (uri.scheme != COAP_URI_SCHEME_COAP && uri.scheme != COAP_URI_SCHEME_COAPS &&
+         uri.scheme != COAP_URI_SCHEME_COAP_TCP && uri.scheme != COAP_URI_SCHEME_COAPS_TCP)) {
+        fprintf(stderr,
+                "rdctl: --server %s: expected coap://HOST[:PORT] (or coaps://, coap+tcp://, "
+                "coaps+tcp://)\n",
                 o->server);
         return RDCTL_EXIT_USAGE;
     }
+    proto = uri.scheme == COAP_URI_SCHEME_COAPS       ? COAP_PROTO_DTLS
+            : uri.scheme == COAP_URI_SCHEME_COAP_TCP  ? COAP_PROTO_TCP
+            : uri.scheme == COAP_URI_SCHEME_COAPS_TCP ? COAP_PROTO_TLS
+                                                      : COAP_PROTO_UDP;
+    secure = proto == COAP_PROTO_DTLS || proto == COAP_PROTO_TLS;
     memcpy(host, uri.host.s, uri.host.length);
     host[uri.host.length] = '\0';
     snprintf(port, sizeof(port), "%u", uri.port);
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_DGRAM;
+    hints.ai_socktype =
+        (proto == COAP_PROTO_TCP || proto == COAP_PROTO_TLS) ? SOCK_STREAM : SOCK_DGRAM;
     if (getaddrinfo(host, port, &hints, &res) != 0 || !res) {
         fprintf(stderr, "rdctl: cannot resolve %s\n", host);
         return RDCTL_EXIT_NET;
@@ -169,11 +181,12 @@ connect_rd(const struct rdctl_opts *o, struct exchange *ex)
     coap_context_set_block_mode(ex->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
     coap_register_response_handler(ex->ctx, on_response);
     coap_register_nack_handler(ex->ctx, on_nack);
-    if (uri.scheme == COAP_URI_SCHEME_COAPS) {
+    if (secure) {
         coap_dtls_cpsk_t psk;
 
         if (!o->psk_id || !o->psk_key) {
-            fprintf(stderr, "rdctl: coaps:// needs --psk-identity and --psk-key\n");
+            fprintf(stderr, "rdctl: %s needs --psk-identity and --psk-key\n",
+                    proto == COAP_PROTO_TLS ? "coaps+tcp://" : "coaps://");
             return RDCTL_EXIT_USAGE;
         }
         memset(&psk, 0, sizeof(psk));
@@ -183,9 +196,9 @@ connect_rd(const struct rdctl_opts *o, struct exchange *ex)
         psk.psk_info.identity.length = strlen(o->psk_id);
         psk.psk_info.key.s = (const uint8_t *)o->psk_key;
         psk.psk_info.key.length = strlen(o->psk_key);
-        ex->session = coap_new_client_session_psk2(ex->ctx, NULL, &dst, COAP_PROTO_DTLS, &psk);
+        ex->session = coap_new_client_session_psk2(ex->ctx, NULL, &dst, proto, &psk);
     } else {
-        ex->session = coap_new_client_session(ex->ctx, NULL, &dst, COAP_PROTO_UDP);
+        ex->session = coap_new_client_session(ex->ctx, NULL, &dst, proto);
     }
     if (!ex->session) {
         fprintf(stderr, "rdctl: cannot open a session to %s\n", o->server);

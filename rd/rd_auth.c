@@ -12,7 +12,7 @@
 int
 rd__auth_read(const struct rd_server *srv, const coap_session_t *session, coap_pdu_t *response)
 {
-    if (srv->conf.sec.lookup_authenticated && coap_session_get_proto(session) != COAP_PROTO_DTLS) {
+    if (srv->conf.sec.lookup_authenticated && !rd__session_secure(session)) {
         rd__respond_error(response, COAP_RESPONSE_CODE_UNAUTHORIZED,
                           "lookup needs an authenticated (coaps) client");
         return RD_EINVAL;
@@ -24,8 +24,7 @@ int
 rd__auth_write(const struct rd_server *srv, const coap_session_t *session,
                char identity[RD_IDENTITY_SIZE], coap_pdu_t *response)
 {
-    if (srv->conf.sec.plain_coap == RD_PLAIN_LOOKUP_ONLY &&
-        coap_session_get_proto(session) != COAP_PROTO_DTLS) {
+    if (srv->conf.sec.plain_coap == RD_PLAIN_LOOKUP_ONLY && !rd__session_secure(session)) {
         rd__respond_error(response, COAP_RESPONSE_CODE_UNAUTHORIZED,
                           "registration needs an authenticated (coaps) client");
         return RD_EINVAL;

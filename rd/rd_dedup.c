@@ -55,10 +55,15 @@ slot_of(const struct rd_dedup *dd, const coap_address_t *peer, coap_mid_t mid)
  * ones too (RFC 7252 section 4.5): a late duplicate of a registration must not bring it back
  * after its removal. */
 static int
-applies(const coap_pdu_t *request)
+applies(const coap_session_t *session, const coap_pdu_t *request)
 {
     coap_pdu_code_t code = coap_pdu_get_code(request);
+    coap_proto_t proto = coap_session_get_proto(session);
 
+    /* A reliable transport has no message IDs and no duplicates (RFC 8323 section 3.3). */
+    if (proto == COAP_PROTO_TCP || proto == COAP_PROTO_TLS) {
+        return 0;
+    }
     return code != COAP_REQUEST_CODE_GET && code != COAP_REQUEST_CODE_FETCH;
 }
 
@@ -71,7 +76,7 @@ rd__dedup_replay(struct rd_dedup *dd, const coap_session_t *session, const coap_
     struct rd_dedup_entry *e;
     size_t pos = 0;
 
-    if (!dd->nslots || !applies(request)) {
+    if (!dd->nslots || !applies(session, request)) {
         return 0;
     }
     e = &dd->entries[slot_of(dd, peer, mid)];
@@ -128,7 +133,7 @@ rd__dedup_remember(struct rd_dedup *dd, const coap_session_t *session, const coa
     const uint8_t *data = NULL;
     size_t len = 0;
 
-    if (!dd->nslots || !applies(request)) {
+    if (!dd->nslots || !applies(session, request)) {
         return;
     }
     /* A newer answer takes the slot: under pressure the cache forgets, and the registration

@@ -652,7 +652,7 @@ rd__identity(const coap_session_t *session, char out[RD_IDENTITY_SIZE])
     const coap_bin_const_t *psk;
     char cn[RD_IDENTITY_SIZE - 5]; /* room for the "x509:" prefix */
 
-    if (coap_session_get_proto(session) != COAP_PROTO_DTLS) {
+    if (!rd__session_secure(session)) {
         snprintf(out, RD_IDENTITY_SIZE, "%s", IDENTITY_NONE);
         return RD_OK;
     }

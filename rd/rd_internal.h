@@ -10,6 +10,7 @@
 
 #include "lookup.h"
 #include "rd.h"
+#include "rd_block.h"
 #include "rd_status.h"
 #include "store.h"
 
@@ -99,6 +100,7 @@ struct rd_limits_conf {
     int amplification;        /**< RD_AMP_OFF, RD_AMP_BLOCKS or RD_AMP_ECHO */
     size_t max_sessions;      /**< idle libcoap sessions kept */
     uint32_t session_timeout; /**< seconds before an idle session goes */
+    size_t answer_memory;     /**< bytes of answers kept for their later Block2 blocks */
 };
 
 /** The whole configuration. Strings are owned by the struct until rd_conf_cleanup(). */
@@ -158,7 +160,8 @@ struct rd_server {
     int guard_fd[RD_LISTEN_MAX];          /**< libcoap's endpoint sockets, looked at first */
     size_t nguard;
     uint16_t guard_mid; /**< message IDs of the guard's non-confirmable answers */
-    struct rd_b1 *b1;   /**< Block1 bodies without Size1 (rd_block1.c) */
+    struct rd_b1 *b1;   /**< Block1 bodies being received (rd_block1.c) */
+    struct rd_b2 *b2;   /**< answers of several blocks (rd_block2.c) */
 };
 
 /* rd_conf.c */
@@ -251,21 +254,13 @@ int rd__refuse_conditional(const coap_pdu_t *request, coap_pdu_t *response);
  * @return RD_OK, or RD_EINVAL when @p response was set to 4.06. */
 int rd__check_accept(const coap_pdu_t *request, coap_pdu_t *response);
 
-/** Answer 2.05 with @p buf as link-format, through Block2 when large. Takes the buffer's memory
- * (libcoap frees it after the last block) and leaves @p buf empty. */
-void rd__respond_links(coap_resource_t *resource, coap_session_t *session,
-                       const coap_pdu_t *request, const coap_string_t *query, coap_pdu_t *response,
-                       struct lookup_buf *buf);
-
-/** rd__respond_links() for any @p media_type: the amplification limit, Block2, and a 4.00 for
- * a block past the end. */
-void rd__respond_body(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
-                      const coap_string_t *query, coap_pdu_t *response, struct lookup_buf *buf,
-                      uint16_t media_type);
-
 /** Read an unsigned option such as Content-Format or Accept.
  * @return 1 and @p value when present, 0 when absent. */
 int rd__option_uint(const coap_pdu_t *request, uint16_t number, unsigned *value);
+
+/** 1 when @p session is secured (DTLS or TLS) and has a security identity; 0 for plain CoAP
+ * over UDP or TCP. */
+int rd__session_secure(const coap_session_t *session);
 
 /**
  * The implicit registration base of a request: scheme "://" source address [":" port], with
@@ -409,42 +404,6 @@ int rd__discovery_init(struct rd_server *srv);
 /** Release what rd__discovery_init() built. */
 void rd__discovery_cleanup(struct rd_server *srv);
 
-/* rd_block1.c: Block1 bodies sent without Size1, kept block by block for the handler. */
-
-/** Allocate the table of bodies being received. @return RD_OK or RD_ENOMEM. */
-int rd__b1_init(struct rd_server *srv);
-
-/** Release it, and every body in it. */
-void rd__b1_free(struct rd_server *srv);
-
-/** Fold option @p number with its value into the key that names a transfer (Uri-Path,
- * Uri-Query and Request-Tag, in their order in the message). */
-void rd__b1_key_add(uint64_t *key, unsigned number, const uint8_t *value, size_t len);
-
-/** The key of @p request, as rd__b1_key_add() builds it from the raw datagram. */
-uint64_t rd__b1_key_of(const coap_pdu_t *request);
-
-/** 1 when a body without Size1 from @p from under @p key is being received. */
-int rd__b1_pending(struct rd_server *srv, const struct sockaddr *from, uint64_t key);
-
-/** Keep non-final block @p num (size exponent @p szx): block 0 starts a body, any other must be
- * the next one (or the last one again). @return RD_OK; RD_ENOTFOUND (no such body, or out of
- * order); RD_ENOMEM. */
-int rd__b1_put(struct rd_server *srv, const struct sockaddr *from, uint64_t key, uint32_t num,
-               unsigned szx, const uint8_t *data, size_t len);
-
-/** Hand over the blocks before final block @p num and forget the body: @p data is the caller's
- * to free. @return RD_OK; RD_ENOTFOUND. */
-int rd__b1_take(struct rd_server *srv, const struct sockaddr *from, uint64_t key, uint32_t num,
-                unsigned szx, uint8_t **data, size_t *len);
-
-/** The whole body whose final block @p request carries (@p last, @p last_len), put together
- * with the blocks kept before it. @p data stays valid until the next call.
- * @return RD_OK; RD_ENOTFOUND (blocks missing); RD_ENOMEM. */
-int rd__b1_body(struct rd_server *srv, const coap_session_t *session, const coap_pdu_t *request,
-                const coap_block_b_t *block, const uint8_t *last, size_t last_len,
-                const char **data, size_t *len);
-
 /* rd_echo.c */
 
 /** Draw the key Echo values are made with. @return RD_OK or RD_EINVAL. */
@@ -512,14 +471,19 @@ int rd__limits_check_links(const struct rd_server *srv, const struct lookup_link
                            char *diag, size_t diag_size);
 
 /**
- * Decide whether an answer of @p answer_len payload bytes may go to the requester: always for
- * a verified address or a small answer. Otherwise, with amplification blocks, @p response gets
- * a Block2 option that keeps its first block within the limit (1 is returned); where that
- * cannot help, or with amplification echo, @p response is set to 4.01 with an Echo value
- * (RFC 9175 section 2.4) and 0 is returned.
+ * Decide whether a block of the answer may go to the requester (RFC 7252 section 11.3): always
+ * to a verified address, or when the block stays within three times the request. Otherwise,
+ * with amplification blocks, @p szx is lowered so the block stays within that limit and
+ * @p response gets an Echo value the client may send back to be verified (1 is returned); where
+ * that cannot help, or with amplification echo, @p response is set to 4.01 with an Echo value
+ * (RFC 9175 section 2.4) and 0 is returned. A notification to an unverified observer leaves
+ * confirmable, so an address that never acknowledges loses its observation (RFC 7641 4.5).
+ *
+ * @param remaining Answer bytes from the block's start to the end.
  */
-int rd__limits_answer_ok(struct rd_server *srv, const coap_session_t *session,
-                         const coap_pdu_t *request, coap_pdu_t *response, size_t answer_len);
+int rd__limits_block_ok(struct rd_server *srv, const coap_session_t *session,
+                        const coap_pdu_t *request, coap_pdu_t *response, size_t remaining,
+                        int *szx);
 
 /** The address of @p from as 16 bytes (IPv4 mapped into IPv6) and its port: the key under
  * which per-peer state is kept. @return RD_OK; RD_EINVAL for another family. */

@@ -20,8 +20,6 @@
 #define ANSWER_OVERHEAD 24
 /* The Echo option a small first block carries (RFC 9175: option 252, 8-byte value). */
 #define ECHO_OVERHEAD 11
-/* Block size libcoap answers with when the request names none. */
-#define DEFAULT_BLOCK 1024
 /* Max-Age of a refusal because the directory or the address has too many registrations. */
 #define RETRY_AFTER 60
 
@@ -51,6 +49,7 @@ rd__limits_conf_init(struct rd_limits_conf *lc)
     lc->amplification = RD_AMP_BLOCKS;
     lc->max_sessions = 4096;
     lc->session_timeout = 60;
+    lc->answer_memory = 32 * 1024 * 1024;
 }
 
 /* Numeric limits: name, range, and where each lives. */
@@ -70,6 +69,7 @@ static const struct limit_directive directives[] = {
     { "rate_burst", 1, 1000000, "requests" },
     { "max_sessions", 1, 1000000, "a count" },
     { "session_timeout", 1, 86400, "seconds" },
+    { "answer_memory", 65536, (uint64_t)1 << 40, "bytes" },
 };
 
 static void
@@ -97,8 +97,11 @@ store_limit(struct rd_limits_conf *lc, size_t i, uint64_t v)
     case 6:
         lc->max_sessions = (size_t)v;
         break;
-    default:
+    case 7:
         lc->session_timeout = (uint32_t)v;
+        break;
+    default:
+        lc->answer_memory = (size_t)v;
         break;
     }
 }
@@ -511,53 +514,30 @@ small_block_szx(const coap_pdu_t *request)
     return -1;
 }
 
-/* Cut the answer to a first Block2 block of 2^(szx+4) bytes: libcoap sends the rest only when
- * asked, block by block, each within the factor (RFC 7252 section 11.3 names the block-wise
- * mode as the remedy). Every block carries an Echo value: a client that sends it back (libcoap
- * clients do, with the next block request) is verified by the datagram guard, and its later
- * answers go out at full size. */
-static void
-limit_first_block(const struct rd_server *srv, const coap_session_t *session, coap_pdu_t *response,
-                  int szx, int64_t now)
-{
-    uint8_t value[4];
-
-    coap_add_option(response, COAP_OPTION_BLOCK2,
-                    coap_encode_var_safe(value, sizeof(value), (unsigned)szx), value);
-    rd__echo_add(srv, session, response, RD_ECHO_ADDRESS, now);
-}
-
 int
-rd__limits_answer_ok(struct rd_server *srv, const coap_session_t *session,
-                     const coap_pdu_t *request, coap_pdu_t *response, size_t answer_len)
+rd__limits_block_ok(struct rd_server *srv, const coap_session_t *session, const coap_pdu_t *request,
+                    coap_pdu_t *response, size_t remaining, int *szx)
 {
     int mode = srv->conf.limits.amplification;
-    coap_block_b_t block;
     coap_opt_iterator_t oi;
-    size_t first = DEFAULT_BLOCK;
+    size_t block = (size_t)16 << *szx;
     int64_t now = rd__now();
     struct rd_peer *p;
     uint8_t addr[16];
     char who[RD_BASE_SIZE];
-    int observe, asked_block, szx;
+    int observe, small, fits;
 
     if (mode == RD_AMP_OFF || coap_session_get_proto(session) != COAP_PROTO_UDP ||
         is_multicast(session) || peer_addr(session, addr)) {
         return 1;
     }
-    asked_block = coap_get_block_b(session, request, COAP_OPTION_BLOCK2, &block);
-    if (asked_block && block.szx < 6) {
-        first = (size_t)16 << block.szx;
+    if (remaining < block) {
+        block = remaining;
     }
-    if (answer_len < first) {
-        first = answer_len;
-    }
-    /* An observer is verified whatever its first answer's size: later notifications, which
-     * libcoap makes from the same request, may be larger, and would otherwise go to whoever
-     * the source address names (RFC 7641 section 7). */
     observe = coap_check_option(request, COAP_OPTION_OBSERVE, &oi) != NULL;
-    if (!observe && first + ANSWER_OVERHEAD + coap_pdu_get_token(request).length <=
-                        AMPLIFICATION_FACTOR * request_size(request)) {
+    fits = block + ANSWER_OVERHEAD + coap_pdu_get_token(request).length <=
+           AMPLIFICATION_FACTOR * request_size(request);
+    if (fits && !observe) {
         return 1;
     }
     p = peer_get(srv, addr, rd__now_ms());
@@ -565,14 +545,29 @@ rd__limits_answer_ok(struct rd_server *srv, const coap_session_t *session,
         p->verified_until = now + VERIFIED_SECONDS;
         return 1;
     }
-    szx = small_block_szx(request);
-    if (mode == RD_AMP_BLOCKS && !observe && !asked_block && szx >= 0) {
-        limit_first_block(srv, session, response, szx, now);
+    if (observe && coap_pdu_get_type(response) == COAP_MESSAGE_NON) {
+        /* A notification to an address never shown to receive: confirmable, so one that is not
+         * acknowledged ends the observation (RFC 7641 section 4.5). */
+        coap_pdu_set_type(response, COAP_MESSAGE_CON);
+    }
+    if (fits) {
+        return 1;
+    }
+    small = small_block_szx(request);
+    if (mode == RD_AMP_BLOCKS && small >= 0) {
+        /* A block small enough for the limit; the rest only when asked, block by block, each
+         * within the factor (RFC 7252 section 11.3 names the block-wise mode as the remedy).
+         * The Echo value lets a client that sends it back be verified, and its later blocks go
+         * out at full size. */
+        if (small < *szx) {
+            *szx = small;
+        }
+        rd__echo_add(srv, session, response, RD_ECHO_ADDRESS, now);
         return 1;
     }
     peer_text(session, who, sizeof(who));
-    rd__log(srv, RD_LOG_DEBUG, "limit: %zu-byte answer to unverified %s, asking for Echo",
-            answer_len, who);
+    rd__log(srv, RD_LOG_DEBUG, "limit: %zu-byte block to unverified %s, asking for Echo", block,
+            who);
     rd__echo_challenge(srv, session, response, RD_ECHO_ADDRESS, now);
     return 0;
 }

@@ -291,7 +291,8 @@ answer_lookup(enum lookup_kind kind, coap_resource_t *resource, coap_session_t *
 
     if (rd__auth_read(srv, session, response) ||
         rd__limits_admit(srv, session, request, response) || rd__check_accept(request, response) ||
-        parse_query(request, qp, &nq, &q, response)) {
+        parse_query(request, qp, &nq, &q, response) ||
+        rd__block2_continue(srv, session, request, response)) {
         return;
     }
     lookup_buf_init(&buf, ANSWER_MAX);

@@ -212,6 +212,10 @@ hnd_get_metrics(coap_resource_t *resource, coap_session_t *session, const coap_p
     struct rd_server *srv = coap_get_app_data(coap_session_get_context(session));
     struct lookup_buf buf;
 
+    /* A later block comes from the answer its first block was cut from: the figures move. */
+    if (rd__block2_continue(srv, session, request, response)) {
+        return;
+    }
     lookup_buf_init(&buf, RENDER_MAX);
     if (rd__metrics_render(srv, &buf)) {
         lookup_buf_cleanup(&buf);
@@ -433,6 +437,32 @@ render_latency(const struct rd_metrics *m, struct lookup_buf *out)
     return rc;
 }
 
+/* Memory held for block-wise transfers in progress (rd_block1.c, rd_block2.c). */
+static int
+render_blockwise(const struct rd_server *srv, struct lookup_buf *out)
+{
+    size_t answers, answer_bytes, bodies, body_bytes;
+    uint64_t hits, evicted;
+
+    rd__block2_stats(srv, &answers, &answer_bytes, &hits, &evicted);
+    rd__b1_stats(srv, &bodies, &body_bytes);
+    return put(out,
+               "# HELP core_rd_answers_kept Answers of several Block2 blocks kept for their later "
+               "blocks.\n# TYPE core_rd_answers_kept gauge\ncore_rd_answers_kept %zu\n"
+               "# HELP core_rd_answers_kept_bytes Their bytes (at most answer_memory).\n"
+               "# TYPE core_rd_answers_kept_bytes gauge\ncore_rd_answers_kept_bytes %zu\n"
+               "# HELP core_rd_answer_blocks_total Later Block2 blocks cut from a kept answer.\n"
+               "# TYPE core_rd_answer_blocks_total counter\ncore_rd_answer_blocks_total %llu\n"
+               "# HELP core_rd_answers_evicted_total Kept answers dropped to make room.\n"
+               "# TYPE core_rd_answers_evicted_total counter\ncore_rd_answers_evicted_total %llu\n"
+               "# HELP core_rd_block1_bodies Block1 request bodies being received.\n"
+               "# TYPE core_rd_block1_bodies gauge\ncore_rd_block1_bodies %zu\n"
+               "# HELP core_rd_block1_bytes Their bytes so far.\n"
+               "# TYPE core_rd_block1_bytes gauge\ncore_rd_block1_bytes %zu\n",
+               answers, answer_bytes, (unsigned long long)hits, (unsigned long long)evicted, bodies,
+               body_bytes);
+}
+
 int
 rd__metrics_render(struct rd_server *srv, struct lookup_buf *out)
 {
@@ -483,6 +513,9 @@ rd__metrics_render(struct rd_server *srv, struct lookup_buf *out)
                  (unsigned long long)s->store.used_bytes, (unsigned long long)s->store.map_size,
                  s->store.map_size ? (double)s->store.used_bytes / (double)s->store.map_size : 0.0,
                  (unsigned long long)m->http_requests);
+    }
+    if (!rc) {
+        rc = render_blockwise(srv, out);
     }
     if (!rc) {
         rc = render_requests(m, out);

@@ -59,71 +59,20 @@ check_content_format(const coap_pdu_t *request, coap_pdu_t *response)
     return RD_OK;
 }
 
-/* The final block of a body sent without Size1: the body with the blocks kept before it, and a
- * Block1 option in the answer saying which block it answers (RFC 7959 section 2.3). */
-static int
-final_block(struct rd_server *srv, const coap_session_t *session, const coap_pdu_t *request,
-            coap_pdu_t *response, const coap_block_b_t *block, const uint8_t *last,
-            const char **data, size_t *len)
-{
-    uint8_t value[4];
-    int rc = rd__b1_body(srv, session, request, block, last, *len, data, len);
-
-    if (rc) {
-        rd__respond_error(response, COAP_RESPONSE_CODE_INCOMPLETE,
-                          rc == RD_ENOMEM ? "no memory for the body" : "earlier blocks missing");
-        return RD_EINVAL;
-    }
-    if (*len > srv->conf.max_payload) {
-        rd__respond_error(response, COAP_RESPONSE_CODE_REQUEST_TOO_LARGE, "payload too large");
-        return RD_ETOOBIG;
-    }
-    coap_add_option(response, COAP_OPTION_BLOCK1,
-                    coap_encode_var_safe(value, sizeof(value), block->num << 4 | block->szx),
-                    value);
-    return RD_OK;
-}
-
-/* The whole request body, or an empty one. libcoap reassembles Block1 bodies that announce
- * their size; the final block of one that did not comes alone, and rd_block1.c has the rest. */
+/* The whole request body, or an empty one (rd_block1.c puts Block1 bodies together). Nonzero
+ * when the handler must stop: an error is set, or a non-final block was answered with 2.31. */
 static int
 read_body(struct rd_server *srv, const coap_session_t *session, const coap_pdu_t *request,
           coap_pdu_t *response, const char **data, size_t *len)
 {
-    const uint8_t *bytes = NULL;
-    size_t offset = 0;
-    size_t total = 0;
-    uint8_t size1[4];
-    coap_block_b_t block;
+    int done = 1;
+    int rc = rd__block1_read(srv, session, request, response, data, len, &done);
 
-    *data = "";
-    *len = 0;
-    if (!coap_get_data_large(request, len, &bytes, &offset, &total)) {
-        *len = 0;
-        return RD_OK;
-    }
-    if (total > srv->conf.max_payload || *len > srv->conf.max_payload) {
-        /* Size1 tells the client the largest body we take (RFC 7959 section 4). */
-        coap_add_option(response, COAP_OPTION_SIZE1,
-                        coap_encode_var_safe(size1, sizeof(size1), (unsigned)srv->conf.max_payload),
-                        size1);
-        rd__respond_error(response, COAP_RESPONSE_CODE_REQUEST_TOO_LARGE, "payload too large");
-        log_limit(srv, session, "%zu-byte body over max_payload %zu", total > *len ? total : *len,
+    if (rc == RD_ETOOBIG) {
+        log_limit(srv, session, "%zu-byte body over max_payload %zu", rd__block1_announced(request),
                   srv->conf.max_payload);
-        return RD_ETOOBIG;
     }
-    if (coap_get_block_b(session, request, COAP_OPTION_BLOCK1, &block) && !block.m &&
-        block.num > 0 && offset != 0) {
-        return final_block(srv, session, request, response, &block, bytes, data, len);
-    }
-    /* libcoap 4.3.1 hands over a lone non-final Block1 block, its Block1 option still on,
-     * when it could not start a body: never take it for the whole body. */
-    if (offset != 0 || *len != total || (block.defined && block.m)) {
-        rd__respond_error(response, COAP_RESPONSE_CODE_INCOMPLETE, "incomplete body");
-        return RD_EINVAL;
-    }
-    *data = (const char *)bytes;
-    return RD_OK;
+    return rc ? rc : !done;
 }
 
 /* RFC 9176 section 5: ep may be left out when the RD can tell it from the security context.

@@ -61,131 +61,6 @@ rd__check_accept(const coap_pdu_t *request, coap_pdu_t *response)
     return RD_OK;
 }
 
-static void
-release_buffer(coap_session_t *session, void *app_ptr)
-{
-    (void)session;
-    free(app_ptr);
-}
-
-/* A Block2 request for a block that starts past the end of the answer (RFC 7959 section 2.4):
- * 4.00 with a diagnostic, where libcoap would set 4.00 and then fail the answer. */
-static int
-block_past_end(coap_session_t *session, const coap_pdu_t *request, coap_pdu_t *response, size_t len)
-{
-    coap_block_b_t block;
-    char diag[64];
-
-    if (!coap_get_block_b(session, request, COAP_OPTION_BLOCK2, &block) || block.num == 0 ||
-        (uint64_t)block.num * block.chunk_size < len) {
-        return 0;
-    }
-    snprintf(diag, sizeof(diag), "block %u is past the end (%zu bytes)", block.num, len);
-    rd__respond_error(response, COAP_RESPONSE_CODE_BAD_REQUEST, diag);
-    return 1;
-}
-
-/* A strong ETag of the answer's bytes (RFC 7252 section 5.10.6): equal answers get equal tags,
- * so a client can revalidate a lookup (RFC 9176 section 6.2), and all Block2 blocks of one
- * answer carry one tag. Not cryptographic: a tag only has to change when the answer does. */
-static uint64_t
-answer_etag(const char *data, size_t len)
-{
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ len;
-    uint64_t w;
-    size_t i = 0;
-
-    for (; i + 8 <= len; i += 8) {
-        memcpy(&w, data + i, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
-    w = 0;
-    if (len > i) {
-        memcpy(&w, data + i, len - i);
-    }
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 29;
-    return h ? h : 1;
-}
-
-/* 1 when @p request names @p etag among its ETag options and asks for the whole answer: the
- * client's copy is current, and 2.03 Valid says so without the body. */
-static int
-etag_is_current(coap_session_t *session, const coap_pdu_t *request, uint64_t etag)
-{
-    coap_opt_iterator_t oi;
-    coap_opt_filter_t filter;
-    coap_block_b_t block;
-    coap_opt_t *opt;
-    uint8_t ours[8];
-    size_t ours_len = coap_encode_var_safe8(ours, sizeof(ours), etag);
-
-    if (coap_get_block_b(session, request, COAP_OPTION_BLOCK2, &block) && block.num != 0) {
-        return 0;
-    }
-    coap_option_filter_clear(&filter);
-    coap_option_filter_set(&filter, COAP_OPTION_ETAG);
-    coap_option_iterator_init(request, &oi, &filter);
-    while ((opt = coap_option_next(&oi)) != NULL) {
-        if (coap_opt_length(opt) == ours_len && memcmp(coap_opt_value(opt), ours, ours_len) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-void
-rd__respond_body(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
-                 const coap_string_t *query, coap_pdu_t *response, struct lookup_buf *buf,
-                 uint16_t media_type)
-{
-    struct rd_server *srv = coap_get_app_data(coap_session_get_context(session));
-    char *data = buf->data;
-    size_t len = buf->len;
-    uint64_t etag = answer_etag(data ? data : "", len);
-    uint8_t tag[8];
-    size_t tag_len = coap_encode_var_safe8(tag, sizeof(tag), etag);
-
-    if (block_past_end(session, request, response, len)) {
-        lookup_buf_cleanup(buf);
-        return;
-    }
-    if (etag_is_current(session, request, etag)) {
-        lookup_buf_cleanup(buf);
-        coap_pdu_set_code(response, COAP_RESPONSE_CODE_VALID);
-        coap_add_option(response, COAP_OPTION_ETAG, tag_len, tag);
-        return;
-    }
-    if (!rd__limits_answer_ok(srv, session, request, response, len)) {
-        lookup_buf_cleanup(buf);
-        return;
-    }
-    /* The buffer goes to libcoap, which frees it once the last Block2 block has left (or at
-     * once, when it fails). */
-    memset(buf, 0, sizeof(*buf));
-    coap_pdu_set_code(response, COAP_RESPONSE_CODE_CONTENT);
-    if (media_type == COAP_MEDIATYPE_TEXT_PLAIN) {
-        /* libcoap leaves Content-Format out for text/plain (0); say it, as RFC 7252 has no
-         * default. */
-        coap_add_option(response, COAP_OPTION_CONTENT_FORMAT, 0, NULL);
-    }
-    /* libcoap tags a multi-block answer itself, with the same value. */
-    coap_add_option(response, COAP_OPTION_ETAG, tag_len, tag);
-    /* On failure libcoap sets the code and a reason phrase itself. */
-    (void)coap_add_data_large_response(resource, session, request, response, query, media_type, -1,
-                                       etag, len, (const uint8_t *)(data ? data : ""),
-                                       release_buffer, data);
-}
-
-void
-rd__respond_links(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
-                  const coap_string_t *query, coap_pdu_t *response, struct lookup_buf *buf)
-{
-    rd__respond_body(resource, session, request, query, response, buf,
-                     COAP_MEDIATYPE_APPLICATION_LINK_FORMAT);
-}
-
 int
 rd__option_uint(const coap_pdu_t *request, uint16_t number, unsigned *value)
 {
@@ -220,6 +95,14 @@ scheme_of(const coap_session_t *session, const char **scheme, uint16_t *default_
         *default_port = 5683;
         break;
     }
+}
+
+int
+rd__session_secure(const coap_session_t *session)
+{
+    coap_proto_t proto = coap_session_get_proto(session);
+
+    return proto == COAP_PROTO_DTLS || proto == COAP_PROTO_TLS;
 }
 
 int

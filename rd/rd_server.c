@@ -43,6 +43,67 @@ split_listen(const char *spec, char *host, size_t host_size, char *port, size_t 
     return RD_OK;
 }
 
+/* The transports a listener may name (RFC 7252 section 6, RFC 8323 section 8). */
+static const struct {
+    const char *prefix;
+    coap_proto_t proto;
+} schemes[] = { { "coap://", COAP_PROTO_UDP },
+                { "coaps://", COAP_PROTO_DTLS },
+                { "coap+tcp://", COAP_PROTO_TCP },
+                { "coaps+tcp://", COAP_PROTO_TLS } };
+
+/* Split "SCHEME://HOST:PORT" into its transport and "HOST:PORT"; no scheme is @p dflt. */
+static const char *
+spec_proto(const char *spec, coap_proto_t dflt, coap_proto_t *proto)
+{
+    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+        size_t n = strlen(schemes[i].prefix);
+
+        if (strncmp(spec, schemes[i].prefix, n) == 0) {
+            *proto = schemes[i].proto;
+            return spec + n;
+        }
+    }
+    *proto = dflt;
+    return spec;
+}
+
+/* Whether this libcoap and the configuration can serve @p proto: a secure transport needs keys
+ * or a certificate (psk_file, cert_file), a stream one libcoap's TCP support. */
+static int
+proto_usable(struct rd_server *srv, const char *spec, coap_proto_t proto)
+{
+    const char *why = NULL;
+
+    if ((proto == COAP_PROTO_TCP || proto == COAP_PROTO_TLS) && !coap_tcp_is_supported()) {
+        why = "this libcoap has no TCP support";
+    } else if (proto == COAP_PROTO_TLS && !coap_tls_is_supported()) {
+        why = "this libcoap has no TLS support";
+    } else if ((proto == COAP_PROTO_DTLS || proto == COAP_PROTO_TLS) && !rd__dtls_enabled(srv)) {
+        why = "a secure listener needs psk_file or cert_file";
+    }
+    if (why) {
+        rd__log(srv, RD_LOG_ERROR, "listen %s: %s", spec, why);
+        return 0;
+    }
+    return 1;
+}
+
+static const char *
+proto_name(coap_proto_t proto)
+{
+    switch (proto) {
+    case COAP_PROTO_DTLS:
+        return " (coaps)";
+    case COAP_PROTO_TCP:
+        return " (coap+tcp)";
+    case COAP_PROTO_TLS:
+        return " (coaps+tcp)";
+    default:
+        return "";
+    }
+}
+
 static int
 add_endpoint(struct rd_server *srv, const char *spec, coap_proto_t proto)
 {
@@ -53,13 +114,19 @@ add_endpoint(struct rd_server *srv, const char *spec, coap_proto_t proto)
     char port[16];
     int rc = RD_EINVAL;
 
-    if (split_listen(spec, host, sizeof(host), port, sizeof(port))) {
-        rd__log(srv, RD_LOG_ERROR, "listen %s: expected HOST:PORT", spec);
+    const char *hostport = spec_proto(spec, proto, &proto);
+
+    if (split_listen(hostport, host, sizeof(host), port, sizeof(port))) {
+        rd__log(srv, RD_LOG_ERROR, "listen %s: expected [SCHEME://]HOST:PORT", spec);
+        return RD_EINVAL;
+    }
+    if (!proto_usable(srv, spec, proto)) {
         return RD_EINVAL;
     }
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_DGRAM;
+    hints.ai_socktype =
+        (proto == COAP_PROTO_TCP || proto == COAP_PROTO_TLS) ? SOCK_STREAM : SOCK_DGRAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     if (getaddrinfo((host[0] && strcmp(host, "*") != 0) ? host : NULL, port, &hints, &res) != 0 ||
         !res) {
@@ -77,8 +144,7 @@ add_endpoint(struct rd_server *srv, const char *spec, coap_proto_t proto)
     if (proto == COAP_PROTO_UDP) {
         rd__guard_add(srv, &addr);
     }
-    rd__log(srv, RD_LOG_INFO, "listening on %s%s", spec,
-            proto == COAP_PROTO_DTLS ? " (coaps)" : "");
+    rd__log(srv, RD_LOG_INFO, "listening on %s%s", hostport, proto_name(proto));
     rc = RD_OK;
 out:
     if (res) {
@@ -141,6 +207,14 @@ open_listeners(struct rd_server *srv, char *const *specs, size_t n, coap_proto_t
         return rc;
     }
     for (size_t i = 0; i < n; i++) {
+        coap_proto_t p;
+
+        spec_proto(specs[i], proto, &p);
+        if (srv->conf.sec.plain_coap == RD_PLAIN_OFF &&
+            (p == COAP_PROTO_UDP || p == COAP_PROTO_TCP)) {
+            rd__log(srv, RD_LOG_INFO, "listen %s: not opened, plain_coap is off", specs[i]);
+            continue;
+        }
         rc = add_endpoint(srv, specs[i], proto);
         if (rc) {
             return rc;
@@ -154,7 +228,8 @@ open_endpoints(struct rd_server *srv)
 {
     int rc = RD_OK;
 
-    if (srv->conf.sec.plain_coap != RD_PLAIN_OFF) {
+    /* listen names plain CoAP by default; it may name any transport by its scheme. */
+    if (srv->conf.sec.plain_coap != RD_PLAIN_OFF || srv->conf.nlisten) {
         rc = open_listeners(srv, srv->conf.listen, srv->conf.nlisten, COAP_PROTO_UDP, "5683");
     }
     if (!rc && rd__dtls_enabled(srv)) {
@@ -255,8 +330,12 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
     if (rc) {
         goto fail;
     }
-    /* libcoap reassembles Block1 bodies and serves Block2 from one buffer (RFC 7959). */
-    coap_context_set_block_mode(srv->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+    /* Block-wise transfer is ours (rd_block1.c, rd_block2.c): libcoap 4.3.1's reassembly
+     * and its kept answers are never reached, over any transport. */
+    coap_context_set_block_mode(srv->ctx, 0);
+    /* Over TCP and TLS, a Max-Message-Size of 1152 keeps clients from BERT (RFC 8323 section
+     * 6), which our block-wise code does not speak: larger bodies come in 1024-byte blocks. */
+    coap_context_set_csm_max_message_size(srv->ctx, 1152);
     /* Group requests reach only resources that ask for them: none of ours but libcoap's
      * /.well-known/core, which stays silent when its filter matches nothing. */
     coap_mcast_per_resource(srv->ctx);
@@ -287,6 +366,9 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
     }
     if (!rc) {
         rc = rd__b1_init(srv);
+    }
+    if (!rc) {
+        rc = rd__block2_init(srv);
     }
     if (rc) {
         goto fail;
@@ -359,6 +441,7 @@ housekeeping(struct rd_server *srv)
     int64_t now_ms = rd__now_ms();
 
     rd__simple_tick(srv, now_ms);
+    rd__block2_tick(srv, now_ms);
     rd__lookup_notify(srv, now, now_ms);
     rd__metrics_tick(srv, now);
     if (now != srv->last_sweep || srv->sweep_pending) {
@@ -453,6 +536,7 @@ rd_server_free(struct rd_server *srv)
     rd__dedup_cleanup(&srv->dedup);
     rd__limits_cleanup(srv);
     rd__b1_free(srv);
+    rd__block2_cleanup(srv);
     rd_conf_cleanup(&srv->conf);
     free(srv);
 }

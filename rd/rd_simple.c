@@ -33,6 +33,8 @@ struct rd_fetch {
     int64_t deadline_ms;
     coap_pdu_code_t result; /* 0 while the fetch runs */
     char diag[LOOKUP_DIAG_SIZE];
+    char *doc; /* the document's blocks so far (owned) */
+    size_t doc_len;
 };
 
 struct rd_simple_cache {
@@ -144,6 +146,7 @@ register_doc(struct rd_server *srv, const struct lookup_regparams *p, const char
 static void
 fetch_free(struct rd_fetch *f)
 {
+    free(f->doc);
     if (f->client) {
         coap_session_release(f->client);
     }
@@ -184,7 +187,58 @@ max_age_of(const coap_pdu_t *pdu)
     return rd__option_uint(pdu, COAP_OPTION_MAXAGE, &max_age) ? max_age : DEFAULT_MAX_AGE;
 }
 
-/* The endpoint answered our GET /.well-known/core (libcoap has joined any Block2 blocks). */
+static int send_get(struct rd_fetch *f, const struct rd_block *block);
+
+/* Add one answer of the endpoint to its document, block by block (RFC 7959 section 2.4: our
+ * block mode is off, and the device is not trusted to send sane blocks). @return 1 when the
+ * next block was asked for; 0 when the document is whole; -1 when the fetch failed. */
+static int
+collect(struct rd_server *srv, struct rd_fetch *f, const coap_pdu_t *received)
+{
+    struct rd_block block;
+    const uint8_t *data = NULL;
+    size_t len = 0;
+    int has = rd__block_option(received, COAP_OPTION_BLOCK2, &block);
+    const char *why = NULL;
+    char *grown;
+
+    if (!coap_get_data(received, &len, &data)) {
+        len = 0;
+    }
+    if (has < 0 || (has && block.szx == 7)) {
+        why = "endpoint sent a bad Block2 option";
+    } else if (has && (uint64_t)block.num << (block.szx + 4) != f->doc_len) {
+        why = "endpoint's blocks out of order";
+    } else if (f->doc_len + len > srv->conf.max_payload) {
+        why = "endpoint's links too large";
+    } else if (has && block.more && len != (size_t)16 << block.szx) {
+        why = "endpoint sent a block that is not full";
+    }
+    if (why) {
+        fetch_done(srv, f, COAP_RESPONSE_CODE_BAD_GATEWAY, why);
+        return -1;
+    }
+    grown = realloc(f->doc, f->doc_len + len + 1);
+    if (!grown) {
+        fetch_done(srv, f, COAP_RESPONSE_CODE_INTERNAL_ERROR, "no memory for the document");
+        return -1;
+    }
+    memcpy(grown + f->doc_len, data ? data : (const uint8_t *)"", len);
+    f->doc = grown;
+    f->doc_len += len;
+    if (has && block.more) {
+        block.num++;
+        block.more = 0;
+        if (send_get(f, &block)) {
+            fetch_done(srv, f, COAP_RESPONSE_CODE_INTERNAL_ERROR, "cannot ask for the next block");
+            return -1;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* The endpoint answered our GET /.well-known/core. */
 static coap_response_t
 hnd_response(coap_session_t *session, const coap_pdu_t *sent, const coap_pdu_t *received,
              const coap_mid_t mid)
@@ -192,8 +246,6 @@ hnd_response(coap_session_t *session, const coap_pdu_t *sent, const coap_pdu_t *
     struct rd_server *srv = server_of(session);
     struct rd_fetch *f = fetch_by_session(srv, session, coap_pdu_get_token(received));
     coap_pdu_code_t code = coap_pdu_get_code(received);
-    const uint8_t *data = NULL;
-    size_t len = 0, offset = 0, total = 0;
     char diag[LOOKUP_DIAG_SIZE];
 
     (void)sent;
@@ -206,20 +258,14 @@ hnd_response(coap_session_t *session, const coap_pdu_t *sent, const coap_pdu_t *
         fetch_done(srv, f, COAP_RESPONSE_CODE_BAD_GATEWAY, diag);
         return COAP_RESPONSE_OK;
     }
-    if (coap_get_data_large(received, &len, &data, &offset, &total) &&
-        (total > srv->conf.max_payload || offset != 0 || len != total)) {
-        fetch_done(srv, f, COAP_RESPONSE_CODE_BAD_GATEWAY, "endpoint's links too large");
+    if (collect(srv, f, received) != 0) {
         return COAP_RESPONSE_OK;
     }
     /* An endpoint with no resources answers with an empty document: zero links. */
-    if (!data) {
-        data = (const uint8_t *)"";
-        len = 0;
-    }
-    code = register_doc(srv, &f->params, f->base, f->scope, f->owner, (const char *)data, len, diag,
-                        sizeof(diag));
+    code = register_doc(srv, &f->params, f->base, f->scope, f->owner, f->doc ? f->doc : "",
+                        f->doc_len, diag, sizeof(diag));
     if (code == COAP_RESPONSE_CODE_CHANGED) {
-        cache_put(srv, f->base, f->scope, (const char *)data, len, max_age_of(received));
+        cache_put(srv, f->base, f->scope, f->doc ? f->doc : "", f->doc_len, max_age_of(received));
     }
     fetch_done(srv, f, code, diag);
     return COAP_RESPONSE_OK;
@@ -243,36 +289,45 @@ hnd_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_nack_reason
     }
 }
 
-/* Send GET /.well-known/core to the requester's address and port. */
+/* Send GET /.well-known/core, for @p block when not NULL, on the fetch's session. */
 static int
-start_fetch(struct rd_server *srv, coap_session_t *session, struct rd_fetch *f)
+send_get(struct rd_fetch *f, const struct rd_block *block)
 {
-    coap_pdu_t *pdu;
-    uint8_t accept[2];
+    coap_pdu_t *pdu = coap_new_pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, f->client);
+    uint8_t value[4];
 
-    /* The GET leaves from the port the request came to, on the requester's own session: a
-     * device (or its NAT) expects answers from there, and may refuse any other source. */
-    (void)srv;
-    f->client = coap_session_reference(session);
-    pdu = coap_new_pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, f->client);
     if (!pdu) {
         return RD_ENOMEM;
-    }
-    /* A random token (RFC 7252 section 5.3.1): whoever forges the device's address must also
-     * guess it to slip links into the directory. */
-    f->token_len = sizeof(f->token);
-    if (RAND_bytes(f->token, (int)f->token_len) != 1) {
-        coap_delete_pdu(pdu);
-        return RD_EINVAL;
     }
     coap_add_token(pdu, f->token_len, f->token);
     coap_add_option(pdu, COAP_OPTION_URI_PATH, 11, (const uint8_t *)".well-known");
     coap_add_option(pdu, COAP_OPTION_URI_PATH, 4, (const uint8_t *)"core");
     coap_add_option(
         pdu, COAP_OPTION_ACCEPT,
-        coap_encode_var_safe(accept, sizeof(accept), COAP_MEDIATYPE_APPLICATION_LINK_FORMAT),
-        accept);
+        coap_encode_var_safe(value, sizeof(value), COAP_MEDIATYPE_APPLICATION_LINK_FORMAT), value);
+    if (block) {
+        coap_add_option(pdu, COAP_OPTION_BLOCK2,
+                        coap_encode_var_safe(value, sizeof(value), block->num << 4 | block->szx),
+                        value);
+    }
     return coap_send(f->client, pdu) == COAP_INVALID_MID ? RD_EINVAL : RD_OK;
+}
+
+/* Send GET /.well-known/core to the requester's address and port. */
+static int
+start_fetch(struct rd_server *srv, coap_session_t *session, struct rd_fetch *f)
+{
+    /* The GET leaves from the port the request came to, on the requester's own session: a
+     * device (or its NAT) expects answers from there, and may refuse any other source. */
+    (void)srv;
+    f->client = coap_session_reference(session);
+    /* A random token (RFC 7252 section 5.3.1): whoever forges the device's address must also
+     * guess it to slip links into the directory. */
+    f->token_len = sizeof(f->token);
+    if (RAND_bytes(f->token, (int)f->token_len) != 1) {
+        return RD_EINVAL;
+    }
+    return send_get(f, NULL);
 }
 
 /* The delayed call of the handler: answer with what the fetch found, and forget the fetch. */
