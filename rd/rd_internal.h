@@ -47,7 +47,8 @@ struct rd_simple_cache;
 struct rd_metrics;
 struct rd_http;
 
-/** Recent answers to confirmable state-changing requests, by peer and message ID. */
+/** Recent answers to state-changing requests, by transport, local endpoint, identity, peer and
+ * message ID. */
 struct rd_dedup {
     struct rd_dedup_entry *entries;
     size_t nslots;

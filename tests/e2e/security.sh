@@ -2,10 +2,11 @@
 # End-to-end tests of CoAPS and authorization (RFC 9176 section 7): the real core-rd with a PSK
 # file and certificates made here with the openssl CLI, driven by coap-client-openssl over
 # DTLS (-u/-k for PSK, -c/-j/-R for X.509) and plain CoAP on loopback.
-# Usage: security.sh CORE_RD COAP_RAW
+# Usage: security.sh CORE_RD COAP_RAW TEST_ENDPOINT MID_CLIENT
 set -u
 RD=$1
 RAW=$2
+MIDC=$4
 . "$(dirname "$0")/lib.sh"
 
 DPORT=""
@@ -189,6 +190,24 @@ test_plain_registration_is_owned_by_none() {
     expect_eq "plain clients share the identity none" "2.04" "$CODE"
 }
 
+# RFC 7252 section 4.5: a duplicate is the same message ID from the same endpoint. A plain
+# datagram from the address and port a DTLS client later uses is not that client's message.
+test_forged_plain_mid_not_replayed_to_dtls_client() {
+    local lp out forged
+    lp=$((20000 + (RANDOM % 30000)))
+    out=$("$MIDC" 127.0.0.1 "$PORT" "$lp" 4242 'ep=forged')
+    expect_match "forged plain registration" '^2\.01 rd/' "$out"
+    forged=${out#* }
+    out=$("$MIDC" 127.0.0.1 "$DPORT" "$lp" 4242 'ep=victim' alice alice-key)
+    expect_match "dtls registration answered" '^2\.01 rd/' "$out"
+    expect_ne "not the forger's location" "$forged" "${out#* }"
+    coap get 'rd-lookup/ep?ep=victim'
+    expect_match "the dtls client's registration exists" 'ep="?victim"?' "$BODY"
+    out=$("$MIDC" 127.0.0.1 "$DPORT" "$lp" 4242 'ep=victim' alice alice-key)
+    expect_match "a real duplicate of the same session is still deduplicated" '^2\.0[14] rd/' \
+        "$out"
+}
+
 test_lookup_restricted_to_authenticated() {
     restart_sec 'lookup_access authenticated'
     coap get 'rd-lookup/ep'
@@ -335,6 +354,7 @@ run_test test_psk_wrong_key_or_unknown_identity_refused
 run_test test_x509_registration_and_lookup
 run_test test_other_identities_cannot_touch_a_registration
 run_test test_plain_registration_is_owned_by_none
+run_test test_forged_plain_mid_not_replayed_to_dtls_client
 run_test test_lookup_restricted_to_authenticated
 run_test test_plain_lookup_only
 run_test test_plain_off
