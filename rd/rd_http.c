@@ -290,6 +290,12 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         *upload_data_size = 0;
         return MHD_YES;
     }
+    /* HTTP has no authentication here: an operator who asked for authenticated lookups gets no
+     * unauthenticated read path through this listener either, only the health check. */
+    if (srv->conf.sec.lookup_authenticated && strcmp(url, "/health") != 0) {
+        return respond_text(conn, MHD_HTTP_FORBIDDEN,
+                            "lookup_access authenticated: HTTP serves /health only\n");
+    }
     if (strcmp(url, "/metrics") == 0) {
         return metrics(srv, conn);
     }

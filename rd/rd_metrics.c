@@ -212,6 +212,10 @@ hnd_get_metrics(coap_resource_t *resource, coap_session_t *session, const coap_p
     struct rd_server *srv = coap_get_app_data(coap_session_get_context(session));
     struct lookup_buf buf;
 
+    /* The figures describe the directory: the same rule as lookups (RFC 9176 section 7). */
+    if (rd__auth_read(srv, session, response)) {
+        return;
+    }
     lookup_buf_init(&buf, RENDER_MAX);
     if (rd__metrics_render(srv, &buf)) {
         lookup_buf_cleanup(&buf);
