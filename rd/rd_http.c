@@ -480,3 +480,15 @@ rd__http_io(struct rd_server *srv, uint32_t timeout_ms)
     MHD_run_from_select(srv->http->mhd, &rs, &ws, &es);
     return (int)(rd__now_ms() - t0);
 }
+
+unsigned
+rd__http_connections(const struct rd_server *srv)
+{
+    const union MHD_DaemonInfo *info;
+
+    if (!srv->http || !srv->http->mhd) {
+        return 0;
+    }
+    info = MHD_get_daemon_info(srv->http->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    return info ? info->num_connections : 0;
+}

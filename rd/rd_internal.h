@@ -123,8 +123,10 @@ struct rd_conf {
     char *mcast_iface[RD_MCAST_IFACE_MAX]; /**< interfaces to join on; none: the default */
     size_t nmcast_iface;
     uint32_t simple_timeout; /**< seconds a simple registration waits for the endpoint */
-    struct rd_sec_conf sec;  /**< DTLS, identities and authorization */
-    char *http_listen;       /**< "HOST:PORT" of the metrics and dashboard listener; "" off */
+    size_t simple_fetches;   /**< simple registrations waiting for their endpoint at once */
+    size_t simple_fetches_per_source; /**< of them from one source address */
+    struct rd_sec_conf sec;           /**< DTLS, identities and authorization */
+    char *http_listen; /**< "HOST:PORT" of the metrics and dashboard listener; "" off */
     struct rd_limits_conf limits;
 };
 
@@ -545,6 +547,15 @@ int rd__limits_source_term(const coap_session_t *session, char *out, size_t size
 int rd__limits_reg_admit(struct rd_server *srv, const coap_session_t *session, const char *ep,
                          const char *d, coap_pdu_t *response);
 
+/** 1 when the requester's address is verified for the amplification limit: over DTLS, with
+ * amplification off, recently verified, or by an Echo value in @p request (may be NULL). */
+int rd__limits_verified(struct rd_server *srv, const coap_session_t *session,
+                        const coap_pdu_t *request);
+
+/** Mark the requester's address verified: it has shown that it receives there (it answered a
+ * request with a random token). */
+void rd__limits_mark_verified(struct rd_server *srv, const coap_session_t *session);
+
 /* rd_guard.c */
 
 /** Find the socket libcoap opened for the endpoint at @p addr and look at its datagrams from
@@ -757,6 +768,20 @@ void rd__metrics_history(const struct rd_server *srv, void (*fn)(void *arg, int6
  * @return RD_OK; RD_ETOOBIG; RD_ENOMEM. */
 int rd__metrics_render(struct rd_server *srv, struct lookup_buf *out);
 
+/** The bounds whose refusals are counted (core_rd_limited_total{bound}). */
+enum rd_bound {
+    RD_BOUND_SIMPLE_PER_SOURCE = 0, /**< simple_fetches_per_source */
+    RD_BOUND_SIMPLE_FETCHES,        /**< simple_fetches */
+    RD_BOUND_SIMPLE_SELF,           /**< a simple registration from one of our own addresses */
+    RD_BOUND_WRITE_RATE,            /**< write_rate_limit */
+    RD_BOUND_LOG_LINES,             /**< log_rate_limit: one count per suppressed line */
+    RD_BOUND_HTTP_CONNECTIONS,      /**< http_connections, http_connections_per_ip */
+    RD_BOUND_COUNT,
+};
+
+/** Count one refusal (or suppressed log line) under bound @p b. */
+void rd__metrics_limited(struct rd_server *srv, enum rd_bound b);
+
 /* rd_http.c */
 
 /** Start the HTTP listener of conf.http_listen (metrics, health, dashboard); nothing when off.
@@ -769,5 +794,8 @@ void rd__http_cleanup(struct rd_server *srv);
 /** One turn of the I/O loop: wait up to @p timeout_ms for CoAP or HTTP, serve both.
  * @return as coap_io_process(): milliseconds spent, or -1 on failure. */
 int rd__http_io(struct rd_server *srv, uint32_t timeout_ms);
+
+/** Open HTTP connections now; 0 without a listener. */
+unsigned rd__http_connections(const struct rd_server *srv);
 
 #endif

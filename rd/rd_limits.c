@@ -659,3 +659,38 @@ rd__limits_reg_admit(struct rd_server *srv, const coap_session_t *session, const
     }
     return RD_OK;
 }
+
+int
+rd__limits_verified(struct rd_server *srv, const coap_session_t *session, const coap_pdu_t *request)
+{
+    int64_t now = rd__now();
+    struct rd_peer *p;
+    uint8_t addr[16];
+
+    /* A DTLS peer has finished a handshake from its address; with the limit off every address
+     * counts as verified. */
+    if (srv->conf.limits.amplification == RD_AMP_OFF ||
+        coap_session_get_proto(session) != COAP_PROTO_UDP) {
+        return 1;
+    }
+    if (peer_addr(session, addr)) {
+        return 0;
+    }
+    p = peer_get(srv, addr, rd__now_ms());
+    if (p->verified_until > now ||
+        (request && rd__echo_verified(srv, session, request, RD_ECHO_ADDRESS, now))) {
+        p->verified_until = now + VERIFIED_SECONDS;
+        return 1;
+    }
+    return 0;
+}
+
+void
+rd__limits_mark_verified(struct rd_server *srv, const coap_session_t *session)
+{
+    uint8_t addr[16];
+
+    if (!peer_addr(session, addr)) {
+        peer_get(srv, addr, rd__now_ms())->verified_until = rd__now() + VERIFIED_SECONDS;
+    }
+}
