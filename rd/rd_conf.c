@@ -29,7 +29,10 @@ rd_conf_init(struct rd_conf *conf)
     memset(conf, 0, sizeof(*conf));
     conf->log_level = RD_LOG_INFO;
     conf->lifetime_min = 1;
-    conf->lifetime_max = UINT32_MAX;
+    /* RFC 9176 allows lt up to 2^32-1 s (136 years); a registration that long outlives any
+     * device and, from a careless or hostile client, fills the store for good. Seven days is
+     * far above the RFC's default lt of 90000 s. */
+    conf->lifetime_max = 604800;
     conf->expiry_grace = 600;
     conf->max_payload = 64 * 1024;
     conf->max_links = 1024;

@@ -91,15 +91,17 @@ enum {
 };
 
 struct rd_limits_conf {
-    size_t max_query_len;     /**< all Uri-Query options of one request together */
-    size_t max_attr_len;      /**< one query parameter, link target or link attribute value */
-    size_t max_registrations; /**< registrations in the directory */
-    size_t max_per_source;    /**< registrations last written from one source address */
-    uint32_t rate_limit;      /**< requests per second per source address */
-    uint32_t rate_burst;      /**< requests one address may send at once */
-    int amplification;        /**< RD_AMP_OFF, RD_AMP_BLOCKS or RD_AMP_ECHO */
-    size_t max_sessions;      /**< idle libcoap sessions kept */
-    uint32_t session_timeout; /**< seconds before an idle session goes */
+    size_t max_query_len;      /**< all Uri-Query options of one request together */
+    size_t max_attr_len;       /**< one query parameter, link target or link attribute value */
+    size_t max_registrations;  /**< registrations in the directory */
+    size_t max_per_source;     /**< registrations last written from one source address */
+    uint32_t rate_limit;       /**< requests per second per source address */
+    uint32_t rate_burst;       /**< requests one address may send at once */
+    int amplification;         /**< RD_AMP_OFF, RD_AMP_BLOCKS or RD_AMP_ECHO */
+    size_t max_sessions;       /**< idle libcoap sessions kept */
+    uint32_t session_timeout;  /**< seconds before an idle session goes */
+    uint32_t write_rate_limit; /**< registration writes per second per source address */
+    uint32_t write_rate_burst; /**< registration writes one address may send at once */
 };
 
 /** The whole configuration. Strings are owned by the struct until rd_conf_cleanup(). */

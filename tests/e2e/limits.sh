@@ -397,6 +397,34 @@ kill_during_burst() {
     echo "kill -9 with sync $1: $acked registrations acknowledged, $missing missing after restart"
 }
 
+# With the default configuration one source cannot fill the store: a burst of 120 new
+# registrations from one address gets write_rate_burst (50) through, then 4.29 with Max-Age
+# beyond write_rate_limit (10 a second).
+test_default_write_rate_per_source() {
+    with_conf
+    local i hex="" t0 t1 ok refused
+    for i in $(seq 100 219); do
+        # CON POST /rd?ep=fillNNN, MID i, Content-Format 40, payload </f>.
+        hex="$hex${hex:+,}4002$(printf '%04x' "$i")b2$(hex rd)1128"
+        hex="${hex}3a$(hex "ep=fill$i")ff$(hex '</f>')"
+    done
+    t0=$(date +%s)
+    raw "$hex"
+    t1=$(date +%s)
+    ok=$(printf '%s\n' "$RAW_OUT" | grep -c '^2\.01')
+    refused=$(printf '%s\n' "$RAW_OUT" | grep -c '^4\.29 [0-9]* too many registrations per second')
+    echo "burst of 120 registrations from one address: $ok created, $refused refused in" \
+        "$((t1 - t0)) s"
+    expect_eq "at most the burst and the rate let through" "yes" \
+        "$([ "$ok" -le $((50 + 10 * (t1 - t0 + 1))) ] && echo yes)"
+    expect_eq "the rest refused with 4.29" "120" "$((ok + refused))"
+    coap get 'metrics'
+    expect_match "refusals counted" 'core_rd_limited_total\{bound="write_rate_limit"\} [1-9]' \
+        "$BODY"
+    coap post 'rd?ep=after-burst&lt=86400' -t 40 -e '</a>' -a 127.0.0.2
+    expect_eq "another address still registers" "2.01" "$CODE"
+}
+
 test_kill_9_during_burst_loses_nothing_acknowledged() {
     kill_during_burst periodic
     kill_during_burst never
@@ -416,5 +444,6 @@ run_test test_block_past_the_end_is_400
 run_test test_signaling_over_udp_is_dropped
 run_test test_garbage_then_normal_request
 run_test test_full_map_refuses_writes_and_serves_reads
+run_test test_default_write_rate_per_source
 run_test test_kill_9_during_burst_loses_nothing_acknowledged
 summary
