@@ -28,6 +28,7 @@ rd_conf_init(struct rd_conf *conf)
 {
     memset(conf, 0, sizeof(*conf));
     conf->log_level = RD_LOG_INFO;
+    conf->log_rate_limit = 10;
     conf->lifetime_min = 1;
     /* RFC 9176 allows lt up to 2^32-1 s (136 years); a registration that long outlives any
      * device and, from a careless or hostile client, fills the store for good. Seven days is
@@ -209,6 +210,7 @@ static const struct num_directive num_directives[] = {
     { "sync_interval", 1, 3600, "seconds" },
     { "map_size", 1, 1024 * 1024, "MiB" },
     { "simple_timeout", 1, 300, "seconds" },
+    { "log_rate_limit", 0, 1000000, "lines per second (0: no limit)" },
     { "simple_fetches", 1, 4096, "a count" },
     { "simple_fetches_per_source", 1, 4096, "a count" },
 };
@@ -230,6 +232,8 @@ store_num(struct rd_conf *conf, const char *key, uint64_t v)
         conf->sync_interval = (uint32_t)v;
     } else if (strcmp(key, "simple_timeout") == 0) {
         conf->simple_timeout = (uint32_t)v;
+    } else if (strcmp(key, "log_rate_limit") == 0) {
+        conf->log_rate_limit = (uint32_t)v;
     } else if (strcmp(key, "simple_fetches") == 0) {
         conf->simple_fetches = (size_t)v;
     } else if (strcmp(key, "simple_fetches_per_source") == 0) {

@@ -46,6 +46,7 @@ struct rd_limits;
 struct rd_simple_cache;
 struct rd_metrics;
 struct rd_http;
+struct rd_lograte;
 
 /** Recent answers to state-changing requests, by transport, local endpoint, identity, peer and
  * message ID. */
@@ -110,12 +111,13 @@ struct rd_conf {
     size_t nlisten;
     char *data_dir;
     enum rd_log_level log_level;
-    char *default_sector;  /**< "" for none */
-    uint32_t lifetime_min; /**< seconds */
-    uint32_t lifetime_max; /**< seconds */
-    uint32_t expiry_grace; /**< seconds an expired registration can still be revived */
-    size_t max_payload;    /**< bytes of a registration body, after Block1 reassembly */
-    size_t max_links;      /**< links in one registration */
+    uint32_t log_rate_limit; /**< log lines per second per source address; 0: no limit */
+    char *default_sector;    /**< "" for none */
+    uint32_t lifetime_min;   /**< seconds */
+    uint32_t lifetime_max;   /**< seconds */
+    uint32_t expiry_grace;   /**< seconds an expired registration can still be revived */
+    size_t max_payload;      /**< bytes of a registration body, after Block1 reassembly */
+    size_t max_links;        /**< links in one registration */
     enum store_sync sync;
     uint32_t sync_interval;  /**< seconds, for sync periodic */
     uint64_t map_size;       /**< bytes */
@@ -159,6 +161,7 @@ struct rd_server {
     struct rd_sec *sec;                   /**< PSK table and identity map (rd_dtls.c) */
     struct rd_metrics *metrics;           /**< counters; owned, see rd_metrics.c */
     struct rd_http *http;                 /**< HTTP listener; NULL when off */
+    struct rd_lograte *lograte;           /**< log budgets per source (rd_log.c) */
     struct rd_limits *limits;             /**< per-address state, fixed size */
     int guard_fd[RD_LISTEN_MAX];          /**< libcoap's endpoint sockets, looked at first */
     size_t nguard;
@@ -231,6 +234,20 @@ void rd__log_coap_init(enum rd_log_level level);
 
 /** Take the log level of a reloaded configuration @p conf (borrowed). */
 void rd__log_reload(struct rd_server *srv, const struct rd_conf *conf);
+
+/** Allocate the per-source log budgets (log_rate_limit) and give libcoap's lines theirs.
+ * @return RD_OK; RD_ENOMEM. */
+int rd__log_init(struct rd_server *srv);
+
+/** Release the budgets. Accepts a server without them. */
+void rd__log_cleanup(struct rd_server *srv);
+
+/** The lines logged from now on are caused by a request from @p from (borrowed; NULL: by no
+ * request) and count against its budget. */
+void rd__log_source(struct rd_server *srv, const struct sockaddr *from);
+
+/** Once a second at most: log how many lines each source had suppressed, and count them. */
+void rd__log_flush(struct rd_server *srv, int64_t now_ms);
 
 /* rd_status.c */
 

@@ -164,9 +164,12 @@ hnd_metered(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
         return;
     }
     t0 = mono_us();
+    /* What the handler logs is this source's doing, and counts against its log budget. */
+    rd__log_source(srv, &coap_session_get_addr_remote(session)->addr.sa);
     if (rd__refuse_conditional(request, response) == RD_OK) {
         h->fn(resource, session, request, query, response);
     }
+    rd__log_source(srv, NULL);
     count_request(m, h->iface, (uint8_t)coap_pdu_get_code(response), mono_us() - t0);
 }
 
@@ -319,6 +322,7 @@ rd__metrics_tick(struct rd_server *srv, int64_t now)
 {
     struct rd_metrics *m = srv->metrics;
 
+    rd__log_flush(srv, rd__now_ms());
     if (!m || now - m->hist_t[(m->hist_head + HISTORY - 1) % HISTORY] < SAMPLE_S) {
         return;
     }

@@ -425,6 +425,60 @@ test_default_write_rate_per_source() {
     expect_eq "another address still registers" "2.01" "$CODE"
 }
 
+# 3000 five-byte garbage datagrams from one address: the log gets log_rate_limit (10) lines a
+# second of them and a summary of what it suppressed, not a line each.
+test_garbage_flood_log_is_rate_limited() {
+    with_conf
+    local i before after t0 t1
+    before=$(wc -l <"$WORK/rd.log")
+    t0=$(date +%s)
+    exec 3<>"/dev/udp/127.0.0.1/$PORT"
+    for i in $(seq 1 3000); do
+        printf 'hello' >&3
+    done
+    exec 3>&-
+    coap get '.well-known/core'
+    expect_eq "server alive after the flood" "2.05" "$CODE"
+    i=0
+    while [ $i -lt 50 ] && ! grep -q 'log lines suppressed' "$WORK/rd.log"; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    t1=$(date +%s)
+    after=$(tail -n +"$((before + 1))" "$WORK/rd.log" | grep -c 'discard malformed PDU')
+    echo "3000 garbage datagrams: $after lines about them in the log"
+    expect_eq "at most the budget's lines" "yes" "$([ "$after" -le $((10 * (t1 - t0 + 2))) ] && echo yes)"
+    expect_match "suppressed lines summed up" 'log lines suppressed" source=libcoap count=[1-9]' \
+        "$(cat "$WORK/rd.log")"
+    coap get 'metrics'
+    expect_match "suppressed lines counted" 'core_rd_limited_total\{bound="log_rate_limit"\} [1-9]' \
+        "$BODY"
+}
+
+# Lines a handler logs count against the requester's address: 100 refused registrations from
+# one address log at most the budget, then a summary naming the address.
+test_log_lines_per_source_are_rate_limited() {
+    with_conf 'max_per_source 1' 'write_rate_limit 0'
+    local i hex="" n t0 t1
+    for i in $(seq 300 400); do
+        hex="$hex${hex:+,}4002$(printf '%04x' "$i")b2$(hex rd)11283a$(hex "ep=many$i")ff$(hex '</f>')"
+    done
+    t0=$(date +%s)
+    raw "$hex"
+    t1=$(date +%s)
+    expect_eq "all but the first refused" "100" "$(printf '%s\n' "$RAW_OUT" | grep -c '^4\.29')"
+    i=0
+    while [ $i -lt 50 ] && ! grep -q 'log lines suppressed" source=127.0.0.1' "$WORK/rd.log"; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    n=$(grep -c 'limit: coap://127.0.0.1:[0-9]* holds' "$WORK/rd.log")
+    echo "100 refused registrations: $n refusal lines in the log"
+    expect_eq "at most the budget's lines" "yes" "$([ "$n" -le $((10 * (t1 - t0 + 2))) ] && echo yes)"
+    expect_match "summary names the source" 'log lines suppressed" source=127\.0\.0\.1 count=[1-9]' \
+        "$(cat "$WORK/rd.log")"
+}
+
 test_kill_9_during_burst_loses_nothing_acknowledged() {
     kill_during_burst periodic
     kill_during_burst never
@@ -445,5 +499,7 @@ run_test test_signaling_over_udp_is_dropped
 run_test test_garbage_then_normal_request
 run_test test_full_map_refuses_writes_and_serves_reads
 run_test test_default_write_rate_per_source
+run_test test_garbage_flood_log_is_rate_limited
+run_test test_log_lines_per_source_are_rate_limited
 run_test test_kill_9_during_burst_loses_nothing_acknowledged
 summary
