@@ -44,6 +44,9 @@ rd_conf_init(struct rd_conf *conf)
     conf->simple_timeout = 10;
     conf->simple_fetches = 64;
     conf->simple_fetches_per_source = 2;
+    conf->http_connections = 64;
+    conf->http_connections_per_ip = 16;
+    conf->http_idle_timeout = 10;
     rd__limits_conf_init(&conf->limits);
     if (set_string(&conf->data_dir, "./var/core-rd") || set_string(&conf->default_sector, "") ||
         set_string(&conf->http_listen, "")) {
@@ -211,6 +214,9 @@ static const struct num_directive num_directives[] = {
     { "map_size", 1, 1024 * 1024, "MiB" },
     { "simple_timeout", 1, 300, "seconds" },
     { "log_rate_limit", 0, 1000000, "lines per second (0: no limit)" },
+    { "http_connections", 1, 10000, "a count" },
+    { "http_connections_per_ip", 1, 10000, "a count" },
+    { "http_idle_timeout", 1, 3600, "seconds" },
     { "simple_fetches", 1, 4096, "a count" },
     { "simple_fetches_per_source", 1, 4096, "a count" },
 };
@@ -232,6 +238,12 @@ store_num(struct rd_conf *conf, const char *key, uint64_t v)
         conf->sync_interval = (uint32_t)v;
     } else if (strcmp(key, "simple_timeout") == 0) {
         conf->simple_timeout = (uint32_t)v;
+    } else if (strcmp(key, "http_connections") == 0) {
+        conf->http_connections = (size_t)v;
+    } else if (strcmp(key, "http_connections_per_ip") == 0) {
+        conf->http_connections_per_ip = (size_t)v;
+    } else if (strcmp(key, "http_idle_timeout") == 0) {
+        conf->http_idle_timeout = (uint32_t)v;
     } else if (strcmp(key, "log_rate_limit") == 0) {
         conf->log_rate_limit = (uint32_t)v;
     } else if (strcmp(key, "simple_fetches") == 0) {

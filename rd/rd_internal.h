@@ -130,7 +130,10 @@ struct rd_conf {
     size_t simple_fetches;   /**< simple registrations waiting for their endpoint at once */
     size_t simple_fetches_per_source; /**< of them from one source address */
     struct rd_sec_conf sec;           /**< DTLS, identities and authorization */
-    char *http_listen; /**< "HOST:PORT" of the metrics and dashboard listener; "" off */
+    char *http_listen;       /**< "HOST:PORT" of the metrics and dashboard listener; "" off */
+    size_t http_connections; /**< open HTTP connections in all */
+    size_t http_connections_per_ip; /**< of them from one address */
+    uint32_t http_idle_timeout;     /**< seconds an HTTP connection may stay silent */
     struct rd_limits_conf limits;
 };
 

@@ -56,6 +56,9 @@ test_conf_init_sets_defaults(void **state)
     assert_int_equal(conf->simple_fetches, 64);
     assert_int_equal(conf->simple_fetches_per_source, 2);
     assert_int_equal(conf->log_rate_limit, 10);
+    assert_int_equal(conf->http_connections, 64);
+    assert_int_equal(conf->http_connections_per_ip, 16);
+    assert_int_equal(conf->http_idle_timeout, 10);
 }
 
 static void
@@ -68,7 +71,10 @@ test_conf_parse_reads_resource_bounds(void **state)
                        "write_rate_limit 0\n"
                        "write_rate_burst 5\n"
                        "lifetime_max 4294967295\n"
-                       "log_rate_limit 0\n";
+                       "log_rate_limit 0\n"
+                       "http_connections 4\n"
+                       "http_connections_per_ip 2\n"
+                       "http_idle_timeout 3\n";
 
     assert_int_equal(parse(conf, text, err, sizeof(err)), RD_OK);
     assert_int_equal(conf->simple_fetches, 8);
@@ -77,6 +83,9 @@ test_conf_parse_reads_resource_bounds(void **state)
     assert_int_equal(conf->limits.write_rate_burst, 5);
     assert_int_equal(conf->lifetime_max, UINT32_MAX);
     assert_int_equal(conf->log_rate_limit, 0);
+    assert_int_equal(conf->http_connections, 4);
+    assert_int_equal(conf->http_connections_per_ip, 2);
+    assert_int_equal(conf->http_idle_timeout, 3);
     assert_int_equal(parse(conf, "simple_fetches_per_source 0\n", err, sizeof(err)), RD_EINVAL);
     assert_non_null(strstr(err, "simple_fetches_per_source"));
     assert_int_equal(parse(conf, "write_rate_burst 0\n", err, sizeof(err)), RD_EINVAL);

@@ -479,6 +479,46 @@ test_log_lines_per_source_are_rate_limited() {
         "$(cat "$WORK/rd.log")"
 }
 
+# 70 HTTP connections from one address that send their request a byte at a time never go
+# idle; /health must still answer while they trickle (http_connections_per_ip, 16 by default:
+# a newcomer takes the place of the oldest such connection).
+test_trickling_http_connections_do_not_starve_health() {
+    stop_rd
+    fresh_data
+    start_rd_http
+    local fds=() fd i status="" t0 t1
+    # Connections the server shuts down answer a write with EPIPE, not with the end of bash.
+    trap '' PIPE
+    for i in $(seq 1 70); do
+        exec {fd}<>"/dev/tcp/127.0.0.1/$HPORT" || break
+        fds+=("$fd")
+        printf 'GET /he' >&"$fd" 2>/dev/null
+    done
+    expect_eq "70 connections opened" "70" "${#fds[@]}"
+    t0=$(date +%s)
+    # Until /health answers, 15 s at most; each round every connection trickles one more byte.
+    for i in $(seq 1 75); do
+        for fd in "${fds[@]}"; do
+            printf 'a' >&"$fd" 2>/dev/null
+        done
+        status=$(timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0" &&
+            printf "GET /health HTTP/1.0\r\n\r\n" >&3 && head -n 1 <&3' "$HPORT" 2>/dev/null |
+            cut -d' ' -f2)
+        [ "$status" = 200 ] && break
+        sleep 0.2
+    done
+    t1=$(date +%s)
+    for fd in "${fds[@]}"; do
+        exec {fd}>&-
+    done
+    trap - PIPE
+    echo "70 trickling HTTP connections: /health ${status:-unanswered} after $((t1 - t0)) s"
+    expect_eq "/health answers while they trickle" "200" "$status"
+    http GET /metrics
+    expect_match "connections turned away counted" \
+        'core_rd_limited_total\{bound="http_connections"\} [1-9]' "$HTTP_BODY"
+}
+
 test_kill_9_during_burst_loses_nothing_acknowledged() {
     kill_during_burst periodic
     kill_during_burst never
@@ -501,5 +541,6 @@ run_test test_full_map_refuses_writes_and_serves_reads
 run_test test_default_write_rate_per_source
 run_test test_garbage_flood_log_is_rate_limited
 run_test test_log_lines_per_source_are_rate_limited
+run_test test_trickling_http_connections_do_not_starve_health
 run_test test_kill_9_during_burst_loses_nothing_acknowledged
 summary
