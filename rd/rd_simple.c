@@ -362,7 +362,7 @@ address_is_ours(const uint8_t key[16], const coap_session_t *session)
     return ours;
 }
 
-/* 1 when @p spec ("HOST:PORT") names port @p port; @p dflt is the port of a missing list. */
+/* 1 when one of @p specs ("HOST:PORT") names @p port; @p dflt is the port of an empty list. */
 static int
 port_listed(char *const *specs, size_t n, const char *dflt, uint16_t port)
 {
