@@ -12,7 +12,23 @@
 int
 rd__auth_read(const struct rd_server *srv, const coap_session_t *session, coap_pdu_t *response)
 {
-    if (srv->conf.sec.lookup_authenticated && !rd__session_secure(session)) {
+    char identity[RD_IDENTITY_SIZE];
+
+    if (rd__session_secure(session)) {
+        /* A session outlives the reload that revoked its identity: reads end with it, as writes
+         * do, whatever lookup_access says. */
+        if (rd__identity(session, identity)) {
+            rd__respond_error(response, COAP_RESPONSE_CODE_FORBIDDEN, "unusable client identity");
+            return RD_EINVAL;
+        }
+        if (!rd__identity_current(srv, identity)) {
+            rd__log(srv, RD_LOG_WARN, "request of %s refused: no longer in the PSK file", identity);
+            rd__respond_error(response, COAP_RESPONSE_CODE_UNAUTHORIZED, "identity revoked");
+            return RD_EINVAL;
+        }
+        return RD_OK;
+    }
+    if (srv->conf.sec.lookup_authenticated) {
         rd__respond_error(response, COAP_RESPONSE_CODE_UNAUTHORIZED,
                           "lookup needs an authenticated (coaps) client");
         return RD_EINVAL;

@@ -28,8 +28,12 @@ rd_conf_init(struct rd_conf *conf)
 {
     memset(conf, 0, sizeof(*conf));
     conf->log_level = RD_LOG_INFO;
+    conf->log_rate_limit = 10;
     conf->lifetime_min = 1;
-    conf->lifetime_max = UINT32_MAX;
+    /* RFC 9176 allows lt up to 2^32-1 s (136 years); a registration that long outlives any
+     * device and, from a careless or hostile client, fills the store for good. Seven days is
+     * far above the RFC's default lt of 90000 s. */
+    conf->lifetime_max = 604800;
     conf->expiry_grace = 600;
     conf->max_payload = 64 * 1024;
     conf->max_links = 1024;
@@ -38,6 +42,11 @@ rd_conf_init(struct rd_conf *conf)
     conf->map_size = (uint64_t)16 << 30;
     conf->simple_registration = 1;
     conf->simple_timeout = 10;
+    conf->simple_fetches = 64;
+    conf->simple_fetches_per_source = 2;
+    conf->http_connections = 64;
+    conf->http_connections_per_ip = 16;
+    conf->http_idle_timeout = 10;
     rd__limits_conf_init(&conf->limits);
     if (set_string(&conf->data_dir, "./var/core-rd") || set_string(&conf->default_sector, "") ||
         set_string(&conf->http_listen, "")) {
@@ -196,10 +205,20 @@ struct num_directive {
 };
 
 static const struct num_directive num_directives[] = {
-    { "lifetime_min", 1, UINT32_MAX, "seconds" }, { "lifetime_max", 1, UINT32_MAX, "seconds" },
-    { "expiry_grace", 0, UINT32_MAX, "seconds" }, { "max_payload", 64, 16 * 1024 * 1024, "bytes" },
-    { "max_links", 1, 100000, "a count" },        { "sync_interval", 1, 3600, "seconds" },
-    { "map_size", 1, 1024 * 1024, "MiB" },        { "simple_timeout", 1, 300, "seconds" },
+    { "lifetime_min", 1, UINT32_MAX, "seconds" },
+    { "lifetime_max", 1, UINT32_MAX, "seconds" },
+    { "expiry_grace", 0, UINT32_MAX, "seconds" },
+    { "max_payload", 64, 16 * 1024 * 1024, "bytes" },
+    { "max_links", 1, 100000, "a count" },
+    { "sync_interval", 1, 3600, "seconds" },
+    { "map_size", 1, 1024 * 1024, "MiB" },
+    { "simple_timeout", 1, 300, "seconds" },
+    { "log_rate_limit", 0, 1000000, "lines per second (0: no limit)" },
+    { "http_connections", 1, 10000, "a count" },
+    { "http_connections_per_ip", 1, 10000, "a count" },
+    { "http_idle_timeout", 1, 3600, "seconds" },
+    { "simple_fetches", 1, 4096, "a count" },
+    { "simple_fetches_per_source", 1, 4096, "a count" },
 };
 
 static void
@@ -219,6 +238,18 @@ store_num(struct rd_conf *conf, const char *key, uint64_t v)
         conf->sync_interval = (uint32_t)v;
     } else if (strcmp(key, "simple_timeout") == 0) {
         conf->simple_timeout = (uint32_t)v;
+    } else if (strcmp(key, "http_connections") == 0) {
+        conf->http_connections = (size_t)v;
+    } else if (strcmp(key, "http_connections_per_ip") == 0) {
+        conf->http_connections_per_ip = (size_t)v;
+    } else if (strcmp(key, "http_idle_timeout") == 0) {
+        conf->http_idle_timeout = (uint32_t)v;
+    } else if (strcmp(key, "log_rate_limit") == 0) {
+        conf->log_rate_limit = (uint32_t)v;
+    } else if (strcmp(key, "simple_fetches") == 0) {
+        conf->simple_fetches = (size_t)v;
+    } else if (strcmp(key, "simple_fetches_per_source") == 0) {
+        conf->simple_fetches_per_source = (size_t)v;
     } else {
         conf->map_size = v * 1024 * 1024;
     }

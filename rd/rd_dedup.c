@@ -5,14 +5,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "rd_internal.h"
 
 /* RFC 7252 section 4.8.2: how long a message ID may come back. */
 #define EXCHANGE_LIFETIME 247
 
+/* Bytes of the digest that names the transport, the local endpoint and the identity. */
+#define WHO_LEN 32
+
 struct rd_dedup_entry {
     coap_address_t peer;
-    int64_t expires; /* 0 when the slot is free */
+    uint8_t who[WHO_LEN]; /* SHA-256 of protocol, local endpoint and security identity */
+    int64_t expires;      /* 0 when the slot is free */
     coap_mid_t mid;
     coap_pdu_code_t code;
     uint16_t opts_len;
@@ -37,15 +43,48 @@ rd__dedup_cleanup(struct rd_dedup *dd)
     dd->nslots = 0;
 }
 
-/* FNV-1a over the peer's address bytes and the message ID. */
+/* An endpoint in RFC 7252's sense is more than an address and port: a plain datagram forged with
+ * a DTLS client's address and message ID must not get (or set) the answer of that client's
+ * session. So the key also holds the transport, the local endpoint the request came in on and
+ * the security identity, folded into one digest. */
+static int
+who_of(const coap_session_t *session, uint8_t who[WHO_LEN])
+{
+    const coap_address_t *local = coap_session_get_addr_local(session);
+    char identity[RD_IDENTITY_SIZE];
+    uint8_t proto = (uint8_t)coap_session_get_proto(session);
+    unsigned int len = 0;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int ok;
+
+    if (!md) {
+        return RD_ENOMEM;
+    }
+    /* A peer whose name cannot be an identity is refused by the handlers; it still gets a key of
+     * its own, apart from every nameable identity. */
+    if (rd__identity(session, identity)) {
+        memcpy(identity, "\x01", 2);
+    }
+    ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL) && EVP_DigestUpdate(md, &proto, 1) &&
+         EVP_DigestUpdate(md, &local->addr, local->size <= sizeof(local->addr) ? local->size : 0) &&
+         EVP_DigestUpdate(md, identity, strlen(identity) + 1) && EVP_DigestFinal_ex(md, who, &len);
+    EVP_MD_CTX_free(md);
+    return ok && len == WHO_LEN ? RD_OK : RD_ENOMEM;
+}
+
+/* FNV-1a over the peer's address bytes, the digest of the rest of the key and the message ID. */
 static size_t
-slot_of(const struct rd_dedup *dd, const coap_address_t *peer, coap_mid_t mid)
+slot_of(const struct rd_dedup *dd, const coap_address_t *peer, const uint8_t who[WHO_LEN],
+        coap_mid_t mid)
 {
     const uint8_t *p = (const uint8_t *)&peer->addr;
     uint64_t h = 1469598103934665603ull;
 
     for (size_t i = 0; i < peer->size && i < sizeof(peer->addr); i++) {
         h = (h ^ p[i]) * 1099511628211ull;
+    }
+    for (size_t i = 0; i < WHO_LEN; i++) {
+        h = (h ^ who[i]) * 1099511628211ull;
     }
     h = (h ^ (uint64_t)(uint16_t)mid) * 1099511628211ull;
     return (size_t)(h % dd->nslots);
@@ -74,13 +113,15 @@ rd__dedup_replay(struct rd_dedup *dd, const coap_session_t *session, const coap_
     const coap_address_t *peer = coap_session_get_addr_remote(session);
     coap_mid_t mid = coap_pdu_get_mid(request);
     struct rd_dedup_entry *e;
+    uint8_t who[WHO_LEN];
     size_t pos = 0;
 
-    if (!dd->nslots || !applies(session, request)) {
+    if (!dd->nslots || !applies(session, request) || who_of(session, who)) {
         return 0;
     }
-    e = &dd->entries[slot_of(dd, peer, mid)];
-    if (e->expires <= now || e->mid != mid || !coap_address_equals(&e->peer, peer)) {
+    e = &dd->entries[slot_of(dd, peer, who, mid)];
+    if (e->expires <= now || e->mid != mid || !coap_address_equals(&e->peer, peer) ||
+        memcmp(e->who, who, WHO_LEN) != 0) {
         return 0;
     }
     coap_pdu_set_code(response, e->code);
@@ -130,15 +171,16 @@ rd__dedup_remember(struct rd_dedup *dd, const coap_session_t *session, const coa
     const coap_address_t *peer = coap_session_get_addr_remote(session);
     coap_mid_t mid = coap_pdu_get_mid(request);
     struct rd_dedup_entry *e;
+    uint8_t who[WHO_LEN];
     const uint8_t *data = NULL;
     size_t len = 0;
 
-    if (!dd->nslots || !applies(session, request)) {
+    if (!dd->nslots || !applies(session, request) || who_of(session, who)) {
         return;
     }
     /* A newer answer takes the slot: under pressure the cache forgets, and the registration
      * interface is idempotent enough that a forgotten duplicate only refreshes a lifetime. */
-    e = &dd->entries[slot_of(dd, peer, mid)];
+    e = &dd->entries[slot_of(dd, peer, who, mid)];
     e->expires = 0;
     if (!coap_get_data(response, &len, &data)) {
         len = 0;
@@ -147,6 +189,7 @@ rd__dedup_remember(struct rd_dedup *dd, const coap_session_t *session, const coa
         return;
     }
     coap_address_copy(&e->peer, peer);
+    memcpy(e->who, who, WHO_LEN);
     e->mid = mid;
     e->code = coap_pdu_get_code(response);
     e->data_len = (uint16_t)len;

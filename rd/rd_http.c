@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
+#include <sys/socket.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -21,8 +22,25 @@
 /* Above this share of map_size the store is about to refuse writes: health says so. */
 #define HEALTH_MAP_LIMIT 0.95
 
+/* A connection younger than this is never closed to make room: a client that connects and asks
+ * at once always gets its answer, however many others hold connections open. */
+#define HTTP_EVICT_AGE_MS 1000
+/* Connections libmicrohttpd may hold beyond http_connections while the ones we shut down close. */
+#define HTTP_SLACK 16
+
+/* One open TCP connection, from its start to its close. */
+struct http_conn {
+    struct http_conn *next;
+    struct http_conn *prev;
+    MHD_socket fd;
+    uint8_t ip[16]; /* IPv6, or IPv4-mapped */
+    int64_t start_ms;
+    int closing; /* shut down by us; libmicrohttpd closes it at its next turn */
+};
+
 struct rd_http {
     struct MHD_Daemon *mhd;
+    struct http_conn *conns; /* newest first */
 };
 
 /* The query parameters of one API request; strings belong to libmicrohttpd for the request. */
@@ -290,6 +308,12 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         *upload_data_size = 0;
         return MHD_YES;
     }
+    /* HTTP has no authentication here: an operator who asked for authenticated lookups gets no
+     * unauthenticated read path through this listener either, only the health check. */
+    if (srv->conf.sec.lookup_authenticated && strcmp(url, "/health") != 0) {
+        return respond_text(conn, MHD_HTTP_FORBIDDEN,
+                            "lookup_access authenticated: HTTP serves /health only\n");
+    }
     if (strcmp(url, "/metrics") == 0) {
         return metrics(srv, conn);
     }
@@ -307,6 +331,96 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         return respond(conn, MHD_HTTP_OK, f->type, (void *)(uintptr_t)f->data, f->len, 0);
     }
     return respond_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+}
+
+/* Make libmicrohttpd close @p c: its next read sees the end of the stream. */
+static void
+shut(struct rd_server *srv, struct http_conn *c)
+{
+    c->closing = 1;
+    shutdown(c->fd, SHUT_RDWR);
+    rd__metrics_limited(srv, RD_BOUND_HTTP_CONNECTIONS);
+}
+
+/* Keep within http_connections in all and http_connections_per_ip from one address. A client
+ * that trickles its request a byte at a time never goes idle, so the idle timeout alone lets a
+ * few dozen of them hold every connection and /health fails. So a new connection over a bound
+ * takes the place of the oldest one (of its own address, for the per-address bound) that has
+ * been open at least HTTP_EVICT_AGE_MS; only when there is none is the new one refused. */
+static void
+admit(struct rd_server *srv, struct http_conn *fresh)
+{
+    int64_t now_ms = rd__now_ms();
+    struct http_conn *victim = NULL;
+    size_t total = 0;
+    size_t same = 0;
+    int per_ip;
+
+    for (struct http_conn *c = srv->http->conns; c; c = c->next) {
+        if (!c->closing) {
+            total++;
+            same += memcmp(c->ip, fresh->ip, 16) == 0;
+        }
+    }
+    per_ip = same > srv->conf.http_connections_per_ip;
+    if (!per_ip && total <= srv->conf.http_connections) {
+        return;
+    }
+    /* The list is newest first: the last match is the oldest. */
+    for (struct http_conn *c = srv->http->conns; c; c = c->next) {
+        if (c != fresh && !c->closing && now_ms - c->start_ms >= HTTP_EVICT_AGE_MS &&
+            (!per_ip || memcmp(c->ip, fresh->ip, 16) == 0)) {
+            victim = c;
+        }
+    }
+    shut(srv, victim ? victim : fresh);
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+              enum MHD_ConnectionNotificationCode toe)
+{
+    struct rd_server *srv = cls;
+    struct http_conn *c = *socket_context;
+    const union MHD_ConnectionInfo *fd;
+    const union MHD_ConnectionInfo *addr;
+    uint16_t port;
+
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        if (c) {
+            if (c->prev) {
+                c->prev->next = c->next;
+            } else {
+                srv->http->conns = c->next;
+            }
+            if (c->next) {
+                c->next->prev = c->prev;
+            }
+            free(c);
+            *socket_context = NULL;
+        }
+        return;
+    }
+    c = calloc(1, sizeof(*c));
+    fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    addr = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!c || !fd) {
+        /* Untracked, it still counts against libmicrohttpd's own limit. */
+        free(c);
+        return;
+    }
+    c->fd = fd->connect_fd;
+    if (!addr || rd__sockaddr_key(addr->client_addr, c->ip, &port)) {
+        memset(c->ip, 0, sizeof(c->ip));
+    }
+    c->start_ms = rd__now_ms();
+    c->next = srv->http->conns;
+    if (c->next) {
+        c->next->prev = c;
+    }
+    srv->http->conns = c;
+    *socket_context = c;
+    admit(srv, c);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
@@ -379,7 +493,9 @@ rd__http_init(struct rd_server *srv)
     srv->http->mhd =
         MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
                          srv, MHD_OPTION_SOCK_ADDR, res->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
-                         (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+                         (unsigned)(srv->conf.http_connections + HTTP_SLACK),
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->conf.http_idle_timeout,
+                         MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_END);
     freeaddrinfo(res);
     if (!srv->http->mhd) {
         rd__log(srv, RD_LOG_ERROR, "http_listen %s: cannot bind (address in use or unavailable)",
@@ -473,4 +589,16 @@ rd__http_io(struct rd_server *srv, uint32_t timeout_ms)
     }
     MHD_run_from_select(srv->http->mhd, &rs, &ws, &es);
     return (int)(rd__now_ms() - t0);
+}
+
+unsigned
+rd__http_connections(const struct rd_server *srv)
+{
+    const union MHD_DaemonInfo *info;
+
+    if (!srv->http || !srv->http->mhd) {
+        return 0;
+    }
+    info = MHD_get_daemon_info(srv->http->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    return info ? info->num_connections : 0;
 }

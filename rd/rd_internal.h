@@ -47,8 +47,10 @@ struct rd_limits;
 struct rd_simple_cache;
 struct rd_metrics;
 struct rd_http;
+struct rd_lograte;
 
-/** Recent answers to confirmable state-changing requests, by peer and message ID. */
+/** Recent answers to state-changing requests, by transport, local endpoint, identity, peer and
+ * message ID. */
 struct rd_dedup {
     struct rd_dedup_entry *entries;
     size_t nslots;
@@ -91,16 +93,18 @@ enum {
 };
 
 struct rd_limits_conf {
-    size_t max_query_len;     /**< all Uri-Query options of one request together */
-    size_t max_attr_len;      /**< one query parameter, link target or link attribute value */
-    size_t max_registrations; /**< registrations in the directory */
-    size_t max_per_source;    /**< registrations last written from one source address */
-    uint32_t rate_limit;      /**< requests per second per source address */
-    uint32_t rate_burst;      /**< requests one address may send at once */
-    int amplification;        /**< RD_AMP_OFF, RD_AMP_BLOCKS or RD_AMP_ECHO */
-    size_t max_sessions;      /**< idle libcoap sessions kept */
-    uint32_t session_timeout; /**< seconds before an idle session goes */
-    size_t answer_memory;     /**< bytes of answers kept for their later Block2 blocks */
+    size_t max_query_len;      /**< all Uri-Query options of one request together */
+    size_t max_attr_len;       /**< one query parameter, link target or link attribute value */
+    size_t max_registrations;  /**< registrations in the directory */
+    size_t max_per_source;     /**< registrations last written from one source address */
+    uint32_t rate_limit;       /**< requests per second per source address */
+    uint32_t rate_burst;       /**< requests one address may send at once */
+    int amplification;         /**< RD_AMP_OFF, RD_AMP_BLOCKS or RD_AMP_ECHO */
+    size_t max_sessions;       /**< idle libcoap sessions kept */
+    uint32_t session_timeout;  /**< seconds before an idle session goes */
+    uint32_t write_rate_limit; /**< registration writes per second per source address */
+    uint32_t write_rate_burst; /**< registration writes one address may send at once */
+    size_t answer_memory;      /**< bytes of answers kept for their later Block2 blocks */
 };
 
 /** The whole configuration. Strings are owned by the struct until rd_conf_cleanup(). */
@@ -109,12 +113,13 @@ struct rd_conf {
     size_t nlisten;
     char *data_dir;
     enum rd_log_level log_level;
-    char *default_sector;  /**< "" for none */
-    uint32_t lifetime_min; /**< seconds */
-    uint32_t lifetime_max; /**< seconds */
-    uint32_t expiry_grace; /**< seconds an expired registration can still be revived */
-    size_t max_payload;    /**< bytes of a registration body, after Block1 reassembly */
-    size_t max_links;      /**< links in one registration */
+    uint32_t log_rate_limit; /**< log lines per second per source address; 0: no limit */
+    char *default_sector;    /**< "" for none */
+    uint32_t lifetime_min;   /**< seconds */
+    uint32_t lifetime_max;   /**< seconds */
+    uint32_t expiry_grace;   /**< seconds an expired registration can still be revived */
+    size_t max_payload;      /**< bytes of a registration body, after Block1 reassembly */
+    size_t max_links;        /**< links in one registration */
     enum store_sync sync;
     uint32_t sync_interval;  /**< seconds, for sync periodic */
     uint64_t map_size;       /**< bytes */
@@ -124,8 +129,13 @@ struct rd_conf {
     char *mcast_iface[RD_MCAST_IFACE_MAX]; /**< interfaces to join on; none: the default */
     size_t nmcast_iface;
     uint32_t simple_timeout; /**< seconds a simple registration waits for the endpoint */
-    struct rd_sec_conf sec;  /**< DTLS, identities and authorization */
+    size_t simple_fetches;   /**< simple registrations waiting for their endpoint at once */
+    size_t simple_fetches_per_source; /**< of them from one source address */
+    struct rd_sec_conf sec;           /**< DTLS, identities and authorization */
     char *http_listen;       /**< "HOST:PORT" of the metrics and dashboard listener; "" off */
+    size_t http_connections; /**< open HTTP connections in all */
+    size_t http_connections_per_ip; /**< of them from one address */
+    uint32_t http_idle_timeout;     /**< seconds an HTTP connection may stay silent */
     struct rd_limits_conf limits;
 };
 
@@ -156,6 +166,7 @@ struct rd_server {
     struct rd_sec *sec;                   /**< PSK table and identity map (rd_dtls.c) */
     struct rd_metrics *metrics;           /**< counters; owned, see rd_metrics.c */
     struct rd_http *http;                 /**< HTTP listener; NULL when off */
+    struct rd_lograte *lograte;           /**< log budgets per source (rd_log.c) */
     struct rd_limits *limits;             /**< per-address state, fixed size */
     int guard_fd[RD_LISTEN_MAX];          /**< libcoap's endpoint sockets, looked at first */
     size_t nguard;
@@ -229,6 +240,20 @@ void rd__log_coap_init(enum rd_log_level level);
 
 /** Take the log level of a reloaded configuration @p conf (borrowed). */
 void rd__log_reload(struct rd_server *srv, const struct rd_conf *conf);
+
+/** Allocate the per-source log budgets (log_rate_limit) and give libcoap's lines theirs.
+ * @return RD_OK; RD_ENOMEM. */
+int rd__log_init(struct rd_server *srv);
+
+/** Release the budgets. Accepts a server without them. */
+void rd__log_cleanup(struct rd_server *srv);
+
+/** The lines logged from now on are caused by a request from @p from (borrowed; NULL: by no
+ * request) and count against its budget. */
+void rd__log_source(struct rd_server *srv, const struct sockaddr *from);
+
+/** Once a second at most: log how many lines each source had suppressed, and count them. */
+void rd__log_flush(struct rd_server *srv, int64_t now_ms);
 
 /* rd_status.c */
 
@@ -508,6 +533,15 @@ int rd__limits_source_term(const coap_session_t *session, char *out, size_t size
 int rd__limits_reg_admit(struct rd_server *srv, const coap_session_t *session, const char *ep,
                          const char *d, coap_pdu_t *response);
 
+/** 1 when the requester's address is verified for the amplification limit: over DTLS, with
+ * amplification off, recently verified, or by an Echo value in @p request (may be NULL). */
+int rd__limits_verified(struct rd_server *srv, const coap_session_t *session,
+                        const coap_pdu_t *request);
+
+/** Mark the requester's address verified: it has shown that it receives there (it answered a
+ * request with a random token). */
+void rd__limits_mark_verified(struct rd_server *srv, const coap_session_t *session);
+
 /* rd_guard.c */
 
 /** Find the socket libcoap opened for the endpoint at @p addr and look at its datagrams from
@@ -720,6 +754,20 @@ void rd__metrics_history(const struct rd_server *srv, void (*fn)(void *arg, int6
  * @return RD_OK; RD_ETOOBIG; RD_ENOMEM. */
 int rd__metrics_render(struct rd_server *srv, struct lookup_buf *out);
 
+/** The bounds whose refusals are counted (core_rd_limited_total{bound}). */
+enum rd_bound {
+    RD_BOUND_SIMPLE_PER_SOURCE = 0, /**< simple_fetches_per_source */
+    RD_BOUND_SIMPLE_FETCHES,        /**< simple_fetches */
+    RD_BOUND_SIMPLE_SELF,           /**< a simple registration from one of our own addresses */
+    RD_BOUND_WRITE_RATE,            /**< write_rate_limit */
+    RD_BOUND_LOG_LINES,             /**< log_rate_limit: one count per suppressed line */
+    RD_BOUND_HTTP_CONNECTIONS,      /**< http_connections, http_connections_per_ip */
+    RD_BOUND_COUNT,
+};
+
+/** Count one refusal (or suppressed log line) under bound @p b. */
+void rd__metrics_limited(struct rd_server *srv, enum rd_bound b);
+
 /* rd_http.c */
 
 /** Start the HTTP listener of conf.http_listen (metrics, health, dashboard); nothing when off.
@@ -732,5 +780,8 @@ void rd__http_cleanup(struct rd_server *srv);
 /** One turn of the I/O loop: wait up to @p timeout_ms for CoAP or HTTP, serve both.
  * @return as coap_io_process(): milliseconds spent, or -1 on failure. */
 int rd__http_io(struct rd_server *srv, uint32_t timeout_ms);
+
+/** Open HTTP connections now; 0 without a listener. */
+unsigned rd__http_connections(const struct rd_server *srv);
 
 #endif

@@ -32,6 +32,8 @@ struct rd_peer {
     int64_t last_ms;        /* monotonic milliseconds of the last refill */
     int64_t seen_ms;        /* monotonic milliseconds of the last request */
     int64_t verified_until; /* wall-clock second; 0: never verified */
+    uint64_t wtokens;       /* thousandths of a registration write */
+    int64_t wlast_ms;       /* monotonic milliseconds of the last refill of wtokens */
 };
 
 struct rd_limits {
@@ -50,6 +52,11 @@ rd__limits_conf_init(struct rd_limits_conf *lc)
     lc->max_sessions = 4096;
     lc->session_timeout = 60;
     lc->answer_memory = 32 * 1024 * 1024;
+    /* Far above what a device (or a NAT full of them) writes, far below what fills a disk: one
+     * address adds at most 1000 registrations, 10 a second after a burst of 50. */
+    lc->max_per_source = 1000;
+    lc->write_rate_limit = 10;
+    lc->write_rate_burst = 50;
 }
 
 /* Numeric limits: name, range, and where each lives. */
@@ -69,6 +76,8 @@ static const struct limit_directive directives[] = {
     { "rate_burst", 1, 1000000, "requests" },
     { "max_sessions", 1, 1000000, "a count" },
     { "session_timeout", 1, 86400, "seconds" },
+    { "write_rate_limit", 0, 1000000, "registrations per second (0: no limit)" },
+    { "write_rate_burst", 1, 1000000, "registrations" },
     { "answer_memory", 65536, (uint64_t)1 << 40, "bytes" },
 };
 
@@ -99,6 +108,12 @@ store_limit(struct rd_limits_conf *lc, size_t i, uint64_t v)
         break;
     case 7:
         lc->session_timeout = (uint32_t)v;
+        break;
+    case 8:
+        lc->write_rate_limit = (uint32_t)v;
+        break;
+    case 9:
+        lc->write_rate_burst = (uint32_t)v;
         break;
     default:
         lc->answer_memory = (size_t)v;
@@ -249,6 +264,8 @@ peer_get(struct rd_server *srv, const uint8_t addr[16], int64_t now_ms)
     memcpy(victim->addr, addr, 16);
     victim->used = 1;
     victim->tokens = (uint64_t)srv->conf.limits.rate_burst * 1000;
+    victim->wtokens = (uint64_t)srv->conf.limits.write_rate_burst * 1000;
+    victim->wlast_ms = now_ms;
     victim->last_ms = victim->seen_ms = now_ms;
     return victim;
 }
@@ -610,6 +627,43 @@ stop_cb(void *arg, const struct store_reg *reg)
     return 1;
 }
 
+/* Registration writes per address (write_rate_limit a second, write_rate_burst at once): every
+ * registration, re-registration and simple registration costs a disk write, and new ones fill
+ * the store. @return RD_OK or RD_EFULL with 4.29 and Max-Age in @p response. */
+static int
+admit_write(struct rd_server *srv, const coap_session_t *session, const char *ep,
+            coap_pdu_t *response)
+{
+    const struct rd_limits_conf *lc = &srv->conf.limits;
+    uint64_t cap = (uint64_t)lc->write_rate_burst * 1000;
+    int64_t now_ms = rd__now_ms();
+    struct rd_peer *p;
+    uint8_t addr[16];
+    char who[RD_BASE_SIZE];
+
+    if (!lc->write_rate_limit || peer_addr(session, addr)) {
+        return RD_OK;
+    }
+    p = peer_get(srv, addr, now_ms);
+    if (now_ms > p->wlast_ms) {
+        uint64_t add = (uint64_t)(now_ms - p->wlast_ms) * lc->write_rate_limit;
+
+        p->wtokens = (p->wtokens + add > cap || add > cap) ? cap : p->wtokens + add;
+        p->wlast_ms = now_ms;
+    }
+    if (p->wtokens >= 1000) {
+        p->wtokens -= 1000;
+        return RD_OK;
+    }
+    peer_text(session, who, sizeof(who));
+    rd__log(srv, RD_LOG_DEBUG, "limit: %s over %lu registrations/s, refusing ep=%s", who,
+            (unsigned long)lc->write_rate_limit, ep);
+    rd__metrics_limited(srv, RD_BOUND_WRITE_RATE);
+    add_max_age(response, (uint32_t)((1000 - p->wtokens) / lc->write_rate_limit / 1000 + 1));
+    rd__respond_error(response, COAP_RESPONSE_CODE(429), "too many registrations per second");
+    return RD_EFULL;
+}
+
 int
 rd__limits_reg_admit(struct rd_server *srv, const coap_session_t *session, const char *ep,
                      const char *d, coap_pdu_t *response)
@@ -622,6 +676,9 @@ rd__limits_reg_admit(struct rd_server *srv, const coap_session_t *session, const
     struct counter c = { 0, 0 };
     size_t n = 0;
 
+    if (admit_write(srv, session, ep, response)) {
+        return RD_EFULL;
+    }
     if (!lc->max_registrations && !lc->max_per_source) {
         return RD_OK;
     }
@@ -653,4 +710,39 @@ rd__limits_reg_admit(struct rd_server *srv, const coap_session_t *session, const
         return RD_EFULL;
     }
     return RD_OK;
+}
+
+int
+rd__limits_verified(struct rd_server *srv, const coap_session_t *session, const coap_pdu_t *request)
+{
+    int64_t now = rd__now();
+    struct rd_peer *p;
+    uint8_t addr[16];
+
+    /* A DTLS peer has finished a handshake from its address; with the limit off every address
+     * counts as verified. */
+    if (srv->conf.limits.amplification == RD_AMP_OFF ||
+        coap_session_get_proto(session) != COAP_PROTO_UDP) {
+        return 1;
+    }
+    if (peer_addr(session, addr)) {
+        return 0;
+    }
+    p = peer_get(srv, addr, rd__now_ms());
+    if (p->verified_until > now ||
+        (request && rd__echo_verified(srv, session, request, RD_ECHO_ADDRESS, now))) {
+        p->verified_until = now + VERIFIED_SECONDS;
+        return 1;
+    }
+    return 0;
+}
+
+void
+rd__limits_mark_verified(struct rd_server *srv, const coap_session_t *session)
+{
+    uint8_t addr[16];
+
+    if (!peer_addr(session, addr)) {
+        peer_get(srv, addr, rd__now_ms())->verified_until = rd__now() + VERIFIED_SECONDS;
+    }
 }

@@ -55,6 +55,7 @@ struct rd_metrics {
     uint64_t dtls_ok;
     uint64_t dtls_failed;
     uint64_t http_requests;
+    uint64_t limited[RD_BOUND_COUNT];
     uint64_t writes;         /* 2.01, 2.02 and 2.04 answers: the directory may have changed */
     uint64_t sampled_writes; /* writes + expired at the last sample */
     int64_t sampled_ms;      /* monotonic time of the last sample */
@@ -163,9 +164,12 @@ hnd_metered(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
         return;
     }
     t0 = mono_us();
+    /* What the handler logs is this source's doing, and counts against its log budget. */
+    rd__log_source(srv, &coap_session_get_addr_remote(session)->addr.sa);
     if (rd__refuse_conditional(request, response) == RD_OK) {
         h->fn(resource, session, request, query, response);
     }
+    rd__log_source(srv, NULL);
     count_request(m, h->iface, (uint8_t)coap_pdu_get_code(response), mono_us() - t0);
 }
 
@@ -212,6 +216,10 @@ hnd_get_metrics(coap_resource_t *resource, coap_session_t *session, const coap_p
     struct rd_server *srv = coap_get_app_data(coap_session_get_context(session));
     struct lookup_buf buf;
 
+    /* The figures describe the directory: the same rule as lookups (RFC 9176 section 7). */
+    if (rd__auth_read(srv, session, response)) {
+        return;
+    }
     /* A later block comes from the answer its first block was cut from: the figures move. */
     if (rd__block2_continue(srv, session, request, response)) {
         return;
@@ -318,6 +326,7 @@ rd__metrics_tick(struct rd_server *srv, int64_t now)
 {
     struct rd_metrics *m = srv->metrics;
 
+    rd__log_flush(srv, rd__now_ms());
     if (!m || now - m->hist_t[(m->hist_head + HISTORY - 1) % HISTORY] < SAMPLE_S) {
         return;
     }
@@ -407,6 +416,43 @@ render_requests(const struct rd_metrics *m, struct lookup_buf *out)
         }
     }
     return rc;
+}
+
+static const char *const bound_names[RD_BOUND_COUNT] = {
+    "simple_fetches_per_source", "simple_fetches", "simple_self",
+    "write_rate_limit",          "log_rate_limit", "http_connections",
+};
+
+/* What each configured bound holds now and how often it said no. */
+static int
+render_bounds(struct rd_server *srv, struct lookup_buf *out)
+{
+    const struct rd_metrics *m = srv->metrics;
+    int rc = put(out,
+                 "# HELP core_rd_simple_fetches Simple registrations waiting for their endpoint "
+                 "(bounded by simple_fetches).\n"
+                 "# TYPE core_rd_simple_fetches gauge\ncore_rd_simple_fetches %zu\n"
+                 "# HELP core_rd_http_connections Open HTTP connections (bounded by "
+                 "http_connections).\n"
+                 "# TYPE core_rd_http_connections gauge\ncore_rd_http_connections %u\n"
+                 "# HELP core_rd_limited_total Requests refused, connections turned away and log "
+                 "lines suppressed, by the bound that did it.\n"
+                 "# TYPE core_rd_limited_total counter\n",
+                 srv->nfetches, rd__http_connections(srv));
+
+    for (int i = 0; i < RD_BOUND_COUNT && !rc; i++) {
+        rc = put(out, "core_rd_limited_total{bound=\"%s\"} %llu\n", bound_names[i],
+                 (unsigned long long)m->limited[i]);
+    }
+    return rc;
+}
+
+void
+rd__metrics_limited(struct rd_server *srv, enum rd_bound b)
+{
+    if (srv->metrics && b < RD_BOUND_COUNT) {
+        srv->metrics->limited[b]++;
+    }
 }
 
 static int
@@ -513,6 +559,9 @@ rd__metrics_render(struct rd_server *srv, struct lookup_buf *out)
                  (unsigned long long)s->store.used_bytes, (unsigned long long)s->store.map_size,
                  s->store.map_size ? (double)s->store.used_bytes / (double)s->store.map_size : 0.0,
                  (unsigned long long)m->http_requests);
+    }
+    if (!rc) {
+        rc = render_bounds(srv, out);
     }
     if (!rc) {
         rc = render_blockwise(srv, out);

@@ -339,7 +339,10 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
     /* Group requests reach only resources that ask for them: none of ours but libcoap's
      * /.well-known/core, which stays silent when its filter matches nothing. */
     coap_mcast_per_resource(srv->ctx);
-    rc = rd__metrics_init(srv);
+    rc = rd__log_init(srv);
+    if (!rc) {
+        rc = rd__metrics_init(srv);
+    }
     if (!rc) {
         rc = rd__registration_init(srv);
     }
@@ -528,6 +531,7 @@ rd_server_free(struct rd_server *srv)
     }
     rd__flusher_stop(srv);
     rd__metrics_cleanup(srv);
+    rd__log_cleanup(srv);
     /* store_free() flushes, so every acknowledged change is on disk when we exit. */
     store_free(srv->store);
     rd__discovery_cleanup(srv);

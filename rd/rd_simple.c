@@ -2,6 +2,7 @@
  * The request waits (empty ACK, then a separate response) while the RD, as a client on the
  * same context, fetches the endpoint's /.well-known/core; then it registers those links and
  * answers 2.04. */
+#include <ifaddrs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +12,6 @@
 #include "rd_internal.h"
 
 #define SIMPLE_PATH ".well-known/rd"
-/* Simple registrations waiting for their fetch at once; more get 5.03 with Max-Age. */
-#define FETCH_MAX 64
 /* Fetched discovery documents kept for a retried POST (RFC 9176 section 5.1 SHOULD). */
 #define CACHE_SLOTS 128
 /* RFC 7252 section 5.10.5: Max-Age defaults to 60 s. */
@@ -30,6 +29,8 @@ struct rd_fetch {
     char base[RD_BASE_SIZE];      /* the requester's address: the registration's base */
     uint32_t scope;               /* its link, when the address is link-local */
     char owner[RD_IDENTITY_SIZE]; /* the requester's security identity */
+    uint8_t src[16];              /* the requester's address, IPv4 mapped: the per-source key */
+    int unverified; /* the address has not shown it receives: one GET, no retransmission */
     int64_t deadline_ms;
     coap_pdu_code_t result; /* 0 while the fetch runs */
     char diag[LOOKUP_DIAG_SIZE];
@@ -253,6 +254,8 @@ hnd_response(coap_session_t *session, const coap_pdu_t *sent, const coap_pdu_t *
     if (!f) {
         return COAP_RESPONSE_OK;
     }
+    /* It answered our random token: the address receives, later answers may be larger. */
+    rd__limits_mark_verified(srv, session);
     if (code != COAP_RESPONSE_CODE_CONTENT) {
         snprintf(diag, sizeof(diag), "endpoint answered %u.%02u", code >> 5, code & 0x1f);
         fetch_done(srv, f, COAP_RESPONSE_CODE_BAD_GATEWAY, diag);
@@ -293,7 +296,11 @@ hnd_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_nack_reason
 static int
 send_get(struct rd_fetch *f, const struct rd_block *block)
 {
-    coap_pdu_t *pdu = coap_new_pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, f->client);
+    /* To an address that has not shown it receives, the GET goes once, non-confirmable (RFC
+     * 7252 section 11.3): a forged request then reflects one GET, not five, and the answer to
+     * it stays within three times the request. A real device answers a NON request too. */
+    coap_pdu_t *pdu = coap_new_pdu(f->unverified ? COAP_MESSAGE_NON : COAP_MESSAGE_CON,
+                                   COAP_REQUEST_CODE_GET, f->client);
     uint8_t value[4];
 
     if (!pdu) {
@@ -341,8 +348,12 @@ finish(struct rd_server *srv, coap_async_t *async, coap_pdu_t *response)
         rd__respond_error(response, COAP_RESPONSE_CODE_INTERNAL_ERROR, "lost fetch");
         return;
     }
+    /* No diagnostic to an address that never answered: whoever forged it gets no more bytes. */
     rd__respond_error(response, f->result,
-                      f->result == COAP_RESPONSE_CODE_CHANGED ? NULL : f->diag);
+                      f->result == COAP_RESPONSE_CODE_CHANGED ||
+                              (f->unverified && f->result == COAP_RESPONSE_CODE_GATEWAY_TIMEOUT)
+                          ? NULL
+                          : f->diag);
     if (f->result == COAP_RESPONSE_CODE_GATEWAY_TIMEOUT) {
         /* Our GET to the silent device still waits for its ACK, and libcoap sends one
          * confirmable message at a time to a peer (NSTART 1, RFC 7252 section 4.7): a
@@ -375,6 +386,90 @@ parse_simple(struct rd_server *srv, const coap_session_t *session, const coap_pd
     return rd__parse_regparams(srv, session, request, LOOKUP_REG_SIMPLE, p, response);
 }
 
+/* 1 when @p key is the (IPv4-mapped) address of a loopback, unspecified or local interface. */
+static int
+address_is_ours(const uint8_t key[16], const coap_session_t *session)
+{
+    static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+    static const uint8_t zero[16] = { 0 };
+    static const uint8_t loop6[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+    const coap_address_t *local = coap_session_get_addr_local(session);
+    struct ifaddrs *ifs = NULL;
+    uint8_t other[16];
+    uint16_t port;
+    int ours = 0;
+
+    if (memcmp(key, zero, 16) == 0 || memcmp(key, loop6, 16) == 0 ||
+        (memcmp(key, v4mapped, 12) == 0 && (key[12] == 127 || key[12] == 0))) {
+        return 1;
+    }
+    if (local && !rd__sockaddr_key(&local->addr.sa, other, &port) && memcmp(key, other, 16) == 0) {
+        return 1;
+    }
+    if (getifaddrs(&ifs) != 0) {
+        return 0;
+    }
+    for (const struct ifaddrs *i = ifs; i && !ours; i = i->ifa_next) {
+        ours = i->ifa_addr && !rd__sockaddr_key(i->ifa_addr, other, &port) &&
+               memcmp(key, other, 16) == 0;
+    }
+    freeifaddrs(ifs);
+    return ours;
+}
+
+/* 1 when one of @p specs ("HOST:PORT") names @p port; @p dflt is the port of an empty list. */
+static int
+port_listed(char *const *specs, size_t n, const char *dflt, uint16_t port)
+{
+    char text[8];
+
+    snprintf(text, sizeof(text), "%u", (unsigned)port);
+    if (n == 0) {
+        return strcmp(text, dflt) == 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *colon = strrchr(specs[i], ':');
+
+        if (colon && strcmp(colon + 1, text) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A request whose source is one of our own listeners can only be forged: fetching from there
+ * would make the RD register itself, or talk to itself in circles. */
+static int
+from_ourselves(const struct rd_server *srv, const coap_session_t *session, const uint8_t key[16],
+               uint16_t port)
+{
+    const coap_address_t *local = coap_session_get_addr_local(session);
+    uint8_t addr[16];
+    uint16_t local_port = 0;
+    int our_port;
+
+    if (local) {
+        rd__sockaddr_key(&local->addr.sa, addr, &local_port);
+    }
+    our_port = port == local_port ||
+               port_listed(srv->conf.listen, srv->conf.nlisten, "5683", port) ||
+               (rd__dtls_enabled(srv) &&
+                port_listed(srv->conf.sec.dtls_listen, srv->conf.sec.ndtls_listen, "5684", port));
+    return our_port && address_is_ours(key, session);
+}
+
+/* Simple registrations in progress from the address @p key. */
+static size_t
+fetches_from(const struct rd_server *srv, const uint8_t key[16])
+{
+    size_t n = 0;
+
+    for (const struct rd_fetch *f = srv->fetches; f; f = f->next) {
+        n += f->result == 0 && memcmp(f->src, key, 16) == 0;
+    }
+    return n;
+}
+
 static void
 busy(coap_pdu_t *response, const char *why)
 {
@@ -394,6 +489,7 @@ hnd_post_simple(coap_resource_t *resource, coap_session_t *session, const coap_p
     struct rd_fetch *f = NULL;
     const struct rd_simple_cache *cached;
     char diag[LOOKUP_DIAG_SIZE];
+    uint16_t port = 0;
 
     (void)resource;
     (void)query;
@@ -413,6 +509,19 @@ hnd_post_simple(coap_resource_t *resource, coap_session_t *session, const coap_p
     f = calloc(1, sizeof(*f));
     if (!f) {
         busy(response, "out of memory");
+        return;
+    }
+    if (rd__sockaddr_key(&coap_session_get_addr_remote(session)->addr.sa, f->src, &port)) {
+        rd__respond_error(response, COAP_RESPONSE_CODE_BAD_REQUEST, "no usable source address");
+        free(f);
+        return;
+    }
+    if (from_ourselves(srv, session, f->src, port)) {
+        rd__log(srv, RD_LOG_WARN, "simple registration from one of our own addresses refused");
+        rd__metrics_limited(srv, RD_BOUND_SIMPLE_SELF);
+        rd__respond_error(response, COAP_RESPONSE_CODE_FORBIDDEN,
+                          "source is this directory's own address");
+        free(f);
         return;
     }
     if (rd__auth_write(srv, session, f->owner, response) ||
@@ -453,11 +562,20 @@ hnd_post_simple(coap_resource_t *resource, coap_session_t *session, const coap_p
         fetch_free(f);
         return;
     }
-    if (srv->nfetches >= FETCH_MAX) {
+    if (srv->nfetches >= srv->conf.simple_fetches) {
+        rd__metrics_limited(srv, RD_BOUND_SIMPLE_FETCHES);
         busy(response, "too many simple registrations in progress");
         fetch_free(f);
         return;
     }
+    /* One address cannot take every slot and lock real devices out. */
+    if (fetches_from(srv, f->src) >= srv->conf.simple_fetches_per_source) {
+        rd__metrics_limited(srv, RD_BOUND_SIMPLE_PER_SOURCE);
+        busy(response, "too many simple registrations from this address");
+        fetch_free(f);
+        return;
+    }
+    f->unverified = !rd__limits_verified(srv, session, request);
     f->deadline_ms = rd__now_ms() + (int64_t)srv->conf.simple_timeout * 1000;
     async = start_fetch(srv, session, f) ? NULL : coap_register_async(session, request, 0);
     if (!async) {

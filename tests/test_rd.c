@@ -47,9 +47,49 @@ test_conf_init_sets_defaults(void **state)
     assert_string_equal(conf->default_sector, "");
     assert_int_equal(conf->nlisten, 0);
     assert_int_equal(conf->lifetime_min, 1);
-    assert_int_equal(conf->lifetime_max, UINT32_MAX);
+    assert_int_equal(conf->lifetime_max, 604800);
     assert_int_equal(conf->sync, STORE_SYNC_PERIODIC);
     assert_int_equal(conf->log_level, RD_LOG_INFO);
+    assert_int_equal(conf->limits.max_per_source, 1000);
+    assert_int_equal(conf->limits.write_rate_limit, 10);
+    assert_int_equal(conf->limits.write_rate_burst, 50);
+    assert_int_equal(conf->simple_fetches, 64);
+    assert_int_equal(conf->simple_fetches_per_source, 2);
+    assert_int_equal(conf->log_rate_limit, 10);
+    assert_int_equal(conf->http_connections, 64);
+    assert_int_equal(conf->http_connections_per_ip, 16);
+    assert_int_equal(conf->http_idle_timeout, 10);
+}
+
+static void
+test_conf_parse_reads_resource_bounds(void **state)
+{
+    struct rd_conf *conf = *state;
+    char err[256] = "";
+    const char *text = "simple_fetches 8\n"
+                       "simple_fetches_per_source 1\n"
+                       "write_rate_limit 0\n"
+                       "write_rate_burst 5\n"
+                       "lifetime_max 4294967295\n"
+                       "log_rate_limit 0\n"
+                       "http_connections 4\n"
+                       "http_connections_per_ip 2\n"
+                       "http_idle_timeout 3\n";
+
+    assert_int_equal(parse(conf, text, err, sizeof(err)), RD_OK);
+    assert_int_equal(conf->simple_fetches, 8);
+    assert_int_equal(conf->simple_fetches_per_source, 1);
+    assert_int_equal(conf->limits.write_rate_limit, 0);
+    assert_int_equal(conf->limits.write_rate_burst, 5);
+    assert_int_equal(conf->lifetime_max, UINT32_MAX);
+    assert_int_equal(conf->log_rate_limit, 0);
+    assert_int_equal(conf->http_connections, 4);
+    assert_int_equal(conf->http_connections_per_ip, 2);
+    assert_int_equal(conf->http_idle_timeout, 3);
+    assert_int_equal(parse(conf, "simple_fetches_per_source 0\n", err, sizeof(err)), RD_EINVAL);
+    assert_non_null(strstr(err, "simple_fetches_per_source"));
+    assert_int_equal(parse(conf, "write_rate_burst 0\n", err, sizeof(err)), RD_EINVAL);
+    assert_non_null(strstr(err, "write_rate_burst"));
 }
 
 static void
@@ -507,6 +547,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_conf_init_sets_defaults, setup_conf, teardown_conf),
+        cmocka_unit_test_setup_teardown(test_conf_parse_reads_resource_bounds, setup_conf,
+                                        teardown_conf),
         cmocka_unit_test_setup_teardown(test_conf_parse_reads_every_directive, setup_conf,
                                         teardown_conf),
         cmocka_unit_test_setup_teardown(test_conf_parse_http_listen_takes_address_or_off,

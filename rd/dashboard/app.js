@@ -6,6 +6,8 @@
 const PAGE_SIZE = 100;
 let page = 0;
 let lastTotal = 0;
+// Why the filter of the link could not be used, until the user applies one of their own.
+let linkError = "";
 
 function $(id) { return document.getElementById(id); }
 
@@ -68,7 +70,7 @@ function row(ep) {
 
 async function loadEndpoints() {
   const params = filterParams($("filter").value);
-  $("filter-error").textContent = "";
+  $("filter-error").textContent = linkError;
   // The page does its own paging: a count or page typed into the box would fight it.
   if (params.has("count") || params.has("page")) {
     $("filter-error").textContent = "count and page are set by the pager";
@@ -142,6 +144,7 @@ async function refresh() {
 function applyFilter(ev) {
   if (ev) ev.preventDefault();
   page = 0;
+  linkError = "";
   // The filter lives in the fragment, so a filtered view is a link one can share or reload.
   history.replaceState(null, "", "#filter=" + encodeURIComponent($("filter").value));
   refresh();
@@ -149,7 +152,15 @@ function applyFilter(ev) {
 
 document.addEventListener("DOMContentLoaded", () => {
   const m = /^#filter=(.*)$/.exec(location.hash);
-  if (m) $("filter").value = decodeURIComponent(m[1]);
+  // A hand-edited or truncated link may not decode (a lone "%"): decodeURIComponent throws, and
+  // the page must still load, unfiltered, and say why.
+  if (m) {
+    try {
+      $("filter").value = decodeURIComponent(m[1]);
+    } catch (e) {
+      linkError = "the link's filter is not valid percent-encoding: showing all endpoints";
+    }
+  }
   $("filter-form").addEventListener("submit", applyFilter);
   $("prev").addEventListener("click", () => { if (page > 0) { page--; refresh(); } });
   $("next").addEventListener("click", () => {

@@ -69,6 +69,12 @@ test_dashboard_lists_filters_and_escapes() {
     page=$(dom "#filter=%3Dx")
     expect_match "bad filter explained" '<span id="filter-error">empty parameter name</span>' "$page"
     expect_eq "no rows for a bad filter" "" "$(rows "$page")"
+    # A fragment that is not valid percent-encoding must not stop the page from loading.
+    page=$(dom "#filter=%E0%A4%A")
+    expect_match "undecodable filter: page loaded" 'data-loaded="1"' "$page"
+    expect_match "undecodable filter explained" \
+        '<span id="filter-error">the link.s filter is not valid percent-encoding' "$page"
+    expect_eq "every endpoint listed" "3" "$(rows "$page" | wc -l)"
     stop_rd
 }
 

@@ -115,6 +115,118 @@ test_mute_device_gets_its_answer_in_time() {
     expect_eq "nothing registered" "" "$BODY"
 }
 
+# reflect EP: a CON POST /.well-known/rd?ep=EP (28 bytes, MID 0x1235, token 0x78) from a fresh
+# UDP socket that never answers, as from a forged address; counts what the RD sends there until
+# it has been quiet for 4 s after its final answer (20 datagrams at most). Sets REFL_PACKETS,
+# REFL_BYTES and REFL_FINAL (the final answer's code byte, a4 for 5.04).
+reflect() {
+    local d i req
+    req="\x41\x02\x12\x35\x78\xbb.well-known\x02rd\x4$(printf '%x' $((3 + ${#1})))ep=$1"
+    REFL_PACKETS=0
+    REFL_BYTES=0
+    REFL_FINAL=""
+    exec 3<>"/dev/udp/127.0.0.1/$PORT"
+    printf "$req" >&3
+    for i in $(seq 1 20); do
+        # Until the final answer: up to simple_timeout and a margin; after it: 4 s of quiet.
+        d=$(timeout "$([ -n "$REFL_FINAL" ] && echo 4 || echo 15)" dd bs=2048 count=1 \
+            status=none <&3 | od -An -v -tx1 | tr -d ' \n')
+        [ -n "$d" ] || break
+        REFL_PACKETS=$((REFL_PACKETS + 1))
+        REFL_BYTES=$((REFL_BYTES + ${#d} / 2))
+        [ "${d:2:2}" != 01 ] && [ "${d:2:2}" != 00 ] && REFL_FINAL=${d:2:2}
+    done
+    exec 3>&-
+}
+
+# RFC 7252 section 11.3 and RFC 9176 section 5.1: a simple registration forged with a victim's
+# address makes the RD send there at most three times the request, in bytes and in datagrams.
+test_forged_simple_registration_reflects_at_most_three_times() {
+    # A fresh server: the devices of the tests before verified 127.0.0.1 by answering.
+    stop_rd
+    start_rd -c "$WORK/simple.conf"
+    reflect refl
+    echo "forged simple registration: 1 datagram of 28 bytes in, $REFL_PACKETS datagrams of" \
+        "$REFL_BYTES bytes out"
+    expect_eq "final answer 5.04" "a4" "$REFL_FINAL"
+    expect_eq "at most 3 datagrams" "yes" "$([ "$REFL_PACKETS" -le 3 ] && echo yes)"
+    expect_eq "at most 3 x 28 bytes" "yes" "$([ "$REFL_BYTES" -le 84 ] && echo yes)"
+    coap get 'rd-lookup/ep?ep=refl'
+    expect_eq "nothing registered" "" "$BODY"
+}
+
+# One address cannot hold every fetch slot (simple_fetches_per_source, 2 by default): its third
+# simple registration in progress gets 5.03, while another address is still served.
+test_one_source_cannot_take_every_fetch_slot() {
+    local d i got=""
+    exec 4<>"/dev/udp/127.0.0.1/$PORT" 5<>"/dev/udp/127.0.0.1/$PORT" 6<>"/dev/udp/127.0.0.1/$PORT"
+    printf '\x41\x02\x12\x40\x79\xbb.well-known\x02rd\x47ep=src1' >&4
+    printf '\x41\x02\x12\x41\x79\xbb.well-known\x02rd\x47ep=src2' >&5
+    # Both are waiting once each has its empty ACK.
+    for fd in 4 5; do
+        for i in 1 2 3; do
+            d=$(timeout 3 dd bs=2048 count=1 status=none <&$fd | od -An -v -tx1 | tr -d ' \n')
+            [ "${d:0:2}" = 60 ] && [ "${d:2:2}" = 00 ] && break
+        done
+    done
+    printf '\x41\x02\x12\x42\x79\xbb.well-known\x02rd\x47ep=src3' >&6
+    for i in 1 2 3; do
+        d=$(timeout 3 dd bs=2048 count=1 status=none <&6 | od -An -v -tx1 | tr -d ' \n')
+        [ -n "$d" ] || break
+        if [ "${d:2:2}" != 00 ] && [ "${d:2:2}" != 01 ]; then
+            got=${d:2:2}
+            break
+        fi
+    done
+    exec 4>&- 5>&- 6>&-
+    expect_eq "third from one address: 5.03" "a3" "$got"
+    coap post '.well-known/rd?ep=other-source' -a 127.0.0.2
+    expect_eq "another address still registers" "2.04" "$CODE"
+    coap get 'metrics'
+    expect_match "refusal counted" \
+        'core_rd_limited_total\{bound="simple_fetches_per_source"\} [1-9]' "$BODY"
+    # The two silent fetches end after simple_timeout; the tests after this one need the slots.
+    for i in $(seq 1 50); do
+        coap get 'metrics'
+        printf '%s' "$BODY" | grep -q '^core_rd_simple_fetches 0' && break
+        sleep 0.1
+    done
+    expect_match "slots free again" '^core_rd_simple_fetches 0$' "$BODY"
+}
+
+# A request forged with the RD's own address and port must not make it register itself. Needs a
+# raw socket (root) to forge the source; skipped otherwise.
+test_simple_registration_from_our_own_address_refused() {
+    if ! python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)' \
+        2>/dev/null; then
+        echo "skipped: no raw socket"
+        return
+    fi
+    python3 - "$PORT" <<'PY'
+import socket, struct, sys
+port = int(sys.argv[1])
+coap = b'\x51\x02\x12\x50\x7a\xbb.well-known\x02rd\x47ep=self'
+udp = struct.pack('!HHHH', port, port, 8 + len(coap), 0) + coap
+ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
+                 socket.inet_aton('127.0.0.1'), socket.inet_aton('127.0.0.1'))
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+s.sendto(ip + udp, ('127.0.0.1', 0))
+PY
+    # The forged request is refused at once; a lookup after it proves the RD alive and shows
+    # whether it registered itself (a fetch from itself takes well under a second).
+    local i=0
+    while [ $i -lt 30 ] && ! grep -q 'simple registration from one of our own addresses' "$WORK/rd.log" &&
+        ! grep -q 'simple registration ep=self' "$WORK/rd.log"; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    coap get 'rd-lookup/ep?ep=self'
+    expect_eq "lookup answered" "2.05" "$CODE"
+    expect_eq "the RD did not register itself" "" "$BODY"
+    expect_match "refusal logged" 'simple registration from one of our own addresses refused' \
+        "$(cat "$WORK/rd.log")"
+}
+
 test_simple_and_normal_registration_share_identity() {
     coap post 'rd?ep=both' -t 40 -e '</first>'
     local loc=$LOCATION
@@ -200,6 +312,9 @@ for t in test_simple_registration_registers_fetched_links \
     test_simple_registration_rejects_bad_requests \
     test_silent_endpoint_times_out_and_rd_stays_responsive \
     test_mute_device_gets_its_answer_in_time \
+    test_forged_simple_registration_reflects_at_most_three_times \
+    test_one_source_cannot_take_every_fetch_slot \
+    test_simple_registration_from_our_own_address_refused \
     test_simple_and_normal_registration_share_identity test_lwm2m_register_update_deregister \
     test_simple_registration_of_an_empty_discovery_document \
     test_simple_registration_verifies_address_with_echo \

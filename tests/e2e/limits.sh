@@ -413,6 +413,128 @@ kill_during_burst() {
     echo "kill -9 with sync $1: $acked registrations acknowledged, $missing missing after restart"
 }
 
+# With the default configuration one source cannot fill the store: a burst of 120 new
+# registrations from one address gets write_rate_burst (50) through, then 4.29 with Max-Age
+# beyond write_rate_limit (10 a second).
+test_default_write_rate_per_source() {
+    with_conf
+    local i hex="" t0 t1 ok refused
+    for i in $(seq 100 219); do
+        # CON POST /rd?ep=fillNNN, MID i, Content-Format 40, payload </f>.
+        hex="$hex${hex:+,}4002$(printf '%04x' "$i")b2$(hex rd)1128"
+        hex="${hex}3a$(hex "ep=fill$i")ff$(hex '</f>')"
+    done
+    t0=$(date +%s)
+    raw "$hex"
+    t1=$(date +%s)
+    ok=$(printf '%s\n' "$RAW_OUT" | grep -c '^2\.01')
+    refused=$(printf '%s\n' "$RAW_OUT" | grep -c '^4\.29 [0-9]* too many registrations per second')
+    echo "burst of 120 registrations from one address: $ok created, $refused refused in" \
+        "$((t1 - t0)) s"
+    expect_eq "at most the burst and the rate let through" "yes" \
+        "$([ "$ok" -le $((50 + 10 * (t1 - t0 + 1))) ] && echo yes)"
+    expect_eq "the rest refused with 4.29" "120" "$((ok + refused))"
+    coap get 'metrics'
+    expect_match "refusals counted" 'core_rd_limited_total\{bound="write_rate_limit"\} [1-9]' \
+        "$BODY"
+    coap post 'rd?ep=after-burst&lt=86400' -t 40 -e '</a>' -a 127.0.0.2
+    expect_eq "another address still registers" "2.01" "$CODE"
+}
+
+# 3000 five-byte garbage datagrams from one address: the log gets log_rate_limit (10) lines a
+# second of them and a summary of what it suppressed, not a line each.
+test_garbage_flood_log_is_rate_limited() {
+    with_conf
+    local i before after t0 t1
+    before=$(wc -l <"$WORK/rd.log")
+    t0=$(date +%s)
+    exec 3<>"/dev/udp/127.0.0.1/$PORT"
+    for i in $(seq 1 3000); do
+        printf 'hello' >&3
+    done
+    exec 3>&-
+    coap get '.well-known/core'
+    expect_eq "server alive after the flood" "2.05" "$CODE"
+    i=0
+    while [ $i -lt 50 ] && ! grep -q 'log lines suppressed' "$WORK/rd.log"; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    t1=$(date +%s)
+    after=$(tail -n +"$((before + 1))" "$WORK/rd.log" | grep -c 'discard malformed PDU')
+    echo "3000 garbage datagrams: $after lines about them in the log"
+    expect_eq "at most the budget's lines" "yes" "$([ "$after" -le $((10 * (t1 - t0 + 2))) ] && echo yes)"
+    expect_match "suppressed lines summed up" 'log lines suppressed" source=libcoap count=[1-9]' \
+        "$(cat "$WORK/rd.log")"
+    coap get 'metrics'
+    expect_match "suppressed lines counted" 'core_rd_limited_total\{bound="log_rate_limit"\} [1-9]' \
+        "$BODY"
+}
+
+# Lines a handler logs count against the requester's address: 100 refused registrations from
+# one address log at most the budget, then a summary naming the address.
+test_log_lines_per_source_are_rate_limited() {
+    with_conf 'max_per_source 1' 'write_rate_limit 0'
+    local i hex="" n t0 t1
+    for i in $(seq 300 400); do
+        hex="$hex${hex:+,}4002$(printf '%04x' "$i")b2$(hex rd)11283a$(hex "ep=many$i")ff$(hex '</f>')"
+    done
+    t0=$(date +%s)
+    raw "$hex"
+    t1=$(date +%s)
+    expect_eq "all but the first refused" "100" "$(printf '%s\n' "$RAW_OUT" | grep -c '^4\.29')"
+    i=0
+    while [ $i -lt 50 ] && ! grep -q 'log lines suppressed" source=127.0.0.1' "$WORK/rd.log"; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    n=$(grep -c 'limit: coap://127.0.0.1:[0-9]* holds' "$WORK/rd.log")
+    echo "100 refused registrations: $n refusal lines in the log"
+    expect_eq "at most the budget's lines" "yes" "$([ "$n" -le $((10 * (t1 - t0 + 2))) ] && echo yes)"
+    expect_match "summary names the source" 'log lines suppressed" source=127\.0\.0\.1 count=[1-9]' \
+        "$(cat "$WORK/rd.log")"
+}
+
+# 70 HTTP connections from one address that send their request a byte at a time never go
+# idle; /health must still answer while they trickle (http_connections_per_ip, 16 by default:
+# a newcomer takes the place of the oldest such connection).
+test_trickling_http_connections_do_not_starve_health() {
+    stop_rd
+    fresh_data
+    start_rd_http
+    local fds=() fd i status="" t0 t1
+    # Connections the server shuts down answer a write with EPIPE, not with the end of bash.
+    trap '' PIPE
+    for i in $(seq 1 70); do
+        exec {fd}<>"/dev/tcp/127.0.0.1/$HPORT" || break
+        fds+=("$fd")
+        printf 'GET /he' >&"$fd" 2>/dev/null
+    done
+    expect_eq "70 connections opened" "70" "${#fds[@]}"
+    t0=$(date +%s)
+    # Until /health answers, 15 s at most; each round every connection trickles one more byte.
+    for i in $(seq 1 75); do
+        for fd in "${fds[@]}"; do
+            printf 'a' >&"$fd" 2>/dev/null
+        done
+        status=$(timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0" &&
+            printf "GET /health HTTP/1.0\r\n\r\n" >&3 && head -n 1 <&3' "$HPORT" 2>/dev/null |
+            cut -d' ' -f2)
+        [ "$status" = 200 ] && break
+        sleep 0.2
+    done
+    t1=$(date +%s)
+    for fd in "${fds[@]}"; do
+        exec {fd}>&-
+    done
+    trap - PIPE
+    echo "70 trickling HTTP connections: /health ${status:-unanswered} after $((t1 - t0)) s"
+    expect_eq "/health answers while they trickle" "200" "$status"
+    http GET /metrics
+    expect_match "connections turned away counted" \
+        'core_rd_limited_total\{bound="http_connections"\} [1-9]' "$HTTP_BODY"
+}
+
 test_kill_9_during_burst_loses_nothing_acknowledged() {
     kill_during_burst periodic
     kill_during_burst never
@@ -432,5 +554,9 @@ run_test test_block_past_the_end_is_400
 run_test test_signaling_over_udp_is_dropped
 run_test test_garbage_then_normal_request
 run_test test_full_map_refuses_writes_and_serves_reads
+run_test test_default_write_rate_per_source
+run_test test_garbage_flood_log_is_rate_limited
+run_test test_log_lines_per_source_are_rate_limited
+run_test test_trickling_http_connections_do_not_starve_health
 run_test test_kill_9_during_burst_loses_nothing_acknowledged
 summary

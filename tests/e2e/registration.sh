@@ -59,8 +59,10 @@ test_register_rejects_bad_parameters() {
         coap post "rd?ep=bad-lt&lt=$lt" -t 40 -e '</a>'
         expect_eq "lt=$lt" "4.00" "$CODE"
     done
+    coap post 'rd?ep=max-lt&lt=604800' -t 40 -e '</a>'
+    expect_eq "lt=lifetime_max (default 7 days) accepted" "2.01" "$CODE"
     coap post 'rd?ep=max-lt&lt=4294967295' -t 40 -e '</a>'
-    expect_eq "lt=2^32-1 accepted" "2.01" "$CODE"
+    expect_eq "lt=2^32-1 over the default lifetime_max" "4.00" "$CODE"
     for base in 'not-a-uri' '/path' 'coap://h%23?x' 'coap://[fe80::1%25eth0]'; do
         coap post "rd?ep=bad-base&base=$base" -t 40 -e '</a>'
         expect_eq "base=$base" "4.00" "$CODE"

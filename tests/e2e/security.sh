@@ -2,10 +2,11 @@
 # End-to-end tests of CoAPS and authorization (RFC 9176 section 7): the real core-rd with a PSK
 # file and certificates made here with the openssl CLI, driven by coap-client-openssl over
 # DTLS (-u/-k for PSK, -c/-j/-R for X.509) and plain CoAP on loopback.
-# Usage: security.sh CORE_RD COAP_RAW
+# Usage: security.sh CORE_RD COAP_RAW TEST_ENDPOINT MID_CLIENT
 set -u
 RD=$1
 RAW=$2
+MIDC=$4
 . "$(dirname "$0")/lib.sh"
 
 DPORT=""
@@ -75,6 +76,15 @@ restart_sec() {
     stop_rd
     expect_eq "clean exit before restart" "0" "$RD_STATUS"
     start_sec "$@"
+}
+
+# wait_for CMD...: run CMD every tenth of a second until it succeeds, five seconds at most.
+wait_for() {
+    local i=0
+    while [ $i -lt 50 ] && ! "$@"; do
+        sleep 0.1
+        i=$((i + 1))
+    done
 }
 
 # Requests over CoAPS as one identity: alice and bob (PSK), devx and devy (certificates).
@@ -189,6 +199,24 @@ test_plain_registration_is_owned_by_none() {
     expect_eq "plain clients share the identity none" "2.04" "$CODE"
 }
 
+# RFC 7252 section 4.5: a duplicate is the same message ID from the same endpoint. A plain
+# datagram from the address and port a DTLS client later uses is not that client's message.
+test_forged_plain_mid_not_replayed_to_dtls_client() {
+    local lp out forged
+    lp=$((20000 + (RANDOM % 30000)))
+    out=$("$MIDC" 127.0.0.1 "$PORT" "$lp" 4242 post 'rd?ep=forged')
+    expect_match "forged plain registration" '^2\.01 rd/' "$out"
+    forged=${out#* }
+    out=$("$MIDC" 127.0.0.1 "$DPORT" "$lp" 4242 post 'rd?ep=victim' alice alice-key)
+    expect_match "dtls registration answered" '^2\.01 rd/' "$out"
+    expect_ne "not the forger's location" "$forged" "${out#* }"
+    coap get 'rd-lookup/ep?ep=victim'
+    expect_match "the dtls client's registration exists" 'ep="?victim"?' "$BODY"
+    out=$("$MIDC" 127.0.0.1 "$DPORT" "$lp" 4242 post 'rd?ep=victim' alice alice-key)
+    expect_match "a real duplicate of the same session is still deduplicated" '^2\.0[14] rd/' \
+        "$out"
+}
+
 test_lookup_restricted_to_authenticated() {
     restart_sec 'lookup_access authenticated'
     coap get 'rd-lookup/ep'
@@ -202,6 +230,31 @@ test_lookup_restricted_to_authenticated() {
     as_devy get 'rd-lookup/ep?ep=dev-x'
     expect_eq "certificate lookup" "2.05" "$CODE"
     expect_match "certificate lookup finds" 'dev-x' "$BODY"
+}
+
+# One access rule for every read surface (RFC 9176 section 7): with lookup_access authenticated
+# and plain_coap lookup-only, neither /metrics over plain CoAP nor the HTTP listener (which has no
+# authentication) shows the directory; /health stays.
+test_every_read_surface_needs_authentication() {
+    HPORT=$((20000 + (RANDOM % 30000)))
+    restart_sec 'lookup_access authenticated' 'plain_coap lookup-only' "http_listen 127.0.0.1:$HPORT"
+    wait_for grep -q "http listening on 127.0.0.1:$HPORT" "$WORK/rd.log"
+    coap get 'metrics'
+    expect_eq "plain /metrics" "4.01" "$CODE"
+    as_alice get 'metrics'
+    expect_eq "coaps /metrics" "2.05" "$CODE"
+    expect_match "coaps /metrics has figures" 'rd_registrations' "$BODY"
+    http GET /api/endpoints
+    expect_eq "http /api/endpoints" "403" "$HTTP_STATUS"
+    expect_no_match "no endpoint listed" 'alice-node' "$HTTP_BODY"
+    http GET /api/stats
+    expect_eq "http /api/stats" "403" "$HTTP_STATUS"
+    http GET /metrics
+    expect_eq "http /metrics" "403" "$HTTP_STATUS"
+    http GET /
+    expect_eq "dashboard" "403" "$HTTP_STATUS"
+    http GET /health
+    expect_eq "http /health stays" "200" "$HTTP_STATUS"
 }
 
 test_plain_lookup_only() {
@@ -275,6 +328,33 @@ test_sighup_reloads_psk_file() {
     as_alice get 'rd-lookup/ep?ep=alice-node'
     expect_eq "the others keep working" "2.05" "$CODE"
     printf 'bob bob-key\n' >>"$KEYS/psk.keys" # for the tests after this one, which restart
+}
+
+# A DTLS session opened before its identity left the PSK file must not keep reading (README:
+# lookup_access authenticated answers 4.01 to a revoked identity), not only lose its writes.
+test_revoked_identity_loses_reads_on_its_open_session() {
+    restart_sec 'lookup_access authenticated'
+    local lp=$((20000 + (RANDOM % 30000))) pid
+    rm -f "$WORK/again" "$WORK/bob.out"
+    AGAIN_FILE=$WORK/again "$MIDC" 127.0.0.1 "$DPORT" "$lp" 100 get 'rd-lookup/ep' bob bob-key \
+        >"$WORK/bob.out" &
+    pid=$!
+    wait_for grep -q . "$WORK/bob.out"
+    expect_match "bob reads before the reload" '^2\.05' "$(head -n 1 "$WORK/bob.out")"
+    cp "$KEYS/psk.keys" "$KEYS/psk.saved"
+    grep -v '^bob ' "$KEYS/psk.saved" >"$KEYS/psk.keys"
+    local before
+    before=$(grep -c 'identities' "$WORK/rd.log")
+    kill -HUP "$RD_PID"
+    wait_for test "$(grep -c 'identities' "$WORK/rd.log")" -gt "$before"
+    touch "$WORK/again"
+    wait "$pid"
+    expect_eq "bob's open session reads no more" "4.01 -" "$(sed -n 2p "$WORK/bob.out")"
+    expect_match "refusal logged" 'psk:bob refused: no longer in the PSK file' "$(cat "$WORK/rd.log")"
+    as_alice get 'rd-lookup/ep'
+    expect_eq "the others keep reading" "2.05" "$CODE"
+    cp "$KEYS/psk.saved" "$KEYS/psk.keys"
+    chmod 600 "$KEYS/psk.keys"
 }
 
 test_identity_policy() {
@@ -357,10 +437,13 @@ run_test test_psk_wrong_key_or_unknown_identity_refused
 run_test test_x509_registration_and_lookup
 run_test test_other_identities_cannot_touch_a_registration
 run_test test_plain_registration_is_owned_by_none
+run_test test_forged_plain_mid_not_replayed_to_dtls_client
 run_test test_lookup_restricted_to_authenticated
+run_test test_every_read_surface_needs_authentication
 run_test test_plain_lookup_only
 run_test test_plain_off
 run_test test_sighup_reloads_psk_file
+run_test test_revoked_identity_loses_reads_on_its_open_session
 run_test test_identity_policy
 run_test test_max_regs_per_identity
 stop_rd
