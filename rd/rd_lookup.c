@@ -12,11 +12,6 @@
 /* Largest lookup answer; Block2 carries it, paging keeps answers below it. */
 #define ANSWER_MAX (16 * 1024 * 1024)
 
-enum lookup_kind {
-    KIND_EP,
-    KIND_RES,
-};
-
 /* A set of registration ids, to hand each registration over once during a prefix scan. */
 struct id_set {
     uint64_t *slots; /* 0 is free: store ids are never 0 */
@@ -126,7 +121,7 @@ visit_links(struct lookup_run *run, const struct lookup_regview *view)
 {
     int rc = RD_OK;
 
-    if (run->kind == KIND_EP) {
+    if (run->kind == LOOKUP_KIND_EP) {
         if (lookup_match_ep(run->q, view) && take(run)) {
             rc = separate(run);
             if (!rc) {
@@ -229,7 +224,7 @@ run_lookup(struct lookup_run *run, int64_t now)
     if (run->q->has_count && run->q->count == 0) {
         return RD_OK;
     }
-    indexed = (run->kind == KIND_EP ? lookup_query_index_ep : lookup_query_index)(
+    indexed = (run->kind == LOOKUP_KIND_EP ? lookup_query_index_ep : lookup_query_index)(
                   run->q, prefix, sizeof(prefix), &len) == RD_OK;
     if (indexed && prefix[len - 1] != '\0') {
         /* A prefix may name a registration several times: no resuming in the middle. */
@@ -333,14 +328,14 @@ static void
 hnd_get_ep(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
            const coap_string_t *query, coap_pdu_t *response)
 {
-    answer_lookup(KIND_EP, resource, session, request, query, response);
+    answer_lookup(LOOKUP_KIND_EP, resource, session, request, query, response);
 }
 
 static void
 hnd_get_res(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
             const coap_string_t *query, coap_pdu_t *response)
 {
-    answer_lookup(KIND_RES, resource, session, request, query, response);
+    answer_lookup(LOOKUP_KIND_RES, resource, session, request, query, response);
 }
 
 static coap_resource_t *
