@@ -38,6 +38,8 @@ rd_conf_init(struct rd_conf *conf)
     conf->map_size = (uint64_t)16 << 30;
     conf->simple_registration = 1;
     conf->simple_timeout = 10;
+    conf->observe_max = 4096;
+    conf->observe_max_per_source = 16;
     rd__limits_conf_init(&conf->limits);
     if (set_string(&conf->data_dir, "./var/core-rd") || set_string(&conf->default_sector, "") ||
         set_string(&conf->http_listen, "")) {
@@ -196,10 +198,16 @@ struct num_directive {
 };
 
 static const struct num_directive num_directives[] = {
-    { "lifetime_min", 1, UINT32_MAX, "seconds" }, { "lifetime_max", 1, UINT32_MAX, "seconds" },
-    { "expiry_grace", 0, UINT32_MAX, "seconds" }, { "max_payload", 64, 16 * 1024 * 1024, "bytes" },
-    { "max_links", 1, 100000, "a count" },        { "sync_interval", 1, 3600, "seconds" },
-    { "map_size", 1, 1024 * 1024, "MiB" },        { "simple_timeout", 1, 300, "seconds" },
+    { "lifetime_min", 1, UINT32_MAX, "seconds" },
+    { "lifetime_max", 1, UINT32_MAX, "seconds" },
+    { "expiry_grace", 0, UINT32_MAX, "seconds" },
+    { "max_payload", 64, 16 * 1024 * 1024, "bytes" },
+    { "max_links", 1, 100000, "a count" },
+    { "sync_interval", 1, 3600, "seconds" },
+    { "map_size", 1, 1024 * 1024, "MiB" },
+    { "simple_timeout", 1, 300, "seconds" },
+    { "observe_max", 0, 1000000, "a count" },
+    { "observe_max_per_source", 0, 1000000, "a count" },
 };
 
 static void
@@ -219,6 +227,10 @@ store_num(struct rd_conf *conf, const char *key, uint64_t v)
         conf->sync_interval = (uint32_t)v;
     } else if (strcmp(key, "simple_timeout") == 0) {
         conf->simple_timeout = (uint32_t)v;
+    } else if (strcmp(key, "observe_max") == 0) {
+        conf->observe_max = (size_t)v;
+    } else if (strcmp(key, "observe_max_per_source") == 0) {
+        conf->observe_max_per_source = (size_t)v;
     } else {
         conf->map_size = v * 1024 * 1024;
     }

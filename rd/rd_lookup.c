@@ -7,8 +7,6 @@
 
 #define LOOKUP_EP_PATH  "rd-lookup/ep"
 #define LOOKUP_RES_PATH "rd-lookup/res"
-/* More Uri-Query options than this in one lookup are refused. */
-#define QPARAM_MAX 64
 /* Largest lookup answer; Block2 carries it, paging keeps answers below it. */
 #define ANSWER_MAX (16 * 1024 * 1024)
 
@@ -254,7 +252,7 @@ parse_query(const coap_pdu_t *request, struct lookup_qparam *qp, size_t *nqp,
     char diag[LOOKUP_DIAG_SIZE];
     size_t nq = 0;
 
-    if (rd__query_params(request, qp, QPARAM_MAX, &nq)) {
+    if (rd__query_params(request, qp, RD_QPARAM_MAX, &nq)) {
         rd__respond_error(response, COAP_RESPONSE_CODE_BAD_REQUEST, "too many query parameters");
         return RD_EINVAL;
     }
@@ -266,21 +264,59 @@ parse_query(const coap_pdu_t *request, struct lookup_qparam *qp, size_t *nqp,
     return RD_OK;
 }
 
+int
+rd__lookup_answer(struct rd_server *srv, enum lookup_kind kind, uint32_t link,
+                  const struct lookup_qparam *qp, size_t nq, const struct lookup_query *q,
+                  struct lookup_buf *buf)
+{
+    struct lookup_run run;
+    struct rd_lookup_key pages_key;
+    struct rd_lookup_key answer_key;
+    int64_t now = rd__now();
+    int keep;
+    int rc;
+
+    /* Nothing remembered survives a deadline passing: rd__lookup_notify() moves on first. */
+    keep = now < srv->next_expiry;
+    if (keep && rd__lookup_key(kind, link, qp, nq, 1, &answer_key) == RD_OK) {
+        if (rd__answer_find(srv, &answer_key, buf) == RD_OK) {
+            return RD_OK;
+        }
+    } else {
+        keep = 0;
+    }
+    memset(&run, 0, sizeof(run));
+    run.srv = srv;
+    run.q = q;
+    run.kind = kind;
+    run.link = link;
+    run.out = buf;
+    run.skip = q->has_count ? (uint64_t)q->page * q->count : 0;
+    run.left = q->has_count ? q->count : UINT64_MAX;
+    if (keep && rd__lookup_key(kind, link, qp, nq, 0, &pages_key) == RD_OK) {
+        run.key = &pages_key;
+    }
+    rc = run_lookup(&run, now);
+    if (rc) {
+        return rc;
+    }
+    if (keep) {
+        rd__answer_put(srv, &answer_key, buf);
+    }
+    return RD_OK;
+}
+
 static void
 answer_lookup(enum lookup_kind kind, coap_resource_t *resource, coap_session_t *session,
               const coap_pdu_t *request, const coap_string_t *query, coap_pdu_t *response)
 {
     struct rd_server *srv = coap_get_app_data(coap_session_get_context(session));
-    struct lookup_qparam qp[QPARAM_MAX];
+    struct lookup_qparam qp[RD_QPARAM_MAX];
     struct lookup_query q;
     struct lookup_buf buf;
-    struct lookup_run run;
-    struct rd_lookup_key pages_key;
-    struct rd_lookup_key answer_key;
-    int64_t now = rd__now();
+    struct rd_observer *obs = NULL;
     int ifindex = coap_session_get_ifindex(session);
     uint32_t link = ifindex > 0 ? (uint32_t)ifindex : 0;
-    int keep;
     size_t nq = 0;
     int rc;
 
@@ -290,38 +326,18 @@ answer_lookup(enum lookup_kind kind, coap_resource_t *resource, coap_session_t *
         return;
     }
     lookup_buf_init(&buf, ANSWER_MAX);
-    /* Nothing remembered survives a deadline passing: rd__lookup_notify() moves on first. */
-    keep = now < srv->next_expiry;
-    if (keep && rd__lookup_key(kind, link, qp, nq, 1, &answer_key) == RD_OK) {
-        if (rd__answer_find(srv, &answer_key, &buf) == RD_OK) {
-            rd__respond_links(resource, session, request, query, response, &buf);
-            return;
-        }
-    } else {
-        keep = 0;
-    }
-    memset(&run, 0, sizeof(run));
-    run.srv = srv;
-    run.q = &q;
-    run.kind = kind;
-    run.link = link;
-    run.out = &buf;
-    run.skip = q.has_count ? (uint64_t)q.page * q.count : 0;
-    run.left = q.has_count ? q.count : UINT64_MAX;
-    if (keep && rd__lookup_key(kind, link, qp, nq, 0, &pages_key) == RD_OK) {
-        run.key = &pages_key;
-    }
-    rc = run_lookup(&run, now);
+    rc = rd__lookup_answer(srv, kind, link, qp, nq, &q, &buf);
     if (rc) {
         lookup_buf_cleanup(&buf);
         rd__respond_error(response, rd__status_to_coap(rc),
                           rc == RD_ETOOBIG ? "answer too large: use count and page" : NULL);
         return;
     }
-    if (keep) {
-        rd__answer_put(srv, &answer_key, &buf);
-    }
+    /* RFC 7641 section 2: the Observe option of the request adds or removes this client. */
+    obs = rd__observe_request(srv, kind, link, qp, nq, session, request, response,
+                              rd__answer_etag(buf.data ? buf.data : "", buf.len));
     rd__respond_links(resource, session, request, query, response, &buf);
+    rd__observe_answered(srv, obs, response);
 }
 
 static void
@@ -348,7 +364,9 @@ add_lookup_resource(struct rd_server *srv, const char *path, coap_method_handler
         return NULL;
     }
     rd__handler_add(srv, r, COAP_REQUEST_GET, handler, iface);
-    coap_resource_set_get_observable(r, 1);
+    /* Observable, but not through libcoap: it would notify every observer of the resource on
+     * any change, whatever they asked for (rd_observe.c keeps the observers). */
+    coap_resource_set_get_observable(r, 0);
     coap_add_resource(srv->ctx, r);
     return r;
 }
@@ -358,7 +376,10 @@ rd__lookup_init(struct rd_server *srv)
 {
     srv->lookup_ep = add_lookup_resource(srv, LOOKUP_EP_PATH, hnd_get_ep, RD_IF_LOOKUP_EP);
     srv->lookup_res = add_lookup_resource(srv, LOOKUP_RES_PATH, hnd_get_res, RD_IF_LOOKUP_RES);
-    return (srv->lookup_ep && srv->lookup_res) ? RD_OK : RD_ENOMEM;
+    if (!srv->lookup_ep || !srv->lookup_res) {
+        return RD_ENOMEM;
+    }
+    return rd__observe_init(srv);
 }
 
 void
@@ -372,19 +393,102 @@ rd__lookup_refreshed(struct rd_server *srv, int64_t expires_at)
 void
 rd__lookup_changed(struct rd_server *srv, int64_t expires_at)
 {
-    srv->lookup_dirty = 1;
     srv->lookup_gen++;
+    rd__observe_changed(srv, NULL, NULL, 1);
     rd__lookup_refreshed(srv, expires_at);
+}
+
+/* A registration as lookups see it: hidden while expired. */
+static const struct lookup_regview *
+view_of(const struct rd_lookup_reg *r, int64_t now)
+{
+    return r->present && r->expires_at > now ? &r->view : NULL;
+}
+
+static int
+load_cb(void *arg, const struct store_reg *reg)
+{
+    struct rd_lookup_reg *r = arg;
+
+    if (lookup_reg_decode(&r->rec, reg->data, reg->data_len)) {
+        return 0;
+    }
+    snprintf(r->ep, sizeof(r->ep), "%s", reg->ep);
+    snprintf(r->d, sizeof(r->d), "%s", reg->d);
+    rd__id_format(reg->id, r->id);
+    snprintf(r->href, sizeof(r->href), "/rd/%s", r->id);
+    r->expires_at = reg->expires_at;
+    r->view.ep = r->ep;
+    r->view.d = r->d;
+    r->view.href = r->href;
+    r->view.rec = &r->rec;
+    r->present = 1;
+    return 0;
+}
+
+void
+rd__lookup_before(struct rd_server *srv, uint64_t id, const char *ep, const char *d,
+                  struct rd_lookup_reg *out)
+{
+    int64_t now = rd__now();
+
+    memset(out, 0, sizeof(*out));
+    /* Only observers need the registration as it was: a write nobody watches reads nothing. */
+    if (!rd__observe_any(srv)) {
+        return;
+    }
+    if (id) {
+        (void)store_reg_get(srv->store, id, now, STORE_GET_EXPIRED, load_cb, out);
+    } else {
+        (void)store_reg_find(srv->store, d, ep, now, load_cb, out);
+    }
+}
+
+void
+rd__lookup_written(struct rd_server *srv, struct rd_lookup_reg *before, const char *ep,
+                   const char *d, const struct lookup_reg *rec, uint64_t id, int64_t expires_at)
+{
+    struct rd_lookup_reg after;
+    int64_t now = rd__now();
+
+    srv->lookup_gen++;
+    if (rd__observe_any(srv)) {
+        memset(&after, 0, sizeof(after));
+        if (rec) {
+            snprintf(after.ep, sizeof(after.ep), "%s", ep);
+            snprintf(after.d, sizeof(after.d), "%s", d ? d : "");
+            rd__id_format(id, after.id);
+            snprintf(after.href, sizeof(after.href), "/rd/%s", after.id);
+            after.view.ep = after.ep;
+            after.view.d = after.d;
+            after.view.href = after.href;
+            after.view.rec = rec;
+            after.expires_at = expires_at;
+            after.present = 1;
+        }
+        rd__observe_changed(srv, view_of(before, now), view_of(&after, now), 0);
+    }
+    rd__lookup_reg_cleanup(before);
+    rd__lookup_refreshed(srv, expires_at);
+}
+
+void
+rd__lookup_reg_cleanup(struct rd_lookup_reg *r)
+{
+    if (r->present) {
+        lookup_reg_cleanup(&r->rec);
+    }
+    r->present = 0;
 }
 
 void
 rd__lookup_notify(struct rd_server *srv, int64_t now, int64_t now_ms)
 {
     /* A registration leaves every answer at its deadline without any request: that is a change
-     * of the lookup results too. */
+     * of the lookup results too, of unknown registrations. */
     if (now >= srv->next_expiry) {
-        srv->lookup_dirty = 1;
         srv->lookup_gen++;
+        rd__observe_changed(srv, NULL, NULL, 1);
         if (store_next_deadline(srv->store, now + 1, &srv->next_expiry)) {
             srv->next_expiry = INT64_MAX;
         }
@@ -393,8 +497,6 @@ rd__lookup_notify(struct rd_server *srv, int64_t now, int64_t now_ms)
     if (!srv->lookup_dirty || now_ms - srv->last_notify_ms < RD_NOTIFY_INTERVAL_MS) {
         return;
     }
-    srv->lookup_dirty = 0;
     srv->last_notify_ms = now_ms;
-    coap_resource_notify_observers(srv->lookup_ep, NULL);
-    coap_resource_notify_observers(srv->lookup_res, NULL);
+    rd__observe_round(srv, now_ms);
 }
