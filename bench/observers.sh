@@ -4,7 +4,8 @@
 # latency of WRITES registrations of one endpoint, each changing an attribute:
 #   idle      without observers
 #   unrelated with 20 observers of different unindexed lookups that no write affects
-#   departed  with 20 observers of lookups that every write changes, whose clients have exited
+#   departed  with 20 observers of different unindexed lookups that every write changes (lt=
+#             matches only the moving endpoint), whose clients have exited
 # Prints one line per case: writes, p50, p90 and max milliseconds.
 #
 # Environment (all optional): OBS_N registrations (default 100000), OBS_WRITES (default 100),
@@ -43,6 +44,11 @@ now_ms() {
 }
 
 printf 'map_size 4096\n' >"$WORK/core-rd.conf"
+# All observers come from 127.0.0.1: let them all in (a server without the directive has no
+# limit).
+if grep -q observe_max_per_source "$RD"; then
+    printf 'observe_max_per_source 64\n' >>"$WORK/core-rd.conf"
+fi
 "$RD" -c "$WORK/core-rd.conf" -l "127.0.0.1:$PORT" -d "$WORK/data" -v warn 2>"$WORK/rd.log" &
 SERVER_PID=$!
 "$BENCH" --server "127.0.0.1:$PORT" --wait-ready 5000 >/dev/null
@@ -79,6 +85,8 @@ writes() {
             break
         fi
     done
+    "$CLIENT" -B 10 -m get "coap://127.0.0.1:$PORT/metrics" 2>/dev/null |
+        grep -E '^core_rd_(observe|observers)' | sed "s/^/$1: /" >&2 || true
     sort -n "$WORK/lat" | awk -v c="$1" '{ v[NR] = $1 } END {
         printf "case=%s writes=%d p50_ms=%d p90_ms=%d max_ms=%d\n", c, NR, v[int(NR * 0.5) + 1],
             v[int(NR * 0.9) + 1], v[NR] }'
@@ -100,7 +108,7 @@ settle
 writes unrelated
 stop_observers
 for i in $(seq 0 19); do
-    observe "rd-lookup/ep?ep=moving&count=$((i + 1))"
+    observe "rd-lookup/ep?lt=90000&count=$((i + 1))"
 done
 sleep 2
 settle

@@ -485,6 +485,10 @@ void rd__observe_answered(struct rd_server *srv, struct rd_observer *obs,
 void rd__observe_changed(struct rd_server *srv, const struct lookup_regview *before,
                          const struct lookup_regview *after, int unknown);
 
+/** Mark the lookups of observers not asked whether they are still there for a while (a
+ * confirmable notification, RFC 7641 section 4.5). Cheap when nothing is due. */
+void rd__observe_tick(struct rd_server *srv, int64_t now_ms);
+
 /** Re-run marked lookups, within a budget per round (the rest waits for the next one), and
  * notify each observer whose answer's ETag changed. */
 void rd__observe_round(struct rd_server *srv, int64_t now_ms);

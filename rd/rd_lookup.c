@@ -493,6 +493,7 @@ rd__lookup_notify(struct rd_server *srv, int64_t now, int64_t now_ms)
             srv->next_expiry = INT64_MAX;
         }
     }
+    rd__observe_tick(srv, now_ms);
     /* Coalesce bursts: observers hear at most one notification per interval. */
     if (!srv->lookup_dirty || now_ms - srv->last_notify_ms < RD_NOTIFY_INTERVAL_MS) {
         return;

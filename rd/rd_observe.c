@@ -12,7 +12,10 @@
  * Notifications are non-confirmable, with a confirmable one after every few (section 4.5): a
  * confirmable notification that gets a Reset or times out drops its observer. libcoap tells no
  * one when an ACK arrives, so a confirmable notification counts as pending for the longest time
- * it can take (MAX_TRANSMIT_WAIT), and none follows it meanwhile. */
+ * it can take (MAX_TRANSMIT_WAIT), and none follows it meanwhile. An observer whose answer does
+ * not change would never be asked, and a client gone would hold its place (and its share of
+ * observe_max_per_source) for ever: every CHECK_MS without a confirmable notification, its
+ * current answer goes to it again as a confirmable one. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +30,11 @@
  * (a lookup already running finishes: one scan is the unit of work). */
 #define ROUND_QUERIES   16
 #define ROUND_BUDGET_MS 5
+/* An observer is sent a confirmable notification at least this often, changed or not (RFC 7641
+ * section 4.5 allows it, to learn whether the client is still there). */
+#define CHECK_MS (300 * 1000)
+/* How often observers are looked at for that. */
+#define CHECK_EVERY_MS 1000
 /* Largest answer a notification carries (as for a GET: Block2 takes it). */
 #define ANSWER_MAX (16 * 1024 * 1024)
 /* Longest Observe value (RFC 7641 section 3.4: 24 bits). */
@@ -57,6 +65,7 @@ struct rd_observer {
     uint64_t etag;           /* of the last answer it was sent */
     unsigned non_count;      /* non-confirmable notifications since the last confirmable one */
     int64_t con_until_ms;    /* a confirmable notification may be pending until then */
+    int64_t con_ms;          /* when it last showed it is there: registered, or a CON sent */
     int answered;            /* the first answer went out */
 };
 
@@ -67,6 +76,7 @@ struct rd_observe {
     size_t nqueries;
     size_t nobservers;
     uint32_t seq;
+    int64_t next_check_ms;
     /* Metrics. */
     uint64_t refused;
     uint64_t dropped;
@@ -317,6 +327,7 @@ rd__observe_request(struct rd_server *srv, enum lookup_kind kind, uint32_t link,
         return NULL;
     }
     o->session = coap_session_reference(session);
+    o->con_ms = rd__now_ms();
     memcpy(o->addr, addr, sizeof(addr));
     o->etag = etag;
     o->query = oq;
@@ -405,12 +416,18 @@ pop_marked(struct rd_observe *ob)
 /* Send one notification to @p o: @p answer (taken) when @p rc is RD_OK, else the error. 1 when
  * the observation goes on. */
 static int
+check_due(const struct rd_observer *o, int64_t now_ms)
+{
+    return now_ms - o->con_ms >= CHECK_MS && now_ms >= o->con_until_ms;
+}
+
+static int
 notify(struct rd_server *srv, struct rd_observer *o, int rc, struct lookup_buf *answer,
        int64_t now_ms)
 {
     coap_resource_t *resource = o->query->kind == LOOKUP_KIND_EP ? srv->lookup_ep : srv->lookup_res;
     coap_bin_const_t token = coap_pdu_get_token(o->request);
-    int con = o->non_count >= NON_MAX && now_ms >= o->con_until_ms;
+    int con = (o->non_count >= NON_MAX || check_due(o, now_ms)) && now_ms >= o->con_until_ms;
     coap_string_t *query;
     coap_pdu_t *pdu;
     int go_on;
@@ -440,6 +457,7 @@ notify(struct rd_server *srv, struct rd_observer *o, int rc, struct lookup_buf *
     if (con) {
         o->non_count = 0;
         o->con_until_ms = now_ms + CON_WAIT_MS;
+        o->con_ms = now_ms;
     } else {
         o->non_count++;
     }
@@ -468,7 +486,7 @@ reevaluate(struct rd_server *srv, struct obs_query *oq, int64_t now_ms)
     /* The query goes with its last observer: nothing after the loop may use it. */
     for (struct rd_observer *o = oq->observers; o; o = next) {
         next = o->next;
-        if (!rc && o->etag == etag) {
+        if (!rc && o->etag == etag && !check_due(o, now_ms)) {
             ob->unchanged++;
             continue;
         }
@@ -484,6 +502,24 @@ reevaluate(struct rd_server *srv, struct obs_query *oq, int64_t now_ms)
         }
     }
     lookup_buf_cleanup(&answer);
+}
+
+void
+rd__observe_tick(struct rd_server *srv, int64_t now_ms)
+{
+    struct rd_observe *ob = srv->observe;
+
+    if (!ob || now_ms < ob->next_check_ms) {
+        return;
+    }
+    ob->next_check_ms = now_ms + CHECK_EVERY_MS;
+    for (struct obs_query *oq = ob->queries; oq; oq = oq->next) {
+        for (struct rd_observer *o = oq->observers; o && !oq->marked; o = o->next) {
+            if (check_due(o, now_ms)) {
+                mark(srv, oq);
+            }
+        }
+    }
 }
 
 void
