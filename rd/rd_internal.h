@@ -422,6 +422,32 @@ int rd__lookup_answer(struct rd_server *srv, enum lookup_kind kind, uint32_t lin
                       const struct lookup_qparam *qp, size_t nq, const struct lookup_query *q,
                       struct lookup_buf *buf);
 
+/** A lookup computed in slices (observers' re-runs), between calls. */
+struct rd_lookup_partial {
+    int started;
+    uint64_t gen;   /**< srv->lookup_gen when it started */
+    uint64_t after; /**< the next slice goes on after this registration */
+    uint64_t skip;
+    uint64_t left;
+    size_t written;
+    struct lookup_buf buf; /**< the answer so far; the whole answer once done */
+};
+
+/**
+ * Compute the answer of a lookup as rd__lookup_answer() does, but stop at @p deadline_ms
+ * (monotonic) and go on from there at the next call with the same @p p. Registrations written
+ * meanwhile may or may not be in the answer: the caller computes it again after a change.
+ *
+ * @param done Written with 1 when @p p->buf holds the whole answer.
+ * @return RD_OK; as rd__lookup_answer(). Release @p p with rd__lookup_partial_reset().
+ */
+int rd__lookup_answer_slice(struct rd_server *srv, enum lookup_kind kind, uint32_t link,
+                            const struct lookup_qparam *qp, size_t nq, const struct lookup_query *q,
+                            struct rd_lookup_partial *p, int64_t deadline_ms, int *done);
+
+/** Release a partial answer and start over. Accepts a zeroed struct. */
+void rd__lookup_partial_reset(struct rd_lookup_partial *p);
+
 /** A registration read for observers: how lookups saw it before a write, or see it after. */
 struct rd_lookup_reg {
     int present; /**< 0: none (or not read, when nobody observes) */
@@ -490,8 +516,12 @@ void rd__observe_changed(struct rd_server *srv, const struct lookup_regview *bef
 void rd__observe_tick(struct rd_server *srv, int64_t now_ms);
 
 /** Re-run marked lookups, within a budget per round (the rest waits for the next one), and
- * notify each observer whose answer's ETag changed. */
-void rd__observe_round(struct rd_server *srv, int64_t now_ms);
+ * notify each observer whose answer's ETag changed. Only a @p fresh round (one per
+ * RD_NOTIFY_INTERVAL_MS) starts new re-runs; any round goes on with the one under way. */
+void rd__observe_round(struct rd_server *srv, int64_t now_ms, int fresh);
+
+/** 1 while a re-run is under way (rd__observe_round() with @p fresh 0 goes on with it). */
+int rd__observe_busy(const struct rd_server *srv);
 
 /** A confirmable message to @p session failed (@p sent, for @p reason): when it was a
  * notification, its observer is dropped (RFC 7641 section 4.5). */

@@ -35,7 +35,15 @@ struct lookup_run {
     uint64_t first;   /* index of the first match in the registration being visited */
     uint64_t prev_id; /* the registration visited before the current one; 0: none */
     uint32_t link;    /* the client's interface: registrations scoped to another stay hidden */
+    /* A walk in slices (observers' re-runs): it pauses at the deadline, to go on after last_id. */
+    int64_t deadline_ms; /* 0: no pause */
+    unsigned visits;
+    int paused;
+    uint64_t last_id;
 };
+
+/* Registrations visited between two looks at the clock. */
+#define SLICE_CHECK 64
 
 static int
 id_set_add(struct id_set *s, uint64_t id)
@@ -150,6 +158,11 @@ visit(void *arg, const struct store_reg *reg)
     char id[RD_ID_SIZE];
     int rc;
 
+    if (run->deadline_ms && ++run->visits % SLICE_CHECK == 0 && rd__now_ms() >= run->deadline_ms) {
+        run->paused = 1;
+        return 1;
+    }
+    run->last_id = reg->id;
     if (run->seen) {
         rc = id_set_add(run->seen, reg->id);
         if (rc == RD_ECONFLICT) {
@@ -302,6 +315,91 @@ rd__lookup_answer(struct rd_server *srv, enum lookup_kind kind, uint32_t link,
     }
     if (keep) {
         rd__answer_put(srv, &answer_key, buf);
+    }
+    return RD_OK;
+}
+
+void
+rd__lookup_partial_reset(struct rd_lookup_partial *p)
+{
+    lookup_buf_cleanup(&p->buf);
+    memset(p, 0, sizeof(*p));
+}
+
+int
+rd__lookup_answer_slice(struct rd_server *srv, enum lookup_kind kind, uint32_t link,
+                        const struct lookup_qparam *qp, size_t nq, const struct lookup_query *q,
+                        struct rd_lookup_partial *p, int64_t deadline_ms, int *done)
+{
+    struct rd_lookup_key answer_key;
+    struct lookup_run run;
+    char prefix[512];
+    size_t len = 0;
+    int64_t now = rd__now();
+    int keyed = rd__lookup_key(kind, link, qp, nq, 1, &answer_key) == RD_OK;
+    int indexed;
+    int rc;
+
+    *done = 0;
+    if (!p->started) {
+        lookup_buf_init(&p->buf, ANSWER_MAX);
+        p->started = 1;
+        p->gen = srv->lookup_gen;
+        p->skip = q->has_count ? (uint64_t)q->page * q->count : 0;
+        p->left = q->has_count ? q->count : UINT64_MAX;
+        if (keyed && now < srv->next_expiry &&
+            rd__answer_find(srv, &answer_key, &p->buf) == RD_OK) {
+            *done = 1;
+            return RD_OK;
+        }
+    }
+    indexed = (kind == LOOKUP_KIND_EP ? lookup_query_index_ep : lookup_query_index)(
+                  q, prefix, sizeof(prefix), &len) == RD_OK;
+    if ((indexed && prefix[len - 1] != '\0') || (q->has_count && q->count == 0)) {
+        /* A prefix scan cannot resume (it may meet a registration twice): it runs whole, and it
+         * reads only what the index names. */
+        rd__lookup_partial_reset(p);
+        lookup_buf_init(&p->buf, ANSWER_MAX);
+        p->started = 1;
+        rc = rd__lookup_answer(srv, kind, link, qp, nq, q, &p->buf);
+        *done = rc == RD_OK;
+        return rc;
+    }
+    memset(&run, 0, sizeof(run));
+    run.srv = srv;
+    run.q = q;
+    run.kind = kind;
+    run.link = link;
+    run.out = &p->buf;
+    run.skip = p->skip;
+    run.left = p->left;
+    run.written = p->written;
+    run.deadline_ms = deadline_ms;
+    if (indexed) {
+        rc = store_term_foreach_after(srv->store, prefix, len, now, p->after, visit, &run);
+    } else {
+        rc = store_reg_foreach(srv->store, now, p->after, visit, &run);
+    }
+    if (rc == RD_ESTORE) {
+        rd__log(srv, RD_LOG_ERROR, "lookup: %s", store_errmsg(srv->store));
+    }
+    if (rc >= 0) {
+        rc = run.rc;
+    }
+    if (rc) {
+        return rc;
+    }
+    p->skip = run.skip;
+    p->left = run.left;
+    p->written = run.written;
+    if (run.paused) {
+        p->after = run.last_id;
+        return RD_OK;
+    }
+    *done = 1;
+    /* Only an answer computed without a change in between is one to remember. */
+    if (keyed && p->gen == srv->lookup_gen && now < srv->next_expiry) {
+        rd__answer_put(srv, &answer_key, &p->buf);
     }
     return RD_OK;
 }
@@ -494,10 +592,15 @@ rd__lookup_notify(struct rd_server *srv, int64_t now, int64_t now_ms)
         }
     }
     rd__observe_tick(srv, now_ms);
-    /* Coalesce bursts: observers hear at most one notification per interval. */
-    if (!srv->lookup_dirty || now_ms - srv->last_notify_ms < RD_NOTIFY_INTERVAL_MS) {
+    if (!srv->lookup_dirty) {
         return;
     }
-    srv->last_notify_ms = now_ms;
-    rd__observe_round(srv, now_ms);
+    /* Coalesce bursts: observers hear at most one notification per interval. A re-run under way
+     * goes on at every turn of the loop, a slice at a time. */
+    if (now_ms - srv->last_notify_ms >= RD_NOTIFY_INTERVAL_MS) {
+        srv->last_notify_ms = now_ms;
+        rd__observe_round(srv, now_ms, 1);
+    } else if (rd__observe_busy(srv)) {
+        rd__observe_round(srv, now_ms, 0);
+    }
 }

@@ -16,6 +16,7 @@
  * not change would never be asked, and a client gone would hold its place (and its share of
  * observe_max_per_source) for ever: every CHECK_MS without a confirmable notification, its
  * current answer goes to it again as a confirmable one. */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,10 +27,12 @@
 #define NON_MAX 4
 /* RFC 7252 section 4.8.2 MAX_TRANSMIT_WAIT with the default transmission parameters. */
 #define CON_WAIT_MS 93000
-/* Each round re-runs at most this many lookups, and starts no new one past its time budget
- * (a lookup already running finishes: one scan is the unit of work). */
-#define ROUND_QUERIES   16
-#define ROUND_BUDGET_MS 5
+/* Each round re-runs at most this many lookups, in slices of at most SLICE_MS: a lookup that
+ * scans stops at the end of its slice and goes on in the next. A round takes one slice, or
+ * more while no request waits, up to IDLE_MS. */
+#define ROUND_QUERIES 16
+#define SLICE_MS      5
+#define IDLE_MS       50
 /* An observer is sent a confirmable notification at least this often, changed or not (RFC 7641
  * section 4.5 allows it, to learn whether the client is still there). */
 #define CHECK_MS (300 * 1000)
@@ -54,6 +57,7 @@ struct obs_query {
     struct lookup_qparam qp[RD_QPARAM_MAX];
     size_t nq;
     struct lookup_query q;
+    struct rd_lookup_partial partial; /* its re-run, when one is under way */
 };
 
 struct rd_observer {
@@ -73,6 +77,7 @@ struct rd_observe {
     struct obs_query *queries;
     struct obs_query *dirty_head;
     struct obs_query *dirty_tail;
+    struct obs_query *current; /* re-run in slices, across rounds */
     size_t nqueries;
     size_t nobservers;
     uint32_t seq;
@@ -129,7 +134,11 @@ query_free(struct rd_observe *ob, struct obs_query *oq)
             break;
         }
     }
+    if (ob->current == oq) {
+        ob->current = NULL;
+    }
     ob->nqueries--;
+    rd__lookup_partial_reset(&oq->partial);
     free(oq->text);
     free(oq);
 }
@@ -464,9 +473,10 @@ notify(struct rd_server *srv, struct rd_observer *o, int rc, struct lookup_buf *
     return go_on;
 }
 
-/* Re-run one marked lookup and notify those of its observers whose answer changed. */
-static void
-reevaluate(struct rd_server *srv, struct obs_query *oq, int64_t now_ms)
+/* Re-run one marked lookup, up to @p deadline_ms, and when its answer is complete notify those
+ * of its observers whose answer changed. 1 when done (the query may be gone), 0 when paused. */
+static int
+reevaluate(struct rd_server *srv, struct obs_query *oq, int64_t now_ms, int64_t deadline_ms)
 {
     struct rd_observe *ob = srv->observe;
     struct lookup_buf answer;
@@ -474,15 +484,22 @@ reevaluate(struct rd_server *srv, struct obs_query *oq, int64_t now_ms)
     struct rd_observer *next;
     uint64_t etag = 0;
     int64_t t0 = rd__now_ms();
+    int done = 0;
     int rc;
 
-    lookup_buf_init(&answer, ANSWER_MAX);
-    rc = rd__lookup_answer(srv, oq->kind, oq->link, oq->qp, oq->nq, &oq->q, &answer);
+    rc = rd__lookup_answer_slice(srv, oq->kind, oq->link, oq->qp, oq->nq, &oq->q, &oq->partial,
+                                 deadline_ms, &done);
+    ob->reevaluation_us += (uint64_t)(rd__now_ms() - t0) * 1000;
+    if (!rc && !done) {
+        return 0;
+    }
+    answer = oq->partial.buf;
+    memset(&oq->partial.buf, 0, sizeof(oq->partial.buf));
+    rd__lookup_partial_reset(&oq->partial);
     if (!rc) {
         etag = rd__answer_etag(answer.data ? answer.data : "", answer.len);
     }
     ob->reevaluations++;
-    ob->reevaluation_us += (uint64_t)(rd__now_ms() - t0) * 1000;
     /* The query goes with its last observer: nothing after the loop may use it. */
     for (struct rd_observer *o = oq->observers; o; o = next) {
         next = o->next;
@@ -502,6 +519,7 @@ reevaluate(struct rd_server *srv, struct obs_query *oq, int64_t now_ms)
         }
     }
     lookup_buf_cleanup(&answer);
+    return 1;
 }
 
 void
@@ -522,11 +540,35 @@ rd__observe_tick(struct rd_server *srv, int64_t now_ms)
     }
 }
 
+/* 1 when a datagram waits on a plain CoAP socket (or when that cannot be known). */
+static int
+input_waiting(const struct rd_server *srv)
+{
+    struct pollfd fds[RD_LISTEN_MAX];
+
+    if (srv->nguard == 0) {
+        return 1;
+    }
+    for (size_t i = 0; i < srv->nguard; i++) {
+        fds[i].fd = srv->guard_fd[i];
+        fds[i].events = POLLIN;
+        fds[i].revents = 0;
+    }
+    return poll(fds, (nfds_t)srv->nguard, 0) != 0;
+}
+
+int
+rd__observe_busy(const struct rd_server *srv)
+{
+    return srv->observe && srv->observe->current;
+}
+
 void
-rd__observe_round(struct rd_server *srv, int64_t now_ms)
+rd__observe_round(struct rd_server *srv, int64_t now_ms, int fresh)
 {
     struct rd_observe *ob = srv->observe;
     int64_t start = rd__now_ms();
+    int64_t deadline = start + SLICE_MS;
     struct obs_query *oq;
     size_t n = 0;
 
@@ -534,13 +576,29 @@ rd__observe_round(struct rd_server *srv, int64_t now_ms)
     if (!ob) {
         return;
     }
-    while (n < ROUND_QUERIES && rd__now_ms() - start < ROUND_BUDGET_MS &&
-           (oq = pop_marked(ob)) != NULL) {
-        reevaluate(srv, oq, now_ms);
+    /* A lookup that scans is re-run in slices: the one under way goes first. A change meanwhile
+     * marks it again, and it runs once more after this run. New re-runs start only in a fresh
+     * round, so an observer hears at most one notification per interval. */
+    while (n < ROUND_QUERIES) {
+        if (rd__now_ms() >= deadline) {
+            if (rd__now_ms() - start >= IDLE_MS || input_waiting(srv)) {
+                break;
+            }
+            deadline = rd__now_ms() + SLICE_MS;
+        }
+        oq = ob->current ? ob->current : fresh ? pop_marked(ob) : NULL;
+        if (!oq) {
+            break;
+        }
+        ob->current = oq;
+        if (!reevaluate(srv, oq, now_ms, deadline)) {
+            continue;
+        }
+        ob->current = NULL;
         n++;
     }
     /* What the budget left waits for the next round. */
-    if (ob->dirty_head) {
+    if (ob->current || ob->dirty_head) {
         ob->carried++;
         srv->lookup_dirty = 1;
     }
