@@ -443,6 +443,28 @@ test_observer_told_of_change_removal_and_expiry() {
     stop_observers
 }
 
+# metric NAME: its value in the server's metrics (over CoAP).
+metric() {
+    coap get 'metrics'
+    printf '%s\n' "$BODY" | sed -n "s/^$1 \([0-9.]*\)\$/\1/p"
+}
+
+# A client that deregisters (a GET with Observe 1 and the same token, RFC 7641 section 3.6) is
+# no observer any more. The raw client sends both from one port; 127.0.0.1 has shown by now
+# that it receives (Echo), so the first answer is no 4.01.
+test_observe_cancel_removes_observer() {
+    local before during after path
+    path="59$(hex rd-lookup)02$(hex ep)4c$(hex ep=cancel-me)"
+    before=$(metric core_rd_observers)
+    "$RAW" 127.0.0.1 "$PORT" "410101c1aa60$path" 1 >"$WORK/cancel.out"
+    expect_match "registered" '^2\.05 ' "$(cat "$WORK/cancel.out")"
+    during=$(metric core_rd_observers)
+    expect_eq "one more observer" "$((before + 1))" "$during"
+    "$RAW" 127.0.0.1 "$PORT" "410101c1aa60$path,410101c2aa6101$path" 1 >"$WORK/cancel.out"
+    after=$(metric core_rd_observers)
+    expect_eq "registered and deregistered: no more observers" "$during" "$after"
+}
+
 # observe_max_per_source: past it, an Observe request is answered as a plain GET (RFC 7641
 # section 4.1), and the refused client is never notified.
 test_observe_limit_per_source() {
@@ -470,7 +492,7 @@ for t in test_discovery_lists_lookups test_endpoint_lookup_all test_endpoint_loo
     test_paging_one_link_at_a_time test_etag_revalidation test_bad_lookups test_base_changes_follow \
     test_expired_registrations_leave_lookups test_block2_lookup test_observe_endpoint_lookup \
     test_observe_sees_delete test_dual_stack_base_is_ipv4 test_observer_hears_only_its_own_changes \
-    test_observer_told_of_change_removal_and_expiry; do
+    test_observer_told_of_change_removal_and_expiry test_observe_cancel_removes_observer; do
     run_test "$t"
 done
 stop_rd
