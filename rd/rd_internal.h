@@ -430,6 +430,7 @@ struct rd_lookup_partial {
     uint64_t skip;
     uint64_t left;
     size_t written;
+    int64_t min_deadline;  /**< earliest deadline of a registration matched; 0: unknown */
     struct lookup_buf buf; /**< the answer so far; the whole answer once done */
 };
 
@@ -510,6 +511,10 @@ void rd__observe_answered(struct rd_server *srv, struct rd_observer *obs,
  */
 void rd__observe_changed(struct rd_server *srv, const struct lookup_regview *before,
                          const struct lookup_regview *after, int unknown);
+
+/** Deadlines up to @p now have passed: mark the observed lookups whose answer had a
+ * registration with such a deadline (or whose deadlines are not known). */
+void rd__observe_expired(struct rd_server *srv, int64_t now);
 
 /** Mark the lookups of observers not asked whether they are still there for a while (a
  * confirmable notification, RFC 7641 section 4.5). Cheap when nothing is due. */

@@ -40,6 +40,8 @@ struct lookup_run {
     unsigned visits;
     int paused;
     uint64_t last_id;
+    uint64_t takes;       /* matches met, on the page or before it */
+    int64_t min_deadline; /* the earliest deadline among the registrations matched */
 };
 
 /* Registrations visited between two looks at the clock. */
@@ -92,6 +94,7 @@ mark(struct lookup_run *run, uint64_t index)
 static int
 take(struct lookup_run *run)
 {
+    run->takes++;
     if (run->marking) {
         uint64_t index = run->matched++;
 
@@ -156,6 +159,7 @@ visit(void *arg, const struct store_reg *reg)
     struct lookup_regview view;
     char href[RD_ID_SIZE + 8];
     char id[RD_ID_SIZE];
+    uint64_t before;
     int rc;
 
     if (run->deadline_ms && ++run->visits % SLICE_CHECK == 0 && rd__now_ms() >= run->deadline_ms) {
@@ -191,7 +195,12 @@ visit(void *arg, const struct store_reg *reg)
     view.href = href;
     view.rec = &rec;
     run->first = run->matched;
+    before = run->takes;
     rc = visit_links(run, &view);
+    /* Its deadline passing changes the answer (or where the page starts). */
+    if (run->takes != before && reg->expires_at < run->min_deadline) {
+        run->min_deadline = reg->expires_at;
+    }
     run->prev_id = reg->id;
     lookup_reg_cleanup(&rec);
     if (rc) {
@@ -347,8 +356,11 @@ rd__lookup_answer_slice(struct rd_server *srv, enum lookup_kind kind, uint32_t l
         p->gen = srv->lookup_gen;
         p->skip = q->has_count ? (uint64_t)q->page * q->count : 0;
         p->left = q->has_count ? q->count : UINT64_MAX;
+        p->min_deadline = INT64_MAX;
         if (keyed && now < srv->next_expiry &&
             rd__answer_find(srv, &answer_key, &p->buf) == RD_OK) {
+            /* Which deadlines it depends on is not known: the next one passing re-runs it. */
+            p->min_deadline = 0;
             *done = 1;
             return RD_OK;
         }
@@ -361,6 +373,7 @@ rd__lookup_answer_slice(struct rd_server *srv, enum lookup_kind kind, uint32_t l
         rd__lookup_partial_reset(p);
         lookup_buf_init(&p->buf, ANSWER_MAX);
         p->started = 1;
+        p->min_deadline = 0;
         rc = rd__lookup_answer(srv, kind, link, qp, nq, q, &p->buf);
         *done = rc == RD_OK;
         return rc;
@@ -375,6 +388,7 @@ rd__lookup_answer_slice(struct rd_server *srv, enum lookup_kind kind, uint32_t l
     run.left = p->left;
     run.written = p->written;
     run.deadline_ms = deadline_ms;
+    run.min_deadline = p->min_deadline;
     if (indexed) {
         rc = store_term_foreach_after(srv->store, prefix, len, now, p->after, visit, &run);
     } else {
@@ -392,6 +406,7 @@ rd__lookup_answer_slice(struct rd_server *srv, enum lookup_kind kind, uint32_t l
     p->skip = run.skip;
     p->left = run.left;
     p->written = run.written;
+    p->min_deadline = run.min_deadline;
     if (run.paused) {
         p->after = run.last_id;
         return RD_OK;
@@ -586,7 +601,7 @@ rd__lookup_notify(struct rd_server *srv, int64_t now, int64_t now_ms)
      * of the lookup results too, of unknown registrations. */
     if (now >= srv->next_expiry) {
         srv->lookup_gen++;
-        rd__observe_changed(srv, NULL, NULL, 1);
+        rd__observe_expired(srv, now);
         if (store_next_deadline(srv->store, now + 1, &srv->next_expiry)) {
             srv->next_expiry = INT64_MAX;
         }

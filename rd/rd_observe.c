@@ -58,6 +58,7 @@ struct obs_query {
     size_t nq;
     struct lookup_query q;
     struct rd_lookup_partial partial; /* its re-run, when one is under way */
+    int64_t min_deadline; /* of the registrations its last answer matched; 0: not known */
 };
 
 struct rd_observer {
@@ -71,6 +72,7 @@ struct rd_observer {
     int64_t con_until_ms;    /* a confirmable notification may be pending until then */
     int64_t con_ms;          /* when it last showed it is there: registered, or a CON sent */
     int answered;            /* the first answer went out */
+    int gone;                /* dropped during a round: freed at its end */
 };
 
 struct rd_observe {
@@ -78,6 +80,8 @@ struct rd_observe {
     struct obs_query *dirty_head;
     struct obs_query *dirty_tail;
     struct obs_query *current; /* re-run in slices, across rounds */
+    int in_round;              /* observers are being walked: drop, do not free */
+    int any_gone;
     size_t nqueries;
     size_t nobservers;
     uint32_t seq;
@@ -198,7 +202,7 @@ find_observer(struct rd_observe *ob, const coap_session_t *session, coap_bin_con
 {
     for (struct obs_query *oq = ob->queries; oq; oq = oq->next) {
         for (struct rd_observer *o = oq->observers; o; o = o->next) {
-            if (o->session == session && same_token(o->request, token)) {
+            if (!o->gone && o->session == session && same_token(o->request, token)) {
                 return o;
             }
         }
@@ -316,9 +320,14 @@ rd__observe_request(struct rd_server *srv, enum lookup_kind kind, uint32_t link,
     }
     if (ob->nobservers >= srv->conf.observe_max ||
         count_source(ob, addr) >= srv->conf.observe_max_per_source) {
+        char from[RD_BASE_SIZE];
+
         /* Section 4.1: the request is served as a plain GET, without Observe. */
         ob->refused++;
-        rd__log(srv, RD_LOG_INFO, "observe refused: %s",
+        if (rd__base_from_session(session, from, sizeof(from))) {
+            snprintf(from, sizeof(from), "?");
+        }
+        rd__log(srv, RD_LOG_INFO, "observe refused for %s: %s", from,
                 ob->nobservers >= srv->conf.observe_max ? "observe_max reached"
                                                         : "observe_max_per_source reached");
         return NULL;
@@ -401,6 +410,21 @@ rd__observe_changed(struct rd_server *srv, const struct lookup_regview *before,
         }
         if (unknown || lookup_change_affects(&oq->q, oq->kind, visible(before, oq->link),
                                              visible(after, oq->link))) {
+            mark(srv, oq);
+        }
+    }
+}
+
+void
+rd__observe_expired(struct rd_server *srv, int64_t now)
+{
+    if (!rd__observe_any(srv)) {
+        return;
+    }
+    /* Only a lookup that showed (or counted, for its page) a registration now past its deadline
+     * has a new answer. */
+    for (struct obs_query *oq = srv->observe->queries; oq; oq = oq->next) {
+        if (oq->min_deadline <= now) {
             mark(srv, oq);
         }
     }
@@ -494,6 +518,7 @@ reevaluate(struct rd_server *srv, struct obs_query *oq, int64_t now_ms, int64_t 
         return 0;
     }
     answer = oq->partial.buf;
+    oq->min_deadline = rc ? 0 : oq->partial.min_deadline;
     memset(&oq->partial.buf, 0, sizeof(oq->partial.buf));
     rd__lookup_partial_reset(&oq->partial);
     if (!rc) {
@@ -503,6 +528,9 @@ reevaluate(struct rd_server *srv, struct obs_query *oq, int64_t now_ms, int64_t 
     /* The query goes with its last observer: nothing after the loop may use it. */
     for (struct rd_observer *o = oq->observers; o; o = next) {
         next = o->next;
+        if (o->gone) {
+            continue;
+        }
         if (!rc && o->etag == etag && !check_due(o, now_ms)) {
             ob->unchanged++;
             continue;
@@ -515,7 +543,8 @@ reevaluate(struct rd_server *srv, struct obs_query *oq, int64_t now_ms, int64_t 
         o->etag = etag;
         if (!notify(srv, o, rc, &copy, now_ms)) {
             ob->dropped++;
-            observer_free(srv, o);
+            o->gone = 1;
+            ob->any_gone = 1;
         }
     }
     lookup_buf_cleanup(&answer);
@@ -535,6 +564,30 @@ rd__observe_tick(struct rd_server *srv, int64_t now_ms)
         for (struct rd_observer *o = oq->observers; o && !oq->marked; o = o->next) {
             if (check_due(o, now_ms)) {
                 mark(srv, oq);
+            }
+        }
+    }
+}
+
+/* Free the observers marked gone (a query goes with its last observer). */
+static void
+release_gone(struct rd_server *srv)
+{
+    struct rd_observe *ob = srv->observe;
+    struct obs_query *next_q;
+    struct rd_observer *next;
+
+    if (!ob->any_gone) {
+        return;
+    }
+    ob->any_gone = 0;
+    for (struct obs_query *oq = ob->queries; oq; oq = next_q) {
+        /* Taken before: freeing the last observer frees the query. */
+        next_q = oq->next;
+        for (struct rd_observer *o = oq->observers; o; o = next) {
+            next = o->next;
+            if (o->gone) {
+                observer_free(srv, o);
             }
         }
     }
@@ -576,6 +629,9 @@ rd__observe_round(struct rd_server *srv, int64_t now_ms, int fresh)
     if (!ob) {
         return;
     }
+    /* libcoap may report a failed message from inside coap_send(): rd__observe_nack() then
+     * only marks the observer, and it is freed after the walk. */
+    ob->in_round = 1;
     /* A lookup that scans is re-run in slices: the one under way goes first. A change meanwhile
      * marks it again, and it runs once more after this run. New re-runs start only in a fresh
      * round, so an observer hears at most one notification per interval. */
@@ -597,6 +653,8 @@ rd__observe_round(struct rd_server *srv, int64_t now_ms, int fresh)
         ob->current = NULL;
         n++;
     }
+    ob->in_round = 0;
+    release_gone(srv);
     /* What the budget left waits for the next round. */
     if (ob->current || ob->dirty_head) {
         ob->carried++;
@@ -619,7 +677,11 @@ rd__observe_nack(struct rd_server *srv, coap_session_t *session, const coap_pdu_
     o = find_observer(srv->observe, session, coap_pdu_get_token(sent));
     if (o) {
         srv->observe->dropped++;
-        observer_free(srv, o);
+        o->gone = 1;
+        srv->observe->any_gone = 1;
+        if (!srv->observe->in_round) {
+            release_gone(srv);
+        }
     }
 }
 
