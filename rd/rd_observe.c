@@ -456,7 +456,7 @@ check_due(const struct rd_observer *o, int64_t now_ms)
 
 static int
 notify(struct rd_server *srv, struct rd_observer *o, int rc, struct lookup_buf *answer,
-       int64_t now_ms)
+       uint64_t etag, int64_t now_ms)
 {
     coap_resource_t *resource = o->query->kind == LOOKUP_KIND_EP ? srv->lookup_ep : srv->lookup_res;
     coap_bin_const_t token = coap_pdu_get_token(o->request);
@@ -483,9 +483,12 @@ notify(struct rd_server *srv, struct rd_observer *o, int rc, struct lookup_buf *
         coap_delete_string(query);
     }
     go_on = COAP_RESPONSE_CLASS(coap_pdu_get_code(pdu)) == 2;
+    /* A session that can no longer send (a DTLS session the peer closed) ends the
+     * observation: nothing would ever tell otherwise. */
     if (coap_send(o->session, pdu) == COAP_INVALID_MID) {
-        return go_on;
+        return 0;
     }
+    o->etag = etag;
     srv->observe->notifications++;
     if (con) {
         o->non_count = 0;
@@ -540,8 +543,7 @@ reevaluate(struct rd_server *srv, struct obs_query *oq, int64_t now_ms, int64_t 
             lookup_buf_cleanup(&copy);
             continue;
         }
-        o->etag = etag;
-        if (!notify(srv, o, rc, &copy, now_ms)) {
+        if (!notify(srv, o, rc, &copy, etag, now_ms)) {
             ob->dropped++;
             o->gone = 1;
             ob->any_gone = 1;
