@@ -320,6 +320,26 @@ int lookup_match_ep(const struct lookup_query *q, const struct lookup_regview *r
  */
 int lookup_match_res(const struct lookup_query *q, const struct lookup_regview *r, size_t i);
 
+/** The two lookups of RFC 9176 section 6. */
+enum lookup_kind {
+    LOOKUP_KIND_EP = 0,  /**< endpoint lookup: one link per registration */
+    LOOKUP_KIND_RES = 1, /**< resource lookup: one link per matching link */
+};
+
+/**
+ * Whether one registration changing from @p before to @p after can change the answer of lookup
+ * @p q of @p kind (RFC 7641 observers of a lookup): only when it contributed to the answer
+ * before or contributes now (for endpoint lookup, it matched; for resource lookup, one of its
+ * links matched). Paging makes no difference: a contributing registration can move every page
+ * after it, which the answer's own comparison (its ETag) then decides.
+ *
+ * @param before The registration as lookups saw it, or NULL when it was not visible.
+ * @param after  The registration as lookups see it now, or NULL when it is gone.
+ * @return 1 when the answer may have changed, else 0.
+ */
+int lookup_change_affects(const struct lookup_query *q, enum lookup_kind kind,
+                          const struct lookup_regview *before, const struct lookup_regview *after);
+
 /**
  * RFC 6690 section 4.1 filtering of a server's own /.well-known/core: 1 when every criterion
  * matches an attribute of @p l (with the same value rules as lookups), `href` comparing with the

@@ -530,3 +530,31 @@ lookup_match_link(const struct lookup_query *q, const struct lookup_link *l)
     }
     return 1;
 }
+
+/* 1 when registration @p r contributes to the answer of @p q: as an endpoint, or with a link. */
+static int
+contributes(const struct lookup_query *q, enum lookup_kind kind, const struct lookup_regview *r)
+{
+    if (!r) {
+        return 0;
+    }
+    if (kind == LOOKUP_KIND_EP) {
+        return lookup_match_ep(q, r);
+    }
+    for (size_t i = 0; i < r->rec->nlinks; i++) {
+        if (lookup_match_res(q, r, i)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int
+lookup_change_affects(const struct lookup_query *q, enum lookup_kind kind,
+                      const struct lookup_regview *before, const struct lookup_regview *after)
+{
+    /* What a registration adds to an answer comes from it alone, so a change of one that
+     * contributes neither before nor after leaves the answer as it was. A page is another
+     * matter only in where it starts, and that moves only with a contributing registration. */
+    return contributes(q, kind, before) || contributes(q, kind, after);
+}

@@ -47,6 +47,8 @@ rd_conf_init(struct rd_conf *conf)
     conf->http_connections = 64;
     conf->http_connections_per_ip = 16;
     conf->http_idle_timeout = 10;
+    conf->observe_max = 4096;
+    conf->observe_max_per_source = 16;
     rd__limits_conf_init(&conf->limits);
     if (set_string(&conf->data_dir, "./var/core-rd") || set_string(&conf->default_sector, "") ||
         set_string(&conf->http_listen, "")) {
@@ -219,6 +221,8 @@ static const struct num_directive num_directives[] = {
     { "http_idle_timeout", 1, 3600, "seconds" },
     { "simple_fetches", 1, 4096, "a count" },
     { "simple_fetches_per_source", 1, 4096, "a count" },
+    { "observe_max", 0, 1000000, "a count" },
+    { "observe_max_per_source", 0, 1000000, "a count" },
 };
 
 static void
@@ -250,6 +254,10 @@ store_num(struct rd_conf *conf, const char *key, uint64_t v)
         conf->simple_fetches = (size_t)v;
     } else if (strcmp(key, "simple_fetches_per_source") == 0) {
         conf->simple_fetches_per_source = (size_t)v;
+    } else if (strcmp(key, "observe_max") == 0) {
+        conf->observe_max = (size_t)v;
+    } else if (strcmp(key, "observe_max_per_source") == 0) {
+        conf->observe_max_per_source = (size_t)v;
     } else {
         conf->map_size = v * 1024 * 1024;
     }

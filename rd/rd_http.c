@@ -38,9 +38,19 @@ struct http_conn {
     int closing; /* shut down by us; libmicrohttpd closes it at its next turn */
 };
 
+/* How many endpoints the last API lookup matched, until the directory changes: with it, a page
+ * walks the registrations up to its end only, not all of them (the dashboard polls). */
+struct api_total {
+    int valid;
+    uint64_t gen; /* srv->lookup_gen it was counted at */
+    struct rd_lookup_key key;
+    size_t total;
+};
+
 struct rd_http {
     struct MHD_Daemon *mhd;
     struct http_conn *conns; /* newest first */
+    struct api_total total;
 };
 
 /* The query parameters of one API request; strings belong to libmicrohttpd for the request. */
@@ -156,6 +166,7 @@ struct api_run {
     uint64_t left;
     size_t total; /* every match, shown or not */
     int64_t now;
+    int stop_when_full; /* the total is known: stop at the end of the page */
 };
 
 /* store_reg_fn: add a matching endpoint to the page and count every match. */
@@ -187,7 +198,7 @@ api_visit(void *arg, const struct store_reg *reg)
         }
     }
     lookup_reg_cleanup(&rec);
-    return 0;
+    return run->stop_when_full && !run->skip && !run->left;
 }
 
 /* GET /api/endpoints?<endpoint lookup filters>[&count=N&page=P]: the same filters as
@@ -199,8 +210,12 @@ api_endpoints(struct rd_server *srv, struct MHD_Connection *conn)
     struct lookup_query q;
     struct api_run run;
     char diag[LOOKUP_DIAG_SIZE];
+    struct api_total *cached = &srv->http->total;
+    struct rd_lookup_key key;
     json_t *obj;
     uint32_t count;
+    int known;
+    int rc;
 
     memset(&qc, 0, sizeof(qc));
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &qc);
@@ -221,10 +236,24 @@ api_endpoints(struct rd_server *srv, struct MHD_Connection *conn)
     run.skip = (uint64_t)q.page * count;
     run.left = count;
     run.now = rd__now();
-    if (!run.list || store_reg_foreach(srv->store, run.now, 0, api_visit, &run)) {
+    /* The count holds while no registration changed and no deadline passed. */
+    known = rd__lookup_key(LOOKUP_KIND_EP, 0, qc.q, qc.n, 0, &key) == RD_OK;
+    run.stop_when_full = known && cached->valid && cached->gen == srv->lookup_gen &&
+                         run.now < srv->next_expiry && cached->key.len == key.len &&
+                         memcmp(cached->key.text, key.text, key.len) == 0;
+    rc = run.list ? store_reg_foreach(srv->store, run.now, 0, api_visit, &run) : RD_ENOMEM;
+    if (rc < 0) {
         json_decref(run.list);
         return respond_json(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
                             json_pack("{s:s}", "error", "store unavailable"));
+    }
+    if (run.stop_when_full) {
+        run.total = cached->total;
+    } else if (known && run.now < srv->next_expiry) {
+        cached->valid = 1;
+        cached->gen = srv->lookup_gen;
+        cached->key = key;
+        cached->total = run.total;
     }
     obj = json_pack("{s:I, s:I, s:I, s:I, s:o}", "now", (json_int_t)run.now, "total",
                     (json_int_t)run.total, "page", (json_int_t)q.page, "count", (json_int_t)count,

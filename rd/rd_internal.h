@@ -48,6 +48,8 @@ struct rd_simple_cache;
 struct rd_metrics;
 struct rd_http;
 struct rd_lograte;
+struct rd_observe;
+struct rd_observer;
 
 /** Recent answers to state-changing requests, by transport, local endpoint, identity, peer and
  * message ID. */
@@ -137,6 +139,8 @@ struct rd_conf {
     size_t http_connections_per_ip; /**< of them from one address */
     uint32_t http_idle_timeout;     /**< seconds an HTTP connection may stay silent */
     struct rd_limits_conf limits;
+    size_t observe_max;            /**< observers of lookups in all */
+    size_t observe_max_per_source; /**< observers of lookups from one address */
 };
 
 /** The running server. Owned by rd_server_new()/rd_server_free(). */
@@ -170,9 +174,10 @@ struct rd_server {
     struct rd_limits *limits;             /**< per-address state, fixed size */
     int guard_fd[RD_LISTEN_MAX];          /**< libcoap's endpoint sockets, looked at first */
     size_t nguard;
-    uint16_t guard_mid; /**< message IDs of the guard's non-confirmable answers */
-    struct rd_b1 *b1;   /**< Block1 bodies being received (rd_block1.c) */
-    struct rd_b2 *b2;   /**< answers of several blocks (rd_block2.c) */
+    uint16_t guard_mid;         /**< message IDs of the guard's non-confirmable answers */
+    struct rd_b1 *b1;           /**< Block1 bodies being received (rd_block1.c) */
+    struct rd_b2 *b2;           /**< answers of several blocks (rd_block2.c) */
+    struct rd_observe *observe; /**< observers of lookups (rd_observe.c) */
 };
 
 /* rd_conf.c */
@@ -317,6 +322,9 @@ int64_t rd__deadline(uint32_t lt);
 /** Monotonic milliseconds, for intervals. */
 int64_t rd__now_ms(void);
 
+/** The strong ETag value of an answer of @p len bytes (the one rd__respond_body() sends). */
+uint64_t rd__answer_etag(const char *data, size_t len);
+
 /* rd_dedup.c */
 
 /** Allocate @p slots empty slots. @return RD_OK or RD_ENOMEM. */
@@ -343,7 +351,8 @@ void rd__dedup_remember(struct rd_dedup *dd, const coap_session_t *session,
 /** Create the observable lookup resources rd-lookup/ep and rd-lookup/res. */
 int rd__lookup_init(struct rd_server *srv);
 
-/** Note that a registration changed; @p expires_at is its new deadline (INT64_MAX if gone). */
+/** Note that a registration changed in a way not known here (every observed lookup is looked
+ * at again); @p expires_at is its new deadline (INT64_MAX if gone). */
 void rd__lookup_changed(struct rd_server *srv, int64_t expires_at);
 
 /**
@@ -420,6 +429,132 @@ void rd__answer_put(struct rd_server *srv, const struct rd_lookup_key *key,
 
 /** Notify lookup observers of changes and expiries, at most every RD_NOTIFY_INTERVAL_MS. */
 void rd__lookup_notify(struct rd_server *srv, int64_t now, int64_t now_ms);
+
+/** Most Uri-Query options one lookup may have. */
+#define RD_QPARAM_MAX 64
+
+/**
+ * Compute the answer of a lookup (or take it from the answers remembered) into @p buf.
+ *
+ * @return RD_OK; RD_ETOOBIG (over 16 MiB: page it); RD_ENOMEM; RD_ESTORE (logged).
+ */
+int rd__lookup_answer(struct rd_server *srv, enum lookup_kind kind, uint32_t link,
+                      const struct lookup_qparam *qp, size_t nq, const struct lookup_query *q,
+                      struct lookup_buf *buf);
+
+/** A lookup computed in slices (observers' re-runs), between calls. */
+struct rd_lookup_partial {
+    int started;
+    uint64_t gen;   /**< srv->lookup_gen when it started */
+    uint64_t after; /**< the next slice goes on after this registration */
+    uint64_t skip;
+    uint64_t left;
+    size_t written;
+    int64_t min_deadline;  /**< earliest deadline of a registration matched; 0: unknown */
+    struct lookup_buf buf; /**< the answer so far; the whole answer once done */
+};
+
+/**
+ * Compute the answer of a lookup as rd__lookup_answer() does, but stop at @p deadline_ms
+ * (monotonic) and go on from there at the next call with the same @p p. Registrations written
+ * meanwhile may or may not be in the answer: the caller computes it again after a change.
+ *
+ * @param done Written with 1 when @p p->buf holds the whole answer.
+ * @return RD_OK; as rd__lookup_answer(). Release @p p with rd__lookup_partial_reset().
+ */
+int rd__lookup_answer_slice(struct rd_server *srv, enum lookup_kind kind, uint32_t link,
+                            const struct lookup_qparam *qp, size_t nq, const struct lookup_query *q,
+                            struct rd_lookup_partial *p, int64_t deadline_ms, int *done);
+
+/** Release a partial answer and start over. Accepts a zeroed struct. */
+void rd__lookup_partial_reset(struct rd_lookup_partial *p);
+
+/** A registration read for observers: how lookups saw it before a write, or see it after. */
+struct rd_lookup_reg {
+    int present; /**< 0: none (or not read, when nobody observes) */
+    int64_t expires_at;
+    char ep[LOOKUP_NAME_MAX + 1];
+    char d[LOOKUP_NAME_MAX + 1];
+    char id[RD_ID_SIZE];
+    char href[RD_ID_SIZE + 8];
+    struct lookup_reg rec; /**< owned when read by rd__lookup_before() */
+    struct lookup_regview view;
+};
+
+/** Read the registration @p id (0: the live one of @p ep and @p d) as it is before a write, when
+ * anyone observes a lookup. Release with rd__lookup_written() or rd__lookup_reg_cleanup(). */
+void rd__lookup_before(struct rd_server *srv, uint64_t id, const char *ep, const char *d,
+                       struct rd_lookup_reg *out);
+
+/**
+ * Note a written registration: @p before (from rd__lookup_before(), released here) became
+ * registration @p id with @p rec (borrowed; NULL: removed) and deadline @p expires_at
+ * (INT64_MAX when removed). Observers whose lookups it can affect are looked at again.
+ */
+void rd__lookup_written(struct rd_server *srv, struct rd_lookup_reg *before, const char *ep,
+                        const char *d, const struct lookup_reg *rec, uint64_t id,
+                        int64_t expires_at);
+
+/** Release what rd__lookup_before() read. */
+void rd__lookup_reg_cleanup(struct rd_lookup_reg *r);
+
+/* rd_observe.c */
+
+/** Allocate the observer table. @return RD_OK; RD_ENOMEM. */
+int rd__observe_init(struct rd_server *srv);
+
+/** Drop every observer (their sessions are released); before the libcoap context goes. */
+void rd__observe_cleanup(struct rd_server *srv);
+
+/** 1 when any lookup is observed. */
+int rd__observe_any(const struct rd_server *srv);
+
+/**
+ * Act on the Observe option of a lookup request whose answer has @p etag (RFC 7641 section
+ * 2): 0 adds the client (unless a limit refuses it: then the answer goes without Observe,
+ * section 4.1), 1 removes it. Adds the Observe option to @p response for a new observer.
+ *
+ * @return The new observer, to hand to rd__observe_answered(); NULL otherwise.
+ */
+struct rd_observer *rd__observe_request(struct rd_server *srv, enum lookup_kind kind, uint32_t link,
+                                        const struct lookup_qparam *qp, size_t nq,
+                                        coap_session_t *session, const coap_pdu_t *request,
+                                        coap_pdu_t *response, uint64_t etag);
+
+/** Keep @p obs when @p response (its first answer) is a success, else drop it. Accepts NULL. */
+void rd__observe_answered(struct rd_server *srv, struct rd_observer *obs,
+                          const coap_pdu_t *response);
+
+/**
+ * One registration changed from @p before to @p after (either NULL: not visible): mark the
+ * observed lookups it can affect, or all of them when @p unknown.
+ */
+void rd__observe_changed(struct rd_server *srv, const struct lookup_regview *before,
+                         const struct lookup_regview *after, int unknown);
+
+/** Deadlines up to @p now have passed: mark the observed lookups whose answer had a
+ * registration with such a deadline (or whose deadlines are not known). */
+void rd__observe_expired(struct rd_server *srv, int64_t now);
+
+/** Mark the lookups of observers not asked whether they are still there for a while (a
+ * confirmable notification, RFC 7641 section 4.5). Cheap when nothing is due. */
+void rd__observe_tick(struct rd_server *srv, int64_t now_ms);
+
+/** Re-run marked lookups, within a budget per round (the rest waits for the next one), and
+ * notify each observer whose answer's ETag changed. Only a @p fresh round (one per
+ * RD_NOTIFY_INTERVAL_MS) starts new re-runs; any round goes on with the one under way. */
+void rd__observe_round(struct rd_server *srv, int64_t now_ms, int fresh);
+
+/** 1 while a re-run is under way (rd__observe_round() with @p fresh 0 goes on with it). */
+int rd__observe_busy(const struct rd_server *srv);
+
+/** A confirmable message to @p session failed (@p sent, for @p reason): when it was a
+ * notification, its observer is dropped (RFC 7641 section 4.5). */
+void rd__observe_nack(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *sent,
+                      coap_nack_reason_t reason);
+
+/** Append the observer metrics (Prometheus text). @return RD_OK; RD_ETOOBIG; RD_ENOMEM. */
+int rd__observe_metrics(const struct rd_server *srv, struct lookup_buf *out);
 
 /* rd_discovery.c */
 

@@ -7,15 +7,8 @@
 
 #define LOOKUP_EP_PATH  "rd-lookup/ep"
 #define LOOKUP_RES_PATH "rd-lookup/res"
-/* More Uri-Query options than this in one lookup are refused. */
-#define QPARAM_MAX 64
 /* Largest lookup answer; Block2 carries it, paging keeps answers below it. */
 #define ANSWER_MAX (16 * 1024 * 1024)
-
-enum lookup_kind {
-    KIND_EP,
-    KIND_RES,
-};
 
 /* A set of registration ids, to hand each registration over once during a prefix scan. */
 struct id_set {
@@ -42,7 +35,17 @@ struct lookup_run {
     uint64_t first;   /* index of the first match in the registration being visited */
     uint64_t prev_id; /* the registration visited before the current one; 0: none */
     uint32_t link;    /* the client's interface: registrations scoped to another stay hidden */
+    /* A walk in slices (observers' re-runs): it pauses at the deadline, to go on after last_id. */
+    int64_t deadline_ms; /* 0: no pause */
+    unsigned visits;
+    int paused;
+    uint64_t last_id;
+    uint64_t takes;       /* matches met, on the page or before it */
+    int64_t min_deadline; /* the earliest deadline among the registrations matched */
 };
+
+/* Registrations visited between two looks at the clock. */
+#define SLICE_CHECK 64
 
 static int
 id_set_add(struct id_set *s, uint64_t id)
@@ -91,6 +94,7 @@ mark(struct lookup_run *run, uint64_t index)
 static int
 take(struct lookup_run *run)
 {
+    run->takes++;
     if (run->marking) {
         uint64_t index = run->matched++;
 
@@ -126,7 +130,7 @@ visit_links(struct lookup_run *run, const struct lookup_regview *view)
 {
     int rc = RD_OK;
 
-    if (run->kind == KIND_EP) {
+    if (run->kind == LOOKUP_KIND_EP) {
         if (lookup_match_ep(run->q, view) && take(run)) {
             rc = separate(run);
             if (!rc) {
@@ -155,8 +159,14 @@ visit(void *arg, const struct store_reg *reg)
     struct lookup_regview view;
     char href[RD_ID_SIZE + 8];
     char id[RD_ID_SIZE];
+    uint64_t before;
     int rc;
 
+    if (run->deadline_ms && ++run->visits % SLICE_CHECK == 0 && rd__now_ms() >= run->deadline_ms) {
+        run->paused = 1;
+        return 1;
+    }
+    run->last_id = reg->id;
     if (run->seen) {
         rc = id_set_add(run->seen, reg->id);
         if (rc == RD_ECONFLICT) {
@@ -185,7 +195,12 @@ visit(void *arg, const struct store_reg *reg)
     view.href = href;
     view.rec = &rec;
     run->first = run->matched;
+    before = run->takes;
     rc = visit_links(run, &view);
+    /* Its deadline passing changes the answer (or where the page starts). */
+    if (run->takes != before && reg->expires_at < run->min_deadline) {
+        run->min_deadline = reg->expires_at;
+    }
     run->prev_id = reg->id;
     lookup_reg_cleanup(&rec);
     if (rc) {
@@ -229,7 +244,7 @@ run_lookup(struct lookup_run *run, int64_t now)
     if (run->q->has_count && run->q->count == 0) {
         return RD_OK;
     }
-    indexed = (run->kind == KIND_EP ? lookup_query_index_ep : lookup_query_index)(
+    indexed = (run->kind == LOOKUP_KIND_EP ? lookup_query_index_ep : lookup_query_index)(
                   run->q, prefix, sizeof(prefix), &len) == RD_OK;
     if (indexed && prefix[len - 1] != '\0') {
         /* A prefix may name a registration several times: no resuming in the middle. */
@@ -259,7 +274,7 @@ parse_query(const coap_pdu_t *request, struct lookup_qparam *qp, size_t *nqp,
     char diag[LOOKUP_DIAG_SIZE];
     size_t nq = 0;
 
-    if (rd__query_params(request, qp, QPARAM_MAX, &nq)) {
+    if (rd__query_params(request, qp, RD_QPARAM_MAX, &nq)) {
         rd__respond_error(response, COAP_RESPONSE_CODE_BAD_REQUEST, "too many query parameters");
         return RD_EINVAL;
     }
@@ -271,21 +286,150 @@ parse_query(const coap_pdu_t *request, struct lookup_qparam *qp, size_t *nqp,
     return RD_OK;
 }
 
+int
+rd__lookup_answer(struct rd_server *srv, enum lookup_kind kind, uint32_t link,
+                  const struct lookup_qparam *qp, size_t nq, const struct lookup_query *q,
+                  struct lookup_buf *buf)
+{
+    struct lookup_run run;
+    struct rd_lookup_key pages_key;
+    struct rd_lookup_key answer_key;
+    int64_t now = rd__now();
+    int keep;
+    int rc;
+
+    /* Nothing remembered survives a deadline passing: rd__lookup_notify() moves on first. */
+    keep = now < srv->next_expiry;
+    if (keep && rd__lookup_key(kind, link, qp, nq, 1, &answer_key) == RD_OK) {
+        if (rd__answer_find(srv, &answer_key, buf) == RD_OK) {
+            return RD_OK;
+        }
+    } else {
+        keep = 0;
+    }
+    memset(&run, 0, sizeof(run));
+    run.srv = srv;
+    run.q = q;
+    run.kind = kind;
+    run.link = link;
+    run.out = buf;
+    run.skip = q->has_count ? (uint64_t)q->page * q->count : 0;
+    run.left = q->has_count ? q->count : UINT64_MAX;
+    if (keep && rd__lookup_key(kind, link, qp, nq, 0, &pages_key) == RD_OK) {
+        run.key = &pages_key;
+    }
+    rc = run_lookup(&run, now);
+    if (rc) {
+        return rc;
+    }
+    if (keep) {
+        rd__answer_put(srv, &answer_key, buf);
+    }
+    return RD_OK;
+}
+
+void
+rd__lookup_partial_reset(struct rd_lookup_partial *p)
+{
+    lookup_buf_cleanup(&p->buf);
+    memset(p, 0, sizeof(*p));
+}
+
+int
+rd__lookup_answer_slice(struct rd_server *srv, enum lookup_kind kind, uint32_t link,
+                        const struct lookup_qparam *qp, size_t nq, const struct lookup_query *q,
+                        struct rd_lookup_partial *p, int64_t deadline_ms, int *done)
+{
+    struct rd_lookup_key answer_key;
+    struct lookup_run run;
+    char prefix[512];
+    size_t len = 0;
+    int64_t now = rd__now();
+    int keyed = rd__lookup_key(kind, link, qp, nq, 1, &answer_key) == RD_OK;
+    int indexed;
+    int rc;
+
+    *done = 0;
+    if (!p->started) {
+        lookup_buf_init(&p->buf, ANSWER_MAX);
+        p->started = 1;
+        p->gen = srv->lookup_gen;
+        p->skip = q->has_count ? (uint64_t)q->page * q->count : 0;
+        p->left = q->has_count ? q->count : UINT64_MAX;
+        p->min_deadline = INT64_MAX;
+        if (keyed && now < srv->next_expiry &&
+            rd__answer_find(srv, &answer_key, &p->buf) == RD_OK) {
+            /* Which deadlines it depends on is not known: the next one passing re-runs it. */
+            p->min_deadline = 0;
+            *done = 1;
+            return RD_OK;
+        }
+    }
+    indexed = (kind == LOOKUP_KIND_EP ? lookup_query_index_ep : lookup_query_index)(
+                  q, prefix, sizeof(prefix), &len) == RD_OK;
+    if ((indexed && prefix[len - 1] != '\0') || (q->has_count && q->count == 0)) {
+        /* A prefix scan cannot resume (it may meet a registration twice): it runs whole, and it
+         * reads only what the index names. */
+        rd__lookup_partial_reset(p);
+        lookup_buf_init(&p->buf, ANSWER_MAX);
+        p->started = 1;
+        p->min_deadline = 0;
+        rc = rd__lookup_answer(srv, kind, link, qp, nq, q, &p->buf);
+        *done = rc == RD_OK;
+        return rc;
+    }
+    memset(&run, 0, sizeof(run));
+    run.srv = srv;
+    run.q = q;
+    run.kind = kind;
+    run.link = link;
+    run.out = &p->buf;
+    run.skip = p->skip;
+    run.left = p->left;
+    run.written = p->written;
+    run.deadline_ms = deadline_ms;
+    run.min_deadline = p->min_deadline;
+    if (indexed) {
+        rc = store_term_foreach_after(srv->store, prefix, len, now, p->after, visit, &run);
+    } else {
+        rc = store_reg_foreach(srv->store, now, p->after, visit, &run);
+    }
+    if (rc == RD_ESTORE) {
+        rd__log(srv, RD_LOG_ERROR, "lookup: %s", store_errmsg(srv->store));
+    }
+    if (rc >= 0) {
+        rc = run.rc;
+    }
+    if (rc) {
+        return rc;
+    }
+    p->skip = run.skip;
+    p->left = run.left;
+    p->written = run.written;
+    p->min_deadline = run.min_deadline;
+    if (run.paused) {
+        p->after = run.last_id;
+        return RD_OK;
+    }
+    *done = 1;
+    /* Only an answer computed without a change in between is one to remember. */
+    if (keyed && p->gen == srv->lookup_gen && now < srv->next_expiry) {
+        rd__answer_put(srv, &answer_key, &p->buf);
+    }
+    return RD_OK;
+}
+
 static void
 answer_lookup(enum lookup_kind kind, coap_resource_t *resource, coap_session_t *session,
               const coap_pdu_t *request, const coap_string_t *query, coap_pdu_t *response)
 {
     struct rd_server *srv = coap_get_app_data(coap_session_get_context(session));
-    struct lookup_qparam qp[QPARAM_MAX];
+    struct lookup_qparam qp[RD_QPARAM_MAX];
     struct lookup_query q;
     struct lookup_buf buf;
-    struct lookup_run run;
-    struct rd_lookup_key pages_key;
-    struct rd_lookup_key answer_key;
-    int64_t now = rd__now();
+    struct rd_observer *obs = NULL;
     int ifindex = coap_session_get_ifindex(session);
     uint32_t link = ifindex > 0 ? (uint32_t)ifindex : 0;
-    int keep;
     size_t nq = 0;
     int rc;
 
@@ -296,52 +440,32 @@ answer_lookup(enum lookup_kind kind, coap_resource_t *resource, coap_session_t *
         return;
     }
     lookup_buf_init(&buf, ANSWER_MAX);
-    /* Nothing remembered survives a deadline passing: rd__lookup_notify() moves on first. */
-    keep = now < srv->next_expiry;
-    if (keep && rd__lookup_key(kind, link, qp, nq, 1, &answer_key) == RD_OK) {
-        if (rd__answer_find(srv, &answer_key, &buf) == RD_OK) {
-            rd__respond_links(resource, session, request, query, response, &buf);
-            return;
-        }
-    } else {
-        keep = 0;
-    }
-    memset(&run, 0, sizeof(run));
-    run.srv = srv;
-    run.q = &q;
-    run.kind = kind;
-    run.link = link;
-    run.out = &buf;
-    run.skip = q.has_count ? (uint64_t)q.page * q.count : 0;
-    run.left = q.has_count ? q.count : UINT64_MAX;
-    if (keep && rd__lookup_key(kind, link, qp, nq, 0, &pages_key) == RD_OK) {
-        run.key = &pages_key;
-    }
-    rc = run_lookup(&run, now);
+    rc = rd__lookup_answer(srv, kind, link, qp, nq, &q, &buf);
     if (rc) {
         lookup_buf_cleanup(&buf);
         rd__respond_error(response, rd__status_to_coap(rc),
                           rc == RD_ETOOBIG ? "answer too large: use count and page" : NULL);
         return;
     }
-    if (keep) {
-        rd__answer_put(srv, &answer_key, &buf);
-    }
+    /* RFC 7641 section 2: the Observe option of the request adds or removes this client. */
+    obs = rd__observe_request(srv, kind, link, qp, nq, session, request, response,
+                              rd__answer_etag(buf.data ? buf.data : "", buf.len));
     rd__respond_links(resource, session, request, query, response, &buf);
+    rd__observe_answered(srv, obs, response);
 }
 
 static void
 hnd_get_ep(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
            const coap_string_t *query, coap_pdu_t *response)
 {
-    answer_lookup(KIND_EP, resource, session, request, query, response);
+    answer_lookup(LOOKUP_KIND_EP, resource, session, request, query, response);
 }
 
 static void
 hnd_get_res(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
             const coap_string_t *query, coap_pdu_t *response)
 {
-    answer_lookup(KIND_RES, resource, session, request, query, response);
+    answer_lookup(LOOKUP_KIND_RES, resource, session, request, query, response);
 }
 
 static coap_resource_t *
@@ -354,7 +478,9 @@ add_lookup_resource(struct rd_server *srv, const char *path, coap_method_handler
         return NULL;
     }
     rd__handler_add(srv, r, COAP_REQUEST_GET, handler, iface);
-    coap_resource_set_get_observable(r, 1);
+    /* Observable, but not through libcoap: it would notify every observer of the resource on
+     * any change, whatever they asked for (rd_observe.c keeps the observers). */
+    coap_resource_set_get_observable(r, 0);
     coap_add_resource(srv->ctx, r);
     return r;
 }
@@ -364,7 +490,10 @@ rd__lookup_init(struct rd_server *srv)
 {
     srv->lookup_ep = add_lookup_resource(srv, LOOKUP_EP_PATH, hnd_get_ep, RD_IF_LOOKUP_EP);
     srv->lookup_res = add_lookup_resource(srv, LOOKUP_RES_PATH, hnd_get_res, RD_IF_LOOKUP_RES);
-    return (srv->lookup_ep && srv->lookup_res) ? RD_OK : RD_ENOMEM;
+    if (!srv->lookup_ep || !srv->lookup_res) {
+        return RD_ENOMEM;
+    }
+    return rd__observe_init(srv);
 }
 
 void
@@ -378,29 +507,116 @@ rd__lookup_refreshed(struct rd_server *srv, int64_t expires_at)
 void
 rd__lookup_changed(struct rd_server *srv, int64_t expires_at)
 {
-    srv->lookup_dirty = 1;
     srv->lookup_gen++;
+    rd__observe_changed(srv, NULL, NULL, 1);
     rd__lookup_refreshed(srv, expires_at);
+}
+
+/* A registration as lookups see it: hidden while expired. */
+static const struct lookup_regview *
+view_of(const struct rd_lookup_reg *r, int64_t now)
+{
+    return r->present && r->expires_at > now ? &r->view : NULL;
+}
+
+static int
+load_cb(void *arg, const struct store_reg *reg)
+{
+    struct rd_lookup_reg *r = arg;
+
+    if (lookup_reg_decode(&r->rec, reg->data, reg->data_len)) {
+        return 0;
+    }
+    snprintf(r->ep, sizeof(r->ep), "%s", reg->ep);
+    snprintf(r->d, sizeof(r->d), "%s", reg->d);
+    rd__id_format(reg->id, r->id);
+    snprintf(r->href, sizeof(r->href), "/rd/%s", r->id);
+    r->expires_at = reg->expires_at;
+    r->view.ep = r->ep;
+    r->view.d = r->d;
+    r->view.href = r->href;
+    r->view.rec = &r->rec;
+    r->present = 1;
+    return 0;
+}
+
+void
+rd__lookup_before(struct rd_server *srv, uint64_t id, const char *ep, const char *d,
+                  struct rd_lookup_reg *out)
+{
+    int64_t now = rd__now();
+
+    memset(out, 0, sizeof(*out));
+    /* Only observers need the registration as it was: a write nobody watches reads nothing. */
+    if (!rd__observe_any(srv)) {
+        return;
+    }
+    if (id) {
+        (void)store_reg_get(srv->store, id, now, STORE_GET_EXPIRED, load_cb, out);
+    } else {
+        (void)store_reg_find(srv->store, d, ep, now, load_cb, out);
+    }
+}
+
+void
+rd__lookup_written(struct rd_server *srv, struct rd_lookup_reg *before, const char *ep,
+                   const char *d, const struct lookup_reg *rec, uint64_t id, int64_t expires_at)
+{
+    struct rd_lookup_reg after;
+    int64_t now = rd__now();
+
+    srv->lookup_gen++;
+    if (rd__observe_any(srv)) {
+        memset(&after, 0, sizeof(after));
+        if (rec) {
+            snprintf(after.ep, sizeof(after.ep), "%s", ep);
+            snprintf(after.d, sizeof(after.d), "%s", d ? d : "");
+            rd__id_format(id, after.id);
+            snprintf(after.href, sizeof(after.href), "/rd/%s", after.id);
+            after.view.ep = after.ep;
+            after.view.d = after.d;
+            after.view.href = after.href;
+            after.view.rec = rec;
+            after.expires_at = expires_at;
+            after.present = 1;
+        }
+        rd__observe_changed(srv, view_of(before, now), view_of(&after, now), 0);
+    }
+    rd__lookup_reg_cleanup(before);
+    rd__lookup_refreshed(srv, expires_at);
+}
+
+void
+rd__lookup_reg_cleanup(struct rd_lookup_reg *r)
+{
+    if (r->present) {
+        lookup_reg_cleanup(&r->rec);
+    }
+    r->present = 0;
 }
 
 void
 rd__lookup_notify(struct rd_server *srv, int64_t now, int64_t now_ms)
 {
     /* A registration leaves every answer at its deadline without any request: that is a change
-     * of the lookup results too. */
+     * of the lookup results too, of unknown registrations. */
     if (now >= srv->next_expiry) {
-        srv->lookup_dirty = 1;
         srv->lookup_gen++;
+        rd__observe_expired(srv, now);
         if (store_next_deadline(srv->store, now + 1, &srv->next_expiry)) {
             srv->next_expiry = INT64_MAX;
         }
     }
-    /* Coalesce bursts: observers hear at most one notification per interval. */
-    if (!srv->lookup_dirty || now_ms - srv->last_notify_ms < RD_NOTIFY_INTERVAL_MS) {
+    rd__observe_tick(srv, now_ms);
+    if (!srv->lookup_dirty) {
         return;
     }
-    srv->lookup_dirty = 0;
-    srv->last_notify_ms = now_ms;
-    coap_resource_notify_observers(srv->lookup_ep, NULL);
-    coap_resource_notify_observers(srv->lookup_res, NULL);
+    /* Coalesce bursts: observers hear at most one notification per interval. A re-run under way
+     * goes on at every turn of the loop, a slice at a time. */
+    if (now_ms - srv->last_notify_ms >= RD_NOTIFY_INTERVAL_MS) {
+        srv->last_notify_ms = now_ms;
+        rd__observe_round(srv, now_ms, 1);
+    } else if (rd__observe_busy(srv)) {
+        rd__observe_round(srv, now_ms, 0);
+    }
 }

@@ -572,5 +572,8 @@ rd__metrics_render(struct rd_server *srv, struct lookup_buf *out)
     if (!rc) {
         rc = render_latency(m, out);
     }
+    if (!rc) {
+        rc = rd__observe_metrics(srv, out);
+    }
     return rc;
 }

@@ -175,6 +175,8 @@ rd__reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t repla
     struct lookup_terms terms = { 0 };
     struct store_term *sterms = NULL;
     struct store_reg sreg;
+    struct rd_lookup_reg before = { 0 };
+    uint64_t new_id = replace_id;
     int rc;
 
     lookup_buf_init(&buf, srv->conf.max_payload * 2 + 4096);
@@ -209,10 +211,14 @@ rd__reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t repla
         sterms[terms.nterms].len = strlen(w->source) + 1;
         sreg.nterms++;
     }
+    if (!w->refresh_only) {
+        /* Observers are told what this write can change for them: from what to what. */
+        rd__lookup_before(srv, replace_id, w->ep, w->d, &before);
+    }
     if (replace_id) {
         rc = store_reg_replace(srv->store, replace_id, &sreg);
     } else {
-        rc = store_reg_put(srv->store, &sreg, id, created);
+        rc = store_reg_put(srv->store, &sreg, &new_id, created);
     }
     if (rc == RD_ESTORE) {
         rd__log(srv, RD_LOG_ERROR, "store: %s", store_errmsg(srv->store));
@@ -221,13 +227,17 @@ rd__reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t repla
     }
     if (!rc) {
         srv->dirty = 1;
+        if (id && !replace_id) {
+            *id = new_id;
+        }
         if (w->refresh_only) {
             rd__lookup_refreshed(srv, w->expires_at);
         } else {
-            rd__lookup_changed(srv, w->expires_at);
+            rd__lookup_written(srv, &before, w->ep, w->d, w->rec, new_id, w->expires_at);
         }
     }
 out:
+    rd__lookup_reg_cleanup(&before);
     free(sterms);
     lookup_terms_cleanup(&terms);
     lookup_buf_cleanup(&buf);
@@ -490,7 +500,13 @@ refresh(struct rd_server *srv, coap_session_t *session, const char *identity, ui
     if (rh.expires_at > now) {
         rd__lookup_refreshed(srv, expires_at);
     } else {
-        rd__lookup_changed(srv, expires_at);
+        struct rd_lookup_reg hidden = { 0 };
+        struct rd_lookup_reg revived;
+
+        rd__lookup_before(srv, id, NULL, NULL, &revived);
+        rd__lookup_written(srv, &hidden, revived.ep, revived.d,
+                           revived.present ? &revived.rec : NULL, id, expires_at);
+        rd__lookup_reg_cleanup(&revived);
     }
     rd__id_format(id, text);
     rd__log(srv, RD_LOG_DEBUG, "refreshed location=/%s/%s lt=%lu", DIR_PATH, text,
@@ -635,6 +651,7 @@ delete_reg(struct rd_server *srv, coap_session_t *session, coap_pdu_t *response,
     char identity[RD_IDENTITY_SIZE];
     char text[RD_ID_SIZE];
     struct loaded_reg old;
+    struct rd_lookup_reg before;
     int rc;
 
     if (rd__auth_write(srv, session, identity, response)) {
@@ -651,8 +668,10 @@ delete_reg(struct rd_server *srv, coap_session_t *session, coap_pdu_t *response,
     if (rc) {
         return;
     }
+    rd__lookup_before(srv, id, NULL, NULL, &before);
     rc = store_reg_delete(srv->store, id);
     if (rc) {
+        rd__lookup_reg_cleanup(&before);
         if (rc == RD_ESTORE) {
             rd__log(srv, RD_LOG_ERROR, "store: %s", store_errmsg(srv->store));
         }
@@ -660,7 +679,7 @@ delete_reg(struct rd_server *srv, coap_session_t *session, coap_pdu_t *response,
         return;
     }
     srv->dirty = 1;
-    rd__lookup_changed(srv, INT64_MAX);
+    rd__lookup_written(srv, &before, NULL, NULL, NULL, id, INT64_MAX);
     rd__id_format(id, text);
     rd__log(srv, RD_LOG_INFO, "removed location=/%s/%s", DIR_PATH, text);
     coap_pdu_set_code(response, COAP_RESPONSE_CODE_DELETED);

@@ -526,6 +526,7 @@ rd_server_free(struct rd_server *srv)
     }
     rd__http_cleanup(srv);
     rd__simple_cleanup(srv);
+    rd__observe_cleanup(srv);
     if (srv->ctx) {
         coap_free_context(srv->ctx);
     }

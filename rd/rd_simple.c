@@ -282,6 +282,7 @@ hnd_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_nack_reason
     struct rd_fetch *f = sent ? fetch_by_session(srv, session, coap_pdu_get_token(sent)) : NULL;
 
     (void)mid;
+    rd__observe_nack(srv, session, sent, reason);
     if (coap_session_get_max_retransmit(session) < COAP_DEFAULT_MAX_RETRANSMIT) {
         coap_session_set_max_retransmit(session, COAP_DEFAULT_MAX_RETRANSMIT);
     }

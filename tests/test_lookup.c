@@ -1769,6 +1769,72 @@ match_res(const struct test_reg *t, const char *qs)
     return mask;
 }
 
+/* Observers of a lookup: which changes of one registration can change its answer. */
+static int
+affects(const char *qs, enum lookup_kind kind, const struct test_reg *before,
+        const struct test_reg *after)
+{
+    struct lookup_query q;
+
+    assert_int_equal(query(&q, qs), RD_OK);
+    return lookup_change_affects(&q, kind, before ? &before->view : NULL,
+                                 after ? &after->view : NULL);
+}
+
+static void
+test_change_affects_ep_lookup_only_when_it_matched_before_or_after(void **state)
+{
+    struct test_reg a;
+    struct test_reg b;
+
+    (void)state;
+    reg_init(&a, "node1", "", REG_BASE, NULL, 0, "</t>;rt=\"temp\"");
+    reg_init(&b, "node1", "", REG_BASE, NULL, 0, "</t>;rt=\"light\"");
+    assert_int_equal(affects("rt=temp", LOOKUP_KIND_EP, NULL, &a), 1);
+    assert_int_equal(affects("rt=temp", LOOKUP_KIND_EP, &a, NULL), 1);
+    assert_int_equal(affects("rt=temp", LOOKUP_KIND_EP, &a, &b), 1);
+    assert_int_equal(affects("rt=temp", LOOKUP_KIND_EP, &b, &a), 1);
+    assert_int_equal(affects("rt=temp", LOOKUP_KIND_EP, &b, &b), 0);
+    assert_int_equal(affects("rt=temp", LOOKUP_KIND_EP, NULL, &b), 0);
+    assert_int_equal(affects("ep=other", LOOKUP_KIND_EP, &a, &b), 0);
+    assert_int_equal(affects("ep=node*", LOOKUP_KIND_EP, NULL, &b), 1);
+    reg_cleanup(&a);
+    reg_cleanup(&b);
+}
+
+static void
+test_change_affects_res_lookup_only_through_matching_links(void **state)
+{
+    struct test_reg a;
+    struct test_reg b;
+
+    (void)state;
+    reg_init(&a, "node1", "", REG_BASE, NULL, 0, "</t>;rt=\"temp\",</l>;title=\"lamp\"");
+    reg_init(&b, "node1", "", REG_BASE, NULL, 0, "</l>;title=\"lamp\"");
+    assert_int_equal(affects("rt=temp", LOOKUP_KIND_RES, &a, &b), 1);
+    assert_int_equal(affects("rt=temp", LOOKUP_KIND_RES, &b, &b), 0);
+    assert_int_equal(affects("title=lamp", LOOKUP_KIND_RES, NULL, &b), 1);
+    assert_int_equal(affects("title=lamp&rt=temp", LOOKUP_KIND_RES, &a, &b), 0);
+    /* Endpoint lookup takes each criterion from any link; resource lookup from one link. */
+    assert_int_equal(affects("title=lamp&rt=temp", LOOKUP_KIND_EP, &a, NULL), 1);
+    reg_cleanup(&a);
+    reg_cleanup(&b);
+}
+
+static void
+test_change_affects_ignores_paging_and_nothing_affects_without_registrations(void **state)
+{
+    struct test_reg a;
+
+    (void)state;
+    reg_init(&a, "node1", "s1", REG_BASE, NULL, 0, "</t>;rt=\"temp\"");
+    assert_int_equal(affects("rt=temp&count=1&page=5", LOOKUP_KIND_RES, NULL, &a), 1);
+    assert_int_equal(affects("d=s2&count=1&page=0", LOOKUP_KIND_EP, &a, &a), 0);
+    assert_int_equal(affects("", LOOKUP_KIND_EP, NULL, NULL), 0);
+    assert_int_equal(affects("", LOOKUP_KIND_RES, NULL, &a), 1);
+    reg_cleanup(&a);
+}
+
 /* All links of a registration as resource lookup writes them, separated by ','. */
 static void
 assert_res_output(const struct lookup_regview *v, const char *expected)
@@ -3237,6 +3303,10 @@ main(void)
         cmocka_unit_test(test_query_parse_rejects_too_many_criteria),
         cmocka_unit_test(test_query_parse_leaves_out_untouched_on_failure),
         cmocka_unit_test(test_match_ep_matches_empty_query_and_ignores_paging),
+        cmocka_unit_test(test_change_affects_ep_lookup_only_when_it_matched_before_or_after),
+        cmocka_unit_test(test_change_affects_res_lookup_only_through_matching_links),
+        cmocka_unit_test(
+            test_change_affects_ignores_paging_and_nothing_affects_without_registrations),
         cmocka_unit_test(test_match_ep_matches_exact_prefix_and_presence),
         cmocka_unit_test(test_match_ep_matches_valueless_attribute_only_by_presence),
         cmocka_unit_test(test_match_ep_compares_values_bytewise),

@@ -59,6 +59,8 @@ test_conf_init_sets_defaults(void **state)
     assert_int_equal(conf->http_connections, 64);
     assert_int_equal(conf->http_connections_per_ip, 16);
     assert_int_equal(conf->http_idle_timeout, 10);
+    assert_int_equal(conf->observe_max, 4096);
+    assert_int_equal(conf->observe_max_per_source, 16);
 }
 
 static void
@@ -126,7 +128,9 @@ test_conf_parse_reads_every_directive(void **state)
                        "max_links 10\n"
                        "sync always\n"
                        "sync_interval 5\n"
-                       "map_size 16\n";
+                       "map_size 16\n"
+                       "observe_max 100\n"
+                       "observe_max_per_source 0\n";
 
     assert_int_equal(parse(conf, text, err, sizeof(err)), RD_OK);
     assert_int_equal(conf->nlisten, 2);
@@ -142,6 +146,8 @@ test_conf_parse_reads_every_directive(void **state)
     assert_int_equal(conf->sync, STORE_SYNC_ALWAYS);
     assert_int_equal(conf->sync_interval, 5);
     assert_int_equal(conf->map_size, 16u * 1024 * 1024);
+    assert_int_equal(conf->observe_max, 100);
+    assert_int_equal(conf->observe_max_per_source, 0);
 }
 
 static void
@@ -182,6 +188,8 @@ test_conf_parse_rejects_out_of_range_numbers(void **state)
     assert_int_equal(parse(*state, "lifetime_max 4294967296\n", err, sizeof(err)), RD_EINVAL);
     assert_int_equal(parse(*state, "max_links -1\n", err, sizeof(err)), RD_EINVAL);
     assert_int_equal(parse(*state, "sync_interval 1x\n", err, sizeof(err)), RD_EINVAL);
+    assert_int_equal(parse(*state, "observe_max 1000001\n", err, sizeof(err)), RD_EINVAL);
+    assert_int_equal(parse(*state, "observe_max_per_source x\n", err, sizeof(err)), RD_EINVAL);
 }
 
 static void

@@ -343,14 +343,163 @@ test_etag_revalidation() {
     expect_match "and both links" '/t2>' "$BODY"
 }
 
+# Observers for the Observe tests (RFC 7641): coap-client processes, each for at most 30 s.
+OBSERVERS=()
+
+# observe NAME QUERY: observe rd-lookup/QUERY; what the observer receives goes to $WORK/NAME.obs.
+observe() {
+    # Line-buffered: the tests read what it received while it runs.
+    timeout 40 stdbuf -oL "$CLIENT" -v 6 -B 30 -s 30 -m get "coap://127.0.0.1:$PORT/rd-lookup/$2" \
+        >"$WORK/$1.obs" 2>&1 &
+    OBSERVERS+=($!)
+}
+
+# answers NAME [PATTERN]: how many 2.05 answers observer NAME got (its first one included), or
+# of those the ones whose options match PATTERN.
+answers() {
+    local n
+    n=$(grep -cE "v:1 t:(CON|NON|ACK) c:2\.05 [^]]*${2:-}" "$WORK/$1.obs" 2>/dev/null)
+    echo "${n:-0}"
+}
+
+# notes NAME: the answers with Observe observer NAME got: the first answer and notifications.
+notes() { answers "$1" Observe; }
+
+last_note() {
+    grep -oE 'v:1 t:(CON|NON|ACK) c:2\.05 [^]]*Observe.*' "$WORK/$1.obs" 2>/dev/null | tail -n 1
+}
+
+# wait_answers NAME N [PATTERN]: wait (10 s at most) until observer NAME has N answers (of
+# PATTERN); fails the test when it does not.
+wait_answers() {
+    local i=0
+    while [ "$(answers "$1" "${3:-}")" -lt "$2" ] && [ $i -lt 200 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    if [ "$(answers "$1" "${3:-}")" -lt "$2" ]; then
+        fail "observer $1: $2 answers expected, got $(answers "$1" "${3:-}")"
+        return 1
+    fi
+}
+
+wait_notes() { wait_answers "$1" "$2" Observe; }
+
+stop_observers() {
+    local p
+    for p in "${OBSERVERS[@]}"; do
+        kill "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    OBSERVERS=()
+}
+
+# An observer hears of changes to its own answer only: not of a registration its lookup cannot
+# match, nor of a change that leaves its answer as it was (RFC 7641 section 4.2: a notification
+# is a new representation). The positive control, an observer of a changed registration, shows
+# that the server went through the changes: its notifications come in later rounds.
+test_observer_hears_only_its_own_changes() {
+    coap post 'rd?ep=obs-b&base=coap://[2001:db8::b]' -t 40 -e '</b>;title="obs-b-title"'
+    local locb=$LOCATION
+    observe oa 'ep?ep=obs-a'
+    observe ob 'res?title=obs-b-title'
+    observe oc 'ep?ep=obs-b'
+    wait_notes oa 1 && wait_notes ob 1 && wait_notes oc 1 || return
+    expect_match "first answer of an unindexed lookup" 'obs-b-title' "$(last_note ob)"
+    coap post 'rd?ep=obs-unrelated' -t 40 -e '</u>;title="elsewhere"'
+    coap post "$locb?lt=5000"
+    expect_eq "lifetime updated" "2.04" "$CODE"
+    coap post 'rd?ep=obs-a' -t 40 -e '</a1>'
+    wait_notes oa 2 || return
+    expect_match "positive control notified" 'obs-a' "$(last_note oa)"
+    coap post 'rd?ep=obs-a' -t 40 -e '</a2>'
+    wait_notes oa 3 || return
+    expect_eq "no notification: unrelated registration, answer unchanged" "1" "$(notes ob)"
+    expect_eq "endpoint lookup: lifetime never shows, no notification" "1" "$(notes oc)"
+    coap post "$locb" -t 40 -e '</b2>;title="obs-b-title"'
+    wait_notes ob 2 || return
+    expect_match "a relevant change is notified" '/b2>' "$(last_note ob)"
+    stop_observers
+}
+
+# Registration, removal, registration again and expiry each change the answer: each is notified,
+# with the observer's own current answer.
+test_observer_told_of_change_removal_and_expiry() {
+    observe od 'res?rt=obs-d-type'
+    wait_notes od 1 || return
+    expect_no_match "nothing at first" '/d>' "$(last_note od)"
+    coap post 'rd?ep=obs-d' -t 40 -e '</d>;rt=obs-d-type'
+    local loc=$LOCATION
+    wait_notes od 2 || return
+    expect_match "registration notified" '/d>' "$(last_note od)"
+    coap delete "$loc"
+    wait_notes od 3 || return
+    expect_no_match "removal notified" '/d>' "$(last_note od)"
+    coap post 'rd?ep=obs-d&lt=2' -t 40 -e '</d>;rt=obs-d-type'
+    wait_notes od 4 || return
+    expect_match "registered again" '/d>' "$(last_note od)"
+    wait_notes od 5 || return
+    expect_no_match "expiry notified" '/d>' "$(last_note od)"
+    stop_observers
+}
+
+# metric NAME: its value in the server's metrics (over CoAP).
+metric() {
+    coap get 'metrics'
+    printf '%s\n' "$BODY" | sed -n "s/^$1 \([0-9.]*\)\$/\1/p"
+}
+
+# A client that deregisters (a GET with Observe 1 and the same token, RFC 7641 section 3.6) is
+# no observer any more. The raw client sends both from one port; 127.0.0.1 has shown by now
+# that it receives (Echo), so the first answer is no 4.01.
+test_observe_cancel_removes_observer() {
+    local before during after path
+    path="59$(hex rd-lookup)02$(hex ep)4c$(hex ep=cancel-me)"
+    before=$(metric core_rd_observers)
+    "$RAW" 127.0.0.1 "$PORT" "410101c1aa60$path" 1 >"$WORK/cancel.out"
+    expect_match "registered" '^2\.05 ' "$(cat "$WORK/cancel.out")"
+    during=$(metric core_rd_observers)
+    expect_eq "one more observer" "$((before + 1))" "$during"
+    "$RAW" 127.0.0.1 "$PORT" "410101c1aa60$path,410101c2aa6101$path" 1 >"$WORK/cancel.out"
+    after=$(metric core_rd_observers)
+    expect_eq "registered and deregistered: no more observers" "$during" "$after"
+}
+
+# observe_max_per_source: past it, an Observe request is answered as a plain GET (RFC 7641
+# section 4.1), and the refused client is never notified.
+test_observe_limit_per_source() {
+    observe l1 'ep?ep=lim'
+    wait_notes l1 1 || return
+    observe l2 'ep?ep=lim'
+    wait_notes l2 1 || return
+    observe l3 'ep?ep=lim'
+    wait_answers l3 1 || return
+    expect_eq "third observer from one address: answered without Observe" "0" "$(notes l3)"
+    coap get 'metrics'
+    expect_match "two observers" '(^|[^_])core_rd_observers 2' "$BODY"
+    expect_match "one refused" 'core_rd_observe_refused_total 1' "$BODY"
+    expect_match "most from one address" 'core_rd_observers_source_max 2' "$BODY"
+    coap post 'rd?ep=lim' -t 40 -e '</l>'
+    wait_notes l1 2 && wait_notes l2 2 || return
+    expect_eq "the refused client hears nothing" "1" "$(answers l3)"
+    stop_observers
+}
+
 start_rd -c /dev/null
 setup_directory
 for t in test_discovery_lists_lookups test_endpoint_lookup_all test_endpoint_lookup_filters \
     test_resource_lookup test_paging test_paging_in_any_order \
     test_paging_one_link_at_a_time test_etag_revalidation test_bad_lookups test_base_changes_follow \
     test_expired_registrations_leave_lookups test_block2_lookup test_observe_endpoint_lookup \
-    test_observe_sees_delete test_dual_stack_base_is_ipv4; do
+    test_observe_sees_delete test_dual_stack_base_is_ipv4 test_observer_hears_only_its_own_changes \
+    test_observer_told_of_change_removal_and_expiry test_observe_cancel_removes_observer; do
     run_test "$t"
 done
+stop_rd
+fresh_data
+printf 'observe_max_per_source 2\n' >"$WORK/observe.conf"
+start_rd -c "$WORK/observe.conf"
+run_test test_observe_limit_per_source
+stop_observers
 stop_rd
 summary

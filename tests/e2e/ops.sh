@@ -89,6 +89,10 @@ test_api_endpoints_filters_and_escapes() {
     http GET '/api/endpoints?d=floor*&count=1&page=1'
     expect_match "paging" '"total":2,"page":1,"count":1,"endpoints":\[\{[^]]*"ep":"node2"' \
         "$HTTP_BODY"
+    # The total is remembered for the next page, until the directory changes.
+    http GET '/api/endpoints?d=floor*&count=1&page=0'
+    expect_match "another page, the same total" '"total":2,"page":0,"count":1,"endpoints":\[\{' \
+        "$HTTP_BODY"
     http GET '/api/endpoints'
     expect_match "hostile name is a JSON string" '"ep":"<img src=x onerror=alert\(1\)>"' \
         "$HTTP_BODY"
@@ -98,6 +102,10 @@ test_api_endpoints_filters_and_escapes() {
     http GET '/api/stats'
     expect_match "stats" '"registrations":3,' "$HTTP_BODY"
     expect_match "stats history" '"history":\[\[[0-9]+,[0-9]+\]' "$HTTP_BODY"
+    http GET '/api/endpoints?d=floor*&count=1&page=1'
+    coap post 'rd?ep=node4&d=floor9' -t 40 -e '</x>'
+    http GET '/api/endpoints?d=floor*&count=1&page=0'
+    expect_match "a registration changes the total" '"total":3,' "$HTTP_BODY"
     stop_rd
 }
 
