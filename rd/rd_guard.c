@@ -1,34 +1,24 @@
-/* Datagram guard: looks at each request before libcoap reads it and answers the Block1
- * requests (RFC 7959 section 2.5) that libcoap 4.3.1 must not see. Its reassembly allocates
+/* Block1 guard: the part of the datagram gate (rd_gate.c) that answers the Block1 requests
+ * (RFC 7959 section 2.5) that libcoap 4.3.1 must not see. Its reassembly allocates
  * the size a Size1 option announces and as far as a block number reaches, and a body whose
  * first block is empty (or whose buffer could not be allocated) makes it read a NULL body when
  * the last block comes: a crash for two datagrams. Without Size1 on the first block it builds
  * no body: each block reaches the handler alone, and a repeated last block crashes it the same
  * way. So here a Block1 request over max_payload gets 4.13 with Size1, a non-final block that
  * is not full gets 4.00, and the non-final blocks of a body without Size1 never reach libcoap:
- * rd_block1.c keeps them and the guard answers 2.31 itself. It also drops signaling messages,
- * and sees the Echo values clients send back for the amplification limit. */
+ * rd_block1.c keeps them and the guard answers 2.31 itself. */
 #include <arpa/inet.h>
-#include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rd_internal.h"
 
-/* Descriptors looked at when searching for libcoap's endpoint sockets. */
-#define FD_SCAN_MAX 4096
 /* Options of our own answers are encoded by hand; their numbers need one extension byte. */
 _Static_assert(COAP_OPTION_MAXAGE >= 13 && COAP_OPTION_SIZE1 - COAP_OPTION_MAXAGE >= 13 &&
                    COAP_OPTION_SIZE1 < 269,
                "option deltas need one extension byte");
-/* Requests answered here per round at most, so a flood cannot hold the loop. */
-#define GUARD_BATCH 64
-/* libcoap reads at most this much of a datagram: look at exactly what it will see. */
-#define DATAGRAM_MAX COAP_RXBUFFER_SIZE
 
 /* What the guard needs from one request. */
 struct guard_req {
@@ -46,8 +36,6 @@ struct guard_req {
     int bad_option; /* Block1 or Size1 repeated or too long */
     size_t payload_len;
     const uint8_t *payload;
-    const uint8_t *echo; /* the Echo option's value, or NULL */
-    size_t echo_len;
     uint64_t key; /* Uri-Path, Uri-Query and Request-Tag: names a Block1 transfer */
 };
 
@@ -80,13 +68,6 @@ uint_value(const uint8_t *p, size_t len)
         v = v << 8 | p[i];
     }
     return v;
-}
-
-/* A signaling message: code class 7 in a CoAP-over-UDP header. */
-static int
-is_signaling(const uint8_t *p, size_t len)
-{
-    return len >= 4 && (p[0] >> 6) == 1 && (p[1] >> 5) == 7;
 }
 
 /* Parse header, token, the options we care about and the payload length. @return RD_OK for a
@@ -137,9 +118,6 @@ parse_request(const uint8_t *p, size_t len, struct guard_req *r)
             r->bad_option |= r->has_size1 || olen > 4;
             r->has_size1 = 1;
             r->size1 = uint_value(p + pos, (size_t)olen);
-        } else if (number == COAP_OPTION_ECHO && !r->echo) {
-            r->echo = p + pos;
-            r->echo_len = (size_t)olen;
         }
         if (number == COAP_OPTION_URI_PATH || number == COAP_OPTION_URI_QUERY ||
             number == COAP_OPTION_RTAG) {
@@ -266,25 +244,16 @@ answer(struct rd_server *srv, int fd, const struct sockaddr *to, socklen_t to_le
 }
 
 static void
-log_refusal(const struct rd_server *srv, const struct sockaddr_storage *from, const char *diag)
+log_refusal(const struct rd_server *srv, const struct sockaddr *from, const char *diag)
 {
     char host[INET6_ADDRSTRLEN] = "?";
 
-    if (from->ss_family == AF_INET6) {
+    if (from->sa_family == AF_INET6) {
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)from)->sin6_addr, host, sizeof(host));
-    } else if (from->ss_family == AF_INET) {
+    } else if (from->sa_family == AF_INET) {
         inet_ntop(AF_INET, &((const struct sockaddr_in *)from)->sin_addr, host, sizeof(host));
     }
     rd__log(srv, RD_LOG_INFO, "limit: Block1 request from %s refused: %s", host, diag);
-}
-
-/* Take the datagram at the head of @p fd's queue off it: libcoap never sees it. */
-static int
-drop_head(int fd)
-{
-    uint8_t byte;
-
-    return recv(fd, &byte, 1, MSG_DONTWAIT) < 0 ? RD_EINVAL : RD_OK;
 }
 
 /* A non-final block of a body sent without Size1: its first block has none, and later ones
@@ -298,17 +267,14 @@ without_size(struct rd_server *srv, const struct sockaddr *from, const struct gu
     return r->num == 0 ? !r->has_size1 : rd__b1_pending(srv, from, r->key);
 }
 
-/* Keep the block, take it off the queue, and ask for the next one (2.31 Continue, RFC 7959
- * section 2.3), or say the body cannot go on (4.08). */
+/* Keep the block and ask for the next one (2.31 Continue, RFC 7959 section 2.3), or say the
+ * body cannot go on (4.08). */
 static void
 keep_block(struct rd_server *srv, int fd, const struct sockaddr *from, socklen_t from_len,
            const struct guard_req *r)
 {
     int rc = rd__b1_put(srv, from, r->key, r->num, r->szx, r->payload, r->payload_len);
 
-    if (drop_head(fd)) {
-        return;
-    }
     if (rc == RD_OK) {
         answer(srv, fd, from, from_len, r, COAP_RESPONSE_CODE(231), "", 0,
                (long)(r->num << 4 | 1u << 3 | r->szx));
@@ -318,142 +284,37 @@ keep_block(struct rd_server *srv, int fd, const struct sockaddr *from, socklen_t
            rc == RD_ENOMEM ? "no memory for the body" : "Block1 block out of order", 0, -1);
 }
 
-/* Look at the datagrams at the head of one socket's queue, answering and dropping those libcoap
- * must not see, until one it may see (or none) is at the head. 1 when one it may see is. */
-static int
-guard_socket(struct rd_server *srv, int fd)
+int
+rd__guard_block1(struct rd_server *srv, int fd, const uint8_t *msg, size_t len,
+                 const struct sockaddr *from, socklen_t from_len)
 {
-    uint8_t buf[DATAGRAM_MAX];
-    struct sockaddr_storage from;
     struct guard_req r;
     coap_pdu_code_t code = 0;
     uint32_t max_age = 0;
+    const char *why;
 
-    for (int i = 0; i < GUARD_BATCH; i++) {
-        socklen_t from_len = sizeof(from);
-        ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT,
-                             (struct sockaddr *)&from, &from_len);
-        const char *why;
-
-        if (n < 0) {
-            return 0;
-        }
-        if (is_signaling(buf, (size_t)n)) {
-            /* Signaling (7.xx, RFC 8323) exists only over reliable transports, yet libcoap
-             * 4.3.1 takes a CSM over UDP and sets the session's MTU from it: a tiny one makes
-             * its next Block2 answer spin for ever. Dropped unseen, as a message format error
-             * (RFC 7252 section 4.2) that needs no answer. */
-            if (drop_head(fd)) {
-                return 0;
-            }
-            continue;
-        }
-        if (parse_request(buf, (size_t)n, &r)) {
-            return 1;
-        }
-        why = refusal(srv, &r, &code);
-        max_age = 0;
-        /* libcoap answers non-final blocks itself: the rate limit counts them here. */
-        if (!why && r.has_block1 && r.more) {
-            max_age = rd__limits_charge_datagram(srv, (struct sockaddr *)&from);
-        }
-        if (max_age) {
-            why = "rate limit";
-            code = COAP_RESPONSE_CODE(429);
-        }
-        if (!why && without_size(srv, (struct sockaddr *)&from, &r)) {
-            keep_block(srv, fd, (struct sockaddr *)&from, from_len, &r);
-            continue;
-        }
-        if (!why) {
-            if (r.echo) {
-                rd__limits_echo_seen(srv, (struct sockaddr *)&from, r.echo, r.echo_len);
-            }
-            return 1;
-        }
-        if (drop_head(fd)) {
-            return 0;
-        }
-        if (code != COAP_RESPONSE_CODE(429)) {
-            log_refusal(srv, &from, why);
-        }
-        answer(srv, fd, (struct sockaddr *)&from, from_len, &r, code, why, max_age, -1);
-    }
-    return 0;
-}
-
-/* Is @p fd an unconnected UDP socket bound to the family and port of @p want? */
-static int
-is_endpoint_socket(int fd, const coap_address_t *want)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    int type = 0;
-    socklen_t tlen = sizeof(type);
-    struct stat st;
-
-    if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode) ||
-        getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 || type != SOCK_DGRAM ||
-        getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
-        ss.ss_family != want->addr.sa.sa_family) {
+    if (parse_request(msg, len, &r)) {
         return 0;
     }
-    len = sizeof(ss);
-    if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0 || errno != ENOTCONN) {
+    why = refusal(srv, &r, &code);
+    /* libcoap answers non-final blocks itself: the rate limit counts them here. */
+    if (!why && r.has_block1 && r.more) {
+        max_age = rd__limits_charge_datagram(srv, from);
+    }
+    if (max_age) {
+        why = "rate limit";
+        code = COAP_RESPONSE_CODE(429);
+    }
+    if (!why && without_size(srv, from, &r)) {
+        keep_block(srv, fd, from, from_len, &r);
+        return 1;
+    }
+    if (!why) {
         return 0;
     }
-    len = sizeof(ss);
-    getsockname(fd, (struct sockaddr *)&ss, &len);
-    if (ss.ss_family == AF_INET6) {
-        return ((struct sockaddr_in6 *)&ss)->sin6_port == want->addr.sin6.sin6_port;
+    if (code != COAP_RESPONSE_CODE(429)) {
+        log_refusal(srv, from, why);
     }
-    return ((struct sockaddr_in *)&ss)->sin_port == want->addr.sin.sin_port;
-}
-
-int
-rd__guard_add(struct rd_server *srv, const coap_address_t *addr)
-{
-    for (int fd = 0; fd < FD_SCAN_MAX && srv->nguard < RD_LISTEN_MAX; fd++) {
-        int known = 0;
-
-        for (size_t i = 0; i < srv->nguard; i++) {
-            known |= srv->guard_fd[i] == fd;
-        }
-        if (!known && is_endpoint_socket(fd, addr)) {
-            srv->guard_fd[srv->nguard++] = fd;
-            return RD_OK;
-        }
-    }
-    rd__log(srv, RD_LOG_WARN, "cannot find the endpoint's socket: Block1 requests go unchecked");
-    return RD_ENOTFOUND;
-}
-
-int
-rd__guard_wait(struct rd_server *srv, unsigned wait_ms)
-{
-    int epfd = coap_context_get_coap_fd(srv->ctx);
-    struct pollfd pfd = { epfd, POLLIN, 0 };
-
-    /* Wait here rather than in libcoap, so every datagram is looked at before libcoap reads
-     * it; libcoap's own descriptor covers its sockets and its timers. */
-    if (epfd >= 0 && wait_ms) {
-        if (poll(&pfd, 1, (int)wait_ms) < 0 && errno != EINTR) {
-            return RD_EINVAL;
-        }
-    }
-    for (size_t i = 0; i < srv->nguard; i++) {
-        guard_socket(srv, srv->guard_fd[i]);
-    }
-    return epfd >= 0 ? RD_OK : RD_ENOTFOUND;
-}
-
-int
-rd__guard_pending(struct rd_server *srv)
-{
-    int pending = 0;
-
-    for (size_t i = 0; i < srv->nguard; i++) {
-        pending |= guard_socket(srv, srv->guard_fd[i]);
-    }
-    return pending;
+    answer(srv, fd, from, from_len, &r, code, why, max_age, -1);
+    return 1;
 }
