@@ -183,8 +183,11 @@ examine(struct rd_server *srv, int fd, struct msghdr *msg, uint8_t *buf, size_t 
         /* A CoAP ping (RFC 7252 section 4.3): every one gets its Reset. libcoap 4.3.1 sends at
          * most one Reset to an Empty message a session every quarter second (coap_dispatch, via
          * session->last_tx_rst), so of pings sent each on the previous one's Reset every
-         * second went unanswered. A ping costs a 4-byte answer: no amplification to limit. */
-        reply(srv, fd, msg, buf, 0, "");
+         * second went unanswered. A ping costs a 4-byte answer: no amplification to limit.
+         * A confirmable message to a group is not CoAP (RFC 7252 section 8.1): no answer. */
+        if (!to_multicast(msg)) {
+            reply(srv, fd, msg, buf, 0, "");
+        }
         return 0;
     }
     if (rd__guard_block1(srv, fd, buf, *len, (const struct sockaddr *)msg->msg_name,
