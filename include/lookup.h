@@ -83,7 +83,9 @@ void lookup_links_cleanup(struct lookup_links *l);
 
 /**
  * Check RFC 9176 section 5's "Limited Link Format": every target and every anchor is a full URI
- * (has a scheme) or path-absolute ("/x", not "//x"); an anchor may also be empty.
+ * (has a scheme) or path-absolute ("/x", not "//x"); an anchor may also be empty. Both must be
+ * URI-references in RFC 3986's syntax (ASCII, whole pct-encoded triplets, '[' ']' only in an
+ * authority, one '#'), and a link has one anchor at most.
  *
  * @return RD_OK; RD_EINVAL with a reason in @p diag.
  */

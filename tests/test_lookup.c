@@ -745,6 +745,50 @@ test_links_check_limited_rejects_relative_targets(void **state)
 }
 
 static void
+test_links_check_limited_rejects_targets_that_are_not_uris(void **state)
+{
+    static const char *const docs[] = {
+        "</s%zz>", "</s%2>",  "</s%>",    "</s\xc3\xb6>", "</s^x>",         "</s{x}>",    "</s|x>",
+        "</s`x>",  "</s\\x>", "</a#b#c>", "</a[1]>",      "<coap://h/[x]>", "<urn:a%g0>",
+    };
+    char diag[LOOKUP_DIAG_SIZE];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        struct lookup_links l;
+
+        if (parse(&l, docs[i], MAX_LINKS, NULL) != RD_OK) {
+            continue; /* refused by the parser already */
+        }
+        assert_int_equal(lookup_links_check_limited(l.links, l.nlinks, NULL, 0), RD_EINVAL);
+        lookup_links_cleanup(&l);
+    }
+    assert_int_equal(limited_rc("</a>,</s%zz>", diag), RD_EINVAL);
+    assert_string_equal(diag, "link 1: target is not a URI: bad percent-encoding");
+    assert_int_equal(limited_rc("</a>;anchor=\"/x y\"", diag), RD_EINVAL);
+    assert_string_equal(diag, "link 0: anchor is not a URI: a character that must be "
+                              "percent-encoded");
+    /* What RFC 3986 allows still passes. */
+    assert_int_equal(
+        limited_rc("</a%20b%C3%B6>,</p;x=1,y@z:w!$&'()*+=~._-?q=/?#f/?>,"
+                   "<coap://[2001:db8::1]:5683/x>,<coap://h/a>;anchor=\"coap://[::1]\"",
+                   NULL),
+        RD_OK);
+}
+
+static void
+test_links_check_limited_rejects_a_repeated_anchor(void **state)
+{
+    char diag[LOOKUP_DIAG_SIZE];
+
+    (void)state;
+    assert_int_equal(limited_rc("</a>,</b>;anchor=\"/x\";anchor=\"/y\"", diag), RD_EINVAL);
+    assert_string_equal(diag, "link 1: anchor repeated");
+    assert_int_equal(limited_rc("</b>;anchor=\"/x\";ANCHOR=\"/x\"", NULL), RD_EINVAL);
+    assert_int_equal(limited_rc("</b>;anchor=\"/x\";rel=a;rel=b", NULL), RD_OK);
+}
+
+static void
 test_links_check_limited_rejects_relative_anchors(void **state)
 {
     char diag[LOOKUP_DIAG_SIZE];
@@ -3188,6 +3232,8 @@ main(void)
         cmocka_unit_test(test_links_format_reports_etoobig),
         cmocka_unit_test(test_links_check_limited_accepts_absolute_paths_and_full_uris),
         cmocka_unit_test(test_links_check_limited_rejects_relative_targets),
+        cmocka_unit_test(test_links_check_limited_rejects_targets_that_are_not_uris),
+        cmocka_unit_test(test_links_check_limited_rejects_a_repeated_anchor),
         cmocka_unit_test(test_links_check_limited_rejects_relative_anchors),
         cmocka_unit_test(test_uri_check_base_accepts_usable_bases),
         cmocka_unit_test(test_uri_check_base_rejects_unusable_bases),
