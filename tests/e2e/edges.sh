@@ -2,7 +2,8 @@
 # End-to-end tests of the protocol's edges: no datagram reaches libcoap unexamined under a burst
 # (the datagram gate), every CoAP ping gets its Reset (RFC 7252 section 4.3), options RFC 7252
 # section 5.4 says to ignore are ignored and the critical ones refused with a 4.02 a strict
-# client takes, and unknown method codes get 4.05 (section 5.8). The real core-rd on loopback.
+# client takes, unknown method codes get 4.05 (section 5.8), and registered links must be URIs
+# with one anchor at most (RFC 3986, RFC 8288). The real core-rd on loopback.
 # Usage: edges.sh CORE_RD COAP_RAW
 set -u
 RD=$1
@@ -155,10 +156,28 @@ test_unknown_method_on_a_registration_is_405() {
     expect_eq "the registration is still there" "2.05" "$CODE"
 }
 
+test_links_must_be_uris_with_one_anchor() {
+    fresh
+    # From files: coap-client decodes percent-encoding in -e text.
+    printf '%s' '</ok>,</s%zz>' >"$WORK/bad.lf"
+    coap post 'rd?ep=bad-uri' -t 40 -f "$WORK/bad.lf"
+    expect_eq "a bad percent-encoding" "4.00" "$CODE"
+    expect_eq "names the link" "link 1: target is not a URI: bad percent-encoding" "$BODY"
+    coap post 'rd?ep=two-anchors' -t 40 -e '</s>;anchor="/a";anchor="/b"'
+    expect_eq "two anchors" "4.00" "$CODE"
+    expect_eq "names the link" "link 0: anchor repeated" "$BODY"
+    coap get 'rd-lookup/ep?ep=bad-uri'
+    expect_eq "nothing registered" "" "$BODY"
+    printf '%s' '</a%20b>;anchor="coap://[2001:db8::1]/x"' >"$WORK/good.lf"
+    coap post 'rd?ep=good-uri' -t 40 -f "$WORK/good.lf"
+    expect_eq "what RFC 3986 allows is registered" "2.01" "$CODE"
+}
+
 run_test test_every_ping_gets_a_reset
 run_test test_refused_burst_then_the_crash_pair
 run_test test_csm_burst_then_lookup
 run_test test_electives_out_of_range_are_ignored
 run_test test_unrecognized_critical_option_is_402
 run_test test_unknown_method_on_a_registration_is_405
+run_test test_links_must_be_uris_with_one_anchor
 summary
