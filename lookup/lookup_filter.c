@@ -358,6 +358,35 @@ uri_matches(const struct lookup_crit *c, const char *uri)
     return 1;
 }
 
+/* Matches the criterion against a registration's base URI, both normalized (RFC 3986 section
+ * 6.2.2 and 6.2.3: "COAP://H:5683" is "coap://h/"); bytes as they are when either is not a URI
+ * or too long to normalize. */
+static int
+base_matches(const struct lookup_crit *c, const char *base)
+{
+    char value[LOOKUP_URI_MAX];
+    char want[LOOKUP_URI_MAX];
+    char have[LOOKUP_URI_MAX];
+    struct lookup_crit norm;
+
+    if (value_matches(c, base, 0)) {
+        return 1;
+    }
+    if (c->value_len >= sizeof(value)) {
+        return 0;
+    }
+    memcpy(value, c->value, c->value_len);
+    value[c->value_len] = '\0';
+    if (lookup_uri_normalize(value, c->prefix, want, sizeof(want)) ||
+        lookup_uri_normalize(base, 0, have, sizeof(have))) {
+        return 0;
+    }
+    norm = *c;
+    norm.value = want;
+    norm.value_len = strlen(want);
+    return bytes_match(&norm, have, strlen(have));
+}
+
 /* Matches the criterion against a registration resource, given path-absolute. */
 static int
 href_matches(const struct lookup_crit *c, const char *href)
@@ -408,7 +437,7 @@ reg_matches(const struct lookup_crit *c, const struct lookup_regview *r)
             return 1;
         }
     } else if (crit_is(c, "base")) {
-        if (rec->base && value_matches(c, rec->base, 0)) {
+        if (rec->base && base_matches(c, rec->base)) {
             return 1;
         }
     } else if (crit_is(c, "lt")) {

@@ -2291,7 +2291,14 @@ test_match_res_matches_criteria_against_registration(void **state)
     assert_int_equal(match_res(&t, "lwm2m=1.1&if=sensor"), 0x3);
     assert_int_equal(match_res(&t, "base=" REG_BASE), 0xf);
     assert_int_equal(match_res(&t, "base=coap://[2001:db8::1]*"), 0xf);
-    assert_int_equal(match_res(&t, "base=coap://[2001:db8::1]:5683/"), 0);
+    /* RFC 3986 sections 6.2.2 and 6.2.3: the same base, spelled otherwise. */
+    assert_int_equal(match_res(&t, "base=coap://[2001:db8::1]:5683/"), 0xf);
+    assert_int_equal(match_res(&t, "base=COAP://[2001:DB8::1]"), 0xf);
+    assert_int_equal(match_res(&t, "base=coap://[2001:db8::1]:/%2E/"), 0xf);
+    assert_int_equal(match_res(&t, "base=Coap://[2001:DB8::1]*"), 0xf);
+    assert_int_equal(match_res(&t, "base=coap://[2001:db8::1]:5684"), 0);
+    assert_int_equal(match_res(&t, "base=coaps://[2001:db8::1]"), 0);
+    assert_int_equal(match_res(&t, "base=coap://[2001:db8::1]/x"), 0);
     assert_int_equal(match_res(&t, "lt=90000"), 0xf);
     assert_int_equal(match_res(&t, "lt=9"), 0);
     assert_int_equal(match_res(&t, "lt=9*"), 0xf);
@@ -3192,6 +3199,40 @@ test_match_link_filters_discovery_like_rfc6690(void **state)
     assert_int_equal(match_links(doc, "title"), 0);
 }
 
+static void
+test_uri_normalize_follows_rfc3986_section_6(void **state)
+{
+    static const char *const cases[][2] = {
+        { "COAP://Example.COM:5683", "coap://example.com/" },
+        { "coap://h:", "coap://h/" },
+        { "coaps://h:5684/a", "coaps://h/a" },
+        { "coaps://h:5683/a", "coaps://h:5683/a" },
+        { "coap+tcp://h:5683/a", "coap+tcp://h/a" },
+        { "http://h:80/a", "http://h/a" },
+        { "coap://[2001:DB8::1]:5683", "coap://[2001:db8::1]/" },
+        { "coap://h/%7e%41%2f%c3%b6?%7E%2a#%41", "coap://h/~A%2F%C3%B6?~%2A#A" },
+        { "coap://h/a/./b/../c/%2E%2E/d", "coap://h/a/d" },
+        { "coap://User%41@H/x", "coap://UserA@h/x" },
+        { "urn:Example:A", "urn:Example:A" },
+        { "coap://h%41/", "coap://ha/" },
+    };
+    char out[LOOKUP_URI_MAX];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(lookup_uri_normalize(cases[i][0], 0, out, sizeof(out)), RD_OK);
+        assert_string_equal(out, cases[i][1]);
+    }
+    /* A prefix keeps its dots and a port that may go on, and gains no "/". */
+    assert_int_equal(lookup_uri_normalize("COAP://H:56", 1, out, sizeof(out)), RD_OK);
+    assert_string_equal(out, "coap://h:56");
+    assert_int_equal(lookup_uri_normalize("COAP://H:5683/a/.", 1, out, sizeof(out)), RD_OK);
+    assert_string_equal(out, "coap://h/a/.");
+    assert_int_equal(lookup_uri_normalize("/no/scheme", 0, out, sizeof(out)), RD_EINVAL);
+    assert_int_equal(lookup_uri_normalize("coap://h/abc", 0, out, 8), RD_ETOOBIG);
+    assert_string_equal(out, "");
+}
+
 int
 main(void)
 {
@@ -3296,6 +3337,7 @@ main(void)
         cmocka_unit_test(test_match_ep_rt_of_the_endpoint_link),
         cmocka_unit_test(test_match_ep_lets_different_links_satisfy_different_criteria),
         cmocka_unit_test(test_match_res_matches_criteria_against_registration),
+        cmocka_unit_test(test_uri_normalize_follows_rfc3986_section_6),
         cmocka_unit_test(test_match_ep_treats_empty_sector_as_absent),
         cmocka_unit_test(test_match_res_compares_href_with_resolved_target),
         cmocka_unit_test(test_match_res_treats_empty_path_as_slash),
