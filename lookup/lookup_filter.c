@@ -73,12 +73,15 @@ lookup__next_token(const char *v, size_t len, size_t *pos, const char **tok, siz
     return 1;
 }
 
+/* Whether the parameter is lookup's own @p name (lower case), in any case. RFC 9176 section 6
+ * makes every other lookup parameter a filter named after an attribute, and attribute names
+ * compare without case (RFC 8288 section 3, which RFC 6690 follows): "Page" as a filter would be
+ * the filter "page", which cannot exist beside the parameter. So the query's names form one
+ * case-insensitive space, and "Page=2&COUNT=5" pages as the lower-case spelling does. */
 static int
 key_is(const struct lookup_qparam *q, const char *name)
 {
-    size_t n = strlen(name);
-
-    return q->key_len == n && memcmp(q->key, name, n) == 0;
+    return lookup__name_is(q->key, q->key_len, name);
 }
 
 /* Parses a decimal 0..4294967295 without sign, spaces or exponent, which strtoul would take. */

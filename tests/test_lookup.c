@@ -1141,6 +1141,9 @@ test_regparams_parse_refuses_lookup_params(void **state)
     (void)state;
     assert_refused(LOOKUP_REG_CREATE, "page=1", "page is not a registration parameter");
     assert_refused(LOOKUP_REG_CREATE, "count=1", "count is not a registration parameter");
+    assert_refused(LOOKUP_REG_CREATE, "Page=1", "page is not a registration parameter");
+    assert_refused(LOOKUP_REG_CREATE, "COUNT=1", "count is not a registration parameter");
+    assert_refused(LOOKUP_REG_CREATE, "HRef=/rd/1", "href is not a registration parameter");
     assert_refused(LOOKUP_REG_CREATE, "href=/rd/1", "href is not a registration parameter");
     assert_refused(LOOKUP_REG_UPDATE, "anchor=/x", "anchor is not a registration parameter");
     assert_refused(LOOKUP_REG_SIMPLE, "rt=core.rd-ep", "rt is not a registration parameter");
@@ -1884,6 +1887,12 @@ test_query_parse_reads_page_and_count(void **state)
     assert_int_equal(q.ncrit, 0);
     assert_int_equal(query(&q, "count=007"), RD_OK);
     assert_int_equal(q.count, 7);
+    /* Lookup's names are read without case, as the filters' are. */
+    assert_int_equal(query(&q, "Page=3&COUNT=4"), RD_OK);
+    assert_int_equal(q.page, 3);
+    assert_int_equal(q.count, 4);
+    assert_int_equal(q.ncrit, 0);
+    assert_int_equal(query(&q, "PAGE=1&count=2&page=2"), RD_EINVAL);
 }
 
 static void
