@@ -156,6 +156,21 @@ test_unknown_method_on_a_registration_is_405() {
     expect_eq "the registration is still there" "2.05" "$CODE"
 }
 
+# With the HTTP listener the loop waits elsewhere (rd_http.c); the gate is the same.
+test_gate_with_the_http_listener() {
+    stop_rd
+    fresh_data
+    start_rd_http
+    raw "40000064,40000065,40000066,40000067"
+    expect_eq "a Reset to each ping" "0.00 100|0.00 101|0.00 102|0.00 103" \
+        "$(printf '%s\n' "$RAW_OUT" | paste -sd'|' -)"
+    burst "50e10001210a*200,4101000201b9$(hex rd-lookup)03$(hex res)"
+    expect_match "200 CSMs, then a lookup answered" '^2\.05 2' "$RAW_OUT"
+    alive "with HTTP"
+    http GET /health
+    expect_eq "HTTP goes on" "200" "$HTTP_STATUS"
+}
+
 test_links_must_be_uris_with_one_anchor() {
     fresh
     # From files: coap-client decodes percent-encoding in -e text.
@@ -179,5 +194,6 @@ run_test test_csm_burst_then_lookup
 run_test test_electives_out_of_range_are_ignored
 run_test test_unrecognized_critical_option_is_402
 run_test test_unknown_method_on_a_registration_is_405
+run_test test_gate_with_the_http_listener
 run_test test_links_must_be_uris_with_one_anchor
 summary
