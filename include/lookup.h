@@ -83,7 +83,9 @@ void lookup_links_cleanup(struct lookup_links *l);
 
 /**
  * Check RFC 9176 section 5's "Limited Link Format": every target and every anchor is a full URI
- * (has a scheme) or path-absolute ("/x", not "//x"); an anchor may also be empty.
+ * (has a scheme) or path-absolute ("/x", not "//x"); an anchor may also be empty. Both must be
+ * URI-references in RFC 3986's syntax (ASCII, whole pct-encoded triplets, '[' ']' only in an
+ * authority, one '#'), and a link has one anchor at most.
  *
  * @return RD_OK; RD_EINVAL with a reason in @p diag.
  */
@@ -305,6 +307,19 @@ struct lookup_regview {
  *         RD_EINVAL when @p base has no scheme.
  */
 int lookup_uri_resolve(const char *base, const char *ref, char *out, size_t size);
+
+/**
+ * Normalize the URI @p uri for comparison (RFC 3986 sections 6.2.2 and 6.2.3): scheme and host
+ * in lower case, percent-encoded unreserved characters decoded and other triplets in upper-case
+ * hex, dot segments removed, an empty or default port (coap 5683, coaps 5684, ...) left out,
+ * and an empty path after an authority written "/". With @p prefix, @p uri is the start of a
+ * URI: its path keeps its dot segments, nothing is added, and a port is kept unless the
+ * authority ends inside @p uri.
+ *
+ * @return RD_OK; RD_EINVAL when @p uri has no scheme; RD_ETOOBIG when the result needs more
+ *         than @p size bytes with its NUL (or its path more than LOOKUP_URI_MAX).
+ */
+int lookup_uri_normalize(const char *uri, int prefix, char *out, size_t size);
 
 /**
  * Endpoint lookup (RFC 9176 section 6.2): 1 when every criterion matches the registration itself

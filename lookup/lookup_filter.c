@@ -73,12 +73,15 @@ lookup__next_token(const char *v, size_t len, size_t *pos, const char **tok, siz
     return 1;
 }
 
+/* Whether the parameter is lookup's own @p name (lower case), in any case. RFC 9176 section 6
+ * makes every other lookup parameter a filter named after an attribute, and attribute names
+ * compare without case (RFC 8288 section 3, which RFC 6690 follows): "Page" as a filter would be
+ * the filter "page", which cannot exist beside the parameter. So the query's names form one
+ * case-insensitive space, and "Page=2&COUNT=5" pages as the lower-case spelling does. */
 static int
 key_is(const struct lookup_qparam *q, const char *name)
 {
-    size_t n = strlen(name);
-
-    return q->key_len == n && memcmp(q->key, name, n) == 0;
+    return lookup__name_is(q->key, q->key_len, name);
 }
 
 /* Parses a decimal 0..4294967295 without sign, spaces or exponent, which strtoul would take. */
@@ -358,6 +361,35 @@ uri_matches(const struct lookup_crit *c, const char *uri)
     return 1;
 }
 
+/* Matches the criterion against a registration's base URI, both normalized (RFC 3986 section
+ * 6.2.2 and 6.2.3: "COAP://H:5683" is "coap://h/"); bytes as they are when either is not a URI
+ * or too long to normalize. */
+static int
+base_matches(const struct lookup_crit *c, const char *base)
+{
+    char value[LOOKUP_URI_MAX];
+    char want[LOOKUP_URI_MAX];
+    char have[LOOKUP_URI_MAX];
+    struct lookup_crit norm;
+
+    if (value_matches(c, base, 0)) {
+        return 1;
+    }
+    if (c->value_len >= sizeof(value)) {
+        return 0;
+    }
+    memcpy(value, c->value, c->value_len);
+    value[c->value_len] = '\0';
+    if (lookup_uri_normalize(value, c->prefix, want, sizeof(want)) ||
+        lookup_uri_normalize(base, 0, have, sizeof(have))) {
+        return 0;
+    }
+    norm = *c;
+    norm.value = want;
+    norm.value_len = strlen(want);
+    return bytes_match(&norm, have, strlen(have));
+}
+
 /* Matches the criterion against a registration resource, given path-absolute. */
 static int
 href_matches(const struct lookup_crit *c, const char *href)
@@ -408,7 +440,7 @@ reg_matches(const struct lookup_crit *c, const struct lookup_regview *r)
             return 1;
         }
     } else if (crit_is(c, "base")) {
-        if (rec->base && value_matches(c, rec->base, 0)) {
+        if (rec->base && base_matches(c, rec->base)) {
             return 1;
         }
     } else if (crit_is(c, "lt")) {

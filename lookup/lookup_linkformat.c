@@ -564,6 +564,56 @@ is_limited_ref(const char *s)
 }
 
 static int
+is_hex_digit(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* Why @p s is not an RFC 3986 URI-reference (section 4.1), or NULL. Limited Link Format has
+ * already made it a full URI or path-absolute; this checks what the characters may be: ASCII
+ * (RFC 3986 section 2: other characters are percent-encoded), unreserved, reserved or a whole
+ * pct-encoded triplet, one '#' at most, and '[' ']' only around an IP literal in the authority
+ * (section 3.2.2). A target that is not a URI cannot be resolved or matched reliably. */
+static const char *
+uri_ref_error(const char *s)
+{
+    static const char allowed[] = "-._~:/?#[]@!$&'()*+,;=";
+    const unsigned char *u = (const unsigned char *)s;
+    size_t authority_end = 0; /* offset past the authority, 0 when there is none */
+    int fragment = 0;
+
+    if (s[0] != '/') {
+        const char *colon = strchr(s, ':');
+
+        if (colon && colon[1] == '/' && colon[2] == '/') {
+            authority_end = (size_t)(colon + 3 - s) + strcspn(colon + 3, "/?#");
+        }
+    }
+    for (size_t i = 0; u[i]; i++) {
+        if (u[i] == '%') {
+            if (!is_hex_digit(u[i + 1]) || !is_hex_digit(u[i + 2])) {
+                return "bad percent-encoding";
+            }
+            i += 2;
+            continue;
+        }
+        if (u[i] >= 0x80 || u[i] <= 0x20 || u[i] == 0x7f) {
+            return "a character that must be percent-encoded";
+        }
+        if (!is_alpha(u[i]) && !(u[i] >= '0' && u[i] <= '9') && !strchr(allowed, u[i])) {
+            return "a character that must be percent-encoded";
+        }
+        if ((u[i] == '[' || u[i] == ']') && i >= authority_end) {
+            return "'[' or ']' outside an IP literal";
+        }
+        if (u[i] == '#' && fragment++) {
+            return "'#' in the fragment";
+        }
+    }
+    return NULL;
+}
+
+static int
 is_anchor_name(const char *name)
 {
     static const char anchor[] = "anchor";
@@ -588,6 +638,9 @@ lookup_links_check_limited(const struct lookup_link *links, size_t nlinks, char 
                            size_t diag_size)
 {
     for (size_t i = 0; i < nlinks; i++) {
+        const char *why;
+        int anchors = 0;
+
         if (!is_limited_ref(links[i].target)) {
             lookup__diag(diag, diag_size,
                          "limited link format: link %zu: target is neither a full URI nor "
@@ -595,11 +648,23 @@ lookup_links_check_limited(const struct lookup_link *links, size_t nlinks, char 
                          i);
             return RD_EINVAL;
         }
+        why = uri_ref_error(links[i].target);
+        if (why) {
+            lookup__diag(diag, diag_size, "link %zu: target is not a URI: %s", i, why);
+            return RD_EINVAL;
+        }
         for (size_t j = 0; j < links[i].nattrs; j++) {
             const struct lookup_attr *a = &links[i].attrs[j];
 
             if (!is_anchor_name(a->name)) {
                 continue;
+            }
+            /* One context per link: with two anchors, which one the RD resolves against, and
+             * which one a lookup's anchor filter sees, would be a guess (RFC 8288 section 3.2
+             * gives the link one context IRI). */
+            if (anchors++) {
+                lookup__diag(diag, diag_size, "link %zu: anchor repeated", i);
+                return RD_EINVAL;
             }
             if (!a->value) {
                 lookup__diag(diag, diag_size, "limited link format: link %zu: anchor without value",
@@ -612,6 +677,11 @@ lookup_links_check_limited(const struct lookup_link *links, size_t nlinks, char 
                              "limited link format: link %zu: anchor is neither a full URI nor "
                              "path-absolute",
                              i);
+                return RD_EINVAL;
+            }
+            why = uri_ref_error(a->value);
+            if (why) {
+                lookup__diag(diag, diag_size, "link %zu: anchor is not a URI: %s", i, why);
                 return RD_EINVAL;
             }
         }

@@ -201,7 +201,8 @@ scan_param(struct scan *sc, enum lookup_reg_op op, const struct lookup_qparam *q
         return RD_EINVAL;
     }
     for (size_t k = 0; k < sizeof(refused) / sizeof(refused[0]); k++) {
-        if (key_is(q, refused[k])) {
+        /* In any case: lookup reads these names without case (lookup_filter.c). */
+        if (lookup__name_is(q->key, q->key_len, refused[k])) {
             lookup__diag(diag, diag_size, "%s is not a registration parameter", refused[k]);
             return RD_EINVAL;
         }

@@ -1,4 +1,5 @@
-/* Reference resolution against a base URI (RFC 3986 sections 5.2 and 5.3). */
+/* Reference resolution against a base URI (RFC 3986 sections 5.2 and 5.3), and normalization
+ * for comparison (sections 6.2.2 and 6.2.3). */
 #include <stddef.h>
 #include <string.h>
 
@@ -294,6 +295,181 @@ tail:
     if (r.frag) {
         put(&o, "#", 1);
         put(&o, r.frag, r.frag_len);
+    }
+    if (o.overflow) {
+        rc = RD_ETOOBIG;
+        goto out;
+    }
+    out[o.len] = '\0';
+out:
+    if (rc && size > 0) {
+        out[0] = '\0';
+    }
+    return rc;
+}
+
+static int
+is_hex(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static unsigned
+hex_value(unsigned char c)
+{
+    return c <= '9' ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
+}
+
+static char
+to_lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Copy @p n bytes with percent-encoding normalized (RFC 3986 section 6.2.2.2: an encoded
+ * unreserved character decoded, other triplets with upper-case hex, section 6.2.2.1), and
+ * letters in lower case when @p lower (the case-insensitive scheme and host). */
+static void
+put_normal(struct out *o, const char *s, size_t n, int lower)
+{
+    static const char unreserved_marks[] = "-._~";
+
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+
+        if (c == '%' && n - i > 2 && is_hex((unsigned char)s[i + 1]) &&
+            is_hex((unsigned char)s[i + 2])) {
+            static const char hex[] = "0123456789ABCDEF";
+            unsigned v =
+                hex_value((unsigned char)s[i + 1]) << 4 | hex_value((unsigned char)s[i + 2]);
+            char triplet[3] = { '%', hex[v >> 4], hex[v & 15] };
+
+            i += 2;
+            c = (char)v;
+            if (is_alpha((unsigned char)c) || (c >= '0' && c <= '9') ||
+                (c && strchr(unreserved_marks, c))) {
+                c = lower ? to_lower(c) : c;
+                put(o, &c, 1);
+            } else {
+                put(o, triplet, 3);
+            }
+            continue;
+        }
+        c = lower ? to_lower(c) : c;
+        put(o, &c, 1);
+    }
+}
+
+/* The port a scheme implies (RFC 7252 section 6, RFC 8323 section 8, RFC 9110 section 4.2), or
+ * NULL. */
+static const char *
+default_port(const char *scheme, size_t len)
+{
+    static const struct {
+        const char *scheme;
+        const char *port;
+    } ports[] = { { "coap", "5683" },      { "coaps", "5684" }, { "coap+tcp", "5683" },
+                  { "coaps+tcp", "5684" }, { "coap+ws", "80" }, { "coaps+ws", "443" },
+                  { "http", "80" },        { "https", "443" } };
+
+    for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
+        size_t k = 0;
+
+        while (k < len && ports[i].scheme[k] && to_lower(scheme[k]) == ports[i].scheme[k]) {
+            k++;
+        }
+        if (k == len && ports[i].scheme[k] == '\0') {
+            return ports[i].port;
+        }
+    }
+    return NULL;
+}
+
+/* The authority, normalized: userinfo as it is but for percent-encoding, the host in lower case,
+ * and no port when it is empty or the scheme's default (section 6.2.3), unless @p keep_port. */
+static void
+put_authority(struct out *o, const struct uri_parts *u, int keep_port)
+{
+    const char *a = u->auth;
+    size_t n = u->auth_len;
+    const char *at = memchr(a, '@', n);
+    const char *host;
+    const char *colon = NULL;
+    const char *dflt;
+    size_t host_len;
+    size_t from = 0;
+
+    if (at) {
+        put_normal(o, a, (size_t)(at - a) + 1, 0);
+        n -= (size_t)(at - a) + 1;
+        a = at + 1;
+    }
+    host = a;
+    /* An IP literal's colons are inside its brackets. */
+    if (n && a[0] == '[') {
+        const char *close = memchr(a, ']', n);
+
+        from = close ? (size_t)(close - a) : n;
+    }
+    for (size_t i = from; i < n; i++) {
+        if (a[i] == ':') {
+            colon = a + i;
+        }
+    }
+    host_len = colon ? (size_t)(colon - host) : n;
+    put_normal(o, host, host_len, 1);
+    if (!colon) {
+        return;
+    }
+    dflt = default_port(u->scheme, u->scheme_len);
+    if (!keep_port && (colon + 1 == a + n || (dflt && strlen(dflt) == (size_t)(a + n - colon - 1) &&
+                                              memcmp(dflt, colon + 1, strlen(dflt)) == 0))) {
+        return;
+    }
+    put(o, colon, (size_t)(a + n - colon));
+}
+
+int
+lookup_uri_normalize(const char *uri, int prefix, char *out, size_t size)
+{
+    struct uri_parts u;
+    struct out o = { out, size ? size - 1 : 0, 0, size == 0 };
+    char path[LOOKUP_URI_MAX];
+    struct out p = { path, sizeof(path), 0, 0 };
+    int rc = RD_OK;
+
+    split_uri(uri, &u);
+    if (!u.scheme) {
+        rc = RD_EINVAL;
+        goto out;
+    }
+    put_normal(&o, u.scheme, u.scheme_len, 1);
+    put(&o, ":", 1);
+    if (u.auth) {
+        /* A prefix may stop inside the port: "coap://h:56" is not "coap://h". */
+        put(&o, "//", 2);
+        put_authority(&o, &u, prefix && u.auth[u.auth_len] == '\0');
+    }
+    put_normal(&p, u.path, u.path_len, 0);
+    if (p.overflow) {
+        rc = RD_ETOOBIG;
+        goto out;
+    }
+    if (prefix) {
+        /* A prefix is not a URI: its last segment may be cut short, so dots stay. */
+        put(&o, path, p.len);
+    } else if (u.auth && p.len == 0) {
+        put(&o, "/", 1);
+    } else {
+        put_clean_path(&o, path, p.len, NULL, 0);
+    }
+    if (u.query) {
+        put(&o, "?", 1);
+        put_normal(&o, u.query, u.query_len, 0);
+    }
+    if (u.frag) {
+        put(&o, "#", 1);
+        put_normal(&o, u.frag, u.frag_len, 0);
     }
     if (o.overflow) {
         rc = RD_ETOOBIG;

@@ -367,7 +367,9 @@ rd__block1_read(struct rd_server *srv, const coap_session_t *session, const coap
         *len = 0;
     }
     if (has < 0 || repeated(request)) {
-        rd__respond_error(response, COAP_RESPONSE_CODE_BAD_REQUEST,
+        /* A critical option repeated or of a length out of range is one not recognized
+         * (RFC 7252 sections 5.4.3 and 5.4.5): 4.02, as the gate answers over UDP. */
+        rd__respond_error(response, COAP_RESPONSE_CODE_BAD_OPTION,
                           "Block1 or Size1 repeated or too long");
         return RD_EINVAL;
     }

@@ -576,7 +576,6 @@ rd__http_io(struct rd_server *srv, uint32_t timeout_ms)
         if (MHD_get_timeout(srv->http->mhd, &mhd_ms) == MHD_YES && mhd_ms < timeout_ms) {
             timeout_ms = (uint32_t)mhd_ms;
         }
-        rd__guard_wait(srv, 0);
         if (coap_io_process_with_fds(srv->ctx, timeout_ms ? timeout_ms : COAP_IO_NO_WAIT, maxfd + 1,
                                      &rs, &ws, &es) < 0) {
             return -1;
@@ -611,8 +610,7 @@ rd__http_io(struct rd_server *srv, uint32_t timeout_ms)
         FD_ZERO(&es);
     }
     /* libcoap's epoll descriptor became readable or its timers are due: either way it only
-     * does what is ready now, after the guard has looked at the datagrams (rd_guard.c). */
-    rd__guard_wait(srv, 0);
+     * does what is ready now. */
     if (coap_io_process(srv->ctx, COAP_IO_NO_WAIT) < 0) {
         return -1;
     }

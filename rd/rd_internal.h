@@ -172,9 +172,9 @@ struct rd_server {
     struct rd_http *http;                 /**< HTTP listener; NULL when off */
     struct rd_lograte *lograte;           /**< log budgets per source (rd_log.c) */
     struct rd_limits *limits;             /**< per-address state, fixed size */
-    int guard_fd[RD_LISTEN_MAX];          /**< libcoap's endpoint sockets, looked at first */
+    int guard_fd[RD_LISTEN_MAX];          /**< libcoap's endpoint sockets, gated (rd_gate.c) */
     size_t nguard;
-    uint16_t guard_mid;         /**< message IDs of the guard's non-confirmable answers */
+    uint16_t guard_mid;         /**< message IDs of the gate's non-confirmable answers */
     struct rd_b1 *b1;           /**< Block1 bodies being received (rd_block1.c) */
     struct rd_b2 *b2;           /**< answers of several blocks (rd_block2.c) */
     struct rd_observe *observe; /**< observers of lookups (rd_observe.c) */
@@ -650,8 +650,7 @@ int rd__limits_block_ok(struct rd_server *srv, const coap_session_t *session,
 int rd__sockaddr_key(const struct sockaddr *from, uint8_t addr[16], uint16_t *port);
 
 /** A datagram from @p from carried Echo @p value: when this server gave it to that address,
- * the address is verified for the amplification limit (the guard sees every datagram, block
- * requests libcoap answers by itself included). */
+ * the address is verified for the amplification limit (the gate sees every plain datagram). */
 void rd__limits_echo_seen(struct rd_server *srv, const struct sockaddr *from, const uint8_t *value,
                           size_t len);
 
@@ -677,25 +676,57 @@ int rd__limits_verified(struct rd_server *srv, const coap_session_t *session,
  * request with a random token). */
 void rd__limits_mark_verified(struct rd_server *srv, const coap_session_t *session);
 
-/* rd_guard.c */
+/* rd_gate.c */
 
-/** Find the socket libcoap opened for the endpoint at @p addr and look at its datagrams from
- * now on. @return RD_OK; RD_ENOTFOUND (logged; the server runs without the guard). */
-int rd__guard_add(struct rd_server *srv, const coap_address_t *addr);
+/* libcoap 4.3.1 has no hook between its socket and its parser: the gate interposes recvmsg()
+ * (rd_gate.c). A libcoap that offers such a hook builds without the interposition. */
+#define RD_GATE_INTERPOSE (LIBCOAP_VERSION <= 4003001U)
+
+/** Find the socket libcoap opened for the endpoint at @p addr and examine each of its datagrams
+ * before libcoap parses it, from now on. @return RD_OK; RD_ENOTFOUND (logged; the server runs
+ * without the gate). */
+int rd__gate_add(struct rd_server *srv, const coap_address_t *addr);
+
+/** Stop examining @p srv's sockets (before they close). */
+void rd__gate_remove(struct rd_server *srv);
+
+/** 1 when a datagram waits on one of @p srv's plain CoAP sockets: libcoap may read again without
+ * waiting. */
+int rd__gate_pending(struct rd_server *srv);
+
+/* rd_options.c */
+
+/** What rd__msg_examine() found a request to need. */
+enum rd_msg_verdict {
+    RD_MSG_PASS = 0,   /* to libcoap, as rewritten */
+    RD_MSG_BAD_OPTION, /* an unrecognized critical option: 4.02 to a CON, a NON is dropped */
+    RD_MSG_BAD_METHOD, /* a method code libcoap does not know: 4.05 */
+};
+
+/** The examination of one request. */
+struct rd_msg_exam {
+    enum rd_msg_verdict verdict;
+    unsigned option;  /**< RD_MSG_BAD_OPTION: the first critical option not recognized */
+    unsigned dropped; /**< elective options left out (unrecognized: RFC 7252 section 5.4.1) */
+    size_t echo_off;  /**< RD_MSG_PASS: where the Echo value starts in the output */
+    size_t echo_len;  /**< its length; 0 when there is no Echo option */
+};
 
 /**
- * Wait up to @p wait_ms for input on libcoap's descriptor, then answer and drop the Block1
- * requests libcoap 4.3.1 must not see (over max_payload: 4.13; a non-final block not full:
- * 4.00) at the head of each endpoint's queue.
+ * Examine the options of the CoAP-over-UDP request @p msg (@p len bytes) as RFC 7252 sections
+ * 5.4.1 to 5.4.5 and 5.10 require: an elective option that is unknown is kept (libcoap ignores
+ * it); one whose length is out of range, or repeated where it may not be, and an empty
+ * Uri-Query, are left out of the copy written to @p out; such a critical option, or one not
+ * recognized, makes the verdict RD_MSG_BAD_OPTION; a method code above 0.07 RD_MSG_BAD_METHOD.
  *
- * @return RD_OK: libcoap may now read without waiting; RD_ENOTFOUND: libcoap has no descriptor
- *         of its own and must do the waiting; RD_EINVAL: the wait failed.
+ * @param out      receives the request without the options left out; at least @p len bytes
+ * @param out_len  receives the length written to @p out
+ * @return RD_OK with @p out, @p out_len and @p exam written; RD_EINVAL when @p msg is not a
+ *         well-formed request (an answer, an Empty or signaling message, a message format
+ *         error, or @p out_size below @p len): nothing is written.
  */
-int rd__guard_wait(struct rd_server *srv, unsigned wait_ms);
-
-/** Look at the datagrams waiting, as rd__guard_wait() does without waiting: 1 when one that
- * libcoap may read is waiting on a plain CoAP socket. */
-int rd__guard_pending(struct rd_server *srv);
+int rd__msg_examine(const uint8_t *msg, size_t len, uint8_t *out, size_t out_size, size_t *out_len,
+                    struct rd_msg_exam *exam);
 
 /* rd_simple.c */
 

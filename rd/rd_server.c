@@ -142,7 +142,7 @@ add_endpoint(struct rd_server *srv, const char *spec, coap_proto_t proto)
     }
     /* Only plain CoAP: libcoap decrypts DTLS records after reading them. */
     if (proto == COAP_PROTO_UDP) {
-        rd__guard_add(srv, &addr);
+        rd__gate_add(srv, &addr);
     }
     rd__log(srv, RD_LOG_INFO, "listening on %s%s", hostport, proto_name(proto));
     rc = RD_OK;
@@ -462,8 +462,6 @@ housekeeping(struct rd_server *srv)
 int
 rd_server_step(struct rd_server *srv, unsigned wait_ms)
 {
-    int rc;
-
     housekeeping(srv);
     /* Wake up soon when observers wait for a coalesced notification, at once when a sweep has
      * more to collect. */
@@ -473,21 +471,16 @@ rd_server_step(struct rd_server *srv, unsigned wait_ms)
         wait_ms = RD_NOTIFY_INTERVAL_MS;
     }
     if (srv->http) {
-        /* It waits on libcoap's and the HTTP descriptors together and lets the guard look at
-         * the datagrams just before libcoap reads them. */
+        /* It waits on libcoap's and the HTTP descriptors together. */
         return rd__http_io(srv, wait_ms ? wait_ms : COAP_IO_NO_WAIT) < 0 ? RD_EINVAL : RD_OK;
     }
-    rc = rd__guard_wait(srv, wait_ms);
-    if (rc == RD_EINVAL) {
-        return rc;
-    }
     /* libcoap reads 0 as "wait for ever" and COAP_IO_NO_WAIT as "do not wait". */
-    if (coap_io_process(srv->ctx, rc == RD_OK || !wait_ms ? COAP_IO_NO_WAIT : wait_ms) < 0) {
+    if (coap_io_process(srv->ctx, wait_ms ? wait_ms : COAP_IO_NO_WAIT) < 0) {
         return RD_EINVAL;
     }
     /* libcoap reads one datagram a socket each time: under load, go on reading what waits
      * without a wait and without the housekeeping, which runs between batches. */
-    for (int i = 1; rc == RD_OK && i < STEP_BATCH && rd__guard_pending(srv); i++) {
+    for (int i = 1; i < STEP_BATCH && rd__gate_pending(srv); i++) {
         if (coap_io_process(srv->ctx, COAP_IO_NO_WAIT) < 0) {
             return RD_EINVAL;
         }
@@ -527,6 +520,7 @@ rd_server_free(struct rd_server *srv)
     rd__http_cleanup(srv);
     rd__simple_cleanup(srv);
     rd__observe_cleanup(srv);
+    rd__gate_remove(srv);
     if (srv->ctx) {
         coap_free_context(srv->ctx);
     }

@@ -745,6 +745,50 @@ test_links_check_limited_rejects_relative_targets(void **state)
 }
 
 static void
+test_links_check_limited_rejects_targets_that_are_not_uris(void **state)
+{
+    static const char *const docs[] = {
+        "</s%zz>", "</s%2>",  "</s%>",    "</s\xc3\xb6>", "</s^x>",         "</s{x}>",    "</s|x>",
+        "</s`x>",  "</s\\x>", "</a#b#c>", "</a[1]>",      "<coap://h/[x]>", "<urn:a%g0>",
+    };
+    char diag[LOOKUP_DIAG_SIZE];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        struct lookup_links l;
+
+        if (parse(&l, docs[i], MAX_LINKS, NULL) != RD_OK) {
+            continue; /* refused by the parser already */
+        }
+        assert_int_equal(lookup_links_check_limited(l.links, l.nlinks, NULL, 0), RD_EINVAL);
+        lookup_links_cleanup(&l);
+    }
+    assert_int_equal(limited_rc("</a>,</s%zz>", diag), RD_EINVAL);
+    assert_string_equal(diag, "link 1: target is not a URI: bad percent-encoding");
+    assert_int_equal(limited_rc("</a>;anchor=\"/x y\"", diag), RD_EINVAL);
+    assert_string_equal(diag, "link 0: anchor is not a URI: a character that must be "
+                              "percent-encoded");
+    /* What RFC 3986 allows still passes. */
+    assert_int_equal(
+        limited_rc("</a%20b%C3%B6>,</p;x=1,y@z:w!$&'()*+=~._-?q=/?#f/?>,"
+                   "<coap://[2001:db8::1]:5683/x>,<coap://h/a>;anchor=\"coap://[::1]\"",
+                   NULL),
+        RD_OK);
+}
+
+static void
+test_links_check_limited_rejects_a_repeated_anchor(void **state)
+{
+    char diag[LOOKUP_DIAG_SIZE];
+
+    (void)state;
+    assert_int_equal(limited_rc("</a>,</b>;anchor=\"/x\";anchor=\"/y\"", diag), RD_EINVAL);
+    assert_string_equal(diag, "link 1: anchor repeated");
+    assert_int_equal(limited_rc("</b>;anchor=\"/x\";ANCHOR=\"/x\"", NULL), RD_EINVAL);
+    assert_int_equal(limited_rc("</b>;anchor=\"/x\";rel=a;rel=b", NULL), RD_OK);
+}
+
+static void
 test_links_check_limited_rejects_relative_anchors(void **state)
 {
     char diag[LOOKUP_DIAG_SIZE];
@@ -1097,6 +1141,9 @@ test_regparams_parse_refuses_lookup_params(void **state)
     (void)state;
     assert_refused(LOOKUP_REG_CREATE, "page=1", "page is not a registration parameter");
     assert_refused(LOOKUP_REG_CREATE, "count=1", "count is not a registration parameter");
+    assert_refused(LOOKUP_REG_CREATE, "Page=1", "page is not a registration parameter");
+    assert_refused(LOOKUP_REG_CREATE, "COUNT=1", "count is not a registration parameter");
+    assert_refused(LOOKUP_REG_CREATE, "HRef=/rd/1", "href is not a registration parameter");
     assert_refused(LOOKUP_REG_CREATE, "href=/rd/1", "href is not a registration parameter");
     assert_refused(LOOKUP_REG_UPDATE, "anchor=/x", "anchor is not a registration parameter");
     assert_refused(LOOKUP_REG_SIMPLE, "rt=core.rd-ep", "rt is not a registration parameter");
@@ -1906,6 +1953,12 @@ test_query_parse_reads_page_and_count(void **state)
     assert_int_equal(q.ncrit, 0);
     assert_int_equal(query(&q, "count=007"), RD_OK);
     assert_int_equal(q.count, 7);
+    /* Lookup's names are read without case, as the filters' are. */
+    assert_int_equal(query(&q, "Page=3&COUNT=4"), RD_OK);
+    assert_int_equal(q.page, 3);
+    assert_int_equal(q.count, 4);
+    assert_int_equal(q.ncrit, 0);
+    assert_int_equal(query(&q, "PAGE=1&count=2&page=2"), RD_EINVAL);
 }
 
 static void
@@ -2313,7 +2366,14 @@ test_match_res_matches_criteria_against_registration(void **state)
     assert_int_equal(match_res(&t, "lwm2m=1.1&if=sensor"), 0x3);
     assert_int_equal(match_res(&t, "base=" REG_BASE), 0xf);
     assert_int_equal(match_res(&t, "base=coap://[2001:db8::1]*"), 0xf);
-    assert_int_equal(match_res(&t, "base=coap://[2001:db8::1]:5683/"), 0);
+    /* RFC 3986 sections 6.2.2 and 6.2.3: the same base, spelled otherwise. */
+    assert_int_equal(match_res(&t, "base=coap://[2001:db8::1]:5683/"), 0xf);
+    assert_int_equal(match_res(&t, "base=COAP://[2001:DB8::1]"), 0xf);
+    assert_int_equal(match_res(&t, "base=coap://[2001:db8::1]:/%2E/"), 0xf);
+    assert_int_equal(match_res(&t, "base=Coap://[2001:DB8::1]*"), 0xf);
+    assert_int_equal(match_res(&t, "base=coap://[2001:db8::1]:5684"), 0);
+    assert_int_equal(match_res(&t, "base=coaps://[2001:db8::1]"), 0);
+    assert_int_equal(match_res(&t, "base=coap://[2001:db8::1]/x"), 0);
     assert_int_equal(match_res(&t, "lt=90000"), 0xf);
     assert_int_equal(match_res(&t, "lt=9"), 0);
     assert_int_equal(match_res(&t, "lt=9*"), 0xf);
@@ -3214,6 +3274,40 @@ test_match_link_filters_discovery_like_rfc6690(void **state)
     assert_int_equal(match_links(doc, "title"), 0);
 }
 
+static void
+test_uri_normalize_follows_rfc3986_section_6(void **state)
+{
+    static const char *const cases[][2] = {
+        { "COAP://Example.COM:5683", "coap://example.com/" },
+        { "coap://h:", "coap://h/" },
+        { "coaps://h:5684/a", "coaps://h/a" },
+        { "coaps://h:5683/a", "coaps://h:5683/a" },
+        { "coap+tcp://h:5683/a", "coap+tcp://h/a" },
+        { "http://h:80/a", "http://h/a" },
+        { "coap://[2001:DB8::1]:5683", "coap://[2001:db8::1]/" },
+        { "coap://h/%7e%41%2f%c3%b6?%7E%2a#%41", "coap://h/~A%2F%C3%B6?~%2A#A" },
+        { "coap://h/a/./b/../c/%2E%2E/d", "coap://h/a/d" },
+        { "coap://User%41@H/x", "coap://UserA@h/x" },
+        { "urn:Example:A", "urn:Example:A" },
+        { "coap://h%41/", "coap://ha/" },
+    };
+    char out[LOOKUP_URI_MAX];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(lookup_uri_normalize(cases[i][0], 0, out, sizeof(out)), RD_OK);
+        assert_string_equal(out, cases[i][1]);
+    }
+    /* A prefix keeps its dots and a port that may go on, and gains no "/". */
+    assert_int_equal(lookup_uri_normalize("COAP://H:56", 1, out, sizeof(out)), RD_OK);
+    assert_string_equal(out, "coap://h:56");
+    assert_int_equal(lookup_uri_normalize("COAP://H:5683/a/.", 1, out, sizeof(out)), RD_OK);
+    assert_string_equal(out, "coap://h/a/.");
+    assert_int_equal(lookup_uri_normalize("/no/scheme", 0, out, sizeof(out)), RD_EINVAL);
+    assert_int_equal(lookup_uri_normalize("coap://h/abc", 0, out, 8), RD_ETOOBIG);
+    assert_string_equal(out, "");
+}
+
 int
 main(void)
 {
@@ -3254,6 +3348,8 @@ main(void)
         cmocka_unit_test(test_links_format_reports_etoobig),
         cmocka_unit_test(test_links_check_limited_accepts_absolute_paths_and_full_uris),
         cmocka_unit_test(test_links_check_limited_rejects_relative_targets),
+        cmocka_unit_test(test_links_check_limited_rejects_targets_that_are_not_uris),
+        cmocka_unit_test(test_links_check_limited_rejects_a_repeated_anchor),
         cmocka_unit_test(test_links_check_limited_rejects_relative_anchors),
         cmocka_unit_test(test_uri_check_base_accepts_usable_bases),
         cmocka_unit_test(test_uri_check_base_rejects_unusable_bases),
@@ -3320,6 +3416,7 @@ main(void)
         cmocka_unit_test(test_match_ep_rt_of_the_endpoint_link),
         cmocka_unit_test(test_match_ep_lets_different_links_satisfy_different_criteria),
         cmocka_unit_test(test_match_res_matches_criteria_against_registration),
+        cmocka_unit_test(test_uri_normalize_follows_rfc3986_section_6),
         cmocka_unit_test(test_match_ep_treats_empty_sector_as_absent),
         cmocka_unit_test(test_match_res_compares_href_with_resolved_target),
         cmocka_unit_test(test_match_res_treats_empty_path_as_slash),

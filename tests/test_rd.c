@@ -550,6 +550,232 @@ test_status_to_coap_maps_each_status(void **state)
     assert_int_equal(rd__status_to_coap(RD_ENOMEM), COAP_RESPONSE_CODE_INTERNAL_ERROR);
 }
 
+/* Bytes of hex text @p hex (spaces allowed) into @p out. @return the length. */
+static size_t
+unhex(const char *hex, uint8_t *out, size_t size)
+{
+    size_t n = 0;
+
+    for (const char *p = hex; *p && n < size; p++) {
+        unsigned v;
+
+        if (*p == ' ') {
+            continue;
+        }
+        assert_int_equal(sscanf(p, "%2x", &v), 1);
+        out[n++] = (uint8_t)v;
+        p++;
+    }
+    return n;
+}
+
+/* Examine request @p in (hex) and compare the output with @p want (hex). */
+static struct rd_msg_exam
+examine_hex(const char *in, const char *want)
+{
+    uint8_t msg[256];
+    uint8_t out[256];
+    uint8_t expected[256];
+    size_t len = unhex(in, msg, sizeof(msg));
+    size_t out_len = 0;
+    struct rd_msg_exam e;
+
+    assert_int_equal(rd__msg_examine(msg, len, out, sizeof(out), &out_len, &e), RD_OK);
+    if (want) {
+        size_t want_len = unhex(want, expected, sizeof(expected));
+
+        assert_int_equal(out_len, want_len);
+        assert_memory_equal(out, expected, want_len);
+    }
+    return e;
+}
+
+/* CON GET with token 0x42: the header every example below starts with, and Uri-Path "rd". */
+#define GET_HDR "41 01 12 34 42"
+#define PATH_RD "b2 72 64"
+
+static void
+test_msg_examine_passes_a_plain_request_unchanged(void **state)
+{
+    /* GET /rd-lookup/ep?ep=a */
+    const char *get = GET_HDR " b9 72642d6c6f6f6b7570 02 6570 44 65703d61";
+    struct rd_msg_exam e = examine_hex(get, get);
+
+    (void)state;
+    assert_int_equal(e.verdict, RD_MSG_PASS);
+    assert_int_equal(e.dropped, 0);
+    assert_int_equal(e.echo_len, 0);
+}
+
+static void
+test_msg_examine_leaves_out_electives_of_a_length_out_of_range(void **state)
+{
+    struct rd_msg_exam e;
+
+    (void)state;
+    /* An 18-byte ETag (4) before Uri-Path: the path's delta becomes 11. */
+    e = examine_hex(GET_HDR " 4d05 000102030405060708090a0b0c0d0e0f1011 72 7264",
+                    GET_HDR " " PATH_RD);
+    assert_int_equal(e.verdict, RD_MSG_PASS);
+    assert_int_equal(e.dropped, 1);
+    /* A 4-byte Observe (6). */
+    e = examine_hex(GET_HDR " 64 00000000 52 7264", GET_HDR " " PATH_RD);
+    assert_int_equal(e.dropped, 1);
+    /* A 5-byte Content-Format (12) in a POST with a payload, between Uri-Path and Uri-Query. */
+    e = examine_hex("41 02 12 34 42 " PATH_RD " 15 0000000028 34 65703d61 ff 3c613e",
+                    "41 02 12 34 42 " PATH_RD " 44 65703d61 ff 3c613e");
+    assert_int_equal(e.verdict, RD_MSG_PASS);
+    assert_int_equal(e.dropped, 1);
+    /* An empty Echo (RFC 9175: 1 to 40 bytes) is no Echo value. */
+    e = examine_hex(GET_HDR " " PATH_RD " d0e4", GET_HDR " " PATH_RD);
+    assert_int_equal(e.dropped, 1);
+    assert_int_equal(e.echo_len, 0);
+}
+
+static void
+test_msg_examine_leaves_out_a_repeated_elective(void **state)
+{
+    /* Content-Format twice: the second is unrecognized (RFC 7252 section 5.4.5). */
+    struct rd_msg_exam e =
+        examine_hex("41 02 12 34 42 " PATH_RD " 11 28 01 32", "41 02 12 34 42 " PATH_RD " 11 28");
+
+    (void)state;
+    assert_int_equal(e.verdict, RD_MSG_PASS);
+    assert_int_equal(e.dropped, 1);
+}
+
+static void
+test_msg_examine_leaves_out_an_empty_uri_query(void **state)
+{
+    struct rd_msg_exam e =
+        examine_hex(GET_HDR " " PATH_RD " 40 04 65703d61", GET_HDR " " PATH_RD " 44 65703d61");
+
+    (void)state;
+    assert_int_equal(e.verdict, RD_MSG_PASS);
+    assert_int_equal(e.dropped, 1);
+}
+
+static void
+test_msg_examine_keeps_an_unknown_elective(void **state)
+{
+    /* Option 24, its value the payload marker's byte. */
+    const char *get = GET_HDR " " PATH_RD " d1 00 ff";
+    struct rd_msg_exam e = examine_hex(get, get);
+
+    (void)state;
+    assert_int_equal(e.verdict, RD_MSG_PASS);
+    assert_int_equal(e.dropped, 0);
+}
+
+static void
+test_msg_examine_reencodes_the_delta_after_a_dropped_option(void **state)
+{
+    /* Uri-Path (11), a 5-byte Content-Format (12), option 24: its delta grows from 12 to 13 and
+     * needs an extension byte. */
+    struct rd_msg_exam e =
+        examine_hex(GET_HDR " " PATH_RD " 15 0000000028 c1 41", GET_HDR " " PATH_RD " d1 00 41");
+
+    (void)state;
+    assert_int_equal(e.dropped, 1);
+}
+
+static void
+test_msg_examine_names_an_unrecognized_critical_option(void **state)
+{
+    struct rd_msg_exam e;
+
+    (void)state;
+    /* Option 2049: delta 2038 = 269 + 0x06e9. */
+    e = examine_hex(GET_HDR " " PATH_RD " e1 06e9 78", NULL);
+    assert_int_equal(e.verdict, RD_MSG_BAD_OPTION);
+    assert_int_equal(e.option, 2049);
+    /* OSCORE (9): not spoken here. */
+    e = examine_hex(GET_HDR " 90 22 7264", NULL);
+    assert_int_equal(e.verdict, RD_MSG_BAD_OPTION);
+    assert_int_equal(e.option, 9);
+    /* A 3-byte Uri-Port (7): out of range makes it unrecognized (RFC 7252 section 5.4.3). */
+    e = examine_hex(GET_HDR " 73 000001 42 7264", NULL);
+    assert_int_equal(e.verdict, RD_MSG_BAD_OPTION);
+    assert_int_equal(e.option, 7);
+}
+
+static void
+test_msg_examine_refuses_a_repeated_accept(void **state)
+{
+    struct rd_msg_exam e = examine_hex(GET_HDR " " PATH_RD " 61 28 01 28", NULL);
+
+    (void)state;
+    assert_int_equal(e.verdict, RD_MSG_BAD_OPTION);
+    assert_int_equal(e.option, COAP_OPTION_ACCEPT);
+}
+
+static void
+test_msg_examine_refuses_an_unknown_method(void **state)
+{
+    struct rd_msg_exam e;
+
+    (void)state;
+    e = examine_hex("41 08 12 34 42 " PATH_RD, NULL);
+    assert_int_equal(e.verdict, RD_MSG_BAD_METHOD);
+    e = examine_hex("41 1f 12 34 42 " PATH_RD, NULL);
+    assert_int_equal(e.verdict, RD_MSG_BAD_METHOD);
+    /* iPATCH (0.07) is libcoap's to answer. */
+    e = examine_hex("41 07 12 34 42 " PATH_RD, NULL);
+    assert_int_equal(e.verdict, RD_MSG_PASS);
+    /* Options come first. */
+    e = examine_hex("41 08 12 34 42 90", NULL);
+    assert_int_equal(e.verdict, RD_MSG_BAD_OPTION);
+}
+
+static void
+test_msg_examine_finds_the_echo_value_in_the_output(void **state)
+{
+    /* An 18-byte ETag left out before Uri-Path, then Echo (252, delta 241 = 13 + 228). */
+    struct rd_msg_exam e =
+        examine_hex(GET_HDR " 4d05 000102030405060708090a0b0c0d0e0f1011 72 7264 d4e4 01020304",
+                    GET_HDR " " PATH_RD " d4e4 01020304");
+
+    (void)state;
+    assert_int_equal(e.verdict, RD_MSG_PASS);
+    assert_int_equal(e.echo_len, 4);
+    /* Header and token (5), Uri-Path (3), Echo's two header bytes. */
+    assert_int_equal(e.echo_off, 10);
+}
+
+static void
+test_msg_examine_leaves_message_format_errors_to_libcoap(void **state)
+{
+    static const char *const bad[] = {
+        "4001",                            /* shorter than a header */
+        "81 01 12 34 42",                  /* version 2 */
+        "49 01 12 34 0102030405060708 09", /* token length 9 */
+        "40 00 12 34",                     /* Empty: not a request */
+        "60 45 12 34",                     /* an answer */
+        "50 e1 00 01 21 0a",               /* signaling */
+        GET_HDR " b2 72",                  /* option past the end */
+        GET_HDR " f1 00",                  /* reserved delta nibble */
+        GET_HDR " 1f",                     /* reserved length nibble */
+        GET_HDR " ff",                     /* payload marker without a payload */
+        GET_HDR " e0 ffff e0 ffff",        /* option number past 65535 */
+    };
+    uint8_t msg[64];
+    uint8_t out[64];
+    size_t out_len = 7;
+    struct rd_msg_exam e;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        size_t len = unhex(bad[i], msg, sizeof(msg));
+
+        assert_int_equal(rd__msg_examine(msg, len, out, sizeof(out), &out_len, &e), RD_EINVAL);
+        assert_int_equal(out_len, 7);
+    }
+    /* An output buffer smaller than the message. */
+    assert_int_equal(
+        rd__msg_examine(msg, unhex(GET_HDR " " PATH_RD, msg, sizeof(msg)), out, 4, &out_len, &e),
+        RD_EINVAL);
+}
+
 int
 main(void)
 {
@@ -593,6 +819,17 @@ main(void)
         cmocka_unit_test(test_id_format_parse_round_trips),
         cmocka_unit_test(test_id_parse_rejects_bad_text),
         cmocka_unit_test(test_status_to_coap_maps_each_status),
+        cmocka_unit_test(test_msg_examine_passes_a_plain_request_unchanged),
+        cmocka_unit_test(test_msg_examine_leaves_out_electives_of_a_length_out_of_range),
+        cmocka_unit_test(test_msg_examine_leaves_out_a_repeated_elective),
+        cmocka_unit_test(test_msg_examine_leaves_out_an_empty_uri_query),
+        cmocka_unit_test(test_msg_examine_keeps_an_unknown_elective),
+        cmocka_unit_test(test_msg_examine_reencodes_the_delta_after_a_dropped_option),
+        cmocka_unit_test(test_msg_examine_names_an_unrecognized_critical_option),
+        cmocka_unit_test(test_msg_examine_refuses_a_repeated_accept),
+        cmocka_unit_test(test_msg_examine_refuses_an_unknown_method),
+        cmocka_unit_test(test_msg_examine_finds_the_echo_value_in_the_output),
+        cmocka_unit_test(test_msg_examine_leaves_message_format_errors_to_libcoap),
     };
 
     return cmocka_run_group_tests_name("rd", tests, NULL, NULL);

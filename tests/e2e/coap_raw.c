@@ -2,7 +2,9 @@
  * each reply as "CODE MID PAYLOAD", so tests can check what a retransmission gets back. An
  * optional fifth argument sets how long to wait for each reply (milliseconds, default 3000).
  * Several datagrams separated by commas go out in turn from the same source port, COUNT times
- * each. */
+ * each; "HEX*N" sends that one N times more in a row. With COAP_RAW_BURST set in the environment
+ * nothing waits for a reply: every datagram goes out at once, then the replies are printed as
+ * they come until none came for WAIT_MS. */
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <poll.h>
@@ -10,7 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+
+/* Most datagrams one run sends, and longest it collects the replies of a burst. */
+#define SEND_MAX  5000
+#define BURST_MAX 30
 
 static int
 unhex(const char *hex, size_t n, unsigned char *out, size_t max, size_t *len)
@@ -72,13 +79,15 @@ print_reply(const unsigned char *b, size_t len)
     }
 }
 
-/* Send one datagram @p count times, printing each reply or "timeout". */
+/* Send one datagram @p count times, printing each reply or "timeout"; in a burst, without
+ * waiting for any. */
 static void
-send_count(int fd, const unsigned char *req, size_t req_len, int count, int wait_ms)
+send_count(int fd, const unsigned char *req, size_t req_len, int count, int wait_ms, int burst)
 {
     unsigned char rsp[2048];
+    static int sent;
 
-    for (int i = 0; i < count && i < 100; i++) {
+    for (int i = 0; i < count && sent < SEND_MAX; i++, sent++) {
         struct pollfd pfd = { fd, POLLIN, 0 };
         ssize_t n;
 
@@ -86,11 +95,31 @@ send_count(int fd, const unsigned char *req, size_t req_len, int count, int wait
             perror("send");
             return;
         }
+        if (burst) {
+            continue;
+        }
         if (poll(&pfd, 1, wait_ms) <= 0) {
             printf("timeout\n");
             continue;
         }
         n = recv(fd, rsp, sizeof(rsp), 0);
+        if (n > 0) {
+            print_reply(rsp, (size_t)n);
+        }
+    }
+}
+
+/* Print the replies to a burst until none came for @p wait_ms, BURST_MAX seconds at most. */
+static void
+collect(int fd, int wait_ms)
+{
+    unsigned char rsp[2048];
+    struct pollfd pfd = { fd, POLLIN, 0 };
+    time_t until = time(NULL) + BURST_MAX;
+
+    while (time(NULL) < until && poll(&pfd, 1, wait_ms) > 0) {
+        ssize_t n = recv(fd, rsp, sizeof(rsp), 0);
+
         if (n > 0) {
             print_reply(rsp, (size_t)n);
         }
@@ -106,6 +135,7 @@ main(int argc, char **argv)
     struct addrinfo *ai = NULL;
     int count;
     int wait_ms = 3000;
+    int burst = getenv("COAP_RAW_BURST") != NULL;
     int fd;
 
     if (argc != 5 && argc != 6) {
@@ -132,12 +162,22 @@ main(int argc, char **argv)
     }
     for (const char *hex = argv[3]; hex; hex = strchr(hex, ',') ? strchr(hex, ',') + 1 : NULL) {
         const char *end = strchr(hex, ',');
+        size_t n = end ? (size_t)(end - hex) : strlen(hex);
+        const char *star = memchr(hex, '*', n);
+        int times = count;
 
-        if (unhex(hex, end ? (size_t)(end - hex) : strlen(hex), req, sizeof(req), &req_len) != 0) {
+        if (star) {
+            times = count * (int)strtol(star + 1, NULL, 10);
+            n = (size_t)(star - hex);
+        }
+        if (unhex(hex, n, req, sizeof(req), &req_len) != 0) {
             fprintf(stderr, "coap_raw: bad hex\n");
             return 2;
         }
-        send_count(fd, req, req_len, count, wait_ms);
+        send_count(fd, req, req_len, times, wait_ms, burst);
+    }
+    if (burst) {
+        collect(fd, wait_ms);
     }
     fflush(stdout);
     freeaddrinfo(ai);

@@ -1,7 +1,13 @@
 /* libFuzzer harness: whole requests. The real server runs on a loopback port with a temporary
  * data directory, made once; each input is one UDP datagram sent to it from a fixed client
  * socket, followed by a few rounds of the server's loop. State carries over between inputs
- * (registrations, sessions, Block1 transfers, observers), as it does for a real server. */
+ * (registrations, sessions, Block1 transfers, observers), as it does for a real server.
+ *
+ * An input whose first byte is BURST_MARK (CoAP version 2: no datagram of interest starts so)
+ * is a burst instead, for the datagram gate (rd_gate.c), which must examine every datagram
+ * however many wait: records of a repeat byte R, a length byte L and L bytes, each record's
+ * datagram sent R + 1 times in a row, up to BURST_MAX datagrams. They go out BURST_CHUNK at a
+ * time, more than the gate refuses in one read, and the loop runs until none waits. */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -22,6 +28,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define ROUNDS 3
 /* Largest datagram sent: more than any CoAP over UDP message we would take. */
 #define DATAGRAM_MAX 2048
+/* A burst input: its first byte, the datagrams it sends at most, and how many go out before
+ * the loop runs (fewer than a socket's receive buffer holds). */
+#define BURST_MARK  0xbb
+#define BURST_MAX   1024
+#define BURST_CHUNK 128
+/* Loop steps after a chunk at most: a step reads up to 16 datagrams. */
+#define BURST_STEPS 64
 
 static struct rd_server *server;
 static int client = -1;
@@ -152,11 +165,63 @@ drain(void)
     }
 }
 
+/* Run the loop until no datagram waits (bounded), draining our answers. */
+static void
+run_until_idle(void)
+{
+    for (int i = 0; i < BURST_STEPS; i++) {
+        if (rd_server_step(server, 0)) {
+            abort();
+        }
+        drain();
+        if (!rd__gate_pending(server)) {
+            break;
+        }
+    }
+}
+
+static void
+burst(const uint8_t *data, size_t size)
+{
+    size_t pos = 1;
+    int sent = 0;
+
+    while (pos + 2 <= size && sent < BURST_MAX) {
+        unsigned repeat = data[pos] + 1u;
+        size_t len = data[pos + 1];
+
+        pos += 2;
+        if (len > size - pos) {
+            len = size - pos;
+        }
+        for (unsigned i = 0; i < repeat && sent < BURST_MAX; i++) {
+            if (send(client, data + pos, len, 0) < 0) {
+                return;
+            }
+            if (++sent % BURST_CHUNK == 0) {
+                run_until_idle();
+            }
+        }
+        pos += len;
+    }
+    run_until_idle();
+    for (int i = 0; i < ROUNDS; i++) {
+        if (rd_server_step(server, 0)) {
+            abort();
+        }
+        drain();
+    }
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!server && setup()) {
         abort();
+    }
+    if (size > 0 && data[0] == BURST_MARK) {
+        burst(data, size);
+        return 0;
     }
     if (send(client, data, size < DATAGRAM_MAX ? size : DATAGRAM_MAX, 0) < 0) {
         return 0;

@@ -1,0 +1,326 @@
+/* The datagram gate: every CoAP-over-UDP datagram is examined before libcoap parses it
+ * (RFC 7252 sections 4.2, 4.3, 5.4 and 5.8).
+ *
+ * Invariant: no UDP datagram reaches libcoap unexamined, whatever the rate. libcoap 4.3.1 has
+ * no hook between its socket and its parser, but it reads its endpoints' datagrams with the libc
+ * function recvmsg() (coap_socket_recv), called through its PLT. This file defines recvmsg():
+ * the executable's definition comes first in the dynamic lookup, so libcoap's calls land here,
+ * and the real one is the next definition (RTLD_NEXT: libc, or the sanitizer's interceptor).
+ * For the endpoint sockets the gate knows, it reads a datagram, examines it, answers or drops
+ * what libcoap must not see, and returns the first datagram that passes, rewritten when options
+ * had to go. So a datagram is examined exactly when libcoap asks for one: none waits examined
+ * for a read that might take another, and none is read past the gate. After GATE_REFUSED_MAX
+ * refused datagrams in one call it returns "nothing read", so a flood cannot hold the loop; the
+ * rest stay queued and are examined on the next call. Every other descriptor gets the plain
+ * recvmsg(). DTLS records are not examined: their plaintext exists only inside libcoap.
+ *
+ * The gate state is a table from descriptor to server, file-scope because libcoap's call
+ * carries no context of ours; only the loop's thread changes it or reads gated descriptors. */
+#define _GNU_SOURCE /* RTLD_NEXT */
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rd_internal.h"
+
+/* Descriptors looked at when searching for libcoap's endpoint sockets. */
+#define FD_SCAN_MAX 4096
+/* Datagrams answered or dropped in one recvmsg() call at most, before it returns nothing. */
+#define GATE_REFUSED_MAX 64
+/* Gated sockets of all servers in this process. */
+#define GATE_MAX (4 * RD_LISTEN_MAX)
+/* libcoap reads at most this much of a datagram: examine exactly what it will see. */
+#define DATAGRAM_MAX COAP_RXBUFFER_SIZE
+
+typedef ssize_t (*recvmsg_fn)(int fd, struct msghdr *msg, int flags);
+
+#if RD_GATE_INTERPOSE
+static struct gate_entry {
+    int fd;
+    struct rd_server *srv;
+} gated[GATE_MAX];
+static size_t ngated;
+#endif
+
+/* Is @p fd an unconnected UDP socket bound to the family and port of @p want? */
+static int
+is_endpoint_socket(int fd, const coap_address_t *want)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int type = 0;
+    socklen_t tlen = sizeof(type);
+    struct stat st;
+
+    if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode) ||
+        getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 || type != SOCK_DGRAM ||
+        getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
+        ss.ss_family != want->addr.sa.sa_family) {
+        return 0;
+    }
+    len = sizeof(ss);
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0 || errno != ENOTCONN) {
+        return 0;
+    }
+    len = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &len);
+    if (ss.ss_family == AF_INET6) {
+        return ((struct sockaddr_in6 *)&ss)->sin6_port == want->addr.sin6.sin6_port;
+    }
+    return ((struct sockaddr_in *)&ss)->sin_port == want->addr.sin.sin_port;
+}
+
+#if RD_GATE_INTERPOSE
+
+/* The recvmsg() libcoap would have called without us. */
+static recvmsg_fn
+next_recvmsg(void)
+{
+    static recvmsg_fn fn;
+
+    if (!fn) {
+        void *sym = dlsym(RTLD_NEXT, "recvmsg");
+
+        /* ISO C has no conversion from an object pointer to a function pointer. */
+        memcpy(&fn, &sym, sizeof(fn));
+    }
+    return fn;
+}
+
+static struct rd_server *
+gated_server(int fd)
+{
+    for (size_t i = 0; i < ngated; i++) {
+        if (gated[i].fd == fd) {
+            return gated[i].srv;
+        }
+    }
+    return NULL;
+}
+
+/* Was the datagram sent to a multicast group? (From the packet information libcoap asks for.)
+ * Errors are not answered to a group (RFC 7252 section 8.2). */
+static int
+to_multicast(struct msghdr *msg)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+        if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+            struct in6_pktinfo pi;
+
+            memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+            return IN6_IS_ADDR_MULTICAST(&pi.ipi6_addr);
+        }
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+            struct in_pktinfo pi;
+
+            memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+            return IN_MULTICAST(ntohl(pi.ipi_addr.s_addr));
+        }
+    }
+    return 0;
+}
+
+/* Answer request @p req without options: an ACK to a confirmable one, else a non-confirmable
+ * message; a Reset (code 0) echoes only the message ID. */
+static void
+reply(struct rd_server *srv, int fd, const struct msghdr *msg, const uint8_t *req,
+      coap_pdu_code_t code, const char *diag)
+{
+    uint8_t out[64];
+    size_t tkl = code ? (req[0] & 0x0f) : 0;
+    size_t dlen = strlen(diag);
+    size_t n = 0;
+    int con = ((req[0] >> 4) & 3) == COAP_MESSAGE_CON;
+    unsigned type = code == 0 ? COAP_MESSAGE_RST : con ? COAP_MESSAGE_ACK : COAP_MESSAGE_NON;
+
+    out[n++] = (uint8_t)(0x40 | type << 4 | tkl);
+    out[n++] = (uint8_t)code;
+    if (type == COAP_MESSAGE_NON) {
+        srv->guard_mid++;
+        out[n++] = (uint8_t)(srv->guard_mid >> 8);
+        out[n++] = (uint8_t)srv->guard_mid;
+    } else {
+        out[n++] = req[2];
+        out[n++] = req[3];
+    }
+    memcpy(out + n, req + 4, tkl);
+    n += tkl;
+    if (dlen && n + 1 + dlen <= sizeof(out)) {
+        out[n++] = 0xff;
+        memcpy(out + n, diag, dlen);
+        n += dlen;
+    }
+    sendto(fd, out, n, 0, (const struct sockaddr *)msg->msg_name, msg->msg_namelen);
+}
+
+/* Examine the datagram of @p *len bytes in @p buf that @p msg received on @p fd. @return 1 when
+ * it may go to libcoap (@p *len updated when it was rewritten); 0 when it was answered or
+ * dropped here. */
+static int
+examine(struct rd_server *srv, int fd, struct msghdr *msg, uint8_t *buf, size_t *len)
+{
+    uint8_t out[DATAGRAM_MAX];
+    struct rd_msg_exam e;
+    char diag[48];
+    size_t n;
+    int con = *len >= 4 && ((buf[0] >> 4) & 3) == COAP_MESSAGE_CON;
+
+    if (*len >= 4 && (buf[0] >> 6) == 1 && (buf[1] >> 5) == 7) {
+        /* Signaling (7.xx, RFC 8323) exists only over reliable transports, yet libcoap 4.3.1
+         * takes a CSM over UDP and sets the session's MTU from it: a tiny one makes its next
+         * Block2 answer spin for ever. Dropped unseen, as a message format error (RFC 7252
+         * section 4.2) that needs no answer. */
+        return 0;
+    }
+    if (*len == 4 && buf[0] == 0x40 && buf[1] == 0) {
+        /* A CoAP ping (RFC 7252 section 4.3): every one gets its Reset. libcoap 4.3.1 sends at
+         * most one Reset to an Empty message a session every quarter second (coap_dispatch, via
+         * session->last_tx_rst), so of pings sent each on the previous one's Reset every
+         * second went unanswered. A ping costs a 4-byte answer: no amplification to limit.
+         * A confirmable message to a group is not CoAP (RFC 7252 section 8.1): no answer. */
+        if (!to_multicast(msg)) {
+            reply(srv, fd, msg, buf, 0, "");
+        }
+        return 0;
+    }
+    if (*len > sizeof(out) || rd__msg_examine(buf, *len, out, sizeof(out), &n, &e)) {
+        /* Not a well-formed request: libcoap answers message format errors itself. */
+        return 1;
+    }
+    if (e.verdict == RD_MSG_BAD_OPTION) {
+        /* RFC 7252 section 5.4.1: 4.02 to a confirmable request; a non-confirmable one is
+         * rejected, which is silence here (a Reset is optional, and a flood of them is not). */
+        if (con && !to_multicast(msg)) {
+            snprintf(diag, sizeof(diag), "option %u not recognized", e.option);
+            reply(srv, fd, msg, buf, COAP_RESPONSE_CODE_BAD_OPTION, diag);
+        }
+        return 0;
+    }
+    if (e.verdict == RD_MSG_BAD_METHOD) {
+        if (!to_multicast(msg)) {
+            snprintf(diag, sizeof(diag), "method 0.%02u not recognized", buf[1] & 0x1fu);
+            reply(srv, fd, msg, buf, COAP_RESPONSE_CODE_NOT_ALLOWED, diag);
+        }
+        return 0;
+    }
+    if (e.dropped) {
+        memcpy(buf, out, n);
+        *len = n;
+    }
+    if (e.echo_len) {
+        rd__limits_echo_seen(srv, (const struct sockaddr *)msg->msg_name, buf + e.echo_off,
+                             e.echo_len);
+    }
+    return 1;
+}
+
+/* libcoap's read on a gated socket: the first datagram that passes, or "nothing read". */
+static ssize_t
+gate_recv(struct rd_server *srv, recvmsg_fn real, int fd, struct msghdr *msg, int flags)
+{
+    socklen_t namelen = msg->msg_namelen;
+    size_t controllen = msg->msg_controllen;
+    uint8_t *buf = msg->msg_iov[0].iov_base;
+    size_t size = msg->msg_iov[0].iov_len;
+
+    for (int i = 0; i < GATE_REFUSED_MAX; i++) {
+        ssize_t got;
+        size_t len;
+
+        /* recvmsg() shortens these to what it wrote: each read starts from the caller's. */
+        msg->msg_namelen = namelen;
+        msg->msg_controllen = controllen;
+        msg->msg_flags = 0;
+        got = real(fd, msg, flags | MSG_DONTWAIT);
+        if (got < 0) {
+            break;
+        }
+        len = (size_t)got < size ? (size_t)got : size;
+        if (examine(srv, fd, msg, buf, &len)) {
+            return (ssize_t)len;
+        }
+    }
+    /* Nothing for libcoap. libcoap 4.3.1 (coap_socket_recv) logs EAGAIN as a failed read, twice
+     * at warning level, on every call that finds the queue empty after refused datagrams; an
+     * ECONNREFUSED (an ICMP error to an earlier answer, for it) is its quiet "nothing read". */
+    errno = ECONNREFUSED;
+    return -1;
+}
+
+ssize_t
+recvmsg(int fd, struct msghdr *msg, int flags)
+{
+    recvmsg_fn real = next_recvmsg();
+    struct rd_server *srv;
+
+    if (!real) {
+        errno = ENOSYS;
+        return -1;
+    }
+    srv = gated_server(fd);
+    if (!srv || !msg || msg->msg_iovlen != 1 || !msg->msg_name || (flags & MSG_PEEK)) {
+        return real(fd, msg, flags);
+    }
+    return gate_recv(srv, real, fd, msg, flags);
+}
+
+#endif /* RD_GATE_INTERPOSE */
+
+int
+rd__gate_add(struct rd_server *srv, const coap_address_t *addr)
+{
+#if RD_GATE_INTERPOSE
+    for (int fd = 0; fd < FD_SCAN_MAX && srv->nguard < RD_LISTEN_MAX && ngated < GATE_MAX; fd++) {
+        if (!gated_server(fd) && is_endpoint_socket(fd, addr)) {
+            srv->guard_fd[srv->nguard++] = fd;
+            gated[ngated].fd = fd;
+            gated[ngated++].srv = srv;
+            return RD_OK;
+        }
+    }
+    rd__log(srv, RD_LOG_WARN, "cannot find the endpoint's socket: its datagrams go unexamined");
+    return RD_ENOTFOUND;
+#else
+    (void)addr;
+    (void)is_endpoint_socket;
+    rd__log(srv, RD_LOG_INFO, "libcoap %u: datagrams are not examined before it parses them",
+            (unsigned)LIBCOAP_VERSION);
+    return RD_ENOTFOUND;
+#endif
+}
+
+void
+rd__gate_remove(struct rd_server *srv)
+{
+#if RD_GATE_INTERPOSE
+    size_t j = 0;
+
+    for (size_t i = 0; i < ngated; i++) {
+        if (gated[i].srv != srv) {
+            gated[j++] = gated[i];
+        }
+    }
+    ngated = j;
+#endif
+    srv->nguard = 0;
+}
+
+int
+rd__gate_pending(struct rd_server *srv)
+{
+    struct pollfd pfd[RD_LISTEN_MAX];
+
+    for (size_t i = 0; i < srv->nguard; i++) {
+        pfd[i].fd = srv->guard_fd[i];
+        pfd[i].events = POLLIN;
+        pfd[i].revents = 0;
+    }
+    return srv->nguard && poll(pfd, srv->nguard, 0) > 0;
+}

@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# End-to-end tests of the protocol's edges: no datagram reaches libcoap unexamined under a burst
+# (the datagram gate), every CoAP ping gets its Reset (RFC 7252 section 4.3), options RFC 7252
+# section 5.4 says to ignore are ignored and the critical ones refused with a 4.02 a strict
+# client takes, unknown method codes get 4.05 (section 5.8), and registered links must be URIs
+# with one anchor at most (RFC 3986, RFC 8288). The real core-rd on loopback.
+# Usage: edges.sh CORE_RD COAP_RAW
+set -u
+RD=$1
+RAW=$2
+. "$(dirname "$0")/lib.sh"
+
+# raw HEX [WAIT_MS]: send raw datagrams (comma-separated, "HEX*N" repeats) from one port, each
+# waiting for its reply; sets RAW_OUT to the replies, one per line.
+raw() {
+    RAW_OUT=$(timeout 60 "$RAW" 127.0.0.1 "$PORT" "$1" 1 "${2:-1000}")
+}
+
+# burst HEX: the same, all sent at once; RAW_OUT has the replies as they came.
+burst() {
+    RAW_OUT=$(COAP_RAW_BURST=1 timeout 60 "$RAW" 127.0.0.1 "$PORT" "$1" 1 500)
+}
+
+# alive WHAT: the server runs and answers a ping within 5 s.
+alive() {
+    expect_eq "$1: still running" "0" "$(kill -0 "$RD_PID" 2>/dev/null; echo $?)"
+    RAW_OUT=$(timeout 10 "$RAW" 127.0.0.1 "$PORT" 40000999 1 5000)
+    expect_eq "$1: answers a ping" "0.00 2457" "$RAW_OUT"
+    if [ "$RAW_OUT" != "0.00 2457" ]; then
+        # A server that spins does not stop on TERM: the next test needs its port and data.
+        stop_rd KILL
+    fi
+}
+
+fresh() {
+    stop_rd
+    fresh_data
+    start_rd "$@"
+}
+
+# CON POST /rd?ep=EP with Block1 option VALUE (hex) and payload (hex), token 01.
+block1_post() {
+    local mid=$1 ep=$2 block=$3 payload=$4 qlen
+    qlen=$(printf '%x' $((3 + ${#ep})))
+    printf '4102%04x01b2%s4%s%sc%x%s%s' "$mid" "$(hex rd)" "$qlen" "$(hex "ep=$ep")" \
+        "$((${#block} / 2))" "$block" "${payload:+ff$payload}"
+}
+
+# The Uri-Path and Uri-Query options of /rd-lookup/ep?ep=EP after option number 11 or less.
+lookup_opts() {
+    printf '02%s4%x%s' "$(hex ep)" "$((3 + ${#1}))" "$(hex "ep=$1")"
+}
+
+test_every_ping_gets_a_reset() {
+    fresh
+    # Six pings from one port, each sent when the previous one's Reset came (or after 1 s).
+    raw "40000064,40000065,40000066,40000067,40000068,40000069"
+    expect_eq "a Reset to each of 100..105" \
+        "0.00 100|0.00 101|0.00 102|0.00 103|0.00 104|0.00 105" \
+        "$(printf '%s\n' "$RAW_OUT" | paste -sd'|' -)"
+    # Ten more at once: ten Resets.
+    burst "40000070*10"
+    expect_eq "a Reset to each of ten at once" "10" "$(printf '%s\n' "$RAW_OUT" | grep -c '^0\.00 112$')"
+}
+
+# An empty non-final Block1 block must never reach libcoap 4.3.1: the last block of that body
+# then makes it read a NULL body. The gate refuses it with 4.00; the old guard looked at 64
+# datagrams a round, and libcoap read the next one unexamined.
+test_refused_burst_then_the_crash_pair() {
+    fresh
+    burst "$(block1_post 3 boom 0a '')*250,$(block1_post 4 boom 02 '')"
+    expect_match "the empty blocks refused" '^4\.00 3 Block1 block not full' "$RAW_OUT"
+    expect_eq "no empty block reached libcoap (it answers 2.31)" "0" \
+        "$(printf '%s\n' "$RAW_OUT" | grep -c '^2\.31 3')"
+    alive "after 250 refused blocks and a last block"
+    coap post 'rd?ep=after-burst' -t 40 -e '</ok>'
+    expect_eq "registration afterwards" "2.01" "$CODE"
+}
+
+# libcoap 4.3.1 takes a CSM over UDP and sets the session's MTU from it; with a tiny one its
+# next Block2 answer spins for ever. The old guard dropped 64 a round and let the next through.
+test_csm_burst_then_lookup() {
+    fresh
+    local i
+    for i in 1 2 3; do
+        coap post "rd?ep=csm$i" -t 40 -e '</a>;rt="x",</b>;rt="y"'
+    done
+    # NON 7.01 with Max-Message-Size (option 2) 10, then CON GET /rd-lookup/res, one port.
+    burst "50e10001210a*200,4101000201b9$(hex rd-lookup)03$(hex res)"
+    expect_match "the lookup from that port is answered" '^2\.05 2 <' "$RAW_OUT"
+    expect_no_match "no answer to a CSM" '^7\.' "$RAW_OUT"
+    alive "after 200 CSMs and a lookup"
+    COAP_WAIT=5 coap get 'rd-lookup/ep?ep=csm1'
+    expect_eq "lookups go on" "2.05" "$CODE"
+}
+
+test_electives_out_of_range_are_ignored() {
+    fresh
+    coap post 'rd?ep=opts' -t 40 -e '</s>;rt="x"'
+    local etag
+    etag=$(printf '00%.0s' $(seq 18))
+    # An 18-byte ETag (4) before Uri-Path (delta 7).
+    raw "41010101aa4d05${etag}79$(hex rd-lookup)$(lookup_opts opts)"
+    expect_match "18-byte ETag: answered" '^2\.05 257 </rd/.*ep="opts"' "$RAW_OUT"
+    # A 4-byte Observe (6): no observation, a plain answer.
+    raw "41010102aa640000000059$(hex rd-lookup)$(lookup_opts opts)"
+    expect_match "4-byte Observe: answered" '^2\.05 258 </rd/.*ep="opts"' "$RAW_OUT"
+    # An empty Uri-Query (an empty query component) before ep=opts.
+    raw "41010103aab9$(hex rd-lookup)02$(hex ep)4007$(hex ep=opts)"
+    expect_match "empty Uri-Query: answered" '^2\.05 259 </rd/.*ep="opts"' "$RAW_OUT"
+    # A 5-byte Content-Format (12) on a registration, then Uri-Query (delta 3).
+    raw "41020104aab2$(hex rd)15000000002836$(hex ep=cf5)ff$(hex '</c>')"
+    expect_match "5-byte Content-Format: registered" '^2\.01 260' "$RAW_OUT"
+    # Non-confirmable: a 4-byte Observe gets a non-confirmable answer, not a Reset.
+    RAW_OUT=$(COAP_RAW_SIZES=1 timeout 10 "$RAW" 127.0.0.1 "$PORT" \
+        "51010105aa640000000059$(hex rd-lookup)$(lookup_opts opts)" 1 1000)
+    expect_match "NON with a 4-byte Observe: answered" '^2\.05 [0-9]+ </rd/.*ep="opts"' "$RAW_OUT"
+    coap get 'rd-lookup/ep?ep=cf5'
+    expect_match "and looked up" 'ep="cf5"' "$BODY"
+}
+
+test_unrecognized_critical_option_is_402() {
+    fresh
+    coap post 'rd?ep=crit' -t 40 -e '</s>'
+    # coap-client discards an answer that carries an option it does not know: libcoap 4.3.1
+    # copied the request's options into its 4.02.
+    coap get 'rd-lookup/ep?ep=crit' -O 2049,x
+    expect_eq "coap-client takes the 4.02" "4.02" "$CODE"
+    expect_eq "naming the option" "option 2049 not recognized" "$BODY"
+    # The answer is header, token, marker and diagnostic: no option.
+    RAW_OUT=$(COAP_RAW_SIZES=1 timeout 10 "$RAW" 127.0.0.1 "$PORT" \
+        "41010201aab9$(hex rd-lookup)$(lookup_opts crit)e106e578" 1 1000)
+    expect_eq "no option in the 4.02" "4.02 513 option 2049 not recognized|bytes 32" \
+        "$(printf '%s\n' "$RAW_OUT" | paste -sd'|' -)"
+    # Accept (17) twice: the second is an unrecognized critical option (RFC 7252 5.4.5).
+    raw "41010202aab9$(hex rd-lookup)$(lookup_opts crit)21280128"
+    expect_eq "repeated Accept" "4.02 514 option 17 not recognized" "$RAW_OUT"
+    # A non-confirmable request with one is rejected: silence, not a Reset.
+    alive "before the NON"
+    raw "51010203aab9$(hex rd-lookup)$(lookup_opts crit)e106e578*5" 300
+    expect_eq "NON: no answer" "timeout|timeout|timeout|timeout|timeout" \
+        "$(printf '%s\n' "$RAW_OUT" | paste -sd'|' -)"
+    alive "after the NONs"
+}
+
+test_unknown_method_on_a_registration_is_405() {
+    fresh
+    coap post 'rd?ep=meth' -t 40 -e '</s>'
+    local id=${LOCATION#rd/}
+    expect_match "registered" '^rd/' "$LOCATION"
+    raw "41080301aab2$(hex rd)0$(printf '%x' ${#id})$(hex "$id")"
+    expect_eq "0.08 on the registration" "4.05 769 method 0.08 not recognized" "$RAW_OUT"
+    raw "411f0302aab2$(hex rd)"
+    expect_eq "0.31 on /rd" "4.05 770 method 0.31 not recognized" "$RAW_OUT"
+    coap get "$LOCATION"
+    expect_eq "the registration is still there" "2.05" "$CODE"
+}
+
+# With the HTTP listener the loop waits elsewhere (rd_http.c); the gate is the same.
+test_gate_with_the_http_listener() {
+    stop_rd
+    fresh_data
+    start_rd_http
+    raw "40000064,40000065,40000066,40000067"
+    expect_eq "a Reset to each ping" "0.00 100|0.00 101|0.00 102|0.00 103" \
+        "$(printf '%s\n' "$RAW_OUT" | paste -sd'|' -)"
+    burst "50e10001210a*200,4101000201b9$(hex rd-lookup)03$(hex res)"
+    expect_match "200 CSMs, then a lookup answered" '^2\.05 2' "$RAW_OUT"
+    alive "with HTTP"
+    http GET /health
+    expect_eq "HTTP goes on" "200" "$HTTP_STATUS"
+}
+
+test_links_must_be_uris_with_one_anchor() {
+    fresh
+    # From files: coap-client decodes percent-encoding in -e text.
+    printf '%s' '</ok>,</s%zz>' >"$WORK/bad.lf"
+    coap post 'rd?ep=bad-uri' -t 40 -f "$WORK/bad.lf"
+    expect_eq "a bad percent-encoding" "4.00" "$CODE"
+    expect_eq "names the link" "link 1: target is not a URI: bad percent-encoding" "$BODY"
+    coap post 'rd?ep=two-anchors' -t 40 -e '</s>;anchor="/a";anchor="/b"'
+    expect_eq "two anchors" "4.00" "$CODE"
+    expect_eq "names the link" "link 0: anchor repeated" "$BODY"
+    coap get 'rd-lookup/ep?ep=bad-uri'
+    expect_eq "nothing registered" "" "$BODY"
+    printf '%s' '</a%20b>;anchor="coap://[2001:db8::1]/x"' >"$WORK/good.lf"
+    coap post 'rd?ep=good-uri' -t 40 -f "$WORK/good.lf"
+    expect_eq "what RFC 3986 allows is registered" "2.01" "$CODE"
+}
+
+run_test test_every_ping_gets_a_reset
+run_test test_refused_burst_then_the_crash_pair
+run_test test_csm_burst_then_lookup
+run_test test_electives_out_of_range_are_ignored
+run_test test_unrecognized_critical_option_is_402
+run_test test_unknown_method_on_a_registration_is_405
+run_test test_gate_with_the_http_listener
+run_test test_links_must_be_uris_with_one_anchor
+summary
