@@ -163,7 +163,7 @@ hnd_metered(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
         return;
     }
     t0 = mono_us();
-    if (rd__refuse_conditional(request, response) == RD_OK) {
+    if (rd__refuse_conditional(h->iface, request, response) == RD_OK) {
         h->fn(resource, session, request, query, response);
     }
     count_request(m, h->iface, (uint8_t)coap_pdu_get_code(response), mono_us() - t0);
