@@ -1,11 +1,12 @@
 # core-rd: build and test on Debian bookworm, then a small non-root runtime image.
 
 FROM debian:bookworm-slim AS build
-# The same packages the setup script and CI install.
+# The same packages the setup script and CI install; nodejs and npm for the interop tests
+# (npm ci fetches node-coap, so this stage needs the network).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential cmake pkg-config \
        libcoap3-dev libcoap3-bin liblmdb-dev libssl-dev libcmocka-dev iproute2 openssl \
-       libjansson-dev libmicrohttpd-dev \
+       libjansson-dev libmicrohttpd-dev nodejs npm \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

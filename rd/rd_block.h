@@ -94,4 +94,9 @@ void rd__respond_links(coap_resource_t *resource, coap_session_t *session,
                        const coap_pdu_t *request, const coap_string_t *query, coap_pdu_t *response,
                        struct lookup_buf *buf);
 
+/** rd__respond_body() with the resource's own tag @p etag instead of the answer's hash, for a
+ * resource whose tag covers more than its representation (a registration, rd__reg_etag()). */
+void rd__respond_tagged(coap_session_t *session, const coap_pdu_t *request, coap_pdu_t *response,
+                        struct lookup_buf *buf, uint64_t etag, uint16_t media_type);
+
 #endif

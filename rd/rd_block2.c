@@ -454,3 +454,19 @@ rd__respond_links(coap_resource_t *resource, coap_session_t *session, const coap
     rd__respond_body(resource, session, request, query, response, buf,
                      COAP_MEDIATYPE_APPLICATION_LINK_FORMAT);
 }
+
+void
+rd__respond_tagged(coap_session_t *session, const coap_pdu_t *request, coap_pdu_t *response,
+                   struct lookup_buf *buf, uint64_t etag, uint16_t media_type)
+{
+    struct rd_server *srv = coap_get_app_data(coap_session_get_context(session));
+    char *data = buf->data;
+    size_t len = buf->len;
+
+    memset(buf, 0, sizeof(*buf)); /* the bytes are ours now */
+    if (send_block(srv, session, request, response, data ? data : "", len, etag, media_type)) {
+        keep_answer(srv, session, request, data, len, etag, media_type);
+        return;
+    }
+    free(data);
+}

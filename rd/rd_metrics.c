@@ -166,7 +166,7 @@ hnd_metered(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
     t0 = mono_us();
     /* What the handler logs is this source's doing, and counts against its log budget. */
     rd__log_source(srv, &coap_session_get_addr_remote(session)->addr.sa);
-    if (rd__refuse_conditional(request, response) == RD_OK) {
+    if (rd__refuse_conditional(h->iface, request, response) == RD_OK) {
         h->fn(resource, session, request, query, response);
     }
     rd__log_source(srv, NULL);

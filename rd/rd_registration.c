@@ -16,6 +16,7 @@ struct loaded_reg {
     char ep[LOOKUP_NAME_MAX + 1];
     char d[LOOKUP_NAME_MAX + 1];
     int64_t expires_at;
+    uint64_t etag; /* rd__reg_etag() of the stored record */
     struct lookup_reg rec;
     int rc; /* decode result */
 };
@@ -321,6 +322,9 @@ register_ep(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *re
         rd__auth_respond(&verdict, response);
         goto out;
     }
+    if (rd__cond_ep(srv, request, response, w.ep, w.d)) {
+        goto out;
+    }
     w.expires_at = rd__deadline(rec.lt);
     w.source = rd__limits_source_term(session, source, sizeof(source)) ? NULL : source;
     if (rd__limits_reg_admit(srv, session, w.ep, w.d, response)) {
@@ -373,6 +377,7 @@ load_cb(void *arg, const struct store_reg *reg)
     snprintf(lr->ep, sizeof(lr->ep), "%s", reg->ep);
     snprintf(lr->d, sizeof(lr->d), "%s", reg->d);
     lr->expires_at = reg->expires_at;
+    lr->etag = rd__reg_etag(reg->ep, reg->d, reg->data, reg->data_len);
     lr->rc = lookup_reg_decode(&lr->rec, reg->data, reg->data_len);
     return 0;
 }
@@ -538,7 +543,7 @@ update_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
 
     memset(&old, 0, sizeof(old));
     if (rd__auth_write(srv, session, identity, response) ||
-        check_content_format(request, response) ||
+        rd__cond_reg(srv, request, response, id) || check_content_format(request, response) ||
         read_body(srv, session, request, response, &body, &body_len) ||
         rd__parse_regparams(srv, session, request, LOOKUP_REG_UPDATE, &p, response)) {
         return;
@@ -620,14 +625,15 @@ out:
 /* GET /rd/<id>: the registered links as the device sent them. RFC 9176 leaves reading a
  * registration resource undefined (section 5.3.3); returning its links is the useful answer. */
 static void
-get_reg(struct rd_server *srv, coap_resource_t *resource, coap_session_t *session,
-        const coap_pdu_t *request, const coap_string_t *query, coap_pdu_t *response, uint64_t id)
+get_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *request,
+        coap_pdu_t *response, uint64_t id)
 {
     struct loaded_reg lr;
     struct lookup_buf buf;
     int rc;
 
-    if (rd__auth_read(srv, session, response) || rd__check_accept(request, response)) {
+    if (rd__auth_read(srv, session, response) || rd__cond_reg(srv, request, response, id) ||
+        rd__check_accept(request, response)) {
         return;
     }
     lookup_buf_init(&buf, srv->conf.max_payload * 2 + 4096);
@@ -641,12 +647,16 @@ get_reg(struct rd_server *srv, coap_resource_t *resource, coap_session_t *sessio
         rd__respond_store_error(response, rc);
         return;
     }
-    rd__respond_links(resource, session, request, query, response, &buf);
+    /* The registration's tag, not the links' hash: a client may GET and then update or remove
+     * with If-Match, which must fail after any change (RFC 7252 section 5.10.8.1). */
+    rd__respond_tagged(session, request, response, &buf, lr.etag,
+                       COAP_MEDIATYPE_APPLICATION_LINK_FORMAT);
 }
 
 /* DELETE /rd/<id> (RFC 9176 section 5.3.2): 2.02, or 4.04 when it is already gone. */
 static void
-delete_reg(struct rd_server *srv, coap_session_t *session, coap_pdu_t *response, uint64_t id)
+delete_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *request,
+           coap_pdu_t *response, uint64_t id)
 {
     char identity[RD_IDENTITY_SIZE];
     char text[RD_ID_SIZE];
@@ -654,7 +664,8 @@ delete_reg(struct rd_server *srv, coap_session_t *session, coap_pdu_t *response,
     struct rd_lookup_reg before;
     int rc;
 
-    if (rd__auth_write(srv, session, identity, response)) {
+    if (rd__auth_write(srv, session, identity, response) ||
+        rd__cond_reg(srv, request, response, id)) {
         return;
     }
     /* Only the identity that created a registration may remove it. */
@@ -697,6 +708,8 @@ hnd_unknown(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
     int64_t now = rd__now();
     uint64_t id = 0;
 
+    (void)resource;
+    (void)query;
     if (!path || path->length <= prefix || memcmp(path->s, DIR_PATH "/", prefix) != 0 ||
         rd__id_parse((const char *)path->s + prefix, path->length - prefix, &id)) {
         coap_delete_string(path);
@@ -710,13 +723,13 @@ hnd_unknown(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
     }
     switch (coap_pdu_get_code(request)) {
     case COAP_REQUEST_CODE_GET:
-        get_reg(srv, resource, session, request, query, response, id);
+        get_reg(srv, session, request, response, id);
         break;
     case COAP_REQUEST_CODE_POST:
         update_reg(srv, session, request, response, id);
         break;
     case COAP_REQUEST_CODE_DELETE:
-        delete_reg(srv, session, response, id);
+        delete_reg(srv, session, request, response, id);
         break;
     default:
         rd__respond_error(response, COAP_RESPONSE_CODE_NOT_ALLOWED, "use GET, POST or DELETE");

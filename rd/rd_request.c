@@ -34,14 +34,14 @@ rd__query_params(const coap_pdu_t *request, struct lookup_qparam *out, size_t ma
 }
 
 int
-rd__refuse_conditional(const coap_pdu_t *request, coap_pdu_t *response)
+rd__refuse_conditional(int iface, const coap_pdu_t *request, coap_pdu_t *response)
 {
-    coap_opt_iterator_t oi;
-
-    if (coap_check_option(request, COAP_OPTION_IF_MATCH, &oi) ||
-        coap_check_option(request, COAP_OPTION_IF_NONE_MATCH, &oi)) {
+    if (iface == RD_IF_REGISTRATION || iface == RD_IF_REG_RESOURCE) {
+        return RD_OK;
+    }
+    if (rd__cond_present(request)) {
         rd__respond_error(response, COAP_RESPONSE_CODE_BAD_OPTION,
-                          "If-Match and If-None-Match are not supported");
+                          "If-Match and If-None-Match apply to registrations only");
         return RD_EINVAL;
     }
     return RD_OK;

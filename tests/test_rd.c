@@ -1,5 +1,5 @@
-/* Unit tests for rd/: configuration parsing, the identity map, registration ids and the status
- * mapping. */
+/* Unit tests for rd/: configuration parsing, the identity map, registration ids, the status
+ * mapping and conditional requests. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -776,6 +776,120 @@ test_msg_examine_leaves_message_format_errors_to_libcoap(void **state)
         RD_EINVAL);
 }
 
+/* A request PDU with the given options (If-Match values, each may be empty; If-None-Match). */
+static coap_pdu_t *
+cond_request(const char *const *if_match, size_t n, int if_none_match)
+{
+    coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON, COAP_REQUEST_CODE_POST, 1, 256);
+
+    assert_non_null(pdu);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_not_equal(coap_add_option(pdu, COAP_OPTION_IF_MATCH, strlen(if_match[i]),
+                                             (const uint8_t *)if_match[i]),
+                             0);
+    }
+    if (if_none_match) {
+        assert_int_not_equal(coap_add_option(pdu, COAP_OPTION_IF_NONE_MATCH, 0, NULL), 0);
+    }
+    return pdu;
+}
+
+static void
+test_reg_etag_changes_with_names_and_record(void **state)
+{
+    uint64_t t = rd__reg_etag("ep", "d", "rec", 3);
+
+    (void)state;
+    assert_int_not_equal(t, 0);
+    assert_true(t == rd__reg_etag("ep", "d", "rec", 3));
+    assert_true(t != rd__reg_etag("ep", "d", "reC", 3));
+    assert_true(t != rd__reg_etag("ep", "", "rec", 3));
+    assert_true(t != rd__reg_etag("e", "pd", "rec", 3));
+    assert_true(rd__reg_etag("ab", "c", "", 0) != rd__reg_etag("a", "bc", "", 0));
+}
+
+static void
+test_cond_eval_if_match_needs_the_current_tag(void **state)
+{
+    uint64_t tag = 0x0102030405060708ull;
+    const char *current[] = { "\x01\x02\x03\x04\x05\x06\x07\x08" };
+    const char *stale[] = { "\x01\x02\x03\x04\x05\x06\x07\x09" };
+    const char *either[] = { "\x09", "\x01\x02\x03\x04\x05\x06\x07\x08" };
+    const char *why = NULL;
+    coap_pdu_t *pdu;
+
+    (void)state;
+    pdu = cond_request(current, 1, 0);
+    assert_int_equal(rd__cond_eval(pdu, 1, tag, &why), RD_OK);
+    assert_int_equal(rd__cond_eval(pdu, 0, tag, &why), RD_ECONFLICT);
+    assert_string_equal(why, "If-Match: no such registration");
+    coap_delete_pdu(pdu);
+    pdu = cond_request(stale, 1, 0);
+    assert_int_equal(rd__cond_eval(pdu, 1, tag, &why), RD_ECONFLICT);
+    assert_string_equal(why, "If-Match: the registration has changed");
+    coap_delete_pdu(pdu);
+    pdu = cond_request(either, 2, 0);
+    assert_int_equal(rd__cond_eval(pdu, 1, tag, &why), RD_OK);
+    coap_delete_pdu(pdu);
+}
+
+static void
+test_cond_eval_empty_if_match_needs_existence_only(void **state)
+{
+    const char *empty[] = { "" };
+    const char *why = NULL;
+    coap_pdu_t *pdu = cond_request(empty, 1, 0);
+
+    (void)state;
+    assert_int_equal(rd__cond_eval(pdu, 1, 42, &why), RD_OK);
+    assert_int_equal(rd__cond_eval(pdu, 0, 0, &why), RD_ECONFLICT);
+    coap_delete_pdu(pdu);
+}
+
+static void
+test_cond_eval_if_none_match_fails_when_it_exists(void **state)
+{
+    const char *why = NULL;
+    coap_pdu_t *pdu = cond_request(NULL, 0, 1);
+
+    (void)state;
+    assert_int_equal(rd__cond_eval(pdu, 0, 0, &why), RD_OK);
+    assert_int_equal(rd__cond_eval(pdu, 1, 42, &why), RD_ECONFLICT);
+    assert_string_equal(why, "If-None-Match: already registered");
+    coap_delete_pdu(pdu);
+}
+
+static void
+test_cond_eval_without_conditions_passes(void **state)
+{
+    const char *why = NULL;
+    coap_pdu_t *pdu = cond_request(NULL, 0, 0);
+
+    (void)state;
+    assert_int_equal(rd__cond_present(pdu), 0);
+    assert_int_equal(rd__cond_eval(pdu, 0, 0, &why), RD_OK);
+    assert_int_equal(rd__cond_eval(pdu, 1, 42, &why), RD_OK);
+    coap_delete_pdu(pdu);
+}
+
+static void
+test_refuse_conditional_outside_the_registration_interface(void **state)
+{
+    coap_pdu_t *req = cond_request(NULL, 0, 1);
+    coap_pdu_t *resp = coap_pdu_init(COAP_MESSAGE_ACK, COAP_RESPONSE_CODE_CONTENT, 1, 256);
+
+    (void)state;
+    assert_non_null(resp);
+    assert_int_equal(rd__cond_present(req), 1);
+    assert_int_equal(rd__refuse_conditional(RD_IF_REGISTRATION, req, resp), RD_OK);
+    assert_int_equal(rd__refuse_conditional(RD_IF_REG_RESOURCE, req, resp), RD_OK);
+    assert_int_equal(coap_pdu_get_code(resp), COAP_RESPONSE_CODE_CONTENT);
+    assert_int_equal(rd__refuse_conditional(RD_IF_LOOKUP_EP, req, resp), RD_EINVAL);
+    assert_int_equal(coap_pdu_get_code(resp), COAP_RESPONSE_CODE_BAD_OPTION);
+    coap_delete_pdu(resp);
+    coap_delete_pdu(req);
+}
+
 int
 main(void)
 {
@@ -830,6 +944,12 @@ main(void)
         cmocka_unit_test(test_msg_examine_refuses_an_unknown_method),
         cmocka_unit_test(test_msg_examine_finds_the_echo_value_in_the_output),
         cmocka_unit_test(test_msg_examine_leaves_message_format_errors_to_libcoap),
+        cmocka_unit_test(test_reg_etag_changes_with_names_and_record),
+        cmocka_unit_test(test_cond_eval_if_match_needs_the_current_tag),
+        cmocka_unit_test(test_cond_eval_empty_if_match_needs_existence_only),
+        cmocka_unit_test(test_cond_eval_if_none_match_fails_when_it_exists),
+        cmocka_unit_test(test_cond_eval_without_conditions_passes),
+        cmocka_unit_test(test_refuse_conditional_outside_the_registration_interface),
     };
 
     return cmocka_run_group_tests_name("rd", tests, NULL, NULL);

@@ -169,16 +169,81 @@ test_unknown_critical_option() {
     local out
     out=$("$RAW" 127.0.0.1 "$PORT" "41017a02bfe1fcdc78" 1)
     expect_match "unknown critical option 65001" '^4\.02 31234' "$out"
-    # Conditional requests are not implemented: refused, never run as if unconditional.
-    coap post 'rd?ep=cond' -t 40 -e '</c>'
-    local loc=$LOCATION
-    coap delete "$loc" -O 1,0x0102
-    expect_eq "If-Match: 4.02" "4.02" "$CODE"
-    expect_match "with the reason" 'If-Match and If-None-Match are not supported' "$BODY"
-    coap post 'rd?ep=cond' -t 40 -e '</other>' -O 5
-    expect_eq "If-None-Match: 4.02" "4.02" "$CODE"
+    # Outside the registration interface conditional requests are refused, never run as if
+    # unconditional.
+    coap get 'rd-lookup/ep' -O 5
+    expect_eq "If-None-Match on a lookup: 4.02" "4.02" "$CODE"
+    expect_match "with the reason" 'If-Match and If-None-Match apply to registrations only' "$BODY"
+}
+
+# etag: the ETag option of the last answer, as coap-client's -O takes it (0x...).
+etag() { grep -E '^v:1 t:[A-Z]+ c:[0-9]' "$WORK/out" | tail -n 1 | grep -oE 'ETag:0x[0-9a-f]+' |
+    sed 's/ETag://'; }
+
+# RFC 7252 section 5.10.8 on the registration interface: GET /rd/<id> gives the registration's
+# tag, and an update or removal with a stale If-Match gets 4.12 and changes nothing.
+test_conditional_update_and_delete() {
+    # An explicit base: each coap-client run sends from another port, and an implicit base
+    # that follows it would change the registration (and its tag) with every request.
+    coap post 'rd?ep=cond&base=coap://127.0.0.1:5683' -t 40 -e '</c>'
+    local loc=$LOCATION tag stale
+    coap get "$loc"
+    tag=$(etag)
+    expect_match "GET /rd/<id> carries an ETag" '^0x[0-9a-f]+$' "$tag"
+    coap get "$loc" -O "4,$tag"
+    expect_eq "revalidation with it: 2.03" "2.03" "$CODE"
+    coap post "$loc" -O "1,$tag"
+    expect_eq "refresh with the current tag: 2.04" "2.04" "$CODE"
+    coap get "$loc"
+    expect_eq "a refresh keeps the tag" "$tag" "$(etag)"
+    coap post "$loc?et=changed" -O "1,$tag"
+    expect_eq "update with the current tag: 2.04" "2.04" "$CODE"
+    stale=$tag
+    coap get "$loc"
+    tag=$(etag)
+    expect_ne "an attribute change changes the tag" "$stale" "$tag"
+    coap post "$loc?lt=300" -t 40 -e '</stale>' -O "1,$stale"
+    expect_eq "update with a stale If-Match: 4.12" "4.12" "$CODE"
+    expect_match "with the reason" 'If-Match: the registration has changed' "$BODY"
+    coap delete "$loc" -O "1,$stale"
+    expect_eq "removal with a stale If-Match: 4.12" "4.12" "$CODE"
     coap get "$loc"
     expect_eq "the registration is untouched" "</c>" "$BODY"
+    expect_eq "and so is its tag" "$tag" "$(etag)"
+    coap post "$loc" -O 5
+    expect_eq "If-None-Match on an existing registration: 4.12" "4.12" "$CODE"
+    coap post "$loc" -O 1
+    expect_eq "an empty If-Match matches the existing registration" "2.04" "$CODE"
+    coap delete "$loc" -O "1,$tag" -O "1,$stale"
+    expect_eq "removal when one If-Match is current: 2.02" "2.02" "$CODE"
+    coap delete "$loc" -O 1
+    expect_eq "an empty If-Match on a removed registration: 4.12" "4.12" "$CODE"
+    expect_match "with the reason" 'If-Match: no such registration' "$BODY"
+    coap delete "$loc" -O 5
+    expect_eq "If-None-Match on a removed registration runs the request" "4.04" "$CODE"
+}
+
+# If-None-Match on POST /rd registers only a new (ep, d), so a provisioning system never
+# overwrites a device; If-Match there concerns the registration (ep, d) names.
+test_conditional_registration() {
+    coap post 'rd?ep=prov&d=site&base=coap://127.0.0.1:5683' -t 40 -e '</first>' -O 5
+    expect_eq "If-None-Match on a new (ep, d): 2.01" "2.01" "$CODE"
+    local loc=$LOCATION tag
+    coap post 'rd?ep=prov&d=site' -t 40 -e '</second>' -O 5
+    expect_eq "If-None-Match on a registered (ep, d): 4.12" "4.12" "$CODE"
+    expect_match "with the reason" 'If-None-Match: already registered' "$BODY"
+    coap get "$loc"
+    expect_eq "the registration is not overwritten" "</first>" "$BODY"
+    tag=$(etag)
+    coap post 'rd?ep=prov&d=other' -t 40 -e '</x>' -O 5
+    expect_eq "another sector is another registration" "2.01" "$CODE"
+    coap post 'rd?ep=prov&d=site' -t 40 -e '</third>' -O 1,0x0102
+    expect_eq "re-registration with a stale If-Match: 4.12" "4.12" "$CODE"
+    coap post 'rd?ep=prov&d=site&base=coap://127.0.0.1:5683' -t 40 -e '</third>' -O "1,$tag"
+    expect_eq "re-registration with the current If-Match: 2.01" "2.01" "$CODE"
+    expect_eq "in place" "$loc" "$LOCATION"
+    coap post 'rd?ep=prov-new' -t 40 -e '</x>' -O 1
+    expect_eq "an empty If-Match never creates" "4.12" "$CODE"
 }
 
 # A CON request sent twice with the same message ID is one request: the duplicate gets the
@@ -333,7 +398,8 @@ for t in test_discovery_lists_directory test_register_creates_location \
     test_register_rejects_bad_parameters test_register_rejects_bad_links_and_keeps_old \
     test_register_rejects_other_content_format test_block1_registration_and_block2_read \
     test_update_refreshes_and_changes test_delete_removes test_unknown_paths_and_methods \
-    test_unknown_critical_option test_retransmission_is_answered_once \
+    test_unknown_critical_option test_conditional_update_and_delete \
+    test_conditional_registration test_retransmission_is_answered_once \
     test_non_confirmable_duplicate_is_answered_once test_expiry_and_grace \
     test_persistence_across_restart test_expiry_while_down test_ipv6_listener \
     test_command_line test_config_file_and_override; do
