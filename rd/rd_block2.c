@@ -432,19 +432,10 @@ rd__respond_body(coap_resource_t *resource, coap_session_t *session, const coap_
                  const coap_string_t *query, coap_pdu_t *response, struct lookup_buf *buf,
                  uint16_t media_type)
 {
-    struct rd_server *srv = coap_get_app_data(coap_session_get_context(session));
-    char *data = buf->data;
-    size_t len = buf->len;
-    uint64_t etag = rd__answer_etag(data ? data : "", len);
-
     (void)resource;
     (void)query;
-    memset(buf, 0, sizeof(*buf)); /* the bytes are ours now */
-    if (send_block(srv, session, request, response, data ? data : "", len, etag, media_type)) {
-        keep_answer(srv, session, request, data, len, etag, media_type);
-        return;
-    }
-    free(data);
+    rd__respond_tagged(session, request, response, buf,
+                       rd__answer_etag(buf->data ? buf->data : "", buf->len), media_type);
 }
 
 void
