@@ -93,6 +93,20 @@ int lookup_links_check_limited(const struct lookup_link *links, size_t nlinks, c
                                size_t diag_size);
 
 /**
+ * Bring a document fetched from @p doc_uri (an RFC 6690 discovery document, whose relative
+ * references are relative to @p doc_uri, RFC 6690 section 2.1) to RFC 9176 section 5's Limited
+ * Link Format, as simple registration needs (section 5.1): every target and every non-empty
+ * anchor is resolved against @p doc_uri, then written path-absolute when it stays on
+ * @p doc_uri's scheme and authority, else as the full URI. Attributes keep their order.
+ *
+ * @param out Receives the links as link-format (appended).
+ * @return RD_OK; RD_EINVAL (@p doc_uri has no scheme); RD_ETOOBIG (a resolved reference longer
+ *         than LOOKUP_URI_MAX, or @p out full); RD_ENOMEM.
+ */
+int lookup_links_to_limited(const struct lookup_links *in, const char *doc_uri,
+                            struct lookup_buf *out);
+
+/**
  * Append @p links to @p out as link-format, faithfully: targets, attribute order and the quoting
  * of each value as they were parsed. Values that need it are escaped.
  *

@@ -95,6 +95,41 @@ cache_put(struct rd_server *srv, const char *base, uint32_t scope, const char *d
     c->expires_ms = rd__now_ms() + (int64_t)max_age * 1000;
 }
 
+/* The endpoint's document as RFC 9176 section 5.1 asks: its links are relative to the
+ * /.well-known/core it came from (RFC 6690 section 2.1), and are registered in the Limited Link
+ * Format, relative to the registration's base. */
+static int
+limited_links(struct rd_server *srv, const char *base, const char *doc, size_t len,
+              struct lookup_links *links, char *diag, size_t diag_size)
+{
+    struct lookup_links fetched = { 0 };
+    struct lookup_buf limited;
+    char doc_uri[RD_BASE_SIZE + 32];
+    int rc = lookup_links_parse(&fetched, doc, len, srv->conf.max_links, diag, diag_size);
+
+    lookup_buf_init(&limited, srv->conf.max_payload * 2 + 4096);
+    snprintf(doc_uri, sizeof(doc_uri), "%s/.well-known/core", base);
+    if (!rc) {
+        rc = lookup_links_to_limited(&fetched, doc_uri, &limited);
+        if (rc) {
+            snprintf(diag, diag_size, "endpoint's links cannot be made relative to its base");
+        }
+    }
+    if (!rc) {
+        rc = lookup_links_parse(links, limited.data ? limited.data : "", limited.len,
+                                srv->conf.max_links, diag, diag_size);
+    }
+    if (!rc) {
+        rc = lookup_links_check_limited(links->links, links->nlinks, diag, diag_size);
+    }
+    if (rc) {
+        lookup_links_cleanup(links);
+    }
+    lookup_links_cleanup(&fetched);
+    lookup_buf_cleanup(&limited);
+    return rc;
+}
+
 /* Register the links of a fetched discovery document under the requester's address. */
 static coap_pdu_code_t
 register_doc(struct rd_server *srv, const struct lookup_regparams *p, const char *base,
@@ -109,7 +144,7 @@ register_doc(struct rd_server *srv, const struct lookup_regparams *p, const char
     int created = 0;
     int rc;
 
-    rc = lookup_links_parse(&links, doc, len, srv->conf.max_links, diag, diag_size);
+    rc = limited_links(srv, base, doc, len, &links, diag, diag_size);
     if (rc) {
         return COAP_RESPONSE_CODE_BAD_GATEWAY;
     }

@@ -788,6 +788,57 @@ test_links_check_limited_rejects_a_repeated_anchor(void **state)
     assert_int_equal(limited_rc("</b>;anchor=\"/x\";rel=a;rel=b", NULL), RD_OK);
 }
 
+/* Bring @p doc, fetched from @p uri, to the Limited Link Format; the result as a string. */
+static void
+to_limited(const char *doc, const char *uri, char *out, size_t size)
+{
+    struct lookup_links links = { 0 };
+    struct lookup_buf buf;
+    char diag[LOOKUP_DIAG_SIZE];
+
+    lookup_buf_init(&buf, 4096);
+    assert_int_equal(lookup_links_parse(&links, doc, strlen(doc), 64, diag, sizeof(diag)), RD_OK);
+    assert_int_equal(lookup_links_to_limited(&links, uri, &buf), RD_OK);
+    assert_true(buf.len < size);
+    memcpy(out, buf.data, buf.len);
+    out[buf.len] = '\0';
+    lookup_buf_cleanup(&buf);
+    lookup_links_cleanup(&links);
+}
+
+static void
+test_links_to_limited_resolves_against_the_document(void **state)
+{
+    char out[1024];
+
+    (void)state;
+    to_limited("<sensors/temp>;rt=\"t\",<../up>,</abs>;anchor=\"sensors/\",<coap://o.example/x>,"
+               "<?q=1>,<>;anchor=\"\"",
+               "coap://[2001:db8::1]:61616/.well-known/core", out, sizeof(out));
+    assert_string_equal(out, "</.well-known/sensors/temp>;rt=\"t\",</up>,"
+                             "</abs>;anchor=\"/.well-known/sensors/\",<coap://o.example/x>,"
+                             "</.well-known/core?q=1>,</.well-known/core>;anchor=\"\"");
+    /* The same origin spelled alike stays path-absolute; another port is another origin. */
+    to_limited("<coap://h:5700/a>,<coap://h:5701/a>", "coap://h:5700/.well-known/core", out,
+               sizeof(out));
+    assert_string_equal(out, "</a>,<coap://h:5701/a>");
+}
+
+static void
+test_links_to_limited_refuses_a_base_without_scheme(void **state)
+{
+    struct lookup_links links = { 0 };
+    struct lookup_buf buf;
+    char diag[LOOKUP_DIAG_SIZE];
+
+    (void)state;
+    lookup_buf_init(&buf, 4096);
+    assert_int_equal(lookup_links_parse(&links, "<a>", 3, 64, diag, sizeof(diag)), RD_OK);
+    assert_int_equal(lookup_links_to_limited(&links, "/.well-known/core", &buf), RD_EINVAL);
+    lookup_buf_cleanup(&buf);
+    lookup_links_cleanup(&links);
+}
+
 static void
 test_links_check_limited_rejects_relative_anchors(void **state)
 {
@@ -3350,6 +3401,8 @@ main(void)
         cmocka_unit_test(test_links_check_limited_rejects_relative_targets),
         cmocka_unit_test(test_links_check_limited_rejects_targets_that_are_not_uris),
         cmocka_unit_test(test_links_check_limited_rejects_a_repeated_anchor),
+        cmocka_unit_test(test_links_to_limited_resolves_against_the_document),
+        cmocka_unit_test(test_links_to_limited_refuses_a_base_without_scheme),
         cmocka_unit_test(test_links_check_limited_rejects_relative_anchors),
         cmocka_unit_test(test_uri_check_base_accepts_usable_bases),
         cmocka_unit_test(test_uri_check_base_rejects_unusable_bases),

@@ -29,6 +29,24 @@ test_simple_registration_registers_fetched_links() {
     expect_match "extra attribute kept" 'et="?oic.d.light"?' "$BODY"
 }
 
+# RFC 9176 section 5.1 and RFC 6690 section 2.1: the fetched document's relative references are
+# relative to /.well-known/core, and the links are registered in the Limited Link Format.
+test_simple_registration_resolves_against_well_known_core() {
+    endpoint relative 'ep=simple-rel&lt=300'
+    expect_eq "answer" "2.04" "$EP_CODES"
+    coap get 'rd-lookup/res?ep=simple-rel'
+    local base="coap://127\\.0\\.0\\.1:$EP_PORT"
+    expect_match "a relative target resolves against /.well-known/core" \
+        "<$base/\\.well-known/sensors/temp>;rt=\"temperature-c\"" "$BODY"
+    expect_match "dot segments too" "<$base/up>;rt=\"up\"" "$BODY"
+    expect_match "a relative anchor as well" \
+        "<$base/abs>;anchor=\"$base/\\.well-known/sensors/\";rel=\"describedby\"" "$BODY"
+    expect_match "a full URI stays" '<coap://other\.example/x>;rt="elsewhere"' "$BODY"
+    coap get "$(coap get 'rd-lookup/ep?ep=simple-rel' >/dev/null; printf '%s' "$BODY" |
+        sed -n 's/^<\/\(rd\/[a-z0-9]*\)>.*/\1/p')"
+    expect_match "stored in the Limited Link Format" '^</\.well-known/sensors/temp>' "$BODY"
+}
+
 test_simple_registration_retry_uses_cache() {
     endpoint links 'ep=simple2' 2
     expect_eq "both answers" "2.04 2.04" "$EP_CODES"

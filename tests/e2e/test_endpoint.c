@@ -23,24 +23,46 @@ static int done;
 static coap_pdu_code_t answer;
 static int served;
 
+/* Answer with @p text as link-format. */
 static void
-hnd_links(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req, const coap_string_t *q,
-          coap_pdu_t *resp)
+serve_links(coap_pdu_t *resp, const char *text)
 {
-    static const char text[] =
-        "</sensors/temp>;rt=\"temperature-c\";if=\"sensor\",</sensors/light>;rt=\"light-lux\"";
     uint8_t cf[2];
 
-    (void)r;
-    (void)s;
-    (void)req;
-    (void)q;
     served++;
     coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CONTENT);
     coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT,
                     coap_encode_var_safe(cf, sizeof(cf), COAP_MEDIATYPE_APPLICATION_LINK_FORMAT),
                     cf);
-    coap_add_data(resp, sizeof(text) - 1, (const uint8_t *)text);
+    coap_add_data(resp, strlen(text), (const uint8_t *)text);
+}
+
+static void
+hnd_links(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req, const coap_string_t *q,
+          coap_pdu_t *resp)
+{
+    (void)r;
+    (void)s;
+    (void)req;
+    (void)q;
+    serve_links(
+        resp,
+        "</sensors/temp>;rt=\"temperature-c\";if=\"sensor\",</sensors/light>;rt=\"light-lux\"");
+}
+
+/* Relative references, as RFC 6690 allows them in a discovery document: relative to the URI
+ * of /.well-known/core itself (section 2.1). */
+static void
+hnd_relative(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req, const coap_string_t *q,
+             coap_pdu_t *resp)
+{
+    (void)r;
+    (void)s;
+    (void)req;
+    (void)q;
+    serve_links(resp, "<sensors/temp>;rt=\"temperature-c\",<../up>;rt=\"up\","
+                      "</abs>;anchor=\"sensors/\";rel=\"describedby\","
+                      "<coap://other.example/x>;rt=\"elsewhere\"");
 }
 
 static void
@@ -116,6 +138,8 @@ setup_mode(coap_context_t *ctx, const char *mode)
 
     if (strcmp(mode, "links") == 0) {
         custom_core(ctx, hnd_links);
+    } else if (strcmp(mode, "relative") == 0) {
+        custom_core(ctx, hnd_relative);
     } else if (strcmp(mode, "large") == 0) {
         for (int i = 0; i < 80; i++) {
             snprintf(path, sizeof(path), "sensors/s%d", i);

@@ -73,6 +73,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (b1.len && memcmp(b1.data, b2.data, b1.len) != 0)) {
         abort();
     }
+    /* Simple registration's conversion: what it writes parses again, link for link. */
+    lookup_buf_cleanup(&b2);
+    lookup_buf_init(&b2, 1u << 24);
+    if (lookup_links_to_limited(&l1, "coap://[2001:db8::1]:61616/.well-known/core", &b2) == RD_OK) {
+        struct lookup_links l3 = { 0 };
+
+        if (lookup_links_parse(&l3, b2.data ? b2.data : "", b2.len, 256, NULL, 0) != RD_OK ||
+            l3.nlinks != l1.nlinks) {
+            abort();
+        }
+        lookup_links_cleanup(&l3);
+    }
     /* A buffer one byte too small must refuse the output. */
     if (b1.len > 0) {
         lookup_buf_cleanup(&b2);
