@@ -18,6 +18,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "fuzz_util.h"
 #include "rd_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -43,25 +44,6 @@ static unsigned long inputs;
 static char dir[256];
 
 static void
-remove_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    struct dirent *e;
-    char child[512];
-
-    while (d && (e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-            snprintf(child, sizeof(child), "%s/%s", path, e->d_name);
-            remove_tree(child);
-        }
-    }
-    if (d) {
-        closedir(d);
-    }
-    remove(path);
-}
-
-static void
 teardown(void)
 {
     SSL_free(ssl);
@@ -73,29 +55,8 @@ teardown(void)
     }
     coap_cleanup();
     if (dir[0]) {
-        remove_tree(dir);
+        fuzz_remove_dir(dir);
     }
-}
-
-static int
-free_port(void)
-{
-    struct sockaddr_in a;
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    int port = -1;
-
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0) {
-        port = ntohs(a.sin_port);
-    }
-    if (fd >= 0) {
-        close(fd);
-    }
-    return port;
 }
 
 static unsigned
@@ -231,8 +192,8 @@ static int
 setup(void)
 {
     const char *tmp = getenv("TMPDIR");
-    int port = free_port();
-    int plain_port = free_port();
+    int port = fuzz_free_port();
+    int plain_port = fuzz_free_port();
 
     snprintf(dir, sizeof(dir), "%s/core-rd-fuzz-dtls.XXXXXX",
              tmp && strlen(tmp) < 200 ? tmp : "/tmp");

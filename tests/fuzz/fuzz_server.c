@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fuzz_util.h"
 #include "rd_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -40,26 +41,6 @@ static struct rd_server *server;
 static int client = -1;
 static char data_dir[256];
 
-/* The data directory holds LMDB's two files and nothing below it. */
-static void
-remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char path[512];
-
-    while (d && (e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-            remove(path);
-        }
-    }
-    if (d) {
-        closedir(d);
-    }
-    remove(dir);
-}
-
 static void
 teardown(void)
 {
@@ -70,30 +51,8 @@ teardown(void)
     }
     coap_cleanup();
     if (data_dir[0]) {
-        remove_dir(data_dir);
+        fuzz_remove_dir(data_dir);
     }
-}
-
-/* A loopback port nobody uses right now. */
-static int
-free_port(void)
-{
-    struct sockaddr_in a;
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    int port = -1;
-
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0) {
-        port = ntohs(a.sin_port);
-    }
-    if (fd >= 0) {
-        close(fd);
-    }
-    return port;
 }
 
 static int
@@ -115,7 +74,7 @@ setup(void)
     struct sockaddr_in to;
     char listen_on[64];
     const char *tmp = getenv("TMPDIR");
-    int port = free_port();
+    int port = fuzz_free_port();
     int rc = -1;
 
     snprintf(data_dir, sizeof(data_dir), "%s/core-rd-fuzz.XXXXXX",
