@@ -799,8 +799,15 @@ handle_datagram(struct bench *b, size_t sock, const uint8_t *buf, size_t len, ui
     }
     /* More blocks to come (RFC 7959 section 2.4): ask for the next one; the op goes on. */
     if (m.has_block2 && (m.block2 & 0x8u) && m.code == phase_info[b->phase].expect) {
-        /* Should the server choose a smaller block than asked for, go on in its size. */
+        /* Should the server choose a smaller block than asked for, go on in its size. A block
+         * with an Echo value (a small first block to an address not yet verified) has it
+         * repeated with the next request, as libcoap clients do: that verifies the address. */
         op->szx = m.block2 & 7u;
+        if (m.echo_len) {
+            memcpy(op->echo, m.echo, m.echo_len);
+            op->echo_len = m.echo_len;
+            b->st->echoes++;
+        }
         op->block = (m.block2 >> 4) + 1;
         if (send_message(b, op, now)) {
             finish(b, op, 0, 0, now);

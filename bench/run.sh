@@ -457,11 +457,15 @@ main() {
     log "building $BUILD"
     cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
     cmake --build "$BUILD" -j "$(nproc)" --target core-rd rd-bench udp-ack >/dev/null
+    # The generator stands for many devices behind one address: the per-source quota and write
+    # rate, which a single device never reaches, would stop it.
     cat >"$WORK/core-rd.conf" <<EOF
 sync periodic
 sync_interval 1
 map_size $MAP_MIB
 log_level $LOG_LEVEL
+max_per_source 0
+write_rate_limit 0
 EOF
     run_ceiling
     for n in $SIZES; do
