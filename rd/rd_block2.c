@@ -402,11 +402,15 @@ rd__block2_continue(struct rd_server *srv, coap_session_t *session, const coap_p
 {
     struct rd_b2 *b2 = srv->b2;
     struct rd_block asked;
+    coap_opt_iterator_t oi;
     uint8_t key[B2_KEY_MAX];
     size_t key_len;
     uint64_t hash;
 
+    /* A later block asked for with Observe (node-coap asks so) renews the observation: the
+     * handler's whole path, so the block carries Observe like the first. */
     if (!b2 || rd__block_option(request, COAP_OPTION_BLOCK2, &asked) != 1 || asked.num == 0 ||
+        coap_check_option(request, COAP_OPTION_OBSERVE, &oi) ||
         request_key(session, request, key, &key_len, &hash)) {
         return 0;
     }

@@ -305,8 +305,16 @@ rd__observe_request(struct rd_server *srv, enum lookup_kind kind, uint32_t link,
     uint16_t port;
     unsigned action;
 
-    if (!rd__option_uint(request, COAP_OPTION_OBSERVE, &action) ||
-        (coap_get_block_b(session, request, COAP_OPTION_BLOCK2, &block) && block.num != 0)) {
+    if (!rd__option_uint(request, COAP_OPTION_OBSERVE, &action)) {
+        return NULL;
+    }
+    if (coap_get_block_b(session, request, COAP_OPTION_BLOCK2, &block) && block.num != 0) {
+        /* A later block asked for with Observe (node-coap asks so, RFC 7959 section 2.6 has a
+         * plain GET): the observation its first block made goes on, and the block says so,
+         * as the client takes the last block's options for the whole answer. */
+        if (action == COAP_OBSERVE_ESTABLISH && find_observer(ob, session, token)) {
+            add_observe_option(ob, response);
+        }
         return NULL;
     }
     /* Registering again with the same token replaces the entry (RFC 7641 section 4.1), and
@@ -335,7 +343,14 @@ rd__observe_request(struct rd_server *srv, enum lookup_kind kind, uint32_t link,
     oq = query_get(ob, kind, link, qp, nq);
     o = oq ? calloc(1, sizeof(*o)) : NULL;
     if (o) {
-        o->request = coap_pdu_duplicate(request, session, token.length, token.s, NULL);
+        coap_opt_filter_t drop;
+
+        /* Kept without Block2: a client that registers with a later block's request (node-coap
+         * repeats Observe for each block) is notified from the first block on (RFC 7959
+         * section 2.6). */
+        coap_option_filter_clear(&drop);
+        coap_option_filter_set(&drop, COAP_OPTION_BLOCK2);
+        o->request = coap_pdu_duplicate(request, session, token.length, token.s, &drop);
     }
     if (!o || !o->request) {
         free(o);
