@@ -45,6 +45,14 @@ struct rd_paths {
     char res[LOC_MAX];
 };
 
+/* register's own options, in command-line order: "ep=" and its value, and so on. */
+#define REG_ARGS_MAX 32
+struct reg_args {
+    const char *key[REG_ARGS_MAX];
+    const char *value[REG_ARGS_MAX];
+    size_t n;
+};
+
 static void print_body_line(const struct exchange *ex);
 
 static int
@@ -569,16 +577,12 @@ cmd_delete(const struct rdctl_opts *o, int argc, char **argv)
     return rc;
 }
 
-/* rdctl register --ep NAME [--d S] [--lt S] [--base URI] [--attr K=V]... [FILE|-]. */
+/* rdctl register --ep NAME [--d S] [--lt S] [--base URI] [--attr K=V]... [FILE|-]; the options
+ * were collected by main() into @p r, in command-line order. */
 static int
-cmd_register(const struct rdctl_opts *o, int argc, char **argv)
+cmd_register(const struct rdctl_opts *o, const struct reg_args *r, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        { "ep", required_argument, NULL, 'e' },   { "d", required_argument, NULL, 'd' },
-        { "lt", required_argument, NULL, 'l' },   { "base", required_argument, NULL, 'b' },
-        { "attr", required_argument, NULL, 'a' }, { NULL, 0, NULL, 0 },
-    };
-    char *q[36];
+    char *q[REG_ARGS_MAX];
     size_t nq = 0;
     char *links = NULL;
     size_t len = 0;
@@ -587,36 +591,26 @@ cmd_register(const struct rdctl_opts *o, int argc, char **argv)
     struct exchange ex;
     struct rd_paths p;
     int has_ep = 0;
-    int c;
     int rc;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        const char *key = c == 'e'   ? "ep="
-                          : c == 'd' ? "d="
-                          : c == 'l' ? "lt="
-                          : c == 'b' ? "base="
-                                     : "";
+    for (size_t i = 0; i < r->n; i++) {
+        size_t size = strlen(r->key[i]) + strlen(r->value[i]) + 1;
 
-        if (c == '?' || nq == 32) {
-            rc = RDCTL_EXIT_USAGE;
-            goto out;
-        }
-        has_ep |= c == 'e';
-        q[nq] = malloc(strlen(key) + strlen(optarg) + 1);
+        has_ep |= strcmp(r->key[i], "ep=") == 0;
+        q[nq] = malloc(size);
         if (!q[nq]) {
             rc = RDCTL_EXIT_DATA;
             goto out;
         }
-        snprintf(q[nq], strlen(key) + strlen(optarg) + 1, "%s%s", key, optarg);
+        snprintf(q[nq], size, "%s%s", r->key[i], r->value[i]);
         nq++;
     }
-    if (!has_ep || argc - optind > 1) {
+    if (!has_ep || argc > 1) {
         fprintf(stderr, "rdctl register: --ep is required; links come from one FILE or stdin\n");
         rc = RDCTL_EXIT_USAGE;
         goto out;
     }
-    if (rdctl_read_file(optind < argc ? argv[optind] : "-", &links, &len)) {
+    if (rdctl_read_file(argc ? argv[0] : "-", &links, &len)) {
         fprintf(stderr, "rdctl: cannot read links: %s\n", strerror(errno));
         rc = RDCTL_EXIT_DATA;
         goto out;
@@ -811,95 +805,260 @@ print_help(const char *cmd)
     fputs(usage_text, stdout);
 }
 
-int
-main(int argc, char **argv)
+/* Long options: every command's, then register's own. Register's "--d" is the sector there;
+ * elsewhere "--d" stays an abbreviation of "--data-dir", as it always was. */
+#define GLOBAL_LONGOPTS                                                                            \
+    { "server", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'j' },                \
+        { "output", required_argument, NULL, 'o' }, { "page-size", required_argument, NULL, 'n' }, \
+        { "timeout", required_argument, NULL, 't' }, { "count", required_argument, NULL, 'c' },    \
+        { "data-dir", required_argument, NULL, 'd' },                                              \
+        { "psk-identity", required_argument, NULL, 'I' },                                          \
+        { "psk-key", required_argument, NULL, 'K' },                                               \
+    {                                                                                              \
+        "help", no_argument, NULL, 'h'                                                             \
+    }
+
+enum {
+    OPT_EP = 256,
+    OPT_SECTOR,
+    OPT_LT,
+    OPT_BASE,
+    OPT_ATTR
+};
+
+static const struct option global_longopts[] = {
+    GLOBAL_LONGOPTS,
+    { NULL, 0, NULL, 0 },
+};
+
+static const struct option register_longopts[] = {
+    GLOBAL_LONGOPTS,
+    { "ep", required_argument, NULL, OPT_EP },
+    { "d", required_argument, NULL, OPT_SECTOR },
+    { "lt", required_argument, NULL, OPT_LT },
+    { "base", required_argument, NULL, OPT_BASE },
+    { "attr", required_argument, NULL, OPT_ATTR },
+    { NULL, 0, NULL, 0 },
+};
+
+/* The leading '-' hands every operand back in place (code 1), so options may come before or
+ * after the command and its arguments whatever POSIXLY_CORRECT says; ':' reports a missing value
+ * apart from an unknown option. */
+#define SHORTOPTS "-:s:jo:n:t:c:d:h"
+
+/* The command word: the first operand, found without judging the options (that is the second
+ * pass's job, once it is known which command's options apply). */
+static const char *
+find_command(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        { "server", required_argument, NULL, 's' },
-        { "json", no_argument, NULL, 'j' },
-        { "page-size", required_argument, NULL, 'n' },
-        { "timeout", required_argument, NULL, 't' },
-        { "count", required_argument, NULL, 'c' },
-        { "data-dir", required_argument, NULL, 'd' },
-        { "psk-identity", required_argument, NULL, 'I' },
-        { "psk-key", required_argument, NULL, 'K' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    struct rdctl_opts o;
+    int c;
+
+    opterr = 0;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, SHORTOPTS, register_longopts, NULL)) != -1) {
+        if (c == 1) {
+            return optarg;
+        }
+    }
+    return optind < argc ? argv[optind] : NULL;
+}
+
+/* A usage error: what was wrong, and where the help is. */
+static int
+usage_error(const char *cmd, const char *what, const char *arg)
+{
+    fprintf(stderr, "rdctl%s%s: %s%s; rdctl --help lists the options\n", cmd ? " " : "",
+            cmd ? cmd : "", what, arg);
+    return RDCTL_EXIT_USAGE;
+}
+
+/* Parse a number option (-n, -t, -c). */
+static int
+parse_count(int c, const char *arg, unsigned *out)
+{
     unsigned long v;
-    unsigned max = 0;
-    int timeout_set = 0;
-    const char *cmd;
     char *end;
+
+    errno = 0;
+    v = strtoul(arg, &end, 10);
+    if (errno || *end || arg[0] < '0' || arg[0] > '9' || v > 1000000 || (c == 'n' && v == 0)) {
+        fprintf(stderr, "rdctl: -%c: expected a number, got \"%s\"\n", c, arg);
+        return RDCTL_EXIT_USAGE;
+    }
+    *out = (unsigned)v;
+    return RDCTL_EXIT_OK;
+}
+
+/*
+ * Parse the whole command line: options anywhere, before or after the command and among its
+ * arguments, until "--". Fills @p o and @p r, points @p cmd at the command (NULL: none) and
+ * puts the command's arguments, in order, in @p args (argc entries, the caller's). @p help is
+ * set for -h. @return an exit status: RDCTL_EXIT_USAGE with the reason printed.
+ */
+static int
+parse_args(int argc, char **argv, struct rdctl_opts *o, struct reg_args *r, const char **cmd,
+           char **args, int *nargs, unsigned *max, int *timeout_set, int *help)
+{
+    const struct option *longopts;
+    int seen_cmd = 0;
     int c;
     int rc;
 
-    memset(&o, 0, sizeof(o));
-    o.server = DEFAULT_SERVER;
-    o.timeout_s = 10;
-    o.page_size = 100;
-    /* Options stop at the command, so each command parses its own. */
-    while ((c = getopt_long(argc, argv, "+s:jn:t:c:d:h", longopts, NULL)) != -1) {
+    *cmd = find_command(argc, argv);
+    longopts = *cmd && strcmp(*cmd, "register") == 0 ? register_longopts : global_longopts;
+    *nargs = 0;
+    opterr = 0;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, SHORTOPTS, longopts, NULL)) != -1) {
+        const char *key = NULL;
+
         switch (c) {
+        case 1:
+            /* The first operand is the command itself. */
+            if (seen_cmd) {
+                args[(*nargs)++] = optarg;
+            }
+            seen_cmd = 1;
+            break;
         case 's':
-            o.server = optarg;
+            o->server = optarg;
             break;
         case 'j':
-            o.json = 1;
+            o->output = RDCTL_OUT_JSON;
+            break;
+        case 'o':
+            if (strcmp(optarg, "table") == 0) {
+                o->output = RDCTL_OUT_TABLE;
+            } else if (strcmp(optarg, "link-format") == 0) {
+                o->output = RDCTL_OUT_LINK_FORMAT;
+            } else if (strcmp(optarg, "json") == 0) {
+                o->output = RDCTL_OUT_JSON;
+            } else {
+                return usage_error(*cmd, "--output: expected table, link-format or json, got ",
+                                   optarg);
+            }
             break;
         case 'n':
-        case 't':
-        case 'c':
-            errno = 0;
-            v = strtoul(optarg, &end, 10);
-            if (errno || *end || optarg[0] < '0' || optarg[0] > '9' || v > 1000000 ||
-                (c == 'n' && v == 0)) {
-                fprintf(stderr, "rdctl: -%c: expected a number, got \"%s\"\n", c, optarg);
-                return RDCTL_EXIT_USAGE;
+            rc = parse_count(c, optarg, &o->page_size);
+            if (rc) {
+                return rc;
             }
-            if (c == 'n') {
-                o.page_size = (unsigned)v;
-            } else if (c == 't') {
-                o.timeout_s = (unsigned)v;
-                timeout_set = 1;
-            } else {
-                max = (unsigned)v;
+            break;
+        case 't':
+            rc = parse_count(c, optarg, &o->timeout_s);
+            if (rc) {
+                return rc;
+            }
+            *timeout_set = 1;
+            break;
+        case 'c':
+            rc = parse_count(c, optarg, max);
+            if (rc) {
+                return rc;
             }
             break;
         case 'd':
-            o.data_dir = optarg;
+            o->data_dir = optarg;
             break;
         case 'I':
-            o.psk_id = optarg;
+            o->psk_id = optarg;
             break;
         case 'K':
-            o.psk_key = optarg;
+            o->psk_key = optarg;
             break;
         case 'h':
-            fputs(usage_text, stdout);
+            *help = 1;
             return RDCTL_EXIT_OK;
+        case OPT_EP:
+            key = "ep=";
+            break;
+        case OPT_SECTOR:
+            key = "d=";
+            break;
+        case OPT_LT:
+            key = "lt=";
+            break;
+        case OPT_BASE:
+            key = "base=";
+            break;
+        case OPT_ATTR:
+            key = "";
+            break;
+        case ':':
+            return usage_error(*cmd, "this option needs a value: ", argv[optind - 1]);
         default:
-            fputs(usage_text, stderr);
-            return RDCTL_EXIT_USAGE;
+            /* An unknown short option is in optopt; an unknown long one is the argument just
+             * passed over. */
+            if (optopt) {
+                char opt[3] = { '-', (char)optopt, '\0' };
+
+                return usage_error(*cmd, "unknown option ", opt);
+            }
+            return usage_error(*cmd, "unknown option ", argv[optind - 1]);
+        }
+        if (key) {
+            if (r->n == REG_ARGS_MAX) {
+                return usage_error(*cmd, "too many options", "");
+            }
+            r->key[r->n] = key;
+            r->value[r->n++] = optarg;
         }
     }
-    if (optind >= argc) {
+    /* After "--": operands only, the command too if it was not seen yet. */
+    for (int i = optind; i < argc; i++) {
+        if (seen_cmd) {
+            args[(*nargs)++] = argv[i];
+        }
+        seen_cmd = 1;
+    }
+    return RDCTL_EXIT_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct rdctl_opts o;
+    struct reg_args r;
+    char **args = NULL;
+    int nargs = 0;
+    unsigned max = 0;
+    int timeout_set = 0;
+    int help = 0;
+    const char *cmd = NULL;
+    int rc;
+
+    memset(&o, 0, sizeof(o));
+    memset(&r, 0, sizeof(r));
+    o.server = DEFAULT_SERVER;
+    o.timeout_s = 10;
+    o.page_size = 100;
+    args = calloc((size_t)argc + 1, sizeof(*args));
+    if (!args) {
+        return RDCTL_EXIT_DATA;
+    }
+    rc = parse_args(argc, argv, &o, &r, &cmd, args, &nargs, &max, &timeout_set, &help);
+    if (rc) {
+        goto out;
+    }
+    o.json = o.output == RDCTL_OUT_JSON;
+    if (help) {
+        print_help(cmd ? cmd : "");
+        goto out;
+    }
+    if (!cmd) {
         fputs(usage_text, stderr);
-        return RDCTL_EXIT_USAGE;
+        rc = RDCTL_EXIT_USAGE;
+        goto out;
     }
-    cmd = argv[optind];
-    argc -= optind + 1;
-    argv += optind + 1;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            print_help(cmd);
-            return RDCTL_EXIT_OK;
-        }
+    if (r.n && strcmp(cmd, "register") != 0) {
+        /* Cannot happen: only register's table has these options. */
+        rc = usage_error(cmd, "register's options belong to register", "");
+        goto out;
     }
     if (strcmp(cmd, "export") == 0 || strcmp(cmd, "import") == 0 || strcmp(cmd, "backup") == 0 ||
         strcmp(cmd, "check") == 0) {
-        return rdctl_offline(&o, cmd, argc, argv);
+        rc = rdctl_offline(&o, cmd, nargs, args);
+        goto out;
     }
     coap_startup();
     coap_set_log_level(LOG_EMERG);
@@ -913,13 +1072,13 @@ main(int argc, char **argv)
         }
         disconnect_rd(&ex);
     } else if (strcmp(cmd, "ep") == 0 || strcmp(cmd, "res") == 0) {
-        rc = cmd_lookup(&o, strcmp(cmd, "res") == 0, argc, argv);
+        rc = cmd_lookup(&o, strcmp(cmd, "res") == 0, nargs, args);
     } else if (strcmp(cmd, "show") == 0) {
-        rc = cmd_show(&o, argc, argv);
+        rc = cmd_show(&o, nargs, args);
     } else if (strcmp(cmd, "delete") == 0) {
-        rc = cmd_delete(&o, argc, argv);
+        rc = cmd_delete(&o, nargs, args);
     } else if (strcmp(cmd, "register") == 0) {
-        rc = cmd_register(&o, argc + 1, argv - 1);
+        rc = cmd_register(&o, &r, nargs, args);
     } else if (strcmp(cmd, "watch") == 0) {
         if (!timeout_set) {
             o.timeout_s = max ? 3600 : 60;
@@ -927,11 +1086,13 @@ main(int argc, char **argv)
         if (o.timeout_s == 0) {
             o.timeout_s = 86400;
         }
-        rc = cmd_watch(&o, max, argc, argv);
+        rc = cmd_watch(&o, max, nargs, args);
     } else {
         fprintf(stderr, "rdctl: unknown command \"%s\"; rdctl --help lists them\n", cmd);
         rc = RDCTL_EXIT_USAGE;
     }
     coap_cleanup();
+out:
+    free(args);
     return rc;
 }

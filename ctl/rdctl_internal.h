@@ -11,13 +11,22 @@
 #define RDCTL_EXIT_NET     3 /* no answer, cannot resolve, DTLS failed */
 #define RDCTL_EXIT_DATA    4 /* bad data: invalid records, store problems, unreadable files */
 
+/** What ep, res and show print. */
+enum rdctl_output {
+    RDCTL_OUT_DEFAULT = 0, /**< ep and res: a table; show: link-format */
+    RDCTL_OUT_TABLE,
+    RDCTL_OUT_LINK_FORMAT,
+    RDCTL_OUT_JSON,
+};
+
 /** Options every command shares. */
 struct rdctl_opts {
     const char *server;   /**< CoAP URI of the RD */
     const char *data_dir; /**< for the offline commands */
     const char *psk_id;   /**< coaps:// with a pre-shared key */
     const char *psk_key;
-    int json;
+    int json;                 /**< output == RDCTL_OUT_JSON */
+    enum rdctl_output output; /**< -o / --output / --json */
     unsigned timeout_s;
     unsigned page_size;
 };
