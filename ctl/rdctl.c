@@ -396,32 +396,160 @@ link_json(const struct lookup_link *l)
     return obj;
 }
 
-/* Print one link-format answer: a link per line, or JSON objects appended to @p out. */
+/* Where the links of an answer go: printed, appended to JSON, or rows of a table. */
+struct sink {
+    enum rdctl_output output;
+    int res;                   /* resource links (else endpoint links) */
+    json_t *json;              /* RDCTL_OUT_JSON: the array links are appended to */
+    struct rdctl_table *table; /* RDCTL_OUT_TABLE */
+};
+
+static const char *const ep_headers[] = { "EP", "D", "BASE", "LT", "LOCATION", "ATTRIBUTES" };
+static const char *const res_headers[] = { "TARGET", "RT", "IF", "CT", "ATTRIBUTES", "EP" };
+#define EP_COLS  (sizeof(ep_headers) / sizeof(ep_headers[0]))
+#define RES_COLS (sizeof(res_headers) / sizeof(res_headers[0]))
+/* The resource table's EP column, filled in afterwards from an endpoint lookup. */
+#define RES_COL_EP 5
+
+/* Append @p s to @p b; an allocation failure is caught by the caller's final check. */
+static void
+buf_puts(struct lookup_buf *b, const char *s, int *failed)
+{
+    if (lookup_buf_append(b, s, strlen(s))) {
+        *failed = 1;
+    }
+}
+
+/* The values of every attribute named @p name, blank-separated (rt and et may repeat). */
 static int
-emit_links(const char *body, size_t len, json_t *out, size_t *n)
+attr_values(const struct lookup_link *l, const char *name, struct lookup_buf *b)
+{
+    int failed = 0;
+
+    for (size_t a = 0; a < l->nattrs; a++) {
+        if (strcmp(l->attrs[a].name, name) != 0) {
+            continue;
+        }
+        if (b->len) {
+            buf_puts(b, " ", &failed);
+        }
+        buf_puts(b, l->attrs[a].value ? l->attrs[a].value : "", &failed);
+    }
+    return failed || lookup_buf_append(b, "", 1) ? -1 : 0;
+}
+
+/* Every attribute not in @p skip as name=value, blank-separated; a value with blanks, quotes
+ * or nothing in it is quoted so the cell reads back unambiguously. The endpoint lookup's
+ * rt=core.rd-ep, on every endpoint link, is left out. */
+static int
+other_attrs(const struct lookup_link *l, const char *const *skip, size_t nskip,
+            struct lookup_buf *b)
+{
+    int failed = 0;
+
+    for (size_t a = 0; a < l->nattrs; a++) {
+        const char *name = l->attrs[a].name;
+        const char *v = l->attrs[a].value;
+        int skipped = 0;
+
+        for (size_t k = 0; k < nskip; k++) {
+            skipped |= strcmp(name, skip[k]) == 0;
+        }
+        if (skipped || (strcmp(name, "rt") == 0 && v && strcmp(v, "core.rd-ep") == 0)) {
+            continue;
+        }
+        if (b->len) {
+            buf_puts(b, " ", &failed);
+        }
+        buf_puts(b, name, &failed);
+        if (v) {
+            int quote = !*v || strpbrk(v, " \t\"") != NULL;
+
+            buf_puts(b, quote ? "=\"" : "=", &failed);
+            buf_puts(b, v, &failed);
+            buf_puts(b, quote ? "\"" : "", &failed);
+        }
+    }
+    return failed || lookup_buf_append(b, "", 1) ? -1 : 0;
+}
+
+/* One link as a table row: the named columns, then the rest of its attributes. */
+static int
+add_row(struct rdctl_table *t, const struct lookup_link *l, int res)
+{
+    static const char *const ep_named[] = { "ep", "d", "base", "lt" };
+    static const char *const res_named[] = { "rt", "if", "ct" };
+    struct lookup_buf b[6];
+    const char *cells[6];
+    int rc = 0;
+
+    for (size_t i = 0; i < 6; i++) {
+        lookup_buf_init(&b[i], BODY_MAX);
+    }
+    if (res) {
+        cells[0] = l->target;
+        for (size_t i = 0; i < 3 && !rc; i++) {
+            rc = attr_values(l, res_named[i], &b[i]);
+            cells[1 + i] = b[i].data;
+        }
+        rc = rc ? rc : other_attrs(l, res_named, 3, &b[3]);
+        cells[4] = b[3].data;
+        cells[RES_COL_EP] = NULL;
+        /* A directory that names the endpoint in its resource links saves the second lookup. */
+        if (!rc) {
+            rc = attr_values(l, "ep", &b[4]);
+            cells[RES_COL_EP] = b[4].data;
+        }
+    } else {
+        for (size_t i = 0; i < 4 && !rc; i++) {
+            rc = attr_values(l, ep_named[i], &b[i]);
+            cells[i] = b[i].data;
+        }
+        cells[4] = l->target;
+        rc = rc ? rc : other_attrs(l, ep_named, 4, &b[4]);
+        cells[5] = b[4].data;
+    }
+    if (!rc) {
+        rc = rdctl_table_add(t, cells);
+    }
+    for (size_t i = 0; i < 6; i++) {
+        lookup_buf_cleanup(&b[i]);
+    }
+    return rc;
+}
+
+/* Parse one link-format answer and pass each link to @p sink; @p n gets the number of links. */
+static int
+emit_links(const char *body, size_t len, const struct sink *sink, size_t *n)
 {
     struct lookup_links links;
     struct lookup_buf line;
+    int rc = RDCTL_EXIT_OK;
 
     *n = 0;
     if (lookup_links_parse(&links, body ? body : "", len, 1000000, NULL, 0)) {
         fprintf(stderr, "rdctl: the answer is not link-format\n");
         return RDCTL_EXIT_DATA;
     }
-    for (size_t i = 0; i < links.nlinks; i++) {
-        if (out) {
-            json_array_append_new(out, link_json(&links.links[i]));
-            continue;
+    for (size_t i = 0; i < links.nlinks && !rc; i++) {
+        if (sink->output == RDCTL_OUT_JSON) {
+            json_array_append_new(sink->json, link_json(&links.links[i]));
+        } else if (sink->output == RDCTL_OUT_TABLE) {
+            if (add_row(sink->table, &links.links[i], sink->res)) {
+                fprintf(stderr, "rdctl: out of memory\n");
+                rc = RDCTL_EXIT_DATA;
+            }
+        } else {
+            lookup_buf_init(&line, BODY_MAX);
+            if (lookup_links_format(&links.links[i], 1, &line) == RD_OK) {
+                printf("%.*s\n", (int)line.len, line.data);
+            }
+            lookup_buf_cleanup(&line);
         }
-        lookup_buf_init(&line, BODY_MAX);
-        if (lookup_links_format(&links.links[i], 1, &line) == RD_OK) {
-            printf("%.*s\n", (int)line.len, line.data);
-        }
-        lookup_buf_cleanup(&line);
     }
     *n = links.nlinks;
     lookup_links_cleanup(&links);
-    return RDCTL_EXIT_OK;
+    return rc;
 }
 
 static void
@@ -437,20 +565,148 @@ print_body_line(const struct exchange *ex)
     fflush(stdout);
 }
 
+/* Fetch every page of the lookup at @p path with @p filters (at most 64) into @p sink. */
+static int
+fetch_pages(const struct rdctl_opts *o, struct exchange *ex, const char *path,
+            const char *const *filters, size_t nfilters, const struct sink *sink)
+{
+    const char *q[66];
+    char count[32];
+    char page[32];
+    size_t nq = 0;
+    size_t n = 0;
+    int rc = RDCTL_EXIT_OK;
+
+    for (size_t i = 0; i < nfilters && i < 64; i++) {
+        q[nq++] = filters[i];
+    }
+    snprintf(count, sizeof(count), "count=%u", o->page_size);
+    q[nq++] = count;
+    q[nq++] = page;
+    for (unsigned pg = 0; !rc && pg < PAGES_MAX; pg++) {
+        snprintf(page, sizeof(page), "page=%u", pg);
+        rc = request(o, ex, COAP_REQUEST_CODE_GET, path, q, nq, NULL, 0, -1);
+        if (!rc) {
+            rc = emit_links(ex->body, ex->len, sink, &n);
+        }
+        /* A short page is the last one. */
+        if (n < o->page_size) {
+            break;
+        }
+    }
+    return rc;
+}
+
+/* One endpoint's base and name, to find the endpoint of a resource by its target. */
+struct base_ep {
+    char *base;
+    char *ep;
+};
+
+static int
+cmp_base(const void *a, const void *b)
+{
+    return strcmp(((const struct base_ep *)a)->base, ((const struct base_ep *)b)->base);
+}
+
+/*
+ * Fill the EP column of a resource table. RFC 9176 resource lookup answers carry no endpoint
+ * name, but each target was resolved against its endpoint's base: look the endpoints up with
+ * the same filters (on an endpoint lookup they select endpoints with a matching resource; href
+ * means the registration there, so it is left out) and match each target's longest base.
+ */
+static int
+fill_res_eps(const struct rdctl_opts *o, struct exchange *ex, const char *ep_path,
+             const char *const *filters, size_t nfilters, struct rdctl_table *t)
+{
+    const char *q[64];
+    size_t nq = 0;
+    struct rdctl_table eps;
+    struct sink sink = { RDCTL_OUT_TABLE, 0, NULL, &eps };
+    struct base_ep *map = NULL;
+    int rc;
+
+    for (size_t i = 0; i < nfilters && nq < 64; i++) {
+        if (strncmp(filters[i], "href=", 5) != 0 && strcmp(filters[i], "href") != 0) {
+            q[nq++] = filters[i];
+        }
+    }
+    rdctl_table_init(&eps, ep_headers, EP_COLS);
+    rc = fetch_pages(o, ex, ep_path, q, nq, &sink);
+    if (!rc && eps.nrows) {
+        map = calloc(eps.nrows, sizeof(*map));
+        rc = map ? RDCTL_EXIT_OK : RDCTL_EXIT_DATA;
+    }
+    for (size_t i = 0; !rc && i < eps.nrows; i++) {
+        map[i].base = eps.cells[i * EP_COLS + 2];
+        map[i].ep = eps.cells[i * EP_COLS + 0];
+    }
+    if (map) {
+        qsort(map, eps.nrows, sizeof(*map), cmp_base);
+    }
+    for (size_t r = 0; !rc && map && r < t->nrows; r++) {
+        char *prefix = NULL;
+        const char *target = rdctl_table_get(t, r, 0);
+        const char *auth = strstr(target, "://");
+        struct lookup_buf names;
+        int failed = 0;
+
+        if (strcmp(rdctl_table_get(t, r, RES_COL_EP), "-") != 0 || !auth) {
+            continue;
+        }
+        /* Candidate bases: the target cut at each '/' after the authority, longest first. */
+        prefix = strdup(target);
+        if (!prefix) {
+            rc = RDCTL_EXIT_DATA;
+            break;
+        }
+        lookup_buf_init(&names, BODY_MAX);
+        for (char *cut = prefix + strlen(prefix); cut > prefix + (auth - target) + 3; cut--) {
+            struct base_ep key = { prefix, NULL };
+            struct base_ep *hit;
+
+            if (*cut != '/' && *cut != '\0') {
+                continue;
+            }
+            *cut = '\0';
+            hit = bsearch(&key, map, eps.nrows, sizeof(*map), cmp_base);
+            /* Several endpoints can share a base (behind one proxy): name them all. */
+            while (hit && hit > map && strcmp(hit[-1].base, prefix) == 0) {
+                hit--;
+            }
+            for (; hit && hit < map + eps.nrows && strcmp(hit->base, prefix) == 0; hit++) {
+                buf_puts(&names, names.len ? "," : "", &failed);
+                buf_puts(&names, hit->ep, &failed);
+            }
+            if (names.len) {
+                break;
+            }
+        }
+        if (names.len && (failed || lookup_buf_append(&names, "", 1) ||
+                          rdctl_table_set(t, r, RES_COL_EP, names.data))) {
+            rc = RDCTL_EXIT_DATA;
+        }
+        lookup_buf_cleanup(&names);
+        free(prefix);
+    }
+    free(map);
+    rdctl_table_cleanup(&eps);
+    return rc;
+}
+
 /* rdctl ep|res [FILTERS...]: every page of a lookup, fetched in turn. */
 static int
 cmd_lookup(const struct rdctl_opts *o, int res, int argc, char **argv)
 {
     struct exchange ex;
     struct rd_paths p;
-    const char *q[66];
-    char count[32];
-    char page[32];
-    json_t *all = o->json ? json_array() : NULL;
-    size_t n = 0;
-    size_t nq = 0;
+    struct rdctl_table table;
+    struct sink sink = { o->output, res, NULL, &table };
     int rc;
 
+    if (sink.output == RDCTL_OUT_DEFAULT) {
+        sink.output = RDCTL_OUT_TABLE;
+    }
     if (argc > 64) {
         fprintf(stderr, "rdctl: at most 64 filters\n");
         return RDCTL_EXIT_USAGE;
@@ -460,11 +716,9 @@ cmd_lookup(const struct rdctl_opts *o, int res, int argc, char **argv)
             fprintf(stderr, "rdctl: paging is done for you; use --page-size\n");
             return RDCTL_EXIT_USAGE;
         }
-        q[nq++] = argv[i];
     }
-    snprintf(count, sizeof(count), "count=%u", o->page_size);
-    q[nq++] = count;
-    q[nq++] = page;
+    rdctl_table_init(&table, res ? res_headers : ep_headers, res ? RES_COLS : EP_COLS);
+    sink.json = sink.output == RDCTL_OUT_JSON ? json_array() : NULL;
     rc = connect_rd(o, &ex);
     if (!rc) {
         rc = discover(o, &ex, &p, 0);
@@ -473,22 +727,23 @@ cmd_lookup(const struct rdctl_opts *o, int res, int argc, char **argv)
         fprintf(stderr, "rdctl: the RD offers no %s lookup\n", res ? "resource" : "endpoint");
         rc = RDCTL_EXIT_REFUSED;
     }
-    for (unsigned pg = 0; !rc && pg < PAGES_MAX; pg++) {
-        snprintf(page, sizeof(page), "page=%u", pg);
-        rc = request(o, &ex, COAP_REQUEST_CODE_GET, res ? p.res : p.ep, q, nq, NULL, 0, -1);
-        if (!rc) {
-            rc = emit_links(ex.body, ex.len, all, &n);
-        }
-        /* A short page is the last one. */
-        if (n < o->page_size) {
-            break;
-        }
+    if (!rc) {
+        rc =
+            fetch_pages(o, &ex, res ? p.res : p.ep, (const char *const *)argv, (size_t)argc, &sink);
     }
-    if (!rc && all) {
-        json_dumpf(all, stdout, JSON_INDENT(2));
+    if (!rc && sink.output == RDCTL_OUT_TABLE && res && table.nrows && p.ep[0]) {
+        rc = fill_res_eps(o, &ex, p.ep, (const char *const *)argv, (size_t)argc, &table);
+    }
+    if (!rc && sink.json) {
+        json_dumpf(sink.json, stdout, JSON_INDENT(2));
         printf("\n");
     }
-    json_decref(all);
+    if (!rc && sink.output == RDCTL_OUT_TABLE &&
+        rdctl_table_print(&table, stdout, rdctl_terminal_width())) {
+        rc = RDCTL_EXIT_DATA;
+    }
+    json_decref(sink.json);
+    rdctl_table_cleanup(&table);
     disconnect_rd(&ex);
     return rc;
 }
@@ -502,14 +757,20 @@ cmd_show(const struct rdctl_opts *o, int argc, char **argv)
     char filter[LOC_MAX + 8];
     const char *q[1] = { filter };
     json_t *obj = o->json ? json_object() : NULL;
-    json_t *eps = o->json ? json_array() : NULL;
-    json_t *links = o->json ? json_array() : NULL;
+    struct rdctl_table eps;
+    struct rdctl_table links;
+    struct sink ep_sink = { o->output, 0, o->json ? json_array() : NULL, &eps };
+    struct sink res_sink = { o->output, 1, o->json ? json_array() : NULL, &links };
+    int table = o->output == RDCTL_OUT_TABLE;
     size_t n = 0;
     int rc;
 
+    rdctl_table_init(&eps, ep_headers, EP_COLS);
+    rdctl_table_init(&links, res_headers, RES_COLS);
     if (argc != 1) {
         fprintf(stderr, "rdctl show: expected one endpoint name or location\n");
-        return RDCTL_EXIT_USAGE;
+        rc = RDCTL_EXIT_USAGE;
+        goto out;
     }
     /* A location names one registration by href; anything else is an endpoint name. */
     if (strncmp(argv[0], "/rd/", 4) == 0 || strncmp(argv[0], "rd/", 3) == 0) {
@@ -525,10 +786,10 @@ cmd_show(const struct rdctl_opts *o, int argc, char **argv)
         rc = request(o, &ex, COAP_REQUEST_CODE_GET, p.ep, q, 1, NULL, 0, -1);
     }
     if (!rc) {
-        if (!o->json) {
+        if (!o->json && !table) {
             printf("endpoint:\n");
         }
-        rc = emit_links(ex.body, ex.len, eps, &n);
+        rc = emit_links(ex.body, ex.len, &ep_sink, &n);
         if (!rc && n == 0) {
             fprintf(stderr, "rdctl: no registration %s\n", argv[0]);
             rc = RDCTL_EXIT_REFUSED;
@@ -538,21 +799,38 @@ cmd_show(const struct rdctl_opts *o, int argc, char **argv)
         rc = request(o, &ex, COAP_REQUEST_CODE_GET, p.res, q, 1, NULL, 0, -1);
     }
     if (!rc) {
-        if (!o->json) {
+        if (!o->json && !table) {
             printf("resources:\n");
         }
-        rc = emit_links(ex.body, ex.len, links, &n);
+        rc = emit_links(ex.body, ex.len, &res_sink, &n);
+    }
+    /* Every resource here is the one endpoint's. */
+    for (size_t r = 0; !rc && table && eps.nrows == 1 && r < links.nrows; r++) {
+        if (rdctl_table_set(&links, r, RES_COL_EP, rdctl_table_get(&eps, 0, 0))) {
+            rc = RDCTL_EXIT_DATA;
+        }
+    }
+    if (!rc && table) {
+        size_t width = rdctl_terminal_width();
+
+        if (rdctl_table_print(&eps, stdout, width) || printf("\n") < 0 ||
+            rdctl_table_print(&links, stdout, width)) {
+            rc = RDCTL_EXIT_DATA;
+        }
     }
     if (!rc && obj) {
-        json_object_set(obj, "endpoints", eps);
-        json_object_set(obj, "resources", links);
+        json_object_set(obj, "endpoints", ep_sink.json);
+        json_object_set(obj, "resources", res_sink.json);
         json_dumpf(obj, stdout, JSON_INDENT(2));
         printf("\n");
     }
-    json_decref(eps);
-    json_decref(links);
-    json_decref(obj);
     disconnect_rd(&ex);
+out:
+    json_decref(ep_sink.json);
+    json_decref(res_sink.json);
+    json_decref(obj);
+    rdctl_table_cleanup(&eps);
+    rdctl_table_cleanup(&links);
     return rc;
 }
 

@@ -45,13 +45,13 @@ test_online_commands() {
             --d bulk >/dev/null
         i=$((i + 1))
     done
-    ctl --page-size 10 ep d=bulk
+    ctl --page-size 10 -o link-format ep d=bulk
     expect_eq "paging status" 0 "$STATUS"
     expect_eq "every page fetched" 25 "$(printf '%s\n' "$OUT" | grep -c 'ep="n')"
     expect_eq "no duplicates across pages" 25 "$(printf '%s\n' "$OUT" | sort -u | grep -c .)"
-    ctl --page-size 10 res rt=thing
+    ctl --page-size 10 -o link-format res rt=thing
     expect_eq "resource paging" 25 "$(printf '%s\n' "$OUT" | grep -c 'rt=thing')"
-    ctl res 'rt=temp*'
+    ctl -o link-format res 'rt=temp*'
     expect_match "resource filter" '^<coap://127\.0\.0\.1:[0-9]+/t>;rt="temperature-c";if=sensor$' "$OUT"
     ctl --json ep et=oic.d.sensor
     expect_match "json ep" '"ep": "node1"' "$OUT"
