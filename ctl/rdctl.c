@@ -1000,8 +1000,8 @@ rdctl_read_file(const char *path, char **out, size_t *len)
 }
 
 static const char *const usage_text =
-    "Usage: rdctl [OPTIONS] COMMAND [ARGS...]\n"
-    "Operate a CoRE Resource Directory (core-rd).\n"
+    "Usage: rdctl [OPTIONS] COMMAND [ARGS...] [OPTIONS]\n"
+    "Operate a CoRE Resource Directory (core-rd). Options may come anywhere; -- ends them.\n"
     "\n"
     "Online commands (CoAP to a running RD):\n"
     "  discover                 list the RD's interfaces from /.well-known/core\n"
@@ -1022,13 +1022,16 @@ static const char *const usage_text =
     "  -s, --server URI         the RD (default " DEFAULT_SERVER ")\n"
     "      --psk-identity ID    with coaps://: the pre-shared key identity\n"
     "      --psk-key KEY        with coaps://: the pre-shared key\n"
-    "  -j, --json               JSON output (ep, res, show)\n"
+    "  -o, --output FORMAT      ep, res, show: table (the ep and res default, fitted to\n"
+    "                           COLUMNS or the terminal), link-format (show's default, and\n"
+    "                           earlier releases' for ep and res: scripts name it), json\n"
+    "  -j, --json               the same as -o json\n"
     "  -n, --page-size N        links per lookup page (default 100)\n"
     "  -t, --timeout SECONDS    wait this long for an answer (default 10; watch: how long to\n"
     "                           watch, 0 = until --count notifications)\n"
     "  -c, --count N            watch: stop after N notifications (default: none)\n"
     "  -d, --data-dir DIR       offline commands: the RD's data directory\n"
-    "  -h, --help               this help; rdctl COMMAND --help: the same\n"
+    "  -h, --help               this help; rdctl COMMAND --help: the command's\n"
     "\n"
     "Exit status: 0 done, 1 the RD refused (4.xx/5.xx), 2 usage, 3 no answer or network,\n"
     "4 bad data or store problems. See rdctl(1).\n";
@@ -1044,11 +1047,17 @@ static const struct cmd_help cmd_helps[] = {
       "Usage: rdctl [-s URI] discover\n"
       "List the RD's registration and lookup interfaces (GET /.well-known/core?rt=core.rd*).\n" },
     { "ep",
-      "Usage: rdctl [-s URI] [--json] [-n N] ep [NAME=VALUE | NAME=PREFIX* | NAME]...\n"
-      "Endpoint lookup with RFC 9176 filters (ANDed); every page is fetched, N links each.\n" },
-    { "res", "Usage: rdctl [-s URI] [--json] [-n N] res [NAME=VALUE | NAME=PREFIX* | NAME]...\n"
-             "Resource lookup with RFC 9176 filters (ANDed); every page is fetched.\n" },
-    { "show", "Usage: rdctl [-s URI] [--json] show EP|LOCATION\n"
+      "Usage: rdctl [-s URI] [-o table|link-format|json] [-n N] ep [NAME=VALUE | NAME=PREFIX* |\n"
+      "             NAME]...\n"
+      "Endpoint lookup with RFC 9176 filters (ANDed); every page is fetched, N links each.\n"
+      "A table (EP, D, BASE, LT, LOCATION, ATTRIBUTES) unless -o says otherwise.\n" },
+    { "res",
+      "Usage: rdctl [-s URI] [-o table|link-format|json] [-n N] res [NAME=VALUE | NAME=PREFIX* |\n"
+      "             NAME]...\n"
+      "Resource lookup with RFC 9176 filters (ANDed); every page is fetched.\n"
+      "A table (TARGET, RT, IF, CT, ATTRIBUTES, EP) unless -o says otherwise; its EP column\n"
+      "comes from an endpoint lookup with the same filters.\n" },
+    { "show", "Usage: rdctl [-s URI] [-o link-format|table|json] show EP|LOCATION\n"
               "One registration, by endpoint name or location (/rd/ID), and its resources.\n" },
     { "delete", "Usage: rdctl [-s URI] delete LOCATION\n"
                 "Remove the registration at LOCATION (e.g. /rd/4f2kq9xa).\n" },
