@@ -1274,8 +1274,11 @@ parse_args(int argc, char **argv, struct rdctl_opts *o, struct reg_args *r, cons
         case ':':
             return usage_error(*cmd, "this option needs a value: ", argv[optind - 1]);
         default:
-            /* An unknown short option is in optopt; an unknown long one is the argument just
-             * passed over. */
+            /* An unknown long option is the argument just passed over (optopt 0); so is a
+             * known one given a value it does not take; an unknown short one is in optopt. */
+            if (optopt && strncmp(argv[optind - 1], "--", 2) == 0) {
+                return usage_error(*cmd, "this option takes no value: ", argv[optind - 1]);
+            }
             if (optopt) {
                 char opt[3] = { '-', (char)optopt, '\0' };
 
@@ -1335,11 +1338,6 @@ main(int argc, char **argv)
     if (!cmd) {
         fputs(usage_text, stderr);
         rc = RDCTL_EXIT_USAGE;
-        goto out;
-    }
-    if (r.n && strcmp(cmd, "register") != 0) {
-        /* Cannot happen: only register's table has these options. */
-        rc = usage_error(cmd, "register's options belong to register", "");
         goto out;
     }
     if (strcmp(cmd, "export") == 0 || strcmp(cmd, "import") == 0 || strcmp(cmd, "backup") == 0 ||

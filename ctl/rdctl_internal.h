@@ -48,8 +48,8 @@ struct rdctl_table {
     size_t cap; /**< rows allocated */
 };
 
-/** Start an empty table with @p ncols columns named @p headers (borrowed). @return 0. */
-int rdctl_table_init(struct rdctl_table *t, const char *const *headers, size_t ncols);
+/** Start an empty table with @p ncols columns named @p headers (borrowed). */
+void rdctl_table_init(struct rdctl_table *t, const char *const *headers, size_t ncols);
 
 /** Append a row: copies of @p cells (ncols of them; NULL or "" shows as "-", control
  * characters as '?'). @return 0 or -1 when out of memory (the table is unchanged). */

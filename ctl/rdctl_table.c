@@ -12,13 +12,12 @@
 /* Blanks between columns. */
 #define COL_GAP 2
 
-int
+void
 rdctl_table_init(struct rdctl_table *t, const char *const *headers, size_t ncols)
 {
     memset(t, 0, sizeof(*t));
     t->headers = headers;
     t->ncols = ncols;
-    return 0;
 }
 
 void

@@ -243,6 +243,9 @@ test_unknown_options_are_usage_errors() {
     raw -s "$uri" -t 5 ep --server
     expect_eq "option without its value" 2 "$STATUS"
     expect_match "says a value is missing" 'needs a value: --server' "$ERR"
+    raw -s "$uri" -t 5 ep --json=1
+    expect_eq "a value for an option without one" 2 "$STATUS"
+    expect_match "says it takes none" 'takes no value: --json=1' "$ERR"
     raw -s "$uri" -t 5 check -d "$WORK/data" --frob
     expect_eq "offline command, unknown option" 2 "$STATUS"
     expect_eq "no output on a usage error" "" "$OUT"
