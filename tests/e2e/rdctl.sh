@@ -86,7 +86,13 @@ test_watch_sees_registration() {
     timeout 30 "$RDCTL" -s "coap://127.0.0.1:$PORT" --count 2 --timeout 20 watch ep ep=late \
         >"$WORK/watch" 2>&1 &
     local wpid=$!
-    sleep 1
+    # Register only once the observation stands: its first answer is printed.
+    local i=0
+    while [ "$(grep -c . "$WORK/watch" 2>/dev/null)" != 1 ] && [ $i -lt 200 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    expect_eq "watch's first answer came" 1 "$(grep -c . "$WORK/watch")"
     printf '</z>\n' | "$RDCTL" -s "coap://127.0.0.1:$PORT" register --ep late >/dev/null
     wait $wpid
     expect_eq "watch ends after two answers" 0 "$?"
@@ -122,9 +128,14 @@ test_offline_commands() {
 
     # Round trip into a fresh directory (made by starting and stopping an RD there).
     mkdir -p "$WORK/fresh"
-    "$RD" -l "127.0.0.1:$((PORT + 1))" -d "$WORK/fresh" 2>/dev/null &
+    "$RD" -l "127.0.0.1:$((PORT + 1))" -d "$WORK/fresh" 2>"$WORK/fresh.log" &
     local fpid=$!
-    sleep 0.3
+    local i=0
+    while ! grep -q 'data directory' "$WORK/fresh.log" && [ $i -lt 200 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    expect_match "fresh RD opened its store" 'data directory' "$(cat "$WORK/fresh.log")"
     kill "$fpid"
     wait "$fpid"
     "$RDCTL" --data-dir "$WORK/fresh" import "$WORK/export" 2>"$WORK/import.err"
