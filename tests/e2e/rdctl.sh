@@ -336,6 +336,15 @@ test_table_output() {
     expect_eq "not a tty: the longest value whole" 1 "$(grep -c -- "$long" "$WORK/tfree")"
 
 
+    # On a terminal, without COLUMNS, its width counts (script(1) gives rdctl a pty).
+    if command -v script >/dev/null && command -v stty >/dev/null; then
+        COLUMNS='' LC_ALL=C timeout 30 script -qec "stty cols 50; env -u COLUMNS '$RDCTL' \
+            -s '$uri' ep d=tblsec" /dev/null | tr -d '\r' >"$WORK/tpty"
+        expect_eq "tty: three lines" 3 "$(grep -c . "$WORK/tpty")"
+        expect_eq "tty: fitted to its 50 columns" 50 "$(max_len "$WORK/tpty")"
+        expect_match "tty: long value cut" '~$' "$(grep '^tbl1' "$WORK/tpty")"
+    fi
+
     ctl -o table show tbl1
     expect_match "show -o table" '^EP +D +BASE' "$OUT"
     expect_match "show -o table resources" 'coap://192\.0\.2\.7/s/t +temperature-c +sensor +0 +- +tbl1' "$OUT"
