@@ -731,8 +731,10 @@ cmd_lookup(const struct rdctl_opts *o, int res, int argc, char **argv)
         rc =
             fetch_pages(o, &ex, res ? p.res : p.ep, (const char *const *)argv, (size_t)argc, &sink);
     }
-    if (!rc && sink.output == RDCTL_OUT_TABLE && res && table.nrows && p.ep[0]) {
-        rc = fill_res_eps(o, &ex, p.ep, (const char *const *)argv, (size_t)argc, &table);
+    /* The resources were found: a failed endpoint lookup costs the EP column, not the answer. */
+    if (!rc && sink.output == RDCTL_OUT_TABLE && res && table.nrows && p.ep[0] &&
+        fill_res_eps(o, &ex, p.ep, (const char *const *)argv, (size_t)argc, &table)) {
+        fprintf(stderr, "rdctl: the endpoint lookup for the EP column failed; it stays empty\n");
     }
     if (!rc && sink.json) {
         json_dumpf(sink.json, stdout, JSON_INDENT(2));
