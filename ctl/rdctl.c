@@ -45,6 +45,14 @@ struct rd_paths {
     char res[LOC_MAX];
 };
 
+/* register's own options, in command-line order: "ep=" and its value, and so on. */
+#define REG_ARGS_MAX 32
+struct reg_args {
+    const char *key[REG_ARGS_MAX];
+    const char *value[REG_ARGS_MAX];
+    size_t n;
+};
+
 static void print_body_line(const struct exchange *ex);
 
 static int
@@ -388,32 +396,160 @@ link_json(const struct lookup_link *l)
     return obj;
 }
 
-/* Print one link-format answer: a link per line, or JSON objects appended to @p out. */
+/* Where the links of an answer go: printed, appended to JSON, or rows of a table. */
+struct sink {
+    enum rdctl_output output;
+    int res;                   /* resource links (else endpoint links) */
+    json_t *json;              /* RDCTL_OUT_JSON: the array links are appended to */
+    struct rdctl_table *table; /* RDCTL_OUT_TABLE */
+};
+
+static const char *const ep_headers[] = { "EP", "D", "BASE", "LT", "LOCATION", "ATTRIBUTES" };
+static const char *const res_headers[] = { "TARGET", "RT", "IF", "CT", "ATTRIBUTES", "EP" };
+#define EP_COLS  (sizeof(ep_headers) / sizeof(ep_headers[0]))
+#define RES_COLS (sizeof(res_headers) / sizeof(res_headers[0]))
+/* The resource table's EP column, filled in afterwards from an endpoint lookup. */
+#define RES_COL_EP 5
+
+/* Append @p s to @p b; an allocation failure is caught by the caller's final check. */
+static void
+buf_puts(struct lookup_buf *b, const char *s, int *failed)
+{
+    if (lookup_buf_append(b, s, strlen(s))) {
+        *failed = 1;
+    }
+}
+
+/* The values of every attribute named @p name, blank-separated (rt and et may repeat). */
 static int
-emit_links(const char *body, size_t len, json_t *out, size_t *n)
+attr_values(const struct lookup_link *l, const char *name, struct lookup_buf *b)
+{
+    int failed = 0;
+
+    for (size_t a = 0; a < l->nattrs; a++) {
+        if (strcmp(l->attrs[a].name, name) != 0) {
+            continue;
+        }
+        if (b->len) {
+            buf_puts(b, " ", &failed);
+        }
+        buf_puts(b, l->attrs[a].value ? l->attrs[a].value : "", &failed);
+    }
+    return failed || lookup_buf_append(b, "", 1) ? -1 : 0;
+}
+
+/* Every attribute not in @p skip as name=value, blank-separated; a value with blanks, quotes
+ * or nothing in it is quoted so the cell reads back unambiguously. The endpoint lookup's
+ * rt=core.rd-ep, on every endpoint link, is left out. */
+static int
+other_attrs(const struct lookup_link *l, const char *const *skip, size_t nskip,
+            struct lookup_buf *b)
+{
+    int failed = 0;
+
+    for (size_t a = 0; a < l->nattrs; a++) {
+        const char *name = l->attrs[a].name;
+        const char *v = l->attrs[a].value;
+        int skipped = 0;
+
+        for (size_t k = 0; k < nskip; k++) {
+            skipped |= strcmp(name, skip[k]) == 0;
+        }
+        if (skipped || (strcmp(name, "rt") == 0 && v && strcmp(v, "core.rd-ep") == 0)) {
+            continue;
+        }
+        if (b->len) {
+            buf_puts(b, " ", &failed);
+        }
+        buf_puts(b, name, &failed);
+        if (v) {
+            int quote = !*v || strpbrk(v, " \t\"") != NULL;
+
+            buf_puts(b, quote ? "=\"" : "=", &failed);
+            buf_puts(b, v, &failed);
+            buf_puts(b, quote ? "\"" : "", &failed);
+        }
+    }
+    return failed || lookup_buf_append(b, "", 1) ? -1 : 0;
+}
+
+/* One link as a table row: the named columns, then the rest of its attributes. */
+static int
+add_row(struct rdctl_table *t, const struct lookup_link *l, int res)
+{
+    static const char *const ep_named[] = { "ep", "d", "base", "lt" };
+    static const char *const res_named[] = { "rt", "if", "ct" };
+    struct lookup_buf b[6];
+    const char *cells[6];
+    int rc = 0;
+
+    for (size_t i = 0; i < 6; i++) {
+        lookup_buf_init(&b[i], BODY_MAX);
+    }
+    if (res) {
+        cells[0] = l->target;
+        for (size_t i = 0; i < 3 && !rc; i++) {
+            rc = attr_values(l, res_named[i], &b[i]);
+            cells[1 + i] = b[i].data;
+        }
+        rc = rc ? rc : other_attrs(l, res_named, 3, &b[3]);
+        cells[4] = b[3].data;
+        cells[RES_COL_EP] = NULL;
+        /* A directory that names the endpoint in its resource links saves the second lookup. */
+        if (!rc) {
+            rc = attr_values(l, "ep", &b[4]);
+            cells[RES_COL_EP] = b[4].data;
+        }
+    } else {
+        for (size_t i = 0; i < 4 && !rc; i++) {
+            rc = attr_values(l, ep_named[i], &b[i]);
+            cells[i] = b[i].data;
+        }
+        cells[4] = l->target;
+        rc = rc ? rc : other_attrs(l, ep_named, 4, &b[4]);
+        cells[5] = b[4].data;
+    }
+    if (!rc) {
+        rc = rdctl_table_add(t, cells);
+    }
+    for (size_t i = 0; i < 6; i++) {
+        lookup_buf_cleanup(&b[i]);
+    }
+    return rc;
+}
+
+/* Parse one link-format answer and pass each link to @p sink; @p n gets the number of links. */
+static int
+emit_links(const char *body, size_t len, const struct sink *sink, size_t *n)
 {
     struct lookup_links links;
     struct lookup_buf line;
+    int rc = RDCTL_EXIT_OK;
 
     *n = 0;
     if (lookup_links_parse(&links, body ? body : "", len, 1000000, NULL, 0)) {
         fprintf(stderr, "rdctl: the answer is not link-format\n");
         return RDCTL_EXIT_DATA;
     }
-    for (size_t i = 0; i < links.nlinks; i++) {
-        if (out) {
-            json_array_append_new(out, link_json(&links.links[i]));
-            continue;
+    for (size_t i = 0; i < links.nlinks && !rc; i++) {
+        if (sink->output == RDCTL_OUT_JSON) {
+            json_array_append_new(sink->json, link_json(&links.links[i]));
+        } else if (sink->output == RDCTL_OUT_TABLE) {
+            if (add_row(sink->table, &links.links[i], sink->res)) {
+                fprintf(stderr, "rdctl: out of memory\n");
+                rc = RDCTL_EXIT_DATA;
+            }
+        } else {
+            lookup_buf_init(&line, BODY_MAX);
+            if (lookup_links_format(&links.links[i], 1, &line) == RD_OK) {
+                printf("%.*s\n", (int)line.len, line.data);
+            }
+            lookup_buf_cleanup(&line);
         }
-        lookup_buf_init(&line, BODY_MAX);
-        if (lookup_links_format(&links.links[i], 1, &line) == RD_OK) {
-            printf("%.*s\n", (int)line.len, line.data);
-        }
-        lookup_buf_cleanup(&line);
     }
     *n = links.nlinks;
     lookup_links_cleanup(&links);
-    return RDCTL_EXIT_OK;
+    return rc;
 }
 
 static void
@@ -429,20 +565,148 @@ print_body_line(const struct exchange *ex)
     fflush(stdout);
 }
 
+/* Fetch every page of the lookup at @p path with @p filters (at most 64) into @p sink. */
+static int
+fetch_pages(const struct rdctl_opts *o, struct exchange *ex, const char *path,
+            const char *const *filters, size_t nfilters, const struct sink *sink)
+{
+    const char *q[66];
+    char count[32];
+    char page[32];
+    size_t nq = 0;
+    size_t n = 0;
+    int rc = RDCTL_EXIT_OK;
+
+    for (size_t i = 0; i < nfilters && i < 64; i++) {
+        q[nq++] = filters[i];
+    }
+    snprintf(count, sizeof(count), "count=%u", o->page_size);
+    q[nq++] = count;
+    q[nq++] = page;
+    for (unsigned pg = 0; !rc && pg < PAGES_MAX; pg++) {
+        snprintf(page, sizeof(page), "page=%u", pg);
+        rc = request(o, ex, COAP_REQUEST_CODE_GET, path, q, nq, NULL, 0, -1);
+        if (!rc) {
+            rc = emit_links(ex->body, ex->len, sink, &n);
+        }
+        /* A short page is the last one. */
+        if (n < o->page_size) {
+            break;
+        }
+    }
+    return rc;
+}
+
+/* One endpoint's base and name, to find the endpoint of a resource by its target. */
+struct base_ep {
+    char *base;
+    char *ep;
+};
+
+static int
+cmp_base(const void *a, const void *b)
+{
+    return strcmp(((const struct base_ep *)a)->base, ((const struct base_ep *)b)->base);
+}
+
+/*
+ * Fill the EP column of a resource table. RFC 9176 resource lookup answers carry no endpoint
+ * name, but each target was resolved against its endpoint's base: look the endpoints up with
+ * the same filters (on an endpoint lookup they select endpoints with a matching resource; href
+ * means the registration there, so it is left out) and match each target's longest base.
+ */
+static int
+fill_res_eps(const struct rdctl_opts *o, struct exchange *ex, const char *ep_path,
+             const char *const *filters, size_t nfilters, struct rdctl_table *t)
+{
+    const char *q[64];
+    size_t nq = 0;
+    struct rdctl_table eps;
+    struct sink sink = { RDCTL_OUT_TABLE, 0, NULL, &eps };
+    struct base_ep *map = NULL;
+    int rc;
+
+    for (size_t i = 0; i < nfilters && nq < 64; i++) {
+        if (strncmp(filters[i], "href=", 5) != 0 && strcmp(filters[i], "href") != 0) {
+            q[nq++] = filters[i];
+        }
+    }
+    rdctl_table_init(&eps, ep_headers, EP_COLS);
+    rc = fetch_pages(o, ex, ep_path, q, nq, &sink);
+    if (!rc && eps.nrows) {
+        map = calloc(eps.nrows, sizeof(*map));
+        rc = map ? RDCTL_EXIT_OK : RDCTL_EXIT_DATA;
+    }
+    for (size_t i = 0; !rc && i < eps.nrows; i++) {
+        map[i].base = eps.cells[i * EP_COLS + 2];
+        map[i].ep = eps.cells[i * EP_COLS + 0];
+    }
+    if (map) {
+        qsort(map, eps.nrows, sizeof(*map), cmp_base);
+    }
+    for (size_t r = 0; !rc && map && r < t->nrows; r++) {
+        char *prefix = NULL;
+        const char *target = rdctl_table_get(t, r, 0);
+        const char *auth = strstr(target, "://");
+        struct lookup_buf names;
+        int failed = 0;
+
+        if (strcmp(rdctl_table_get(t, r, RES_COL_EP), "-") != 0 || !auth) {
+            continue;
+        }
+        /* Candidate bases: the target cut at each '/' after the authority, longest first. */
+        prefix = strdup(target);
+        if (!prefix) {
+            rc = RDCTL_EXIT_DATA;
+            break;
+        }
+        lookup_buf_init(&names, BODY_MAX);
+        for (char *cut = prefix + strlen(prefix); cut > prefix + (auth - target) + 3; cut--) {
+            struct base_ep key = { prefix, NULL };
+            struct base_ep *hit;
+
+            if (*cut != '/' && *cut != '\0') {
+                continue;
+            }
+            *cut = '\0';
+            hit = bsearch(&key, map, eps.nrows, sizeof(*map), cmp_base);
+            /* Several endpoints can share a base (behind one proxy): name them all. */
+            while (hit && hit > map && strcmp(hit[-1].base, prefix) == 0) {
+                hit--;
+            }
+            for (; hit && hit < map + eps.nrows && strcmp(hit->base, prefix) == 0; hit++) {
+                buf_puts(&names, names.len ? "," : "", &failed);
+                buf_puts(&names, hit->ep, &failed);
+            }
+            if (names.len) {
+                break;
+            }
+        }
+        if (names.len && (failed || lookup_buf_append(&names, "", 1) ||
+                          rdctl_table_set(t, r, RES_COL_EP, names.data))) {
+            rc = RDCTL_EXIT_DATA;
+        }
+        lookup_buf_cleanup(&names);
+        free(prefix);
+    }
+    free(map);
+    rdctl_table_cleanup(&eps);
+    return rc;
+}
+
 /* rdctl ep|res [FILTERS...]: every page of a lookup, fetched in turn. */
 static int
 cmd_lookup(const struct rdctl_opts *o, int res, int argc, char **argv)
 {
     struct exchange ex;
     struct rd_paths p;
-    const char *q[66];
-    char count[32];
-    char page[32];
-    json_t *all = o->json ? json_array() : NULL;
-    size_t n = 0;
-    size_t nq = 0;
+    struct rdctl_table table;
+    struct sink sink = { o->output, res, NULL, &table };
     int rc;
 
+    if (sink.output == RDCTL_OUT_DEFAULT) {
+        sink.output = RDCTL_OUT_TABLE;
+    }
     if (argc > 64) {
         fprintf(stderr, "rdctl: at most 64 filters\n");
         return RDCTL_EXIT_USAGE;
@@ -452,11 +716,9 @@ cmd_lookup(const struct rdctl_opts *o, int res, int argc, char **argv)
             fprintf(stderr, "rdctl: paging is done for you; use --page-size\n");
             return RDCTL_EXIT_USAGE;
         }
-        q[nq++] = argv[i];
     }
-    snprintf(count, sizeof(count), "count=%u", o->page_size);
-    q[nq++] = count;
-    q[nq++] = page;
+    rdctl_table_init(&table, res ? res_headers : ep_headers, res ? RES_COLS : EP_COLS);
+    sink.json = sink.output == RDCTL_OUT_JSON ? json_array() : NULL;
     rc = connect_rd(o, &ex);
     if (!rc) {
         rc = discover(o, &ex, &p, 0);
@@ -465,22 +727,25 @@ cmd_lookup(const struct rdctl_opts *o, int res, int argc, char **argv)
         fprintf(stderr, "rdctl: the RD offers no %s lookup\n", res ? "resource" : "endpoint");
         rc = RDCTL_EXIT_REFUSED;
     }
-    for (unsigned pg = 0; !rc && pg < PAGES_MAX; pg++) {
-        snprintf(page, sizeof(page), "page=%u", pg);
-        rc = request(o, &ex, COAP_REQUEST_CODE_GET, res ? p.res : p.ep, q, nq, NULL, 0, -1);
-        if (!rc) {
-            rc = emit_links(ex.body, ex.len, all, &n);
-        }
-        /* A short page is the last one. */
-        if (n < o->page_size) {
-            break;
-        }
+    if (!rc) {
+        rc =
+            fetch_pages(o, &ex, res ? p.res : p.ep, (const char *const *)argv, (size_t)argc, &sink);
     }
-    if (!rc && all) {
-        json_dumpf(all, stdout, JSON_INDENT(2));
+    /* The resources were found: a failed endpoint lookup costs the EP column, not the answer. */
+    if (!rc && sink.output == RDCTL_OUT_TABLE && res && table.nrows && p.ep[0] &&
+        fill_res_eps(o, &ex, p.ep, (const char *const *)argv, (size_t)argc, &table)) {
+        fprintf(stderr, "rdctl: the endpoint lookup for the EP column failed; it stays empty\n");
+    }
+    if (!rc && sink.json) {
+        json_dumpf(sink.json, stdout, JSON_INDENT(2));
         printf("\n");
     }
-    json_decref(all);
+    if (!rc && sink.output == RDCTL_OUT_TABLE &&
+        rdctl_table_print(&table, stdout, rdctl_terminal_width())) {
+        rc = RDCTL_EXIT_DATA;
+    }
+    json_decref(sink.json);
+    rdctl_table_cleanup(&table);
     disconnect_rd(&ex);
     return rc;
 }
@@ -494,14 +759,20 @@ cmd_show(const struct rdctl_opts *o, int argc, char **argv)
     char filter[LOC_MAX + 8];
     const char *q[1] = { filter };
     json_t *obj = o->json ? json_object() : NULL;
-    json_t *eps = o->json ? json_array() : NULL;
-    json_t *links = o->json ? json_array() : NULL;
+    struct rdctl_table eps;
+    struct rdctl_table links;
+    struct sink ep_sink = { o->output, 0, o->json ? json_array() : NULL, &eps };
+    struct sink res_sink = { o->output, 1, o->json ? json_array() : NULL, &links };
+    int table = o->output == RDCTL_OUT_TABLE;
     size_t n = 0;
     int rc;
 
+    rdctl_table_init(&eps, ep_headers, EP_COLS);
+    rdctl_table_init(&links, res_headers, RES_COLS);
     if (argc != 1) {
         fprintf(stderr, "rdctl show: expected one endpoint name or location\n");
-        return RDCTL_EXIT_USAGE;
+        rc = RDCTL_EXIT_USAGE;
+        goto out;
     }
     /* A location names one registration by href; anything else is an endpoint name. */
     if (strncmp(argv[0], "/rd/", 4) == 0 || strncmp(argv[0], "rd/", 3) == 0) {
@@ -517,10 +788,10 @@ cmd_show(const struct rdctl_opts *o, int argc, char **argv)
         rc = request(o, &ex, COAP_REQUEST_CODE_GET, p.ep, q, 1, NULL, 0, -1);
     }
     if (!rc) {
-        if (!o->json) {
+        if (!o->json && !table) {
             printf("endpoint:\n");
         }
-        rc = emit_links(ex.body, ex.len, eps, &n);
+        rc = emit_links(ex.body, ex.len, &ep_sink, &n);
         if (!rc && n == 0) {
             fprintf(stderr, "rdctl: no registration %s\n", argv[0]);
             rc = RDCTL_EXIT_REFUSED;
@@ -530,21 +801,38 @@ cmd_show(const struct rdctl_opts *o, int argc, char **argv)
         rc = request(o, &ex, COAP_REQUEST_CODE_GET, p.res, q, 1, NULL, 0, -1);
     }
     if (!rc) {
-        if (!o->json) {
+        if (!o->json && !table) {
             printf("resources:\n");
         }
-        rc = emit_links(ex.body, ex.len, links, &n);
+        rc = emit_links(ex.body, ex.len, &res_sink, &n);
+    }
+    /* Every resource here is the one endpoint's. */
+    for (size_t r = 0; !rc && table && eps.nrows == 1 && r < links.nrows; r++) {
+        if (rdctl_table_set(&links, r, RES_COL_EP, rdctl_table_get(&eps, 0, 0))) {
+            rc = RDCTL_EXIT_DATA;
+        }
+    }
+    if (!rc && table) {
+        size_t width = rdctl_terminal_width();
+
+        if (rdctl_table_print(&eps, stdout, width) || printf("\n") < 0 ||
+            rdctl_table_print(&links, stdout, width)) {
+            rc = RDCTL_EXIT_DATA;
+        }
     }
     if (!rc && obj) {
-        json_object_set(obj, "endpoints", eps);
-        json_object_set(obj, "resources", links);
+        json_object_set(obj, "endpoints", ep_sink.json);
+        json_object_set(obj, "resources", res_sink.json);
         json_dumpf(obj, stdout, JSON_INDENT(2));
         printf("\n");
     }
-    json_decref(eps);
-    json_decref(links);
-    json_decref(obj);
     disconnect_rd(&ex);
+out:
+    json_decref(ep_sink.json);
+    json_decref(res_sink.json);
+    json_decref(obj);
+    rdctl_table_cleanup(&eps);
+    rdctl_table_cleanup(&links);
     return rc;
 }
 
@@ -569,16 +857,12 @@ cmd_delete(const struct rdctl_opts *o, int argc, char **argv)
     return rc;
 }
 
-/* rdctl register --ep NAME [--d S] [--lt S] [--base URI] [--attr K=V]... [FILE|-]. */
+/* rdctl register --ep NAME [--d S] [--lt S] [--base URI] [--attr K=V]... [FILE|-]; the options
+ * were collected by main() into @p r, in command-line order. */
 static int
-cmd_register(const struct rdctl_opts *o, int argc, char **argv)
+cmd_register(const struct rdctl_opts *o, const struct reg_args *r, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        { "ep", required_argument, NULL, 'e' },   { "d", required_argument, NULL, 'd' },
-        { "lt", required_argument, NULL, 'l' },   { "base", required_argument, NULL, 'b' },
-        { "attr", required_argument, NULL, 'a' }, { NULL, 0, NULL, 0 },
-    };
-    char *q[36];
+    char *q[REG_ARGS_MAX];
     size_t nq = 0;
     char *links = NULL;
     size_t len = 0;
@@ -587,36 +871,26 @@ cmd_register(const struct rdctl_opts *o, int argc, char **argv)
     struct exchange ex;
     struct rd_paths p;
     int has_ep = 0;
-    int c;
     int rc;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        const char *key = c == 'e'   ? "ep="
-                          : c == 'd' ? "d="
-                          : c == 'l' ? "lt="
-                          : c == 'b' ? "base="
-                                     : "";
+    for (size_t i = 0; i < r->n; i++) {
+        size_t size = strlen(r->key[i]) + strlen(r->value[i]) + 1;
 
-        if (c == '?' || nq == 32) {
-            rc = RDCTL_EXIT_USAGE;
-            goto out;
-        }
-        has_ep |= c == 'e';
-        q[nq] = malloc(strlen(key) + strlen(optarg) + 1);
+        has_ep |= strcmp(r->key[i], "ep=") == 0;
+        q[nq] = malloc(size);
         if (!q[nq]) {
             rc = RDCTL_EXIT_DATA;
             goto out;
         }
-        snprintf(q[nq], strlen(key) + strlen(optarg) + 1, "%s%s", key, optarg);
+        snprintf(q[nq], size, "%s%s", r->key[i], r->value[i]);
         nq++;
     }
-    if (!has_ep || argc - optind > 1) {
+    if (!has_ep || argc > 1) {
         fprintf(stderr, "rdctl register: --ep is required; links come from one FILE or stdin\n");
         rc = RDCTL_EXIT_USAGE;
         goto out;
     }
-    if (rdctl_read_file(optind < argc ? argv[optind] : "-", &links, &len)) {
+    if (rdctl_read_file(argc ? argv[0] : "-", &links, &len)) {
         fprintf(stderr, "rdctl: cannot read links: %s\n", strerror(errno));
         rc = RDCTL_EXIT_DATA;
         goto out;
@@ -728,8 +1002,8 @@ rdctl_read_file(const char *path, char **out, size_t *len)
 }
 
 static const char *const usage_text =
-    "Usage: rdctl [OPTIONS] COMMAND [ARGS...]\n"
-    "Operate a CoRE Resource Directory (core-rd).\n"
+    "Usage: rdctl [OPTIONS] COMMAND [ARGS...] [OPTIONS]\n"
+    "Operate a CoRE Resource Directory (core-rd). Options may come anywhere; -- ends them.\n"
     "\n"
     "Online commands (CoAP to a running RD):\n"
     "  discover                 list the RD's interfaces from /.well-known/core\n"
@@ -750,13 +1024,16 @@ static const char *const usage_text =
     "  -s, --server URI         the RD (default " DEFAULT_SERVER ")\n"
     "      --psk-identity ID    with coaps://: the pre-shared key identity\n"
     "      --psk-key KEY        with coaps://: the pre-shared key\n"
-    "  -j, --json               JSON output (ep, res, show)\n"
+    "  -o, --output FORMAT      ep, res, show: table (the ep and res default, fitted to\n"
+    "                           COLUMNS or the terminal), link-format (show's default, and\n"
+    "                           earlier releases' for ep and res: scripts name it), json\n"
+    "  -j, --json               the same as -o json\n"
     "  -n, --page-size N        links per lookup page (default 100)\n"
     "  -t, --timeout SECONDS    wait this long for an answer (default 10; watch: how long to\n"
     "                           watch, 0 = until --count notifications)\n"
     "  -c, --count N            watch: stop after N notifications (default: none)\n"
     "  -d, --data-dir DIR       offline commands: the RD's data directory\n"
-    "  -h, --help               this help; rdctl COMMAND --help: the same\n"
+    "  -h, --help               this help; rdctl COMMAND --help: the command's\n"
     "\n"
     "Exit status: 0 done, 1 the RD refused (4.xx/5.xx), 2 usage, 3 no answer or network,\n"
     "4 bad data or store problems. See rdctl(1).\n";
@@ -772,11 +1049,17 @@ static const struct cmd_help cmd_helps[] = {
       "Usage: rdctl [-s URI] discover\n"
       "List the RD's registration and lookup interfaces (GET /.well-known/core?rt=core.rd*).\n" },
     { "ep",
-      "Usage: rdctl [-s URI] [--json] [-n N] ep [NAME=VALUE | NAME=PREFIX* | NAME]...\n"
-      "Endpoint lookup with RFC 9176 filters (ANDed); every page is fetched, N links each.\n" },
-    { "res", "Usage: rdctl [-s URI] [--json] [-n N] res [NAME=VALUE | NAME=PREFIX* | NAME]...\n"
-             "Resource lookup with RFC 9176 filters (ANDed); every page is fetched.\n" },
-    { "show", "Usage: rdctl [-s URI] [--json] show EP|LOCATION\n"
+      "Usage: rdctl [-s URI] [-o table|link-format|json] [-n N] ep [NAME=VALUE | NAME=PREFIX* |\n"
+      "             NAME]...\n"
+      "Endpoint lookup with RFC 9176 filters (ANDed); every page is fetched, N links each.\n"
+      "A table (EP, D, BASE, LT, LOCATION, ATTRIBUTES) unless -o says otherwise.\n" },
+    { "res",
+      "Usage: rdctl [-s URI] [-o table|link-format|json] [-n N] res [NAME=VALUE | NAME=PREFIX* |\n"
+      "             NAME]...\n"
+      "Resource lookup with RFC 9176 filters (ANDed); every page is fetched.\n"
+      "A table (TARGET, RT, IF, CT, ATTRIBUTES, EP) unless -o says otherwise; its EP column\n"
+      "comes from an endpoint lookup with the same filters.\n" },
+    { "show", "Usage: rdctl [-s URI] [-o link-format|table|json] show EP|LOCATION\n"
               "One registration, by endpoint name or location (/rd/ID), and its resources.\n" },
     { "delete", "Usage: rdctl [-s URI] delete LOCATION\n"
                 "Remove the registration at LOCATION (e.g. /rd/4f2kq9xa).\n" },
@@ -811,95 +1094,258 @@ print_help(const char *cmd)
     fputs(usage_text, stdout);
 }
 
-int
-main(int argc, char **argv)
+/* Long options: every command's, then register's own. Register's "--d" is the sector there;
+ * elsewhere "--d" stays an abbreviation of "--data-dir", as it always was. */
+#define GLOBAL_LONGOPTS                                                                            \
+    { "server", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'j' },                \
+        { "output", required_argument, NULL, 'o' }, { "page-size", required_argument, NULL, 'n' }, \
+        { "timeout", required_argument, NULL, 't' }, { "count", required_argument, NULL, 'c' },    \
+        { "data-dir", required_argument, NULL, 'd' },                                              \
+        { "psk-identity", required_argument, NULL, 'I' },                                          \
+        { "psk-key", required_argument, NULL, 'K' },                                               \
+    {                                                                                              \
+        "help", no_argument, NULL, 'h'                                                             \
+    }
+
+enum {
+    OPT_EP = 256,
+    OPT_SECTOR,
+    OPT_LT,
+    OPT_BASE,
+    OPT_ATTR
+};
+
+static const struct option global_longopts[] = {
+    GLOBAL_LONGOPTS,
+    { NULL, 0, NULL, 0 },
+};
+
+static const struct option register_longopts[] = {
+    GLOBAL_LONGOPTS,
+    { "ep", required_argument, NULL, OPT_EP },
+    { "d", required_argument, NULL, OPT_SECTOR },
+    { "lt", required_argument, NULL, OPT_LT },
+    { "base", required_argument, NULL, OPT_BASE },
+    { "attr", required_argument, NULL, OPT_ATTR },
+    { NULL, 0, NULL, 0 },
+};
+
+/* The leading '-' hands every operand back in place (code 1), so options may come before or
+ * after the command and its arguments whatever POSIXLY_CORRECT says; ':' reports a missing value
+ * apart from an unknown option. */
+#define SHORTOPTS "-:s:jo:n:t:c:d:h"
+
+/* The command word: the first operand, found without judging the options (that is the second
+ * pass's job, once it is known which command's options apply). */
+static const char *
+find_command(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        { "server", required_argument, NULL, 's' },
-        { "json", no_argument, NULL, 'j' },
-        { "page-size", required_argument, NULL, 'n' },
-        { "timeout", required_argument, NULL, 't' },
-        { "count", required_argument, NULL, 'c' },
-        { "data-dir", required_argument, NULL, 'd' },
-        { "psk-identity", required_argument, NULL, 'I' },
-        { "psk-key", required_argument, NULL, 'K' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    struct rdctl_opts o;
+    int c;
+
+    opterr = 0;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, SHORTOPTS, register_longopts, NULL)) != -1) {
+        if (c == 1) {
+            return optarg;
+        }
+    }
+    return optind < argc ? argv[optind] : NULL;
+}
+
+/* A usage error: what was wrong, and where the help is. */
+static int
+usage_error(const char *cmd, const char *what, const char *arg)
+{
+    fprintf(stderr, "rdctl%s%s: %s%s; rdctl --help lists the options\n", cmd ? " " : "",
+            cmd ? cmd : "", what, arg);
+    return RDCTL_EXIT_USAGE;
+}
+
+/* Parse a number option (-n, -t, -c). */
+static int
+parse_count(int c, const char *arg, unsigned *out)
+{
     unsigned long v;
-    unsigned max = 0;
-    int timeout_set = 0;
-    const char *cmd;
     char *end;
+
+    errno = 0;
+    v = strtoul(arg, &end, 10);
+    if (errno || *end || arg[0] < '0' || arg[0] > '9' || v > 1000000 || (c == 'n' && v == 0)) {
+        fprintf(stderr, "rdctl: -%c: expected a number, got \"%s\"\n", c, arg);
+        return RDCTL_EXIT_USAGE;
+    }
+    *out = (unsigned)v;
+    return RDCTL_EXIT_OK;
+}
+
+/*
+ * Parse the whole command line: options anywhere, before or after the command and among its
+ * arguments, until "--". Fills @p o and @p r, points @p cmd at the command (NULL: none) and
+ * puts the command's arguments, in order, in @p args (argc entries, the caller's). @p help is
+ * set for -h. @return an exit status: RDCTL_EXIT_USAGE with the reason printed.
+ */
+static int
+parse_args(int argc, char **argv, struct rdctl_opts *o, struct reg_args *r, const char **cmd,
+           char **args, int *nargs, unsigned *max, int *timeout_set, int *help)
+{
+    const struct option *longopts;
+    int seen_cmd = 0;
     int c;
     int rc;
 
-    memset(&o, 0, sizeof(o));
-    o.server = DEFAULT_SERVER;
-    o.timeout_s = 10;
-    o.page_size = 100;
-    /* Options stop at the command, so each command parses its own. */
-    while ((c = getopt_long(argc, argv, "+s:jn:t:c:d:h", longopts, NULL)) != -1) {
+    *cmd = find_command(argc, argv);
+    longopts = *cmd && strcmp(*cmd, "register") == 0 ? register_longopts : global_longopts;
+    *nargs = 0;
+    opterr = 0;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, SHORTOPTS, longopts, NULL)) != -1) {
+        const char *key = NULL;
+
         switch (c) {
+        case 1:
+            /* The first operand is the command itself. */
+            if (seen_cmd) {
+                args[(*nargs)++] = optarg;
+            }
+            seen_cmd = 1;
+            break;
         case 's':
-            o.server = optarg;
+            o->server = optarg;
             break;
         case 'j':
-            o.json = 1;
+            o->output = RDCTL_OUT_JSON;
+            break;
+        case 'o':
+            if (strcmp(optarg, "table") == 0) {
+                o->output = RDCTL_OUT_TABLE;
+            } else if (strcmp(optarg, "link-format") == 0) {
+                o->output = RDCTL_OUT_LINK_FORMAT;
+            } else if (strcmp(optarg, "json") == 0) {
+                o->output = RDCTL_OUT_JSON;
+            } else {
+                return usage_error(*cmd, "--output: expected table, link-format or json, got ",
+                                   optarg);
+            }
             break;
         case 'n':
-        case 't':
-        case 'c':
-            errno = 0;
-            v = strtoul(optarg, &end, 10);
-            if (errno || *end || optarg[0] < '0' || optarg[0] > '9' || v > 1000000 ||
-                (c == 'n' && v == 0)) {
-                fprintf(stderr, "rdctl: -%c: expected a number, got \"%s\"\n", c, optarg);
-                return RDCTL_EXIT_USAGE;
+            rc = parse_count(c, optarg, &o->page_size);
+            if (rc) {
+                return rc;
             }
-            if (c == 'n') {
-                o.page_size = (unsigned)v;
-            } else if (c == 't') {
-                o.timeout_s = (unsigned)v;
-                timeout_set = 1;
-            } else {
-                max = (unsigned)v;
+            break;
+        case 't':
+            rc = parse_count(c, optarg, &o->timeout_s);
+            if (rc) {
+                return rc;
+            }
+            *timeout_set = 1;
+            break;
+        case 'c':
+            rc = parse_count(c, optarg, max);
+            if (rc) {
+                return rc;
             }
             break;
         case 'd':
-            o.data_dir = optarg;
+            o->data_dir = optarg;
             break;
         case 'I':
-            o.psk_id = optarg;
+            o->psk_id = optarg;
             break;
         case 'K':
-            o.psk_key = optarg;
+            o->psk_key = optarg;
             break;
         case 'h':
-            fputs(usage_text, stdout);
+            *help = 1;
             return RDCTL_EXIT_OK;
+        case OPT_EP:
+            key = "ep=";
+            break;
+        case OPT_SECTOR:
+            key = "d=";
+            break;
+        case OPT_LT:
+            key = "lt=";
+            break;
+        case OPT_BASE:
+            key = "base=";
+            break;
+        case OPT_ATTR:
+            key = "";
+            break;
+        case ':':
+            return usage_error(*cmd, "this option needs a value: ", argv[optind - 1]);
         default:
-            fputs(usage_text, stderr);
-            return RDCTL_EXIT_USAGE;
+            /* An unknown long option is the argument just passed over (optopt 0); so is a
+             * known one given a value it does not take; an unknown short one is in optopt. */
+            if (optopt && strncmp(argv[optind - 1], "--", 2) == 0) {
+                return usage_error(*cmd, "this option takes no value: ", argv[optind - 1]);
+            }
+            if (optopt) {
+                char opt[3] = { '-', (char)optopt, '\0' };
+
+                return usage_error(*cmd, "unknown option ", opt);
+            }
+            return usage_error(*cmd, "unknown option ", argv[optind - 1]);
+        }
+        if (key) {
+            if (r->n == REG_ARGS_MAX) {
+                return usage_error(*cmd, "too many options", "");
+            }
+            r->key[r->n] = key;
+            r->value[r->n++] = optarg;
         }
     }
-    if (optind >= argc) {
+    /* After "--": operands only, the command too if it was not seen yet. */
+    for (int i = optind; i < argc; i++) {
+        if (seen_cmd) {
+            args[(*nargs)++] = argv[i];
+        }
+        seen_cmd = 1;
+    }
+    return RDCTL_EXIT_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct rdctl_opts o;
+    struct reg_args r;
+    char **args = NULL;
+    int nargs = 0;
+    unsigned max = 0;
+    int timeout_set = 0;
+    int help = 0;
+    const char *cmd = NULL;
+    int rc;
+
+    memset(&o, 0, sizeof(o));
+    memset(&r, 0, sizeof(r));
+    o.server = DEFAULT_SERVER;
+    o.timeout_s = 10;
+    o.page_size = 100;
+    args = calloc((size_t)argc + 1, sizeof(*args));
+    if (!args) {
+        return RDCTL_EXIT_DATA;
+    }
+    rc = parse_args(argc, argv, &o, &r, &cmd, args, &nargs, &max, &timeout_set, &help);
+    if (rc) {
+        goto out;
+    }
+    o.json = o.output == RDCTL_OUT_JSON;
+    if (help) {
+        print_help(cmd ? cmd : "");
+        goto out;
+    }
+    if (!cmd) {
         fputs(usage_text, stderr);
-        return RDCTL_EXIT_USAGE;
-    }
-    cmd = argv[optind];
-    argc -= optind + 1;
-    argv += optind + 1;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            print_help(cmd);
-            return RDCTL_EXIT_OK;
-        }
+        rc = RDCTL_EXIT_USAGE;
+        goto out;
     }
     if (strcmp(cmd, "export") == 0 || strcmp(cmd, "import") == 0 || strcmp(cmd, "backup") == 0 ||
         strcmp(cmd, "check") == 0) {
-        return rdctl_offline(&o, cmd, argc, argv);
+        rc = rdctl_offline(&o, cmd, nargs, args);
+        goto out;
     }
     coap_startup();
     coap_set_log_level(LOG_EMERG);
@@ -913,13 +1359,13 @@ main(int argc, char **argv)
         }
         disconnect_rd(&ex);
     } else if (strcmp(cmd, "ep") == 0 || strcmp(cmd, "res") == 0) {
-        rc = cmd_lookup(&o, strcmp(cmd, "res") == 0, argc, argv);
+        rc = cmd_lookup(&o, strcmp(cmd, "res") == 0, nargs, args);
     } else if (strcmp(cmd, "show") == 0) {
-        rc = cmd_show(&o, argc, argv);
+        rc = cmd_show(&o, nargs, args);
     } else if (strcmp(cmd, "delete") == 0) {
-        rc = cmd_delete(&o, argc, argv);
+        rc = cmd_delete(&o, nargs, args);
     } else if (strcmp(cmd, "register") == 0) {
-        rc = cmd_register(&o, argc + 1, argv - 1);
+        rc = cmd_register(&o, &r, nargs, args);
     } else if (strcmp(cmd, "watch") == 0) {
         if (!timeout_set) {
             o.timeout_s = max ? 3600 : 60;
@@ -927,11 +1373,13 @@ main(int argc, char **argv)
         if (o.timeout_s == 0) {
             o.timeout_s = 86400;
         }
-        rc = cmd_watch(&o, max, argc, argv);
+        rc = cmd_watch(&o, max, nargs, args);
     } else {
         fprintf(stderr, "rdctl: unknown command \"%s\"; rdctl --help lists them\n", cmd);
         rc = RDCTL_EXIT_USAGE;
     }
     coap_cleanup();
+out:
+    free(args);
     return rc;
 }
