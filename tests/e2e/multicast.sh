@@ -66,5 +66,4 @@ else
     echo "SKIP: IPv6 group part (no veth or no IPv6 group joined in the namespace)"
 fi
 
-echo "e2e-multicast: $PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+summary e2e-multicast
