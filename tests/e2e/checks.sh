@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Assertions and waiting for the end-to-end suites, shared by lib.sh (loopback suites) and
 # ns_lib.sh (network-namespace suites). Sourced; defines PASSED, FAILED and CURRENT.
 
