@@ -84,10 +84,17 @@ test_simple_registration_rejects_bad_requests() {
     expect_eq "payload refused" "4.00" "$CODE"
 }
 
+# simple_fetches N: /metrics says N simple-registration fetches are under way (BODY holds it).
+simple_fetches() {
+    coap get 'metrics'
+    printf '%s\n' "$BODY" | grep -q "^core_rd_simple_fetches $1\$"
+}
+
 test_silent_endpoint_times_out_and_rd_stays_responsive() {
     timeout 60 "$ENDPOINT" 127.0.0.1 "$PORT" silent 'ep=simple-silent' >"$WORK/silent.out" 2>&1 &
     local pid=$!
-    sleep 0.5
+    # Until the RD fetches from the silent endpoint.
+    wait_until 10 simple_fetches 1
     local start end
     start=$(date +%s%N)
     coap get '.well-known/core'
@@ -204,11 +211,7 @@ test_one_source_cannot_take_every_fetch_slot() {
     expect_match "refusal counted" \
         'core_rd_limited_total\{bound="simple_fetches_per_source"\} [1-9]' "$BODY"
     # The two silent fetches end after simple_timeout; the tests after this one need the slots.
-    for i in $(seq 1 50); do
-        coap get 'metrics'
-        printf '%s' "$BODY" | grep -q '^core_rd_simple_fetches 0' && break
-        sleep 0.1
-    done
+    wait_until 10 simple_fetches 0
     expect_match "slots free again" '^core_rd_simple_fetches 0$' "$BODY"
 }
 
@@ -232,12 +235,7 @@ s.sendto(ip + udp, ('127.0.0.1', 0))
 PY
     # The forged request is refused at once; a lookup after it proves the RD alive and shows
     # whether it registered itself (a fetch from itself takes well under a second).
-    local i=0
-    while [ $i -lt 30 ] && ! grep -q 'simple registration from one of our own addresses' "$WORK/rd.log" &&
-        ! grep -q 'simple registration ep=self' "$WORK/rd.log"; do
-        sleep 0.1
-        i=$((i + 1))
-    done
+    wait_logged 'simple registration from one of our own addresses\|simple registration ep=self' 3
     coap get 'rd-lookup/ep?ep=self'
     expect_eq "lookup answered" "2.05" "$CODE"
     expect_eq "the RD did not register itself" "" "$BODY"

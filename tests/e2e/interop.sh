@@ -67,35 +67,6 @@ node_check() {
 printf 'alice 0x616c6963652d6b6579\n' >"$WORK/psk.keys"
 chmod 600 "$WORK/psk.keys"
 printf 'psk_file %s\n' "$WORK/psk.keys" >"$WORK/interop.conf"
-DPORT=""
-# start_both: core-rd with a plain listener on PORT and a CoAPS one on DPORT.
-start_both() {
-    local tries=0 i
-    while [ $tries -lt 5 ]; do
-        PORT=$((20000 + (RANDOM % 30000)))
-        DPORT=$((PORT + 1))
-        "$RD" -c "$WORK/interop.conf" -l "127.0.0.1:$PORT" -s "127.0.0.1:$DPORT" -d "$WORK/data" \
-            -v debug 2>>"$WORK/rd.log" &
-        RD_PID=$!
-        i=0
-        while [ $i -lt 100 ]; do
-            if grep -q "listening on 127.0.0.1:$DPORT (coaps)" "$WORK/rd.log" 2>/dev/null; then
-                return 0
-            fi
-            if ! kill -0 "$RD_PID" 2>/dev/null; then
-                break
-            fi
-            sleep 0.05
-            i=$((i + 1))
-        done
-        stop_rd
-        tries=$((tries + 1))
-    done
-    echo "core-rd did not start; log:"
-    cat "$WORK/rd.log"
-    exit 1
-}
-
 # A registration body of N links, in $WORK/links-N.lf.
 links_file() {
     local i body=""
@@ -127,7 +98,7 @@ client_checks() {
     check "RFC 9176 section 5.3.2" "$tag the registration is gone" "4.04" "$CODE"
 }
 
-start_both
+start_rd_secure "$WORK/interop.conf"
 
 # node-coap first, while 127.0.0.1 is an address the RD has not verified (RFC 9175 section 2.4):
 # node-coap never sends Echo back.
@@ -145,6 +116,7 @@ node_check observe large
 
 CLIENT_OPTS=(-u alice -k alice-key)
 COAP_BASE="coaps://127.0.0.1:$DPORT" client_checks dtls-psk
+expect_alive "before a wrong key"
 COAP_WAIT=3 COAP_BASE="coaps://127.0.0.1:$DPORT" coap get '.well-known/core' -u alice -k wrong-key
 check "RFC 9176 section 7" "dtls-psk a wrong key gets no answer" "" "$CODE"
 coap get '.well-known/core'

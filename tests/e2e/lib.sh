@@ -4,11 +4,11 @@
 
 CLIENT=${COAP_CLIENT:-coap-client-openssl}
 WORK=$(mktemp -d)
-PASSED=0
-FAILED=0
 RD_PID=""
 PORT=""
-CURRENT=""
+DPORT=""
+HPORT=""
+. "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 cleanup() {
     stop_rd
@@ -16,53 +16,81 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass() { PASSED=$((PASSED + 1)); }
-fail() {
-    FAILED=$((FAILED + 1))
-    echo "FAIL [$CURRENT]: $*"
-}
-
-# expect_eq WHAT EXPECTED ACTUAL
-expect_eq() {
-    if [ "$2" = "$3" ]; then pass; else fail "$1: expected '$2', got '$3'"; fi
-}
-expect_ne() {
-    if [ "$2" != "$3" ]; then pass; else fail "$1: expected something other than '$2'"; fi
-}
-# expect_match WHAT REGEX ACTUAL
-expect_match() {
-    if printf '%s' "$3" | grep -Eq -- "$2"; then pass; else fail "$1: '$3' does not match /$2/"; fi
-}
-expect_no_match() {
-    if printf '%s' "$3" | grep -Eq -- "$2"; then fail "$1: '$3' matches /$2/"; else pass; fi
-}
-
-# start_rd [core-rd options...]: start on a free loopback port with the data directory
-# $WORK/data (kept across restarts until fresh_data) and wait until it listens.
-start_rd() {
-    local tries=0
+# start_rd_with READY ARGS...: run core-rd with ARGS, its stderr appended to $WORK/rd.log, and
+# wait until the log matches READY (a grep pattern) or the server exits; an empty READY waits
+# instead until it answers a plain CoAP request on PORT (for a log level that says nothing at
+# start-up). In READY and ARGS,
+# {PORT}, {DPORT} and {HPORT} stand for the ports picked for this attempt: PORT at random (or
+# FIXED_PORT), DPORT = PORT + 1 for CoAPS, HPORT at random for HTTP. A port someone else holds
+# makes core-rd exit, so up to five attempts are made, each with new ports; after the fifth the
+# log is printed and the suite exits. BEFORE_START, when set, is run once the ports are picked
+# (to write a configuration naming them). Sets PORT, DPORT, HPORT and RD_PID.
+start_rd_with() {
+    local ready=$1 tries=0 arg args
+    shift
     mkdir -p "$WORK"
     while [ $tries -lt 5 ]; do
         PORT=${FIXED_PORT:-$((20000 + (RANDOM % 30000)))}
-        "$RD" -l "127.0.0.1:$PORT" -d "$WORK/data" -v debug "$@" 2>>"$WORK/rd.log" &
+        DPORT=$((PORT + 1))
+        HPORT=$((20000 + (RANDOM % 30000)))
+        ${BEFORE_START:-:}
+        args=()
+        for arg in "$@"; do
+            args+=("$(with_ports "$arg")")
+        done
+        "$RD" "${args[@]}" 2>>"$WORK/rd.log" &
         RD_PID=$!
-        local i=0
-        while [ $i -lt 100 ]; do
-            if grep -q "listening on 127.0.0.1:$PORT" "$WORK/rd.log" 2>/dev/null; then
+        if [ -z "$ready" ]; then
+            if wait_until 10 answers_or_gone && kill -0 "$RD_PID" 2>/dev/null; then
                 return 0
             fi
-            if ! kill -0 "$RD_PID" 2>/dev/null; then
-                break
-            fi
-            sleep 0.05
-            i=$((i + 1))
-        done
+        elif wait_logged "$(with_ports "$ready")"; then
+            return 0
+        fi
         stop_rd
         tries=$((tries + 1))
     done
     echo "core-rd did not start; log:"
     cat "$WORK/rd.log"
     exit 1
+}
+
+# with_ports TEXT: TEXT with {PORT}, {DPORT} and {HPORT} replaced by the ports picked.
+with_ports() {
+    local t=${1//\{PORT\}/$PORT}
+    t=${t//\{DPORT\}/$DPORT}
+    printf '%s' "${t//\{HPORT\}/$HPORT}"
+}
+
+# wait_logged PATTERN [DEADLINE_S]: wait until $WORK/rd.log has a line matching PATTERN (grep
+# basic regex), 10 s at most (the sanitizer build starts slowly). Returns 1 on the deadline or
+# as soon as the server we started (RD_PID) has exited.
+wait_logged() {
+    wait_until "${2:-10}" logged_or_gone "$1" && grep -q -- "$1" "$WORK/rd.log" 2>/dev/null
+}
+logged_or_gone() {
+    grep -q -- "$1" "$WORK/rd.log" 2>/dev/null || ! kill -0 "$RD_PID" 2>/dev/null
+}
+answers_or_gone() {
+    ! kill -0 "$RD_PID" 2>/dev/null && return 0
+    COAP_WAIT=1 COAP_BASE="" coap get '.well-known/core'
+    [ "$CODE" = 2.05 ]
+}
+
+# start_rd [core-rd options...]: start on a free loopback port with the data directory
+# $WORK/data (kept across restarts until fresh_data) and wait until it listens.
+start_rd() {
+    start_rd_with 'listening on 127.0.0.1:{PORT}' -l '127.0.0.1:{PORT}' -d "$WORK/data" \
+        -v debug "$@"
+}
+
+# start_rd_secure CONFIG [core-rd options...]: start with CONFIG, a plain listener on PORT and
+# a CoAPS one on DPORT, and wait until the CoAPS one listens (it opens last).
+start_rd_secure() {
+    local conf=$1
+    shift
+    start_rd_with 'listening on 127.0.0.1:{DPORT} (coaps)' -c "$conf" -l '127.0.0.1:{PORT}' \
+        -s '127.0.0.1:{DPORT}' -d "$WORK/data" -v debug "$@"
 }
 
 # stop_rd [SIGNAL]: stop the server we started (TERM by default) and wait for it.
@@ -103,44 +131,32 @@ coap() {
     fi
 }
 
-run_test() {
-    CURRENT=$1
-    "$1"
+# expect_alive WHAT: the server answers within 5 s: PROBE when set (a command that sets CODE,
+# for a server without a plain listener), else a plain GET /.well-known/core. Checks 2.05.
+expect_alive() {
+    if [ -n "${PROBE:-}" ]; then
+        $PROBE
+    else
+        COAP_WAIT=5 COAP_BASE="" coap get '.well-known/core'
+    fi
+    expect_eq "$1: the server answers" "2.05" "$CODE"
 }
 
-summary() {
-    echo "e2e: $PASSED passed, $FAILED failed"
-    [ "$FAILED" -eq 0 ]
+# expect_no_answer WHAT CMD...: CMD, a coap request, gets no answer (CODE stays empty). The
+# server is first proved alive (expect_alive), so the silence is a refusal, not a dead server.
+expect_no_answer() {
+    local what=$1
+    shift
+    expect_alive "$what"
+    CODE=""
+    "$@"
+    expect_eq "$what: no answer" "" "$CODE"
 }
 
-# start_rd_http [core-rd options...]: start_rd with the HTTP listener on a free loopback port
-# HPORT as well; retries with other ports when either one is taken.
+# start_rd_http [core-rd options...]: start_rd with the HTTP listener on HPORT as well.
 start_rd_http() {
-    local tries=0
-    while [ $tries -lt 5 ]; do
-        HPORT=$((20000 + (RANDOM % 30000)))
-        PORT=$((20000 + (RANDOM % 30000)))
-        mkdir -p "$WORK"
-        "$RD" -l "127.0.0.1:$PORT" -H "127.0.0.1:$HPORT" -d "$WORK/data" -v debug "$@" \
-            2>>"$WORK/rd.log" &
-        RD_PID=$!
-        local i=0
-        while [ $i -lt 100 ]; do
-            if grep -q "http listening on 127.0.0.1:$HPORT" "$WORK/rd.log" 2>/dev/null; then
-                return 0
-            fi
-            if ! kill -0 "$RD_PID" 2>/dev/null; then
-                break
-            fi
-            sleep 0.05
-            i=$((i + 1))
-        done
-        stop_rd
-        tries=$((tries + 1))
-    done
-    echo "core-rd did not start with HTTP; log:"
-    cat "$WORK/rd.log"
-    exit 1
+    start_rd_with 'http listening on 127.0.0.1:{HPORT}' -l '127.0.0.1:{PORT}' \
+        -H '127.0.0.1:{HPORT}' -d "$WORK/data" -v debug "$@"
 }
 
 # http METHOD PATH: one HTTP/1.0 request to the listener, through bash's /dev/tcp so no HTTP

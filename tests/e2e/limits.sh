@@ -223,7 +223,8 @@ test_rate_limit_is_429_then_recovers() {
     expect_eq "logged once" "1" "$(grep -c 'over 5 requests/s' "$WORK/rd.log")"
     coap get 'rd-lookup/ep?ep=none' -a 127.0.0.3
     expect_eq "another address is not limited" "2.05" "$CODE"
-    sleep 1.3
+    # Time must pass for the bucket to refill: 3 requests at 5 a second take 0.6 s.
+    sleep 0.7
     raw "$(small_get 2)" 3
     expect_eq "a second later" "3" "$(printf '%s\n' "$RAW_OUT" | grep -c '^2\.05')"
     # Every Block1 block reaches a handler and is counted; a duplicate (same message ID) is
@@ -233,6 +234,7 @@ test_rate_limit_is_429_then_recovers() {
     for i in 0 1 2 3 4 5 6 7; do
         blocks="$blocks${blocks:+,}$(block1_post $((100 + i)) rb1 0a 0400 "$full")"
     done
+    # Time must pass for the bucket to fill again: 5 requests at 5 a second take 1 s.
     sleep 1.1
     raw "$blocks"
     expect_eq "Block1 blocks within the burst" "5" "$(printf '%s\n' "$RAW_OUT" | grep -c '^2\.31')"
@@ -313,6 +315,7 @@ test_amplification_small_blocks_then_echo() {
 test_signaling_over_udp_is_dropped() {
     with_conf
     coap post 'rd?ep=csm' -t 40 -e "$(links 4)"
+    expect_alive "before the CSM"
     # NON 7.01 with Max-Message-Size (option 2) 10, then CON GET /rd-lookup/res from one port.
     raw "50e10001210a,4101000201b9$(hex rd-lookup)03$(hex res)"
     expect_eq "no answer to the CSM" "timeout" "$(printf '%s\n' "$RAW_OUT" | head -n 1)"
@@ -397,7 +400,8 @@ kill_during_burst() {
         done
     ) &
     local burst=$!
-    sleep 2
+    # Kill while the burst runs, once some registrations are acknowledged.
+    wait_until 20 eval '[ "$(wc -l <"$WORK/acked")" -ge 10 ]'
     stop_rd KILL
     wait "$burst"
     local acked
@@ -455,11 +459,7 @@ test_garbage_flood_log_is_rate_limited() {
     exec 3>&-
     coap get '.well-known/core'
     expect_eq "server alive after the flood" "2.05" "$CODE"
-    i=0
-    while [ $i -lt 50 ] && ! grep -q 'log lines suppressed' "$WORK/rd.log"; do
-        sleep 0.1
-        i=$((i + 1))
-    done
+    wait_logged 'log lines suppressed' 5
     t1=$(date +%s)
     after=$(tail -n +"$((before + 1))" "$WORK/rd.log" | grep -c 'discard malformed PDU')
     echo "3000 garbage datagrams: $after lines about them in the log"
@@ -483,11 +483,7 @@ test_log_lines_per_source_are_rate_limited() {
     raw "$hex"
     t1=$(date +%s)
     expect_eq "all but the first refused" "100" "$(printf '%s\n' "$RAW_OUT" | grep -c '^4\.29')"
-    i=0
-    while [ $i -lt 50 ] && ! grep -q 'log lines suppressed" source=127.0.0.1' "$WORK/rd.log"; do
-        sleep 0.1
-        i=$((i + 1))
-    done
+    wait_logged 'log lines suppressed" source=127.0.0.1' 5
     n=$(grep -c 'limit: coap://127.0.0.1:[0-9]* holds' "$WORK/rd.log")
     echo "100 refused registrations: $n refusal lines in the log"
     expect_eq "at most the budget's lines" "yes" "$([ "$n" -le $((10 * (t1 - t0 + 2))) ] && echo yes)"
@@ -521,6 +517,8 @@ test_trickling_http_connections_do_not_starve_health() {
             printf "GET /health HTTP/1.0\r\n\r\n" >&3 && head -n 1 <&3' "$HPORT" 2>/dev/null |
             cut -d' ' -f2)
         [ "$status" = 200 ] && break
+        # The trickle's pace: time must pass between one byte and the next, or the
+        # connections would not be slow.
         sleep 0.2
     done
     t1=$(date +%s)

@@ -88,5 +88,4 @@ else
     fail "no Location-Path in the answer to the link-local registration"
 fi
 
-echo "e2e-linklocal: $PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+summary e2e-linklocal

@@ -56,21 +56,21 @@ test_health_and_metrics() {
     stop_rd
 }
 
+# expired_counted N: /metrics over HTTP counts N expired registrations (HTTP_BODY holds it).
+expired_counted() {
+    http GET /metrics
+    [ "$(metric core_rd_expired_total)" = "$1" ]
+}
+
 test_expiry_is_counted() {
     fresh_data
     printf 'expiry_grace 0\n' >"$WORK/grace.conf"
     start_rd_http -c "$WORK/grace.conf"
     coap post 'rd?ep=short&lt=1' -t 40 -e '</a>'
     expect_eq "short registration" 2.01 "$CODE"
-    local i=0 v=""
-    while [ $i -lt 40 ]; do
-        http GET /metrics
-        v=$(metric core_rd_expired_total)
-        [ "$v" = 1 ] && break
-        sleep 0.25
-        i=$((i + 1))
-    done
-    expect_eq "expired counter after lt" 1 "$v"
+    # lt 1 s, then the next sweep (every second).
+    wait_until 10 expired_counted 1
+    expect_eq "expired counter after lt" 1 "$(metric core_rd_expired_total)"
     expect_eq "no live registration" 0 "$(metric core_rd_registrations)"
     stop_rd
 }
@@ -143,20 +143,14 @@ test_http_listen_in_use_fails_start() {
 test_structured_logs_and_reload() {
     fresh_data
     printf 'log_level warn\n' >"$WORK/level.conf"
-    PORT=$((20000 + (RANDOM % 30000)))
-    "$RD" -c "$WORK/level.conf" -l "127.0.0.1:$PORT" -d "$WORK/data" 2>"$WORK/rd.log" &
-    RD_PID=$!
-    sleep 0.5
+    # At warn nothing is logged at start-up: started once it answers.
+    start_rd_with '' -c "$WORK/level.conf" -l '127.0.0.1:{PORT}' -d "$WORK/data"
     coap post 'rd?ep=quiet' -t 40 -e '</a>'
     expect_eq "register at warn" 2.01 "$CODE"
     expect_no_match "info not logged at warn" 'registered' "$(cat "$WORK/rd.log")"
     printf 'log_level info\n' >"$WORK/level.conf"
     kill -HUP "$RD_PID"
-    local i=0
-    while [ $i -lt 40 ] && ! grep -q 'log level changed' "$WORK/rd.log"; do
-        sleep 0.05
-        i=$((i + 1))
-    done
+    wait_logged 'log level changed' 5
     coap post 'rd?ep=loud&d=floor2&lt=60' -t 40 -e '</a>'
     expect_eq "register after reload" 2.01 "$CODE"
     expect_match "info logged after SIGHUP, as fields" \
@@ -171,7 +165,7 @@ test_structured_logs_and_reload() {
     expect_eq "still running after SIGHUP" 0 "$?"
     printf 'log_level loud\n' >"$WORK/level.conf"
     kill -HUP "$RD_PID"
-    sleep 0.3
+    wait_logged 'reload: configuration unchanged' 5
     expect_match "bad reload keeps running" 'reload: configuration unchanged' "$(cat "$WORK/rd.log")"
     stop_rd
     expect_eq "clean exit" 0 "$RD_STATUS"
@@ -182,28 +176,14 @@ test_dtls_handshakes_and_rdctl_coaps() {
     printf 'bob bob-key\n' >"$WORK/psk.keys"
     chmod 600 "$WORK/psk.keys"
     printf 'psk_file %s\n' "$WORK/psk.keys" >"$WORK/dtls.conf"
-    local tries=0 dport
-    while [ $tries -lt 5 ]; do
-        HPORT=$((20000 + (RANDOM % 30000)))
-        PORT=$((HPORT + 1))
-        dport=$((HPORT + 2))
-        "$RD" -c "$WORK/dtls.conf" -l "127.0.0.1:$PORT" -s "127.0.0.1:$dport" \
-            -H "127.0.0.1:$HPORT" -d "$WORK/data" 2>>"$WORK/rd.log" &
-        RD_PID=$!
-        local i=0
-        while [ $i -lt 100 ] && ! grep -q "http listening on 127.0.0.1:$HPORT" "$WORK/rd.log"; do
-            kill -0 "$RD_PID" 2>/dev/null || break
-            sleep 0.05
-            i=$((i + 1))
-        done
-        grep -q "http listening on 127.0.0.1:$HPORT" "$WORK/rd.log" && break
-        stop_rd
-        tries=$((tries + 1))
-    done
+    start_rd_with 'http listening on 127.0.0.1:{HPORT}' -c "$WORK/dtls.conf" -l '127.0.0.1:{PORT}' \
+        -s '127.0.0.1:{DPORT}' -H '127.0.0.1:{HPORT}' -d "$WORK/data"
+    local dport=$DPORT
     timeout 30 "$RDCTL" -s "coaps://127.0.0.1:$dport" --psk-identity bob --psk-key bob-key \
         discover >"$WORK/ctl.out" 2>&1
     expect_eq "rdctl over CoAPS" 0 "$?"
     expect_match "CoAPS discovery" '/rd-lookup/ep' "$(cat "$WORK/ctl.out")"
+    expect_alive "before the refused handshakes"
     timeout 30 "$RDCTL" -s "coaps://127.0.0.1:$dport" --psk-identity bob --psk-key wrong -t 3 \
         discover >"$WORK/ctl.out" 2>&1
     expect_eq "wrong key is no answer" 3 "$?"

@@ -276,13 +276,21 @@ test_non_confirmable_duplicate_is_answered_once() {
     expect_eq "deleted once" "4.04" "$CODE"
 }
 
+# answered_with CODE METHOD PATH [coap-client options...]: the request gets CODE.
+answered_with() {
+    local want=$1
+    shift
+    COAP_WAIT=2 coap "$@"
+    [ "$CODE" = "$want" ]
+}
+
 test_expiry_and_grace() {
     coap post 'rd?ep=short&lt=2' -t 40 -e '</s>'
     local loc=$LOCATION
     coap get "$loc"
     expect_eq "live" "2.05" "$CODE"
-    sleep 3
-    coap get "$loc"
+    # lt 2 s, rounded up to the next whole second; a GET does not refresh it.
+    wait_until 10 answered_with 4.04 get "$loc"
     expect_eq "expired: gone from answers" "4.04" "$CODE"
     coap post "$loc?lt=60"
     expect_eq "late update revives" "2.04" "$CODE"
@@ -295,8 +303,10 @@ test_expiry_and_grace() {
 test_grace_period_ends() {
     coap post 'rd?ep=gone&lt=1' -t 40 -e '</g>'
     local loc=$LOCATION
-    # lt 1 s (rounded up to the next whole second) + grace 1 s + one sweep (every second).
-    sleep 5
+    # lt 1 s (rounded up to the next whole second) + grace 1 s + one sweep (every second). An
+    # update before the sweep would revive it, so wait for the sweep's line (the data directory
+    # is fresh: nothing else is there to collect).
+    wait_logged 'expired [0-9]* registrations for good' 10
     coap post "$loc"
     expect_eq "update after the grace period" "4.04" "$CODE"
     expect_match "collected in the log" 'expired [0-9]+ registrations for good' "$(cat "$WORK/rd.log")"
@@ -335,6 +345,7 @@ test_expiry_while_down() {
     coap post 'rd?ep=downlive&lt=3600' -t 40 -e '</y>'
     local long=$LOCATION
     stop_rd TERM
+    # Time itself must pass while the server is down: lt 1 s, rounded up to the next second.
     sleep 2
     start_rd
     coap get "$short"
@@ -347,11 +358,8 @@ test_ipv6_listener() {
     local v6port=$((PORT + 1))
     "$RD" -l "[::1]:$v6port" -d "$WORK/data6" 2>"$WORK/rd6.log" &
     local pid=$!
-    local i=0
-    while [ $i -lt 100 ] && ! grep -q "listening on \[::1\]:$v6port" "$WORK/rd6.log"; do
-        sleep 0.05
-        i=$((i + 1))
-    done
+    # Listening, or gone at once where the host has no IPv6 loopback.
+    wait_until 10 eval 'grep -q "listening on \[::1\]:$v6port" "$WORK/rd6.log" || ! kill -0 $pid'
     timeout 30 "$CLIENT" -v 6 -B 10 -m post -t 40 -e '</v6>' "coap://[::1]:$v6port/rd?ep=v6" \
         >"$WORK/out6" 2>&1
     if grep -q 'listening on' "$WORK/rd6.log"; then
@@ -406,8 +414,9 @@ for t in test_discovery_lists_directory test_register_creates_location \
     run_test "$t"
 done
 
-# Short limits for the tests that need them.
+# Short limits for the tests that need them, on fresh data.
 stop_rd
+fresh_data
 printf 'expiry_grace 1\nmax_payload 2048\n' >"$WORK/limits.conf"
 start_rd -c "$WORK/limits.conf"
 run_test test_grace_period_ends

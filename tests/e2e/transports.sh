@@ -30,11 +30,7 @@ start_transports() {
     printf 'psk_file %s\ndtls_listen 127.0.0.1:0\n' "$KEYS/psk.keys" >"$WORK/rd.conf"
     fresh_data
     start_rd -c "$WORK/rd.conf" -l "coap+tcp://127.0.0.1:$TPORT" -l "coaps+tcp://127.0.0.1:$SPORT"
-    local i=0
-    while [ $i -lt 100 ] && ! grep -q "listening on 127.0.0.1:$SPORT (coaps+tcp)" "$WORK/rd.log"; do
-        sleep 0.05
-        i=$((i + 1))
-    done
+    wait_logged "listening on 127.0.0.1:$SPORT (coaps+tcp)"
 }
 
 tcp() { COAP_BASE="coap+tcp://127.0.0.1:$TPORT" coap "$@"; }
@@ -98,18 +94,11 @@ test_observe_over_tcp() {
     rm -f "$WORK/obs.out"
     timeout 20 stdbuf -oL -eL "$CLIENT" -v 6 -s 6 -B 8 -m get "coap+tcp://127.0.0.1:$TPORT/rd-lookup/ep?ep=watched" \
         >"$WORK/obs.out" 2>&1 &
-    local obs=$! i=0
-    while [ $i -lt 100 ] && ! grep -q 'c:2\.05' "$WORK/obs.out" 2>/dev/null; do
-        sleep 0.05
-        i=$((i + 1))
-    done
+    local obs=$!
+    wait_until 5 grep -q 'c:2\.05' "$WORK/obs.out" 2>/dev/null
     expect_match "first answer to the observer" 'c:2\.05.*Observe' "$(cat "$WORK/obs.out")"
     coap post 'rd?ep=watched&lt=600' -t 40 -e '</w>'
-    i=0
-    while [ $i -lt 100 ] && ! grep -q 'ep="watched"' "$WORK/obs.out" 2>/dev/null; do
-        sleep 0.05
-        i=$((i + 1))
-    done
+    wait_until 5 grep -q 'ep="watched"' "$WORK/obs.out" 2>/dev/null
     expect_match "notified over TCP of a registration over UDP (RFC 7641)" 'ep="watched"' \
         "$(cat "$WORK/obs.out")"
     kill "$obs" 2>/dev/null

@@ -12,7 +12,6 @@ RAW=""
 
 FX=""
 FXVERSION=""
-DPORT=""
 printf 'alice alice-key\nbob bob-key\n' >"$WORK/psk.keys"
 chmod 600 "$WORK/psk.keys"
 printf 'psk_file %s\n' "$WORK/psk.keys" >"$WORK/rd.conf"
@@ -20,33 +19,14 @@ printf 'psk_file %s\n' "$WORK/psk.keys" >"$WORK/rd.conf"
 # start_up: start on the data directory with plain CoAP on PORT and CoAPS on DPORT, and wait
 # until both listen and the data directory is open. A log of this start alone is in $WORK/rd.log.
 start_up() {
-    local tries=0 i
     rm -f "$WORK/rd.log"
-    while [ $tries -lt 5 ]; do
-        PORT=$((20000 + (RANDOM % 30000)))
-        DPORT=$((PORT + 1))
-        "$RD" -c "$WORK/rd.conf" -l "127.0.0.1:$PORT" -s "127.0.0.1:$DPORT" -d "$WORK/data" \
-            -v debug 2>>"$WORK/rd.log" &
-        RD_PID=$!
-        i=0
-        while [ $i -lt 200 ]; do
-            # The count of registrations is logged once every listener is open.
-            if grep -q "listening on 127.0.0.1:$DPORT (coaps)" "$WORK/rd.log" 2>/dev/null &&
-                grep -q "registrations, schema version" "$WORK/rd.log"; then
-                return 0
-            fi
-            if ! kill -0 "$RD_PID" 2>/dev/null; then
-                break
-            fi
-            sleep 0.05
-            i=$((i + 1))
-        done
-        stop_rd
-        tries=$((tries + 1))
-    done
-    echo "core-rd did not start on fixture $FX; log:"
-    cat "$WORK/rd.log"
-    exit 1
+    start_rd_secure "$WORK/rd.conf"
+    # The count of registrations is logged once every listener is open.
+    if ! wait_logged "registrations, schema version"; then
+        echo "core-rd did not open fixture $FX; log:"
+        cat "$WORK/rd.log"
+        exit 1
+    fi
 }
 
 as() {

@@ -29,34 +29,6 @@ printf 'alice alice-key\nbob bob-key\n' >"$WORK/psk.keys"
 chmod 600 "$WORK/psk.keys"
 printf 'psk_file %s\n' "$WORK/psk.keys" >"$WORK/rd.conf"
 
-DPORT=""
-start_fixture_rd() {
-    local tries=0 i
-    while [ $tries -lt 5 ]; do
-        PORT=$((20000 + (RANDOM % 30000)))
-        DPORT=$((PORT + 1))
-        "$RD" -c "$WORK/rd.conf" -l "127.0.0.1:$PORT" -s "127.0.0.1:$DPORT" -d "$WORK/data" \
-            -v debug 2>>"$WORK/rd.log" &
-        RD_PID=$!
-        i=0
-        while [ $i -lt 100 ]; do
-            if grep -q "listening on 127.0.0.1:$DPORT (coaps)" "$WORK/rd.log" 2>/dev/null; then
-                return 0
-            fi
-            if ! kill -0 "$RD_PID" 2>/dev/null; then
-                break
-            fi
-            sleep 0.05
-            i=$((i + 1))
-        done
-        stop_rd
-        tries=$((tries + 1))
-    done
-    echo "core-rd did not start; log:" >&2
-    cat "$WORK/rd.log" >&2
-    exit 1
-}
-
 # reg OWNER QUERY LINKS: register, over CoAPS as OWNER (alice, bob) or plain CoAP (none), and
 # note the location and owner. Lifetimes are long so the fixture stays live for decades.
 reg() {
@@ -74,7 +46,7 @@ reg() {
     printf '%s\t%s\t%s\n' "$LOCATION" "$owner" "$query" >>"$OUT/registrations"
 }
 
-start_fixture_rd
+start_rd_secure "$WORK/rd.conf" >&2
 : >"$OUT/registrations"
 LT=3000000000
 reg none "ep=sensor-1&d=floor1&lt=$LT&et=oic.d.sensor&base=coap://[2001:db8::1]:5683" \
