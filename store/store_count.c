@@ -85,7 +85,11 @@ meta_unweighed_add(struct store *st, MDB_txn *txn, int delta)
         return rc;
     }
     /* Below zero only by damage: stay above zero so the counts are never trusted again. */
-    n = delta < 0 ? (n > 1 ? n - 1 : 1) : n + 1;
+    if (delta > 0) {
+        n++;
+    } else {
+        n = n ? n - 1 : 1;
+    }
     store__put_be(buf, n, sizeof(buf));
     return store__from_mdb(st, mdb_put(txn, st->meta, &key, &val, 0), "put unweighed");
 }
