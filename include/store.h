@@ -282,10 +282,10 @@ enum store_rank_unit {
  *
  * @param veto   NULL, or a term that makes the seek decline when any registration has it with
  *               a non-zero eps weight (registrations that some readers must not see).
- * @param after  Written with the id to start the walk after (0: from the first).
+ * @param after  Written with the id to start the walk after (0: from the first). When fewer than
+ *               @p rank + 1 matches are visible, a place after the last of them.
  * @param skip   Written with the counted matches to pass over from there.
- * @return RD_OK; RD_ENOTFOUND when fewer than @p rank + 1 matches are visible (the page is
- *         empty); RD_ECONFLICT when the counts cannot answer (a registration without weights,
+ * @return RD_OK; RD_ECONFLICT when the counts cannot answer (a registration without weights,
  *         a vetoed one, or too many expired ones not collected yet): walk from the first;
  *         RD_EINVAL for a bad term; RD_ESTORE.
  */

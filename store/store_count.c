@@ -315,7 +315,8 @@ hidden_in(const struct hidden *h, size_t n, uint64_t lo, uint64_t hi)
 }
 
 /* Scan the buckets of @p level for the term from bucket @p from to before @p to, adding their
- * visible weights to @p acc until the bucket that holds rank @p rank. */
+ * visible weights to @p acc until the bucket that holds rank @p rank. RD_ENOTFOUND when no
+ * bucket does: @p acc has them all, @p bucket the last one (UINT64_MAX: none). */
 static int
 scan_level(struct store *st, MDB_cursor *cur, unsigned level, const void *term, size_t term_len,
            enum store_rank_unit unit, uint64_t from, uint64_t to, const struct hidden *h, size_t nh,
@@ -329,6 +330,7 @@ scan_level(struct store *st, MDB_cursor *cur, unsigned level, const void *term, 
     int rc;
 
     key.mv_size = count_key(k, level, term, term_len, from);
+    *bucket = UINT64_MAX;
     for (;;) {
         uint64_t b;
         uint64_t w;
@@ -355,8 +357,8 @@ scan_level(struct store *st, MDB_cursor *cur, unsigned level, const void *term, 
                           8);
         hid = hidden_in(h, nh, b << count_shift[level], (b + 1) << count_shift[level]);
         w = w > hid ? w - hid : 0;
+        *bucket = b;
         if (*acc + w > rank) {
-            *bucket = b;
             return RD_OK;
         }
         *acc += w;
@@ -390,6 +392,7 @@ store_rank_seek(struct store *st, const void *term, size_t term_len, enum store_
     uint64_t b1 = 0;
     uint64_t b0 = 0;
     uint64_t start;
+    int past = 0;
     int yes = 0;
     int rc;
 
@@ -427,19 +430,31 @@ store_rank_seek(struct store *st, const void *term, size_t term_len, enum store_
     }
     if (!rc) {
         rc = scan_level(st, cur, 1, term, term_len, unit, 0, UINT64_MAX, h, nh, rank, &acc, &b1);
+        past = rc == RD_ENOTFOUND;
+        rc = past ? RD_OK : rc;
     }
-    if (!rc) {
+    if (!rc && b1 != UINT64_MAX) {
+        uint64_t fine = past ? 0 : acc;
+
         start = b1 << (count_shift[1] - count_shift[0]);
+        /* Past the last match, the fine buckets of the last coarse one are scanned to the end
+         * to find the last of them: the walk starts after it, where it finds nothing. */
         rc = scan_level(st, cur, 0, term, term_len, unit, start,
-                        start + (UINT64_C(1) << (count_shift[1] - count_shift[0])), h, nh, rank,
-                        &acc, &b0);
-        /* The fine buckets must add up to their coarse one: if they do not, walk. */
-        if (rc == RD_ENOTFOUND) {
+                        start + (UINT64_C(1) << (count_shift[1] - count_shift[0])), h, nh,
+                        past ? UINT64_MAX : rank, &fine, &b0);
+        if (past && rc == RD_ENOTFOUND && b0 != UINT64_MAX) {
+            b0++;
+            rc = RD_OK;
+        } else if (rc == RD_ENOTFOUND) {
+            /* The fine buckets must add up to their coarse one: if they do not, walk. */
             rc = RD_ECONFLICT;
+        } else if (!rc) {
+            acc = fine;
         }
     }
     if (!rc) {
-        start = b0 << count_shift[0];
+        /* With nothing counted (b1 still UINT64_MAX), a walk from the first passes over all. */
+        start = b1 == UINT64_MAX ? 0 : b0 << count_shift[0];
         *after = start ? store__id_from_counter(st, start - 1) : 0;
         *skip = rank - acc;
     }
