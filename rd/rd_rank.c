@@ -51,6 +51,9 @@ rd__rank_seek(struct rd_server *srv, int links, const struct lookup_query *q, co
                          (uint64_t)q->page * q->count, &veto, after, skip);
     if (rc == RD_ESTORE) {
         rd__log(srv, RD_LOG_ERROR, "lookup: %s", store_errmsg(srv->store));
+    } else if (rc == RD_OK) {
+        rd__log(srv, RD_LOG_DEBUG, "lookup: page %lu of %lu placed by the counts",
+                (unsigned long)q->page, (unsigned long)q->count);
     }
     return rc;
 }

@@ -343,13 +343,65 @@ test_etag_revalidation() {
     expect_match "and both links" '/t2>' "$BODY"
 }
 
+# Deep pages asked cold, from the last to the first, are placed by the store's counts, and are
+# exactly the slices that walking page by page gives: for one term and for everything, in links
+# and in registrations, before and after a delete, an update that changes the links and a
+# registration again under a used name. A registration made and removed before each page drops
+# the page marks that the walk of the previous page left (they would place it instead).
+deep_pages() {
+    local what=$1 path=$2 query=$3 count=$4
+    local full n last p joined="" before
+    coap get "$path?$query"
+    full=$BODY
+    n=$(nlinks "$full")
+    last=$(((n - 1) / count))
+    before=$(grep -c "placed by the counts" "$WORK/rd.log")
+    for p in $(seq "$last" -1 0); do
+        coap post "rd?ep=deep-bump" -t 40 -e '</b>;rt="bump-type"'
+        coap delete "$LOCATION"
+        coap get "$path?$query${query:+&}count=$count&page=$p"
+        eval "DEEP_$p=\$BODY"
+    done
+    for p in $(seq 0 "$last"); do
+        eval "joined=\$joined\${joined:+,}\$DEEP_$p"
+    done
+    expect_eq "$what: deep pages join to the whole answer" "$full" "$joined"
+    expect_eq "$what: every page but the first placed by the counts" "$last" \
+        "$(($(grep -c "placed by the counts" "$WORK/rd.log") - before))"
+    coap get "$path?$query${query:+&}count=$count&page=$((last + 1))"
+    expect_eq "$what: the page past the end is empty" "2.05 " "$CODE $BODY"
+}
+
+test_deep_pages_placed_by_the_counts() {
+    local i j links
+    for i in $(seq 1 30); do
+        links=""
+        for j in $(seq 1 $((i % 4))); do
+            links="$links${links:+,}</d$j>;rt=\"deep-type\""
+        done
+        links="$links${links:+,}</o>;rt=\"other-type\""
+        coap post "rd?ep=deep$i&et=deep-et$((i % 2))" -t 40 -e "$links"
+        eval "DEEPLOC_$i=\$LOCATION"
+    done
+    deep_pages "res of one term" rd-lookup/res "rt=deep-type" 4
+    deep_pages "res of everything" rd-lookup/res "" 7
+    deep_pages "ep of one term" rd-lookup/ep "et=deep-et1" 2
+    deep_pages "ep of everything" rd-lookup/ep "" 3
+    coap delete "$DEEPLOC_6"
+    coap post "$DEEPLOC_9" -t 40 -e '</d1>;rt="deep-type",</d2>;rt="deep-type deep-more"'
+    coap post "rd?ep=deep6&et=deep-et1" -t 40 -e '</d1>;rt="deep-type"'
+    deep_pages "res of one term after changes" rd-lookup/res "rt=deep-type" 3
+    deep_pages "res of everything after changes" rd-lookup/res "" 5
+    deep_pages "ep of one term after changes" rd-lookup/ep "et=deep-et1" 2
+}
+
 start_rd -c /dev/null
 setup_directory
 for t in test_discovery_lists_lookups test_endpoint_lookup_all test_endpoint_lookup_filters \
     test_resource_lookup test_paging test_paging_in_any_order \
     test_paging_one_link_at_a_time test_etag_revalidation test_bad_lookups test_base_changes_follow \
     test_expired_registrations_leave_lookups test_block2_lookup test_observe_endpoint_lookup \
-    test_observe_sees_delete test_dual_stack_base_is_ipv4; do
+    test_observe_sees_delete test_dual_stack_base_is_ipv4 test_deep_pages_placed_by_the_counts; do
     run_test "$t"
 done
 stop_rd
