@@ -269,7 +269,10 @@ import_store(struct store *st, const struct import_rec *r, int *created)
         view.href = "";
         view.rec = &rec;
         for (size_t i = 0; i < terms.nterms; i++) {
-            lookup_term_weights(&view, &terms.terms[i], &st_terms[i].eps, &st_terms[i].links);
+            /* Endpoint names are not counted (the server pages them by walking). */
+            if (terms.terms[i].len < 3 || memcmp(terms.terms[i].data, "ep=", 3) != 0) {
+                lookup_term_weights(&view, &terms.terms[i], &st_terms[i].eps, &st_terms[i].links);
+            }
         }
         reg.weighed = 1;
         reg.nlinks = (uint32_t)rec.nlinks;

@@ -708,7 +708,8 @@ void rd__respond_store_error(coap_pdu_t *response, int rc);
 
 /**
  * Set the weights of @p terms (the registration's store terms) and @p nlinks for @p w, as
- * store_reg.weighed asks: what a lookup of exactly each term finds in it.
+ * store_reg.weighed asks: what a lookup of exactly each term finds in it. Endpoint names
+ * (`ep=` terms) get 0 and are never sought: their pages are never deep.
  */
 void rd__rank_weigh(const struct rd_reg_write *w, struct store_term *terms, size_t nterms,
                     uint32_t *nlinks);

@@ -14,6 +14,12 @@
  * record that no longer decodes is skipped. The first carries RD_RANK_SCOPED, and while any
  * registration does, seeks decline; the second is damage, which rdctl check reports. */
 
+static int
+is_ep_term(const char *term, size_t len)
+{
+    return len >= 3 && memcmp(term, "ep=", 3) == 0;
+}
+
 void
 rd__rank_weigh(const struct rd_reg_write *w, struct store_term *terms, size_t nterms,
                uint32_t *nlinks)
@@ -29,6 +35,14 @@ rd__rank_weigh(const struct rd_reg_write *w, struct store_term *terms, size_t nt
     for (size_t i = 0; i < nterms; i++) {
         t.data = terms[i].data;
         t.len = terms[i].len;
+        /* An endpoint name has one registration per sector: its pages are never deep, and
+         * counting it would cost every registration a write for nothing. rd__rank_seek()
+         * leaves it to the walk. */
+        if (is_ep_term(terms[i].data, terms[i].len)) {
+            terms[i].eps = 0;
+            terms[i].links = 0;
+            continue;
+        }
         lookup_term_weights(&view, &t, &terms[i].eps, &terms[i].links);
     }
     *nlinks = (uint32_t)w->rec->nlinks;
@@ -43,7 +57,8 @@ rd__rank_seek(struct rd_server *srv, int links, const struct lookup_query *q, co
 
     /* The counts count lookups of everything, or of exactly the one term walked. */
     if (!q->has_count || q->page == 0 || q->ncrit > 1 ||
-        (q->ncrit == 1 && (term_len == 0 || term[term_len - 1] != '\0'))) {
+        (q->ncrit == 1 && (term_len == 0 || term[term_len - 1] != '\0')) ||
+        (q->ncrit == 1 && is_ep_term(term, term_len))) {
         return RD_ECONFLICT;
     }
     rc = store_rank_seek(srv->store, term, q->ncrit ? term_len : 0,

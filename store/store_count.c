@@ -39,14 +39,16 @@ invalid_term(struct store *st)
     return RD_EINVAL;
 }
 
+/* The key of a bucket: the term first, so that both levels of one term sit side by side and a
+ * registration's change dirties about one page per term. */
 static size_t
 count_key(unsigned char *k, unsigned level, const void *term, size_t len, uint64_t bucket)
 {
-    k[0] = (unsigned char)level;
-    store__put_be(k + 1, len, 2);
+    store__put_be(k, len, 2);
     if (len) {
-        memcpy(k + 3, term, len);
+        memcpy(k + 2, term, len);
     }
+    k[2 + len] = (unsigned char)level;
     store__put_be(k + 3 + len, bucket, COUNT_BUCKET_SIZE);
     return 3 + len + COUNT_BUCKET_SIZE;
 }

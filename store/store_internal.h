@@ -24,7 +24,7 @@
 #define STORE_DB_NAMES  "names"  /**< d '\0' ep -> 8-byte big-endian counter */
 #define STORE_DB_EXPIRY "expiry" /**< biased expires_at, counter (16 bytes) -> empty */
 #define STORE_DB_TERMS  "terms"  /**< term -> 8-byte big-endian counters (sorted duplicates) */
-/** u8 level, u16 term length, term, 5-byte bucket (counter >> shift of the level), all
+/** u16 term length, term, u8 level, 5-byte bucket (counter >> shift of the level), all
  * big-endian -> u64 eps, u64 links: the weights summed over the bucket (store_count.c) */
 #define STORE_DB_COUNTS "counts"
 
