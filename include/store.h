@@ -63,6 +63,19 @@ struct store_migrate_status {
  */
 typedef int (*store_migrate_fn)(void *arg, const struct store_migrate_status *s);
 
+struct store_reg;
+struct store_term;
+
+/**
+ * Weighs a stored registration that has no weights, for a migration (see store_reg.weighed):
+ * writes the eps and links of each of @p terms (the registration's own terms, in its order,
+ * with their data and len set) and @p nlinks. @p reg has ep, d, expires_at and data.
+ *
+ * @return 0 when done; non-zero to leave the registration without weights.
+ */
+typedef int (*store_weigh_fn)(void *arg, const struct store_reg *reg, struct store_term *terms,
+                              size_t nterms, uint32_t *nlinks);
+
 /** How to open a store. Zeroed fields take their defaults. */
 struct store_options {
     const char *dir;   /**< data directory; created (with parents) when missing */
@@ -71,6 +84,12 @@ struct store_options {
     store_migrate_fn migrate_fn; /**< NULL, or told the progress of a migration */
     void *migrate_arg;           /**< passed to migrate_fn */
     size_t migrate_batch;        /**< registrations per migration transaction; 0 = 10000 */
+    /**
+     * NULL, or how a migration weighs the registrations it finds without weights. Without it
+     * they stay so, and store_rank_seek() declines until each is written again.
+     */
+    store_weigh_fn weigh_fn;
+    void *weigh_arg; /**< passed to weigh_fn */
     /**
      * Open a directory of an older schema version as it is, without migrating it. Such a store
      * serves store_schema_version(), store_info() and store_backup() only.

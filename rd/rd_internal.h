@@ -715,6 +715,14 @@ void rd__rank_weigh(const struct rd_reg_write *w, struct store_term *terms, size
                     uint32_t *nlinks);
 
 /**
+ * store_weigh_fn for store_open(): weighs a registration that a migration finds without
+ * weights as rd__rank_weigh() would, from its stored record; declines one it cannot decode or
+ * with a link-local base (it lacks RD_RANK_SCOPED).
+ */
+int rd__rank_weigh_stored(void *arg, const struct store_reg *reg, struct store_term *terms,
+                          size_t nterms, uint32_t *nlinks);
+
+/**
  * Where page @p q->page of a lookup begins, without walking the pages before it: the walk of
  * @p term (exact, with its NUL; length 0 for a walk of every registration) starts after
  * @p after and passes over @p skip matches (links when @p links, else registrations).

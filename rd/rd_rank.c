@@ -20,18 +20,19 @@ is_ep_term(const char *term, size_t len)
     return len >= 3 && memcmp(term, "ep=", 3) == 0;
 }
 
-void
-rd__rank_weigh(const struct rd_reg_write *w, struct store_term *terms, size_t nterms,
-               uint32_t *nlinks)
+/* Set the weights of @p terms for the registration (@p ep, @p d, @p rec). */
+static void
+weigh(const char *ep, const char *d, const struct lookup_reg *rec, struct store_term *terms,
+      size_t nterms)
 {
     struct lookup_regview view;
     struct lookup_term t;
 
     /* The id is not known yet; no term a lookup can choose compares the href. */
-    view.ep = w->ep;
-    view.d = w->d ? w->d : "";
+    view.ep = ep;
+    view.d = d ? d : "";
     view.href = "";
-    view.rec = w->rec;
+    view.rec = rec;
     for (size_t i = 0; i < nterms; i++) {
         t.data = terms[i].data;
         t.len = terms[i].len;
@@ -45,7 +46,36 @@ rd__rank_weigh(const struct rd_reg_write *w, struct store_term *terms, size_t nt
         }
         lookup_term_weights(&view, &t, &terms[i].eps, &terms[i].links);
     }
+}
+
+void
+rd__rank_weigh(const struct rd_reg_write *w, struct store_term *terms, size_t nterms,
+               uint32_t *nlinks)
+{
+    weigh(w->ep, w->d, w->rec, terms, nterms);
     *nlinks = (uint32_t)w->rec->nlinks;
+}
+
+int
+rd__rank_weigh_stored(void *arg, const struct store_reg *reg, struct store_term *terms,
+                      size_t nterms, uint32_t *nlinks)
+{
+    struct lookup_reg rec;
+
+    (void)arg;
+    if (lookup_reg_decode(&rec, reg->data, reg->data_len)) {
+        return 1;
+    }
+    /* A registration with a link-local base was stored without RD_RANK_SCOPED: it stays
+     * without weights, so seeks walk, until it registers again. */
+    if (rec.scope) {
+        lookup_reg_cleanup(&rec);
+        return 1;
+    }
+    weigh(reg->ep, reg->d, &rec, terms, nterms);
+    *nlinks = (uint32_t)rec.nlinks;
+    lookup_reg_cleanup(&rec);
+    return 0;
 }
 
 int

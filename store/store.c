@@ -451,7 +451,10 @@ store_open(struct store **out, const struct store_options *opt, char *err, size_
         goto out;
     }
     mdb_txn_reset(st->rtxn);
+    st->weigh_fn = opt->weigh_fn;
+    st->weigh_arg = opt->weigh_arg;
     rc = store__migrate(st, opt);
+    st->weigh_fn = NULL;
 out:
     if (rc) {
         if (err && err_size) {

@@ -68,6 +68,8 @@ struct store {
     uint32_t version;   /**< schema version of the data; older than ours only with no_migrate */
     int migration_cut;  /**< found a migration step's progress: an earlier run was cut short */
     uint64_t migration_done; /**< registrations that cut run had converted */
+    store_weigh_fn weigh_fn; /**< only while store_open() migrates */
+    void *weigh_arg;
     char errmsg[STORE_ERRMSG_SIZE];
 };
 
@@ -196,6 +198,15 @@ uint64_t store__get_be(const unsigned char *p, size_t n);
  * @return RD_OK; RD_ESTORE (with a message) when the record is corrupt.
  */
 int store__rec_decode(struct store *st, const MDB_val *val, struct store__rec *rec);
+
+/**
+ * Give the record at the position of @p cur (on regs, in the write transaction of a rebuild),
+ * which has no weights, the weights st->weigh_fn finds, rewriting it in place; then decode it
+ * again into @p rec. Left as it is when there is no weigh_fn or it declines.
+ *
+ * @return RD_OK; RD_EFULL; RD_ENOMEM; RD_ESTORE.
+ */
+int store__rec_weigh(struct store *st, MDB_cursor *cur, uint64_t counter, struct store__rec *rec);
 
 /**
  * Remove the name and term entries of the record @p rec stored under @p counter. The record

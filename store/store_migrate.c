@@ -148,6 +148,10 @@ store__rebuild_batch(struct store *st, MDB_txn *txn, size_t batch, uint64_t *aft
             bad++;
             continue;
         }
+        rc = store__rec_weigh(st, cur, counter, &rec);
+        if (rc) {
+            break;
+        }
         rc = store__reg_index(st, txn, counter, &rec, 1);
         if (rc) {
             break;

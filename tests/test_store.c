@@ -2158,6 +2158,107 @@ test_check_reports_a_wrong_count(void **state)
     assert_true(rep.counts > 0);
 }
 
+/* store_reg_fn over registrations weighed by weigh_all(): 2 links each (term -2). */
+static int
+weigh_visit(void *arg, const struct store_reg *reg)
+{
+    struct rank_walk *w = arg;
+
+    if (w->skip < 2) {
+        w->id = reg->id;
+        w->inner = w->skip;
+        return 1;
+    }
+    w->skip -= 2;
+    return 0;
+}
+
+/* store_weigh_fn of the tests: every term 1 registration and 2 links, 4 links in all; declines
+ * the endpoint named in @p arg. */
+static int
+weigh_all(void *arg, const struct store_reg *reg, struct store_term *terms, size_t nterms,
+          uint32_t *nlinks)
+{
+    if (arg && strcmp(reg->ep, arg) == 0) {
+        return 1;
+    }
+    assert_non_null(reg->data);
+    for (size_t i = 0; i < nterms; i++) {
+        assert_non_null(terms[i].data);
+        terms[i].eps = 1;
+        terms[i].links = 2;
+    }
+    *nlinks = 4;
+    return 0;
+}
+
+static int
+open_weighing(struct fixture *f, void *decline)
+{
+    struct store_options opt;
+    char err[256];
+
+    memset(&opt, 0, sizeof(opt));
+    opt.dir = f->dir;
+    opt.sync = STORE_SYNC_PERIODIC;
+    opt.migrate_batch = 4;
+    opt.weigh_fn = weigh_all;
+    opt.weigh_arg = decline;
+    return store_open(&f->st, &opt, err, sizeof(err));
+}
+
+/* A migration weighs the records it finds without weights, so seeks answer from the counts at
+ * once: rank 7 in links of rt=odd is the second link of the fourth live odd registration,
+ * node09 (node05 has expired). */
+static void
+test_open_migrating_weighs_the_records(void **state)
+{
+    struct fixture *f = *state;
+    struct rank_walk w;
+    uint64_t ids[OLD_REGS];
+    uint64_t after = 0;
+    uint64_t skip = 0;
+
+    make_v1(f, ids);
+    assert_int_equal(open_weighing(f, NULL), RD_OK);
+    check_v1_content(f, ids);
+    check_clean(f->st);
+    assert_int_equal(
+        store_rank_seek(f->st, "rt=odd", 6, STORE_RANK_LINKS, NOW, 7, NULL, &after, &skip), RD_OK);
+    memset(&w, 0, sizeof(w));
+    w.skip = skip;
+    w.term = -2;
+    assert_true(store_term_foreach_after(f->st, "rt=odd", 6, NOW, after, weigh_visit, &w) >= 0);
+    assert_int_equal(w.id, ids[9]);
+    assert_int_equal(w.inner, 1);
+    assert_int_equal(store_rank_seek(f->st, NULL, 0, STORE_RANK_EPS, NOW, 21, NULL, &after, &skip),
+                     RD_OK);
+}
+
+/* A registration the weigh function declines stays without weights: seeks decline until it is
+ * gone, and the check agrees with the count of such records. */
+static void
+test_open_migrating_leaves_a_declined_record_unweighed(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t ids[OLD_REGS];
+    uint64_t after = 0;
+    uint64_t skip = 0;
+    char decline[] = "node03";
+
+    make_v1(f, ids);
+    assert_int_equal(open_weighing(f, decline), RD_OK);
+    check_v1_content(f, ids);
+    check_clean(f->st);
+    assert_int_equal(
+        store_rank_seek(f->st, "rt=odd", 6, STORE_RANK_LINKS, NOW, 7, NULL, &after, &skip),
+        RD_ECONFLICT);
+    assert_int_equal(store_reg_delete(f->st, ids[3]), RD_OK);
+    assert_int_equal(
+        store_rank_seek(f->st, "rt=odd", 6, STORE_RANK_LINKS, NOW, 7, NULL, &after, &skip), RD_OK);
+    check_clean(f->st);
+}
+
 int
 main(void)
 {
@@ -2228,6 +2329,8 @@ main(void)
         T(test_rank_seek_crosses_coarse_buckets),
         T(test_rank_seek_declines_without_weights_or_with_veto),
         T(test_check_reports_a_wrong_count),
+        T(test_open_migrating_weighs_the_records),
+        T(test_open_migrating_leaves_a_declined_record_unweighed),
 #undef T
     };
 
