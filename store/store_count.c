@@ -20,8 +20,9 @@
 #define COUNT_BUCKET_SIZE 5
 #define COUNT_KEY_MAX     (1 + 2 + STORE_TERM_MAX + COUNT_BUCKET_SIZE)
 #define COUNT_VAL_SIZE    16
-/* Registrations expired but not collected yet are subtracted one by one; past this many the
- * seek declines and the caller walks (the sweep collects them within seconds). */
+/* Registrations expired but not collected yet (within their grace period) are subtracted one by
+ * one; past this many (a mass expiry) the seek declines and the caller walks until the sweep has
+ * collected them. */
 #define COUNT_HIDDEN_MAX 1024
 
 static const unsigned count_shift[COUNT_LEVELS] = { 6, 14 };
