@@ -10,22 +10,29 @@
 
 /* An LMDB B-tree has no rank: finding the match of rank r by walking costs r. So every term
  * keeps, in the same transactions as its index entries, the sums of its registrations' weights
- * over buckets of counters, at two levels: 2^6 counters and 2^14 counters. Counters only grow
- * and are never reused, so a bucket is a fixed range: no split or merge, and the buckets of a
- * term sort as its index entries do. A seek sums at most N / 2^14 coarse buckets, then at most
- * 2^8 fine ones, and leaves at most 2^6 registrations to the walk. The weights are the caller's
- * (what a lookup of exactly that term matches in the registration), so the store needs no
- * knowledge of links to count them. */
-#define COUNT_LEVELS      2
-#define COUNT_BUCKET_SIZE 5
-#define COUNT_KEY_MAX     (1 + 2 + STORE_TERM_MAX + COUNT_BUCKET_SIZE)
-#define COUNT_VAL_SIZE    16
+ * over buckets of counters: one entry per coarse bucket of 2^10 counters, holding its sums and
+ * those of its 16 fine buckets of 2^6 counters. Counters only grow and are never reused, so a
+ * bucket is a fixed range: no split or merge. Entries sort by bucket, then term: the entries of
+ * the newest bucket, which new registrations change, share a page or two whatever their terms,
+ * so a registration dirties about one page of counts (keyed by term first, each counted term
+ * cost a page of its own, and a third of the registration rate). A seek visits the coarse
+ * buckets of its term in order (N / 2^10 at most, two cursor moves each), then at most 16 fine
+ * ones, and leaves at most 2^6 registrations to the walk. The weights are the caller's (what a
+ * lookup of exactly that term matches in the registration), so the store needs no knowledge of
+ * links to count them. */
+#define COUNT_FINE_SHIFT   6
+#define COUNT_COARSE_SHIFT 10
+#define COUNT_FINE_PER     (1u << (COUNT_COARSE_SHIFT - COUNT_FINE_SHIFT))
+#define COUNT_BUCKET_SIZE  5
+#define COUNT_KEY_MAX      (COUNT_BUCKET_SIZE + STORE_TERM_MAX)
+/* u64 eps, u64 links of the coarse bucket, then u32 eps, u32 links of each fine one. A fine
+ * bucket holds at most 64 registrations of at most a few million links each, well under 2^32;
+ * the whole value stays under LMDB's limit for a value kept in its leaf page. */
+#define COUNT_VAL_SIZE (16 + 8 * COUNT_FINE_PER)
 /* Registrations expired but not collected yet (within their grace period) are subtracted one by
  * one; past this many (a mass expiry) the seek declines and the caller walks until the sweep has
  * collected them. */
 #define COUNT_HIDDEN_MAX 1024
-
-static const unsigned count_shift[COUNT_LEVELS] = { 6, 14 };
 
 /* A registration hidden from reads, with its weight for the term sought. */
 struct hidden {
@@ -40,18 +47,25 @@ invalid_term(struct store *st)
     return RD_EINVAL;
 }
 
-/* The key of a bucket: the term first, so that both levels of one term sit side by side and a
- * registration's change dirties about one page per term. */
+/* The key of the coarse bucket @p bucket of a term: the bucket, then the term. */
 static size_t
-count_key(unsigned char *k, unsigned level, const void *term, size_t len, uint64_t bucket)
+count_key(unsigned char *k, const void *term, size_t len, uint64_t bucket)
 {
-    store__put_be(k, len, 2);
+    store__put_be(k, bucket, COUNT_BUCKET_SIZE);
     if (len) {
-        memcpy(k + 2, term, len);
+        memcpy(k + COUNT_BUCKET_SIZE, term, len);
     }
-    k[2 + len] = (unsigned char)level;
-    store__put_be(k + 3 + len, bucket, COUNT_BUCKET_SIZE);
-    return 3 + len + COUNT_BUCKET_SIZE;
+    return COUNT_BUCKET_SIZE + len;
+}
+
+/* The sums of a coarse bucket (@p fine < 0) or of its fine bucket @p fine, in @p unit. */
+static uint64_t
+count_get(const unsigned char *v, int fine, enum store_rank_unit unit)
+{
+    if (fine < 0) {
+        return store__get_be(v + (unit == STORE_RANK_LINKS ? 8 : 0), 8);
+    }
+    return store__get_be(v + 16 + 8 * (size_t)fine + (unit == STORE_RANK_LINKS ? 4 : 0), 4);
 }
 
 static int
@@ -105,47 +119,55 @@ store__counts_term(struct store *st, MDB_txn *txn, const void *term, size_t term
     unsigned char v[COUNT_VAL_SIZE];
     MDB_val key = { 0, k };
     MDB_val val = { 0, NULL };
+    size_t at = 16 + 8 * (size_t)((counter >> COUNT_FINE_SHIFT) % COUNT_FINE_PER);
+    uint64_t sums[4];
+    uint64_t add[4] = { eps, links, eps, links };
     int damaged = 0;
     int rc;
 
     if (!st->has_counts || (eps == 0 && links == 0)) {
         return RD_OK;
     }
-    for (unsigned level = 0; level < COUNT_LEVELS; level++) {
-        uint64_t e = 0;
-        uint64_t l = 0;
-
-        key.mv_size = count_key(k, level, term, term_len, counter >> count_shift[level]);
-        rc = mdb_get(txn, st->counts, &key, &val);
-        if (rc == MDB_SUCCESS && val.mv_size == COUNT_VAL_SIZE) {
-            e = store__get_be(val.mv_data, 8);
-            l = store__get_be((const unsigned char *)val.mv_data + 8, 8);
-        } else if (rc != MDB_NOTFOUND) {
-            return store__from_mdb(st, rc == MDB_SUCCESS ? MDB_CORRUPTED : rc, "get count");
-        }
+    key.mv_size = count_key(k, term, term_len, counter >> COUNT_COARSE_SHIFT);
+    rc = mdb_get(txn, st->counts, &key, &val);
+    if (rc == MDB_SUCCESS && val.mv_size == COUNT_VAL_SIZE) {
+        memcpy(v, val.mv_data, sizeof(v));
+    } else if (rc == MDB_NOTFOUND) {
+        memset(v, 0, sizeof(v));
+    } else {
+        return store__from_mdb(st, rc == MDB_SUCCESS ? MDB_CORRUPTED : rc, "get count");
+    }
+    sums[0] = store__get_be(v, 8);
+    sums[1] = store__get_be(v + 8, 8);
+    sums[2] = store__get_be(v + at, 4);
+    sums[3] = store__get_be(v + at + 4, 4);
+    for (int i = 0; i < 4; i++) {
         if (sign > 0) {
-            e += eps;
-            l += links;
+            sums[i] += add[i];
         } else {
-            damaged |= e < eps || l < links;
-            e = e < eps ? 0 : e - eps;
-            l = l < links ? 0 : l - links;
-        }
-        if (e == 0 && l == 0) {
-            rc = store__from_mdb(st, mdb_del(txn, st->counts, &key, NULL), "delete count");
-        } else {
-            store__put_be(v, e, 8);
-            store__put_be(v + 8, l, 8);
-            val.mv_size = sizeof(v);
-            val.mv_data = v;
-            rc = store__from_mdb(st, mdb_put(txn, st->counts, &key, &val, 0), "put count");
-        }
-        if (rc) {
-            return rc;
+            damaged |= sums[i] < add[i];
+            sums[i] = sums[i] < add[i] ? 0 : sums[i] - add[i];
         }
     }
+    /* A fine sum past 32 bits cannot be kept: the counts are not to be trusted any more. */
+    damaged |= sums[2] > UINT32_MAX || sums[3] > UINT32_MAX;
+    store__put_be(v, sums[0], 8);
+    store__put_be(v + 8, sums[1], 8);
+    store__put_be(v + at, sums[2] & UINT32_MAX, 4);
+    store__put_be(v + at + 4, sums[3] & UINT32_MAX, 4);
+    if (sums[0] == 0 && sums[1] == 0) {
+        rc = mdb_del(txn, st->counts, &key, NULL);
+        rc = store__from_mdb(st, rc == MDB_NOTFOUND ? MDB_SUCCESS : rc, "delete count");
+    } else {
+        val.mv_size = sizeof(v);
+        val.mv_data = v;
+        rc = store__from_mdb(st, mdb_put(txn, st->counts, &key, &val, 0), "put count");
+    }
     /* A count that would go below zero was wrong already: seeks must not trust it. */
-    return damaged ? meta_unweighed_add(st, txn, 1) : RD_OK;
+    if (!rc && damaged) {
+        rc = meta_unweighed_add(st, txn, 1);
+    }
+    return rc;
 }
 
 int
@@ -317,30 +339,31 @@ hidden_in(const struct hidden *h, size_t n, uint64_t lo, uint64_t hi)
     return sum;
 }
 
-/* Scan the buckets of @p level for the term from bucket @p from to before @p to, adding their
- * visible weights to @p acc until the bucket that holds rank @p rank. RD_ENOTFOUND when no
- * bucket does: @p acc has them all, @p bucket the last one (UINT64_MAX: none). */
+/* Scan the coarse buckets of the term, adding their visible weights to @p acc until the one
+ * that holds rank @p rank: RD_OK with @p val its value. RD_ENOTFOUND when none does: @p acc
+ * has them all, @p val the last one (mv_data NULL: none). */
 static int
-scan_level(struct store *st, MDB_cursor *cur, unsigned level, const void *term, size_t term_len,
-           enum store_rank_unit unit, uint64_t from, uint64_t to, const struct hidden *h, size_t nh,
-           uint64_t rank, uint64_t *acc, uint64_t *bucket)
+scan_coarse(struct store *st, MDB_cursor *cur, const void *term, size_t term_len,
+            enum store_rank_unit unit, const struct hidden *h, size_t nh, uint64_t rank,
+            uint64_t *acc, uint64_t *bucket, MDB_val *val)
 {
     unsigned char k[COUNT_KEY_MAX];
     MDB_val key = { 0, k };
-    MDB_val val = { 0, NULL };
-    MDB_cursor_op op = MDB_SET_RANGE;
-    size_t prefix = 3 + term_len;
+    MDB_val v = { 0, NULL };
+    uint64_t b = 0;
     int rc;
 
-    key.mv_size = count_key(k, level, term, term_len, from);
-    *bucket = UINT64_MAX;
+    val->mv_data = NULL;
     for (;;) {
-        uint64_t b;
+        uint64_t found;
         uint64_t w;
         uint64_t hid;
 
-        rc = mdb_cursor_get(cur, &key, &val, op);
-        op = MDB_NEXT;
+        /* The first entry at or after (b, term): the term's own in bucket b, or a later one
+         * that says where the next bucket with any entry is. */
+        key.mv_size = count_key(k, term, term_len, b);
+        key.mv_data = k;
+        rc = mdb_cursor_get(cur, &key, &v, MDB_SET_RANGE);
         if (rc == MDB_NOTFOUND) {
             return RD_ENOTFOUND;
         }
@@ -348,23 +371,30 @@ scan_level(struct store *st, MDB_cursor *cur, unsigned level, const void *term, 
         if (rc) {
             return rc;
         }
-        if (key.mv_size != prefix + COUNT_BUCKET_SIZE || val.mv_size != COUNT_VAL_SIZE ||
-            memcmp(key.mv_data, k, prefix) != 0) {
-            return RD_ENOTFOUND;
+        if (key.mv_size < COUNT_BUCKET_SIZE) {
+            return RD_ECONFLICT;
         }
-        b = store__get_be((const unsigned char *)key.mv_data + prefix, COUNT_BUCKET_SIZE);
-        if (b >= to) {
-            return RD_ENOTFOUND;
+        found = store__get_be(key.mv_data, COUNT_BUCKET_SIZE);
+        if (key.mv_size != COUNT_BUCKET_SIZE + term_len ||
+            (term_len &&
+             memcmp((const unsigned char *)key.mv_data + COUNT_BUCKET_SIZE, term, term_len))) {
+            /* Not the term's: it has no entry in bucket b, nor in any up to the one found. */
+            b = found > b ? found : b + 1;
+            continue;
         }
-        w = store__get_be((const unsigned char *)val.mv_data + (unit == STORE_RANK_LINKS ? 8 : 0),
-                          8);
-        hid = hidden_in(h, nh, b << count_shift[level], (b + 1) << count_shift[level]);
+        if (v.mv_size != COUNT_VAL_SIZE) {
+            return RD_ECONFLICT;
+        }
+        *bucket = found;
+        *val = v;
+        w = count_get(v.mv_data, -1, unit);
+        hid = hidden_in(h, nh, found << COUNT_COARSE_SHIFT, (found + 1) << COUNT_COARSE_SHIFT);
         w = w > hid ? w - hid : 0;
-        *bucket = b;
         if (*acc + w > rank) {
             return RD_OK;
         }
         *acc += w;
+        b = found + 1;
     }
 }
 
@@ -374,8 +404,9 @@ vetoed(struct store *st, MDB_cursor *cur, const struct store_term *veto, int *ye
 {
     uint64_t acc = 0;
     uint64_t bucket = 0;
-    int rc = scan_level(st, cur, COUNT_LEVELS - 1, veto->data, veto->len, STORE_RANK_EPS, 0,
-                        UINT64_MAX, NULL, 0, 0, &acc, &bucket);
+    MDB_val val;
+    int rc = scan_coarse(st, cur, veto->data, veto->len, STORE_RANK_EPS, NULL, 0, 0, &acc, &bucket,
+                         &val);
 
     *yes = rc == RD_OK;
     return rc == RD_ENOTFOUND ? RD_OK : rc;
@@ -389,12 +420,12 @@ store_rank_seek(struct store *st, const void *term, size_t term_len, enum store_
     MDB_txn *txn = NULL;
     MDB_cursor *cur = NULL;
     struct hidden *h = NULL;
+    MDB_val val = { 0, NULL };
     size_t nh = 0;
     uint64_t unweighed = 0;
     uint64_t acc = 0;
-    uint64_t b1 = 0;
-    uint64_t b0 = 0;
-    uint64_t start;
+    uint64_t coarse = 0;
+    uint64_t start = 0;
     int past = 0;
     int yes = 0;
     int rc;
@@ -432,32 +463,46 @@ store_rank_seek(struct store *st, const void *term, size_t term_len, enum store_
         rc = collect_hidden(st, txn, term, term_len, unit, now, h, &nh);
     }
     if (!rc) {
-        rc = scan_level(st, cur, 1, term, term_len, unit, 0, UINT64_MAX, h, nh, rank, &acc, &b1);
+        rc = scan_coarse(st, cur, term, term_len, unit, h, nh, rank, &acc, &coarse, &val);
         past = rc == RD_ENOTFOUND;
         rc = past ? RD_OK : rc;
     }
-    if (!rc && b1 != UINT64_MAX) {
-        uint64_t fine = past ? 0 : acc;
+    /* With nothing counted (no coarse bucket), a walk from the first passes over all. */
+    if (!rc && val.mv_data) {
+        uint64_t fine = 0;
+        int found = -1;
 
-        start = b1 << (count_shift[1] - count_shift[0]);
-        /* Past the last match, the fine buckets of the last coarse one are scanned to the end
-         * to find the last of them: the walk starts after it, where it finds nothing. */
-        rc = scan_level(st, cur, 0, term, term_len, unit, start,
-                        start + (UINT64_C(1) << (count_shift[1] - count_shift[0])), h, nh,
-                        past ? UINT64_MAX : rank, &fine, &b0);
-        if (past && rc == RD_ENOTFOUND && b0 != UINT64_MAX) {
-            b0++;
-            rc = RD_OK;
-        } else if (rc == RD_ENOTFOUND) {
+        for (unsigned i = 0; i < COUNT_FINE_PER; i++) {
+            uint64_t b = (coarse << (COUNT_COARSE_SHIFT - COUNT_FINE_SHIFT)) + i;
+            uint64_t w = count_get(val.mv_data, (int)i, unit);
+            uint64_t hid = hidden_in(h, nh, b << COUNT_FINE_SHIFT, (b + 1) << COUNT_FINE_SHIFT);
+
+            w = w > hid ? w - hid : 0;
+            /* Past the last match, the walk starts after the last fine bucket with a weight,
+             * where it finds nothing. */
+            if (past) {
+                if (count_get(val.mv_data, (int)i, STORE_RANK_EPS) ||
+                    count_get(val.mv_data, (int)i, STORE_RANK_LINKS)) {
+                    found = (int)i + 1;
+                }
+                continue;
+            }
+            if (acc + fine + w > rank) {
+                found = (int)i;
+                break;
+            }
+            fine += w;
+        }
+        if (found < 0) {
             /* The fine buckets must add up to their coarse one: if they do not, walk. */
             rc = RD_ECONFLICT;
-        } else if (!rc) {
-            acc = fine;
+        } else {
+            acc += fine;
+            start = ((coarse << (COUNT_COARSE_SHIFT - COUNT_FINE_SHIFT)) + (uint64_t)found)
+                    << COUNT_FINE_SHIFT;
         }
     }
     if (!rc) {
-        /* With nothing counted (b1 still UINT64_MAX), a walk from the first passes over all. */
-        start = b1 == UINT64_MAX ? 0 : b0 << count_shift[0];
         *after = start ? store__id_from_counter(st, start - 1) : 0;
         *skip = rank - acc;
     }
@@ -469,16 +514,15 @@ store_rank_seek(struct store *st, const void *term, size_t term_len, enum store_
     return rc;
 }
 
-/* What store__counts_check() expects of one term, a bucket of each level at a time. */
+/* What store__counts_check() expects of one term, a coarse bucket at a time. */
 struct expect {
     struct store *st;
     MDB_txn *txn;
     unsigned char term[STORE_TERM_MAX];
     size_t len;
-    int open[COUNT_LEVELS];
-    uint64_t bucket[COUNT_LEVELS];
-    uint64_t eps[COUNT_LEVELS];
-    uint64_t links[COUNT_LEVELS];
+    int open;
+    uint64_t bucket;
+    uint64_t sums[2 + 2 * COUNT_FINE_PER]; /**< eps, links; then each fine bucket's */
     size_t checked;
     size_t *problems;
     store_problem_fn fn;
@@ -494,21 +538,22 @@ report(struct expect *x, const char *msg)
     }
 }
 
-/* Compare the checkpoint of the bucket collected at @p level with the stored one. */
+/* Compare the checkpoint of the coarse bucket collected with the stored one. */
 static int
-expect_flush(struct expect *x, unsigned level)
+expect_flush(struct expect *x)
 {
     unsigned char k[COUNT_KEY_MAX];
     MDB_val key = { 0, k };
     MDB_val val = { 0, NULL };
+    int same;
     int rc;
 
-    if (!x->open[level] || (x->eps[level] == 0 && x->links[level] == 0)) {
-        x->open[level] = 0;
+    if (!x->open || (x->sums[0] == 0 && x->sums[1] == 0)) {
+        x->open = 0;
         return RD_OK;
     }
-    x->open[level] = 0;
-    key.mv_size = count_key(k, level, x->term, x->len, x->bucket[level]);
+    x->open = 0;
+    key.mv_size = count_key(k, x->term, x->len, x->bucket);
     rc = mdb_get(x->txn, x->st->counts, &key, &val);
     if (rc == MDB_NOTFOUND) {
         report(x, "counts: a bucket of a term has no checkpoint");
@@ -519,8 +564,14 @@ expect_flush(struct expect *x, unsigned level)
         return rc;
     }
     x->checked++;
-    if (val.mv_size != COUNT_VAL_SIZE || store__get_be(val.mv_data, 8) != x->eps[level] ||
-        store__get_be((const unsigned char *)val.mv_data + 8, 8) != x->links[level]) {
+    same = val.mv_size == COUNT_VAL_SIZE &&
+           count_get(val.mv_data, -1, STORE_RANK_EPS) == x->sums[0] &&
+           count_get(val.mv_data, -1, STORE_RANK_LINKS) == x->sums[1];
+    for (unsigned i = 0; same && i < COUNT_FINE_PER; i++) {
+        same = count_get(val.mv_data, (int)i, STORE_RANK_EPS) == x->sums[2 + 2 * i] &&
+               count_get(val.mv_data, (int)i, STORE_RANK_LINKS) == x->sums[3 + 2 * i];
+    }
+    if (!same) {
         report(x, "counts: a checkpoint differs from the sum of its bucket's weights");
     }
     return RD_OK;
@@ -532,26 +583,25 @@ expect_add(struct expect *x, const void *term, size_t len, uint64_t counter, uin
            uint32_t links)
 {
     int same = len == x->len && memcmp(term, x->term, len) == 0;
+    uint64_t b = counter >> COUNT_COARSE_SHIFT;
+    size_t fine = (size_t)((counter >> COUNT_FINE_SHIFT) % COUNT_FINE_PER);
     int rc;
 
-    for (unsigned level = 0; level < COUNT_LEVELS; level++) {
-        uint64_t b = counter >> count_shift[level];
-
-        if (x->open[level] && (!same || b != x->bucket[level])) {
-            rc = expect_flush(x, level);
-            if (rc) {
-                return rc;
-            }
+    if (x->open && (!same || b != x->bucket)) {
+        rc = expect_flush(x);
+        if (rc) {
+            return rc;
         }
-        if (!x->open[level]) {
-            x->open[level] = 1;
-            x->bucket[level] = b;
-            x->eps[level] = 0;
-            x->links[level] = 0;
-        }
-        x->eps[level] += eps;
-        x->links[level] += links;
     }
+    if (!x->open) {
+        x->open = 1;
+        x->bucket = b;
+        memset(x->sums, 0, sizeof(x->sums));
+    }
+    x->sums[0] += eps;
+    x->sums[1] += links;
+    x->sums[2 + 2 * fine] += eps;
+    x->sums[3 + 2 * fine] += links;
     if (!same) {
         memcpy(x->term, term, len);
         x->len = len;
@@ -644,8 +694,8 @@ store__counts_check(struct store *st, MDB_txn *txn, size_t *counts, size_t *prob
         }
         rc = expect_add(x, key.mv_data, key.mv_size, counter, eps, links);
     }
-    for (unsigned level = 0; level < COUNT_LEVELS && !rc; level++) {
-        rc = expect_flush(x, level);
+    if (!rc) {
+        rc = expect_flush(x);
     }
     if (!rc) {
         rc = meta_unweighed(st, txn, &meta);

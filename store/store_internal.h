@@ -24,8 +24,9 @@
 #define STORE_DB_NAMES  "names"  /**< d '\0' ep -> 8-byte big-endian counter */
 #define STORE_DB_EXPIRY "expiry" /**< biased expires_at, counter (16 bytes) -> empty */
 #define STORE_DB_TERMS  "terms"  /**< term -> 8-byte big-endian counters (sorted duplicates) */
-/** u16 term length, term, u8 level, 5-byte bucket (counter >> shift of the level), all
- * big-endian -> u64 eps, u64 links: the weights summed over the bucket (store_count.c) */
+/** 5-byte big-endian bucket (counter >> 10), term -> u64 eps, u64 links summed over the bucket,
+ * then u32 eps, u32 links summed over each of its 16 buckets of 64 counters, all big-endian
+ * (store_count.c) */
 #define STORE_DB_COUNTS "counts"
 
 /* Keys in the meta database. */
