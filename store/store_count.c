@@ -10,21 +10,27 @@
 
 /* An LMDB B-tree has no rank: finding the match of rank r by walking costs r. So every term
  * keeps, in the same transactions as its index entries, the sums of its registrations' weights
- * over buckets of counters: one entry per coarse bucket of 2^10 counters, holding its sums and
- * those of its 16 fine buckets of 2^6 counters. Counters only grow and are never reused, so a
- * bucket is a fixed range: no split or merge. Entries sort by bucket, then term: the entries of
- * the newest bucket, which new registrations change, share a page or two whatever their terms,
- * so a registration dirties about one page of counts (keyed by term first, each counted term
- * cost a page of its own, and a third of the registration rate). A seek visits the coarse
- * buckets of its term in order (N / 2^10 at most, two cursor moves each), then at most 16 fine
- * ones, and leaves at most 2^6 registrations to the walk. The weights are the caller's (what a
- * lookup of exactly that term matches in the registration), so the store needs no knowledge of
- * links to count them. */
+ * over buckets of counters, at three sizes: one entry per top bucket of 2^16 counters, and one
+ * per coarse bucket of 2^10 holding its sums and those of its 16 fine buckets of 2^6.
+ * Counters only grow and are never reused, so a bucket is a fixed range: no split or merge.
+ * Entries sort by level, then bucket, then term: the entries of the newest buckets, which new
+ * registrations change, share a page or two whatever their terms, so a registration dirties
+ * about two pages of counts (keyed by term first, each counted term cost pages of its own, and
+ * a third of the registration rate). A seek visits the top buckets of its term in order (two
+ * cursor moves each, N / 2^16 at most), then at most 64 coarse ones and 16 fine ones, and leaves
+ * at most 2^6 registrations to the walk. The weights are the caller's (what a lookup of exactly
+ * that term matches in the registration), so the store needs no knowledge of links to count
+ * them. */
 #define COUNT_FINE_SHIFT   6
 #define COUNT_COARSE_SHIFT 10
 #define COUNT_FINE_PER     (1u << (COUNT_COARSE_SHIFT - COUNT_FINE_SHIFT))
+#define COUNT_TOP_SHIFT    16
 #define COUNT_BUCKET_SIZE  5
-#define COUNT_KEY_MAX      (COUNT_BUCKET_SIZE + STORE_TERM_MAX)
+#define COUNT_PREFIX       (1 + COUNT_BUCKET_SIZE) /**< level tag, bucket */
+#define COUNT_KEY_MAX      (COUNT_PREFIX + STORE_TERM_MAX)
+#define COUNT_COARSE       0 /**< level tag of the coarse entries */
+#define COUNT_TOP          1 /**< level tag of the top entries: u64 eps, u64 links */
+#define COUNT_TOP_SIZE     16
 /* u64 eps, u64 links of the coarse bucket, then u32 eps, u32 links of each fine one. A fine
  * bucket holds at most 64 registrations of at most a few million links each, well under 2^32;
  * the whole value stays under LMDB's limit for a value kept in its leaf page. */
@@ -47,15 +53,16 @@ invalid_term(struct store *st)
     return RD_EINVAL;
 }
 
-/* The key of the coarse bucket @p bucket of a term: the bucket, then the term. */
+/* The key of bucket @p bucket of a term at @p level: the level, the bucket, then the term. */
 static size_t
-count_key(unsigned char *k, const void *term, size_t len, uint64_t bucket)
+count_key(unsigned char *k, unsigned level, const void *term, size_t len, uint64_t bucket)
 {
-    store__put_be(k, bucket, COUNT_BUCKET_SIZE);
+    k[0] = (unsigned char)level;
+    store__put_be(k + 1, bucket, COUNT_BUCKET_SIZE);
     if (len) {
-        memcpy(k + COUNT_BUCKET_SIZE, term, len);
+        memcpy(k + COUNT_PREFIX, term, len);
     }
-    return COUNT_BUCKET_SIZE + len;
+    return COUNT_PREFIX + len;
 }
 
 /* The sums of a coarse bucket (@p fine < 0) or of its fine bucket @p fine, in @p unit. */
@@ -111,6 +118,46 @@ meta_unweighed_add(struct store *st, MDB_txn *txn, int delta)
     return store__from_mdb(st, mdb_put(txn, st->meta, &key, &val, 0), "put unweighed");
 }
 
+/* Add or remove weights in the top bucket of @p counter. */
+static int
+top_add(struct store *st, MDB_txn *txn, const void *term, size_t term_len, uint64_t counter,
+        uint32_t eps, uint32_t links, int sign, int *damaged)
+{
+    unsigned char k[COUNT_KEY_MAX];
+    unsigned char v[COUNT_TOP_SIZE];
+    MDB_val key = { 0, k };
+    MDB_val val = { 0, NULL };
+    uint64_t e = 0;
+    uint64_t l = 0;
+    int rc;
+
+    key.mv_size = count_key(k, COUNT_TOP, term, term_len, counter >> COUNT_TOP_SHIFT);
+    rc = mdb_get(txn, st->counts, &key, &val);
+    if (rc == MDB_SUCCESS && val.mv_size == COUNT_TOP_SIZE) {
+        e = store__get_be(val.mv_data, 8);
+        l = store__get_be((const unsigned char *)val.mv_data + 8, 8);
+    } else if (rc != MDB_NOTFOUND) {
+        return store__from_mdb(st, rc == MDB_SUCCESS ? MDB_CORRUPTED : rc, "get count");
+    }
+    if (sign > 0) {
+        e += eps;
+        l += links;
+    } else {
+        *damaged |= e < eps || l < links;
+        e = e < eps ? 0 : e - eps;
+        l = l < links ? 0 : l - links;
+    }
+    if (e == 0 && l == 0) {
+        rc = mdb_del(txn, st->counts, &key, NULL);
+        return store__from_mdb(st, rc == MDB_NOTFOUND ? MDB_SUCCESS : rc, "delete count");
+    }
+    store__put_be(v, e, 8);
+    store__put_be(v + 8, l, 8);
+    val.mv_size = sizeof(v);
+    val.mv_data = v;
+    return store__from_mdb(st, mdb_put(txn, st->counts, &key, &val, 0), "put count");
+}
+
 int
 store__counts_term(struct store *st, MDB_txn *txn, const void *term, size_t term_len,
                    uint64_t counter, uint32_t eps, uint32_t links, int sign)
@@ -128,7 +175,7 @@ store__counts_term(struct store *st, MDB_txn *txn, const void *term, size_t term
     if (!st->has_counts || (eps == 0 && links == 0)) {
         return RD_OK;
     }
-    key.mv_size = count_key(k, term, term_len, counter >> COUNT_COARSE_SHIFT);
+    key.mv_size = count_key(k, COUNT_COARSE, term, term_len, counter >> COUNT_COARSE_SHIFT);
     rc = mdb_get(txn, st->counts, &key, &val);
     if (rc == MDB_SUCCESS && val.mv_size == COUNT_VAL_SIZE) {
         memcpy(v, val.mv_data, sizeof(v));
@@ -162,6 +209,9 @@ store__counts_term(struct store *st, MDB_txn *txn, const void *term, size_t term
         val.mv_size = sizeof(v);
         val.mv_data = v;
         rc = store__from_mdb(st, mdb_put(txn, st->counts, &key, &val, 0), "put count");
+    }
+    if (!rc) {
+        rc = top_add(st, txn, term, term_len, counter, eps, links, sign, &damaged);
     }
     /* A count that would go below zero was wrong already: seeks must not trust it. */
     if (!rc && damaged) {
@@ -339,29 +389,31 @@ hidden_in(const struct hidden *h, size_t n, uint64_t lo, uint64_t hi)
     return sum;
 }
 
-/* Scan the coarse buckets of the term, adding their visible weights to @p acc until the one
- * that holds rank @p rank: RD_OK with @p val its value. RD_ENOTFOUND when none does: @p acc
- * has them all, @p val the last one (mv_data NULL: none). */
+/* Scan the buckets of @p level of the term from bucket @p from to before @p to, adding their
+ * visible weights to @p acc until the one that holds rank @p rank: RD_OK with @p val its value.
+ * RD_ENOTFOUND when none does: @p acc has them all, @p val the last one (mv_data NULL: none). */
 static int
-scan_coarse(struct store *st, MDB_cursor *cur, const void *term, size_t term_len,
-            enum store_rank_unit unit, const struct hidden *h, size_t nh, uint64_t rank,
-            uint64_t *acc, uint64_t *bucket, MDB_val *val)
+scan_buckets(struct store *st, MDB_cursor *cur, unsigned level, const void *term, size_t term_len,
+             enum store_rank_unit unit, uint64_t from, uint64_t to, const struct hidden *h,
+             size_t nh, uint64_t rank, uint64_t *acc, uint64_t *bucket, MDB_val *val)
 {
     unsigned char k[COUNT_KEY_MAX];
     MDB_val key = { 0, k };
     MDB_val v = { 0, NULL };
-    uint64_t b = 0;
+    unsigned shift = level == COUNT_TOP ? COUNT_TOP_SHIFT : COUNT_COARSE_SHIFT;
+    size_t size = level == COUNT_TOP ? COUNT_TOP_SIZE : COUNT_VAL_SIZE;
+    uint64_t b = from;
     int rc;
 
     val->mv_data = NULL;
-    for (;;) {
+    while (b < to) {
         uint64_t found;
         uint64_t w;
         uint64_t hid;
 
-        /* The first entry at or after (b, term): the term's own in bucket b, or a later one
-         * that says where the next bucket with any entry is. */
-        key.mv_size = count_key(k, term, term_len, b);
+        /* The first entry at or after (level, b, term): the term's own in bucket b, or a later
+         * one that says where the next bucket with any entry is. */
+        key.mv_size = count_key(k, level, term, term_len, b);
         key.mv_data = k;
         rc = mdb_cursor_get(cur, &key, &v, MDB_SET_RANGE);
         if (rc == MDB_NOTFOUND) {
@@ -371,24 +423,27 @@ scan_coarse(struct store *st, MDB_cursor *cur, const void *term, size_t term_len
         if (rc) {
             return rc;
         }
-        if (key.mv_size < COUNT_BUCKET_SIZE) {
-            return RD_ECONFLICT;
+        if (key.mv_size < COUNT_PREFIX || ((const unsigned char *)key.mv_data)[0] != level) {
+            return RD_ENOTFOUND;
         }
-        found = store__get_be(key.mv_data, COUNT_BUCKET_SIZE);
-        if (key.mv_size != COUNT_BUCKET_SIZE + term_len ||
+        found = store__get_be((const unsigned char *)key.mv_data + 1, COUNT_BUCKET_SIZE);
+        if (key.mv_size != COUNT_PREFIX + term_len ||
             (term_len &&
-             memcmp((const unsigned char *)key.mv_data + COUNT_BUCKET_SIZE, term, term_len))) {
+             memcmp((const unsigned char *)key.mv_data + COUNT_PREFIX, term, term_len))) {
             /* Not the term's: it has no entry in bucket b, nor in any up to the one found. */
             b = found > b ? found : b + 1;
             continue;
         }
-        if (v.mv_size != COUNT_VAL_SIZE) {
+        if (found >= to) {
+            break;
+        }
+        if (v.mv_size != size) {
             return RD_ECONFLICT;
         }
         *bucket = found;
         *val = v;
         w = count_get(v.mv_data, -1, unit);
-        hid = hidden_in(h, nh, found << COUNT_COARSE_SHIFT, (found + 1) << COUNT_COARSE_SHIFT);
+        hid = hidden_in(h, nh, found << shift, (found + 1) << shift);
         w = w > hid ? w - hid : 0;
         if (*acc + w > rank) {
             return RD_OK;
@@ -396,6 +451,7 @@ scan_coarse(struct store *st, MDB_cursor *cur, const void *term, size_t term_len
         *acc += w;
         b = found + 1;
     }
+    return RD_ENOTFOUND;
 }
 
 /* Whether any registration has @p veto with a non-zero eps weight. */
@@ -405,8 +461,8 @@ vetoed(struct store *st, MDB_cursor *cur, const struct store_term *veto, int *ye
     uint64_t acc = 0;
     uint64_t bucket = 0;
     MDB_val val;
-    int rc = scan_coarse(st, cur, veto->data, veto->len, STORE_RANK_EPS, NULL, 0, 0, &acc, &bucket,
-                         &val);
+    int rc = scan_buckets(st, cur, COUNT_TOP, veto->data, veto->len, STORE_RANK_EPS, 0, UINT64_MAX,
+                          NULL, 0, 0, &acc, &bucket, &val);
 
     *yes = rc == RD_OK;
     return rc == RD_ENOTFOUND ? RD_OK : rc;
@@ -424,6 +480,7 @@ store_rank_seek(struct store *st, const void *term, size_t term_len, enum store_
     size_t nh = 0;
     uint64_t unweighed = 0;
     uint64_t acc = 0;
+    uint64_t top = 0;
     uint64_t coarse = 0;
     uint64_t start = 0;
     int past = 0;
@@ -463,9 +520,27 @@ store_rank_seek(struct store *st, const void *term, size_t term_len, enum store_
         rc = collect_hidden(st, txn, term, term_len, unit, now, h, &nh);
     }
     if (!rc) {
-        rc = scan_coarse(st, cur, term, term_len, unit, h, nh, rank, &acc, &coarse, &val);
+        rc = scan_buckets(st, cur, COUNT_TOP, term, term_len, unit, 0, UINT64_MAX, h, nh, rank,
+                          &acc, &top, &val);
         past = rc == RD_ENOTFOUND;
         rc = past ? RD_OK : rc;
+    }
+    /* Within the top bucket that holds the rank (past it: the last one), the coarse ones. */
+    if (!rc && val.mv_data) {
+        uint64_t first = top << (COUNT_TOP_SHIFT - COUNT_COARSE_SHIFT);
+        uint64_t inner = past ? 0 : acc;
+
+        rc = scan_buckets(st, cur, COUNT_COARSE, term, term_len, unit, first,
+                          first + (UINT64_C(1) << (COUNT_TOP_SHIFT - COUNT_COARSE_SHIFT)), h, nh,
+                          past ? UINT64_MAX : rank, &inner, &coarse, &val);
+        if (past && rc == RD_ENOTFOUND && val.mv_data) {
+            rc = RD_OK;
+        } else if (rc == RD_ENOTFOUND) {
+            /* The coarse buckets must add up to their top one: if they do not, walk. */
+            rc = RD_ECONFLICT;
+        } else if (!rc) {
+            acc = inner;
+        }
     }
     /* With nothing counted (no coarse bucket), a walk from the first passes over all. */
     if (!rc && val.mv_data) {
@@ -523,6 +598,9 @@ struct expect {
     int open;
     uint64_t bucket;
     uint64_t sums[2 + 2 * COUNT_FINE_PER]; /**< eps, links; then each fine bucket's */
+    int top_open;
+    uint64_t top;
+    uint64_t top_sums[2];
     size_t checked;
     size_t *problems;
     store_problem_fn fn;
@@ -553,7 +631,7 @@ expect_flush(struct expect *x)
         return RD_OK;
     }
     x->open = 0;
-    key.mv_size = count_key(k, x->term, x->len, x->bucket);
+    key.mv_size = count_key(k, COUNT_COARSE, x->term, x->len, x->bucket);
     rc = mdb_get(x->txn, x->st->counts, &key, &val);
     if (rc == MDB_NOTFOUND) {
         report(x, "counts: a bucket of a term has no checkpoint");
@@ -577,6 +655,39 @@ expect_flush(struct expect *x)
     return RD_OK;
 }
 
+/* Compare the top bucket collected with the stored one. */
+static int
+expect_flush_top(struct expect *x)
+{
+    unsigned char k[COUNT_KEY_MAX];
+    MDB_val key = { 0, k };
+    MDB_val val = { 0, NULL };
+    int rc;
+
+    if (!x->top_open || (x->top_sums[0] == 0 && x->top_sums[1] == 0)) {
+        x->top_open = 0;
+        return RD_OK;
+    }
+    x->top_open = 0;
+    key.mv_size = count_key(k, COUNT_TOP, x->term, x->len, x->top);
+    rc = mdb_get(x->txn, x->st->counts, &key, &val);
+    if (rc == MDB_NOTFOUND) {
+        report(x, "counts: a top bucket of a term has no checkpoint");
+        return RD_OK;
+    }
+    rc = store__from_mdb(x->st, rc, "get count");
+    if (rc) {
+        return rc;
+    }
+    x->checked++;
+    if (val.mv_size != COUNT_TOP_SIZE ||
+        count_get(val.mv_data, -1, STORE_RANK_EPS) != x->top_sums[0] ||
+        count_get(val.mv_data, -1, STORE_RANK_LINKS) != x->top_sums[1]) {
+        report(x, "counts: a top checkpoint differs from the sum of its bucket's weights");
+    }
+    return RD_OK;
+}
+
 /* Add the weights of @p counter under the term @p term, in index order. */
 static int
 expect_add(struct expect *x, const void *term, size_t len, uint64_t counter, uint32_t eps,
@@ -593,6 +704,20 @@ expect_add(struct expect *x, const void *term, size_t len, uint64_t counter, uin
             return rc;
         }
     }
+    if (x->top_open && (!same || counter >> COUNT_TOP_SHIFT != x->top)) {
+        rc = expect_flush_top(x);
+        if (rc) {
+            return rc;
+        }
+    }
+    if (!x->top_open) {
+        x->top_open = 1;
+        x->top = counter >> COUNT_TOP_SHIFT;
+        x->top_sums[0] = 0;
+        x->top_sums[1] = 0;
+    }
+    x->top_sums[0] += eps;
+    x->top_sums[1] += links;
     if (!x->open) {
         x->open = 1;
         x->bucket = b;
@@ -696,6 +821,9 @@ store__counts_check(struct store *st, MDB_txn *txn, size_t *counts, size_t *prob
     }
     if (!rc) {
         rc = expect_flush(x);
+    }
+    if (!rc) {
+        rc = expect_flush_top(x);
     }
     if (!rc) {
         rc = meta_unweighed(st, txn, &meta);
