@@ -31,6 +31,9 @@
 /* lookup-res-page asks for this many links per page, on one of the first BENCH_PAGES pages. */
 #define BENCH_PAGE_COUNT 50
 #define BENCH_PAGES      20
+/* lookup-res-deep and lookup-all-deep ask a random page of the upper half: of the N links of
+ * rt=temperature-c, and of all BENCH_LINKS_PER_EP * N links. */
+#define BENCH_LINKS_PER_EP 5
 /* The rare resource type appears on this many endpoints whatever N is. */
 #define BENCH_RARE_EPS   10
 #define BENCH_READY_GAP  10 /* ms between readiness probes */
@@ -62,6 +65,8 @@ enum bench_phase {
     BENCH_LOOKUP_EP,
     BENCH_LOOKUP_RES_SEL,
     BENCH_LOOKUP_RES_PAGE,
+    BENCH_LOOKUP_RES_DEEP,
+    BENCH_LOOKUP_ALL_DEEP,
     BENCH_DELETE,
     BENCH_NPHASES,
 };
@@ -75,6 +80,8 @@ static const struct {
     [BENCH_LOOKUP_EP] = { "lookup-ep", BENCH_CODE(2, 5) },
     [BENCH_LOOKUP_RES_SEL] = { "lookup-res-selective", BENCH_CODE(2, 5) },
     [BENCH_LOOKUP_RES_PAGE] = { "lookup-res-page", BENCH_CODE(2, 5) },
+    [BENCH_LOOKUP_RES_DEEP] = { "lookup-res-deep", BENCH_CODE(2, 5) },
+    [BENCH_LOOKUP_ALL_DEEP] = { "lookup-all-deep", BENCH_CODE(2, 5) },
     [BENCH_DELETE] = { "delete", BENCH_CODE(2, 2) },
 };
 
@@ -517,6 +524,8 @@ build_request(struct bench *b, struct bench_op *op)
     case BENCH_LOOKUP_EP:
     case BENCH_LOOKUP_RES_SEL:
     case BENCH_LOOKUP_RES_PAGE:
+    case BENCH_LOOKUP_RES_DEEP:
+    case BENCH_LOOKUP_ALL_DEEP:
         put_header(&w, BENCH_TYPE_CON, BENCH_METHOD_GET, op->mid, op->token, 8);
         put_option_str(&w, BENCH_OPT_URI_PATH, "rd-lookup");
         put_option_str(&w, BENCH_OPT_URI_PATH, b->phase == BENCH_LOOKUP_EP ? "ep" : "res");
@@ -526,7 +535,9 @@ build_request(struct bench *b, struct bench_op *op)
         } else if (b->phase == BENCH_LOOKUP_RES_SEL) {
             put_option_str(&w, BENCH_OPT_URI_QUERY, "rt=rare-sensor");
         } else {
-            put_option_str(&w, BENCH_OPT_URI_QUERY, "rt=temperature-c");
+            if (b->phase != BENCH_LOOKUP_ALL_DEEP) {
+                put_option_str(&w, BENCH_OPT_URI_QUERY, "rt=temperature-c");
+            }
             snprintf(q, sizeof(q), "count=%d", BENCH_PAGE_COUNT);
             put_option_str(&w, BENCH_OPT_URI_QUERY, q);
             snprintf(q, sizeof(q), "page=%zu", op->item);
@@ -932,6 +943,8 @@ next_item(struct bench *b, size_t *cursor)
     case BENCH_LOOKUP_EP:
     case BENCH_LOOKUP_RES_SEL:
     case BENCH_LOOKUP_RES_PAGE:
+    case BENCH_LOOKUP_RES_DEEP:
+    case BENCH_LOOKUP_ALL_DEEP:
         if (*cursor >= lookup_ops(b)) {
             return SIZE_MAX;
         }
@@ -940,6 +953,12 @@ next_item(struct bench *b, size_t *cursor)
             pages = b->conf.n / BENCH_PAGE_COUNT;
             pages = pages < 1 ? 1 : pages > BENCH_PAGES ? BENCH_PAGES : pages;
             return (size_t)(rng_next(&b->rng) % pages);
+        }
+        if (b->phase == BENCH_LOOKUP_RES_DEEP || b->phase == BENCH_LOOKUP_ALL_DEEP) {
+            pages = b->conf.n * (b->phase == BENCH_LOOKUP_ALL_DEEP ? BENCH_LINKS_PER_EP : 1) /
+                    BENCH_PAGE_COUNT;
+            pages = pages < 2 ? 2 : pages;
+            return pages / 2 + (size_t)(rng_next(&b->rng) % (pages - pages / 2));
         }
         return (size_t)(rng_next(&b->rng) % b->conf.n);
     case BENCH_NPHASES:
@@ -1299,7 +1318,8 @@ usage(FILE *out)
             "  --server HOST:PORT     the directory (default 127.0.0.1:5683)\n"
             "  --phases LIST          comma-separated, run in that order (default\n"
             "                         register,update,lookup-ep,lookup-res-selective,\n"
-            "                         lookup-res-page,delete)\n"
+            "                         lookup-res-page,delete); also lookup-res-deep and\n"
+            "                         lookup-all-deep (random pages of the upper half)\n"
             "  -n N                   endpoints bench-0 .. bench-(N-1) (default 1000)\n"
             "  -w W                   outstanding confirmable requests (default 32; 1: latency)\n"
             "  --ops N                operations per lookup phase (default N, at most %d)\n"

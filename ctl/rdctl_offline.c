@@ -228,6 +228,7 @@ import_store(struct store *st, const struct import_rec *r, int *created)
     struct lookup_terms terms;
     struct store_term *st_terms = NULL;
     struct store_reg reg;
+    struct lookup_regview view;
     uint64_t id = 0;
     int rc;
 
@@ -262,6 +263,19 @@ import_store(struct store *st, const struct import_rec *r, int *created)
         reg.data_len = data.len;
         reg.terms = st_terms;
         reg.nterms = terms.nterms;
+        /* Weighed as the server weighs what it stores, so lookups page by the counts. */
+        view.ep = reg.ep;
+        view.d = reg.d;
+        view.href = "";
+        view.rec = &rec;
+        for (size_t i = 0; i < terms.nterms; i++) {
+            /* Endpoint names are not counted (the server pages them by walking). */
+            if (terms.terms[i].len < 3 || memcmp(terms.terms[i].data, "ep=", 3) != 0) {
+                lookup_term_weights(&view, &terms.terms[i], &st_terms[i].eps, &st_terms[i].links);
+            }
+        }
+        reg.weighed = 1;
+        reg.nlinks = (uint32_t)rec.nlinks;
         rc = store_reg_put(st, &reg, &id, created);
     }
     free(st_terms);

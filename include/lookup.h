@@ -425,6 +425,17 @@ int lookup_reg_terms(const char *ep, const char *d, const struct lookup_reg *rec
 void lookup_terms_cleanup(struct lookup_terms *t);
 
 /**
+ * How much a lookup of exactly the term @p t (the query `name=value` and nothing else) finds in
+ * the registration @p r: what the store counts to page through that lookup without walking.
+ *
+ * @param eps   Written with 1 when an endpoint lookup of it matches @p r, else 0.
+ * @param links Written with the number of links of @p r that a resource lookup of it matches.
+ *              A term that is not `name=value` plus a NUL gets 0 and 0.
+ */
+void lookup_term_weights(const struct lookup_regview *r, const struct lookup_term *t, uint32_t *eps,
+                         uint32_t *links);
+
+/**
  * The exact index term of the owner @p owner, which lookup_reg_terms() gives every registration
  * with that owner (but none with owner "none"): a scan for it counts one identity's
  * registrations.

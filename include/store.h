@@ -63,6 +63,19 @@ struct store_migrate_status {
  */
 typedef int (*store_migrate_fn)(void *arg, const struct store_migrate_status *s);
 
+struct store_reg;
+struct store_term;
+
+/**
+ * Weighs a stored registration that has no weights, for a migration (see store_reg.weighed):
+ * writes the eps and links of each of @p terms (the registration's own terms, in its order,
+ * with their data and len set) and @p nlinks. @p reg has ep, d, expires_at and data.
+ *
+ * @return 0 when done; non-zero to leave the registration without weights.
+ */
+typedef int (*store_weigh_fn)(void *arg, const struct store_reg *reg, struct store_term *terms,
+                              size_t nterms, uint32_t *nlinks);
+
 /** How to open a store. Zeroed fields take their defaults. */
 struct store_options {
     const char *dir;   /**< data directory; created (with parents) when missing */
@@ -71,6 +84,12 @@ struct store_options {
     store_migrate_fn migrate_fn; /**< NULL, or told the progress of a migration */
     void *migrate_arg;           /**< passed to migrate_fn */
     size_t migrate_batch;        /**< registrations per migration transaction; 0 = 10000 */
+    /**
+     * NULL, or how a migration weighs the registrations it finds without weights. Without it
+     * they stay so, and store_rank_seek() declines until each is written again.
+     */
+    store_weigh_fn weigh_fn;
+    void *weigh_arg; /**< passed to weigh_fn */
     /**
      * Open a directory of an older schema version as it is, without migrating it. Such a store
      * serves store_schema_version(), store_info() and store_backup() only.
@@ -85,6 +104,12 @@ struct store_options {
 struct store_term {
     const void *data;
     size_t len; /**< 1 to 400 bytes */
+    /** With store_reg.weighed: 1 when an endpoint lookup of exactly this term matches the
+     * registration, else 0 (what store_rank_seek() counts in STORE_RANK_EPS). */
+    uint32_t eps;
+    /** With store_reg.weighed: how many of the registration's links a resource lookup of
+     * exactly this term matches (what store_rank_seek() counts in STORE_RANK_LINKS). */
+    uint32_t links;
 };
 
 /**
@@ -102,6 +127,13 @@ struct store_reg {
     size_t data_len;
     const struct store_term *terms; /**< index terms; ignored by reads (NULL there) */
     size_t nterms;
+    /**
+     * The caller set the weights of every term and @c nlinks: store_rank_seek() can count this
+     * registration. Ignored by reads. A store holding any registration put without weights
+     * leaves store_rank_seek() to decline until that registration is replaced or gone.
+     */
+    int weighed;
+    uint32_t nlinks; /**< with @c weighed: its links, counted by an unfiltered resource lookup */
 };
 
 /**
@@ -251,6 +283,35 @@ int store_term_foreach(struct store *st, const void *prefix, size_t prefix_len, 
 int store_term_foreach_after(struct store *st, const void *term, size_t term_len, int64_t now,
                              uint64_t after, store_reg_fn fn, void *arg);
 
+/** What store_rank_seek() counts. */
+enum store_rank_unit {
+    STORE_RANK_EPS = 0,   /**< registrations (the eps weights; 1 each without a term) */
+    STORE_RANK_LINKS = 1, /**< links (the links weights; nlinks each without a term) */
+};
+
+/**
+ * Find where the match of rank @p rank (0 = the first) of an ordered walk begins, without
+ * walking the matches before it: in O(log N) reads of counted checkpoints kept with the index.
+ *
+ * The walk is store_term_foreach_after() on @p term (or store_reg_foreach() when @p term_len is
+ * 0), and a registration there counts its weight for @p term in @p unit (see store_term):
+ * starting it after @p after and passing over @p skip counted matches reaches the match of
+ * rank @p rank. Registrations hidden at @p now (expired, not collected yet) count nothing, as
+ * the walk does not show them.
+ *
+ * @param veto   NULL, or a term that makes the seek decline when any registration has it with
+ *               a non-zero eps weight (registrations that some readers must not see).
+ * @param after  Written with the id to start the walk after (0: from the first). When fewer than
+ *               @p rank + 1 matches are visible, a place after the last of them.
+ * @param skip   Written with the counted matches to pass over from there.
+ * @return RD_OK; RD_ECONFLICT when the counts cannot answer (a registration without weights,
+ *         a vetoed one, or too many expired ones not collected yet): walk from the first;
+ *         RD_EINVAL for a bad term; RD_ESTORE.
+ */
+int store_rank_seek(struct store *st, const void *term, size_t term_len, enum store_rank_unit unit,
+                    int64_t now, uint64_t rank, const struct store_term *veto, uint64_t *after,
+                    uint64_t *skip);
+
 /**
  * Delete for good the registrations with expires_at < @p before, at most @p max of them, oldest
  * deadline first, in one transaction.
@@ -305,6 +366,7 @@ struct store_check_report {
     size_t names;    /**< (d, ep) index entries */
     size_t expiry;   /**< deadline index entries */
     size_t terms;    /**< term index entries */
+    size_t counts;   /**< counted checkpoints of store_rank_seek() */
     size_t problems; /**< inconsistencies found */
 };
 

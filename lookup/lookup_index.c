@@ -192,6 +192,36 @@ lookup_terms_cleanup(struct lookup_terms *t)
     t->mem = NULL;
 }
 
+void
+lookup_term_weights(const struct lookup_regview *r, const struct lookup_term *t, uint32_t *eps,
+                    uint32_t *links)
+{
+    struct lookup_query q;
+    const char *eq;
+
+    *eps = 0;
+    *links = 0;
+    if (t->len < 2 || t->data[t->len - 1] != '\0') {
+        return;
+    }
+    eq = memchr(t->data, '=', t->len - 1);
+    if (!eq || eq == t->data) {
+        return;
+    }
+    /* The very query that lookup_query_index() maps to this term, matched the way a lookup
+     * matches it, so the counts agree with what a walk finds. */
+    memset(&q, 0, sizeof(q));
+    q.ncrit = 1;
+    q.crit[0].name = t->data;
+    q.crit[0].name_len = (size_t)(eq - t->data);
+    q.crit[0].value = eq + 1;
+    q.crit[0].value_len = t->len - 1 - q.crit[0].name_len - 1;
+    *eps = (uint32_t)(lookup_match_ep(&q, r) != 0);
+    for (size_t i = 0; i < r->rec->nlinks; i++) {
+        *links += (uint32_t)(lookup_match_res(&q, r, i) != 0);
+    }
+}
+
 int
 lookup_owner_term(const char *owner, char *out, size_t size, size_t *len)
 {

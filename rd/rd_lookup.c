@@ -210,16 +210,25 @@ visit(void *arg, const struct store_reg *reg)
     return run->left == 0;
 }
 
-/* Start at the remembered beginning of the page when there is one. */
+/* Start at the remembered beginning of the page when there is one, else where the store's
+ * counts place it (@p term as walked; length 0 for every registration). */
 static uint64_t
-resume_point(struct lookup_run *run, int64_t now)
+resume_point(struct lookup_run *run, int64_t now, const char *term, size_t term_len)
 {
     struct rd_page_mark m;
+    uint64_t skip = 0;
 
     run->marking = run->key && run->q->has_count && now < run->srv->next_expiry;
-    if (!run->marking || run->q->page == 0 ||
-        rd__pages_find(run->srv, run->key, run->q->page, &m)) {
+    if (run->q->page == 0) {
         return 0;
+    }
+    if (!run->marking || rd__pages_find(run->srv, run->key, run->q->page, &m)) {
+        /* No mark: the store's counts place the page, or the walk starts from the first. */
+        if (rd__rank_seek(run->srv, run->kind == LOOKUP_KIND_RES, run->q, term, term_len, now,
+                          &m.after, &skip)) {
+            return 0;
+        }
+        m.inner = skip;
     }
     run->skip = m.inner;
     run->matched = (uint64_t)run->q->page * run->q->count - m.inner;
@@ -251,10 +260,10 @@ run_lookup(struct lookup_run *run, int64_t now)
         run->seen = &seen;
         rc = store_term_foreach(run->srv->store, prefix, len, now, visit, run);
     } else if (indexed) {
-        after = resume_point(run, now);
+        after = resume_point(run, now, prefix, len);
         rc = store_term_foreach_after(run->srv->store, prefix, len, now, after, visit, run);
     } else {
-        after = resume_point(run, now);
+        after = resume_point(run, now, NULL, 0);
         rc = store_reg_foreach(run->srv->store, now, after, visit, run);
     }
     free(seen.slots);

@@ -189,7 +189,7 @@ rd__reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t repla
         goto out;
     }
     /* The index terms let selective lookups skip the registrations they cannot match. */
-    sterms = calloc(terms.nterms + 1, sizeof(*sterms));
+    sterms = calloc(terms.nterms + 2, sizeof(*sterms));
     if (!sterms) {
         rc = RD_ENOMEM;
         goto out;
@@ -206,10 +206,21 @@ rd__reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t repla
     sreg.data_len = buf.len;
     sreg.terms = sterms;
     sreg.nterms = terms.nterms;
+    /* The weights let a lookup reach any page without walking the ones before it. */
+    rd__rank_weigh(w, sterms, terms.nterms, &sreg.nlinks);
+    sreg.weighed = 1;
     if (w->source) {
         /* Counted by the per-address registration limit. */
-        sterms[terms.nterms].data = w->source;
-        sterms[terms.nterms].len = strlen(w->source) + 1;
+        sterms[sreg.nterms].data = w->source;
+        sterms[sreg.nterms].len = strlen(w->source) + 1;
+        sreg.nterms++;
+    }
+    if (w->rec->scope) {
+        /* Hidden from clients on other links: while any such registration is stored, paging
+         * walks (the counts cannot tell who sees it). */
+        sterms[sreg.nterms].data = RD_RANK_SCOPED;
+        sterms[sreg.nterms].len = sizeof(RD_RANK_SCOPED);
+        sterms[sreg.nterms].eps = 1;
         sreg.nterms++;
     }
     if (!w->refresh_only) {

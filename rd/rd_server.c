@@ -315,6 +315,7 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
     opt.sync = srv->conf.sync;
     opt.migrate_fn = log_migration;
     opt.migrate_arg = &ml;
+    opt.weigh_fn = rd__rank_weigh_stored;
     rc = store_open(&srv->store, &opt, err, sizeof(err));
     if (rc) {
         rd__log(srv, RD_LOG_ERROR, "data directory %s: %s", srv->conf.data_dir, err);

@@ -256,7 +256,7 @@ check_schema(struct store *st, MDB_txn *txn)
 
 /* Open the databases, check or create the schema, in one write transaction. */
 static int
-open_dbs(struct store *st)
+open_dbs(struct store *st, int no_migrate)
 {
     MDB_txn *txn = NULL;
     int rc;
@@ -290,6 +290,20 @@ open_dbs(struct store *st)
         goto out;
     }
     rc = check_schema(st, txn);
+    if (rc) {
+        goto out;
+    }
+    /* An older directory opened as it is gets nothing new; one about to be migrated gets the
+     * counts its migration fills. */
+    if (st->version < STORE_SCHEMA_VERSION && no_migrate) {
+        rc = mdb_dbi_open(txn, STORE_DB_COUNTS, 0, &st->counts);
+        st->has_counts = rc == MDB_SUCCESS;
+        rc = rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+    } else {
+        rc = mdb_dbi_open(txn, STORE_DB_COUNTS, MDB_CREATE, &st->counts);
+        st->has_counts = rc == MDB_SUCCESS;
+    }
+    rc = store__from_mdb(st, rc, "open counts");
     if (rc) {
         goto out;
     }
@@ -422,7 +436,7 @@ store_open(struct store **out, const struct store_options *opt, char *err, size_
     if (rc) {
         goto out;
     }
-    rc = open_dbs(st);
+    rc = open_dbs(st, opt->no_migrate);
     if (rc == RD_EFULL) {
         /* Only a new store writes at open, so the map cannot even hold an empty one. */
         snprintf(st->errmsg, sizeof(st->errmsg), "map size %llu too small",
@@ -437,7 +451,10 @@ store_open(struct store **out, const struct store_options *opt, char *err, size_
         goto out;
     }
     mdb_txn_reset(st->rtxn);
+    st->weigh_fn = opt->weigh_fn;
+    st->weigh_arg = opt->weigh_arg;
     rc = store__migrate(st, opt);
+    st->weigh_fn = NULL;
 out:
     if (rc) {
         if (err && err_size) {

@@ -271,6 +271,9 @@ store_check(struct store *st, struct store_check_report *rep, store_problem_fn f
     if (!rc) {
         rc = check_indexes(&c, cur[1], cur[2], cur[3]);
     }
+    if (!rc) {
+        rc = store__counts_check(st, c.txn, &rep->counts, &rep->problems, fn, arg);
+    }
     for (int i = 0; i < 4; i++) {
         if (cur[i]) {
             mdb_cursor_close(cur[i]);

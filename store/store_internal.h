@@ -14,8 +14,9 @@
  * step from each earlier version) and refuses newer ones.
  *
  * 1: the first release. 2: the same layout, with every index rebuilt from the records.
+ * 3: records may carry term weights (format 2), and the counts database keeps their sums.
  */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /* Names of the LMDB databases inside the environment. */
 #define STORE_DB_META   "meta"   /**< schema version, id secret, next counter */
@@ -23,6 +24,10 @@
 #define STORE_DB_NAMES  "names"  /**< d '\0' ep -> 8-byte big-endian counter */
 #define STORE_DB_EXPIRY "expiry" /**< biased expires_at, counter (16 bytes) -> empty */
 #define STORE_DB_TERMS  "terms"  /**< term -> 8-byte big-endian counters (sorted duplicates) */
+/** 5-byte big-endian bucket (counter >> 10), term -> u64 eps, u64 links summed over the bucket,
+ * then u32 eps, u32 links summed over each of its 16 buckets of 64 counters, all big-endian
+ * (store_count.c) */
+#define STORE_DB_COUNTS "counts"
 
 /* Keys in the meta database. */
 #define STORE_META_VERSION "version" /**< 4-byte big-endian schema version */
@@ -32,6 +37,8 @@
  * 8-byte registrations done; all big-endian. */
 #define STORE_META_MIGRATION      "migration"
 #define STORE_META_MIGRATION_SIZE 20
+/** 8-byte big-endian number of records without weights (format 1); missing means 0 */
+#define STORE_META_UNWEIGHED "unweighed"
 
 #define STORE_NAME_MAX        63  /**< longest ep or d, in bytes */
 #define STORE_TERM_MAX        400 /**< longest term, in bytes; under LMDB's 511-byte key limit */
@@ -49,6 +56,8 @@ struct store {
     MDB_dbi names;
     MDB_dbi expiry;
     MDB_dbi terms;
+    MDB_dbi counts;
+    int has_counts;        /**< counts is open: not so in an older directory opened as it is */
     uint64_t secret;       /**< keys the id permutation; fixed for the life of the data */
     MDB_txn *rtxn;         /**< the reusable read transaction, reset while no read runs */
     MDB_cursor *rcur_regs; /**< cursors bound to rtxn, renewed with it; NULL until first use */
@@ -60,6 +69,8 @@ struct store {
     uint32_t version;   /**< schema version of the data; older than ours only with no_migrate */
     int migration_cut;  /**< found a migration step's progress: an earlier run was cut short */
     uint64_t migration_done; /**< registrations that cut run had converted */
+    store_weigh_fn weigh_fn; /**< only while store_open() migrates */
+    void *weigh_arg;
     char errmsg[STORE_ERRMSG_SIZE];
 };
 
@@ -73,9 +84,56 @@ struct store__rec {
     const unsigned char *terms; /**< nterms times (2-byte big-endian length, bytes) */
     size_t terms_len;
     uint32_t nterms;
+    const unsigned char *weights; /**< format 2: u32 nlinks, nterms times (u32 eps, u32 links);
+                                     NULL for a format 1 record, which has none */
+    uint32_t nlinks;
     const void *data;
     size_t data_len;
 };
+
+/**
+ * The weights of term @p i of @p rec (a record with weights).
+ */
+void store__rec_weight(const struct store__rec *rec, uint32_t i, uint32_t *eps, uint32_t *links);
+
+/**
+ * Add (@p sign 1) or remove (-1) the weights @p eps and @p links of the registration
+ * @p counter under @p term in the counts, in @p txn. A term of length 0 is the count of all
+ * registrations.
+ *
+ * @return RD_OK; RD_EFULL; RD_ESTORE.
+ */
+int store__counts_term(struct store *st, MDB_txn *txn, const void *term, size_t term_len,
+                       uint64_t counter, uint32_t eps, uint32_t links, int sign);
+
+/**
+ * Add (@p sign 1) or remove (-1) what the record of @p counter as a whole counts, in @p txn:
+ * with @p weighed, one registration with its @p nlinks links among all; else one record
+ * without weights.
+ *
+ * @return RD_OK; RD_EFULL; RD_ESTORE.
+ */
+int store__counts_rec(struct store *st, MDB_txn *txn, uint64_t counter, int weighed,
+                      uint32_t nlinks, int sign);
+
+/**
+ * Empty the counts and forget the records without weights, in @p txn (a rebuild begins).
+ *
+ * @return RD_OK; RD_EFULL; RD_ESTORE.
+ */
+int store__counts_reset(struct store *st, MDB_txn *txn);
+
+/**
+ * Check the counts against the term index and the records, in the read @p txn: every checkpoint
+ * holds the sum of its bucket's weights, and the records without weights are as many as meta
+ * says. Reports each difference through @p fn.
+ *
+ * @param counts   Written with the checkpoints read.
+ * @param problems Incremented by the differences found.
+ * @return RD_OK; RD_ENOMEM; RD_ESTORE.
+ */
+int store__counts_check(struct store *st, MDB_txn *txn, size_t *counts, size_t *problems,
+                        store_problem_fn fn, void *arg);
 
 /**
  * Begin a write transaction, first making sure the data file has disk blocks for it.
@@ -141,6 +199,15 @@ uint64_t store__get_be(const unsigned char *p, size_t n);
  * @return RD_OK; RD_ESTORE (with a message) when the record is corrupt.
  */
 int store__rec_decode(struct store *st, const MDB_val *val, struct store__rec *rec);
+
+/**
+ * Give the record at the position of @p cur (on regs, in the write transaction of a rebuild),
+ * which has no weights, the weights st->weigh_fn finds, rewriting it in place; then decode it
+ * again into @p rec. Left as it is when there is no weigh_fn or it declines.
+ *
+ * @return RD_OK; RD_EFULL; RD_ENOMEM; RD_ESTORE.
+ */
+int store__rec_weigh(struct store *st, MDB_cursor *cur, uint64_t counter, struct store__rec *rec);
 
 /**
  * Remove the name and term entries of the record @p rec stored under @p counter. The record

@@ -44,6 +44,11 @@ static const struct step steps[] = {
      * takes. */
     { 1, "rebuild the name, deadline and term indexes from the records", store__rebuild_begin,
       rebuild_batch },
+    /* Version 3 adds the counts of store_rank_seek(). Records of earlier versions have no
+     * weights: the rebuild counts them as such, and seeks walk until every one of them has been
+     * registered again or is gone. */
+    { 2, "rebuild the indexes and the counted checkpoints from the records", store__rebuild_begin,
+      rebuild_batch },
 };
 
 int
@@ -58,6 +63,9 @@ store__rebuild_begin(struct store *st, MDB_txn *txn)
     }
     if (!rc) {
         rc = store__from_mdb(st, mdb_drop(txn, st->terms, 0), "empty terms");
+    }
+    if (!rc) {
+        rc = store__counts_reset(st, txn);
     }
     return rc;
 }
@@ -139,6 +147,10 @@ store__rebuild_batch(struct store *st, MDB_txn *txn, size_t batch, uint64_t *aft
         if (store__rec_decode(st, &val, &rec)) {
             bad++;
             continue;
+        }
+        rc = store__rec_weigh(st, cur, counter, &rec);
+        if (rc) {
+            break;
         }
         rc = store__reg_index(st, txn, counter, &rec, 1);
         if (rc) {

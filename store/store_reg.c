@@ -14,9 +14,14 @@
  *   u8 format (1), u8 ep_len, u8 d_len, u8 zero, u32 nterms, u32 terms_len, i64 expires_at,
  *   ep, '\0', d, '\0', nterms * (u16 len, term bytes), then the caller's data to the end.
  *
+ * Format 2 (a registration put with weights) has the same header with format 2, and between
+ * the terms and the data: u32 nlinks, nterms * (u32 eps, u32 links).
+ *
  * Keeping the NULs in the record lets reads hand out ep and d straight from the map, and
- * keeping the terms lets a replace or delete find the index entries to remove. */
+ * keeping the terms (and their weights) lets a replace or delete find the index entries and
+ * counts to remove. */
 #define STORE_REC_FORMAT      1
+#define STORE_REC_FORMAT_W    2
 #define STORE_REC_HEADER_SIZE 20
 #define STORE_REC_DEADLINE_AT 12 /* offset of the 8-byte deadline in the header */
 #define STORE_REC_MAX_SIZE    UINT32_MAX
@@ -26,7 +31,8 @@ struct reg_shape {
     size_t ep_len;
     size_t d_len;
     size_t terms_len;
-    size_t size; /**< of the whole record */
+    size_t weights_len; /**< 0 without weights */
+    size_t size;        /**< of the whole record */
 };
 
 /* What writing @p reg may dirty beyond the store's fixed headroom: the old and the new record,
@@ -93,7 +99,13 @@ check_reg(struct store *st, const struct store_reg *reg, struct reg_shape *shape
         }
     }
     shape->terms_len = (size_t)terms_len;
-    fixed = STORE_REC_HEADER_SIZE + shape->ep_len + 1 + shape->d_len + 1 + shape->terms_len;
+    /* At most STORE_REC_MAX_SIZE / 3 terms, so this stays well inside 64 bits. */
+    shape->weights_len = reg->weighed ? 4 + 8 * (size_t)reg->nterms : 0;
+    if ((uint64_t)shape->terms_len + shape->weights_len > STORE_REC_MAX_SIZE) {
+        return invalid(st, "terms (too many)");
+    }
+    fixed = STORE_REC_HEADER_SIZE + shape->ep_len + 1 + shape->d_len + 1 + shape->terms_len +
+            shape->weights_len;
     if (reg->data_len > STORE_REC_MAX_SIZE - fixed) {
         return invalid(st, "data (too large)");
     }
@@ -104,7 +116,7 @@ check_reg(struct store *st, const struct store_reg *reg, struct reg_shape *shape
 static void
 rec_encode(unsigned char *p, const struct store_reg *reg, const struct reg_shape *shape)
 {
-    p[0] = STORE_REC_FORMAT;
+    p[0] = reg->weighed ? STORE_REC_FORMAT_W : STORE_REC_FORMAT;
     p[1] = (unsigned char)shape->ep_len;
     p[2] = (unsigned char)shape->d_len;
     p[3] = 0;
@@ -125,6 +137,15 @@ rec_encode(unsigned char *p, const struct store_reg *reg, const struct reg_shape
         memcpy(p + 2, reg->terms[i].data, reg->terms[i].len);
         p += 2 + reg->terms[i].len;
     }
+    if (reg->weighed) {
+        store__put_be(p, reg->nlinks, 4);
+        p += 4;
+        for (size_t i = 0; i < reg->nterms; i++) {
+            store__put_be(p, reg->terms[i].eps, 4);
+            store__put_be(p + 4, reg->terms[i].links, 4);
+            p += 8;
+        }
+    }
     if (reg->data_len) {
         memcpy(p, reg->data, reg->data_len);
     }
@@ -141,7 +162,7 @@ store__rec_decode(struct store *st, const MDB_val *val, struct store__rec *rec)
     if (size < STORE_REC_HEADER_SIZE) {
         return store__fail(st, "corrupt registration record: %zu bytes", size);
     }
-    if (p[0] != STORE_REC_FORMAT) {
+    if (p[0] != STORE_REC_FORMAT && p[0] != STORE_REC_FORMAT_W) {
         return store__fail(st, "corrupt registration record: format %u", (unsigned)p[0]);
     }
     rec->ep_len = p[1];
@@ -172,9 +193,106 @@ store__rec_decode(struct store *st, const MDB_val *val, struct store__rec *rec)
     }
     rec->terms = p + off;
     off += rec->terms_len;
+    rec->weights = NULL;
+    rec->nlinks = 0;
+    if (p[0] == STORE_REC_FORMAT_W) {
+        size_t wlen = 4 + 8 * (size_t)rec->nterms;
+
+        if (wlen > size - off) {
+            return store__fail(st, "corrupt registration record: weights truncated");
+        }
+        rec->weights = p + off;
+        rec->nlinks = (uint32_t)store__get_be(p + off, 4);
+        off += wlen;
+    }
     rec->data = p + off;
     rec->data_len = size - off;
     return RD_OK;
+}
+
+void
+store__rec_weight(const struct store__rec *rec, uint32_t i, uint32_t *eps, uint32_t *links)
+{
+    const unsigned char *w = rec->weights + 4 + 8 * (size_t)i;
+
+    *eps = (uint32_t)store__get_be(w, 4);
+    *links = (uint32_t)store__get_be(w + 4, 4);
+}
+
+int
+store__rec_weigh(struct store *st, MDB_cursor *cur, uint64_t counter, struct store__rec *rec)
+{
+    struct store_term *terms = NULL;
+    struct store_reg reg;
+    struct reg_shape shape;
+    unsigned char k[STORE_KEY_SIZE];
+    MDB_val key = { sizeof(k), k };
+    MDB_val val = { 0, NULL };
+    unsigned char *buf = NULL;
+    size_t off = 0;
+    int rc = RD_OK;
+
+    /* Versions 1 and 2 read format 1 only: a step that ends at one of them (a directory cut
+     * there could go back to that release) must not write format 2. */
+    if (!st->weigh_fn || rec->weights || st->version < 2) {
+        return RD_OK;
+    }
+    terms = calloc(rec->nterms ? rec->nterms : 1, sizeof(*terms));
+    if (!terms) {
+        return RD_ENOMEM;
+    }
+    for (uint32_t i = 0; i < rec->nterms; i++) {
+        /* A damaged term list stays as it is, for the index to report. */
+        if (rec->terms_len - off < 2) {
+            goto out;
+        }
+        terms[i].len = (size_t)store__get_be(rec->terms + off, 2);
+        terms[i].data = rec->terms + off + 2;
+        if (terms[i].len == 0 || terms[i].len > STORE_TERM_MAX ||
+            terms[i].len > rec->terms_len - off - 2) {
+            goto out;
+        }
+        off += 2 + terms[i].len;
+    }
+    memset(&reg, 0, sizeof(reg));
+    reg.id = store__id_from_counter(st, counter);
+    reg.ep = rec->ep;
+    reg.d = rec->d;
+    reg.expires_at = rec->expires_at;
+    reg.data = rec->data;
+    reg.data_len = rec->data_len;
+    if (st->weigh_fn(st->weigh_arg, &reg, terms, rec->nterms, &reg.nlinks)) {
+        goto out;
+    }
+    reg.terms = terms;
+    reg.nterms = rec->nterms;
+    reg.weighed = 1;
+    rc = check_reg(st, &reg, &shape);
+    if (!rc) {
+        buf = malloc(shape.size);
+        rc = buf ? RD_OK : RD_ENOMEM;
+    }
+    if (rc) {
+        goto out;
+    }
+    /* The record is encoded aside: its old bytes, which the terms point into, live in the page
+     * the put replaces. */
+    rec_encode(buf, &reg, &shape);
+    store__put_be(k, counter, sizeof(k));
+    val.mv_size = shape.size;
+    val.mv_data = buf;
+    rc = store__from_mdb(st, mdb_cursor_put(cur, &key, &val, MDB_CURRENT), "weigh registration");
+    if (!rc) {
+        rc = store__from_mdb(st, mdb_cursor_get(cur, &key, &val, MDB_GET_CURRENT),
+                             "read registration");
+    }
+    if (!rc) {
+        rc = store__rec_decode(st, &val, rec);
+    }
+out:
+    free(buf);
+    free(terms);
+    return rc;
 }
 
 /* The names key: d, '\0', ep. */
@@ -206,11 +324,16 @@ terms_add(struct store *st, MDB_txn *txn, uint64_t counter, const struct store_r
         key.mv_size = reg->terms[i].len;
         key.mv_data = (void *)(uintptr_t)reg->terms[i].data;
         rc = mdb_put(txn, st->terms, &key, &val, flags);
-        /* The same term twice in one registration is one index entry. */
+        /* The same term twice in one registration is one index entry, counted with the
+         * weights of its first listing (as terms_del() uncounts it). */
         if (rc == MDB_KEYEXIST) {
             continue;
         }
         rc = store__from_mdb(st, rc, "put term");
+        if (!rc && reg->weighed) {
+            rc = store__counts_term(st, txn, key.mv_data, key.mv_size, counter, reg->terms[i].eps,
+                                    reg->terms[i].links, 1);
+        }
         if (rc) {
             return rc;
         }
@@ -244,6 +367,13 @@ terms_del(struct store *st, MDB_txn *txn, uint64_t counter, const struct store__
         /* A term listed twice was indexed once, so the second removal finds nothing. */
         if (rc != MDB_NOTFOUND) {
             rc = store__from_mdb(st, rc, "delete term");
+            if (!rc && rec->weights) {
+                uint32_t eps;
+                uint32_t links;
+
+                store__rec_weight(rec, i, &eps, &links);
+                rc = store__counts_term(st, txn, key.mv_data, key.mv_size, counter, eps, links, -1);
+            }
             if (rc) {
                 return rc;
             }
@@ -275,7 +405,8 @@ store__reg_unindex(struct store *st, MDB_txn *txn, uint64_t counter, const struc
     } else if (rc != MDB_NOTFOUND) {
         return store__from_mdb(st, rc, "get name");
     }
-    return terms_del(st, txn, counter, rec);
+    rc = store__counts_rec(st, txn, counter, rec->weights != NULL, rec->nlinks, -1);
+    return rc ? rc : terms_del(st, txn, counter, rec);
 }
 
 int
@@ -296,6 +427,9 @@ store__reg_index(struct store *st, MDB_txn *txn, uint64_t counter, const struct 
         return rc;
     }
     rc = store__expiry_add(st, txn, rec->expires_at, counter);
+    if (!rc) {
+        rc = store__counts_rec(st, txn, counter, rec->weights != NULL, rec->nlinks, 1);
+    }
     if (rc) {
         return rc;
     }
@@ -319,6 +453,13 @@ store__reg_index(struct store *st, MDB_txn *txn, uint64_t counter, const struct 
         }
         if (rc != MDB_KEYEXIST) {
             rc = store__from_mdb(st, rc, "put term");
+            if (!rc && rec->weights) {
+                uint32_t eps;
+                uint32_t links;
+
+                store__rec_weight(rec, i, &eps, &links);
+                rc = store__counts_term(st, txn, key.mv_data, key.mv_size, counter, eps, links, 1);
+            }
             if (rc) {
                 return rc;
             }
@@ -354,7 +495,8 @@ reg_write(struct store *st, MDB_txn *txn, uint64_t counter, const struct store_r
     if (rc || keep_terms) {
         return rc;
     }
-    return terms_add(st, txn, counter, reg, is_new);
+    rc = store__counts_rec(st, txn, counter, reg->weighed, reg->nlinks, 1);
+    return rc ? rc : terms_add(st, txn, counter, reg, is_new);
 }
 
 /* The stored value of the record of @p counter. @return RD_OK; RD_ENOTFOUND; RD_ESTORE. */
@@ -440,15 +582,27 @@ name_take(struct store *st, MDB_txn *txn, MDB_val *nkey, uint64_t *counter)
     return RD_OK;
 }
 
-/* Whether @p old lists exactly the terms of @p reg, in order. A refresh of the lifetime (the
- * most frequent write of a directory) then rewrites no index entry. */
+/* Whether @p old lists exactly the terms of @p reg, in order, with the same weights. A refresh
+ * of the lifetime (the most frequent write of a directory) then rewrites no index entry. */
 static int
 terms_equal(const struct store__rec *old, const struct store_reg *reg)
 {
     size_t off = 0;
 
-    if (old->nterms != reg->nterms) {
+    if (old->nterms != reg->nterms || (old->weights != NULL) != (reg->weighed != 0)) {
         return 0;
+    }
+    if (reg->weighed && old->nlinks != reg->nlinks) {
+        return 0;
+    }
+    for (uint32_t i = 0; reg->weighed && i < old->nterms; i++) {
+        uint32_t eps;
+        uint32_t links;
+
+        store__rec_weight(old, i, &eps, &links);
+        if (eps != reg->terms[i].eps || links != reg->terms[i].links) {
+            return 0;
+        }
     }
     for (size_t i = 0; i < reg->nterms; i++) {
         size_t len;
@@ -477,7 +631,8 @@ unindex_old(struct store *st, MDB_txn *txn, uint64_t counter, const struct store
     if (rc || keep_terms) {
         return rc;
     }
-    return terms_del(st, txn, counter, old);
+    rc = store__counts_rec(st, txn, counter, old->weights != NULL, old->nlinks, -1);
+    return rc ? rc : terms_del(st, txn, counter, old);
 }
 
 int

@@ -3005,6 +3005,69 @@ test_reg_terms_are_sorted_and_unique(void **state)
     reg_cleanup(&t);
 }
 
+/* What lookup_term_weights() gives each term of a registration is what the query `name=value`,
+ * parsed as a lookup parses it, matches: the registration (endpoint lookup) and its links. */
+static void
+test_term_weights_agree_with_the_parsed_query(void **state)
+{
+    static const struct lookup_attr attrs[] = {
+        { "et", "oic.d.sensor", 0 },
+        { "if", "core.b x", 0 },
+    };
+    struct lookup_terms terms;
+    struct test_reg t;
+    struct lookup_term bad[] = { { "rt=a", 4 }, { "=a", 3 }, { "rt", 3 }, { "", 0 } };
+    uint32_t eps = 9;
+    uint32_t links = 9;
+
+    (void)state;
+    reg_init(&t, "node1", "floor-3", REG_BASE, attrs, 2,
+             "</s>;rt=\"temperature-c a\";if=sensor;title=x,</l>;rt=a;if=\"sensor\",</u>;RT=Upper,"
+             "</v>;rt=a");
+    assert_int_equal(lookup_reg_terms(t.view.ep, t.view.d, &t.rec, &terms), RD_OK);
+    assert_true(terms.nterms > 5);
+    for (size_t i = 0; i < terms.nterms; i++) {
+        const char *term = terms.terms[i].data;
+        const char *eq = memchr(term, '=', terms.terms[i].len);
+        struct lookup_qparam qp;
+        struct lookup_query q;
+        char diag[LOOKUP_DIAG_SIZE];
+        uint32_t want = 0;
+
+        assert_non_null(eq);
+        qp.key = term;
+        qp.key_len = (size_t)(eq - term);
+        qp.value = eq + 1;
+        qp.value_len = terms.terms[i].len - qp.key_len - 2;
+        assert_int_equal(lookup_query_parse(&q, &qp, 1, diag, sizeof(diag)), RD_OK);
+        for (size_t k = 0; k < t.rec.nlinks; k++) {
+            want += (uint32_t)lookup_match_res(&q, &t.view, k);
+        }
+        lookup_term_weights(&t.view, &terms.terms[i], &eps, &links);
+        assert_int_equal(eps, lookup_match_ep(&q, &t.view));
+        assert_int_equal(links, want);
+    }
+    /* rt=a: two links; ep=node1 and d=floor-3: every link; if=core.b (a registration
+     * attribute): every link too. */
+    lookup_term_weights(&t.view, &(struct lookup_term){ "rt=a", 5 }, &eps, &links);
+    assert_int_equal(eps, 1);
+    assert_int_equal(links, 3);
+    lookup_term_weights(&t.view, &(struct lookup_term){ "ep=node1", 9 }, &eps, &links);
+    assert_int_equal(links, 4);
+    lookup_term_weights(&t.view, &(struct lookup_term){ "rt=none", 8 }, &eps, &links);
+    assert_int_equal(eps, 0);
+    assert_int_equal(links, 0);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        eps = 9;
+        links = 9;
+        lookup_term_weights(&t.view, &bad[i], &eps, &links);
+        assert_int_equal(eps, 0);
+        assert_int_equal(links, 0);
+    }
+    lookup_terms_cleanup(&terms);
+    reg_cleanup(&t);
+}
+
 static void
 test_reg_terms_skip_empty_sector_and_values(void **state)
 {
@@ -3495,6 +3558,7 @@ main(void)
         cmocka_unit_test(test_format_res_resolves_empty_anchor_to_base),
         cmocka_unit_test(test_format_res_reports_etoobig_and_keeps_buffer),
         cmocka_unit_test(test_reg_terms_are_sorted_and_unique),
+        cmocka_unit_test(test_term_weights_agree_with_the_parsed_query),
         cmocka_unit_test(test_reg_terms_skip_empty_sector_and_values),
         cmocka_unit_test(test_reg_terms_index_link_level_ep_d_and_et),
         cmocka_unit_test(test_reg_terms_keep_first_255_bytes_of_long_values),

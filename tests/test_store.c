@@ -611,8 +611,8 @@ test_reg_touch_moves_only_the_deadline(void **state)
 {
     struct fixture *f = *state;
     static const char *const terms[] = { "rt=temp", "src=10.0.0.1", NULL };
-    struct store_term have = { "src=10.0.0.1", 12 };
-    struct store_term other = { "src=10.0.0.2", 12 };
+    struct store_term have = { "src=10.0.0.1", 12, 0, 0 };
+    struct store_term other = { "src=10.0.0.2", 12, 0, 0 };
     struct seen s = { 0 };
     uint64_t id = 0;
     int created = 0;
@@ -1213,6 +1213,7 @@ struct migrate_seen {
     uint64_t done;
     uint64_t total;
     int stop_after; /* return 1 at this progress event; 0: never */
+    uint32_t step;  /* the step of the last progress event: each step counts from 0 */
 };
 
 static int
@@ -1229,6 +1230,10 @@ migrate_record(void *arg, const struct store_migrate_status *s)
         m->total = s->total;
     } else if (s->event == STORE_MIGRATE_PROGRESS) {
         m->progress++;
+        if (s->step != m->step) {
+            m->step = s->step;
+            m->done = 0;
+        }
         assert_true(s->done <= s->total);
         assert_true(s->done >= m->done);
         m->done = s->done;
@@ -1343,7 +1348,8 @@ test_open_migrates_version_1(void **state)
     assert_int_equal(m.from, 1);
     assert_int_equal(m.to, STORE_SCHEMA_VERSION);
     assert_int_equal(m.total, OLD_REGS);
-    assert_int_equal(m.progress, (OLD_REGS + 3) / 4);
+    /* Every step from version 1 on converts every registration. */
+    assert_int_equal(m.progress, (STORE_SCHEMA_VERSION - 1) * ((OLD_REGS + 3) / 4));
     assert_int_equal(m.ends, 1);
     assert_int_equal(m.done, OLD_REGS);
     check_v1_content(f, ids);
@@ -1402,7 +1408,7 @@ test_open_resumes_a_migration_cut_after_any_transaction(void **state)
         assert_int_equal(open_migrating(f, 5, &m, err, sizeof(err)), RD_OK);
         assert_int_equal(m.starts, 1);
         assert_int_equal(m.resumed, 1);
-        assert_int_equal(m.progress, txns - k);
+        assert_int_equal(m.progress, txns - k + (STORE_SCHEMA_VERSION - 2) * txns);
         assert_int_equal(m.resumed_at, 5 * k);
         assert_int_equal(m.done, OLD_REGS);
         check_v1_content(f, ids);
@@ -1760,6 +1766,544 @@ test_backup_copies_a_readable_store(void **state)
     store_free(copy.st);
 }
 
+/* Paging by rank: a model of weighed registrations, in creation (counter) order. */
+#define RANK_TERMS 3
+#define RANK_MAX   72000
+
+static const char *const rank_terms[RANK_TERMS] = { "rt=a", "rt=b", "if=x" };
+
+struct rank_reg {
+    char ep[16];
+    uint64_t id;
+    int stored;
+    int moved; /* its name was registered again after a delete: a new, later slot has it */
+    int64_t expires_at;
+    uint32_t nlinks;
+    int has[RANK_TERMS];
+    uint32_t eps[RANK_TERMS];
+    uint32_t links[RANK_TERMS];
+};
+
+struct rank_model {
+    struct rank_reg *regs;
+    size_t n;
+    uint64_t *by_id; /* NULL, or (id, index) pairs sorted by id, to find large models' ids */
+};
+
+static int
+cmp_id_pair(const void *pa, const void *pb)
+{
+    const uint64_t *a = pa;
+    const uint64_t *b = pb;
+
+    return (a[0] > b[0]) - (a[0] < b[0]);
+}
+
+/* Sort the ids of the registrations stored in @p m, for rank_visit(). */
+static void
+rank_index(struct rank_model *m)
+{
+    size_t k = 0;
+
+    free(m->by_id);
+    m->by_id = calloc(2 * (m->n + 1), sizeof(uint64_t));
+    assert_non_null(m->by_id);
+    for (size_t i = 0; i < m->n; i++) {
+        if (m->regs[i].stored) {
+            m->by_id[2 * k] = m->regs[i].id;
+            m->by_id[2 * k + 1] = i;
+            k++;
+        }
+    }
+    m->by_id[2 * k] = UINT64_MAX;
+    qsort(m->by_id, k, 2 * sizeof(uint64_t), cmp_id_pair);
+}
+
+static uint32_t
+rank_rand(uint64_t *seed)
+{
+    *seed = *seed * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(*seed >> 33);
+}
+
+/* The weight of @p r for term @p t (-1: every registration) in @p unit. */
+static uint64_t
+rank_weight(const struct rank_reg *r, int t, enum store_rank_unit unit)
+{
+    if (t < 0) {
+        return unit == STORE_RANK_LINKS ? r->nlinks : 1;
+    }
+    if (!r->has[t]) {
+        return 0;
+    }
+    return unit == STORE_RANK_LINKS ? r->links[t] : r->eps[t];
+}
+
+/* Write @p r with its weights: a put of its name (new or again) or a replace by id. */
+static void
+rank_write(struct store *st, struct rank_reg *r, size_t index, int by_id)
+{
+    struct store_term t[RANK_TERMS + 1];
+    struct store_reg reg;
+    size_t n = 0;
+    uint64_t id = 0;
+    int created = -1;
+
+    if (!r->ep[0]) {
+        snprintf(r->ep, sizeof(r->ep), "e%zu", index);
+    }
+    for (int i = 0; i < RANK_TERMS; i++) {
+        if (r->has[i]) {
+            t[n].data = rank_terms[i];
+            t[n].len = strlen(rank_terms[i]);
+            t[n].eps = r->eps[i];
+            t[n].links = r->links[i];
+            n++;
+        }
+    }
+    memset(&reg, 0, sizeof(reg));
+    reg.ep = r->ep;
+    reg.d = "";
+    reg.expires_at = r->expires_at;
+    reg.data = "x";
+    reg.data_len = 1;
+    reg.terms = n ? t : NULL;
+    reg.nterms = n;
+    reg.weighed = 1;
+    reg.nlinks = r->nlinks;
+    if (by_id) {
+        assert_int_equal(store_reg_replace(st, r->id, &reg), RD_OK);
+        return;
+    }
+    assert_int_equal(store_reg_put(st, &reg, &id, &created), RD_OK);
+    assert_int_equal(created, !r->stored);
+    r->id = id;
+    r->stored = 1;
+}
+
+static void
+rank_randomize(struct rank_reg *r, uint64_t *seed)
+{
+    r->nlinks = rank_rand(seed) % 7;
+    for (int i = 0; i < RANK_TERMS; i++) {
+        r->has[i] = rank_rand(seed) % 3 != 0;
+        r->eps[i] = rank_rand(seed) % 2;
+        r->links[i] = rank_rand(seed) % 5;
+    }
+}
+
+/* Where a walk from @p after lands after passing @p skip counted matches. */
+struct rank_walk {
+    const struct rank_model *m;
+    int term;
+    enum store_rank_unit unit;
+    uint64_t skip;
+    uint64_t id;    /* the registration the match is in; 0: not reached */
+    uint64_t inner; /* the match's place in it */
+    size_t visited; /* registrations with weight the walk was handed */
+};
+
+static int
+rank_visit(void *arg, const struct store_reg *reg)
+{
+    struct rank_walk *w = arg;
+    uint64_t weight = 0;
+    size_t stored = 0;
+
+    if (w->m->by_id) {
+        const uint64_t *p;
+
+        while (w->m->by_id[2 * stored] != UINT64_MAX) {
+            stored++;
+        }
+        p = bsearch(&reg->id, w->m->by_id, stored, 2 * sizeof(uint64_t), cmp_id_pair);
+        if (p) {
+            weight = rank_weight(&w->m->regs[p[1]], w->term, w->unit);
+        }
+    }
+    for (size_t i = 0; !w->m->by_id && i < w->m->n; i++) {
+        if (w->m->regs[i].stored && w->m->regs[i].id == reg->id) {
+            weight = rank_weight(&w->m->regs[i], w->term, w->unit);
+            break;
+        }
+    }
+    w->visited += weight != 0;
+    if (w->skip < weight) {
+        w->id = reg->id;
+        w->inner = w->skip;
+        return 1;
+    }
+    w->skip -= weight;
+    return 0;
+}
+
+/* Every rank of term @p t in @p unit at @p now, sought, lands where a walk from the first
+ * registration does (and past the last, the seek says there is none). */
+static void
+rank_check(struct store *st, const struct rank_model *m, int t, enum store_rank_unit unit,
+           int64_t now, uint64_t *seed, int all)
+{
+    uint64_t total = 0;
+    uint64_t probes[8];
+    size_t np = 0;
+
+    for (size_t i = 0; i < m->n; i++) {
+        if (m->regs[i].stored && m->regs[i].expires_at > now) {
+            total += rank_weight(&m->regs[i], t, unit);
+        }
+    }
+    probes[np++] = 0;
+    probes[np++] = total;
+    probes[np++] = total + 3;
+    if (total) {
+        probes[np++] = total - 1;
+        probes[np++] = rank_rand(seed) % total;
+        probes[np++] = rank_rand(seed) % total;
+    }
+    for (uint64_t r = 0; r < (all ? total + 1 : np); r++) {
+        uint64_t rank = all ? r : probes[r];
+        uint64_t after = UINT64_MAX;
+        uint64_t skip = UINT64_MAX;
+        uint64_t left = rank;
+        struct rank_walk w = { m, t, unit, 0, 0, 0, 0 };
+        uint64_t want_id = 0;
+        uint64_t want_inner = 0;
+        const char *term = t < 0 ? NULL : rank_terms[t];
+        size_t len = t < 0 ? 0 : strlen(term);
+        int rc;
+
+        /* The naive walk: pass over the visible registrations in counter order. */
+        for (size_t i = 0; i < m->n && !want_id; i++) {
+            uint64_t weight;
+
+            if (!m->regs[i].stored || m->regs[i].expires_at <= now) {
+                continue;
+            }
+            weight = rank_weight(&m->regs[i], t, unit);
+            if (left < weight) {
+                want_id = m->regs[i].id;
+                want_inner = left;
+            } else {
+                left -= weight;
+            }
+        }
+        rc = store_rank_seek(st, term, len, unit, now, rank, NULL, &after, &skip);
+        assert_int_equal(rc, RD_OK);
+        w.skip = skip;
+        if (t < 0) {
+            assert_true(store_reg_foreach(st, now, after, rank_visit, &w) >= 0);
+        } else {
+            assert_true(store_term_foreach_after(st, term, len, now, after, rank_visit, &w) >= 0);
+        }
+        /* Past the last match, the walk from there finds none (and nothing to walk over). */
+        assert_int_equal(w.id, want_id);
+        assert_int_equal(w.inner, want_inner);
+        assert_true(want_id || w.visited == 0);
+    }
+}
+
+static void
+rank_check_all(struct store *st, const struct rank_model *m, int64_t now, uint64_t *seed, int all)
+{
+    for (int t = -1; t < RANK_TERMS; t++) {
+        rank_check(st, m, t, STORE_RANK_EPS, now, seed, all);
+        rank_check(st, m, t, STORE_RANK_LINKS, now, seed, all);
+    }
+}
+
+static void
+check_clean(struct store *st)
+{
+    struct store_check_report rep;
+
+    assert_int_equal(store_check(st, &rep, NULL, NULL), RD_OK);
+    assert_int_equal(rep.problems, 0);
+}
+
+/* Ranks stay right through inserts, re-registrations and replaces that change the weights,
+ * deletes, refreshes, deadlines passing (hidden before the sweep) and the sweep itself, checked
+ * against a naive walk of a model after every operation: a seeded random history. */
+static void
+test_rank_seek_agrees_with_a_naive_walk(void **state)
+{
+    struct fixture *f = *state;
+    struct rank_model m = { calloc(6000, sizeof(struct rank_reg)), 0, NULL };
+    uint64_t seed = 20261202;
+    int64_t now = NOW;
+
+    assert_non_null(m.regs);
+    for (int op = 0; op < 3000; op++) {
+        uint32_t kind = rank_rand(&seed) % 10;
+        struct rank_reg *r = m.n ? &m.regs[rank_rand(&seed) % m.n] : NULL;
+        size_t n = 0;
+
+        if (r && r->moved) {
+            continue;
+        }
+        if (kind < 4 || !r) {
+            r = &m.regs[m.n];
+            r->expires_at = now + 1 + rank_rand(&seed) % 200;
+            rank_randomize(r, &seed);
+            rank_write(f->st, r, m.n, 0);
+            m.n++;
+        } else if (kind == 4 && !r->stored) {
+            /* The name of a deleted or collected registration makes a new one, last in age. */
+            m.regs[m.n] = *r;
+            r->moved = 1;
+            r = &m.regs[m.n++];
+            rank_randomize(r, &seed);
+            r->expires_at = now + 1 + rank_rand(&seed) % 200;
+            rank_write(f->st, r, 0, 0);
+        } else if (kind == 4) {
+            /* Registering the same name again, live or expired: the same registration. */
+            rank_randomize(r, &seed);
+            r->expires_at = now + 1 + rank_rand(&seed) % 200;
+            rank_write(f->st, r, (size_t)(r - m.regs), 0);
+        } else if (kind == 5 && r->stored) {
+            rank_randomize(r, &seed);
+            rank_write(f->st, r, (size_t)(r - m.regs), 1);
+        } else if (kind == 6 && r->stored) {
+            assert_int_equal(store_reg_delete(f->st, r->id), RD_OK);
+            r->stored = 0;
+        } else if (kind == 7 && r->stored) {
+            r->expires_at = now + (int64_t)(rank_rand(&seed) % 100) - 20;
+            assert_int_equal(store_reg_touch(f->st, r->id, r->expires_at, NULL), RD_OK);
+        } else if (kind == 8) {
+            now += rank_rand(&seed) % 5;
+        } else if (kind == 9) {
+            assert_int_equal(store_expire(f->st, now - 10, 1000, &n), RD_OK);
+            for (size_t i = 0; i < m.n; i++) {
+                if (m.regs[i].stored && m.regs[i].expires_at < now - 10) {
+                    m.regs[i].stored = 0;
+                    n--;
+                }
+            }
+            assert_int_equal(n, 0);
+        }
+        rank_check_all(f->st, &m, now, &seed, op % 500 == 0);
+        if (op % 250 == 0) {
+            check_clean(f->st);
+        }
+    }
+    check_clean(f->st);
+    free(m.regs);
+}
+
+/* Buckets of every size: more registrations than a top bucket of 65536 counters, deletes spread
+ * over them. */
+static void
+test_rank_seek_crosses_coarse_buckets(void **state)
+{
+    struct fixture *f = *state;
+    struct rank_model m = { calloc(RANK_MAX, sizeof(struct rank_reg)), 0, NULL };
+    uint64_t seed = 7;
+
+    assert_non_null(m.regs);
+    for (size_t i = 0; i < 70000; i++) {
+        struct rank_reg *r = &m.regs[m.n];
+
+        r->expires_at = LATER;
+        rank_randomize(r, &seed);
+        r->has[0] = 1;
+        rank_write(f->st, r, m.n, 0);
+        m.n++;
+    }
+    for (size_t i = 0; i < m.n; i += 1 + rank_rand(&seed) % 50) {
+        assert_int_equal(store_reg_delete(f->st, m.regs[i].id), RD_OK);
+        m.regs[i].stored = 0;
+    }
+    rank_index(&m);
+    for (int k = 0; k < 6; k++) {
+        rank_check_all(f->st, &m, NOW, &seed, 0);
+    }
+    check_clean(f->st);
+    free(m.by_id);
+    free(m.regs);
+}
+
+/* The counts cannot answer while a registration has no weights, or one carries the veto. */
+static void
+test_rank_seek_declines_without_weights_or_with_veto(void **state)
+{
+    struct fixture *f = *state;
+    struct rank_reg r;
+    struct store_term veto = { "scoped", 6, 1, 0 };
+    uint64_t after = 0;
+    uint64_t skip = 0;
+    uint64_t old = put_ok(f->st, "", "old", LATER, "o");
+
+    memset(&r, 0, sizeof(r));
+    r.expires_at = LATER;
+    r.nlinks = 3;
+    r.has[0] = 1;
+    r.eps[0] = 1;
+    r.links[0] = 2;
+    rank_write(f->st, &r, 1, 0);
+    assert_int_equal(
+        store_rank_seek(f->st, "rt=a", 4, STORE_RANK_LINKS, NOW, 1, NULL, &after, &skip),
+        RD_ECONFLICT);
+    assert_int_equal(store_reg_delete(f->st, old), RD_OK);
+    assert_int_equal(
+        store_rank_seek(f->st, "rt=a", 4, STORE_RANK_LINKS, NOW, 1, NULL, &after, &skip), RD_OK);
+    assert_int_equal(after, 0);
+    assert_int_equal(skip, 1);
+    /* Past the end: after the last fine bucket, the first, so after its last counter. */
+    assert_int_equal(
+        store_rank_seek(f->st, "rt=a", 4, STORE_RANK_LINKS, NOW, 2, NULL, &after, &skip), RD_OK);
+    assert_int_not_equal(after, 0);
+    assert_int_equal(skip, 0);
+    assert_int_equal(
+        store_rank_seek(f->st, NULL, 0, STORE_RANK_LINKS, NOW, 2, &veto, &after, &skip), RD_OK);
+    {
+        struct store_term t[2] = { { "rt=a", 4, 1, 2 }, { "scoped", 6, 1, 0 } };
+        struct store_reg reg;
+        uint64_t id = 0;
+        int created = 0;
+
+        memset(&reg, 0, sizeof(reg));
+        reg.ep = "near";
+        reg.d = "";
+        reg.expires_at = LATER;
+        reg.terms = t;
+        reg.nterms = 2;
+        reg.weighed = 1;
+        assert_int_equal(store_reg_put(f->st, &reg, &id, &created), RD_OK);
+    }
+    assert_int_equal(
+        store_rank_seek(f->st, NULL, 0, STORE_RANK_LINKS, NOW, 2, &veto, &after, &skip),
+        RD_ECONFLICT);
+    assert_int_equal(
+        store_rank_seek(f->st, "rt=a", 4000, STORE_RANK_LINKS, NOW, 2, NULL, &after, &skip),
+        RD_EINVAL);
+    check_clean(f->st);
+}
+
+/* A count that disagrees with the records is reported by store_check(). */
+static void
+test_check_reports_a_wrong_count(void **state)
+{
+    struct fixture *f = *state;
+    struct store_check_report rep;
+    struct rank_reg r;
+    MDB_txn *txn = NULL;
+
+    memset(&r, 0, sizeof(r));
+    r.expires_at = LATER;
+    r.nlinks = 3;
+    r.has[1] = 1;
+    r.eps[1] = 1;
+    r.links[1] = 2;
+    rank_write(f->st, &r, 1, 0);
+    check_clean(f->st);
+    assert_int_equal(mdb_txn_begin(f->st->env, NULL, 0, &txn), MDB_SUCCESS);
+    assert_int_equal(store__counts_term(f->st, txn, "rt=b", 4, 5000, 1, 1, 1), RD_OK);
+    assert_int_equal(mdb_txn_commit(txn), MDB_SUCCESS);
+    assert_int_equal(store_check(f->st, &rep, NULL, NULL), RD_OK);
+    assert_true(rep.problems > 0);
+    assert_true(rep.counts > 0);
+}
+
+/* store_reg_fn over registrations weighed by weigh_all(): 2 links each (term -2). */
+static int
+weigh_visit(void *arg, const struct store_reg *reg)
+{
+    struct rank_walk *w = arg;
+
+    if (w->skip < 2) {
+        w->id = reg->id;
+        w->inner = w->skip;
+        return 1;
+    }
+    w->skip -= 2;
+    return 0;
+}
+
+/* store_weigh_fn of the tests: every term 1 registration and 2 links, 4 links in all; declines
+ * the endpoint named in @p arg. */
+static int
+weigh_all(void *arg, const struct store_reg *reg, struct store_term *terms, size_t nterms,
+          uint32_t *nlinks)
+{
+    if (arg && strcmp(reg->ep, arg) == 0) {
+        return 1;
+    }
+    assert_non_null(reg->data);
+    for (size_t i = 0; i < nterms; i++) {
+        assert_non_null(terms[i].data);
+        terms[i].eps = 1;
+        terms[i].links = 2;
+    }
+    *nlinks = 4;
+    return 0;
+}
+
+static int
+open_weighing(struct fixture *f, void *decline)
+{
+    struct store_options opt;
+    char err[256];
+
+    memset(&opt, 0, sizeof(opt));
+    opt.dir = f->dir;
+    opt.sync = STORE_SYNC_PERIODIC;
+    opt.migrate_batch = 4;
+    opt.weigh_fn = weigh_all;
+    opt.weigh_arg = decline;
+    return store_open(&f->st, &opt, err, sizeof(err));
+}
+
+/* A migration weighs the records it finds without weights, so seeks answer from the counts at
+ * once: rank 7 in links of rt=odd is the second link of the fourth live odd registration,
+ * node09 (node05 has expired). */
+static void
+test_open_migrating_weighs_the_records(void **state)
+{
+    struct fixture *f = *state;
+    struct rank_walk w;
+    uint64_t ids[OLD_REGS];
+    uint64_t after = 0;
+    uint64_t skip = 0;
+
+    make_v1(f, ids);
+    assert_int_equal(open_weighing(f, NULL), RD_OK);
+    check_v1_content(f, ids);
+    check_clean(f->st);
+    assert_int_equal(
+        store_rank_seek(f->st, "rt=odd", 6, STORE_RANK_LINKS, NOW, 7, NULL, &after, &skip), RD_OK);
+    memset(&w, 0, sizeof(w));
+    w.skip = skip;
+    w.term = -2;
+    assert_true(store_term_foreach_after(f->st, "rt=odd", 6, NOW, after, weigh_visit, &w) >= 0);
+    assert_int_equal(w.id, ids[9]);
+    assert_int_equal(w.inner, 1);
+    assert_int_equal(store_rank_seek(f->st, NULL, 0, STORE_RANK_EPS, NOW, 21, NULL, &after, &skip),
+                     RD_OK);
+}
+
+/* A registration the weigh function declines stays without weights: seeks decline until it is
+ * gone, and the check agrees with the count of such records. */
+static void
+test_open_migrating_leaves_a_declined_record_unweighed(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t ids[OLD_REGS];
+    uint64_t after = 0;
+    uint64_t skip = 0;
+    char decline[] = "node03";
+
+    make_v1(f, ids);
+    assert_int_equal(open_weighing(f, decline), RD_OK);
+    check_v1_content(f, ids);
+    check_clean(f->st);
+    assert_int_equal(
+        store_rank_seek(f->st, "rt=odd", 6, STORE_RANK_LINKS, NOW, 7, NULL, &after, &skip),
+        RD_ECONFLICT);
+    assert_int_equal(store_reg_delete(f->st, ids[3]), RD_OK);
+    assert_int_equal(
+        store_rank_seek(f->st, "rt=odd", 6, STORE_RANK_LINKS, NOW, 7, NULL, &after, &skip), RD_OK);
+    check_clean(f->st);
+}
+
 int
 main(void)
 {
@@ -1826,6 +2370,12 @@ main(void)
         T(test_check_reports_a_broken_index),
         T(test_info_reports_sizes),
         T(test_backup_copies_a_readable_store),
+        T(test_rank_seek_agrees_with_a_naive_walk),
+        T(test_rank_seek_crosses_coarse_buckets),
+        T(test_rank_seek_declines_without_weights_or_with_veto),
+        T(test_check_reports_a_wrong_count),
+        T(test_open_migrating_weighs_the_records),
+        T(test_open_migrating_leaves_a_declined_record_unweighed),
 #undef T
     };
 

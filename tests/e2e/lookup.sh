@@ -485,14 +485,85 @@ test_observe_limit_per_source() {
     stop_observers
 }
 
-start_rd -c /dev/null
+# Deep pages asked cold, from the last to the first, are placed by the store's counts, and are
+# exactly the slices that walking page by page gives: for one term and for everything, in links
+# and in registrations, before and after a delete, an update that changes the links and a
+# registration again under a used name. A registration made and removed before each page drops
+# the page marks that the walk of the previous page left (they would place it instead).
+deep_pages() {
+    local what=$1 path=$2 query=$3 count=$4 marks=${5:-}
+    local full n last p joined="" before placed
+    coap get "$path?$query"
+    full=$BODY
+    n=$(nlinks "$full")
+    last=$(((n - 1) / count))
+    before=$(grep -c "placed by the counts" "$WORK/rd.log")
+    for p in $(seq "$last" -1 0); do
+        if [ -z "$marks" ]; then
+            coap post "rd?ep=deep-bump" -t 40 -e '</b>;rt="bump-type"'
+            expect_eq "$what: a registration drops the page marks" "2.01" "$CODE"
+            coap delete "$LOCATION"
+        fi
+        coap get "$path?$query${query:+&}count=$count&page=$p"
+        eval "DEEP_$p=\$BODY"
+    done
+    for p in $(seq 0 "$last"); do
+        eval "joined=\$joined\${joined:+,}\$DEEP_$p"
+    done
+    expect_eq "$what: deep pages join to the whole answer" "$full" "$joined"
+    placed=$(($(grep -c "placed by the counts" "$WORK/rd.log") - before))
+    if [ -z "$marks" ]; then
+        expect_eq "$what: every page but the first placed by the counts" "$last" "$placed"
+    else
+        expect_ne "$what: the last page placed by the counts" "0" "$placed"
+    fi
+    coap get "$path?$query${query:+&}count=$count&page=$((last + 1))"
+    expect_eq "$what: the page past the end is empty" "2.05 " "$CODE $BODY"
+}
+
+test_deep_pages_placed_by_the_counts() {
+    local i j links
+    for i in $(seq 1 30); do
+        links=""
+        for j in $(seq 1 $((i % 4))); do
+            links="$links${links:+,}</d$j>;rt=\"deep-type\""
+        done
+        links="$links${links:+,}</o>;rt=\"other-type\""
+        coap post "rd?ep=deep$i&et=deep-et$((i % 2))" -t 40 -e "$links"
+        eval "DEEPLOC_$i=\$LOCATION"
+    done
+    deep_pages "res of one term" rd-lookup/res "rt=deep-type" 4
+    deep_pages "res of everything" rd-lookup/res "" 7
+    deep_pages "ep of one term" rd-lookup/ep "et=deep-et1" 2
+    deep_pages "ep of everything" rd-lookup/ep "" 3
+    coap delete "$DEEPLOC_6"
+    coap post "$DEEPLOC_9" -t 40 -e '</d1>;rt="deep-type",</d2>;rt="deep-type deep-more"'
+    coap post "rd?ep=deep6&et=deep-et1" -t 40 -e '</d1>;rt="deep-type"'
+    deep_pages "res of one term after changes" rd-lookup/res "rt=deep-type" 3
+    deep_pages "res of everything after changes" rd-lookup/res "" 5
+    deep_pages "ep of one term after changes" rd-lookup/ep "et=deep-et1" 2
+    # Registrations spread over several buckets (the directory has had many before them), asked
+    # without dropping the marks: the walk from a placed page marks the pages before it in its
+    # bucket, and the next ask starts from such a mark.
+    for i in $(seq 1 40); do
+        coap post "rd?ep=spread$i" -t 40 -e '</s1>;rt="spread-type",</s2>;rt="spread-type"'
+    done
+    deep_pages "res over buckets, with marks" rd-lookup/res "rt=spread-type" 3 marks
+    deep_pages "res over buckets, cold" rd-lookup/res "rt=spread-type" 3
+}
+
+# The suite registers far more from one address than a device would, and reads the log line
+# of each deep page: no per-source write rate, quota or log budget (e2e-limits tests those).
+printf 'write_rate_limit 0\nmax_per_source 0\nlog_rate_limit 0\n' >"$WORK/lookup.conf"
+start_rd -c "$WORK/lookup.conf"
 setup_directory
 for t in test_discovery_lists_lookups test_endpoint_lookup_all test_endpoint_lookup_filters \
     test_resource_lookup test_paging test_paging_in_any_order \
     test_paging_one_link_at_a_time test_etag_revalidation test_bad_lookups test_base_changes_follow \
     test_expired_registrations_leave_lookups test_block2_lookup test_observe_endpoint_lookup \
     test_observe_sees_delete test_dual_stack_base_is_ipv4 test_observer_hears_only_its_own_changes \
-    test_observer_told_of_change_removal_and_expiry test_observe_cancel_removes_observer; do
+    test_observer_told_of_change_removal_and_expiry test_observe_cancel_removes_observer \
+    test_deep_pages_placed_by_the_counts; do
     run_test "$t"
 done
 stop_rd

@@ -1,0 +1,104 @@
+/* Where a page of a lookup begins, from the store's counts (RFC 9176 section 6.2, paging). */
+#include <string.h>
+
+#include "rd_internal.h"
+
+/* A page P of a lookup with count C starts at match P * C. Walking there costs every match
+ * before it; the store keeps, with its term index, how much each registration contributes to a
+ * lookup of exactly one term (or of everything), and finds that place in O(log N) reads. The
+ * weights are what lookup_term_weights() says a lookup of the term finds, computed when the
+ * registration is written, so they agree with the walk's own matching.
+ *
+ * Two things hide registrations from a walk besides their deadline, which the store handles:
+ * a link-local base (section 6.1) hides a registration from clients on other links, and a
+ * record that no longer decodes is skipped. The first carries RD_RANK_SCOPED, and while any
+ * registration does, seeks decline; the second is damage, which rdctl check reports. */
+
+static int
+is_ep_term(const char *term, size_t len)
+{
+    return len >= 3 && memcmp(term, "ep=", 3) == 0;
+}
+
+/* Set the weights of @p terms for the registration (@p ep, @p d, @p rec). */
+static void
+weigh(const char *ep, const char *d, const struct lookup_reg *rec, struct store_term *terms,
+      size_t nterms)
+{
+    struct lookup_regview view;
+    struct lookup_term t;
+
+    /* The id is not known yet; no term a lookup can choose compares the href. */
+    view.ep = ep;
+    view.d = d ? d : "";
+    view.href = "";
+    view.rec = rec;
+    for (size_t i = 0; i < nterms; i++) {
+        t.data = terms[i].data;
+        t.len = terms[i].len;
+        /* An endpoint name has one registration per sector: its pages are never deep, and
+         * counting it would cost every registration a write for nothing. rd__rank_seek()
+         * leaves it to the walk. */
+        if (is_ep_term(terms[i].data, terms[i].len)) {
+            terms[i].eps = 0;
+            terms[i].links = 0;
+            continue;
+        }
+        lookup_term_weights(&view, &t, &terms[i].eps, &terms[i].links);
+    }
+}
+
+void
+rd__rank_weigh(const struct rd_reg_write *w, struct store_term *terms, size_t nterms,
+               uint32_t *nlinks)
+{
+    weigh(w->ep, w->d, w->rec, terms, nterms);
+    *nlinks = (uint32_t)w->rec->nlinks;
+}
+
+int
+rd__rank_weigh_stored(void *arg, const struct store_reg *reg, struct store_term *terms,
+                      size_t nterms, uint32_t *nlinks)
+{
+    struct lookup_reg rec;
+
+    (void)arg;
+    if (lookup_reg_decode(&rec, reg->data, reg->data_len)) {
+        return 1;
+    }
+    /* A registration with a link-local base was stored without RD_RANK_SCOPED: it stays
+     * without weights, so seeks walk, until it registers again. */
+    if (rec.scope) {
+        lookup_reg_cleanup(&rec);
+        return 1;
+    }
+    weigh(reg->ep, reg->d, &rec, terms, nterms);
+    *nlinks = (uint32_t)rec.nlinks;
+    lookup_reg_cleanup(&rec);
+    return 0;
+}
+
+int
+rd__rank_seek(struct rd_server *srv, int links, const struct lookup_query *q, const char *term,
+              size_t term_len, int64_t now, uint64_t *after, uint64_t *skip)
+{
+    static const struct store_term veto = { RD_RANK_SCOPED, sizeof(RD_RANK_SCOPED), 1, 0 };
+    int rc;
+
+    /* The counts count lookups of everything, or of exactly the one term walked. */
+    if (!q->has_count || q->page == 0 || q->ncrit > 1 ||
+        (q->ncrit == 1 && (term_len == 0 || term[term_len - 1] != '\0')) ||
+        (q->ncrit == 1 && is_ep_term(term, term_len))) {
+        return RD_ECONFLICT;
+    }
+    rc = store_rank_seek(srv->store, term, q->ncrit ? term_len : 0,
+                         links ? STORE_RANK_LINKS : STORE_RANK_EPS, now,
+                         (uint64_t)q->page * q->count, &veto, after, skip);
+    if (rc == RD_ESTORE) {
+        rd__log(srv, RD_LOG_ERROR, "lookup: %s", store_errmsg(srv->store));
+    } else if (rc == RD_OK) {
+        rd__log(srv, RD_LOG_DEBUG, "lookup: page %lu of %lu placed by the counts",
+                (unsigned long)q->page, (unsigned long)q->count);
+    }
+    return rc;
+}
