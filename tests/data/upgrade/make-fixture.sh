@@ -27,7 +27,12 @@ mkdir -p "$OUT/answers" || exit 1
 # alice and bob own registrations over CoAPS; the keys themselves are not part of the fixture.
 printf 'alice alice-key\nbob bob-key\n' >"$WORK/psk.keys"
 chmod 600 "$WORK/psk.keys"
+# Lifetimes of decades need a lifetime_max above the default of a week; a release that does not
+# know the directive has no such cap and is given none.
 printf 'psk_file %s\n' "$WORK/psk.keys" >"$WORK/rd.conf"
+if "$RD" --help 2>&1 | grep -q lifetime_max || grep -q lifetime_max "$RD"; then
+    printf 'lifetime_max 4294967295\n' >>"$WORK/rd.conf"
+fi
 
 # reg OWNER QUERY LINKS: register, over CoAPS as OWNER (alice, bob) or plain CoAP (none), and
 # note the location and owner. Lifetimes are long so the fixture stays live for decades.
