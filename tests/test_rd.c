@@ -1100,6 +1100,159 @@ test_block1_read_keeps_four_bodies_of_one_address(void **state)
     assert_int_equal(len, 69);
 }
 
+/* Block2 answers (rd_block2.c): the same fixture, with the answer cache, and the amplification
+ * limit off (it has its own e2e tests). */
+static int
+setup_b2(void **state)
+{
+    struct b1_fixture *f;
+
+    setup_b1(state);
+    f = *state;
+    f->srv.conf.limits.amplification = RD_AMP_OFF;
+    f->srv.conf.limits.answer_memory = 65536;
+    assert_int_equal(rd__block2_init(&f->srv), RD_OK);
+    coap_set_app_data(f->ctx, &f->srv);
+    return 0;
+}
+
+static int
+teardown_b2(void **state)
+{
+    struct b1_fixture *f = *state;
+
+    rd__block2_cleanup(&f->srv);
+    return teardown_b1(state);
+}
+
+/* GET /rd-lookup/res with Block2 @p block (negative: none) and ETag @p etag (0: none). */
+static coap_pdu_t *
+b2_request(long block, uint64_t etag)
+{
+    coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, 1, 1200);
+    uint8_t v[8];
+
+    assert_non_null(pdu);
+    if (etag) {
+        coap_add_option(pdu, COAP_OPTION_ETAG, coap_encode_var_safe8(v, sizeof(v), etag), v);
+    }
+    coap_add_option(pdu, COAP_OPTION_URI_PATH, 9, (const uint8_t *)"rd-lookup");
+    coap_add_option(pdu, COAP_OPTION_URI_PATH, 3, (const uint8_t *)"res");
+    if (block >= 0) {
+        coap_add_option(pdu, COAP_OPTION_BLOCK2,
+                        coap_encode_var_safe(v, sizeof(v), (unsigned)block), v);
+    }
+    return pdu;
+}
+
+/* Answer @p req with @p len bytes "0123456789..." through rd__respond_body(), or from the kept
+ * answer when @p cont; the answer's code, Block2 value (-1: none) and payload length. */
+static void
+b2_answer(struct b1_fixture *f, coap_pdu_t *req, size_t len, int cont, coap_pdu_code_t *code,
+          long *block, size_t *plen)
+{
+    coap_pdu_t *resp = coap_pdu_init(COAP_MESSAGE_ACK, 0, 1, 1200);
+    struct rd_block b;
+    struct lookup_buf buf;
+    const uint8_t *data;
+
+    assert_non_null(resp);
+    if (cont) {
+        assert_int_equal(rd__block2_continue(&f->srv, f->session, req, resp), 1);
+    } else {
+        lookup_buf_init(&buf, 1 << 20);
+        for (size_t i = 0; i < len; i++) {
+            char c = (char)('0' + i % 10);
+
+            assert_int_equal(lookup_buf_append(&buf, &c, 1), RD_OK);
+        }
+        rd__respond_links(NULL, f->session, req, NULL, resp, &buf);
+    }
+    *code = coap_pdu_get_code(resp);
+    *block = rd__block_option(resp, COAP_OPTION_BLOCK2, &b) == 1
+                 ? (long)(b.num << 4 | b.more << 3 | b.szx)
+                 : -1;
+    *plen = 0;
+    if (!coap_get_data(resp, plen, &data)) {
+        *plen = 0;
+    }
+    coap_delete_pdu(resp);
+    coap_delete_pdu(req);
+}
+
+static void
+test_block2_small_answer_goes_whole(void **state)
+{
+    struct b1_fixture *f = *state;
+    coap_pdu_code_t code;
+    long block;
+    size_t plen;
+
+    b2_answer(f, b2_request(-1, 0), 100, 0, &code, &block, &plen);
+    assert_int_equal(code, COAP_RESPONSE_CODE_CONTENT);
+    assert_int_equal(block, -1);
+    assert_int_equal(plen, 100);
+}
+
+static void
+test_block2_cuts_the_block_asked_and_keeps_the_answer(void **state)
+{
+    struct b1_fixture *f = *state;
+    coap_pdu_code_t code;
+    long block;
+    size_t plen, entries, bytes;
+    uint64_t hits, evicted;
+
+    /* 3000 bytes: more than one block; the first is 1024 bytes, with M. */
+    b2_answer(f, b2_request(-1, 0), 3000, 0, &code, &block, &plen);
+    assert_int_equal(code, COAP_RESPONSE_CODE_CONTENT);
+    assert_int_equal(block, B1(0, 1, 6));
+    assert_int_equal(plen, 1024);
+    rd__block2_stats(&f->srv, &entries, &bytes, &hits, &evicted);
+    assert_int_equal(entries, 1);
+    assert_int_equal(bytes, 3000);
+    /* Block 2 of 1024 from the kept answer: the last 952 bytes, no M. */
+    b2_answer(f, b2_request(B1(2, 0, 6), 0), 0, 1, &code, &block, &plen);
+    assert_int_equal(block, B1(2, 0, 6));
+    assert_int_equal(plen, 952);
+    /* Smaller blocks than the server's start at the same byte: block 5 of 64 is bytes 320-383. */
+    b2_answer(f, b2_request(B1(5, 0, 2), 0), 0, 1, &code, &block, &plen);
+    assert_int_equal(block, B1(5, 1, 2));
+    assert_int_equal(plen, 64);
+    rd__block2_stats(&f->srv, &entries, &bytes, &hits, &evicted);
+    assert_int_equal(hits, 2);
+}
+
+static void
+test_block2_refuses_bert_and_blocks_past_the_end(void **state)
+{
+    struct b1_fixture *f = *state;
+    coap_pdu_code_t code;
+    long block;
+    size_t plen;
+
+    b2_answer(f, b2_request(B1(0, 0, 7), 0), 3000, 0, &code, &block, &plen);
+    assert_int_equal(code, COAP_RESPONSE_CODE_BAD_REQUEST);
+    b2_answer(f, b2_request(B1(3, 0, 6), 0), 3000, 0, &code, &block, &plen);
+    assert_int_equal(code, COAP_RESPONSE_CODE_BAD_REQUEST);
+}
+
+static void
+test_block2_names_a_current_etag_valid(void **state)
+{
+    struct b1_fixture *f = *state;
+    coap_pdu_code_t code;
+    long block;
+    size_t plen;
+    const char body[] = "0123456789012345678901234567890123456789";
+
+    b2_answer(f, b2_request(-1, rd__answer_etag(body, 40)), 40, 0, &code, &block, &plen);
+    assert_int_equal(code, COAP_RESPONSE_CODE_VALID);
+    assert_int_equal(plen, 0);
+    b2_answer(f, b2_request(-1, rd__answer_etag(body, 39)), 40, 0, &code, &block, &plen);
+    assert_int_equal(code, COAP_RESPONSE_CODE_CONTENT);
+}
+
 int
 main(void)
 {
@@ -1153,6 +1306,13 @@ main(void)
                                         teardown_b1),
         cmocka_unit_test_setup_teardown(test_block1_read_keeps_four_bodies_of_one_address, setup_b1,
                                         teardown_b1),
+        cmocka_unit_test_setup_teardown(test_block2_small_answer_goes_whole, setup_b2, teardown_b2),
+        cmocka_unit_test_setup_teardown(test_block2_cuts_the_block_asked_and_keeps_the_answer,
+                                        setup_b2, teardown_b2),
+        cmocka_unit_test_setup_teardown(test_block2_refuses_bert_and_blocks_past_the_end, setup_b2,
+                                        teardown_b2),
+        cmocka_unit_test_setup_teardown(test_block2_names_a_current_etag_valid, setup_b2,
+                                        teardown_b2),
         cmocka_unit_test(test_msg_examine_passes_a_plain_request_unchanged),
         cmocka_unit_test(test_msg_examine_leaves_out_electives_of_a_length_out_of_range),
         cmocka_unit_test(test_msg_examine_leaves_out_a_repeated_elective),
