@@ -268,7 +268,7 @@ test_limits_check_links_names_the_long_attribute(void **state)
 
     (void)state;
     memset(&srv, 0, sizeof(srv));
-    rd__limits_conf_init(&srv.conf.limits);
+    assert_int_equal(rd_conf_init(&srv.conf), RD_OK);
     assert_int_equal(lookup_links_parse(&links, doc, strlen(doc), 10, NULL, 0), RD_OK);
     srv.conf.limits.max_attr_len = 17;
     assert_int_equal(rd__limits_check_links(&srv, &links, diag, sizeof(diag)), RD_OK);
@@ -276,6 +276,7 @@ test_limits_check_links_names_the_long_attribute(void **state)
     assert_int_equal(rd__limits_check_links(&srv, &links, diag, sizeof(diag)), RD_EINVAL);
     assert_string_equal(diag, "link 2: title longer than 16 bytes");
     lookup_links_cleanup(&links);
+    rd_conf_cleanup(&srv.conf);
 }
 
 static void
