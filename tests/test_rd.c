@@ -603,11 +603,12 @@ test_conf_table_matches_the_readme(void **state)
     assert_non_null(p);
     stop = strstr(p + 1, "\n## ");
     stop = stop ? stop : p + strlen(p);
-    /* Each row: | `name ...`, `name ...` | `default`, `default` | meaning | */
+    /* Each row: | `name ...`, `name ...` | `default`, `default` | yes or no | meaning | */
     for (; p && p < stop; p = strchr(p + 1, '\n')) {
         const char *cell1 = p + 1;
         const char *cell2;
         const char *cell3;
+        const char *cell4;
         size_t nn;
         size_t nv;
 
@@ -616,7 +617,8 @@ test_conf_table_matches_the_readme(void **state)
         }
         cell2 = strstr(cell1 + 2, " | ");
         cell3 = cell2 ? strstr(cell2 + 3, " | ") : NULL;
-        assert_non_null(cell3);
+        cell4 = cell3 ? strstr(cell3 + 3, " | ") : NULL;
+        assert_non_null(cell4);
         nn = quoted(cell1, cell2, 1, names, 8);
         nv = quoted(cell2, cell3, 0, values, 8);
         for (size_t i = 0; i < nn; i++) {
@@ -628,6 +630,12 @@ test_conf_table_matches_the_readme(void **state)
                 continue;
             }
             seen[d - rd_conf_directives] = 1;
+            if ((size_t)(cell4 - cell3) != strlen(d->reload ? " | yes" : " | no") ||
+                strncmp(cell3, d->reload ? " | yes" : " | no", (size_t)(cell4 - cell3)) != 0) {
+                print_message("README: SIGHUP of %s is not \"%s\"\n", d->name,
+                              d->reload ? "yes" : "no");
+                bad++;
+            }
             /* A row gives one default per name, or words ("none") where there is none. */
             if (nv == nn && d->def && strcmp(values[i], d->def) != 0) {
                 print_message("README: %s defaults to \"%s\", the table says \"%s\"\n", d->name,
