@@ -12,13 +12,17 @@
 /* Longest config file we read: a config is a few hundred bytes, anything larger is a mistake. */
 #define CONF_FILE_MAX (1024 * 1024)
 
-static int
-set_string(char **dst, const char *value)
+int
+rd__conf_string_set(char **dst, const char *value)
 {
-    char *copy = strdup(value);
+    char *copy = NULL;
 
-    if (!copy) {
-        return RD_ENOMEM;
+    /* Copy before freeing: @p value may be *dst itself. */
+    if (value) {
+        copy = strdup(value);
+        if (!copy) {
+            return RD_ENOMEM;
+        }
     }
     free(*dst);
     *dst = copy;
@@ -173,7 +177,7 @@ set_directive(struct rd_conf *conf, const struct rd_conf_directive *d, const cha
     if (d->check && d->check(d->name, &value, err, err_size)) {
         return RD_EINVAL;
     }
-    return set_string(field(conf, d), value);
+    return rd__conf_string_set(field(conf, d), value);
 }
 
 static int
@@ -245,7 +249,7 @@ rd_conf_copy(struct rd_conf *dst, const struct rd_conf *src)
         const struct rd_conf_directive *d = &rd_conf_directives[i];
         const char *s = is_owned(d) ? *(char **)field(src, d) : NULL;
 
-        if (s && set_string(field(dst, d), s)) {
+        if (s && rd__conf_string_set(field(dst, d), s)) {
             rd_conf_cleanup(dst);
             return RD_ENOMEM;
         }

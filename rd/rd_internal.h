@@ -184,6 +184,10 @@ struct rd_server {
 
 /* rd_conf.c */
 
+/** Replace the owned string *@p dst with a copy of @p value (NULL: none), freeing the old one.
+ * @p value may be *@p dst. @return RD_OK; RD_ENOMEM, leaving *@p dst as it was. */
+int rd__conf_string_set(char **dst, const char *value);
+
 /** Set every directive to its default. Allocates; release with rd_conf_cleanup(). */
 int rd_conf_init(struct rd_conf *conf);
 
