@@ -1,5 +1,6 @@
 /* Configuration: defaults, `key value` parsing from a buffer and file loading, all through the
- * directive table of rd_conf_table.c (the RD of RFC 9176 section 4). */
+ * directive table of rd_conf_table.c (settings of the RFC 9176 directory; no section defines
+ * them). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
