@@ -533,22 +533,6 @@ rd__dtls_init(struct rd_server *srv)
     return RD_OK;
 }
 
-static int
-set_conf_string(char **dst, const char *src)
-{
-    char *copy = NULL;
-
-    if (src) {
-        copy = strdup(src);
-        if (!copy) {
-            return RD_ENOMEM;
-        }
-    }
-    free(*dst);
-    *dst = copy;
-    return RD_OK;
-}
-
 void
 rd__dtls_reload(struct rd_server *srv, const struct rd_conf *conf)
 {
@@ -569,9 +553,9 @@ rd__dtls_reload(struct rd_server *srv, const struct rd_conf *conf)
     c->ep_policy = conf->sec.ep_policy;
     c->lookup_authenticated = conf->sec.lookup_authenticated;
     c->max_regs_per_identity = conf->sec.max_regs_per_identity;
-    if (set_conf_string(&c->identity_map, conf->sec.identity_map) ||
-        (c->psk_file &&
-         set_conf_string(&c->psk_file, conf->sec.psk_file ? conf->sec.psk_file : c->psk_file))) {
+    if (rd__conf_string_set(&c->identity_map, conf->sec.identity_map) ||
+        (c->psk_file && rd__conf_string_set(&c->psk_file, conf->sec.psk_file ? conf->sec.psk_file
+                                                                             : c->psk_file))) {
         rd__log(srv, RD_LOG_ERROR, "reload: out of memory");
         return;
     }

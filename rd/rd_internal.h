@@ -71,7 +71,8 @@ enum rd_ep_policy {
     RD_EP_IDENTITY = 1,   /**< ep must be the identity's name or allowed by identity_map */
 };
 
-/** Security directives (rd_conf_sec.c). Strings owned like the rest of struct rd_conf. */
+/** Security directives (their relations checked in rd_conf_sec.c). Strings owned like the rest
+ * of struct rd_conf. */
 struct rd_sec_conf {
     char *dtls_listen[RD_LISTEN_MAX]; /**< "HOST:PORT" of the CoAPS (DTLS) listeners */
     size_t ndtls_listen;
@@ -109,7 +110,8 @@ struct rd_limits_conf {
     size_t answer_memory;      /**< bytes of answers kept for their later Block2 blocks */
 };
 
-/** The whole configuration. Strings are owned by the struct until rd_conf_cleanup(). */
+/** The whole configuration. Strings are owned by the struct until rd_conf_cleanup(). Each
+ * directive names its field in the table of rd_conf_table.c. */
 struct rd_conf {
     char *listen[RD_LISTEN_MAX]; /**< "HOST:PORT", IPv6 hosts in brackets */
     size_t nlisten;
@@ -182,10 +184,9 @@ struct rd_server {
 
 /* rd_conf.c */
 
-/** Add a "HOST:PORT" listener of directive @p key to @p list (a copy). @return RD_OK; RD_EINVAL
- * with a reason in @p err (too many, no port); RD_ENOMEM. */
-int rd__conf_add_listen(char *list[RD_LISTEN_MAX], size_t *n, const char *key, const char *value,
-                        char *err, size_t err_size);
+/** Replace the owned string *@p dst with a copy of @p value (NULL: none), freeing the old one.
+ * @p value may be *@p dst. @return RD_OK; RD_ENOMEM, leaving *@p dst as it was. */
+int rd__conf_string_set(char **dst, const char *value);
 
 /** Set every directive to its default. Allocates; release with rd_conf_cleanup(). */
 int rd_conf_init(struct rd_conf *conf);
@@ -217,22 +218,8 @@ int rd_conf_copy(struct rd_conf *dst, const struct rd_conf *src);
 
 /* rd_conf_sec.c */
 
-/**
- * Apply one security directive.
- *
- * @return RD_OK; RD_EINVAL (with @p err); RD_ENOMEM; RD_ENOTFOUND when @p key is not one.
- */
-int rd__conf_sec_set(struct rd_sec_conf *sec, const char *key, const char *value, char *err,
-                     size_t err_size);
-
 /** Check relations between security directives. @return RD_OK or RD_EINVAL with @p err. */
 int rd__conf_sec_check(const struct rd_sec_conf *sec, char *err, size_t err_size);
-
-/** Deep-copy @p src into @p dst (which is overwritten). @return RD_OK or RD_ENOMEM. */
-int rd__conf_sec_copy(struct rd_sec_conf *dst, const struct rd_sec_conf *src);
-
-/** Release the strings. Accepts a zeroed struct. */
-void rd__conf_sec_cleanup(struct rd_sec_conf *sec);
 
 /* rd_log.c */
 
@@ -596,17 +583,6 @@ void rd__echo_challenge(const struct rd_server *srv, const coap_session_t *sessi
                         coap_pdu_t *response, enum rd_echo_scope scope, int64_t now);
 
 /* rd_limits.c */
-
-/** Set the limits to their defaults. */
-void rd__limits_conf_init(struct rd_limits_conf *lc);
-
-/**
- * Apply one limit directive.
- *
- * @return RD_OK; RD_EINVAL with @p err; RD_ENOTFOUND when @p key is not a limit.
- */
-int rd__limits_conf_set(struct rd_limits_conf *lc, const char *key, const char *value, char *err,
-                        size_t err_size);
 
 /** Allocate the per-address table and apply the session limits to the context. */
 int rd__limits_init(struct rd_server *srv);

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "rd_conf_table.h"
 #include "rd_internal.h"
 
 static int
@@ -269,7 +270,7 @@ test_limits_check_links_names_the_long_attribute(void **state)
 
     (void)state;
     memset(&srv, 0, sizeof(srv));
-    rd__limits_conf_init(&srv.conf.limits);
+    assert_int_equal(rd_conf_init(&srv.conf), RD_OK);
     assert_int_equal(lookup_links_parse(&links, doc, strlen(doc), 10, NULL, 0), RD_OK);
     srv.conf.limits.max_attr_len = 17;
     assert_int_equal(rd__limits_check_links(&srv, &links, diag, sizeof(diag)), RD_OK);
@@ -277,6 +278,7 @@ test_limits_check_links_names_the_long_attribute(void **state)
     assert_int_equal(rd__limits_check_links(&srv, &links, diag, sizeof(diag)), RD_EINVAL);
     assert_string_equal(diag, "link 2: title longer than 16 bytes");
     lookup_links_cleanup(&links);
+    rd_conf_cleanup(&srv.conf);
 }
 
 static void
@@ -300,6 +302,357 @@ test_conf_load_accepts_the_shipped_sample(void **state)
     /* Every line is commented out, so the defaults stand. */
     assert_int_equal(conf->nlisten, 0);
     assert_int_equal(conf->expiry_grace, 600);
+}
+
+static void
+test_conf_init_sets_every_default(void **state)
+{
+    struct rd_conf *conf = *state;
+
+    (void)state;
+    assert_int_equal(conf->expiry_grace, 600);
+    assert_int_equal(conf->max_payload, 65536);
+    assert_int_equal(conf->max_links, 1024);
+    assert_int_equal(conf->sync_interval, 1);
+    assert_true(conf->map_size == (uint64_t)16 << 30);
+    assert_int_equal(conf->simple_registration, 1);
+    assert_int_equal(conf->simple_timeout, 10);
+    assert_int_equal(conf->simple_echo, 0);
+    assert_int_equal(conf->multicast, 0);
+    assert_int_equal(conf->nmcast_iface, 0);
+    assert_string_equal(conf->http_listen, "");
+    assert_int_equal(conf->sec.ndtls_listen, 0);
+    assert_null(conf->sec.psk_file);
+    assert_null(conf->sec.cert_file);
+    assert_null(conf->sec.key_file);
+    assert_null(conf->sec.ca_file);
+    assert_null(conf->sec.identity_map);
+    assert_int_equal(conf->sec.plain_coap, RD_PLAIN_ON);
+    assert_int_equal(conf->sec.ep_policy, RD_EP_FIRST_COME);
+    assert_int_equal(conf->sec.lookup_authenticated, 0);
+    assert_int_equal(conf->sec.max_regs_per_identity, 0);
+    assert_int_equal(conf->limits.max_query_len, 2048);
+    assert_int_equal(conf->limits.max_attr_len, 512);
+    assert_int_equal(conf->limits.max_registrations, 0);
+    assert_int_equal(conf->limits.rate_limit, 0);
+    assert_int_equal(conf->limits.rate_burst, 50);
+    assert_int_equal(conf->limits.amplification, RD_AMP_BLOCKS);
+    assert_int_equal(conf->limits.max_sessions, 4096);
+    assert_int_equal(conf->limits.session_timeout, 60);
+    assert_int_equal(conf->limits.answer_memory, 32 * 1024 * 1024);
+}
+
+static void
+test_conf_parse_error_messages_name_line_directive_and_expectation(void **state)
+{
+    char text[2048];
+    char want[256];
+    char err[256];
+    size_t len = 0;
+    static const struct {
+        const char *text;
+        const char *err;
+    } cases[] = {
+        { "lifetime_max abc\n", "test.conf:1: lifetime_max: expected seconds from 1 to "
+                                "4294967295, got \"abc\"" },
+        { "\nmax_query_len 8\n",
+          "test.conf:2: max_query_len: expected bytes from 16 to 65535, got \"8\"" },
+        { "map_size 0\n", "test.conf:1: map_size: expected MiB from 1 to 1048576, got \"0\"" },
+        { "max_regs_per_identity -1\n", "test.conf:1: max_regs_per_identity: expected a count "
+                                        "from 0 to 4294967295, got \"-1\"" },
+        { "simple_echo yes\n", "test.conf:1: simple_echo: expected on or off, got \"yes\"" },
+        { "sync sometimes\n",
+          "test.conf:1: sync: expected always, periodic or never, got \"sometimes\"" },
+        { "log_level loud\n",
+          "test.conf:1: log_level: expected error, warn, info or debug, got \"loud\"" },
+        { "ep_policy first-come\n", "test.conf:1: ep_policy: unexpected \"first-come\"" },
+        { "amplification yes\n",
+          "test.conf:1: amplification: expected blocks, echo or off, got \"yes\"" },
+        { "listen localhost\n", "test.conf:1: listen: expected HOST:PORT, got \"localhost\"" },
+        { "http_listen localhost\n",
+          "test.conf:1: http_listen: expected HOST:PORT or off, got \"localhost\"" },
+        { "bogus 1\n", "test.conf:1: bogus: unknown directive" },
+        { "lifetime_min 10\nlifetime_max 5\n",
+          "test.conf: lifetime_min: larger than lifetime_max" },
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct rd_conf conf;
+
+        assert_int_equal(rd_conf_init(&conf), RD_OK);
+        assert_int_equal(parse(&conf, cases[i].text, err, sizeof(err)), RD_EINVAL);
+        assert_string_equal(err, cases[i].err);
+        rd_conf_cleanup(&conf);
+    }
+    /* A list says how many it takes before it looks at the value. */
+    for (int i = 0; i <= RD_LISTEN_MAX; i++) {
+        len += (size_t)snprintf(text + len, sizeof(text) - len, "listen [::1]:%d\n", 5000 + i);
+    }
+    text[len - 2] = 'x';
+    snprintf(want, sizeof(want), "test.conf:%d: listen: at most %d addresses", RD_LISTEN_MAX + 1,
+             RD_LISTEN_MAX);
+    assert_int_equal(parse(*state, text, err, sizeof(err)), RD_EINVAL);
+    assert_string_equal(err, want);
+    len = 0;
+    for (int i = 0; i <= RD_MCAST_IFACE_MAX; i++) {
+        len += (size_t)snprintf(text + len, sizeof(text) - len, "multicast_interface eth%d\n", i);
+    }
+    snprintf(want, sizeof(want), "test.conf:%d: multicast_interface: at most %d",
+             RD_MCAST_IFACE_MAX + 1, RD_MCAST_IFACE_MAX);
+    assert_int_equal(parse(*state, text, err, sizeof(err)), RD_EINVAL);
+    assert_string_equal(err, want);
+    memcpy(text, "default_sector ", 15);
+    memset(text + 15, 'a', LOOKUP_NAME_MAX + 1);
+    text[15 + LOOKUP_NAME_MAX + 1] = '\0';
+    snprintf(want, sizeof(want), "test.conf:1: default_sector: longer than %d bytes",
+             LOOKUP_NAME_MAX);
+    assert_int_equal(parse(*state, text, err, sizeof(err)), RD_EINVAL);
+    assert_string_equal(err, want);
+}
+
+static void
+test_conf_parse_takes_level_in_any_case_and_amplification_on(void **state)
+{
+    struct rd_conf *conf = *state;
+    char err[256] = "";
+
+    assert_int_equal(parse(conf, "log_level DeBuG\namplification echo\n", err, sizeof(err)), RD_OK);
+    assert_int_equal(conf->log_level, RD_LOG_DEBUG);
+    assert_int_equal(conf->limits.amplification, RD_AMP_ECHO);
+    assert_int_equal(parse(conf, "amplification on\nmap_size 2\n", err, sizeof(err)), RD_OK);
+    assert_int_equal(conf->limits.amplification, RD_AMP_BLOCKS);
+    assert_true(conf->map_size == (uint64_t)2 << 20);
+}
+
+static void
+test_conf_copy_owns_every_string_and_list(void **state)
+{
+    struct rd_conf *conf = *state;
+    struct rd_conf copy;
+    char err[256] = "";
+    const char *text = "listen 127.0.0.1:5683\nlisten [::1]:5683\ndata_dir d\n"
+                       "default_sector s\nmulticast_interface lo\nhttp_listen 127.0.0.1:8\n"
+                       "psk_file p\nidentity_map m\n";
+
+    assert_int_equal(parse(conf, text, err, sizeof(err)), RD_OK);
+    assert_int_equal(rd_conf_copy(&copy, conf), RD_OK);
+    rd_conf_cleanup(conf);
+    assert_int_equal(copy.nlisten, 2);
+    assert_string_equal(copy.listen[1], "[::1]:5683");
+    assert_string_equal(copy.data_dir, "d");
+    assert_string_equal(copy.default_sector, "s");
+    assert_int_equal(copy.nmcast_iface, 1);
+    assert_string_equal(copy.mcast_iface[0], "lo");
+    assert_string_equal(copy.http_listen, "127.0.0.1:8");
+    assert_string_equal(copy.sec.psk_file, "p");
+    assert_string_equal(copy.sec.identity_map, "m");
+    assert_null(copy.sec.cert_file);
+    rd_conf_cleanup(&copy);
+}
+
+/* A whole text file, NUL-terminated, owned by the caller; NULL if unreadable. */
+static char *
+read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0;
+    size_t cap = 256 * 1024;
+
+    if (!f) {
+        return NULL;
+    }
+    buf = malloc(cap + 1);
+    if (buf) {
+        len = fread(buf, 1, cap, f);
+        buf[len] = '\0';
+    }
+    fclose(f);
+    return buf;
+}
+
+/* Whether @p text has a line that is exactly @p line. */
+static int
+has_line(const char *text, const char *line)
+{
+    size_t n = strlen(line);
+
+    for (const char *p = text; p; p = strchr(p, '\n')) {
+        p += (*p == '\n');
+        if (strncmp(p, line, n) == 0 && (p[n] == '\n' || p[n] == '\0')) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void
+test_conf_table_entries_are_complete_and_fit_their_fields(void **state)
+{
+    char err[256];
+
+    (void)state;
+    assert_true(rd_conf_ndirectives > 0);
+    for (size_t i = 0; i < rd_conf_ndirectives; i++) {
+        const struct rd_conf_directive *d = &rd_conf_directives[i];
+        struct rd_conf conf;
+
+        assert_non_null(d->name);
+        assert_non_null(d->help);
+        assert_non_null(d->sample);
+        assert_ptr_equal(rd_conf_directive_find(d->name), d);
+        if (d->type == RD_CONF_UINT) {
+            assert_true(d->scale >= 1 && d->min <= d->max);
+            /* The stored value must fit the field it is written to. */
+            assert_true(d->size == sizeof(uint64_t) || d->max * d->scale <= UINT32_MAX);
+        }
+        if (d->type == RD_CONF_LIST) {
+            assert_null(d->def);
+            assert_true(d->max > 0);
+        }
+        /* What the sample configuration shows, uncommented, is accepted. */
+        assert_int_equal(rd_conf_init(&conf), RD_OK);
+        if (d->sample[0]) {
+            assert_int_equal(rd_conf_set(&conf, d->name, d->sample, err, sizeof(err)), RD_OK);
+        }
+        rd_conf_cleanup(&conf);
+    }
+}
+
+static void
+test_conf_table_matches_the_sample_config(void **state)
+{
+    char *text = read_text(TEST_SOURCE_ROOT "/conf/core-rd.conf");
+    char want[256];
+    int bad = 0;
+
+    (void)state;
+    assert_non_null(text);
+    /* Each directive is there, commented out, at its default (or an example when it has none). */
+    for (size_t i = 0; i < rd_conf_ndirectives; i++) {
+        const struct rd_conf_directive *d = &rd_conf_directives[i];
+
+        snprintf(want, sizeof(want), "#%s%s%s", d->name, d->sample[0] ? " " : "", d->sample);
+        if (!has_line(text, want)) {
+            print_message("conf/core-rd.conf: no line \"%s\"\n", want);
+            bad++;
+        }
+    }
+    /* Nothing there that the table lacks: a `#word` line is a directive, prose has "# ". */
+    for (const char *p = text; p; p = strchr(p, '\n')) {
+        size_t n = 0;
+
+        p += (*p == '\n');
+        if (p[0] != '#') {
+            continue;
+        }
+        while ((p[1 + n] >= 'a' && p[1 + n] <= 'z') || p[1 + n] == '_') {
+            n++;
+        }
+        if (n && n < sizeof(want) && (p[1 + n] == ' ' || p[1 + n] == '\n' || !p[1 + n])) {
+            memcpy(want, p + 1, n);
+            want[n] = '\0';
+            if (!rd_conf_directive_find(want)) {
+                print_message("conf/core-rd.conf: \"%s\" is not in the table\n", want);
+                bad++;
+            }
+        }
+    }
+    free(text);
+    assert_int_equal(bad, 0);
+}
+
+/* The backquoted spans of [s, end), up to @p max; @p first_word keeps what precedes a space. */
+static size_t
+quoted(const char *s, const char *end, int first_word, char out[][128], size_t max)
+{
+    size_t n = 0;
+
+    while (n < max) {
+        const char *a = memchr(s, '`', (size_t)(end - s));
+        const char *b = a ? memchr(a + 1, '`', (size_t)(end - a - 1)) : NULL;
+        size_t len;
+
+        if (!b) {
+            break;
+        }
+        len = (size_t)(b - a - 1);
+        if (first_word && memchr(a + 1, ' ', len)) {
+            len = (size_t)((const char *)memchr(a + 1, ' ', len) - a - 1);
+        }
+        snprintf(out[n++], 128, "%.*s", (int)len, a + 1);
+        s = b + 1;
+    }
+    return n;
+}
+
+static void
+test_conf_table_matches_the_readme(void **state)
+{
+    char *text = read_text(TEST_SOURCE_ROOT "/README.md");
+    char names[8][128];
+    char values[8][128];
+    int seen[128] = { 0 };
+    const char *p;
+    const char *stop;
+    int bad = 0;
+
+    (void)state;
+    assert_non_null(text);
+    assert_true(rd_conf_ndirectives <= sizeof(seen) / sizeof(seen[0]));
+    p = strstr(text, "\n## Configuration\n");
+    assert_non_null(p);
+    stop = strstr(p + 1, "\n## ");
+    stop = stop ? stop : p + strlen(p);
+    /* Each row: | `name ...`, `name ...` | `default`, `default` | yes or no | meaning | */
+    for (; p && p < stop; p = strchr(p + 1, '\n')) {
+        const char *cell1 = p + 1;
+        const char *cell2;
+        const char *cell3;
+        const char *cell4;
+        size_t nn;
+        size_t nv;
+
+        if (strncmp(cell1, "| `", 3) != 0) {
+            continue;
+        }
+        cell2 = strstr(cell1 + 2, " | ");
+        cell3 = cell2 ? strstr(cell2 + 3, " | ") : NULL;
+        cell4 = cell3 ? strstr(cell3 + 3, " | ") : NULL;
+        assert_non_null(cell4);
+        nn = quoted(cell1, cell2, 1, names, 8);
+        nv = quoted(cell2, cell3, 0, values, 8);
+        for (size_t i = 0; i < nn; i++) {
+            const struct rd_conf_directive *d = rd_conf_directive_find(names[i]);
+
+            if (!d) {
+                print_message("README: \"%s\" is not in the table\n", names[i]);
+                bad++;
+                continue;
+            }
+            seen[d - rd_conf_directives] = 1;
+            if ((size_t)(cell4 - cell3) != strlen(d->reload ? " | yes" : " | no") ||
+                strncmp(cell3, d->reload ? " | yes" : " | no", (size_t)(cell4 - cell3)) != 0) {
+                print_message("README: SIGHUP of %s is not \"%s\"\n", d->name,
+                              d->reload ? "yes" : "no");
+                bad++;
+            }
+            /* A row gives one default per name, or words ("none") where there is none. */
+            if (nv == nn && d->def && strcmp(values[i], d->def) != 0) {
+                print_message("README: %s defaults to \"%s\", the table says \"%s\"\n", d->name,
+                              values[i], d->def);
+                bad++;
+            }
+        }
+    }
+    for (size_t i = 0; i < rd_conf_ndirectives; i++) {
+        if (!seen[i]) {
+            print_message("README: no row for %s\n", rd_conf_directives[i].name);
+            bad++;
+        }
+    }
+    free(text);
+    assert_int_equal(bad, 0);
 }
 
 static void
@@ -1281,6 +1634,19 @@ main(void)
         cmocka_unit_test_setup_teardown(test_conf_parse_rejects_bad_limits, setup_conf,
                                         teardown_conf),
         cmocka_unit_test_setup_teardown(test_conf_load_reports_missing_file, setup_conf,
+                                        teardown_conf),
+        cmocka_unit_test(test_conf_table_entries_are_complete_and_fit_their_fields),
+        cmocka_unit_test(test_conf_table_matches_the_sample_config),
+        cmocka_unit_test(test_conf_table_matches_the_readme),
+        cmocka_unit_test_setup_teardown(test_conf_init_sets_every_default, setup_conf,
+                                        teardown_conf),
+        cmocka_unit_test_setup_teardown(
+            test_conf_parse_error_messages_name_line_directive_and_expectation, setup_conf,
+            teardown_conf),
+        cmocka_unit_test_setup_teardown(
+            test_conf_parse_takes_level_in_any_case_and_amplification_on, setup_conf,
+            teardown_conf),
+        cmocka_unit_test_setup_teardown(test_conf_copy_owns_every_string_and_list, setup_conf,
                                         teardown_conf),
         cmocka_unit_test_setup_teardown(test_conf_load_accepts_the_shipped_sample, setup_conf,
                                         teardown_conf),
