@@ -49,6 +49,8 @@ rd_conf_init(struct rd_conf *conf)
     conf->http_idle_timeout = 10;
     conf->observe_max = 4096;
     conf->observe_max_per_source = 16;
+    conf->feed_retain_events = 1000000;
+    conf->feed_retain_seconds = 7 * 86400;
     rd__limits_conf_init(&conf->limits);
     if (set_string(&conf->data_dir, "./var/core-rd") || set_string(&conf->default_sector, "") ||
         set_string(&conf->http_listen, "")) {
@@ -223,6 +225,8 @@ static const struct num_directive num_directives[] = {
     { "simple_fetches_per_source", 1, 4096, "a count" },
     { "observe_max", 0, 1000000, "a count" },
     { "observe_max_per_source", 0, 1000000, "a count" },
+    { "feed_retain_events", 1, 100000000, "a count" },
+    { "feed_retain_seconds", 0, UINT32_MAX, "seconds (0: no age limit)" },
 };
 
 static void
@@ -258,6 +262,10 @@ store_num(struct rd_conf *conf, const char *key, uint64_t v)
         conf->observe_max = (size_t)v;
     } else if (strcmp(key, "observe_max_per_source") == 0) {
         conf->observe_max_per_source = (size_t)v;
+    } else if (strcmp(key, "feed_retain_events") == 0) {
+        conf->feed_retain_events = v;
+    } else if (strcmp(key, "feed_retain_seconds") == 0) {
+        conf->feed_retain_seconds = (uint32_t)v;
     } else {
         conf->map_size = v * 1024 * 1024;
     }
