@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -13,6 +14,9 @@
 /* Bytes queued for one subscriber before it is cut off: a slow reader costs this much memory
  * at most, and never delays a registration. */
 #define FEED_QUEUE_MAX ((size_t)256 * 1024)
+/* Send buffer of a subscriber's socket: without a bound the kernel grows it to megabytes, which a
+ * subscriber that never reads would hold on top of its queue. */
+#define FEED_SNDBUF (64 * 1024)
 /* Journal events a catching-up subscriber reads per turn, so one replay never holds the loop. */
 #define FEED_REPLAY_SLICE 512
 /* Slices one turn of a catching-up subscriber reads at most, matching or not. */
@@ -230,23 +234,23 @@ links_equal(const struct lookup_reg *a, const struct lookup_reg *b)
 
 void
 rd__feed_stage_save(struct rd_server *srv, uint64_t replace_id, const char *ep, const char *d,
-                    const struct lookup_reg *rec, int64_t expires_at, const void *data, size_t len)
+                    const struct lookup_reg *rec, const void *data, size_t len)
 {
     struct stored old = { 0 };
     struct lookup_reg prev;
     unsigned changed = 0;
-    int rc;
 
     if (!srv->feed) {
         return;
     }
-    /* Whatever is stored under the name, even past its deadline, is what this write changes. */
+    /* An update changes what is stored, even past its deadline; a registration by name
+     * replaces only a live one (else it is registered anew). A failed read leaves old.found 0:
+     * the event is then told as a registration, which re-reads it all. */
     if (replace_id) {
-        rc = store_reg_get(srv->store, replace_id, 0, STORE_GET_EXPIRED, copy_stored, &old);
+        store_reg_get(srv->store, replace_id, 0, STORE_GET_EXPIRED, copy_stored, &old);
     } else {
-        rc = store_reg_find(srv->store, d, ep, rd__now(), copy_stored, &old);
+        store_reg_find(srv->store, d, ep, rd__now(), copy_stored, &old);
     }
-    (void)rc;
     if (old.found && lookup_reg_decode(&prev, old.data, old.len) == RD_OK) {
         changed |= prev.lt != rec->lt ? FEED_CHANGED_LIFETIME : 0;
         changed |= strcmp(prev.base, rec->base) != 0 ? FEED_CHANGED_BASE : 0;
@@ -262,7 +266,6 @@ rd__feed_stage_save(struct rd_server *srv, uint64_t replace_id, const char *ep, 
     if (old.found && !changed) {
         changed = FEED_CHANGED_LIFETIME;
     }
-    (void)expires_at;
     stage(srv, old.found ? FEED_UPDATED : FEED_REGISTERED, changed, ep, d, data, len);
     free(old.data);
 }
@@ -755,6 +758,7 @@ rd__feed_subscribe(struct rd_server *srv, struct MHD_Connection *conn,
     static char diag[LOOKUP_DIAG_SIZE];
     struct rd_feed *feed = srv->feed;
     struct store_journal_info info;
+    const union MHD_ConnectionInfo *fd;
     struct MHD_Response *r;
     struct feed_sub *sub;
     const char *since_text = NULL;
@@ -806,6 +810,12 @@ rd__feed_subscribe(struct rd_server *srv, struct MHD_Connection *conn,
         } else {
             sub->pos = since;
         }
+    }
+    fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (fd) {
+        int size = FEED_SNDBUF;
+
+        setsockopt(fd->connect_fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
     }
     r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, FEED_BLOCK, sub_read, sub, sub_free);
     if (!r) {

@@ -992,8 +992,7 @@ void rd__feed_cleanup(struct rd_server *srv);
  * if any, decides between "registered" and "updated" and what changed. No-op without a feed.
  */
 void rd__feed_stage_save(struct rd_server *srv, uint64_t replace_id, const char *ep, const char *d,
-                         const struct lookup_reg *rec, int64_t expires_at, const void *data,
-                         size_t len);
+                         const struct lookup_reg *rec, const void *data, size_t len);
 
 /** Stage the "updated" event of a lifetime refresh of registration @p id. */
 void rd__feed_stage_refresh(struct rd_server *srv, uint64_t id);

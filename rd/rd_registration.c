@@ -227,7 +227,7 @@ rd__reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t repla
         /* Observers are told what this write can change for them: from what to what. */
         rd__lookup_before(srv, replace_id, w->ep, w->d, &before);
     }
-    rd__feed_stage_save(srv, replace_id, w->ep, w->d, w->rec, w->expires_at, buf.data, buf.len);
+    rd__feed_stage_save(srv, replace_id, w->ep, w->d, w->rec, buf.data, buf.len);
     if (replace_id) {
         rc = store_reg_replace(srv->store, replace_id, &sreg);
     } else {
