@@ -384,4 +384,81 @@ typedef void (*store_problem_fn)(void *arg, const char *msg);
  */
 int store_check(struct store *st, struct store_check_report *rep, store_problem_fn fn, void *arg);
 
+/**
+ * The change journal (schema version 4): every write of a registration made after
+ * store_journal_stage() and every collection by store_expire() appends one event to it, in the
+ * same transaction as the change, so the journal never disagrees with the registrations. Event
+ * ids start at 1 and strictly increase across the life of the store, trimmed events included.
+ * The event's bytes are the caller's: the store keeps them as they are.
+ */
+struct store_event {
+    uint64_t id;      /**< event id, strictly increasing */
+    int64_t time;     /**< seconds since the epoch, from store_journal_clock() */
+    uint64_t reg_id;  /**< the registration the change was made to */
+    const void *data; /**< the caller's bytes; borrowed, valid during the callback only */
+    size_t len;
+};
+
+/** Receives one journal event; a nonzero return stops the read (and is returned by it). */
+typedef int (*store_event_fn)(void *arg, const struct store_event *ev);
+
+/**
+ * Encodes the event of a registration that store_expire() collects, inside its transaction.
+ *
+ * @param reg   The registration (ep, d, data; terms NULL); borrowed for the call.
+ * @param data  Set to the event's bytes, owned by the callee and valid until its next call.
+ * @return 0, or nonzero to record the expiry without an event (a record that cannot be told).
+ */
+typedef int (*store_expired_fn)(void *arg, const struct store_reg *reg, const void **data,
+                                size_t *len);
+
+/**
+ * Configure the journal of @p st: how much of it is retained and how expiries are encoded.
+ * Until this is called nothing is journalled (and nothing is trimmed).
+ *
+ * @param retain_events Events kept at most (at least 1); older ones are trimmed as new ones
+ *                      are appended, in the same transactions.
+ * @param retain_seconds Events older than this are trimmed likewise (0: no age limit).
+ * @param expired_fn     NULL, or encodes the event of a collected registration.
+ */
+void store_journal_config(struct store *st, uint64_t retain_events, int64_t retain_seconds,
+                          store_expired_fn expired_fn, void *arg);
+
+/** Set the time stamped on the events appended from now on, and trimmed against. */
+void store_journal_clock(struct store *st, int64_t now);
+
+/**
+ * Stage the event of the next registration write on @p st (store_reg_put(), _replace(),
+ * _touch() or _delete()): it is appended in that write's transaction if it commits, and
+ * dropped otherwise, or when the write changes nothing. A later stage replaces an earlier one.
+ *
+ * @param data Copied.
+ * @return RD_OK; RD_ENOMEM; RD_ETOOBIG above 1 MiB.
+ */
+int store_journal_stage(struct store *st, const void *data, size_t len);
+
+/** Where the journal stands. */
+struct store_journal_info {
+    uint64_t first; /**< id of the oldest retained event; last + 1 when none is retained */
+    uint64_t last;  /**< id of the newest event ever appended; 0 before the first */
+    size_t events;  /**< retained */
+};
+
+/**
+ * Read where the journal of @p st stands.
+ *
+ * @return RD_OK; RD_ESTORE.
+ */
+int store_journal_info(struct store *st, struct store_journal_info *out);
+
+/**
+ * Hand the retained events with ids above @p after, oldest first, to @p fn, at most @p max
+ * of them, from one snapshot.
+ *
+ * @param last Written with the id of the last event handed over (@p after when none).
+ * @return RD_OK; RD_ESTORE; or what @p fn returned when it stopped the read.
+ */
+int store_journal_read(struct store *st, uint64_t after, size_t max, store_event_fn fn, void *arg,
+                       uint64_t *last);
+
 #endif

@@ -285,6 +285,31 @@ api_stats(struct rd_server *srv, struct MHD_Connection *conn)
     return respond_json(conn, MHD_HTTP_OK, obj);
 }
 
+/* GET /api/events?<endpoint lookup filters>[&since=ID]: the change feed (rd_feed.c). */
+static enum MHD_Result
+api_events(struct rd_server *srv, struct MHD_Connection *conn)
+{
+    struct qcollect qc;
+    const char *error = NULL;
+    int rc;
+
+    memset(&qc, 0, sizeof(qc));
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &qc);
+    if (qc.overflow) {
+        return respond_json(conn, MHD_HTTP_BAD_REQUEST,
+                            json_pack("{s:s}", "error", "too many query parameters"));
+    }
+    rc = rd__feed_subscribe(srv, conn, qc.q, qc.n, &error);
+    if (rc == RD_OK) {
+        return MHD_YES;
+    }
+    if (rc == RD_EINVAL) {
+        return respond_json(conn, MHD_HTTP_BAD_REQUEST, json_pack("{s:s}", "error", error));
+    }
+    return respond_json(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                        json_pack("{s:s}", "error", error ? error : "out of memory"));
+}
+
 /* GET /health: 200 while the store answers and has room to write, else 503. */
 static enum MHD_Result
 health(struct rd_server *srv, struct MHD_Connection *conn)
@@ -354,6 +379,9 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     }
     if (strcmp(url, "/api/stats") == 0) {
         return api_stats(srv, conn);
+    }
+    if (strcmp(url, "/api/events") == 0) {
+        return api_events(srv, conn);
     }
     f = rd__dashboard_find(strcmp(url, "/") == 0 ? "/index.html" : url);
     if (f) {
@@ -500,7 +528,8 @@ rd__http_init(struct rd_server *srv)
 {
     const char *spec = srv->conf.http_listen;
     struct addrinfo *res = NULL;
-    unsigned flags = MHD_USE_ERROR_LOG;
+    /* Suspend and resume let an idle feed subscriber cost no work until an event comes. */
+    unsigned flags = MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 
     if (!spec || !spec[0]) {
         return RD_OK;
@@ -532,6 +561,10 @@ rd__http_init(struct rd_server *srv)
         rd__http_cleanup(srv);
         return RD_EINVAL;
     }
+    if (rd__feed_init(srv)) {
+        rd__http_cleanup(srv);
+        return RD_ENOMEM;
+    }
     rd__log(srv, RD_LOG_INFO, "http listening on %s", spec);
     return RD_OK;
 }
@@ -542,9 +575,11 @@ rd__http_cleanup(struct rd_server *srv)
     if (!srv->http) {
         return;
     }
+    rd__feed_stop(srv);
     if (srv->http->mhd) {
         MHD_stop_daemon(srv->http->mhd);
     }
+    rd__feed_cleanup(srv);
     free(srv->http);
     srv->http = NULL;
 }
@@ -563,8 +598,9 @@ rd__http_io(struct rd_server *srv, uint32_t timeout_ms)
     unsigned coap_ms;
     int64_t t0 = rd__now_ms();
 
-    /* The loop asks for no wait at all while an expiry sweep has more to do. */
-    if (timeout_ms == COAP_IO_NO_WAIT) {
+    /* The loop asks for no wait at all while an expiry sweep has more to do, and a resumed
+     * feed subscriber has events to write. */
+    if (timeout_ms == COAP_IO_NO_WAIT || rd__feed_take_kick(srv)) {
         timeout_ms = 0;
     }
     if (coap_fd < 0) {

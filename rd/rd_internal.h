@@ -47,6 +47,8 @@ struct rd_limits;
 struct rd_simple_cache;
 struct rd_metrics;
 struct rd_http;
+struct rd_feed;
+struct MHD_Connection;
 struct rd_lograte;
 struct rd_observe;
 struct rd_observer;
@@ -140,6 +142,8 @@ struct rd_conf {
     size_t http_connections; /**< open HTTP connections in all */
     size_t http_connections_per_ip; /**< of them from one address */
     uint32_t http_idle_timeout;     /**< seconds an HTTP connection may stay silent */
+    uint64_t feed_retain_events;    /**< change journal events kept at most */
+    uint32_t feed_retain_seconds;   /**< and for at most this long; 0: no age limit */
     struct rd_limits_conf limits;
     size_t observe_max;            /**< observers of lookups in all */
     size_t observe_max_per_source; /**< observers of lookups from one address */
@@ -172,6 +176,7 @@ struct rd_server {
     struct rd_sec *sec;                   /**< PSK table and identity map (rd_dtls.c) */
     struct rd_metrics *metrics;           /**< counters; owned, see rd_metrics.c */
     struct rd_http *http;                 /**< HTTP listener; NULL when off */
+    struct rd_feed *feed;                 /**< change feed; NULL when the HTTP listener is off */
     struct rd_lograte *lograte;           /**< log budgets per source (rd_log.c) */
     struct rd_limits *limits;             /**< per-address state, fixed size */
     int guard_fd[RD_LISTEN_MAX];          /**< libcoap's endpoint sockets, gated (rd_gate.c) */
@@ -944,6 +949,54 @@ enum rd_bound {
 
 /** Count one refusal (or suppressed log line) under bound @p b. */
 void rd__metrics_limited(struct rd_server *srv, enum rd_bound b);
+
+/* rd_feed.c */
+
+/** Start the change feed over the store's journal (with the HTTP listener only).
+ * @return RD_OK; RD_ENOMEM. */
+int rd__feed_init(struct rd_server *srv);
+
+/** Before the HTTP daemon stops: end every subscription (none may stay suspended). */
+void rd__feed_stop(struct rd_server *srv);
+
+/** After the HTTP daemon stopped: free the feed. Accepts a server without one. */
+void rd__feed_cleanup(struct rd_server *srv);
+
+/**
+ * Stage the event of a registration write for the store's next write (rd__reg_save()): the
+ * registration @p ep, @p d (or @p replace_id) becomes @p rec, encoded as @p data. The stored one,
+ * if any, decides between "registered" and "updated" and what changed. No-op without a feed.
+ */
+void rd__feed_stage_save(struct rd_server *srv, uint64_t replace_id, const char *ep, const char *d,
+                         const struct lookup_reg *rec, const void *data, size_t len);
+
+/** Stage the "updated" event of a lifetime refresh of registration @p id. */
+void rd__feed_stage_refresh(struct rd_server *srv, uint64_t id);
+
+/** Stage the "removed" event of registration @p id, as it is stored. */
+void rd__feed_stage_removal(struct rd_server *srv, uint64_t id);
+
+/** Set the time of the events the next writes (the expiry sweep's) append. */
+void rd__feed_clock(struct rd_server *srv, int64_t now);
+
+/** After a write committed: push the new journal events to the subscribers. */
+void rd__feed_committed(struct rd_server *srv);
+
+/**
+ * Answer GET /api/events on @p conn: filters @p qp (borrowed for the call), resume from
+ * Last-Event-ID or since.
+ *
+ * @param error Set to a diagnostic (static) on RD_EINVAL and RD_ESTORE.
+ * @return RD_OK (the stream is queued); RD_EINVAL; RD_ESTORE; RD_ENOMEM.
+ */
+int rd__feed_subscribe(struct rd_server *srv, struct MHD_Connection *conn,
+                       const struct lookup_qparam *qp, size_t nq, const char **error);
+
+/** Whether a subscriber was woken since the last call: the loop must not sleep. */
+int rd__feed_take_kick(struct rd_server *srv);
+
+/** Open subscriptions. */
+size_t rd__feed_subscribers(const struct rd_server *srv);
 
 /* rd_http.c */
 

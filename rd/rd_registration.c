@@ -227,6 +227,7 @@ rd__reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t repla
         /* Observers are told what this write can change for them: from what to what. */
         rd__lookup_before(srv, replace_id, w->ep, w->d, &before);
     }
+    rd__feed_stage_save(srv, replace_id, w->ep, w->d, w->rec, buf.data, buf.len);
     if (replace_id) {
         rc = store_reg_replace(srv->store, replace_id, &sreg);
     } else {
@@ -239,6 +240,7 @@ rd__reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t repla
     }
     if (!rc) {
         srv->dirty = 1;
+        rd__feed_committed(srv);
         if (id && !replace_id) {
             *id = new_id;
         }
@@ -500,6 +502,7 @@ refresh(struct rd_server *srv, coap_session_t *session, const char *identity, ui
     src.data = source;
     src.len = strlen(source) + 1;
     expires_at = rd__deadline(rh.h.lt);
+    rd__feed_stage_refresh(srv, id);
     rc = store_reg_touch(srv->store, id, expires_at, &src);
     if (rc == RD_ECONFLICT) {
         return rc;
@@ -512,6 +515,7 @@ refresh(struct rd_server *srv, coap_session_t *session, const char *identity, ui
         return rc;
     }
     srv->dirty = 1;
+    rd__feed_committed(srv);
     /* Reviving an expired registration changes lookup results; a refresh does not. */
     if (rh.expires_at > now) {
         rd__lookup_refreshed(srv, expires_at);
@@ -691,6 +695,7 @@ delete_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
         return;
     }
     rd__lookup_before(srv, id, NULL, NULL, &before);
+    rd__feed_stage_removal(srv, id);
     rc = store_reg_delete(srv->store, id);
     if (rc) {
         rd__lookup_reg_cleanup(&before);
@@ -701,6 +706,7 @@ delete_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
         return;
     }
     srv->dirty = 1;
+    rd__feed_committed(srv);
     rd__lookup_written(srv, &before, NULL, NULL, NULL, id, INT64_MAX);
     rd__id_format(id, text);
     rd__log(srv, RD_LOG_INFO, "removed location=/%s/%s", DIR_PATH, text);

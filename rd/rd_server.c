@@ -417,6 +417,7 @@ sweep(struct rd_server *srv, int64_t now)
     int rc;
 
     srv->sweep_pending = 0;
+    rd__feed_clock(srv, now);
     do {
         rc = store_expire(srv->store, before, SWEEP_SLICE, &n);
         if (rc) {
@@ -432,6 +433,7 @@ sweep(struct rd_server *srv, int64_t now)
     rd__metrics_expired(srv, total);
     if (total) {
         srv->dirty = 1;
+        rd__feed_committed(srv);
         rd__log(srv, RD_LOG_INFO, "expired %zu registrations for good", total);
     }
     return RD_OK;

@@ -307,6 +307,18 @@ open_dbs(struct store *st, int no_migrate)
     if (rc) {
         goto out;
     }
+    if (st->version < STORE_SCHEMA_VERSION && no_migrate) {
+        rc = mdb_dbi_open(txn, STORE_DB_JOURNAL, 0, &st->journal);
+        st->has_journal = rc == MDB_SUCCESS;
+        rc = rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+    } else {
+        rc = mdb_dbi_open(txn, STORE_DB_JOURNAL, MDB_CREATE, &st->journal);
+        st->has_journal = rc == MDB_SUCCESS;
+    }
+    rc = store__from_mdb(st, rc, "open journal");
+    if (rc) {
+        goto out;
+    }
     /* The database handles become usable by later transactions only once this one commits. */
     rc = store__from_mdb(st, mdb_txn_commit(txn), "commit");
     txn = NULL; /* mdb_txn_commit() frees the txn even when it fails */
@@ -480,6 +492,7 @@ store_free(struct store *st)
     if (!st) {
         return;
     }
+    store__journal_unstage(st);
     if (st->rcur_regs) {
         mdb_cursor_close(st->rcur_regs);
     }

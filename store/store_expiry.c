@@ -101,6 +101,11 @@ collect_one(struct store *st, MDB_txn *txn, MDB_cursor *ecur, MDB_cursor *rcur, 
         if (rc) {
             return rc;
         }
+        /* Told in the same transaction, while the record's bytes are still there. */
+        rc = store__journal_expired(st, txn, counter, &rec);
+        if (rc) {
+            return rc;
+        }
     }
     /* A record that does not decode is collected too, or it would stall every later sweep at
      * its deadline. Its name and terms cannot be read and stay behind; reads skip index

@@ -15,8 +15,9 @@
  *
  * 1: the first release. 2: the same layout, with every index rebuilt from the records.
  * 3: records may carry term weights (format 2), and the counts database keeps their sums.
+ * 4: the journal database records every change (store_journal.c); it starts out empty.
  */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 /* Names of the LMDB databases inside the environment. */
 #define STORE_DB_META   "meta"   /**< schema version, id secret, next counter */
@@ -28,6 +29,9 @@
  * then u32 eps, u32 links summed over each of its 16 buckets of 64 counters, all big-endian
  * (store_count.c) */
 #define STORE_DB_COUNTS "counts"
+/** 8-byte big-endian event id -> 8-byte big-endian time, 8-byte big-endian registration id,
+ * the caller's bytes (store_journal.c) */
+#define STORE_DB_JOURNAL "journal"
 
 /* Keys in the meta database. */
 #define STORE_META_VERSION "version" /**< 4-byte big-endian schema version */
@@ -39,6 +43,8 @@
 #define STORE_META_MIGRATION_SIZE 20
 /** 8-byte big-endian number of records without weights (format 1); missing means 0 */
 #define STORE_META_UNWEIGHED "unweighed"
+/** 8-byte big-endian id of the next journal event; missing means 1 */
+#define STORE_META_JOURNAL_NEXT "journal_next"
 
 #define STORE_NAME_MAX        63  /**< longest ep or d, in bytes */
 #define STORE_TERM_MAX        400 /**< longest term, in bytes; under LMDB's 511-byte key limit */
@@ -58,6 +64,17 @@ struct store {
     MDB_dbi terms;
     MDB_dbi counts;
     int has_counts;        /**< counts is open: not so in an older directory opened as it is */
+    MDB_dbi journal;
+    int has_journal; /**< journal is open: not so in an older directory opened as it is */
+    int journal_on;  /**< store_journal_config() was called */
+    uint64_t journal_max_events;
+    int64_t journal_max_age; /**< seconds; 0 = no age limit */
+    int64_t journal_now;     /**< seconds since the epoch, from store_journal_clock() */
+    store_expired_fn journal_expired_fn;
+    void *journal_expired_arg;
+    unsigned char *staged; /**< the staged event's bytes (heap), or NULL */
+    size_t staged_len;
+    int has_staged; /**< an event is staged (it may have no bytes) */
     uint64_t secret;       /**< keys the id permutation; fixed for the life of the data */
     MDB_txn *rtxn;         /**< the reusable read transaction, reset while no read runs */
     MDB_cursor *rcur_regs; /**< cursors bound to rtxn, renewed with it; NULL until first use */
@@ -293,5 +310,25 @@ int store__rebuild_batch(struct store *st, MDB_txn *txn, size_t batch, uint64_t 
  * @return RD_OK; RD_EFULL; RD_ENOMEM; RD_ESTORE (also when stopped by the callback).
  */
 int store__migrate(struct store *st, const struct store_options *opt);
+
+/**
+ * Append the staged event, if any, for the registration @p counter in @p txn, and trim the
+ * journal to its retention; the stage is emptied either way.
+ *
+ * @return RD_OK; RD_EFULL; RD_ENOMEM; RD_ESTORE.
+ */
+int store__journal_staged(struct store *st, MDB_txn *txn, uint64_t counter);
+
+/** Drop the staged event (a write that fails or changes nothing). */
+void store__journal_unstage(struct store *st);
+
+/**
+ * Append the event of the collected registration @p rec of @p counter in @p txn, as the
+ * configured store_expired_fn encodes it, and trim.
+ *
+ * @return RD_OK; RD_EFULL; RD_ESTORE.
+ */
+int store__journal_expired(struct store *st, MDB_txn *txn, uint64_t counter,
+                           const struct store__rec *rec);
 
 #endif

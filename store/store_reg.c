@@ -678,8 +678,13 @@ store_reg_put(struct store *st, const struct store_reg *reg, uint64_t *id, int *
     if (rc) {
         goto out;
     }
+    rc = store__journal_staged(st, txn, counter);
+    if (rc) {
+        goto out;
+    }
     rc = commit(st, &txn);
 out:
+    store__journal_unstage(st);
     if (txn) {
         mdb_txn_abort(txn);
     }
@@ -732,8 +737,13 @@ store_reg_replace(struct store *st, uint64_t id, const struct store_reg *reg)
     if (rc) {
         goto out;
     }
+    rc = store__journal_staged(st, txn, counter);
+    if (rc) {
+        goto out;
+    }
     rc = commit(st, &txn);
 out:
+    store__journal_unstage(st);
     if (txn) {
         mdb_txn_abort(txn);
     }
@@ -776,11 +786,11 @@ store_reg_touch(struct store *st, uint64_t id, int64_t expires_at, const struct 
 
     rc = store__id_to_counter(st, id, &counter);
     if (rc) {
-        return rc;
+        goto out;
     }
     rc = store__write_begin(st, &txn, 0);
     if (rc) {
-        return rc;
+        goto out;
     }
     rc = rec_get(st, txn, counter, &old);
     if (!rc && term && !rec_has_term(&old, term)) {
@@ -814,9 +824,13 @@ store_reg_touch(struct store *st, uint64_t id, int64_t expires_at, const struct 
     val.mv_data = copy;
     rc = store__from_mdb(st, mdb_put(txn, st->regs, &key, &val, 0), "put registration");
     if (!rc) {
+        rc = store__journal_staged(st, txn, counter);
+    }
+    if (!rc) {
         rc = commit(st, &txn);
     }
 out:
+    store__journal_unstage(st);
     if (copy != small) {
         free(copy);
     }
@@ -861,8 +875,13 @@ store_reg_delete(struct store *st, uint64_t id)
     if (rc) {
         goto out;
     }
+    rc = store__journal_staged(st, txn, counter);
+    if (rc) {
+        goto out;
+    }
     rc = commit(st, &txn);
 out:
+    store__journal_unstage(st);
     if (txn) {
         mdb_txn_abort(txn);
     }

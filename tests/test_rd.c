@@ -63,6 +63,8 @@ test_conf_init_sets_defaults(void **state)
     assert_int_equal(conf->http_idle_timeout, 10);
     assert_int_equal(conf->observe_max, 4096);
     assert_int_equal(conf->observe_max_per_source, 16);
+    assert_int_equal(conf->feed_retain_events, 1000000);
+    assert_int_equal(conf->feed_retain_seconds, 7 * 86400);
 }
 
 static void
@@ -132,7 +134,9 @@ test_conf_parse_reads_every_directive(void **state)
                        "sync_interval 5\n"
                        "map_size 16\n"
                        "observe_max 100\n"
-                       "observe_max_per_source 0\n";
+                       "observe_max_per_source 0\n"
+                       "feed_retain_events 5000\n"
+                       "feed_retain_seconds 0\n";
 
     assert_int_equal(parse(conf, text, err, sizeof(err)), RD_OK);
     assert_int_equal(conf->nlisten, 2);
@@ -150,6 +154,8 @@ test_conf_parse_reads_every_directive(void **state)
     assert_int_equal(conf->map_size, 16u * 1024 * 1024);
     assert_int_equal(conf->observe_max, 100);
     assert_int_equal(conf->observe_max_per_source, 0);
+    assert_int_equal(conf->feed_retain_events, 5000);
+    assert_int_equal(conf->feed_retain_seconds, 0);
 }
 
 static void
@@ -192,6 +198,7 @@ test_conf_parse_rejects_out_of_range_numbers(void **state)
     assert_int_equal(parse(*state, "sync_interval 1x\n", err, sizeof(err)), RD_EINVAL);
     assert_int_equal(parse(*state, "observe_max 1000001\n", err, sizeof(err)), RD_EINVAL);
     assert_int_equal(parse(*state, "observe_max_per_source x\n", err, sizeof(err)), RD_EINVAL);
+    assert_int_equal(parse(*state, "feed_retain_events 0\n", err, sizeof(err)), RD_EINVAL);
 }
 
 static void

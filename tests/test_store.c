@@ -1348,8 +1348,9 @@ test_open_migrates_version_1(void **state)
     assert_int_equal(m.from, 1);
     assert_int_equal(m.to, STORE_SCHEMA_VERSION);
     assert_int_equal(m.total, OLD_REGS);
-    /* Every step from version 1 on converts every registration. */
-    assert_int_equal(m.progress, (STORE_SCHEMA_VERSION - 1) * ((OLD_REGS + 3) / 4));
+    /* Both rebuilding steps convert every registration; starting the journal takes one
+     * transaction. */
+    assert_int_equal(m.progress, 2 * ((OLD_REGS + 3) / 4) + 1);
     assert_int_equal(m.ends, 1);
     assert_int_equal(m.done, OLD_REGS);
     check_v1_content(f, ids);
@@ -1408,7 +1409,7 @@ test_open_resumes_a_migration_cut_after_any_transaction(void **state)
         assert_int_equal(open_migrating(f, 5, &m, err, sizeof(err)), RD_OK);
         assert_int_equal(m.starts, 1);
         assert_int_equal(m.resumed, 1);
-        assert_int_equal(m.progress, txns - k + (STORE_SCHEMA_VERSION - 2) * txns);
+        assert_int_equal(m.progress, txns - k + txns + 1);
         assert_int_equal(m.resumed_at, 5 * k);
         assert_int_equal(m.done, OLD_REGS);
         check_v1_content(f, ids);
@@ -2304,11 +2305,238 @@ test_open_migrating_leaves_a_declined_record_unweighed(void **state)
     check_clean(f->st);
 }
 
+/* What store_journal_read() handed over. */
+struct journal_seen {
+    size_t n;
+    uint64_t ids[16];
+    uint64_t reg_ids[16];
+    int64_t times[16];
+    char data[16][32];
+};
+
+static int
+journal_record(void *arg, const struct store_event *ev)
+{
+    struct journal_seen *j = arg;
+
+    assert_true(j->n < 16);
+    j->ids[j->n] = ev->id;
+    j->reg_ids[j->n] = ev->reg_id;
+    j->times[j->n] = ev->time;
+    assert_true(ev->len < sizeof(j->data[0]));
+    memcpy(j->data[j->n], ev->data, ev->len);
+    j->data[j->n][ev->len] = '\0';
+    j->n++;
+    return 0;
+}
+
+static struct journal_seen
+journal_after(struct store *st, uint64_t after)
+{
+    struct journal_seen j;
+    uint64_t last = 0;
+
+    memset(&j, 0, sizeof(j));
+    assert_int_equal(store_journal_read(st, after, 16, journal_record, &j, &last), RD_OK);
+    assert_int_equal(last, j.n ? j.ids[j.n - 1] : after);
+    return j;
+}
+
+static void
+stage(struct store *st, const char *text)
+{
+    assert_int_equal(store_journal_stage(st, text, strlen(text)), RD_OK);
+}
+
+static int
+journal_expired(void *arg, const struct store_reg *reg, const void **data, size_t *len)
+{
+    char *buf = arg;
+
+    snprintf(buf, 64, "expired %s", reg->ep);
+    *data = buf;
+    *len = strlen(buf);
+    return 0;
+}
+
+static void
+test_journal_appends_each_staged_write_in_order(void **state)
+{
+    struct fixture *f = *state;
+    struct store_journal_info info;
+    struct journal_seen j;
+    uint64_t a;
+    uint64_t b;
+
+    store_journal_config(f->st, 100, 0, NULL, NULL);
+    store_journal_clock(f->st, NOW);
+    assert_int_equal(store_journal_info(f->st, &info), RD_OK);
+    assert_int_equal(info.last, 0);
+    assert_int_equal(info.first, 1);
+    stage(f->st, "reg a");
+    a = put_ok(f->st, "", "a", LATER, "x");
+    stage(f->st, "reg b");
+    b = put_ok(f->st, "", "b", LATER, "x");
+    stage(f->st, "touch a");
+    assert_int_equal(store_reg_touch(f->st, a, LATER + 5, NULL), RD_OK);
+    stage(f->st, "replace b");
+    assert_int_equal(replace(f->st, b, "", "b", LATER, "y", NULL), RD_OK);
+    stage(f->st, "del a");
+    store_journal_clock(f->st, NOW + 1);
+    assert_int_equal(store_reg_delete(f->st, a), RD_OK);
+    /* A write without a staged event is not journalled. */
+    put_ok(f->st, "", "c", LATER, "x");
+    j = journal_after(f->st, 0);
+    assert_int_equal(j.n, 5);
+    for (size_t i = 0; i < j.n; i++) {
+        assert_int_equal(j.ids[i], i + 1);
+    }
+    assert_string_equal(j.data[0], "reg a");
+    assert_int_equal(j.reg_ids[0], a);
+    assert_int_equal(j.reg_ids[1], b);
+    assert_string_equal(j.data[2], "touch a");
+    assert_string_equal(j.data[3], "replace b");
+    assert_string_equal(j.data[4], "del a");
+    assert_int_equal(j.reg_ids[4], a);
+    assert_int_equal(j.times[3], NOW);
+    assert_int_equal(j.times[4], NOW + 1);
+    j = journal_after(f->st, 3);
+    assert_int_equal(j.n, 2);
+    assert_int_equal(j.ids[0], 4);
+    assert_int_equal(journal_after(f->st, 5).n, 0);
+}
+
+static void
+test_journal_drops_the_stage_of_a_failed_or_empty_write(void **state)
+{
+    struct fixture *f = *state;
+    struct store_journal_info info;
+    uint64_t a;
+
+    store_journal_config(f->st, 100, 0, NULL, NULL);
+    stage(f->st, "reg a");
+    a = put_ok(f->st, "", "a", LATER, "x");
+    stage(f->st, "lost");
+    assert_int_equal(store_reg_delete(f->st, UINT64_MAX), RD_ENOTFOUND);
+    /* The failed write took its stage along: the next write is not told as it. */
+    put_ok(f->st, "", "b", LATER, "x");
+    stage(f->st, "same deadline");
+    assert_int_equal(store_reg_touch(f->st, a, LATER, NULL), RD_OK);
+    put_ok(f->st, "", "c", LATER, "x");
+    assert_int_equal(store_journal_info(f->st, &info), RD_OK);
+    assert_int_equal(info.last, 1);
+    assert_int_equal(info.events, 1);
+}
+
+static void
+test_journal_trims_by_count(void **state)
+{
+    struct fixture *f = *state;
+    struct store_journal_info info;
+    struct journal_seen j;
+    char ep[8];
+
+    store_journal_config(f->st, 3, 0, NULL, NULL);
+    for (int i = 0; i < 7; i++) {
+        snprintf(ep, sizeof(ep), "e%d", i);
+        stage(f->st, ep);
+        put_ok(f->st, "", ep, LATER, "x");
+    }
+    assert_int_equal(store_journal_info(f->st, &info), RD_OK);
+    assert_int_equal(info.first, 5);
+    assert_int_equal(info.last, 7);
+    assert_int_equal(info.events, 3);
+    /* Reading from before the window starts at its oldest event. */
+    j = journal_after(f->st, 1);
+    assert_int_equal(j.n, 3);
+    assert_int_equal(j.ids[0], 5);
+    assert_string_equal(j.data[2], "e6");
+}
+
+static void
+test_journal_trims_by_age(void **state)
+{
+    struct fixture *f = *state;
+    struct store_journal_info info;
+
+    store_journal_config(f->st, 100, 10, NULL, NULL);
+    store_journal_clock(f->st, NOW);
+    stage(f->st, "old");
+    put_ok(f->st, "", "a", LATER, "x");
+    store_journal_clock(f->st, NOW + 5);
+    stage(f->st, "mid");
+    put_ok(f->st, "", "b", LATER, "x");
+    store_journal_clock(f->st, NOW + 11);
+    stage(f->st, "new");
+    put_ok(f->st, "", "c", LATER, "x");
+    assert_int_equal(store_journal_info(f->st, &info), RD_OK);
+    assert_int_equal(info.first, 2);
+    assert_int_equal(info.last, 3);
+    assert_string_equal(journal_after(f->st, 0).data[0], "mid");
+}
+
+static void
+test_journal_tells_expiries_in_the_sweep(void **state)
+{
+    struct fixture *f = *state;
+    struct journal_seen j;
+    char buf[64];
+    uint64_t a;
+    size_t n = 0;
+
+    store_journal_config(f->st, 100, 0, journal_expired, buf);
+    a = put_ok(f->st, "", "gone", NOW - 1, "x");
+    put_ok(f->st, "", "stays", LATER, "x");
+    assert_int_equal(store_expire(f->st, NOW, 100, &n), RD_OK);
+    assert_int_equal(n, 1);
+    j = journal_after(f->st, 0);
+    assert_int_equal(j.n, 1);
+    assert_string_equal(j.data[0], "expired gone");
+    assert_int_equal(j.reg_ids[0], a);
+}
+
+static void
+test_journal_ids_survive_reopen_and_trimming(void **state)
+{
+    struct fixture *f = *state;
+    struct store_journal_info info;
+
+    store_journal_config(f->st, 1, 0, NULL, NULL);
+    stage(f->st, "one");
+    put_ok(f->st, "", "a", LATER, "x");
+    stage(f->st, "two");
+    put_ok(f->st, "", "b", LATER, "x");
+    reopen(f);
+    store_journal_config(f->st, 1, 0, NULL, NULL);
+    assert_int_equal(store_journal_info(f->st, &info), RD_OK);
+    assert_int_equal(info.first, 2);
+    assert_int_equal(info.last, 2);
+    assert_string_equal(journal_after(f->st, 1).data[0], "two");
+    stage(f->st, "three");
+    put_ok(f->st, "", "c", LATER, "x");
+    assert_int_equal(journal_after(f->st, 0).ids[0], 3);
+}
+
+static void
+test_journal_stage_rejects_a_huge_event(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(store_journal_stage(f->st, "", ((size_t)1 << 20) + 1), RD_ETOOBIG);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+        T(test_journal_appends_each_staged_write_in_order),
+        T(test_journal_drops_the_stage_of_a_failed_or_empty_write),
+        T(test_journal_trims_by_count),
+        T(test_journal_trims_by_age),
+        T(test_journal_tells_expiries_in_the_sweep),
+        T(test_journal_ids_survive_reopen_and_trimming),
+        T(test_journal_stage_rejects_a_huge_event),
         T(test_reg_get_returns_what_was_put),
         T(test_reg_find_returns_what_was_put),
         T(test_reg_find_unknown_name_is_not_found),
