@@ -11,7 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rd_internal.h"
+#include "lookup.h"
+#include "rd_block.h"
+#include "rd_limits.h"
+#include "rd_request.h"
+#include "rd_respond.h"
+#include "rd_server.h"
+#include "rd_status.h"
 
 /* An answer not asked for this long is dropped: a client fetches its blocks back to back. */
 #define B2_IDLE_MS 60000

@@ -10,7 +10,13 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "rd_internal.h"
+#include "lookup.h"
+#include "rd_conf.h"
+#include "rd_dtls.h"
+#include "rd_log.h"
+#include "rd_request.h"
+#include "rd_server.h"
+#include "rd_status.h"
 
 /* Limits of one PSK file line: libcoap and OpenSSL take identities of up to 128 bytes, and
  * no sensible key is longer than 64 bytes. */

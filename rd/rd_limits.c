@@ -6,7 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rd_internal.h"
+#include "lookup.h"
+#include "rd_conf.h"
+#include "rd_echo.h"
+#include "rd_limits.h"
+#include "rd_log.h"
+#include "rd_metrics.h"
+#include "rd_request.h"
+#include "rd_respond.h"
+#include "rd_server.h"
+#include "rd_status.h"
+#include "store.h"
 
 /* Peers tracked at once, and the slots one address may land in: a fixed table, so any number
  * of peers (forged source addresses included) costs the same memory. */

@@ -1,10 +1,30 @@
 /* Registration interface (RFC 9176 section 5): POST to the directory resource, and update
  * (5.3.1), removal (5.3.2) and reading of registration resources. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "rd_internal.h"
+#include "lookup.h"
+#include "rd_auth.h"
+#include "rd_block.h"
+#include "rd_conditional.h"
+#include "rd_conf.h"
+#include "rd_dedup.h"
+#include "rd_dtls.h"
+#include "rd_feed.h"
+#include "rd_limits.h"
+#include "rd_log.h"
+#include "rd_lookup.h"
+#include "rd_metrics.h"
+#include "rd_pages.h"
+#include "rd_rank.h"
+#include "rd_registration.h"
+#include "rd_request.h"
+#include "rd_respond.h"
+#include "rd_server.h"
+#include "rd_status.h"
+#include "store.h"
 
 /* The directory resource's path; registration resources live below it as "rd/<id>". */
 #define DIR_PATH "rd"

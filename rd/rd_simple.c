@@ -9,7 +9,22 @@
 
 #include <openssl/rand.h>
 
-#include "rd_internal.h"
+#include "lookup.h"
+#include "rd_auth.h"
+#include "rd_block.h"
+#include "rd_conf.h"
+#include "rd_dtls.h"
+#include "rd_echo.h"
+#include "rd_limits.h"
+#include "rd_log.h"
+#include "rd_metrics.h"
+#include "rd_observe.h"
+#include "rd_registration.h"
+#include "rd_request.h"
+#include "rd_respond.h"
+#include "rd_server.h"
+#include "rd_simple.h"
+#include "rd_status.h"
 
 #define SIMPLE_PATH ".well-known/rd"
 /* Fetched discovery documents kept for a retried POST (RFC 9176 section 5.1 SHOULD). */

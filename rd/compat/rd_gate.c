@@ -28,7 +28,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "rd_internal.h"
+#include "../rd_conf.h"
+#include "../rd_limits.h"
+#include "../rd_log.h"
+#include "../rd_server.h"
+#include "rd_gate.h"
+#include "rd_options.h"
+#include "rd_status.h"
 
 /* Descriptors looked at when searching for libcoap's endpoint sockets. */
 #define FD_SCAN_MAX 4096

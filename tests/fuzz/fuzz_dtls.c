@@ -19,7 +19,10 @@
 #include <openssl/ssl.h>
 
 #include "fuzz_util.h"
-#include "rd_internal.h"
+#include "rd.h"
+#include "rd_conf.h"
+#include "rd_request.h"
+#include "rd_server.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
