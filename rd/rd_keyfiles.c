@@ -9,7 +9,8 @@
 
 #include <openssl/crypto.h>
 
-#include "lookup.h"
+#include "rd_conf.h"
+#include "rd_dtls.h"
 #include "rd_keyfiles.h"
 #include "rd_log.h"
 #include "rd_status.h"

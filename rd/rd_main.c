@@ -8,7 +8,6 @@
 #include "rd.h"
 #include "rd_conf.h"
 #include "rd_log.h"
-#include "rd_server.h"
 #include "rd_status.h"
 
 /* Set by SIGINT and SIGTERM, and by SIGHUP: the only mutable globals of the program. */

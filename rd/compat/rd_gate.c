@@ -28,8 +28,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../rd_amplification.h"
 #include "../rd_conf.h"
-#include "../rd_limits.h"
 #include "../rd_log.h"
 #include "../rd_server.h"
 #include "rd_gate.h"
@@ -221,7 +221,7 @@ examine(struct rd_server *srv, int fd, struct msghdr *msg, uint8_t *buf, size_t 
         *len = n;
     }
     if (e.echo_len) {
-        rd__limits_echo_seen(srv, (const struct sockaddr *)msg->msg_name, buf + e.echo_off,
+        rd__amp_echo_seen(srv, (const struct sockaddr *)msg->msg_name, buf + e.echo_off,
                              e.echo_len);
     }
     return 1;
