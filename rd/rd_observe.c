@@ -26,6 +26,7 @@
 #include "rd_conf.h"
 #include "rd_limits.h"
 #include "rd_log.h"
+#include "rd_lookup.h"
 #include "rd_observe.h"
 #include "rd_pages.h"
 #include "rd_request.h"

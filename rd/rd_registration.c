@@ -17,7 +17,6 @@
 #include "rd_log.h"
 #include "rd_lookup.h"
 #include "rd_metrics.h"
-#include "rd_pages.h"
 #include "rd_quota.h"
 #include "rd_rank.h"
 #include "rd_registration.h"

@@ -71,7 +71,4 @@ int64_t rd__deadline(uint32_t lt);
 /** @return Monotonic milliseconds, for intervals. */
 int64_t rd__now_ms(void);
 
-/** The strong ETag value of an answer of @p len bytes (the one rd__respond_body() sends). */
-uint64_t rd__answer_etag(const char *data, size_t len);
-
 #endif

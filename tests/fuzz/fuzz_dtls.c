@@ -22,7 +22,6 @@
 #include "rd.h"
 #include "rd_conf.h"
 #include "rd_request.h"
-#include "rd_server.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

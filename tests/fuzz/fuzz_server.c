@@ -23,7 +23,6 @@
 #include "compat/rd_gate.h"
 #include "rd.h"
 #include "rd_conf.h"
-#include "rd_server.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
