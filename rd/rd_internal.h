@@ -185,6 +185,7 @@ struct rd_server {
     struct rd_b1 *b1;           /**< Block1 bodies being received (rd_block1.c) */
     struct rd_b2 *b2;           /**< answers of several blocks (rd_block2.c) */
     struct rd_observe *observe; /**< observers of lookups (rd_observe.c) */
+    struct rd_api *api;         /**< JSON API state (rd_api.c); NULL when HTTP is off */
 };
 
 /* rd_conf.c */
