@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -15,6 +17,7 @@
 #include "rd_dashboard.h"
 #include "rd_http.h"
 #include "rd_internal.h"
+#include "rd_token.h"
 
 /* Above this share of map_size the store is about to refuse writes: health says so. */
 #define HEALTH_MAP_LIMIT 0.95
@@ -65,9 +68,10 @@ rd__http_query(struct MHD_Connection *conn, struct rd_http_query *out)
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, out);
 }
 
-enum MHD_Result
-rd__http_respond(struct MHD_Connection *conn, unsigned status, const char *type, void *body,
-                 size_t len, int owned)
+/* Queue an answer with the listener's security headers and @p hname: @p hvalue when not NULL. */
+static enum MHD_Result
+respond_with(struct MHD_Connection *conn, unsigned status, const char *type, void *body,
+             size_t len, int owned, const char *hname, const char *hvalue)
 {
     struct MHD_Response *r;
     enum MHD_Result ret;
@@ -88,9 +92,19 @@ rd__http_respond(struct MHD_Connection *conn, unsigned status, const char *type,
     MHD_add_response_header(r, "Content-Security-Policy",
                             "default-src 'none'; script-src 'self'; style-src 'self'; "
                             "connect-src 'self'; img-src 'self'; frame-ancestors 'none'");
+    if (hname) {
+        MHD_add_response_header(r, hname, hvalue);
+    }
     ret = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+enum MHD_Result
+rd__http_respond(struct MHD_Connection *conn, unsigned status, const char *type, void *body,
+                 size_t len, int owned)
+{
+    return respond_with(conn, status, type, body, len, owned, NULL, NULL);
 }
 
 static enum MHD_Result
@@ -174,6 +188,32 @@ metrics(struct rd_server *srv, struct MHD_Connection *conn)
                             buf.len, 1);
 }
 
+/* With http_token_file, the directory's contents and the figures need a token; health (for
+ * probes) and the dashboard's static files (which carry no data) do not. */
+static int
+needs_token(const struct rd_server *srv, const char *url)
+{
+    return srv->tokens && (strncmp(url, "/api/", 5) == 0 || strcmp(url, "/metrics") == 0);
+}
+
+/* 401 with the challenge of RFC 6750 section 3. */
+static enum MHD_Result
+unauthorized(struct MHD_Connection *conn, const char *given)
+{
+    static const char missing[] = "{\"error\":\"a bearer token is required\"}";
+    static const char wrong[] = "{\"error\":\"unknown bearer token\"}";
+
+    if (given) {
+        return respond_with(conn, MHD_HTTP_UNAUTHORIZED, "application/json",
+                            (void *)(uintptr_t)wrong, sizeof(wrong) - 1, 0,
+                            MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                            "Bearer realm=\"core-rd\", error=\"invalid_token\"");
+    }
+    return respond_with(conn, MHD_HTTP_UNAUTHORIZED, "application/json",
+                        (void *)(uintptr_t)missing, sizeof(missing) - 1, 0,
+                        MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"core-rd\"");
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
            const char *version, const char *upload_data, size_t *upload_data_size, void **req_cls)
@@ -192,11 +232,18 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         *upload_data_size = 0;
         return MHD_YES;
     }
-    /* HTTP has no authentication here: an operator who asked for authenticated lookups gets no
-     * unauthenticated read path through this listener either, only the health check. */
-    if (srv->conf.sec.lookup_authenticated && strcmp(url, "/health") != 0) {
+    /* Without tokens HTTP has no authentication: an operator who asked for authenticated
+     * lookups gets no unauthenticated read path through this listener either, only the health
+     * check. With them, a bearer token is the listener's authentication. */
+    if (srv->conf.sec.lookup_authenticated && !srv->tokens && strcmp(url, "/health") != 0) {
         return respond_text(conn, MHD_HTTP_FORBIDDEN,
                             "lookup_access authenticated: HTTP serves /health only\n");
+    }
+    if (needs_token(srv, url) &&
+        !rd__tokens_accept(srv->tokens, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                                    MHD_HTTP_HEADER_AUTHORIZATION))) {
+        return unauthorized(conn, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                              MHD_HTTP_HEADER_AUTHORIZATION));
     }
     if (strcmp(url, "/metrics") == 0) {
         return metrics(srv, conn);
@@ -350,6 +397,23 @@ resolve(const char *spec, struct addrinfo **res)
     return getaddrinfo(host, colon + 1, &hints, res) == 0 ? RD_OK : RD_EINVAL;
 }
 
+/* 127.0.0.0/8, ::1 or an IPv4-mapped 127.0.0.0/8. */
+static int
+is_loopback(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+
+        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    return 0;
+}
+
 int
 rd__http_init(struct rd_server *srv)
 {
@@ -363,6 +427,19 @@ rd__http_init(struct rd_server *srv)
     }
     if (resolve(spec, &res)) {
         rd__log(srv, RD_LOG_ERROR, "http_listen %s: expected numeric HOST:PORT", spec);
+        return RD_EINVAL;
+    }
+    if (!is_loopback(res->ai_addr) &&
+        !(srv->conf.http_token_file && srv->conf.http_token_file[0])) {
+        rd__log(srv, RD_LOG_ERROR,
+                "http_listen %s: not a loopback address, and without http_token_file anyone who "
+                "reaches it reads the directory: set http_token_file or listen on loopback",
+                spec);
+        freeaddrinfo(res);
+        return RD_EINVAL;
+    }
+    if (rd__token_init(srv)) {
+        freeaddrinfo(res);
         return RD_EINVAL;
     }
     if (res->ai_family == AF_INET6) {

@@ -147,6 +147,7 @@ struct rd_conf {
     struct rd_limits_conf limits;
     size_t observe_max;            /**< observers of lookups in all */
     size_t observe_max_per_source; /**< observers of lookups from one address */
+    char *http_token_file; /**< bearer tokens of the HTTP listener, one a line; NULL: none */
 };
 
 /** The running server. Owned by rd_server_new()/rd_server_free(). */
@@ -186,6 +187,7 @@ struct rd_server {
     struct rd_b2 *b2;           /**< answers of several blocks (rd_block2.c) */
     struct rd_observe *observe; /**< observers of lookups (rd_observe.c) */
     struct rd_api *api;         /**< JSON API state (rd_api.c); NULL when HTTP is off */
+    struct rd_tokens *tokens;   /**< HTTP bearer tokens (rd_token.c); NULL: none needed */
 };
 
 /* rd_conf.c */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "rd_internal.h"
+#include "rd_token.h"
 
 /* Registrations collected per transaction, and the time one sweep may take before the loop
  * serves requests again: a mass expiry is collected in bounded steps between requests, so it
@@ -512,6 +513,7 @@ rd_server_reload(struct rd_server *srv, const struct rd_conf *conf)
     rd__log(srv, RD_LOG_INFO, "reloading configuration");
     rd__log_reload(srv, conf);
     rd__dtls_reload(srv, conf);
+    rd__token_reload(srv, conf);
 }
 
 void
@@ -521,6 +523,7 @@ rd_server_free(struct rd_server *srv)
         return;
     }
     rd__http_cleanup(srv);
+    rd__token_cleanup(srv);
     rd__simple_cleanup(srv);
     rd__observe_cleanup(srv);
     rd__gate_remove(srv);

@@ -98,6 +98,82 @@ test_api_lookups_agree_with_coap() {
     stop_rd
 }
 
+# tokens FILE TOKEN...: a token file (mode 600) with a comment and these tokens.
+tokens() {
+    local f=$1
+    shift
+    printf '# operators\n' >"$f"
+    printf '%s\n' "$@" >>"$f"
+    chmod 600 "$f"
+}
+
+test_api_needs_a_token_when_tokens_are_set() {
+    fresh_data
+    tokens "$WORK/http.tokens" s3cret-1 other.token
+    conf 'lifetime_min 1' 'expiry_grace 0' "http_token_file $WORK/http.tokens"
+    start_rd_http -c "$WORK/core-rd.conf"
+    HTTP_TOKEN=s3cret-1 populate
+    # Every documented path: 401 with the challenge without a token or with a wrong one, the
+    # same answers as before with one; /health needs none.
+    "$PYTHON" "$VALIDATE" "$DOC" "$HPORT" other.token >"$WORK/validate.out" 2>&1
+    expect_eq "validate.py with a token" 0 $?
+    expect_match "validate.py checked" 'api: [1-9][0-9]* passed, 0 failed' \
+        "$(tail -n 1 "$WORK/validate.out")"
+    grep '^FAIL' "$WORK/validate.out"
+    http GET /api/stats
+    expect_eq "no token: 401" 401 "$HTTP_STATUS"
+    expect_match "no token: the challenge" 'WWW-Authenticate: Bearer realm="core-rd"' "$HTTP_HEADERS"
+    expect_eq "no token: a JSON error" '{"error":"a bearer token is required"}' "$HTTP_BODY"
+    http GET /
+    expect_eq "the dashboard's page needs none" 200 "$HTTP_STATUS"
+    http GET /health
+    expect_eq "health needs none" 200 "$HTTP_STATUS"
+    HTTP_TOKEN=s3cret-1 http GET /metrics
+    expect_eq "metrics with a token" 200 "$HTTP_STATUS"
+    # SIGHUP reads the file again: the old token stops working, the new one works.
+    tokens "$WORK/http.tokens" rotated-2
+    kill -HUP "$RD_PID"
+    wait_until 10 token_is 401 s3cret-1 || fail "the old token still works after SIGHUP"
+    HTTP_TOKEN=rotated-2 http GET /api/stats
+    expect_eq "reloaded: the new token works" 200 "$HTTP_STATUS"
+    # A broken file on reload leaves the tokens as they were.
+    printf 'not a token\n' >"$WORK/http.tokens"
+    kill -HUP "$RD_PID"
+    wait_logged "http_token_file $WORK/http.tokens:1: not a bearer token" ||
+        fail "the broken file is not reported"
+    HTTP_TOKEN=rotated-2 http GET /api/stats
+    expect_eq "broken file: the tokens stay" 200 "$HTTP_STATUS"
+    stop_rd
+}
+token_is() {
+    HTTP_TOKEN=$2 http GET /api/stats
+    [ "$HTTP_STATUS" = "$1" ]
+}
+
+test_http_listen_off_loopback_needs_tokens() {
+    fresh_data
+    "$RD" -l 127.0.0.1:0 -H 0.0.0.0:0 -d "$WORK/data" 2>"$WORK/refused.log" &
+    local pid=$!
+    wait_until 10 gone "$pid"
+    wait "$pid"
+    expect_ne "no tokens, not loopback: start fails" 0 $?
+    expect_match "and says why" 'http_listen 0\.0\.0\.0:0: not a loopback address.*set http_token_file' \
+        "$(cat "$WORK/refused.log")"
+    # With tokens it binds every address; this test still only talks to 127.0.0.1.
+    tokens "$WORK/http.tokens" wide-1
+    conf "http_token_file $WORK/http.tokens"
+    start_rd_with 'http listening on 0.0.0.0:{HPORT}' -l '127.0.0.1:{PORT}' -H '0.0.0.0:{HPORT}' \
+        -d "$WORK/data" -c "$WORK/core-rd.conf"
+    HTTP_TOKEN=wide-1 http GET /api/endpoints
+    expect_eq "tokens, any address: served" 200 "$HTTP_STATUS"
+    http GET /api/endpoints
+    expect_eq "tokens, any address: 401 without" 401 "$HTTP_STATUS"
+    stop_rd
+}
+gone() { ! kill -0 "$1" 2>/dev/null; }
+
 run_test test_api_answers_match_the_document
 run_test test_api_lookups_agree_with_coap
+run_test test_api_needs_a_token_when_tokens_are_set
+run_test test_http_listen_off_loopback_needs_tokens
 summary api
