@@ -172,6 +172,8 @@ const struct rd_conf_directive rd_conf_directives[] = {
          "change feed events kept in the journal at most"),
     UINT("feed_retain_seconds", feed_retain_seconds, 0, UINT32_MAX, "seconds (0: no age limit)",
          "604800", "age of the oldest change feed event kept"),
+    UINT("feed_keepalive", feed_keepalive, 0, 3600, "seconds (0: off)", "15",
+         "seconds between keepalive comments to an idle change feed subscriber; 0: none"),
     FLAG("simple_echo", simple_echo, "off",
          "verify the requester's address with Echo before fetching"),
     UINT("simple_fetches", simple_fetches, 1, 4096, "a count", "64",

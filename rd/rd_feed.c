@@ -10,6 +10,7 @@
 #include <microhttpd.h>
 
 #include "rd_internal.h"
+#include "rd_keepalive.h"
 
 /* Bytes queued for one subscriber before it is cut off: a slow reader costs this much memory
  * at most, and never delays a registration. */
@@ -58,6 +59,7 @@ struct feed_sub {
     size_t cap;
     int suspended; /**< libmicrohttpd waits for us to resume it */
     int cut;       /**< ends once its queue is written */
+    int64_t sent_ms; /**< monotonic time bytes were last queued for it */
 };
 
 struct rd_feed {
@@ -68,6 +70,7 @@ struct rd_feed {
     size_t stage_cap;
     int kick;         /**< a subscriber was resumed: the loop must not sleep */
     uint64_t cutoffs; /**< subscribers cut off for being slow */
+    int64_t keepalive_ms; /**< when the subscribers were last looked at for keepalives */
 };
 
 /* A decoded journal event. */
@@ -481,6 +484,7 @@ sub_queue(struct feed_sub *sub, const char *text, size_t len)
     }
     memcpy(sub->buf + sub->len, text, len);
     sub->len += len;
+    sub->sent_ms = rd__now_ms();
 }
 
 static void
@@ -838,6 +842,25 @@ rd__feed_subscribe(struct rd_server *srv, struct MHD_Connection *conn,
     }
     MHD_destroy_response(r);
     return RD_OK;
+}
+
+void
+rd__feed_keepalive(struct rd_server *srv, int64_t now_ms)
+{
+    int64_t every_ms = (int64_t)srv->conf.feed_keepalive * 1000;
+    struct rd_feed *feed = srv->feed;
+
+    if (!feed || !every_ms || now_ms - feed->keepalive_ms < 1000) {
+        return;
+    }
+    feed->keepalive_ms = now_ms;
+    for (struct feed_sub *s = feed->subs; s; s = s->next) {
+        /* Only an idle one: a subscriber with bytes queued is being written to anyway. */
+        if (!s->cut && s->len == s->off && now_ms - s->sent_ms >= every_ms) {
+            sub_queue(s, RD_FEED_KEEPALIVE, sizeof(RD_FEED_KEEPALIVE) - 1);
+            sub_wake(s);
+        }
+    }
 }
 
 int

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "rd_internal.h"
+#include "rd_keepalive.h"
 #include "rd_token.h"
 
 /* Registrations collected per transaction, and the time one sweep may take before the loop
@@ -451,6 +452,7 @@ housekeeping(struct rd_server *srv)
     rd__block2_tick(srv, now_ms);
     rd__lookup_notify(srv, now, now_ms);
     rd__metrics_tick(srv, now);
+    rd__feed_keepalive(srv, now_ms);
     if (now != srv->last_sweep || srv->sweep_pending) {
         srv->last_sweep = now;
         sweep(srv, now);
