@@ -29,17 +29,6 @@ struct rd_api {
     uint64_t total;
 };
 
-static json_t *
-attrs_json(const struct lookup_attr *attrs, size_t n)
-{
-    json_t *a = json_array();
-
-    for (size_t i = 0; a && i < n; i++) {
-        json_array_append_new(a, json_pack("[s, s?]", attrs[i].name, attrs[i].value));
-    }
-    return a;
-}
-
 /* The target of link @p i resolved against the registration's base (as it is when it cannot). */
 static void
 resolved(const struct lookup_regview *v, size_t i, char *uri, size_t size)
@@ -64,7 +53,7 @@ endpoint_json(const struct lookup_regview *v, int64_t expires_at, int64_t now)
 
         resolved(v, i, uri, sizeof(uri));
         json_array_append_new(
-            links, json_pack("{s:s, s:o}", "href", uri, "attrs", attrs_json(l->attrs, l->nattrs)));
+            links, json_pack("{s:s, s:o}", "href", uri, "attrs", rd__http_attrs_json(l->attrs, l->nattrs)));
     }
     /* The deadline is the last registration or refresh plus the lifetime. */
     return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:o}", "href", v->href, "ep",
@@ -72,7 +61,7 @@ endpoint_json(const struct lookup_regview *v, int64_t expires_at, int64_t now)
                      "expires_in", (json_int_t)(expires_at - now), "expires_at",
                      (json_int_t)expires_at, "refreshed_at",
                      (json_int_t)(expires_at - (int64_t)v->rec->lt), "attrs",
-                     attrs_json(v->rec->attrs, v->rec->nattrs), "links", links);
+                     rd__http_attrs_json(v->rec->attrs, v->rec->nattrs), "links", links);
 }
 
 /* One resource of a resource lookup: the link, resolved, with its registration. */
@@ -84,7 +73,7 @@ resource_json(const struct lookup_regview *v, size_t i)
 
     resolved(v, i, uri, sizeof(uri));
     return json_pack("{s:s, s:o, s:s, s:s, s:s, s:s}", "href", uri, "attrs",
-                     attrs_json(l->attrs, l->nattrs), "ep", v->ep, "d", v->d, "location", v->href,
+                     rd__http_attrs_json(l->attrs, l->nattrs), "ep", v->ep, "d", v->d, "location", v->href,
                      "base", v->rec->base);
 }
 
@@ -171,56 +160,28 @@ api_lookup(struct rd_server *srv, struct MHD_Connection *conn, enum lookup_kind 
                                    page.list));
 }
 
-struct one {
-    json_t *obj;
-    int64_t now;
-};
-
-/* store_reg_fn: the registration asked for, as JSON. */
-static int
-one_visit(void *arg, const struct store_reg *reg)
-{
-    struct one *one = arg;
-    struct lookup_reg rec;
-    struct lookup_regview view;
-    char id[RD_ID_SIZE];
-    char href[RD_ID_SIZE + 8];
-
-    if (lookup_reg_decode(&rec, reg->data, reg->data_len)) {
-        return 0;
-    }
-    rd__id_format(reg->id, id);
-    snprintf(href, sizeof(href), "/rd/%s", id);
-    view.ep = reg->ep;
-    view.d = reg->d;
-    view.href = href;
-    view.rec = &rec;
-    one->obj = endpoint_json(&view, reg->expires_at, one->now);
-    lookup_reg_cleanup(&rec);
-    return 0;
-}
-
 /* GET /api/endpoints/<location>, e.g. /api/endpoints/rd/4f2kq9xa: one live registration. */
 static enum MHD_Result
 api_endpoint(struct rd_server *srv, struct MHD_Connection *conn, const char *location)
 {
-    struct one one = { NULL, rd__now() };
+    struct rd_lookup_reg reg;
+    int64_t now = rd__now();
     uint64_t id;
-    int rc;
+    json_t *obj;
 
     if (strncmp(location, "rd/", 3) != 0 || rd__id_parse(location + 3, strlen(location + 3), &id)) {
         return rd__http_error(conn, MHD_HTTP_NOT_FOUND,
                               "no registration at that location: expected rd/<id>");
     }
-    rc = store_reg_get(srv->store, id, one.now, 0, one_visit, &one);
-    if (rc == RD_ENOTFOUND || (rc == RD_OK && !one.obj)) {
-        return rd__http_error(conn, MHD_HTTP_NOT_FOUND, "no registration at that location");
-    }
-    if (rc) {
-        json_decref(one.obj);
+    if (rd__lookup_get(srv, id, now, &reg)) {
         return rd__http_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "store unavailable");
     }
-    return rd__http_json(conn, MHD_HTTP_OK, one.obj);
+    if (!reg.present) {
+        return rd__http_error(conn, MHD_HTTP_NOT_FOUND, "no registration at that location");
+    }
+    obj = endpoint_json(&reg.view, reg.expires_at, now);
+    rd__lookup_reg_cleanup(&reg);
+    return rd__http_json(conn, MHD_HTTP_OK, obj);
 }
 
 static void

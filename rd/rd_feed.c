@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "rd_http.h"
 #include "rd_internal.h"
 #include "rd_keepalive.h"
 
@@ -359,17 +360,6 @@ event_cleanup(struct feed_event *e)
     e->text = NULL;
 }
 
-static json_t *
-attrs_json(const struct lookup_attr *attrs, size_t n)
-{
-    json_t *a = json_array();
-
-    for (size_t i = 0; a && i < n; i++) {
-        json_array_append_new(a, json_pack("[s, s?]", attrs[i].name, attrs[i].value));
-    }
-    return a;
-}
-
 /* The SSE lines of @p e: id, event and one data line of JSON (jansson escapes every string and
  * leaves no newline in it). */
 static int
@@ -407,11 +397,11 @@ event_render(struct feed_event *e)
             const struct lookup_link *l = &e->rec.links[i];
 
             json_array_append_new(links, json_pack("{s:s, s:o}", "href", l->target, "attrs",
-                                                   attrs_json(l->attrs, l->nattrs)));
+                                                   rd__http_attrs_json(l->attrs, l->nattrs)));
         }
         json_object_set_new(obj, "base", json_string(e->rec.base));
         json_object_set_new(obj, "lt", json_integer((json_int_t)e->rec.lt));
-        json_object_set_new(obj, "attrs", attrs_json(e->rec.attrs, e->rec.nattrs));
+        json_object_set_new(obj, "attrs", rd__http_attrs_json(e->rec.attrs, e->rec.nattrs));
         json_object_set_new(obj, "links", links);
     }
     json = json_dumps(obj, JSON_COMPACT);

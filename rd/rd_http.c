@@ -126,6 +126,17 @@ rd__http_json(struct MHD_Connection *conn, unsigned status, json_t *obj)
     return rd__http_respond(conn, status, "application/json", s, strlen(s), 1);
 }
 
+json_t *
+rd__http_attrs_json(const struct lookup_attr *attrs, size_t n)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; a && i < n; i++) {
+        json_array_append_new(a, json_pack("[s, s?]", attrs[i].name, attrs[i].value));
+    }
+    return a;
+}
+
 enum MHD_Result
 rd__http_error(struct MHD_Connection *conn, unsigned status, const char *msg)
 {

@@ -38,4 +38,8 @@ enum MHD_Result rd__http_json(struct MHD_Connection *conn, unsigned status, json
 /** Answer @p status with the JSON error object {"error": @p msg} (@p msg borrowed). */
 enum MHD_Result rd__http_error(struct MHD_Connection *conn, unsigned status, const char *msg);
 
+/** Attributes as the API shows them: an array of [name, value] pairs, value null for an
+ * attribute without one. @return a new reference; NULL when out of memory. */
+json_t *rd__http_attrs_json(const struct lookup_attr *attrs, size_t n);
+
 #endif

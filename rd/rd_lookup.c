@@ -133,6 +133,18 @@ separate(struct lookup_run *run)
     return run->written++ ? lookup_buf_append(run->out, ",", 1) : RD_OK;
 }
 
+/* A run of lookup @p q of @p kind for a client on interface @p link, with nothing done yet. */
+static void
+run_start(struct lookup_run *run, struct rd_server *srv, enum lookup_kind kind, uint32_t link,
+          const struct lookup_query *q)
+{
+    memset(run, 0, sizeof(*run));
+    run->srv = srv;
+    run->q = q;
+    run->kind = kind;
+    run->link = link;
+}
+
 /* Write one match on the page: link-format, or whatever the walk's emitter makes of it. */
 static int
 put(struct lookup_run *run, const struct lookup_regview *view, size_t i)
@@ -337,11 +349,7 @@ rd__lookup_answer(struct rd_server *srv, enum lookup_kind kind, uint32_t link,
     } else {
         keep = 0;
     }
-    memset(&run, 0, sizeof(run));
-    run.srv = srv;
-    run.q = q;
-    run.kind = kind;
-    run.link = link;
+    run_start(&run, srv, kind, link, q);
     run.out = buf;
     run.skip = q->has_count ? (uint64_t)q->page * q->count : 0;
     run.left = q->has_count ? q->count : UINT64_MAX;
@@ -365,10 +373,7 @@ rd__lookup_walk(struct rd_server *srv, enum lookup_kind kind, const struct looku
     struct lookup_run run;
     int rc;
 
-    memset(&run, 0, sizeof(run));
-    run.srv = srv;
-    run.q = q;
-    run.kind = kind;
+    run_start(&run, srv, kind, 0, q);
     run.emit = emit;
     run.emit_arg = arg;
     run.count_all = walk->count_all;
@@ -432,11 +437,7 @@ rd__lookup_answer_slice(struct rd_server *srv, enum lookup_kind kind, uint32_t l
         *done = rc == RD_OK;
         return rc;
     }
-    memset(&run, 0, sizeof(run));
-    run.srv = srv;
-    run.q = q;
-    run.kind = kind;
-    run.link = link;
+    run_start(&run, srv, kind, link, q);
     run.out = &p->buf;
     run.skip = p->skip;
     run.left = p->left;
@@ -592,6 +593,16 @@ load_cb(void *arg, const struct store_reg *reg)
     r->view.rec = &r->rec;
     r->present = 1;
     return 0;
+}
+
+int
+rd__lookup_get(struct rd_server *srv, uint64_t id, int64_t now, struct rd_lookup_reg *out)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = store_reg_get(srv->store, id, now, 0, load_cb, out);
+    return rc == RD_ENOTFOUND ? RD_OK : rc;
 }
 
 void

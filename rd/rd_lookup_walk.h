@@ -10,6 +10,7 @@
 #include "lookup.h"
 
 struct rd_server;
+struct rd_lookup_reg;
 
 /**
  * Called for each match on the page, in the order rd-lookup would list it. @p view and what it
@@ -37,5 +38,12 @@ struct rd_lookup_walk {
  */
 int rd__lookup_walk(struct rd_server *srv, enum lookup_kind kind, const struct lookup_query *q,
                     rd_lookup_emit_fn emit, void *arg, struct rd_lookup_walk *walk);
+
+/** A live registration by @p id (not expired at @p now), into @p out; out->present says whether
+ * it was found. Release with rd__lookup_reg_cleanup().
+ *
+ * @return RD_OK (found or not); RD_ESTORE.
+ */
+int rd__lookup_get(struct rd_server *srv, uint64_t id, int64_t now, struct rd_lookup_reg *out);
 
 #endif
