@@ -210,6 +210,9 @@ rd__token_reload(struct rd_server *srv, const struct rd_conf *conf)
     const char *path = conf->http_token_file;
     struct rd_tokens *fresh = NULL;
 
+    if (!srv->http) {
+        return;
+    }
     /* Turning tokens on or off changes what the listener may bind: only a restart does that. */
     if (!srv->tokens || !path || !path[0]) {
         if (!srv->tokens != !(path && path[0])) {
