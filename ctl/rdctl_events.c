@@ -27,14 +27,14 @@
 /* One connection's parse state and what the whole run has seen. */
 struct feed {
     const struct rdctl_opts *o;
-    char *token; /* bearer token, or NULL */
-    int64_t last_id;  /* last event id seen, -1: none yet */
-    unsigned events;  /* events printed */
-    unsigned max;     /* stop after this many; 0: no limit */
-    time_t deadline;  /* stop then; 0: never */
-    char *line;       /* the line being read */
+    char *token;     /* bearer token, or NULL */
+    int64_t last_id; /* last event id seen, -1: none yet */
+    unsigned events; /* events printed */
+    unsigned max;    /* stop after this many; 0: no limit */
+    time_t deadline; /* stop then; 0: never */
+    char *line;      /* the line being read */
     size_t line_len;
-    char id[32];      /* fields of the event being read */
+    char id[32]; /* fields of the event being read */
     char kind[32];
     char *data;
 };
@@ -338,8 +338,8 @@ follow(struct feed *f, const char *host, const char *port, const char *path)
         return NO_ROUTE;
     }
     n = snprintf(req, sizeof(req),
-                 "GET %s HTTP/1.0\r\nHost: %s\r\nAccept: text/event-stream\r\n%s%s%s", path,
-                 host, f->token ? "Authorization: Bearer " : "", f->token ? f->token : "",
+                 "GET %s HTTP/1.0\r\nHost: %s\r\nAccept: text/event-stream\r\n%s%s%s", path, host,
+                 f->token ? "Authorization: Bearer " : "", f->token ? f->token : "",
                  f->token ? "\r\n" : "");
     if (f->last_id >= 0 && n > 0 && (size_t)n < sizeof(req)) {
         n += snprintf(req + n, sizeof(req) - (size_t)n, "Last-Event-ID: %lld\r\n",

@@ -52,8 +52,8 @@ endpoint_json(const struct lookup_regview *v, int64_t expires_at, int64_t now)
         const struct lookup_link *l = &v->rec->links[i];
 
         resolved(v, i, uri, sizeof(uri));
-        json_array_append_new(
-            links, json_pack("{s:s, s:o}", "href", uri, "attrs", rd__http_attrs_json(l->attrs, l->nattrs)));
+        json_array_append_new(links, json_pack("{s:s, s:o}", "href", uri, "attrs",
+                                               rd__http_attrs_json(l->attrs, l->nattrs)));
     }
     /* The deadline is the last registration or refresh plus the lifetime. */
     return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:o}", "href", v->href, "ep",
@@ -73,8 +73,8 @@ resource_json(const struct lookup_regview *v, size_t i)
 
     resolved(v, i, uri, sizeof(uri));
     return json_pack("{s:s, s:o, s:s, s:s, s:s, s:s}", "href", uri, "attrs",
-                     rd__http_attrs_json(l->attrs, l->nattrs), "ep", v->ep, "d", v->d, "location", v->href,
-                     "base", v->rec->base);
+                     rd__http_attrs_json(l->attrs, l->nattrs), "ep", v->ep, "d", v->d, "location",
+                     v->href, "base", v->rec->base);
 }
 
 struct api_page {
@@ -133,16 +133,15 @@ api_lookup(struct rd_server *srv, struct MHD_Connection *conn, enum lookup_kind 
     walk.all_links = 1;
     /* The total holds while no registration changed and no deadline passed. */
     known = rd__lookup_key(kind, 0, qc.q, qc.n, 0, &key) == RD_OK;
-    walk.count_all = !(known && cached->valid && cached->gen == srv->lookup_gen &&
-                       page.now < srv->next_expiry && cached->key.len == key.len &&
-                       memcmp(cached->key.text, key.text, key.len) == 0);
+    walk.count_all =
+        !(known && cached->valid && cached->gen == srv->lookup_gen && page.now < srv->next_expiry &&
+          cached->key.len == key.len && memcmp(cached->key.text, key.text, key.len) == 0);
     rc = page.list ? rd__lookup_walk(srv, kind, &q, emit, &page, &walk) : RD_ENOMEM;
     if (rc) {
         json_decref(page.list);
-        return rd__http_error(conn,
-                              rc == RD_ENOMEM ? MHD_HTTP_INTERNAL_SERVER_ERROR
-                                              : MHD_HTTP_SERVICE_UNAVAILABLE,
-                              rc == RD_ENOMEM ? "out of memory" : "store unavailable");
+        return rd__http_error(
+            conn, rc == RD_ENOMEM ? MHD_HTTP_INTERNAL_SERVER_ERROR : MHD_HTTP_SERVICE_UNAVAILABLE,
+            rc == RD_ENOMEM ? "out of memory" : "store unavailable");
     }
     if (!walk.count_all) {
         walk.total = cached->total;
@@ -156,8 +155,7 @@ api_lookup(struct rd_server *srv, struct MHD_Connection *conn, enum lookup_kind 
                          json_pack("{s:I, s:I, s:I, s:I, s:o}", "now", (json_int_t)page.now,
                                    "total", (json_int_t)walk.total, "page", (json_int_t)q.page,
                                    "count", (json_int_t)q.count,
-                                   kind == LOOKUP_KIND_EP ? "endpoints" : "resources",
-                                   page.list));
+                                   kind == LOOKUP_KIND_EP ? "endpoints" : "resources", page.list));
 }
 
 /* GET /api/endpoints/<location>, e.g. /api/endpoints/rd/4f2kq9xa: one live registration. */

@@ -22,7 +22,6 @@ void rd__api_cleanup(struct rd_server *srv);
  *
  * @return libmicrohttpd's result for the request handler.
  */
-enum MHD_Result rd__api_serve(struct rd_server *srv, struct MHD_Connection *conn,
-                              const char *url);
+enum MHD_Result rd__api_serve(struct rd_server *srv, struct MHD_Connection *conn, const char *url);
 
 #endif

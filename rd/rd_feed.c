@@ -58,8 +58,8 @@ struct feed_sub {
     size_t off;
     size_t len;
     size_t cap;
-    int suspended; /**< libmicrohttpd waits for us to resume it */
-    int cut;       /**< ends once its queue is written */
+    int suspended;   /**< libmicrohttpd waits for us to resume it */
+    int cut;         /**< ends once its queue is written */
     int64_t sent_ms; /**< monotonic time bytes were last queued for it */
 };
 
@@ -69,8 +69,8 @@ struct rd_feed {
     uint64_t pushed; /**< id of the last event handed to caught-up subscribers */
     char *stage;     /**< bytes built for store_journal_stage() and the expiry callback */
     size_t stage_cap;
-    int kick;         /**< a subscriber was resumed: the loop must not sleep */
-    uint64_t cutoffs; /**< subscribers cut off for being slow */
+    int kick;             /**< a subscriber was resumed: the loop must not sleep */
+    uint64_t cutoffs;     /**< subscribers cut off for being slow */
     int64_t keepalive_ms; /**< when the subscribers were last looked at for keepalives */
 };
 

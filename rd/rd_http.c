@@ -1,14 +1,14 @@
 /* The HTTP listener for operators: Prometheus metrics, health, a JSON view of the directory and
  * the read-only dashboard. libmicrohttpd runs inside the server's own loop, without threads. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -70,8 +70,8 @@ rd__http_query(struct MHD_Connection *conn, struct rd_http_query *out)
 
 /* Queue an answer with the listener's security headers and @p hname: @p hvalue when not NULL. */
 static enum MHD_Result
-respond_with(struct MHD_Connection *conn, unsigned status, const char *type, void *body,
-             size_t len, int owned, const char *hname, const char *hvalue)
+respond_with(struct MHD_Connection *conn, unsigned status, const char *type, void *body, size_t len,
+             int owned, const char *hname, const char *hvalue)
 {
     struct MHD_Response *r;
     enum MHD_Result ret;
@@ -110,8 +110,8 @@ rd__http_respond(struct MHD_Connection *conn, unsigned status, const char *type,
 static enum MHD_Result
 respond_text(struct MHD_Connection *conn, unsigned status, const char *text)
 {
-    return rd__http_respond(conn, status, "text/plain; charset=utf-8", (void *)(uintptr_t)text, strlen(text),
-                   0);
+    return rd__http_respond(conn, status, "text/plain; charset=utf-8", (void *)(uintptr_t)text,
+                            strlen(text), 0);
 }
 
 enum MHD_Result
@@ -207,6 +207,20 @@ needs_token(const struct rd_server *srv, const char *url)
     return srv->tokens && (strncmp(url, "/api/", 5) == 0 || strcmp(url, "/metrics") == 0);
 }
 
+/* An error: JSON under /api/ (the API's one form of error), a line of text elsewhere. */
+static enum MHD_Result
+refuse(struct MHD_Connection *conn, const char *url, unsigned status, const char *msg)
+{
+    char line[128];
+
+    if (strncmp(url, "/api/", 5) == 0) {
+        return rd__http_error(conn, status, msg);
+    }
+    snprintf(line, sizeof(line), "%s\n", msg);
+    return rd__http_respond(conn, status, "text/plain; charset=utf-8", strdup(line), strlen(line),
+                            1);
+}
+
 /* 401 with the challenge of RFC 6750 section 3. */
 static enum MHD_Result
 unauthorized(struct MHD_Connection *conn, const char *given)
@@ -220,9 +234,9 @@ unauthorized(struct MHD_Connection *conn, const char *given)
                             MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                             "Bearer realm=\"core-rd\", error=\"invalid_token\"");
     }
-    return respond_with(conn, MHD_HTTP_UNAUTHORIZED, "application/json",
-                        (void *)(uintptr_t)missing, sizeof(missing) - 1, 0,
-                        MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"core-rd\"");
+    return respond_with(conn, MHD_HTTP_UNAUTHORIZED, "application/json", (void *)(uintptr_t)missing,
+                        sizeof(missing) - 1, 0, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                        "Bearer realm=\"core-rd\"");
 }
 
 static enum MHD_Result
@@ -237,7 +251,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     (void)req_cls;
     rd__metrics_http(srv);
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
-        return respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "read-only: GET only\n");
+        return refuse(conn, url, MHD_HTTP_METHOD_NOT_ALLOWED, "read-only: GET only");
     }
     if (*upload_data_size) {
         *upload_data_size = 0;
@@ -247,12 +261,13 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
      * lookups gets no unauthenticated read path through this listener either, only the health
      * check. With them, a bearer token is the listener's authentication. */
     if (srv->conf.sec.lookup_authenticated && !srv->tokens && strcmp(url, "/health") != 0) {
-        return respond_text(conn, MHD_HTTP_FORBIDDEN,
-                            "lookup_access authenticated: HTTP serves /health only\n");
+        return refuse(conn, url, MHD_HTTP_FORBIDDEN,
+                      "lookup_access authenticated: HTTP serves /health only");
     }
     if (needs_token(srv, url) &&
-        !rd__tokens_accept(srv->tokens, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                                    MHD_HTTP_HEADER_AUTHORIZATION))) {
+        !rd__tokens_accept(
+            srv->tokens,
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION))) {
         return unauthorized(conn, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                               MHD_HTTP_HEADER_AUTHORIZATION));
     }

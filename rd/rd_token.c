@@ -55,8 +55,8 @@ add(struct rd_tokens *t, const char *tok, size_t len)
 }
 
 int
-rd__tokens_parse(const char *buf, size_t len, const char *name, struct rd_tokens **out,
-                 char *err, size_t err_size)
+rd__tokens_parse(const char *buf, size_t len, const char *name, struct rd_tokens **out, char *err,
+                 size_t err_size)
 {
     struct rd_tokens *t = calloc(1, sizeof(*t));
     size_t pos = 0;
@@ -88,8 +88,7 @@ rd__tokens_parse(const char *buf, size_t len, const char *name, struct rd_tokens
             rc = RD_EINVAL;
         } else if (!b64token(buf + a, b - a)) {
             snprintf(err, err_size,
-                     "%s:%u: not a bearer token (letters, digits and -._~+/ then '=')", name,
-                     line);
+                     "%s:%u: not a bearer token (letters, digits and -._~+/ then '=')", name, line);
             rc = RD_EINVAL;
         } else {
             rc = add(t, buf + a, b - a);
@@ -216,8 +215,9 @@ rd__token_reload(struct rd_server *srv, const struct rd_conf *conf)
     /* Turning tokens on or off changes what the listener may bind: only a restart does that. */
     if (!srv->tokens || !path || !path[0]) {
         if (!srv->tokens != !(path && path[0])) {
-            rd__log(srv, RD_LOG_WARN, "reload: http_token_file set or unset takes effect at "
-                                      "restart");
+            rd__log(srv, RD_LOG_WARN,
+                    "reload: http_token_file set or unset takes effect at "
+                    "restart");
         }
         return;
     }

@@ -95,6 +95,7 @@ test_api_lookups_agree_with_coap() {
     expect_eq "not a location: 404" 404 "$HTTP_STATUS"
     http POST '/api/endpoints'
     expect_eq "POST: 405" 405 "$HTTP_STATUS"
+    expect_eq "POST: a JSON error" '{"error":"read-only: GET only"}' "$HTTP_BODY"
     stop_rd
 }
 
