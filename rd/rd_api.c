@@ -7,11 +7,16 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "lookup.h"
 #include "rd_api.h"
 #include "rd_dashboard.h"
 #include "rd_http.h"
-#include "rd_internal.h"
-#include "rd_lookup_walk.h"
+#include "rd_lookup.h"
+#include "rd_metrics.h"
+#include "rd_pages.h"
+#include "rd_request.h"
+#include "rd_server.h"
+#include "rd_status.h"
 
 /* Matches one API answer lists without count: enough for a screen, bounded in size. */
 #define API_COUNT_DEFAULT 100

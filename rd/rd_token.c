@@ -10,7 +10,10 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
-#include "rd_internal.h"
+#include "rd_conf.h"
+#include "rd_log.h"
+#include "rd_server.h"
+#include "rd_status.h"
 #include "rd_token.h"
 
 /* A token file larger than this is a mistake, not a list of tokens. */

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rd_internal.h"
+#include "rd_status.h"
 #include "rd_token.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
