@@ -224,6 +224,37 @@ test_feed_cuts_off_a_subscriber_that_never_reads() {
     stop_rd
 }
 
+# http_connections_now: core_rd_http_connections as /metrics says (counting the one asking).
+http_connections_now() {
+    http GET /metrics
+    printf '%s\n' "$HTTP_BODY" | sed -n 's/^core_rd_http_connections \([0-9]*\).*/\1/p'
+}
+connections_are() { [ "$(http_connections_now)" = "$1" ]; }
+
+test_feed_keepalive_to_idle_subscribers() {
+    fresh_data
+    conf 'feed_keepalive 1'
+    start_rd_http -c "$WORK/core-rd.conf"
+    subscribe idle /api/events
+    wait_until 10 grep -q '^: keepalive$' "$WORK/idle.out" ||
+        fail "no keepalive to an idle subscriber: $(head -c 300 "$WORK/idle.out")"
+    coap post 'rd?ep=k1&lt=100' -t 40 -e '</x>'
+    wait_events idle 1
+    expect_eq "events still follow the keepalives" "1 registered k1" "$(events idle)"
+    # A subscriber that goes away unseen: suspended, its connection is only noticed when
+    # something is written to it, which the keepalive does.
+    "$SSE" "$HPORT" /api/events 60 - >"$WORK/gone.out" 2>&1 &
+    local gone=$!
+    wait_until 10 grep -q '^: core-rd change feed' "$WORK/gone.out" || fail "no greeting"
+    wait_until 10 connections_are 3 || fail "3 connections expected, $(http_connections_now)"
+    kill -KILL "$gone"
+    wait "$gone" 2>/dev/null
+    wait_until 10 connections_are 2
+    expect_eq "the vanished subscriber is dropped" 2 "$(http_connections_now)"
+    unsubscribe
+    stop_rd
+}
+
 test_feed_stays_behind_authenticated_lookups() {
     fresh_data
     conf 'lookup_access authenticated'
@@ -239,4 +270,5 @@ run_test test_feed_resets_a_subscriber_beyond_the_window
 run_test test_feed_filters_like_a_lookup
 run_test test_feed_cuts_off_a_subscriber_that_never_reads
 run_test test_feed_stays_behind_authenticated_lookups
+run_test test_feed_keepalive_to_idle_subscribers
 summary feed
