@@ -80,6 +80,9 @@ test_online_commands() {
     stop_rd
 }
 
+# lines_are FILE N: FILE has N non-empty lines.
+lines_are() { [ "$(grep -c . "$1" 2>/dev/null)" = "$2" ]; }
+
 test_watch_sees_registration() {
     fresh_data
     start_rd
@@ -87,11 +90,7 @@ test_watch_sees_registration() {
         >"$WORK/watch" 2>&1 &
     local wpid=$!
     # Register only once the observation stands: its first answer is printed.
-    local i=0
-    while [ "$(grep -c . "$WORK/watch" 2>/dev/null)" != 1 ] && [ $i -lt 200 ]; do
-        sleep 0.05
-        i=$((i + 1))
-    done
+    wait_until 10 lines_are "$WORK/watch" 1
     expect_eq "watch's first answer came" 1 "$(grep -c . "$WORK/watch")"
     printf '</z>\n' | "$RDCTL" -s "coap://127.0.0.1:$PORT" register --ep late >/dev/null
     wait $wpid
@@ -130,11 +129,7 @@ test_offline_commands() {
     mkdir -p "$WORK/fresh"
     "$RD" -l "127.0.0.1:$((PORT + 1))" -d "$WORK/fresh" 2>"$WORK/fresh.log" &
     local fpid=$!
-    local i=0
-    while ! grep -q 'data directory' "$WORK/fresh.log" && [ $i -lt 200 ]; do
-        sleep 0.05
-        i=$((i + 1))
-    done
+    wait_until 10 grep -q 'data directory' "$WORK/fresh.log"
     expect_match "fresh RD opened its store" 'data directory' "$(cat "$WORK/fresh.log")"
     kill "$fpid"
     wait "$fpid"
