@@ -19,6 +19,11 @@
 #   BENCH_PIN          1 (default with 2 or more CPUs): server on CPU 0, generator on CPU 1
 #   BENCH_EXPIRY_N     registrations that expire in the same second in the expiry run,
 #                      default 100000 (0: no expiry run)
+#   BENCH_PHASES       all (default), or writes: per N only register and update, against one
+#                      fresh server (no lookups, restart or delete)
+#   BENCH_PERF         a directory: perf record -g the server during each register run (and
+#                      update run with BENCH_PHASES=writes), into perf-<phase>-<N>.data there,
+#                      with the top of its flat profile in perf-<phase>-<N>.txt
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -34,6 +39,9 @@ MAP_MIB=${BENCH_MAP_MIB:-16384}
 SEED=${BENCH_SEED:-1}
 PIN=${BENCH_PIN:-1}
 EXPIRY_N=${BENCH_EXPIRY_N:-100000}
+PHASES=${BENCH_PHASES:-all}
+PERF_DIR=${BENCH_PERF:-}
+PERF_PID=""
 
 for v in $SIZES $WINDOW $W1_OPS $CEILING_OPS $MAX_SECONDS $MAP_MIB $SEED $PIN $EXPIRY_N; do
     case $v in
@@ -43,6 +51,17 @@ for v in $SIZES $WINDOW $W1_OPS $CEILING_OPS $MAX_SECONDS $MAP_MIB $SEED $PIN $E
         ;;
     esac
 done
+case $PHASES in
+all | writes) ;;
+*)
+    echo "run.sh: BENCH_PHASES: expected all or writes, got '$PHASES'" >&2
+    exit 2
+    ;;
+esac
+if [ -n "$PERF_DIR" ]; then
+    mkdir -p "$PERF_DIR"
+    PERF_DIR=$(cd "$PERF_DIR" && pwd)
+fi
 
 RD=$BUILD/rd/core-rd
 BENCH=$BUILD/bench/rd-bench
@@ -99,6 +118,7 @@ stop_pid() {
 }
 
 cleanup() {
+    perf_stop
     if [ -n "$SERVER_PID" ]; then
         stop_pid "$SERVER_PID" core-rd
         SERVER_PID=""
@@ -152,6 +172,31 @@ bench() {
             >>"$NOTES"
     fi
     return 0
+}
+
+# perf_start NAME: with BENCH_PERF, record the server's profile until perf_stop.
+perf_start() {
+    [ -n "$PERF_DIR" ] && [ -n "$SERVER_PID" ] || return 0
+    perf record -q -g -p "$SERVER_PID" -o "$PERF_DIR/perf-$1.data" 2>"$PERF_DIR/perf-$1.err" &
+    PERF_PID=$!
+    PERF_NAME=$1
+    # perf attaches within a moment; its first samples are all this needs.
+    local i=0
+    while [ ! -s "$PERF_DIR/perf-$1.data" ] && [ $i -lt 500 ]; do
+        sleep 0.01
+        i=$((i + 1))
+    done
+}
+
+# perf_stop: end the recording perf_start began and write the top of its flat profile.
+perf_stop() {
+    [ -n "$PERF_PID" ] || return 0
+    kill -INT "$PERF_PID" 2>/dev/null || true
+    wait "$PERF_PID" 2>/dev/null || true
+    PERF_PID=""
+    perf report -i "$PERF_DIR/perf-$PERF_NAME.data" --no-children --sort symbol --stdio \
+        -g none --percent-limit 0.5 2>/dev/null | grep -v '^$' | head -n 60 \
+        >"$PERF_DIR/perf-$PERF_NAME.txt" || true
 }
 
 # server_alive WHEN: 0 if core-rd still runs; else record how it ended.
@@ -250,9 +295,26 @@ run_size() {
     rm -rf "$data" "$loc"
     start_server "$data"
     INFO["$n|start_ms"]=$READY_MS
+    perf_start "register-$n"
     bench "$n" "$n" --phases register -w "$WINDOW" --locations "$loc"
+    perf_stop
     server_alive "after register (N=$n)" || return 0
     INFO["$n|hwm_register"]=$(proc_kb "$SERVER_PID" VmHWM)
+    if [ "$PHASES" = writes ]; then
+        perf_start "update-$n"
+        bench "$n" "$n" --phases update -w "$WINDOW" --locations "$loc"
+        perf_stop
+        server_alive "during update (N=$n)" || return 0
+        INFO["$n|hwm_end"]=$(proc_kb "$SERVER_PID" VmHWM)
+        INFO["$n|anon_end"]=$(proc_kb "$SERVER_PID" RssAnon)
+        INFO["$n|du"]=$(du -sk "$data" | awk '{ print $1 }')
+        stop_pid "$SERVER_PID" core-rd
+        SERVER_PID=""
+        INFO["$n|stop_ms"]=$STOP_MS
+        INFO["$n|stop_status"]=$STOP_STATUS
+        rm -rf "$data" "$loc"
+        return 0
+    fi
     bench "$n" "$n" --phases update,lookup-ep,lookup-res-selective,lookup-res-page -w "$WINDOW" \
         --locations "$loc"
     server_alive "during update/lookups (N=$n, W=$WINDOW)" || return 0
