@@ -196,6 +196,35 @@ int store_sync(struct store *st);
 int store_flush(struct store *st, char *err, size_t err_size);
 
 /**
+ * Open a write batch: until store_batch_commit(), store_reg_put(), store_reg_replace(),
+ * store_reg_touch() and store_reg_delete() write into one shared transaction instead of one
+ * each, and reads on @p st see those writes. A caller that answers for a write must not let the
+ * answer out before store_batch_commit() returns RD_OK.
+ *
+ * Input that a write refuses (RD_EINVAL, RD_ENOTFOUND, RD_ECONFLICT) leaves the batch as it
+ * was. A failure after a write began to change data (the map or disk full, a damaged record,
+ * LMDB's own errors) loses the whole batch: its transaction is aborted, every later write of it
+ * fails with RD_ESTORE, and store_batch_commit() reports the loss. Any other write transaction
+ * (the expiry sweep, a migration) commits the pending writes first, and so may a write that
+ * needs more room than the batch has left: writes may become durable before the commit, never
+ * after it.
+ *
+ * @return RD_OK; RD_EINVAL when a batch is open already.
+ */
+int store_batch_begin(struct store *st);
+
+/** Whether the open batch is lost (a write of it failed half-way): 1 or 0. */
+int store_batch_lost(const struct store *st);
+
+/**
+ * Commit the writes of the open batch and close it. Accepts a store with no batch open.
+ *
+ * @return RD_OK when every write of the batch that returned RD_OK is committed (as the sync mode
+ *         commits); RD_ESTORE or RD_EFULL when some of them are lost (store_errmsg() says why).
+ */
+int store_batch_commit(struct store *st);
+
+/**
  * Create or replace the registration of (@p reg->d, @p reg->ep), with its terms, in one
  * transaction. An existing registration with that identity keeps its id, expired or not.
  *

@@ -73,6 +73,12 @@ store__read_begin(struct store *st, MDB_txn **txn)
     MDB_txn *t = NULL;
     int rc;
 
+    /* A batch's reads see its own writes: an update reads what an earlier one wrote. */
+    if (st->batch_txn) {
+        st->reading++;
+        *txn = st->batch_txn;
+        return RD_OK;
+    }
     if (st->reading == 0) {
         rc = store__from_mdb(st, mdb_txn_renew(st->rtxn), "renew read txn");
         if (rc) {
@@ -97,6 +103,9 @@ void
 store__read_end(struct store *st, MDB_txn *txn)
 {
     st->reading--;
+    if (txn == st->batch_txn) {
+        return;
+    }
     if (txn == st->rtxn) {
         /* A reset transaction releases its snapshot, so writers may reuse old pages. */
         mdb_txn_reset(txn);
@@ -354,6 +363,11 @@ store__write_begin(struct store *st, MDB_txn **txn, uint64_t extra)
     mdb_filehandle_t fd;
     int err;
 
+    /* LMDB has one writer: pending writes of a batch go first. */
+    err = store__batch_settle(st);
+    if (err) {
+        return err;
+    }
     if (st->writemap) {
         if (mdb_env_info(st->env, &info) || mdb_env_stat(st->env, &ms) ||
             mdb_env_get_fd(st->env, &fd)) {
@@ -492,6 +506,9 @@ store_free(struct store *st)
     if (!st) {
         return;
     }
+    /* Writes of a batch left open are committed: their answers may not have gone out, but
+     * nothing of them is half done. */
+    store_batch_commit(st);
     store__journal_unstage(st);
     if (st->rcur_regs) {
         mdb_cursor_close(st->rcur_regs);

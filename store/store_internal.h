@@ -86,6 +86,10 @@ struct store {
     uint32_t version;   /**< schema version of the data; older than ours only with no_migrate */
     int migration_cut;  /**< found a migration step's progress: an earlier run was cut short */
     uint64_t migration_done; /**< registrations that cut run had converted */
+    int batch_on;          /**< store_batch_begin() was called and no commit since */
+    MDB_txn *batch_txn;    /**< the batch's transaction; NULL until its first write */
+    uint64_t batch_extra;  /**< room its writes asked for (store__write_open()) */
+    int batch_lost;        /**< a write of the open batch failed half-way: all of it is lost */
     store_weigh_fn weigh_fn; /**< only while store_open() migrates */
     void *weigh_arg;
     char errmsg[STORE_ERRMSG_SIZE];
@@ -165,6 +169,33 @@ int store__counts_check(struct store *st, MDB_txn *txn, size_t *counts, size_t *
  * @return RD_OK with *txn set; RD_EFULL when the disk is full; other codes as store__from_mdb().
  */
 int store__write_begin(struct store *st, MDB_txn **txn, uint64_t extra);
+
+/**
+ * Begin the write of one operation: in the open batch's transaction (store_batch_begin()),
+ * else in a transaction of its own, as store__write_begin().
+ *
+ * @param extra As for store__write_begin().
+ * @return RD_OK with *txn set; RD_ESTORE when the open batch is lost already; other codes as
+ *         store__write_begin().
+ */
+int store__write_open(struct store *st, MDB_txn **txn, uint64_t extra);
+
+/**
+ * End the write of one operation begun with store__write_open(): commit its own transaction
+ * when @p rc is RD_OK, abort it otherwise; in a batch, keep the shared transaction, unless the
+ * operation failed after it began to change data (@p changed), which loses the batch.
+ *
+ * @return @p rc, or the commit's failure.
+ */
+int store__write_close(struct store *st, MDB_txn **txn, int rc, int changed);
+
+/**
+ * Commit the open batch's transaction, if any, and keep the batch open for later writes
+ * (store__write_begin() calls it: LMDB has one writer).
+ *
+ * @return RD_OK; RD_ESTORE or RD_EFULL when it failed (the batch is lost).
+ */
+int store__batch_settle(struct store *st);
 
 /**
  * Translate an LMDB return code and remember what failed.

@@ -529,15 +529,6 @@ rec_get(struct store *st, MDB_txn *txn, uint64_t counter, struct store__rec *rec
     return rc ? rc : store__rec_decode(st, &val, rec);
 }
 
-static int
-commit(struct store *st, MDB_txn **txn)
-{
-    int rc = store__from_mdb(st, mdb_txn_commit(*txn), "commit");
-
-    *txn = NULL; /* mdb_txn_commit() frees the txn even when it fails */
-    return rc;
-}
-
 /* The counter that the names key @p nkey maps to, or RD_ENOTFOUND. */
 static int
 name_get(struct store *st, MDB_txn *txn, MDB_val *nkey, uint64_t *counter)
@@ -646,6 +637,7 @@ store_reg_put(struct store *st, const struct store_reg *reg, uint64_t *id, int *
     uint64_t counter = 0;
     int is_new = 0;
     int keep_terms = 0;
+    int changed = 0;
     int rc;
 
     rc = check_reg(st, reg, &shape);
@@ -653,7 +645,7 @@ store_reg_put(struct store *st, const struct store_reg *reg, uint64_t *id, int *
         goto out;
     }
     nkey.mv_size = name_key(nk, reg->d ? reg->d : "", shape.d_len, reg->ep, shape.ep_len);
-    rc = store__write_begin(st, &txn, write_extra(reg, &shape));
+    rc = store__write_open(st, &txn, write_extra(reg, &shape));
     if (rc) {
         goto out;
     }
@@ -662,32 +654,26 @@ store_reg_put(struct store *st, const struct store_reg *reg, uint64_t *id, int *
         rc = rec_get(st, txn, counter, &old);
         if (rc == RD_OK) {
             keep_terms = terms_equal(&old, reg);
+            changed = 1;
             rc = unindex_old(st, txn, counter, &old, keep_terms);
         }
         /* RD_ENOTFOUND here means the name outlived its record (the sweep collects records it
          * cannot decode): the put then makes a new registration and takes the name over. */
     }
     if (rc == RD_ENOTFOUND) {
+        changed = 1;
         rc = name_take(st, txn, &nkey, &counter);
         is_new = 1;
     }
-    if (rc) {
-        goto out;
+    if (!rc) {
+        rc = reg_write(st, txn, counter, reg, &shape, keep_terms, is_new);
     }
-    rc = reg_write(st, txn, counter, reg, &shape, keep_terms, is_new);
-    if (rc) {
-        goto out;
+    if (!rc) {
+        rc = store__journal_staged(st, txn, counter);
     }
-    rc = store__journal_staged(st, txn, counter);
-    if (rc) {
-        goto out;
-    }
-    rc = commit(st, &txn);
+    rc = store__write_close(st, &txn, rc, changed);
 out:
     store__journal_unstage(st);
-    if (txn) {
-        mdb_txn_abort(txn);
-    }
     if (!rc) {
         *id = store__id_from_counter(st, counter);
         *created = is_new;
@@ -703,6 +689,7 @@ store_reg_replace(struct store *st, uint64_t id, const struct store_reg *reg)
     struct store__rec old;
     uint64_t counter = 0;
     int keep_terms;
+    int changed = 0;
     int rc;
 
     rc = check_reg(st, reg, &shape);
@@ -713,40 +700,31 @@ store_reg_replace(struct store *st, uint64_t id, const struct store_reg *reg)
     if (rc) {
         goto out;
     }
-    rc = store__write_begin(st, &txn, write_extra(reg, &shape));
+    rc = store__write_open(st, &txn, write_extra(reg, &shape));
     if (rc) {
         goto out;
     }
     rc = rec_get(st, txn, counter, &old);
-    if (rc) {
-        goto out;
-    }
-    if (old.ep_len != shape.ep_len || old.d_len != shape.d_len ||
-        memcmp(old.ep, reg->ep, shape.ep_len) != 0 ||
-        (shape.d_len && memcmp(old.d, reg->d, shape.d_len) != 0)) {
+    if (!rc && (old.ep_len != shape.ep_len || old.d_len != shape.d_len ||
+                memcmp(old.ep, reg->ep, shape.ep_len) != 0 ||
+                (shape.d_len && memcmp(old.d, reg->d, shape.d_len) != 0))) {
         snprintf(st->errmsg, sizeof(st->errmsg), "replace: ep or d differ from the stored ones");
         rc = RD_ECONFLICT;
-        goto out;
     }
-    keep_terms = terms_equal(&old, reg);
-    rc = unindex_old(st, txn, counter, &old, keep_terms);
-    if (rc) {
-        goto out;
+    if (!rc) {
+        keep_terms = terms_equal(&old, reg);
+        changed = 1;
+        rc = unindex_old(st, txn, counter, &old, keep_terms);
     }
-    rc = reg_write(st, txn, counter, reg, &shape, keep_terms, 0);
-    if (rc) {
-        goto out;
+    if (!rc) {
+        rc = reg_write(st, txn, counter, reg, &shape, keep_terms, 0);
     }
-    rc = store__journal_staged(st, txn, counter);
-    if (rc) {
-        goto out;
+    if (!rc) {
+        rc = store__journal_staged(st, txn, counter);
     }
-    rc = commit(st, &txn);
+    rc = store__write_close(st, &txn, rc, changed);
 out:
     store__journal_unstage(st);
-    if (txn) {
-        mdb_txn_abort(txn);
-    }
     return rc;
 }
 
@@ -782,13 +760,14 @@ store_reg_touch(struct store *st, uint64_t id, int64_t expires_at, const struct 
     MDB_val val = { 0, NULL };
     uint64_t counter = 0;
     size_t size;
+    int changed = 0;
     int rc;
 
     rc = store__id_to_counter(st, id, &counter);
     if (rc) {
         goto out;
     }
-    rc = store__write_begin(st, &txn, 0);
+    rc = store__write_open(st, &txn, 0);
     if (rc) {
         goto out;
     }
@@ -799,6 +778,7 @@ store_reg_touch(struct store *st, uint64_t id, int64_t expires_at, const struct 
     if (rc || old.expires_at == expires_at) {
         goto out;
     }
+    changed = 1;
     rc = store__expiry_del(st, txn, old.expires_at, counter);
     if (!rc) {
         rc = store__expiry_add(st, txn, expires_at, counter);
@@ -826,16 +806,12 @@ store_reg_touch(struct store *st, uint64_t id, int64_t expires_at, const struct 
     if (!rc) {
         rc = store__journal_staged(st, txn, counter);
     }
-    if (!rc) {
-        rc = commit(st, &txn);
-    }
 out:
+    /* A touch that changes nothing commits nothing (it may still take a batch's). */
+    rc = store__write_close(st, &txn, rc, changed);
     store__journal_unstage(st);
     if (copy != small) {
         free(copy);
-    }
-    if (txn) {
-        mdb_txn_abort(txn);
     }
     return rc;
 }
@@ -848,43 +824,35 @@ store_reg_delete(struct store *st, uint64_t id)
     unsigned char k[STORE_KEY_SIZE];
     MDB_val key = { sizeof(k), k };
     uint64_t counter = 0;
+    int changed = 0;
     int rc;
 
     rc = store__id_to_counter(st, id, &counter);
     if (rc) {
         goto out;
     }
-    rc = store__write_begin(st, &txn, 0);
+    rc = store__write_open(st, &txn, 0);
     if (rc) {
         goto out;
     }
     rc = rec_get(st, txn, counter, &old);
-    if (rc) {
-        goto out;
+    if (!rc) {
+        changed = 1;
+        rc = store__reg_unindex(st, txn, counter, &old);
     }
-    rc = store__reg_unindex(st, txn, counter, &old);
-    if (rc) {
-        goto out;
+    if (!rc) {
+        rc = store__expiry_del(st, txn, old.expires_at, counter);
     }
-    rc = store__expiry_del(st, txn, old.expires_at, counter);
-    if (rc) {
-        goto out;
+    if (!rc) {
+        store__put_be(k, counter, sizeof(k));
+        rc = store__from_mdb(st, mdb_del(txn, st->regs, &key, NULL), "delete registration");
     }
-    store__put_be(k, counter, sizeof(k));
-    rc = store__from_mdb(st, mdb_del(txn, st->regs, &key, NULL), "delete registration");
-    if (rc) {
-        goto out;
+    if (!rc) {
+        rc = store__journal_staged(st, txn, counter);
     }
-    rc = store__journal_staged(st, txn, counter);
-    if (rc) {
-        goto out;
-    }
-    rc = commit(st, &txn);
+    rc = store__write_close(st, &txn, rc, changed);
 out:
     store__journal_unstage(st);
-    if (txn) {
-        mdb_txn_abort(txn);
-    }
     return rc;
 }
 

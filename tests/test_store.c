@@ -2428,6 +2428,109 @@ test_journal_drops_the_stage_of_a_failed_or_empty_write(void **state)
     assert_int_equal(info.events, 1);
 }
 
+/* A batch: its writes see each other, refused input leaves the others alone, and after the
+ * commit every index and journal event is as single writes would have left them. */
+static void
+test_batch_commits_its_writes_and_survives_refused_input(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const t[] = { "rt=temperature", "if=sensor", NULL };
+    struct store_check_report rep;
+    struct store_term missing = { "src=elsewhere", 13, 0, 0 };
+    struct seen s = { 0 };
+    struct journal_seen j;
+    uint64_t a;
+    uint64_t b;
+    uint64_t id = 0;
+    int created = 0;
+
+    store_journal_config(f->st, 100, 0, NULL, NULL);
+    store_journal_clock(f->st, NOW);
+    assert_int_equal(store_batch_begin(f->st), RD_OK);
+    assert_int_equal(store_batch_begin(f->st), RD_EINVAL);
+    stage(f->st, "reg a");
+    assert_int_equal(put_terms(f->st, "", "a", LATER, "x", t, &a, &created), RD_OK);
+    /* Refused before anything changed: the batch goes on. */
+    assert_int_equal(put_terms(f->st, "", "", LATER, "x", NULL, &id, &created), RD_EINVAL);
+    assert_int_equal(replace(f->st, a, "", "not-a", LATER, "y", NULL), RD_ECONFLICT);
+    assert_int_equal(store_reg_delete(f->st, a ^ 1), RD_ENOTFOUND);
+    assert_int_equal(store_reg_touch(f->st, a, LATER + 1, &missing), RD_ECONFLICT);
+    /* Reads see the batch's own writes. */
+    assert_int_equal(store_reg_get(f->st, a, NOW, 0, record, &s), RD_OK);
+    assert_string_equal(s.ep, "a");
+    stage(f->st, "reg b");
+    assert_int_equal(put_terms(f->st, "", "b", LATER, "x", t, &b, &created), RD_OK);
+    stage(f->st, "touch a");
+    assert_int_equal(store_reg_touch(f->st, a, LATER + 5, NULL), RD_OK);
+    stage(f->st, "replace b");
+    assert_int_equal(replace(f->st, b, "", "b", LATER, "y", NULL), RD_OK);
+    assert_int_equal(store_batch_commit(f->st), RD_OK);
+    assert_int_equal(store_batch_commit(f->st), RD_OK);
+    reopen(f);
+    assert_int_equal(count(f->st), 2);
+    assert_int_equal(store_reg_get(f->st, a, NOW, 0, record, &s), RD_OK);
+    assert_int_equal(s.expires_at, LATER + 5);
+    assert_int_equal(term_scan(f->st, "if=sensor", NOW).calls, 1);
+    j = journal_after(f->st, 0);
+    assert_int_equal(j.n, 4);
+    assert_string_equal(j.data[0], "reg a");
+    assert_string_equal(j.data[3], "replace b");
+    assert_int_equal(store_check(f->st, &rep, NULL, NULL), RD_OK);
+    assert_int_equal(rep.problems, 0);
+}
+
+/* A write that fails half-way (the map is full) loses what the batch had not committed, and
+ * nothing committed before it; the next batch starts afresh. */
+static void
+test_batch_failing_half_way_loses_the_batch_only(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const t[] = { "rt=temperature", "if=sensor", NULL };
+    struct store_check_report rep;
+    char data[400];
+    char ep[16];
+    size_t kept;
+    size_t n = 0;
+    uint64_t id = 0;
+    int created = 0;
+    int rc = RD_OK;
+
+    store_free(f->st);
+    f->st = NULL;
+    remove_tree(f->dir);
+    assert_int_equal(open_store(f, 256 * 1024), RD_OK);
+    memset(data, 'z', sizeof(data) - 1);
+    data[sizeof(data) - 1] = '\0';
+    put_ok(f->st, "", "before", LATER, "x");
+    kept = count(f->st);
+    assert_int_equal(store_batch_begin(f->st), RD_OK);
+    while (n < 4096) {
+        snprintf(ep, sizeof(ep), "node%zu", n++);
+        rc = put_terms(f->st, "", ep, LATER, data, t, &id, &created);
+        if (rc != RD_OK) {
+            break;
+        }
+    }
+    assert_int_equal(rc, RD_EFULL);
+    /* Later writes of the lost batch fail too, and the commit says it was lost. */
+    assert_int_equal(put_terms(f->st, "", "late", LATER, "x", NULL, &id, &created), RD_ESTORE);
+    assert_int_not_equal(store_batch_commit(f->st), RD_OK);
+    /* The batch may have committed part of itself early, for room; the write just before the
+     * failure and everything after it are gone. */
+    assert_true(count(f->st) < kept + n - 1);
+    snprintf(ep, sizeof(ep), "node%zu", n - 2);
+    assert_int_equal(store_reg_find(f->st, "", ep, NOW, record, &(struct seen){ 0 }),
+                     RD_ENOTFOUND);
+    assert_int_equal(store_reg_find(f->st, "", "late", NOW, record, &(struct seen){ 0 }),
+                     RD_ENOTFOUND);
+    assert_int_equal(store_check(f->st, &rep, NULL, NULL), RD_OK);
+    assert_int_equal(rep.problems, 0);
+    assert_int_equal(store_batch_begin(f->st), RD_OK);
+    put_ok(f->st, "", "after", LATER, "x");
+    assert_int_equal(store_batch_commit(f->st), RD_OK);
+    assert_int_equal(store_reg_find(f->st, "", "after", NOW, record, &(struct seen){ 0 }), RD_OK);
+}
+
 static void
 test_journal_trims_by_count(void **state)
 {
@@ -2531,6 +2634,8 @@ main(void)
     const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         T(test_journal_appends_each_staged_write_in_order),
+        T(test_batch_commits_its_writes_and_survives_refused_input),
+        T(test_batch_failing_half_way_loses_the_batch_only),
         T(test_journal_drops_the_stage_of_a_failed_or_empty_write),
         T(test_journal_trims_by_count),
         T(test_journal_trims_by_age),
