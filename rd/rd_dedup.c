@@ -22,6 +22,7 @@ struct rd_dedup_entry {
     uint8_t who[WHO_LEN]; /* SHA-256 of protocol, local endpoint and security identity */
     int64_t expires;      /* 0 when the slot is free */
     coap_mid_t mid;
+    uint64_t seq; /* rd_dedup.seq when it was remembered */
     coap_pdu_code_t code;
     uint16_t opts_len;
     uint16_t data_len;
@@ -198,5 +199,22 @@ rd__dedup_remember(struct rd_dedup *dd, const coap_session_t *session, const coa
     if (len) {
         memcpy(e->data, data, len);
     }
+    e->seq = ++dd->seq;
     e->expires = now + EXCHANGE_LIFETIME;
+}
+
+uint64_t
+rd__dedup_seq(const struct rd_dedup *dd)
+{
+    return dd->seq;
+}
+
+void
+rd__dedup_forget_since(struct rd_dedup *dd, uint64_t seq)
+{
+    for (size_t i = 0; i < dd->nslots; i++) {
+        if (dd->entries[i].seq > seq) {
+            dd->entries[i].expires = 0;
+        }
+    }
 }

@@ -21,6 +21,7 @@ struct rd_dedup_entry;
 struct rd_dedup {
     struct rd_dedup_entry *entries;
     size_t nslots;
+    uint64_t seq; /**< numbers the answers remembered (rd__dedup_seq()) */
 };
 
 /** Allocate @p slots empty slots. @return RD_OK or RD_ENOMEM. */
@@ -41,5 +42,12 @@ int rd__dedup_replay(struct rd_dedup *dd, const coap_session_t *session, const c
 /** Remember the answer to @p request (when it is small enough) for rd__dedup_replay(). */
 void rd__dedup_remember(struct rd_dedup *dd, const coap_session_t *session,
                         const coap_pdu_t *request, const coap_pdu_t *response, int64_t now);
+
+/** The number of the last answer remembered; later ones have larger numbers. */
+uint64_t rd__dedup_seq(const struct rd_dedup *dd);
+
+/** Forget the answers remembered after rd__dedup_seq() returned @p seq: a write batch that held
+ * them was lost (rd_batch.h), so a duplicate must run again. */
+void rd__dedup_forget_since(struct rd_dedup *dd, uint64_t seq);
 
 #endif

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "compat/rd_gate.h"
+#include "rd_batch.h"
 #include "rd_conf.h"
 #include "rd_log.h"
 #include "rd_loop.h"
@@ -326,6 +327,7 @@ rd__loop_step(struct rd_server *srv, unsigned wait_ms)
     struct rd_loop *loop = srv->loop;
     struct epoll_event ev[LOOP_EVENTS];
     int64_t now;
+    int rc;
     int n;
 
     /* 1. Housekeeping: expiry sweep, coalesced notifications, flushes (rd_server.c). */
@@ -338,8 +340,12 @@ rd__loop_step(struct rd_server *srv, unsigned wait_ms)
         }
         n = 0;
     }
-    /* 3. CoAP over every transport, gated datagrams first. */
-    if (serve_coap(srv)) {
+    /* 3. CoAP over every transport, gated datagrams first. The writes of the turn share one
+     * commit, and the datagrams sent meanwhile wait for it (rd_batch.h). */
+    rd__batch_begin(srv);
+    rc = serve_coap(srv);
+    rd__batch_end(srv);
+    if (rc) {
         return RD_EINVAL;
     }
     /* 4. Every other ready descriptor: HTTP, cluster client, workers' notifiers. */

@@ -7,6 +7,7 @@
 
 #include "lookup.h"
 #include "rd_auth.h"
+#include "rd_batch.h"
 #include "rd_block.h"
 #include "rd_conditional.h"
 #include "rd_conf.h"
@@ -392,13 +393,17 @@ hnd_post_rd(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
     struct rd_server *srv = server_of(session);
     int64_t now = rd__now();
 
+    int paused;
+
     (void)resource;
     (void)query;
     if (rd__dedup_replay(&srv->dedup, session, request, response, now) ||
         rd__limits_admit(srv, session, request, response)) {
         return;
     }
+    paused = rd__batch_pause(srv, session);
     register_ep(srv, session, request, response);
+    rd__batch_resume(srv, paused);
     rd__dedup_remember(&srv->dedup, session, request, response, now);
 }
 
@@ -744,6 +749,7 @@ hnd_unknown(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
     const size_t prefix = strlen(DIR_PATH) + 1;
     int64_t now = rd__now();
     uint64_t id = 0;
+    int paused;
 
     (void)resource;
     (void)query;
@@ -758,6 +764,7 @@ hnd_unknown(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
         rd__limits_admit(srv, session, request, response)) {
         return;
     }
+    paused = rd__batch_pause(srv, session);
     switch (coap_pdu_get_code(request)) {
     case COAP_REQUEST_CODE_GET:
         get_reg(srv, session, request, response, id);
@@ -772,6 +779,7 @@ hnd_unknown(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
         rd__respond_error(response, COAP_RESPONSE_CODE_NOT_ALLOWED, "use GET, POST or DELETE");
         break;
     }
+    rd__batch_resume(srv, paused);
     rd__dedup_remember(&srv->dedup, session, request, response, now);
 }
 

@@ -8,6 +8,7 @@
 #include "compat/rd_gate.h"
 #include "lookup.h"
 #include "rd.h"
+#include "rd_batch.h"
 #include "rd_block.h"
 #include "rd_conf.h"
 #include "rd_dedup.h"
@@ -357,6 +358,9 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
         goto fail;
     }
     rc = rd__dedup_init(&srv->dedup, RD_DEDUP_SLOTS);
+    if (!rc) {
+        rc = rd__batch_init(srv);
+    }
     if (rc) {
         goto fail;
     }
@@ -538,6 +542,8 @@ rd_server_free(struct rd_server *srv)
     rd__token_cleanup(srv);
     rd__simple_cleanup(srv);
     rd__observe_cleanup(srv);
+    /* Held answers go before libcoap closes their sockets. */
+    rd__batch_cleanup(srv);
     rd__gate_remove(srv);
     if (srv->ctx) {
         coap_free_context(srv->ctx);

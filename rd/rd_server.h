@@ -15,6 +15,7 @@
 
 struct rd_api;
 struct rd_b1;
+struct rd_batch;
 struct rd_b2;
 struct rd_defer;
 struct rd_feed;
@@ -72,6 +73,9 @@ struct rd_server {
     struct rd_defer *defer;     /**< requests answered later (rd_defer.c); NULL until one */
     struct rd_api *api;         /**< JSON API state (rd_api.c); NULL when HTTP is off */
     struct rd_tokens *tokens;   /**< HTTP bearer tokens (rd_token.c); NULL: none needed */
+    /** The turn's write batch and the datagrams held for it (rd_batch.c); NULL when writes
+     * commit one by one. */
+    struct rd_batch *batch;
 };
 
 /** The loop's housekeeping at the start of each turn: expiry sweep, coalesced notifications of
