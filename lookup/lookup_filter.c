@@ -398,6 +398,23 @@ lookup_match_ep(const struct lookup_query *q, const struct lookup_regview *r)
     return 1;
 }
 
+void
+lookup__crit_weights(const struct lookup_crit *c, const struct lookup_regview *r, uint32_t *eps,
+                     uint32_t *links)
+{
+    const struct lookup_reg *rec = r->rec;
+    int reg = reg_matches(c, r);
+    uint32_t n = 0;
+
+    /* lookup_match_ep() and lookup_match_res() of a one-criterion query, with each link and the
+     * registration itself matched once instead of once per caller and link. */
+    for (size_t i = 0; i < rec->nlinks && !reg; i++) {
+        n += (uint32_t)(link_matches(c, rec, &rec->links[i]) != 0);
+    }
+    *links = reg ? (uint32_t)rec->nlinks : n;
+    *eps = (uint32_t)(reg || lookup__crit_names_ep_link(c) || n > 0);
+}
+
 int
 lookup_match_res(const struct lookup_query *q, const struct lookup_regview *r, size_t i)
 {

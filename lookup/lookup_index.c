@@ -196,7 +196,7 @@ void
 lookup_term_weights(const struct lookup_regview *r, const struct lookup_term *t, uint32_t *eps,
                     uint32_t *links)
 {
-    struct lookup_query q;
+    struct lookup_crit c;
     const char *eq;
 
     *eps = 0;
@@ -208,18 +208,14 @@ lookup_term_weights(const struct lookup_regview *r, const struct lookup_term *t,
     if (!eq || eq == t->data) {
         return;
     }
-    /* The very query that lookup_query_index() maps to this term, matched the way a lookup
+    /* The very criterion that lookup_query_index() maps to this term, matched the way a lookup
      * matches it, so the counts agree with what a walk finds. */
-    memset(&q, 0, sizeof(q));
-    q.ncrit = 1;
-    q.crit[0].name = t->data;
-    q.crit[0].name_len = (size_t)(eq - t->data);
-    q.crit[0].value = eq + 1;
-    q.crit[0].value_len = t->len - 1 - q.crit[0].name_len - 1;
-    *eps = (uint32_t)(lookup_match_ep(&q, r) != 0);
-    for (size_t i = 0; i < r->rec->nlinks; i++) {
-        *links += (uint32_t)(lookup_match_res(&q, r, i) != 0);
-    }
+    memset(&c, 0, sizeof(c));
+    c.name = t->data;
+    c.name_len = (size_t)(eq - t->data);
+    c.value = eq + 1;
+    c.value_len = t->len - 1 - c.name_len - 1;
+    lookup__crit_weights(&c, r, eps, links);
 }
 
 int

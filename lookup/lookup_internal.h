@@ -65,6 +65,13 @@ int lookup__name_is(const char *name, size_t len, const char *lit);
 struct lookup_crit;
 int lookup__crit_names_ep_link(const struct lookup_crit *c);
 
+struct lookup_regview;
+
+/** What lookup_match_ep() (0 or 1, into @p eps) and lookup_match_res() over every link (how many,
+ * into @p links) find for a query of the one criterion @p c. */
+void lookup__crit_weights(const struct lookup_crit *c, const struct lookup_regview *r, uint32_t *eps,
+                          uint32_t *links);
+
 /** Whether an attribute named @p name holds space-separated values: rt, if, rel, ct. */
 int lookup__is_multi(const char *name);
 

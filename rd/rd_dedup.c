@@ -16,6 +16,7 @@
 
 /* Bytes of the digest that names the transport, the local endpoint and the identity. */
 #define WHO_LEN 32
+_Static_assert(sizeof(((struct rd_dedup *)0)->who) == WHO_LEN, "rd_dedup.who holds one digest");
 
 struct rd_dedup_entry {
     coap_address_t peer;
@@ -119,9 +120,13 @@ rd__dedup_replay(struct rd_dedup *dd, const coap_session_t *session, const coap_
     uint8_t who[WHO_LEN];
     size_t pos = 0;
 
+    dd->who_session = NULL;
     if (!dd->nslots || !applies(session, request) || who_of(session, who)) {
         return 0;
     }
+    /* The handler remembers its answer next, for the same session: a digest less to make. */
+    memcpy(dd->who, who, WHO_LEN);
+    dd->who_session = session;
     e = &dd->entries[slot_of(dd, peer, who, mid)];
     if (e->expires <= now || e->mid != mid || !coap_address_equals(&e->peer, peer) ||
         memcmp(e->who, who, WHO_LEN) != 0) {
@@ -178,7 +183,15 @@ rd__dedup_remember(struct rd_dedup *dd, const coap_session_t *session, const coa
     const uint8_t *data = NULL;
     size_t len = 0;
 
-    if (!dd->nslots || !applies(session, request) || who_of(session, who)) {
+    int cached = dd->who_session == (const void *)session;
+
+    dd->who_session = NULL;
+    if (!dd->nslots || !applies(session, request)) {
+        return;
+    }
+    if (cached) {
+        memcpy(who, dd->who, WHO_LEN);
+    } else if (who_of(session, who)) {
         return;
     }
     /* A newer answer takes the slot: under pressure the cache forgets, and the registration

@@ -22,6 +22,10 @@ struct rd_dedup {
     struct rd_dedup_entry *entries;
     size_t nslots;
     uint64_t seq; /**< numbers the answers remembered (rd__dedup_seq()) */
+    /** The key digest rd__dedup_replay() worked out, for rd__dedup_remember() of the same
+     * request; who_session is NULL when there is none. */
+    const void *who_session;
+    uint8_t who[32];
 };
 
 /** Allocate @p slots empty slots. @return RD_OK or RD_ENOMEM. */
