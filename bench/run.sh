@@ -147,11 +147,19 @@ field() {
 # bench KEY N ARGS...: run rd-bench with N endpoints against 127.0.0.1:$PORT; keep its lines
 # in RAW, and in RES under "KEY|phase|window".
 bench() {
-    local key=$1 n=$2 out=$WORK/bench.out status=0 line
+    local key=$1 n=$2 out=$WORK/bench.out status=0 line cpu0 cpu1=""
     shift 2
+    cpu0=$(server_cpu_ticks)
     "${PIN_CLIENT[@]}" "$BENCH" --server "127.0.0.1:$PORT" -n "$n" --seed "$SEED" \
         --max-seconds "$MAX_SECONDS" --src-port-base "$SRC_PORT" "$@" \
         >"$out" 2>"$WORK/bench.err" || status=$?
+    [ -z "$cpu0" ] || cpu1=$(server_cpu_ticks)
+    # The server's CPU time over the run, when it ran one phase: what an op costs the server,
+    # which the load of other processes on the machine changes less than ops/s.
+    if [ -n "$cpu1" ] && [ "$(grep -c '^phase=' "$out")" = 1 ]; then
+        sed -i "s/^phase=.*/& server_cpu_s=$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" \
+            'BEGIN { printf "%.2f", t / hz }')/" "$out"
+    fi
     cat "$out" >>"$RAW"
     while IFS= read -r line; do
         case $line in
@@ -197,6 +205,13 @@ perf_stop() {
     perf report -i "$PERF_DIR/perf-$PERF_NAME.data" --no-children --sort symbol --stdio \
         -g none --percent-limit 0.5 2>/dev/null | grep -v '^$' | head -n 60 \
         >"$PERF_DIR/perf-$PERF_NAME.txt" || true
+}
+
+# server_cpu_ticks: user and system time of the running core-rd (or udp-ack), in clock ticks.
+server_cpu_ticks() {
+    local pid=${SERVER_PID:-$ACK_PID}
+    [ -n "$pid" ] || return 0
+    awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || true
 }
 
 # server_alive WHEN: 0 if core-rd still runs; else record how it ended.
@@ -377,6 +392,12 @@ ratio() {
         else printf "%.1f%%", 100 * a / c }'
 }
 
+# cpu_per_op LINE: the server's CPU microseconds per op of a run that measured them, or empty.
+cpu_per_op() {
+    awk -v c="$(field "$1" server_cpu_s)" -v n="$(field "$1" ops)" 'BEGIN {
+        if (c ~ /^[0-9.]+$/ && n ~ /^[0-9]+$/ && n > 0) printf "%.1f", 1e6 * c / n }'
+}
+
 report() {
     local n ph w label line ceil ops ok links stopped
     local cpu kernel mem commit fs
@@ -416,8 +437,8 @@ report() {
     echo "\"of ceiling\" compares with the ceiling run of the same shape and window."
     echo
     echo "| N | phase | W | ok / ops | ops/s | of ceiling | p50 ms | p99 ms | max ms |" \
-        "links/answer | timeouts | retrans | codes |"
-    echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+        "links/answer | timeouts | retrans | server CPU µs/op | codes |"
+    echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     for n in $SIZES; do
         for key in "register|$WINDOW" "update|$WINDOW" "lookup-ep|$WINDOW" \
             "lookup-res-selective|$WINDOW" "lookup-res-page|$WINDOW" "lookup-ep|1" \
@@ -441,7 +462,7 @@ report() {
                 "$(ratio "$(field "$line" ops_per_s)" "$ceil") | $(field "$line" p50_ms) |" \
                 "$(field "$line" p99_ms) | $(field "$line" max_ms) | $links |" \
                 "$(field "$line" timeouts) | $(field "$line" retransmissions) |" \
-                "$(field "$line" codes | sed 's/,/, /g') |"
+                "$(cpu_per_op "$line") | $(field "$line" codes | sed 's/,/, /g') |"
         done
     done
     echo

@@ -119,26 +119,64 @@ meta_unweighed_add(struct store *st, MDB_txn *txn, int delta)
 }
 
 /* Add or remove weights in the top bucket of @p counter. */
+/* Read the count at @p key into @p v (@p size bytes; zeros when there is none) through @p cur,
+ * which stays there for count_write(): one search for a read and its write. */
 static int
-top_add(struct store *st, MDB_txn *txn, const void *term, size_t term_len, uint64_t counter,
+count_read(struct store *st, MDB_cursor *cur, MDB_val *key, unsigned char *v, size_t size,
+           int *found)
+{
+    MDB_val val = { 0, NULL };
+    int rc = mdb_cursor_get(cur, key, &val, MDB_SET_KEY);
+
+    *found = rc == MDB_SUCCESS;
+    if (rc == MDB_NOTFOUND) {
+        memset(v, 0, size);
+        return RD_OK;
+    }
+    if (rc == MDB_SUCCESS && val.mv_size != size) {
+        rc = MDB_CORRUPTED;
+    }
+    if (rc) {
+        return store__from_mdb(st, rc, "get count");
+    }
+    memcpy(v, val.mv_data, size);
+    return RD_OK;
+}
+
+/* Write @p v back where count_read() left @p cur, or remove the count when it is all zero
+ * (@p zero). */
+static int
+count_write(struct store *st, MDB_cursor *cur, MDB_val *key, unsigned char *v, size_t size,
+            int found, int zero)
+{
+    MDB_val val = { size, v };
+
+    if (zero) {
+        return found ? store__from_mdb(st, mdb_cursor_del(cur, 0), "delete count") : RD_OK;
+    }
+    return store__from_mdb(st, mdb_cursor_put(cur, key, &val, found ? MDB_CURRENT : 0),
+                           "put count");
+}
+
+static int
+top_add(struct store *st, MDB_cursor *cur, const void *term, size_t term_len, uint64_t counter,
         uint32_t eps, uint32_t links, int sign, int *damaged)
 {
     unsigned char k[COUNT_KEY_MAX];
     unsigned char v[COUNT_TOP_SIZE];
     MDB_val key = { 0, k };
-    MDB_val val = { 0, NULL };
-    uint64_t e = 0;
-    uint64_t l = 0;
+    uint64_t e;
+    uint64_t l;
+    int found = 0;
     int rc;
 
     key.mv_size = count_key(k, COUNT_TOP, term, term_len, counter >> COUNT_TOP_SHIFT);
-    rc = mdb_get(txn, st->counts, &key, &val);
-    if (rc == MDB_SUCCESS && val.mv_size == COUNT_TOP_SIZE) {
-        e = store__get_be(val.mv_data, 8);
-        l = store__get_be((const unsigned char *)val.mv_data + 8, 8);
-    } else if (rc != MDB_NOTFOUND) {
-        return store__from_mdb(st, rc == MDB_SUCCESS ? MDB_CORRUPTED : rc, "get count");
+    rc = count_read(st, cur, &key, v, sizeof(v), &found);
+    if (rc) {
+        return rc;
     }
+    e = store__get_be(v, 8);
+    l = store__get_be(v + 8, 8);
     if (sign > 0) {
         e += eps;
         l += links;
@@ -147,15 +185,9 @@ top_add(struct store *st, MDB_txn *txn, const void *term, size_t term_len, uint6
         e = e < eps ? 0 : e - eps;
         l = l < links ? 0 : l - links;
     }
-    if (e == 0 && l == 0) {
-        rc = mdb_del(txn, st->counts, &key, NULL);
-        return store__from_mdb(st, rc == MDB_NOTFOUND ? MDB_SUCCESS : rc, "delete count");
-    }
     store__put_be(v, e, 8);
     store__put_be(v + 8, l, 8);
-    val.mv_size = sizeof(v);
-    val.mv_data = v;
-    return store__from_mdb(st, mdb_put(txn, st->counts, &key, &val, 0), "put count");
+    return count_write(st, cur, &key, v, sizeof(v), found, e == 0 && l == 0);
 }
 
 int
@@ -165,24 +197,25 @@ store__counts_term(struct store *st, MDB_txn *txn, const void *term, size_t term
     unsigned char k[COUNT_KEY_MAX];
     unsigned char v[COUNT_VAL_SIZE];
     MDB_val key = { 0, k };
-    MDB_val val = { 0, NULL };
+    MDB_cursor *cur = NULL;
     size_t at = 16 + 8 * (size_t)((counter >> COUNT_FINE_SHIFT) % COUNT_FINE_PER);
     uint64_t sums[4];
     uint64_t add[4] = { eps, links, eps, links };
     int damaged = 0;
+    int found = 0;
     int rc;
 
     if (!st->has_counts || (eps == 0 && links == 0)) {
         return RD_OK;
     }
+    rc = store__from_mdb(st, mdb_cursor_open(txn, st->counts, &cur), "open cursor");
+    if (rc) {
+        return rc;
+    }
     key.mv_size = count_key(k, COUNT_COARSE, term, term_len, counter >> COUNT_COARSE_SHIFT);
-    rc = mdb_get(txn, st->counts, &key, &val);
-    if (rc == MDB_SUCCESS && val.mv_size == COUNT_VAL_SIZE) {
-        memcpy(v, val.mv_data, sizeof(v));
-    } else if (rc == MDB_NOTFOUND) {
-        memset(v, 0, sizeof(v));
-    } else {
-        return store__from_mdb(st, rc == MDB_SUCCESS ? MDB_CORRUPTED : rc, "get count");
+    rc = count_read(st, cur, &key, v, sizeof(v), &found);
+    if (rc) {
+        goto out;
     }
     sums[0] = store__get_be(v, 8);
     sums[1] = store__get_be(v + 8, 8);
@@ -202,21 +235,16 @@ store__counts_term(struct store *st, MDB_txn *txn, const void *term, size_t term
     store__put_be(v + 8, sums[1], 8);
     store__put_be(v + at, sums[2] & UINT32_MAX, 4);
     store__put_be(v + at + 4, sums[3] & UINT32_MAX, 4);
-    if (sums[0] == 0 && sums[1] == 0) {
-        rc = mdb_del(txn, st->counts, &key, NULL);
-        rc = store__from_mdb(st, rc == MDB_NOTFOUND ? MDB_SUCCESS : rc, "delete count");
-    } else {
-        val.mv_size = sizeof(v);
-        val.mv_data = v;
-        rc = store__from_mdb(st, mdb_put(txn, st->counts, &key, &val, 0), "put count");
-    }
+    rc = count_write(st, cur, &key, v, sizeof(v), found, sums[0] == 0 && sums[1] == 0);
     if (!rc) {
-        rc = top_add(st, txn, term, term_len, counter, eps, links, sign, &damaged);
+        rc = top_add(st, cur, term, term_len, counter, eps, links, sign, &damaged);
     }
     /* A count that would go below zero was wrong already: seeks must not trust it. */
     if (!rc && damaged) {
         rc = meta_unweighed_add(st, txn, 1);
     }
+out:
+    mdb_cursor_close(cur);
     return rc;
 }
 
