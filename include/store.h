@@ -244,6 +244,21 @@ int store_reg_put(struct store *st, const struct store_reg *reg, uint64_t *id, i
 int store_reg_replace(struct store *st, uint64_t id, const struct store_reg *reg);
 
 /**
+ * Replace the record and deadline of the registration @p id and keep its terms and their
+ * weights: store_reg_replace() for a caller that knows the terms it would give are the stored
+ * ones, but perhaps for @p require. Its index entries and counts stay as they are.
+ *
+ * @param reg     ep and d (equal to the stored ones), expires_at and data; its terms, nterms,
+ *                nlinks and weighed are not read.
+ * @param require NULL, or a term the registration must have among its own (not copied).
+ * @return RD_OK; RD_ENOTFOUND; RD_ECONFLICT when ep or d differ, @p require is not the
+ *         registration's, or the stored record has no weights (nothing written: a full
+ *         store_reg_replace() gives them); RD_EFULL; RD_ESTORE; RD_EINVAL; RD_ENOMEM.
+ */
+int store_reg_rewrite(struct store *st, uint64_t id, const struct store_reg *reg,
+                      const struct store_term *require);
+
+/**
  * Move the deadline of the registration @p id (live or expired but not collected) to
  * @p expires_at and change nothing else: a lifetime refresh. With @p term, only when the
  * registration has that term among its own (what a refresh must not change, such as the

@@ -189,6 +189,32 @@ parse_links(const struct rd_server *srv, const coap_session_t *session, const ch
     return rc;
 }
 
+/* A replace whose index terms are the stored ones keeps them: working out terms and weights
+ * costs more than the write. @return what store_reg_rewrite() returns; RD_ECONFLICT also when
+ * the terms may differ, for the caller to write them. */
+static int
+rewrite(struct rd_server *srv, const struct rd_reg_write *w, uint64_t replace_id,
+        const struct lookup_buf *buf)
+{
+    struct store_term src;
+    struct store_reg sreg;
+
+    if (!replace_id || !w->same_terms || !w->source) {
+        return RD_ECONFLICT;
+    }
+    memset(&sreg, 0, sizeof(sreg));
+    sreg.ep = w->ep;
+    sreg.d = w->d;
+    sreg.expires_at = w->expires_at;
+    sreg.data = buf->data;
+    sreg.data_len = buf->len;
+    /* As rd__reg_save() lists it: the terms must count the registration under this address. */
+    src.data = w->source;
+    src.len = strlen(w->source) + 1;
+    rd__feed_stage_save(srv, replace_id, w->ep, w->d, w->rec, buf->data, buf->len);
+    return store_reg_rewrite(srv->store, replace_id, &sreg, &src);
+}
+
 int
 rd__reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t replace_id, uint64_t *id,
              int *created)
@@ -203,9 +229,18 @@ rd__reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t repla
 
     lookup_buf_init(&buf, srv->conf.max_payload * 2 + 4096);
     rc = lookup_reg_encode(w->rec, &buf);
-    if (!rc) {
-        rc = lookup_reg_terms(w->ep, w->d, w->rec, &terms);
+    if (rc) {
+        goto out;
     }
+    if (!w->refresh_only) {
+        /* Observers are told what this write can change for them: from what to what. */
+        rd__lookup_before(srv, replace_id, w->ep, w->d, &before);
+    }
+    rc = rewrite(srv, w, replace_id, &buf);
+    if (rc != RD_ECONFLICT) {
+        goto done;
+    }
+    rc = lookup_reg_terms(w->ep, w->d, w->rec, &terms);
     if (rc) {
         goto out;
     }
@@ -244,16 +279,13 @@ rd__reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t repla
         sterms[sreg.nterms].eps = 1;
         sreg.nterms++;
     }
-    if (!w->refresh_only) {
-        /* Observers are told what this write can change for them: from what to what. */
-        rd__lookup_before(srv, replace_id, w->ep, w->d, &before);
-    }
     rd__feed_stage_save(srv, replace_id, w->ep, w->d, w->rec, buf.data, buf.len);
     if (replace_id) {
         rc = store_reg_replace(srv->store, replace_id, &sreg);
     } else {
         rc = store_reg_put(srv->store, &sreg, &new_id, created);
     }
+done:
     if (rc == RD_ESTORE) {
         rd__log(srv, RD_LOG_ERROR, "store: %s", store_errmsg(srv->store));
     } else if (rc == RD_EFULL) {
@@ -647,6 +679,7 @@ update_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
                      old.expires_at > rd__now() && same_base(rec.base, old.rec.base) &&
                      rec.scope == old.rec.scope;
     w.source = rd__quota_source_term(session, source, sizeof(source)) ? NULL : source;
+    w.same_terms = !have_links && p.nattrs == 0 && rec.scope == old.rec.scope;
     rc = rd__reg_save(srv, &w, id, NULL, NULL);
     if (rc) {
         rd__respond_store_error(response, rc);

@@ -20,6 +20,9 @@ struct rd_reg_write {
     int64_t expires_at;
     int refresh_only;   /**< a live registration keeps its links and parameters */
     const char *source; /**< index term of the requester's address, or NULL */
+    /** With a replace: ep, d, owner, extra attributes, links and scope are the stored ones, so
+     * are the index terms but perhaps for the source's (the store keeps them when it is theirs) */
+    int same_terms;
 };
 
 /** Create the directory resource and the handler for registration resources.

@@ -816,6 +816,116 @@ out:
     return rc;
 }
 
+/* Encode into @p buf the record of @p reg (its names, deadline and data) with the terms and
+ * weights of @p old, which @p shape sizes. */
+static void
+rec_encode_kept(unsigned char *buf, const struct store_reg *reg, const struct store__rec *old,
+                const struct reg_shape *shape)
+{
+    unsigned char *p = buf + STORE_REC_HEADER_SIZE;
+
+    buf[0] = old->weights ? STORE_REC_FORMAT_W : STORE_REC_FORMAT;
+    buf[1] = (unsigned char)shape->ep_len;
+    buf[2] = (unsigned char)shape->d_len;
+    buf[3] = 0;
+    store__put_be(buf + 4, old->nterms, 4);
+    store__put_be(buf + 8, old->terms_len, 4);
+    store__put_be(buf + STORE_REC_DEADLINE_AT, (uint64_t)reg->expires_at, 8);
+    memcpy(p, reg->ep, shape->ep_len + 1);
+    p += shape->ep_len + 1;
+    memcpy(p, shape->d_len ? reg->d : "", shape->d_len + 1);
+    p += shape->d_len + 1;
+    memcpy(p, old->terms, old->terms_len);
+    p += old->terms_len;
+    if (old->weights) {
+        memcpy(p, old->weights, shape->weights_len);
+        p += shape->weights_len;
+    }
+    if (reg->data_len) {
+        memcpy(p, reg->data, reg->data_len);
+    }
+}
+
+int
+store_reg_rewrite(struct store *st, uint64_t id, const struct store_reg *reg,
+                  const struct store_term *require)
+{
+    struct store_reg bare;
+    struct reg_shape shape;
+    struct store__rec old;
+    unsigned char k[STORE_KEY_SIZE];
+    MDB_val key = { sizeof(k), k };
+    MDB_val val = { 0, NULL };
+    MDB_txn *txn = NULL;
+    unsigned char *buf = NULL;
+    uint64_t counter = 0;
+    int changed = 0;
+    int rc;
+
+    if (!reg) {
+        return invalid(st, "registration");
+    }
+    bare = *reg;
+    bare.terms = NULL;
+    bare.nterms = 0;
+    bare.weighed = 0;
+    rc = check_reg(st, &bare, &shape);
+    if (!rc) {
+        rc = store__id_to_counter(st, id, &counter);
+    }
+    if (!rc) {
+        rc = store__write_open(st, &txn, write_extra(&bare, &shape));
+    }
+    if (rc) {
+        goto out;
+    }
+    rc = rec_get(st, txn, counter, &old);
+    if (!rc && (old.ep_len != shape.ep_len || old.d_len != shape.d_len ||
+                memcmp(old.ep, reg->ep, shape.ep_len) != 0 ||
+                (shape.d_len && memcmp(old.d, reg->d, shape.d_len) != 0) ||
+                !old.weights || (require && !rec_has_term(&old, require)))) {
+        /* A record without weights gets them from a full replace. */
+        snprintf(st->errmsg, sizeof(st->errmsg), "rewrite: other ep, d or terms, or no weights");
+        rc = RD_ECONFLICT;
+    }
+    if (!rc) {
+        /* The kept terms and weights go into the record's size. */
+        shape.terms_len = old.terms_len;
+        shape.weights_len = old.weights ? 4 + 8 * (size_t)old.nterms : 0;
+        shape.size += shape.terms_len + shape.weights_len;
+        if (shape.size > STORE_REC_MAX_SIZE) {
+            rc = invalid(st, "data (too large)");
+        }
+    }
+    if (!rc) {
+        /* Encoded aside: the old bytes live in the page the put rewrites. */
+        buf = malloc(shape.size);
+        rc = buf ? RD_OK : RD_ENOMEM;
+    }
+    if (!rc) {
+        rec_encode_kept(buf, reg, &old, &shape);
+        changed = 1;
+        rc = store__expiry_del(st, txn, old.expires_at, counter);
+    }
+    if (!rc) {
+        rc = store__expiry_add(st, txn, reg->expires_at, counter);
+    }
+    if (!rc) {
+        store__put_be(k, counter, sizeof(k));
+        val.mv_size = shape.size;
+        val.mv_data = buf;
+        rc = store__from_mdb(st, mdb_put(txn, st->regs, &key, &val, 0), "put registration");
+    }
+    if (!rc) {
+        rc = store__journal_staged(st, txn, counter);
+    }
+    rc = store__write_close(st, &txn, rc, changed);
+out:
+    store__journal_unstage(st);
+    free(buf);
+    return rc;
+}
+
 int
 store_reg_delete(struct store *st, uint64_t id)
 {

@@ -2531,6 +2531,70 @@ test_batch_failing_half_way_loses_the_batch_only(void **state)
     assert_int_equal(store_reg_find(f->st, "", "after", NOW, record, &(struct seen){ 0 }), RD_OK);
 }
 
+/* A rewrite keeps the terms and weights: the term index, the counts and the checks see the
+ * registration as before, with the new data and deadline; a missing required term, other
+ * names or a record without weights change nothing. */
+static void
+test_reg_rewrite_keeps_terms_and_weights(void **state)
+{
+    struct fixture *f = *state;
+    struct store_term t[2] = { { "rt=a", 4, 1, 2 }, { "src=x", 6, 0, 0 } };
+    struct store_term other = { "src=y", 6, 0, 0 };
+    struct store_check_report rep;
+    struct store_reg reg;
+    struct seen s = { 0 };
+    struct journal_seen j;
+    uint64_t after = 0;
+    uint64_t skip = 0;
+    uint64_t plain;
+    uint64_t id = 0;
+    int created = 0;
+
+    store_journal_config(f->st, 100, 0, NULL, NULL);
+    memset(&reg, 0, sizeof(reg));
+    reg.ep = "w";
+    reg.d = "";
+    reg.expires_at = LATER;
+    reg.data = "old";
+    reg.data_len = 3;
+    reg.terms = t;
+    reg.nterms = 2;
+    reg.weighed = 1;
+    reg.nlinks = 2;
+    assert_int_equal(store_reg_put(f->st, &reg, &id, &created), RD_OK);
+    plain = put_ok(f->st, "", "plain", LATER, "p");
+    reg.data = "newer";
+    reg.data_len = 5;
+    reg.expires_at = LATER + 60;
+    reg.terms = NULL;
+    reg.nterms = 0;
+    assert_int_equal(store_reg_rewrite(f->st, id, &reg, &other), RD_ECONFLICT);
+    reg.ep = "v";
+    assert_int_equal(store_reg_rewrite(f->st, id, &reg, NULL), RD_ECONFLICT);
+    reg.ep = "plain";
+    assert_int_equal(store_reg_rewrite(f->st, plain, &reg, NULL), RD_ECONFLICT);
+    reg.ep = "w";
+    assert_int_equal(store_reg_get(f->st, id, NOW, 0, record, &s), RD_OK);
+    assert_int_equal(s.data_len, 3);
+    stage(f->st, "rewrite w");
+    assert_int_equal(store_reg_rewrite(f->st, id, &reg, &t[1]), RD_OK);
+    assert_int_equal(store_reg_get(f->st, id, NOW, 0, record, &s), RD_OK);
+    assert_int_equal(s.data_len, 5);
+    assert_memory_equal(s.data, "newer", 5);
+    assert_int_equal(s.expires_at, LATER + 60);
+    assert_int_equal(term_scan(f->st, "rt=a", NOW).calls, 1);
+    assert_int_equal(term_scan(f->st, "src=x", NOW).calls, 1);
+    /* Still weighed: with the one record without weights gone, seeks trust the counts. */
+    assert_int_equal(store_reg_delete(f->st, plain), RD_OK);
+    assert_int_equal(
+        store_rank_seek(f->st, "rt=a", 4, STORE_RANK_LINKS, NOW, 1, NULL, &after, &skip), RD_OK);
+    j = journal_after(f->st, 0);
+    assert_int_equal(j.n, 1);
+    assert_string_equal(j.data[0], "rewrite w");
+    assert_int_equal(store_check(f->st, &rep, NULL, NULL), RD_OK);
+    assert_int_equal(rep.problems, 0);
+}
+
 static void
 test_journal_trims_by_count(void **state)
 {
@@ -2636,6 +2700,7 @@ main(void)
         T(test_journal_appends_each_staged_write_in_order),
         T(test_batch_commits_its_writes_and_survives_refused_input),
         T(test_batch_failing_half_way_loses_the_batch_only),
+        T(test_reg_rewrite_keeps_terms_and_weights),
         T(test_journal_drops_the_stage_of_a_failed_or_empty_write),
         T(test_journal_trims_by_count),
         T(test_journal_trims_by_age),
