@@ -179,6 +179,39 @@ test_dedup_tells_peers_mids_methods_and_time_apart(void **state)
     coap_delete_pdu(out);
 }
 
+/* The answers remembered after a mark are forgotten (a lost write batch held them); those
+ * before stay. The digest a replay worked out for one peer is not reused for another. */
+static void
+test_dedup_forgets_the_answers_since_a_mark(void **state)
+{
+    struct fixture *f = *state;
+    coap_pdu_t *kept = pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_POST, 21);
+    coap_pdu_t *lost = pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_POST, 22);
+    coap_pdu_t *first = created(21);
+    coap_pdu_t *out = pdu(COAP_MESSAGE_ACK, 0, 21);
+    coap_pdu_t *replayed = pdu(COAP_MESSAGE_ACK, 0, 22);
+    coap_pdu_t *still = pdu(COAP_MESSAGE_ACK, 0, 21);
+    uint64_t mark;
+
+    rd__dedup_remember(&f->srv->dedup, f->a, kept, first, 1000);
+    mark = rd__dedup_seq(&f->srv->dedup);
+    /* A replay for a, then the answer remembered for b: b's entry is b's alone. */
+    assert_int_equal(rd__dedup_replay(&f->srv->dedup, f->a, lost, out, 1000), 0);
+    rd__dedup_remember(&f->srv->dedup, f->b, lost, first, 1000);
+    assert_int_equal(rd__dedup_replay(&f->srv->dedup, f->a, lost, out, 1001), 0);
+    assert_int_equal(rd__dedup_replay(&f->srv->dedup, f->b, lost, replayed, 1001), 1);
+    assert_true(rd__dedup_seq(&f->srv->dedup) > mark);
+    rd__dedup_forget_since(&f->srv->dedup, mark);
+    assert_int_equal(rd__dedup_replay(&f->srv->dedup, f->b, lost, out, 1001), 0);
+    assert_int_equal(rd__dedup_replay(&f->srv->dedup, f->a, kept, still, 1001), 1);
+    coap_delete_pdu(kept);
+    coap_delete_pdu(lost);
+    coap_delete_pdu(first);
+    coap_delete_pdu(out);
+    coap_delete_pdu(replayed);
+    coap_delete_pdu(still);
+}
+
 static void
 key_of(const char *query, int with_page, struct rd_lookup_key *key)
 {
@@ -316,6 +349,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_dedup_replays_the_first_answer_to_the_same_peer_and_mid,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_dedup_tells_peers_mids_methods_and_time_apart, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dedup_forgets_the_answers_since_a_mark, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_page_marks_hold_until_lookup_results_change, setup,
                                         teardown),
