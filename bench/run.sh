@@ -303,6 +303,17 @@ run_ceiling() {
     ACK_PID=""
 }
 
+# stop_measured N DATA: note the server's memory and data size, then stop it with SIGTERM.
+stop_measured() {
+    INFO["$1|hwm_end"]=$(proc_kb "$SERVER_PID" VmHWM)
+    INFO["$1|anon_end"]=$(proc_kb "$SERVER_PID" RssAnon)
+    INFO["$1|du"]=$(du -sk "$2" | awk '{ print $1 }')
+    stop_pid "$SERVER_PID" core-rd
+    SERVER_PID=""
+    INFO["$1|stop_ms"]=$STOP_MS
+    INFO["$1|stop_status"]=$STOP_STATUS
+}
+
 run_size() {
     local n=$1
     local data=$WORK/data-$n loc=$WORK/loc-$n
@@ -320,13 +331,7 @@ run_size() {
         bench "$n" "$n" --phases update -w "$WINDOW" --locations "$loc"
         perf_stop
         server_alive "during update (N=$n)" || return 0
-        INFO["$n|hwm_end"]=$(proc_kb "$SERVER_PID" VmHWM)
-        INFO["$n|anon_end"]=$(proc_kb "$SERVER_PID" RssAnon)
-        INFO["$n|du"]=$(du -sk "$data" | awk '{ print $1 }')
-        stop_pid "$SERVER_PID" core-rd
-        SERVER_PID=""
-        INFO["$n|stop_ms"]=$STOP_MS
-        INFO["$n|stop_status"]=$STOP_STATUS
+        stop_measured "$n" "$data"
         rm -rf "$data" "$loc"
         return 0
     fi
@@ -335,13 +340,7 @@ run_size() {
     server_alive "during update/lookups (N=$n, W=$WINDOW)" || return 0
     bench "$n" "$n" --phases lookup-ep,lookup-res-selective -w 1 --ops "$W1_OPS"
     server_alive "during the W=1 lookups (N=$n)" || return 0
-    INFO["$n|hwm_end"]=$(proc_kb "$SERVER_PID" VmHWM)
-    INFO["$n|anon_end"]=$(proc_kb "$SERVER_PID" RssAnon)
-    INFO["$n|du"]=$(du -sk "$data" | awk '{ print $1 }')
-    stop_pid "$SERVER_PID" core-rd
-    SERVER_PID=""
-    INFO["$n|stop_ms"]=$STOP_MS
-    INFO["$n|stop_status"]=$STOP_STATUS
+    stop_measured "$n" "$data"
     if [ "$STOP_STATUS" -ne 0 ]; then
         echo "- N=$n: core-rd exited $STOP_STATUS on SIGTERM." >>"$NOTES"
     fi

@@ -113,14 +113,17 @@ check_reg(struct store *st, const struct store_reg *reg, struct reg_shape *shape
     return RD_OK;
 }
 
-static void
-rec_encode(unsigned char *p, const struct store_reg *reg, const struct reg_shape *shape)
+/* Encode the header and the names of the record of @p reg, with @p nterms terms of
+ * @p shape->terms_len bytes; @return where the terms go. */
+static unsigned char *
+rec_encode_head(unsigned char *p, const struct store_reg *reg, const struct reg_shape *shape,
+                int weighed, uint32_t nterms)
 {
-    p[0] = reg->weighed ? STORE_REC_FORMAT_W : STORE_REC_FORMAT;
+    p[0] = weighed ? STORE_REC_FORMAT_W : STORE_REC_FORMAT;
     p[1] = (unsigned char)shape->ep_len;
     p[2] = (unsigned char)shape->d_len;
     p[3] = 0;
-    store__put_be(p + 4, reg->nterms, 4);
+    store__put_be(p + 4, nterms, 4);
     store__put_be(p + 8, shape->terms_len, 4);
     store__put_be(p + STORE_REC_DEADLINE_AT, (uint64_t)reg->expires_at, 8);
     p += STORE_REC_HEADER_SIZE;
@@ -132,6 +135,13 @@ rec_encode(unsigned char *p, const struct store_reg *reg, const struct reg_shape
     }
     p += shape->d_len;
     *p++ = '\0';
+    return p;
+}
+
+static void
+rec_encode(unsigned char *p, const struct store_reg *reg, const struct reg_shape *shape)
+{
+    p = rec_encode_head(p, reg, shape, reg->weighed, (uint32_t)reg->nterms);
     for (size_t i = 0; i < reg->nterms; i++) {
         store__put_be(p, reg->terms[i].len, 2);
         memcpy(p + 2, reg->terms[i].data, reg->terms[i].len);
@@ -822,19 +832,8 @@ static void
 rec_encode_kept(unsigned char *buf, const struct store_reg *reg, const struct store__rec *old,
                 const struct reg_shape *shape)
 {
-    unsigned char *p = buf + STORE_REC_HEADER_SIZE;
+    unsigned char *p = rec_encode_head(buf, reg, shape, old->weights != NULL, old->nterms);
 
-    buf[0] = old->weights ? STORE_REC_FORMAT_W : STORE_REC_FORMAT;
-    buf[1] = (unsigned char)shape->ep_len;
-    buf[2] = (unsigned char)shape->d_len;
-    buf[3] = 0;
-    store__put_be(buf + 4, old->nterms, 4);
-    store__put_be(buf + 8, old->terms_len, 4);
-    store__put_be(buf + STORE_REC_DEADLINE_AT, (uint64_t)reg->expires_at, 8);
-    memcpy(p, reg->ep, shape->ep_len + 1);
-    p += shape->ep_len + 1;
-    memcpy(p, shape->d_len ? reg->d : "", shape->d_len + 1);
-    p += shape->d_len + 1;
     memcpy(p, old->terms, old->terms_len);
     p += old->terms_len;
     if (old->weights) {

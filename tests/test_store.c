@@ -2435,7 +2435,6 @@ test_batch_commits_its_writes_and_survives_refused_input(void **state)
 {
     struct fixture *f = *state;
     static const char *const t[] = { "rt=temperature", "if=sensor", NULL };
-    struct store_check_report rep;
     struct store_term missing = { "src=elsewhere", 13, 0, 0 };
     struct seen s = { 0 };
     struct journal_seen j;
@@ -2475,8 +2474,7 @@ test_batch_commits_its_writes_and_survives_refused_input(void **state)
     assert_int_equal(j.n, 4);
     assert_string_equal(j.data[0], "reg a");
     assert_string_equal(j.data[3], "replace b");
-    assert_int_equal(store_check(f->st, &rep, NULL, NULL), RD_OK);
-    assert_int_equal(rep.problems, 0);
+    check_clean(f->st);
 }
 
 /* A write that fails half-way (the map is full) loses what the batch had not committed, and
@@ -2486,7 +2484,6 @@ test_batch_failing_half_way_loses_the_batch_only(void **state)
 {
     struct fixture *f = *state;
     static const char *const t[] = { "rt=temperature", "if=sensor", NULL };
-    struct store_check_report rep;
     char data[400];
     char ep[16];
     size_t kept;
@@ -2523,8 +2520,7 @@ test_batch_failing_half_way_loses_the_batch_only(void **state)
                      RD_ENOTFOUND);
     assert_int_equal(store_reg_find(f->st, "", "late", NOW, record, &(struct seen){ 0 }),
                      RD_ENOTFOUND);
-    assert_int_equal(store_check(f->st, &rep, NULL, NULL), RD_OK);
-    assert_int_equal(rep.problems, 0);
+    check_clean(f->st);
     assert_int_equal(store_batch_begin(f->st), RD_OK);
     put_ok(f->st, "", "after", LATER, "x");
     assert_int_equal(store_batch_commit(f->st), RD_OK);
@@ -2540,7 +2536,6 @@ test_reg_rewrite_keeps_terms_and_weights(void **state)
     struct fixture *f = *state;
     struct store_term t[2] = { { "rt=a", 4, 1, 2 }, { "src=x", 6, 0, 0 } };
     struct store_term other = { "src=y", 6, 0, 0 };
-    struct store_check_report rep;
     struct store_reg reg;
     struct seen s = { 0 };
     struct journal_seen j;
@@ -2591,8 +2586,7 @@ test_reg_rewrite_keeps_terms_and_weights(void **state)
     j = journal_after(f->st, 0);
     assert_int_equal(j.n, 1);
     assert_string_equal(j.data[0], "rewrite w");
-    assert_int_equal(store_check(f->st, &rep, NULL, NULL), RD_OK);
-    assert_int_equal(rep.problems, 0);
+    check_clean(f->st);
 }
 
 static void
