@@ -18,6 +18,7 @@
 
 #include "rd_batch.h"
 #include "rd_dedup.h"
+#include "rd_feed.h"
 #include "rd_log.h"
 #include "rd_server.h"
 #include "rd_status.h"
@@ -168,9 +169,16 @@ rd__batch_end(struct rd_server *srv)
     holder = NULL;
     if (store_batch_commit(srv->store) == RD_OK) {
         flush(b);
+        rd__feed_committed(srv);
     } else {
         drop(srv, b);
     }
+}
+
+int
+rd__batch_holding(const struct rd_server *srv)
+{
+    return srv->batch && srv->batch->holding;
 }
 
 int

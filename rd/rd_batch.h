@@ -28,12 +28,16 @@ int rd__batch_init(struct rd_server *srv);
  * without one. */
 void rd__batch_cleanup(struct rd_server *srv);
 
+/** Whether a write batch holds (its writes are not committed yet): 1 or 0. */
+int rd__batch_holding(const struct rd_server *srv);
+
 /** Start holding: the loop calls it before it lets libcoap read a turn's datagrams. A server
  * without batch state, or one that holds already, is left as it is. */
 void rd__batch_begin(struct rd_server *srv);
 
-/** End the turn: commit the batch, then send the held datagrams in order, or drop them when
- * the commit failed (with a log line). Accepts a server that does not hold. */
+/** End the turn: commit the batch, then send the held datagrams in order and publish the
+ * batch's events to the change feed, or drop the datagrams when the commit failed (with a log
+ * line). Accepts a server that does not hold. */
 void rd__batch_end(struct rd_server *srv);
 
 /**

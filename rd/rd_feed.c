@@ -10,6 +10,7 @@
 #include <microhttpd.h>
 
 #include "lookup.h"
+#include "rd_batch.h"
 #include "rd_conf.h"
 #include "rd_feed.h"
 #include "rd_http.h"
@@ -630,7 +631,9 @@ rd__feed_committed(struct rd_server *srv)
     struct store_journal_info info;
     uint64_t last = 0;
 
-    if (!feed || store_journal_info(srv->store, &info) || info.last <= feed->pushed) {
+    /* In a write batch the events are not committed yet: the batch's end publishes them. */
+    if (!feed || rd__batch_holding(srv) || store_journal_info(srv->store, &info) ||
+        info.last <= feed->pushed) {
         return;
     }
     /* Every new event is decoded and rendered once, then queued for each caught-up subscriber
