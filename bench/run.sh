@@ -520,6 +520,9 @@ report() {
   deduplication cache for 247 s, which would make a reused ID look like a fast success.
 - The ceiling runs send the same requests to udp-ack, which returns an empty ACK at once: the
   most this generator, kernel and loopback can carry, measured in the same run.
+- Server CPU µs/op: the user and system time of the server (all its threads, from
+  /proc/PID/stat) over a run of a single phase, divided by its ops. Other work on the machine
+  moves it far less than ops/s.
 EOF
     if [ -s "$NOTES" ]; then
         echo
