@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # End-to-end tests of the limits: each one tripped with its code and diagnostic, the rate limit,
 # the amplification limit (RFC 9175 section 2.4), garbage datagrams, a full LMDB map, and kill -9
-# during a burst of registrations. The real core-rd on loopback, a fresh data directory per test.
-# Usage: limits.sh CORE_RD COAP_RAW
+# during a burst of registrations (one at a time, and 32 in flight with rd-bench). The real
+# core-rd on loopback, a fresh data directory per test.
+# Usage: limits.sh CORE_RD COAP_RAW TEST_ENDPOINT MID_CLIENT RD_BENCH
 set -u
 RD=$1
 RAW=$2
+BENCH=$5
 . "$(dirname "$0")/lib.sh"
 
 # with_conf LINES...: a fresh server with these directives.
@@ -538,6 +540,34 @@ test_kill_9_during_burst_loses_nothing_acknowledged() {
     kill_during_burst never
 }
 
+# kill -9 while rd-bench keeps 32 registrations in flight, so that each turn of the loop commits
+# many in one transaction and holds their answers: every registration answered before the kill
+# is there after the restart (its location takes an update).
+test_kill_9_during_batched_burst_loses_nothing_acknowledged() {
+    local acked line
+    with_conf 'sync periodic' 'max_per_source 0' 'write_rate_limit 0' 'log_rate_limit 0'
+    # After the kill, each request left times out: 50 ms, one try, 32 at a time, so the rest of
+    # 6000 takes seconds. One answered later than that is simply not counted as answered.
+    "$BENCH" --server "127.0.0.1:$PORT" -n 6000 -w 32 --phases register --locations "$WORK/loc" \
+        --timeout-ms 50 --tries 1 --max-seconds 120 >"$WORK/bench.out" 2>&1 &
+    local bench=$!
+    # rd-bench registers bench-0, bench-1, ... in order: kill once the log has the 1500th.
+    wait_until 60 grep -q 'registered ep=bench-1500 ' "$WORK/rd.log" ||
+        fail "bench-1500 not registered within 60 s"
+    stop_rd KILL
+    wait "$bench"
+    acked=$(wc -l <"$WORK/loc" 2>/dev/null || echo 0)
+    expect_eq "hundreds of registrations answered before the kill" 1 "$((acked >= 500))"
+    expect_eq "and not all of them: the kill came during the burst" 1 "$((acked < 6000))"
+    start_rd -c "$WORK/limits.conf"
+    "$BENCH" --server "127.0.0.1:$PORT" -n 6000 -w 32 --phases update --locations "$WORK/loc" \
+        >"$WORK/update.out" 2>&1
+    line=$(grep '^phase=update' "$WORK/update.out")
+    expect_match "every answered registration updated after the restart ($acked)" \
+        " ops=$acked ok=$acked " "$line"
+    echo "kill -9 during a burst of 32 in flight: $acked registrations answered, all there"
+}
+
 run_test test_payload_over_max_is_413_with_size1
 run_test test_block1_checked_before_reassembly
 run_test test_abandoned_block1_transfers_stay_bounded
@@ -557,4 +587,5 @@ run_test test_garbage_flood_log_is_rate_limited
 run_test test_log_lines_per_source_are_rate_limited
 run_test test_trickling_http_connections_do_not_starve_health
 run_test test_kill_9_during_burst_loses_nothing_acknowledged
+run_test test_kill_9_during_batched_burst_loses_nothing_acknowledged
 summary
