@@ -1536,6 +1536,19 @@ test_expire_collects_corrupt_record(void **state)
     assert_int_equal(s.id, id2);
 }
 
+/* Start again on an empty store with a 256 KiB map, and fill @p data (@p size bytes) with a
+ * string that fills it up quickly. */
+static void
+reopen_tiny(struct fixture *f, char *data, size_t size)
+{
+    store_free(f->st);
+    f->st = NULL;
+    remove_tree(f->dir);
+    assert_int_equal(open_store(f, 256 * 1024), RD_OK);
+    memset(data, 'z', size - 1);
+    data[size - 1] = '\0';
+}
+
 static void
 test_reg_put_full_map_is_efull_and_keeps_data(void **state)
 {
@@ -1550,12 +1563,7 @@ test_reg_put_full_map_is_efull_and_keeps_data(void **state)
     int created = 0;
     int rc = RD_OK;
 
-    store_free(f->st);
-    f->st = NULL;
-    remove_tree(f->dir);
-    assert_int_equal(open_store(f, 256 * 1024), RD_OK);
-    memset(data, 'z', sizeof(data) - 1);
-    data[sizeof(data) - 1] = '\0';
+    reopen_tiny(f, data, sizeof(data));
     while (n < sizeof(ids) / sizeof(ids[0])) {
         snprintf(ep, sizeof(ep), "node%zu", n);
         rc = put_terms(f->st, "", ep, LATER, data, t, &id, &created);
@@ -2492,12 +2500,7 @@ test_batch_failing_half_way_loses_the_batch_only(void **state)
     int created = 0;
     int rc = RD_OK;
 
-    store_free(f->st);
-    f->st = NULL;
-    remove_tree(f->dir);
-    assert_int_equal(open_store(f, 256 * 1024), RD_OK);
-    memset(data, 'z', sizeof(data) - 1);
-    data[sizeof(data) - 1] = '\0';
+    reopen_tiny(f, data, sizeof(data));
     put_ok(f->st, "", "before", LATER, "x");
     kept = count(f->st);
     assert_int_equal(store_batch_begin(f->st), RD_OK);
