@@ -509,6 +509,7 @@ store_free(struct store *st)
     /* Writes of a batch left open are committed: their answers may not have gone out, but
      * nothing of them is half done. */
     store_batch_commit(st);
+    free(st->ccache);
     store__journal_unstage(st);
     if (st->rcur_regs) {
         mdb_cursor_close(st->rcur_regs);

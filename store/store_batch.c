@@ -22,6 +22,7 @@
 static void
 batch_abort(struct store *st)
 {
+    store__counts_forget(st);
     if (st->batch_txn) {
         mdb_txn_abort(st->batch_txn);
         st->batch_txn = NULL;
@@ -55,6 +56,12 @@ store__batch_settle(struct store *st)
 
     if (!st->batch_txn) {
         return RD_OK;
+    }
+    rc = store__counts_flush(st, st->batch_txn);
+    if (rc) {
+        batch_abort(st);
+        st->batch_lost = 1;
+        return rc;
     }
     rc = store__from_mdb(st, mdb_txn_commit(st->batch_txn), "commit batch");
     st->batch_txn = NULL; /* mdb_txn_commit() frees the txn even when it fails */

@@ -158,25 +158,13 @@ count_write(struct store *st, MDB_cursor *cur, MDB_val *key, unsigned char *v, s
                            "put count");
 }
 
-static int
-top_add(struct store *st, MDB_cursor *cur, const void *term, size_t term_len, uint64_t counter,
-        uint32_t eps, uint32_t links, int sign, int *damaged)
+/* Add (@p sign 1) or remove (-1) @p eps and @p links in a top entry's value @p v. */
+static void
+top_apply(unsigned char *v, uint32_t eps, uint32_t links, int sign, int *damaged)
 {
-    unsigned char k[COUNT_KEY_MAX];
-    unsigned char v[COUNT_TOP_SIZE];
-    MDB_val key = { 0, k };
-    uint64_t e;
-    uint64_t l;
-    int found = 0;
-    int rc;
+    uint64_t e = store__get_be(v, 8);
+    uint64_t l = store__get_be(v + 8, 8);
 
-    key.mv_size = count_key(k, COUNT_TOP, term, term_len, counter >> COUNT_TOP_SHIFT);
-    rc = count_read(st, cur, &key, v, sizeof(v), &found);
-    if (rc) {
-        return rc;
-    }
-    e = store__get_be(v, 8);
-    l = store__get_be(v + 8, 8);
     if (sign > 0) {
         e += eps;
         l += links;
@@ -187,36 +175,15 @@ top_add(struct store *st, MDB_cursor *cur, const void *term, size_t term_len, ui
     }
     store__put_be(v, e, 8);
     store__put_be(v + 8, l, 8);
-    return count_write(st, cur, &key, v, sizeof(v), found, e == 0 && l == 0);
 }
 
-int
-store__counts_term(struct store *st, MDB_txn *txn, const void *term, size_t term_len,
-                   uint64_t counter, uint32_t eps, uint32_t links, int sign)
+/* The same in a coarse entry's value @p v, and in its fine sums at @p at. */
+static void
+coarse_apply(unsigned char *v, size_t at, uint32_t eps, uint32_t links, int sign, int *damaged)
 {
-    unsigned char k[COUNT_KEY_MAX];
-    unsigned char v[COUNT_VAL_SIZE];
-    MDB_val key = { 0, k };
-    MDB_cursor *cur = NULL;
-    size_t at = 16 + 8 * (size_t)((counter >> COUNT_FINE_SHIFT) % COUNT_FINE_PER);
     uint64_t sums[4];
     uint64_t add[4] = { eps, links, eps, links };
-    int damaged = 0;
-    int found = 0;
-    int rc;
 
-    if (!st->has_counts || (eps == 0 && links == 0)) {
-        return RD_OK;
-    }
-    rc = store__from_mdb(st, mdb_cursor_open(txn, st->counts, &cur), "open cursor");
-    if (rc) {
-        return rc;
-    }
-    key.mv_size = count_key(k, COUNT_COARSE, term, term_len, counter >> COUNT_COARSE_SHIFT);
-    rc = count_read(st, cur, &key, v, sizeof(v), &found);
-    if (rc) {
-        goto out;
-    }
     sums[0] = store__get_be(v, 8);
     sums[1] = store__get_be(v + 8, 8);
     sums[2] = store__get_be(v + at, 4);
@@ -225,26 +192,227 @@ store__counts_term(struct store *st, MDB_txn *txn, const void *term, size_t term
         if (sign > 0) {
             sums[i] += add[i];
         } else {
-            damaged |= sums[i] < add[i];
+            *damaged |= sums[i] < add[i];
             sums[i] = sums[i] < add[i] ? 0 : sums[i] - add[i];
         }
     }
     /* A fine sum past 32 bits cannot be kept: the counts are not to be trusted any more. */
-    damaged |= sums[2] > UINT32_MAX || sums[3] > UINT32_MAX;
+    *damaged |= sums[2] > UINT32_MAX || sums[3] > UINT32_MAX;
     store__put_be(v, sums[0], 8);
     store__put_be(v + 8, sums[1], 8);
     store__put_be(v + at, sums[2] & UINT32_MAX, 4);
     store__put_be(v + at + 4, sums[3] & UINT32_MAX, 4);
-    rc = count_write(st, cur, &key, v, sizeof(v), found, sums[0] == 0 && sums[1] == 0);
+}
+
+/* An entry whose sums are zero is removed: both levels keep eps and links in front. */
+static int
+count_zero(const unsigned char *v)
+{
+    return store__get_be(v, 8) == 0 && store__get_be(v + 8, 8) == 0;
+}
+
+/* Change the count at @p key (a value of @p size bytes) in @p txn directly: one search reads it,
+ * the cursor writes it in place. */
+static int
+count_change(struct store *st, MDB_txn *txn, MDB_val *key, size_t size, size_t at, uint32_t eps,
+             uint32_t links, int sign, int *damaged)
+{
+    unsigned char v[COUNT_VAL_SIZE];
+    MDB_cursor *cur = NULL;
+    int found = 0;
+    int rc;
+
+    rc = store__from_mdb(st, mdb_cursor_open(txn, st->counts, &cur), "open cursor");
     if (!rc) {
-        rc = top_add(st, cur, term, term_len, counter, eps, links, sign, &damaged);
+        rc = count_read(st, cur, key, v, size, &found);
+    }
+    if (!rc) {
+        if (size == COUNT_TOP_SIZE) {
+            top_apply(v, eps, links, sign, damaged);
+        } else {
+            coarse_apply(v, at, eps, links, sign, damaged);
+        }
+        rc = count_write(st, cur, key, v, size, found, count_zero(v));
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+/* Counts of a write batch (store_batch.c): the values its writes make, kept here and written
+ * once per entry when the batch settles, instead of a write per registration and term. The
+ * same arithmetic runs on them in the same order, so what is written is what writing each
+ * change would have left. */
+#define CACHE_SLOTS 1024 /* a power of two; half of them filled at most */
+
+struct count_entry {
+    unsigned char key[COUNT_KEY_MAX];
+    size_t key_len;
+    size_t size; /* COUNT_VAL_SIZE or COUNT_TOP_SIZE */
+    unsigned char v[COUNT_VAL_SIZE];
+};
+
+struct store__count_cache {
+    struct count_entry *entries[CACHE_SLOTS];
+    size_t n;
+};
+
+static size_t
+cache_slot(const unsigned char *key, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;
+
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ key[i]) * 1099511628211ull;
+    }
+    return (size_t)(h & (CACHE_SLOTS - 1));
+}
+
+/* The cached count at @p key, read from @p txn the first time; NULL with *rc set on failure. */
+static struct count_entry *
+cache_get(struct store *st, MDB_txn *txn, const MDB_val *key, size_t size, int *rc)
+{
+    struct store__count_cache *c = st->ccache;
+    size_t i = cache_slot(key->mv_data, key->mv_size);
+    MDB_val val = { 0, NULL };
+    struct count_entry *e;
+    int mrc;
+
+    while ((e = c->entries[i]) != NULL) {
+        if (e->key_len == key->mv_size && memcmp(e->key, key->mv_data, key->mv_size) == 0) {
+            return e;
+        }
+        i = (i + 1) & (CACHE_SLOTS - 1);
+    }
+    e = calloc(1, sizeof(*e));
+    if (!e) {
+        *rc = RD_ENOMEM;
+        return NULL;
+    }
+    mrc = mdb_get(txn, st->counts, (MDB_val *)(uintptr_t)key, &val);
+    if (mrc == MDB_SUCCESS && val.mv_size == size) {
+        memcpy(e->v, val.mv_data, size);
+    } else if (mrc != MDB_NOTFOUND) {
+        free(e);
+        *rc = store__from_mdb(st, mrc == MDB_SUCCESS ? MDB_CORRUPTED : mrc, "get count");
+        return NULL;
+    }
+    memcpy(e->key, key->mv_data, key->mv_size);
+    e->key_len = key->mv_size;
+    e->size = size;
+    c->entries[i] = e;
+    c->n++;
+    return e;
+}
+
+void
+store__counts_forget(struct store *st)
+{
+    struct store__count_cache *c = st->ccache;
+
+    for (size_t i = 0; c && i < CACHE_SLOTS && c->n; i++) {
+        if (c->entries[i]) {
+            free(c->entries[i]);
+            c->entries[i] = NULL;
+            c->n--;
+        }
+    }
+}
+
+int
+store__counts_flush(struct store *st, MDB_txn *txn)
+{
+    struct store__count_cache *c = st->ccache;
+    int rc = RD_OK;
+
+    for (size_t i = 0; c && i < CACHE_SLOTS && c->n && !rc; i++) {
+        struct count_entry *e = c->entries[i];
+        MDB_val key;
+        MDB_val val;
+
+        if (!e) {
+            continue;
+        }
+        key.mv_size = e->key_len;
+        key.mv_data = e->key;
+        val.mv_size = e->size;
+        val.mv_data = e->v;
+        if (count_zero(e->v)) {
+            rc = mdb_del(txn, st->counts, &key, NULL);
+            rc = store__from_mdb(st, rc == MDB_NOTFOUND ? MDB_SUCCESS : rc, "delete count");
+        } else {
+            rc = store__from_mdb(st, mdb_put(txn, st->counts, &key, &val, 0), "put count");
+        }
+        free(e);
+        c->entries[i] = NULL;
+        c->n--;
+    }
+    store__counts_forget(st);
+    return rc;
+}
+
+/* Change the count at @p key in the batch's cache; written by store__counts_flush(). */
+static int
+count_change_cached(struct store *st, MDB_txn *txn, MDB_val *key, size_t size, size_t at,
+                    uint32_t eps, uint32_t links, int sign, int *damaged)
+{
+    struct count_entry *e;
+    int rc = RD_OK;
+
+    /* Half full: write what is there, so a probe always ends at an empty slot. */
+    if (st->ccache->n >= CACHE_SLOTS / 2) {
+        rc = store__counts_flush(st, txn);
+        if (rc) {
+            return rc;
+        }
+    }
+    e = cache_get(st, txn, key, size, &rc);
+    if (!e) {
+        return rc;
+    }
+    if (size == COUNT_TOP_SIZE) {
+        top_apply(e->v, eps, links, sign, damaged);
+    } else {
+        coarse_apply(e->v, at, eps, links, sign, damaged);
+    }
+    /* A removed entry reads as zeros afterwards, whatever its fine sums held. */
+    if (count_zero(e->v)) {
+        memset(e->v, 0, e->size);
+    }
+    return RD_OK;
+}
+
+int
+store__counts_term(struct store *st, MDB_txn *txn, const void *term, size_t term_len,
+                   uint64_t counter, uint32_t eps, uint32_t links, int sign)
+{
+    unsigned char k[COUNT_KEY_MAX];
+    MDB_val key = { 0, k };
+    size_t at = 16 + 8 * (size_t)((counter >> COUNT_FINE_SHIFT) % COUNT_FINE_PER);
+    int cached;
+    int damaged = 0;
+    int rc;
+
+    if (!st->has_counts || (eps == 0 && links == 0)) {
+        return RD_OK;
+    }
+    if (txn == st->batch_txn && !st->ccache) {
+        st->ccache = calloc(1, sizeof(*st->ccache));
+    }
+    cached = txn == st->batch_txn && st->ccache;
+    key.mv_size = count_key(k, COUNT_COARSE, term, term_len, counter >> COUNT_COARSE_SHIFT);
+    rc = (cached ? count_change_cached : count_change)(st, txn, &key, COUNT_VAL_SIZE, at, eps,
+                                                        links, sign, &damaged);
+    if (!rc) {
+        /* MDB_SET_KEY pointed the key at the database's copy: point it back. */
+        key.mv_data = k;
+        key.mv_size = count_key(k, COUNT_TOP, term, term_len, counter >> COUNT_TOP_SHIFT);
+        rc = (cached ? count_change_cached : count_change)(st, txn, &key, COUNT_TOP_SIZE, 0, eps,
+                                                            links, sign, &damaged);
     }
     /* A count that would go below zero was wrong already: seeks must not trust it. */
     if (!rc && damaged) {
         rc = meta_unweighed_add(st, txn, 1);
     }
-out:
-    mdb_cursor_close(cur);
     return rc;
 }
 
@@ -531,7 +699,13 @@ store_rank_seek(struct store *st, const void *term, size_t term_len, enum store_
         free(h);
         return rc;
     }
-    rc = meta_unweighed(st, txn, &unweighed);
+    /* Within a write batch the counts it changed are written first. */
+    if (txn == st->batch_txn) {
+        rc = store__counts_flush(st, txn);
+    }
+    if (!rc) {
+        rc = meta_unweighed(st, txn, &unweighed);
+    }
     if (!rc && unweighed) {
         rc = RD_ECONFLICT;
     }

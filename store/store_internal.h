@@ -90,6 +90,9 @@ struct store {
     MDB_txn *batch_txn;    /**< the batch's transaction; NULL until its first write */
     uint64_t batch_extra;  /**< room its writes asked for (store__write_open()) */
     int batch_lost;        /**< a write of the open batch failed half-way: all of it is lost */
+    /** The counts the batch's writes changed, not written yet (store_count.c); NULL until a
+     * batch changes one */
+    struct store__count_cache *ccache;
     store_weigh_fn weigh_fn; /**< only while store_open() migrates */
     void *weigh_arg;
     char errmsg[STORE_ERRMSG_SIZE];
@@ -120,12 +123,24 @@ void store__rec_weight(const struct store__rec *rec, uint32_t i, uint32_t *eps, 
 /**
  * Add (@p sign 1) or remove (-1) the weights @p eps and @p links of the registration
  * @p counter under @p term in the counts, in @p txn. A term of length 0 is the count of all
- * registrations.
+ * registrations. In the open batch's transaction the new counts are kept until
+ * store__counts_flush().
  *
  * @return RD_OK; RD_EFULL; RD_ESTORE.
  */
 int store__counts_term(struct store *st, MDB_txn *txn, const void *term, size_t term_len,
                        uint64_t counter, uint32_t eps, uint32_t links, int sign);
+
+/**
+ * Write the counts the open batch changed (kept since its last flush) into @p txn, the batch's
+ * transaction. A batch's reads of the counts, and its commit, come after this.
+ *
+ * @return RD_OK; RD_EFULL; RD_ESTORE (the transaction is then lost with the batch).
+ */
+int store__counts_flush(struct store *st, MDB_txn *txn);
+
+/** Drop the counts the batch changed without writing them (the batch is lost). */
+void store__counts_forget(struct store *st);
 
 /**
  * Add (@p sign 1) or remove (-1) what the record of @p counter as a whole counts, in @p txn:

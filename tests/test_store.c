@@ -2033,12 +2033,13 @@ check_clean(struct store *st)
  * deletes, refreshes, deadlines passing (hidden before the sweep) and the sweep itself, checked
  * against a naive walk of a model after every operation: a seeded random history. */
 static void
-test_rank_seek_agrees_with_a_naive_walk(void **state)
+rank_history(void **state, int batched)
 {
     struct fixture *f = *state;
     struct rank_model m = { calloc(6000, sizeof(struct rank_reg)), 0, NULL };
     uint64_t seed = 20261202;
     int64_t now = NOW;
+    int open = 0;
 
     assert_non_null(m.regs);
     for (int op = 0; op < 3000; op++) {
@@ -2046,6 +2047,14 @@ test_rank_seek_agrees_with_a_naive_walk(void **state)
         struct rank_reg *r = m.n ? &m.regs[rank_rand(&seed) % m.n] : NULL;
         size_t n = 0;
 
+        /* Batches of a few writes, whose seeks see their own counts. */
+        if (batched && open && op % 5 == 0) {
+            assert_int_equal(store_batch_commit(f->st), RD_OK);
+            open = 0;
+        } else if (batched && !open && op % 5 == 1) {
+            assert_int_equal(store_batch_begin(f->st), RD_OK);
+            open = 1;
+        }
         if (r && r->moved) {
             continue;
         }
@@ -2094,8 +2103,22 @@ test_rank_seek_agrees_with_a_naive_walk(void **state)
             check_clean(f->st);
         }
     }
+    assert_int_equal(store_batch_commit(f->st), RD_OK);
     check_clean(f->st);
     free(m.regs);
+}
+
+static void
+test_rank_seek_agrees_with_a_naive_walk(void **state)
+{
+    rank_history(state, 0);
+}
+
+/* The same history in write batches, whose counts are written once per batch. */
+static void
+test_rank_seek_agrees_with_a_naive_walk_in_batches(void **state)
+{
+    rank_history(state, 1);
 }
 
 /* Buckets of every size: more registrations than a top bucket of 65536 counters, deletes spread
@@ -2766,6 +2789,7 @@ main(void)
         T(test_info_reports_sizes),
         T(test_backup_copies_a_readable_store),
         T(test_rank_seek_agrees_with_a_naive_walk),
+        T(test_rank_seek_agrees_with_a_naive_walk_in_batches),
         T(test_rank_seek_crosses_coarse_buckets),
         T(test_rank_seek_declines_without_weights_or_with_veto),
         T(test_check_reports_a_wrong_count),
