@@ -515,21 +515,34 @@ sub_reset(struct feed_sub *sub, uint64_t last, const char *why)
     sub->pos = last;
 }
 
+/* store_event_fn of a catch-up: queue one journal event for @p arg, a subscriber. Stops the
+ * read (1) before an event that would take its queue past half the bound: a replay goes at the
+ * pace the subscriber reads, and only live events can cut it off. */
 static int
 replay_one(void *arg, const struct store_event *ev)
 {
     struct feed_sub *sub = arg;
     struct feed_event e;
+    int full = 0;
 
-    sub->pos = ev->id;
     if (event_decode(ev, &e)) {
+        sub->pos = ev->id;
         return 0;
     }
     if (sub_matches(sub, &e) && event_render(&e) == RD_OK) {
-        sub_queue(sub, e.text, e.text_len);
+        size_t queued = sub->len - sub->off;
+
+        /* One event always goes, so a large one cannot stall the replay. */
+        full = queued && queued + e.text_len > FEED_QUEUE_MAX / 2;
+        if (!full) {
+            sub_queue(sub, e.text, e.text_len);
+        }
+    }
+    if (!full) {
+        sub->pos = ev->id;
     }
     event_cleanup(&e);
-    return 0;
+    return full;
 }
 
 /* Bring @p sub closer to the live events: a slice of the journal after its place, or a reset

@@ -228,6 +228,26 @@ test_feed_cuts_off_a_subscriber_that_never_reads() {
     stop_rd
 }
 
+test_feed_replays_a_large_backlog_whole() {
+    fresh_data
+    conf 'write_rate_limit 0' 'max_per_source 0' 'log_rate_limit 0'
+    start_rd_http -c "$WORK/core-rd.conf"
+    # 100 events of 40 links (about 4 KB each): the replay holds far more than the 256 KiB a
+    # subscriber may have queued, and the subscriber reads as fast as it can.
+    register_many 100 big
+    subscribe backlog /api/events 0
+    wait_until 30 has_events backlog 100
+    expect_eq "every event of the backlog, in order" "$(seq 1 100 | paste -sd' ' -)" \
+        "$(events backlog | cut -d' ' -f1 | paste -sd' ' -)"
+    expect_eq "not cut off while catching up" "" "$(grep -a 'event: error' "$WORK/backlog.out")"
+    expect_eq "no cut-off logged" 0 "$(grep -c 'feed: subscriber cut off' "$WORK/rd.log")"
+    coap post 'rd?ep=after&lt=100' -t 40 -e '</x>'
+    wait_events backlog 101
+    expect_eq "live after the replay" "101 registered after" "$(events backlog | tail -n 1)"
+    unsubscribe
+    stop_rd
+}
+
 # http_connections_now: core_rd_http_connections as /metrics says (counting the one asking).
 http_connections_now() {
     http GET /metrics
@@ -273,6 +293,7 @@ run_test test_feed_resumes_with_exactly_the_missed_events
 run_test test_feed_resets_a_subscriber_beyond_the_window
 run_test test_feed_filters_like_a_lookup
 run_test test_feed_cuts_off_a_subscriber_that_never_reads
+run_test test_feed_replays_a_large_backlog_whole
 run_test test_feed_stays_behind_authenticated_lookups
 run_test test_feed_keepalive_to_idle_subscribers
 summary feed
