@@ -19,6 +19,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$ROOT/bench/lib.sh"
 BUILD=${FEED_BUILD:-$ROOT/build-bench}
 N=${FEED_N:-100000}
 UPDATES=${FEED_UPDATES:-20000}
@@ -54,12 +55,6 @@ BENCH_PID=""
 TICK=$(getconf CLK_TCK)
 
 log() { echo "feed.sh: $*" >&2; }
-
-now_ms() {
-    local t=$EPOCHREALTIME
-    t=${t//[.,]/}
-    echo $((t / 1000))
-}
 
 stop_pid() {
     local pid=$1 i=0
@@ -98,26 +93,34 @@ wait_for() {
     done
 }
 
-# field LINE KEY: the value of KEY=... in a line of key=value words.
-field() {
-    local kv
-    for kv in $1; do
-        if [ "${kv%%=*}" = "$2" ]; then
-            echo "${kv#*=}"
-            return
-        fi
-    done
-    echo "-"
-}
-
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 ticks_ms() { echo $(($1 * 1000 / TICK)); }
 
+# owns_port PID PORT: PID listens on TCP PORT (not some other server that got there first).
+owns_port() { ss -Hltnp "sport = :$2" | grep -q "pid=$1,"; }
+
 # start_server NAME EXTRA_CONF: a fresh core-rd on free loopback ports; sets SERVER_PID, PORT,
-# HPORT.
+# HPORT. Tries other ports while the HTTP port is taken (the server then exits).
 start_server() {
+    local try
+    for try in 1 2 3 4 5; do
+        start_server_on "$@"
+        # Alone on its CoAP port too: UDP sockets may share one.
+        if owns_port "$SERVER_PID" "$HPORT" &&
+            ! ss -Hlunp "sport = :$PORT" | grep -qv "pid=$SERVER_PID,"; then
+            return
+        fi
+        stop_pid "$SERVER_PID"
+        SERVER_PID=""
+    done
+    log "could not start core-rd on a free port: $(tail -n 3 "$WORK/$1/rd.log")"
+    exit 1
+}
+
+start_server_on() {
     local dir=$WORK/$1
+    rm -rf "$dir"
     mkdir -p "$dir"
     PORT=$((20000 + RANDOM % 20000))
     HPORT=$((PORT + 1))
@@ -132,9 +135,10 @@ start_server() {
     } >"$dir/core-rd.conf"
     "$RD" -c "$dir/core-rd.conf" -l "127.0.0.1:$PORT" -d "$dir/data" -v warn 2>"$dir/rd.log" &
     SERVER_PID=$!
-    "$BENCH" --server "127.0.0.1:$PORT" --wait-ready 30000 >/dev/null
-    wait_for "the HTTP listener" curl -sf -o /dev/null "http://127.0.0.1:$HPORT/health"
+    wait_for "core-rd to listen or exit" listening_or_gone
 }
+
+listening_or_gone() { owns_port "$SERVER_PID" "$HPORT" || ! kill -0 "$SERVER_PID" 2>/dev/null; }
 
 # rdbench ARGS...: one rd-bench run against the server; prints its phase line.
 rdbench() {

@@ -22,6 +22,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$ROOT/bench/lib.sh"
 BUILD=${BENCH_BUILD:-$ROOT/build-bench}
 SIZES=${BENCH_SIZES-"10000 100000 1000000"}
 OUT=${BENCH_OUT:-$ROOT/bench/results.md}
@@ -111,18 +112,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# field LINE KEY: the value of KEY=... in an rd-bench line.
-field() {
-    local kv
-    for kv in $1; do
-        if [ "${kv%%=*}" = "$2" ]; then
-            echo "${kv#*=}"
-            return
-        fi
-    done
-    echo "-"
-}
 
 # bench KEY N ARGS...: run rd-bench with N endpoints against 127.0.0.1:$PORT; keep its lines
 # in RAW, and in RES under "KEY|phase|window".

@@ -5,8 +5,8 @@
  * Usage: sse-hold PORT N SECONDS [EXPECT]
  *   Opens N connections to 127.0.0.1:PORT, each asking GET /api/events. Prints
  *   "connected=N ready_ms=MS failed=F" once every one of them has had its answer's first bytes
- *   or failed, then reads until SECONDS are over, SIGTERM/SIGINT comes or (with EXPECT) every
- *   connection got EXPECT events or was closed, and prints one line: events received per
+ *   or failed, then reads until SECONDS are over or (with EXPECT) every connection got EXPECT
+ *   events or was closed, and prints one line (a signal ends it without): events received per
  *   connection (min, max, sum), bytes, connections the server closed and how many of those were
  *   cut off as too slow, and the milliseconds from the first event to the last.
  * Exits 0 when every connection was answered, 1 otherwise, 2 on bad arguments. */
@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,22 +36,14 @@ struct hold_conn {
     unsigned long long events;
 };
 
-static volatile sig_atomic_t stop;
-
-static void
-on_stop(int sig)
-{
-    (void)sig;
-    stop = 1;
-}
-
+/* Milliseconds since @p t0 (CLOCK_MONOTONIC). */
 static long long
-now_ms(void)
+since_ms(const struct timespec *t0)
 {
-    struct timespec ts;
+    struct timespec now;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long long)(now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
 /* Count the event ids and the cut-off notice in @p n bytes, across reads. */
@@ -156,10 +147,10 @@ main(int argc, char **argv)
 {
     static struct hold_conn conns[HOLD_MAX];
     struct epoll_event evs[256];
-    struct sigaction act;
     unsigned long long bytes = 0, sum = 0, min = ~0ull, max = 0;
-    long long t0, until;
-    long long first_ms = 0, last_ms = 0;
+    struct timespec t0;
+    long long until;
+    long long first_ms = -1, last_ms = 0;
     unsigned long long expect = 0;
     int port, n, seconds, ep, opened = 0, answered = 0, failed = 0, closed = 0, cut = 0, done = 0;
 
@@ -171,18 +162,15 @@ main(int argc, char **argv)
         fprintf(stderr, "usage: sse-hold PORT N(1..%d) SECONDS(1..3600) [EXPECT]\n", HOLD_MAX);
         return 2;
     }
-    memset(&act, 0, sizeof(act));
-    act.sa_handler = on_stop;
-    sigaction(SIGTERM, &act, NULL);
-    sigaction(SIGINT, &act, NULL);
     ep = epoll_create1(0);
     if (ep < 0) {
         perror("sse-hold: epoll_create1");
         return 1;
     }
-    t0 = now_ms();
-    until = t0 + (long long)seconds * 1000;
-    while (!stop && !done && now_ms() < until) {
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    until = (long long)seconds * 1000;
+    while (!done && since_ms(&t0) < until) {
+        long long left;
         int k;
 
         /* Keep at most HOLD_BATCH connections waiting for their answer. */
@@ -203,7 +191,8 @@ main(int argc, char **argv)
                 break;
             }
         }
-        k = epoll_wait(ep, evs, 256, (int)(until - now_ms() > 0 ? until - now_ms() : 0));
+        left = until - since_ms(&t0);
+        k = epoll_wait(ep, evs, 256, (int)(left > 0 ? left : 0));
         for (int i = 0; i < k; i++) {
             struct hold_conn *c = &conns[evs[i].data.u32];
 
@@ -217,8 +206,8 @@ main(int argc, char **argv)
                 failed++;
             }
             if (c->events != had) {
-                last_ms = now_ms();
-                first_ms = first_ms ? first_ms : last_ms;
+                last_ms = since_ms(&t0);
+                first_ms = first_ms < 0 ? last_ms : first_ms;
                 /* An event ends the wait only once they all have theirs: look then. */
                 if (expect && c->events >= expect) {
                     done = all_done(conns, opened, n, expect);
@@ -230,7 +219,7 @@ main(int argc, char **argv)
 
             if (!told) {
                 told = 1;
-                printf("connected=%d ready_ms=%lld failed=%d\n", answered, now_ms() - t0, failed);
+                printf("connected=%d ready_ms=%lld failed=%d\n", answered, since_ms(&t0), failed);
                 fflush(stdout);
             }
         }
@@ -249,6 +238,7 @@ main(int argc, char **argv)
     }
     printf("subscribers=%d answered=%d events_min=%llu events_max=%llu events_sum=%llu "
            "bytes=%llu closed_by_server=%d cut_off=%d first_to_last_ms=%lld\n",
-           opened, answered, opened ? min : 0, max, sum, bytes, closed, cut, last_ms - first_ms);
+           opened, answered, opened ? min : 0, max, sum, bytes, closed, cut,
+           first_ms < 0 ? 0 : last_ms - first_ms);
     return answered == n ? 0 : 1;
 }
