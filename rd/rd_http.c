@@ -17,6 +17,7 @@
 #include "rd_api.h"
 #include "rd_conf.h"
 #include "rd_dashboard.h"
+#include "rd_fdlimit.h"
 #include "rd_feed.h"
 #include "rd_http.h"
 #include "rd_limits.h"
@@ -53,6 +54,7 @@ struct rd_http {
     struct MHD_Daemon *mhd;
     int epoll_fd;            /* the daemon's, watched by the loop; -1 before */
     struct http_conn *conns; /* newest first */
+    unsigned max_conns;      /* http_connections, or fewer when the open files limit says so */
 };
 
 static enum MHD_Result
@@ -311,7 +313,8 @@ shut(struct rd_server *srv, struct http_conn *c)
     rd__metrics_limited(srv, RD_BOUND_HTTP_CONNECTIONS);
 }
 
-/* Keep within http_connections in all and http_connections_per_ip from one address. A client
+/* Keep within http_connections in all (or what the open files limit leaves: rd_fdlimit.h) and
+ * http_connections_per_ip from one address. A client
  * that trickles its request a byte at a time never goes idle, so the idle timeout alone lets a
  * few dozen of them hold every connection and /health fails. So a new connection over a bound
  * takes the place of the oldest one (of its own address, for the per-address bound) that has
@@ -332,7 +335,7 @@ admit(struct rd_server *srv, struct http_conn *fresh)
         }
     }
     per_ip = same > srv->conf.http_connections_per_ip;
-    if (!per_ip && total <= srv->conf.http_connections) {
+    if (!per_ip && total <= srv->http->max_conns) {
         return;
     }
     /* The list is newest first: the last match is the oldest. */
@@ -541,13 +544,14 @@ rd__http_init(struct rd_server *srv)
         return RD_ENOMEM;
     }
     srv->http->epoll_fd = -1;
+    srv->http->max_conns = rd__fdlimit_fit(srv, "http_connections", srv->conf.http_connections);
     /* No MHD thread flag: the daemon is driven from the server's loop (its epoll descriptor
      * is one of the loop's), so handlers run on the loop's thread and read the store without
      * locks. */
     srv->http->mhd =
         MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
                          srv, MHD_OPTION_SOCK_ADDR, res->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
-                         (unsigned)(srv->conf.http_connections + HTTP_SLACK),
+                         srv->http->max_conns + HTTP_SLACK,
                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->conf.http_idle_timeout,
                          MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_END);
     freeaddrinfo(res);
