@@ -39,8 +39,8 @@ for v in $N $UPDATES $DELETES $SUBS $FANOUT_N $IDLE_SECONDS $MAX_SECONDS; do
     esac
 done
 if [ "$UPDATES" -gt "$N" ] || [ "$DELETES" -gt "$N" ] || [ "$N" -lt 3 ] ||
-    [ "$SUBS" -lt 1 ] || [ "$SUBS" -gt 9000 ] || [ "$FANOUT_N" -lt 1 ]; then
-    echo "feed.sh: need 3 <= FEED_N, FEED_UPDATES and FEED_DELETES <= FEED_N, 1 <= FEED_SUBS <= 9000" >&2
+    [ "$SUBS" -lt 1 ] || [ "$SUBS" -gt 9900 ] || [ "$FANOUT_N" -lt 1 ]; then
+    echo "feed.sh: need 3 <= FEED_N, FEED_UPDATES and FEED_DELETES <= FEED_N, 1 <= FEED_SUBS <= 9900" >&2
     exit 2
 fi
 
