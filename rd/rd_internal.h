@@ -147,6 +147,9 @@ struct rd_conf {
     struct rd_limits_conf limits;
     size_t observe_max;            /**< observers of lookups in all */
     size_t observe_max_per_source; /**< observers of lookups from one address */
+    /* Lookups away from the loop (rd_lookup_job.c). */
+    char *workers;             /**< "auto" (a thread per online core) or "0" to "64" */
+    uint32_t lookup_budget_ms; /**< work one lookup may take before 5.03; 0: no limit */
 };
 
 /** The running server. Owned by rd_server_new()/rd_server_free(). */
@@ -185,6 +188,8 @@ struct rd_server {
     struct rd_b1 *b1;           /**< Block1 bodies being received (rd_block1.c) */
     struct rd_b2 *b2;           /**< answers of several blocks (rd_block2.c) */
     struct rd_observe *observe; /**< observers of lookups (rd_observe.c) */
+    /** Worker threads that compute lookups (rd_lookup_job.c); never NULL once started. */
+    struct rd_lookup_jobs *lookup_jobs;
 };
 
 /* rd_conf.c */
@@ -873,11 +878,13 @@ int rd__rank_weigh_stored(void *arg, const struct store_reg *reg, struct store_t
  * @p term (exact, with its NUL; length 0 for a walk of every registration) starts after
  * @p after and passes over @p skip matches (links when @p links, else registrations).
  *
+ * Reads @p st only (a snapshot view, on any thread); logs nothing.
+ *
  * @return RD_OK; RD_ECONFLICT when the counts cannot answer this lookup (more than one
  *         criterion, a prefix, page 0, or the store declines): walk from the first; RD_EINVAL;
- *         RD_ESTORE (logged).
+ *         RD_ESTORE (store_errmsg(@p st) says why).
  */
-int rd__rank_seek(struct rd_server *srv, int links, const struct lookup_query *q, const char *term,
+int rd__rank_seek(struct store *st, int links, const struct lookup_query *q, const char *term,
                   size_t term_len, int64_t now, uint64_t *after, uint64_t *skip);
 
 /* rd_metrics.c */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "rd_internal.h"
+#include "rd_lookup_job.h"
 
 /* Registrations collected per transaction, and the time one sweep may take before the loop
  * serves requests again: a mass expiry is collected in bounded steps between requests, so it
@@ -374,6 +375,9 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
     if (!rc) {
         rc = rd__block2_init(srv);
     }
+    if (!rc) {
+        rc = rd__lookup_jobs_init(srv);
+    }
     if (rc) {
         goto fail;
     }
@@ -521,6 +525,7 @@ rd_server_free(struct rd_server *srv)
         return;
     }
     rd__http_cleanup(srv);
+    rd__lookup_jobs_cleanup(srv);
     rd__simple_cleanup(srv);
     rd__observe_cleanup(srv);
     rd__gate_remove(srv);

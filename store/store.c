@@ -73,6 +73,12 @@ store__read_begin(struct store *st, MDB_txn **txn)
     MDB_txn *t = NULL;
     int rc;
 
+    if (st->snap) {
+        /* Every read of a view sees the snapshot taken when it was opened. */
+        st->reading++;
+        *txn = st->rtxn;
+        return RD_OK;
+    }
     if (st->reading == 0) {
         rc = store__from_mdb(st, mdb_txn_renew(st->rtxn), "renew read txn");
         if (rc) {
@@ -97,6 +103,9 @@ void
 store__read_end(struct store *st, MDB_txn *txn)
 {
     st->reading--;
+    if (st->snap) {
+        return;
+    }
     if (txn == st->rtxn) {
         /* A reset transaction releases its snapshot, so writers may reuse old pages. */
         mdb_txn_reset(txn);
@@ -354,6 +363,10 @@ store__write_begin(struct store *st, MDB_txn **txn, uint64_t extra)
     mdb_filehandle_t fd;
     int err;
 
+    if (st->snap) {
+        snprintf(st->errmsg, sizeof(st->errmsg), "a snapshot is read-only");
+        return RD_EINVAL;
+    }
     if (st->writemap) {
         if (mdb_env_info(st->env, &info) || mdb_env_stat(st->env, &ms) ||
             mdb_env_get_fd(st->env, &fd)) {
@@ -490,6 +503,10 @@ void
 store_free(struct store *st)
 {
     if (!st) {
+        return;
+    }
+    if (st->snap) {
+        store__snap_close(st);
         return;
     }
     store__journal_unstage(st);

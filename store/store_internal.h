@@ -89,6 +89,9 @@ struct store {
     store_weigh_fn weigh_fn; /**< only while store_open() migrates */
     void *weigh_arg;
     char errmsg[STORE_ERRMSG_SIZE];
+    /** A read-only view from store_snap_open(): rtxn is its one snapshot, held open (never
+     * reset) until store_free(); writes are refused. */
+    int snap;
 };
 
 /** A stored record decoded in place: every pointer borrows from the LMDB value. */
@@ -162,7 +165,8 @@ int store__counts_check(struct store *st, MDB_txn *txn, size_t *counts, size_t *
  *
  * @param extra Bytes the transaction may dirty beyond the fixed headroom: a large record and its
  *              index entries (0 when it only removes).
- * @return RD_OK with *txn set; RD_EFULL when the disk is full; other codes as store__from_mdb().
+ * @return RD_OK with *txn set; RD_EFULL when the disk is full; RD_EINVAL on a snapshot view;
+ *         other codes as store__from_mdb().
  */
 int store__write_begin(struct store *st, MDB_txn **txn, uint64_t extra);
 
@@ -181,6 +185,9 @@ int store__fail(struct store *st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/** Release the view @p st of store_snap_open() (store_free() of a view lands here). */
+void store__snap_close(struct store *st);
 
 /**
  * Start a read: renew the shared read transaction, or begin a private one when a read is
