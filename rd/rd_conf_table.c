@@ -325,6 +325,8 @@ const struct rd_conf_directive rd_conf_directives[] = {
       .help = "threads that compute lookups: auto (one per online core) or 0 to 64" },
     UINT("lookup_budget_ms", lookup_budget_ms, 0, 3600000, "milliseconds (0: no limit)", "2000",
          "work one lookup may take before it is refused with 5.03; 0: no limit"),
+    UINT("lookup_inline_max", lookup_inline_max, 0, 1000000000, "registrations", "1000",
+         "registrations up to which every lookup is computed on the loop and piggybacked"),
 };
 
 const size_t rd_conf_ndirectives = sizeof(rd_conf_directives) / sizeof(rd_conf_directives[0]);

@@ -150,6 +150,7 @@ struct rd_conf {
     /* Lookups away from the loop (rd_lookup_job.c). */
     char *workers;             /**< "auto" (a thread per online core) or "0" to "64" */
     uint32_t lookup_budget_ms; /**< work one lookup may take before 5.03; 0: no limit */
+    uint64_t lookup_inline_max; /**< registrations up to which lookups stay on the loop */
 };
 
 /** The running server. Owned by rd_server_new()/rd_server_free(). */

@@ -546,7 +546,7 @@ answer_lookup(enum lookup_kind kind, coap_resource_t *resource, coap_session_t *
         rd__respond_error(response, rd__status_to_coap(rc), NULL);
         return;
     }
-    if (rd__lookup_jobs_threads(srv)) {
+    if (rd__lookup_jobs_wanted(srv)) {
         if (rd__lookup_job_defer(srv, j, session, request, response, &back) != RD_EINVAL) {
             return;
         }

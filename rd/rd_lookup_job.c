@@ -281,3 +281,20 @@ rd__lookup_jobs_threads(const struct rd_server *srv)
 {
     return srv->lookup_jobs ? srv->lookup_jobs->threads : 0;
 }
+
+int
+rd__lookup_jobs_wanted(struct rd_server *srv)
+{
+    size_t n = 0;
+
+    if (!rd__lookup_jobs_threads(srv)) {
+        return 0;
+    }
+    /* A small directory answers any lookup faster than a separate response costs the client
+     * (an extra exchange), and piggybacked: store_count() is one read of the database's
+     * header. */
+    if (store_count(srv->store, &n) == RD_OK && n <= srv->conf.lookup_inline_max) {
+        return 0;
+    }
+    return 1;
+}

@@ -81,6 +81,10 @@ void rd__lookup_jobs_cleanup(struct rd_server *srv);
 /** Worker threads running lookups: 0 when lookups run on the loop. */
 size_t rd__lookup_jobs_threads(const struct rd_server *srv);
 
+/** Whether a lookup not answered from memory goes to a worker: there are workers, and the
+ * directory holds more than lookup_inline_max registrations. */
+int rd__lookup_jobs_wanted(struct rd_server *srv);
+
 /**
  * Make a job for the lookup (@p kind, @p link, @p qp): copy the parameters, take a snapshot,
  * and note what the loop knows (a page mark, the generation). Runs on the loop's thread.
