@@ -9,7 +9,7 @@
 
 #define LOOKUP_EP_PATH  "rd-lookup/ep"
 #define LOOKUP_RES_PATH "rd-lookup/res"
-#define ANSWER_MAX RD_LOOKUP_ANSWER_MAX
+#define ANSWER_MAX      RD_LOOKUP_ANSWER_MAX
 
 /* A set of registration ids, to hand each registration over once during a prefix scan. */
 struct id_set {
@@ -505,8 +505,7 @@ respond_job(struct rd_server *srv, struct rd_lookup_job *j, coap_resource_t *res
     }
     buf = j->buf;
     memset(&j->buf, 0, sizeof(j->buf));
-    respond(srv, j->kind, j->link, j->qp, j->nq, resource, session, request, query, response,
-            &buf);
+    respond(srv, j->kind, j->link, j->qp, j->nq, resource, session, request, query, response, &buf);
 }
 
 static void

@@ -5,11 +5,11 @@
 #include <string.h>
 
 #include "rd_defer.h"
-#include "rd_loop.h"
 #include "rd_lookup_job.h"
+#include "rd_loop.h"
 
 struct rd_lookup_jobs {
-    struct rd_workers *pool;          /**< NULL with workers 0 */
+    struct rd_workers *pool;           /**< NULL with workers 0 */
     struct rd_loop_notifier *notifier; /**< owned by the loop */
     size_t threads;
 };
@@ -197,8 +197,7 @@ jobs_done(struct rd_server *srv, void *arg)
 
 int
 rd__lookup_job_defer(struct rd_server *srv, struct rd_lookup_job *j, coap_session_t *session,
-                     const coap_pdu_t *request, coap_pdu_t *response,
-                     struct rd_lookup_job **back)
+                     const coap_pdu_t *request, coap_pdu_t *response, struct rd_lookup_job **back)
 {
     struct rd_lookup_jobs *lj = srv->lookup_jobs;
     int rc;

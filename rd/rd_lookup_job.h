@@ -43,11 +43,11 @@ struct rd_lookup_job {
     struct lookup_qparam qp[RD_QPARAM_MAX];
     size_t nq;
     struct lookup_query q;
-    struct store *snap;    /**< owned view, closed by rd__lookup_job_finish() */
-    int64_t now;           /**< seconds, when the job was made */
-    uint32_t budget_ms;    /**< work the walk may take, from its start; 0: no limit */
-    uint64_t gen;          /**< srv->lookup_gen when the snapshot was taken */
-    int keep;              /**< the answer may be remembered (no deadline passed) */
+    struct store *snap; /**< owned view, closed by rd__lookup_job_finish() */
+    int64_t now;        /**< seconds, when the job was made */
+    uint32_t budget_ms; /**< work the walk may take, from its start; 0: no limit */
+    uint64_t gen;       /**< srv->lookup_gen when the snapshot was taken */
+    int keep;           /**< the answer may be remembered (no deadline passed) */
     struct rd_lookup_key answer_key;
     int marking; /**< page marks are worth writing: pages_key is set and the query has count */
     struct rd_lookup_key pages_key;

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rd_internal.h"
 #include "rd_defer.h"
-#include "rd_loop.h"
+#include "rd_internal.h"
 #include "rd_lookup_job.h"
+#include "rd_loop.h"
 
 /* Registrations collected per transaction, and the time one sweep may take before the loop
  * serves requests again: a mass expiry is collected in bounded steps between requests, so it

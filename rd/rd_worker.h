@@ -28,8 +28,9 @@ struct rd_job {
 struct rd_workers;
 
 /**
- * Start @p nthreads worker threads (1 to RD_WORKERS_MAX, at nice RD_WORKERS_NICE) taking at most @p max_jobs jobs at a
- * time (waiting and running; at least 1), calling @p wake after each job is done.
+ * Start @p nthreads worker threads (1 to RD_WORKERS_MAX, at nice RD_WORKERS_NICE) taking at most @p
+ * max_jobs jobs at a time (waiting and running; at least 1), calling @p wake after each job is
+ * done.
  *
  * @param out Written with the pool on success; release it with rd__workers_free().
  * @return RD_OK; RD_EINVAL (a count out of range); RD_ENOMEM (threads or memory).

@@ -150,6 +150,23 @@ store__read_cursor(struct store *st, MDB_txn *txn, MDB_dbi dbi, MDB_cursor **cur
 }
 
 void
+store__read_cursors_close(struct store *st)
+{
+    if (st->rcur_regs) {
+        mdb_cursor_close(st->rcur_regs);
+    }
+    if (st->rcur_terms) {
+        mdb_cursor_close(st->rcur_terms);
+    }
+    if (st->rcur_expiry) {
+        mdb_cursor_close(st->rcur_expiry);
+    }
+    st->rcur_regs = NULL;
+    st->rcur_terms = NULL;
+    st->rcur_expiry = NULL;
+}
+
+void
 store__read_cursor_close(struct store *st, MDB_cursor *cur)
 {
     if (cur && cur != st->rcur_regs && cur != st->rcur_terms && cur != st->rcur_expiry) {
@@ -510,15 +527,7 @@ store_free(struct store *st)
         return;
     }
     store__journal_unstage(st);
-    if (st->rcur_regs) {
-        mdb_cursor_close(st->rcur_regs);
-    }
-    if (st->rcur_terms) {
-        mdb_cursor_close(st->rcur_terms);
-    }
-    if (st->rcur_expiry) {
-        mdb_cursor_close(st->rcur_expiry);
-    }
+    store__read_cursors_close(st);
     if (st->rtxn) {
         mdb_txn_abort(st->rtxn);
     }

@@ -63,7 +63,7 @@ struct store {
     MDB_dbi expiry;
     MDB_dbi terms;
     MDB_dbi counts;
-    int has_counts;        /**< counts is open: not so in an older directory opened as it is */
+    int has_counts; /**< counts is open: not so in an older directory opened as it is */
     MDB_dbi journal;
     int has_journal; /**< journal is open: not so in an older directory opened as it is */
     int journal_on;  /**< store_journal_config() was called */
@@ -74,7 +74,7 @@ struct store {
     void *journal_expired_arg;
     unsigned char *staged; /**< the staged event's bytes (heap), or NULL */
     size_t staged_len;
-    int has_staged; /**< an event is staged (it may have no bytes) */
+    int has_staged;        /**< an event is staged (it may have no bytes) */
     uint64_t secret;       /**< keys the id permutation; fixed for the life of the data */
     MDB_txn *rtxn;         /**< the reusable read transaction, reset while no read runs */
     MDB_cursor *rcur_regs; /**< cursors bound to rtxn, renewed with it; NULL until first use */
@@ -207,6 +207,9 @@ void store__read_end(struct store *st, MDB_txn *txn);
  * @return RD_OK; RD_ESTORE.
  */
 int store__read_cursor(struct store *st, MDB_txn *txn, MDB_dbi dbi, MDB_cursor **cur);
+
+/** Close the shared read cursors of @p st (at store_free(), or a view's close). */
+void store__read_cursors_close(struct store *st);
 
 /** Release a cursor from store__read_cursor(). Accepts NULL. */
 void store__read_cursor_close(struct store *st, MDB_cursor *cur);

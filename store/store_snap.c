@@ -37,8 +37,7 @@ store_snap_open(struct store *st, struct store **out)
     v->errmsg[0] = '\0';
     /* MDB_NOTLS (store_open) ties the reader slot to the transaction, not to this thread: the
      * view may be read on another thread, one at a time. */
-    rc = store__from_mdb(st, mdb_txn_begin(st->env, NULL, MDB_RDONLY, &v->rtxn),
-                         "begin snapshot");
+    rc = store__from_mdb(st, mdb_txn_begin(st->env, NULL, MDB_RDONLY, &v->rtxn), "begin snapshot");
     if (rc) {
         free(v);
         return rc;
@@ -50,15 +49,7 @@ store_snap_open(struct store *st, struct store **out)
 void
 store__snap_close(struct store *st)
 {
-    if (st->rcur_regs) {
-        mdb_cursor_close(st->rcur_regs);
-    }
-    if (st->rcur_terms) {
-        mdb_cursor_close(st->rcur_terms);
-    }
-    if (st->rcur_expiry) {
-        mdb_cursor_close(st->rcur_expiry);
-    }
+    store__read_cursors_close(st);
     /* Ending the transaction frees its reader slot: writers may reuse the pages it pinned. */
     mdb_txn_abort(st->rtxn);
     free(st);

@@ -35,10 +35,10 @@ struct test_job {
     struct board *b;
     int value;
     int result;
-    int gated;   /* wait in run() until the gate opens */
-    int meet;    /* wait in run() until this many jobs are inside at once; then saw = 1 */
+    int gated; /* wait in run() until the gate opens */
+    int meet;  /* wait in run() until this many jobs are inside at once; then saw = 1 */
     int saw;
-    int handed;  /* how often the job came back (collect or drop) */
+    int handed; /* how often the job came back (collect or drop) */
 };
 
 static struct board board;
