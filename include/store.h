@@ -190,6 +190,23 @@ uint32_t store_schema_current(void);
 int store_snap_open(struct store *st, struct store **out);
 
 /**
+ * Let go of the snapshot of the view @p view, keeping its reader slot: the store may reuse
+ * the pages only it held. Reads on the view fail with RD_ESTORE until store_snap_renew().
+ * Does nothing on a view already released or on a store that is not a view.
+ */
+void store_snap_release(struct store *view);
+
+/**
+ * Move the view @p view to the store as it is now (a released view takes its snapshot again):
+ * reads from now on see every write committed before this call. On the view's thread, between
+ * reads (not from inside a store_reg_fn).
+ *
+ * @return RD_OK; RD_EINVAL (not a view, or called during a read); RD_ESTORE (the view stays
+ *         released; store_errmsg(@p view) says why).
+ */
+int store_snap_renew(struct store *view);
+
+/**
  * Describe the last failure on @p st.
  *
  * @return A string owned by @p st, valid until the next store_* call on it.

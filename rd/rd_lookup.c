@@ -257,33 +257,92 @@ resume_point(struct lookup_run *run, int64_t now, const char *term, size_t term_
     return m.after;
 }
 
-/* Answer the query from the index when one of its criteria allows, else by a scan in age
- * order that stops as soon as the page is full. */
+/* How a lookup walks the store: set by plan(). */
+enum walk_kind {
+    WALK_NONE,   /* count=0: nothing to walk */
+    WALK_PREFIX, /* every registration with a term of the prefix: cannot resume mid-way */
+    WALK_TERM,   /* the registrations of one exact term, oldest first */
+    WALK_ALL,    /* every registration, oldest first */
+};
+
+/* The index the query can use, if any, into @p prefix: the walk's kind. */
+static enum walk_kind
+plan(const struct lookup_run *run, char *prefix, size_t size, size_t *len)
+{
+    int indexed;
+
+    if (run->q->has_count && run->q->count == 0) {
+        return WALK_NONE;
+    }
+    indexed = (run->kind == LOOKUP_KIND_EP ? lookup_query_index_ep : lookup_query_index)(
+                  run->q, prefix, size, len) == RD_OK;
+    if (indexed && prefix[*len - 1] != '\0') {
+        return WALK_PREFIX;
+    }
+    return indexed ? WALK_TERM : WALK_ALL;
+}
+
+/* Walk from after registration @p after (a walk that cannot resume starts over). */
 static int
-run_lookup(struct lookup_run *run, int64_t now)
+walk_after(struct lookup_run *run, enum walk_kind walk, const char *prefix, size_t len, int64_t now,
+           uint64_t after)
+{
+    switch (walk) {
+    case WALK_PREFIX:
+        return store_term_foreach(run->st, prefix, len, now, visit, run);
+    case WALK_TERM:
+        return store_term_foreach_after(run->st, prefix, len, now, after, visit, run);
+    case WALK_ALL:
+        return store_reg_foreach(run->st, now, after, visit, run);
+    case WALK_NONE:
+        break;
+    }
+    return RD_OK;
+}
+
+/* Answer the query from the index when one of its criteria allows, else by a scan in age
+ * order that stops as soon as the page is full. With @p renew_ms, a walk that can resume
+ * moves to a newer snapshot every renew_ms (the store can reuse the pages an old snapshot
+ * holds); the seek and the first stretch of the walk read one snapshot. */
+static int
+run_lookup(struct lookup_run *run, int64_t now, int64_t budget_end_ms, int64_t renew_ms)
 {
     char prefix[512];
     size_t len = 0;
     struct id_set seen = { NULL, 0, 0 };
-    uint64_t after;
-    int indexed;
+    enum walk_kind walk = plan(run, prefix, sizeof(prefix), &len);
+    uint64_t after = 0;
     int rc;
 
-    if (run->q->has_count && run->q->count == 0) {
+    if (walk == WALK_NONE) {
         return RD_OK;
     }
-    indexed = (run->kind == LOOKUP_KIND_EP ? lookup_query_index_ep : lookup_query_index)(
-                  run->q, prefix, sizeof(prefix), &len) == RD_OK;
-    if (indexed && prefix[len - 1] != '\0') {
+    if (walk == WALK_PREFIX) {
         /* A prefix may name a registration several times: no resuming in the middle. */
         run->seen = &seen;
-        rc = store_term_foreach(run->st, prefix, len, now, visit, run);
-    } else if (indexed) {
-        after = resume_point(run, now, prefix, len);
-        rc = store_term_foreach_after(run->st, prefix, len, now, after, visit, run);
+        renew_ms = 0;
     } else {
-        after = resume_point(run, now, NULL, 0);
-        rc = store_reg_foreach(run->st, now, after, visit, run);
+        after =
+            resume_point(run, now, walk == WALK_TERM ? prefix : NULL, walk == WALK_TERM ? len : 0);
+    }
+    for (;;) {
+        int64_t now_ms = rd__now_ms();
+
+        run->paused = 0;
+        run->deadline_ms = budget_end_ms;
+        if (renew_ms && (!budget_end_ms || now_ms + renew_ms < budget_end_ms)) {
+            run->deadline_ms = now_ms + renew_ms;
+        }
+        rc = walk_after(run, walk, prefix, len, now, after);
+        if (rc < 0 || run->rc || !run->paused || run->deadline_ms == budget_end_ms) {
+            break;
+        }
+        /* Paused between two registrations: go on after the last one, in a newer snapshot. */
+        rc = store_snap_renew(run->st);
+        if (rc) {
+            break;
+        }
+        after = run->last_id;
     }
     free(seen.slots);
     if (rc < 0) {
@@ -296,6 +355,7 @@ void
 rd__lookup_walk(struct rd_lookup_job *j)
 {
     struct lookup_run run;
+    int64_t budget_end_ms = j->budget_ms ? rd__now_ms() + j->budget_ms : 0;
 
     memset(&run, 0, sizeof(run));
     run.st = j->snap;
@@ -306,9 +366,12 @@ rd__lookup_walk(struct rd_lookup_job *j)
     run.job = j;
     run.skip = j->q.has_count ? (uint64_t)j->q.page * j->q.count : 0;
     run.left = j->q.has_count ? j->q.count : UINT64_MAX;
-    run.deadline_ms = j->budget_ms ? rd__now_ms() + j->budget_ms : 0;
     run.min_deadline = INT64_MAX;
-    j->rc = run_lookup(&run, j->now);
+    /* A job that waited in the queue starts from the store as it is now. */
+    j->rc = j->rolling ? store_snap_renew(j->snap) : RD_OK;
+    if (!j->rc) {
+        j->rc = run_lookup(&run, j->now, budget_end_ms, j->rolling ? RD_LOOKUP_SNAP_MS : 0);
+    }
     if (j->rc == RD_ESTORE && !j->err[0]) {
         snprintf(j->err, sizeof(j->err), "%s", store_errmsg(j->snap));
     }

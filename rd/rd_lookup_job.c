@@ -220,6 +220,9 @@ rd__lookup_job_defer(struct rd_server *srv, struct rd_lookup_job *j, coap_sessio
         return RD_EINVAL;
     }
     j->job.run = run_job;
+    /* The worker takes its snapshot when it starts: one held in the queue would pin pages. */
+    j->rolling = 1;
+    store_snap_release(j->snap);
     if (rd__workers_submit(lj->pool, &j->job)) {
         /* Cannot happen (room was checked); the parked request is answered all the same. */
         rd__lookup_walk(j);

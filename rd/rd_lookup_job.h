@@ -2,10 +2,12 @@
  * (rd_defer.h), so that no lookup holds up the I/O loop; and the work budget of every lookup.
  *
  * Ownership: the loop's thread owns struct rd_server. A job is built on the loop's thread from
- * a copy of the request's query and a read-only snapshot of the store (store_snap_open()), so
- * the worker reads nothing but the job; it writes only the job's result. What the result
- * teaches the server (page marks, the answer to remember) is applied back on the loop's thread,
- * and only when no change of the lookup results happened since the snapshot was taken. */
+ * a copy of the request's query and a read-only view of the store (store_snap_open()), so the
+ * worker reads nothing but the job; it writes only the job's result. The worker takes the
+ * view's snapshot when it starts; the seek and the walk read it, a walk longer than
+ * RD_LOOKUP_SNAP_MS going on in newer ones. What the result teaches the server (page marks,
+ * the answer to remember) is applied back on the loop's thread, and only when no change of the
+ * lookup results happened since the job was made (then every snapshot it read was the same). */
 #ifndef RD_LOOKUP_JOB_H
 #define RD_LOOKUP_JOB_H
 
@@ -17,9 +19,14 @@
 /** Largest lookup answer; Block2 carries it, paging keeps answers below it. */
 #define RD_LOOKUP_ANSWER_MAX (16 * 1024 * 1024)
 
-/** Lookup jobs in the pool at once (waiting, running or done): each holds a snapshot, that is
- * one of LMDB's 126 reader slots. Past it a lookup gets 5.03 with Max-Age. */
+/** Lookup jobs in the pool at once (waiting, running or done): each holds a view, that is one
+ * of LMDB's 126 reader slots. Past it a lookup gets 5.03 with Max-Age. */
 #define RD_LOOKUP_JOBS_MAX 64
+
+/** A worker's walk moves to a newer snapshot this often (milliseconds): LMDB reuses no page
+ * that an open snapshot holds, so a walk of a second in one snapshot would make every write
+ * meanwhile take fresh pages (measured: a third of the registration rate). */
+#define RD_LOOKUP_SNAP_MS 20
 
 /** Page marks one job brings back at most (the last ones its walk passed). */
 #define RD_LOOKUP_JOB_MARKS 32
@@ -44,9 +51,12 @@ struct rd_lookup_job {
     size_t nq;
     struct lookup_query q;
     struct store *snap; /**< owned view, closed by rd__lookup_job_finish() */
+    int rolling;        /**< on a worker: snap renewed at the start and every RD_LOOKUP_SNAP_MS
+                             of a walk that can resume */
     int64_t now;        /**< seconds, when the job was made */
     uint32_t budget_ms; /**< work the walk may take, from its start; 0: no limit */
-    uint64_t gen;       /**< srv->lookup_gen when the snapshot was taken */
+    uint64_t gen;       /**< srv->lookup_gen when the job was made: what the job teaches is
+                             kept only while it holds (no write since, whatever snapshot) */
     int keep;           /**< the answer may be remembered (no deadline passed) */
     struct rd_lookup_key answer_key;
     int marking; /**< page marks are worth writing: pages_key is set and the query has count */

@@ -74,7 +74,11 @@ store__read_begin(struct store *st, MDB_txn **txn)
     int rc;
 
     if (st->snap) {
-        /* Every read of a view sees the snapshot taken when it was opened. */
+        /* Every read of a view sees the snapshot taken when it was opened (or renewed). */
+        if (st->snap_released) {
+            snprintf(st->errmsg, sizeof(st->errmsg), "the snapshot was released");
+            return RD_ESTORE;
+        }
         st->reading++;
         *txn = st->rtxn;
         return RD_OK;

@@ -90,8 +90,9 @@ struct store {
     void *weigh_arg;
     char errmsg[STORE_ERRMSG_SIZE];
     /** A read-only view from store_snap_open(): rtxn is its one snapshot, held open (never
-     * reset) until store_free(); writes are refused. */
+     * reset) until store_free() but by store_snap_release(); writes are refused. */
     int snap;
+    int snap_released; /**< a view whose snapshot was released: reads fail until renewed */
 };
 
 /** A stored record decoded in place: every pointer borrows from the LMDB value. */

@@ -54,3 +54,32 @@ store__snap_close(struct store *st)
     mdb_txn_abort(st->rtxn);
     free(st);
 }
+
+void
+store_snap_release(struct store *view)
+{
+    if (view->snap && !view->snap_released) {
+        mdb_txn_reset(view->rtxn);
+        view->snap_released = 1;
+    }
+}
+
+int
+store_snap_renew(struct store *view)
+{
+    if (!view->snap || view->reading) {
+        snprintf(view->errmsg, sizeof(view->errmsg), "renew: not a view, or a read runs on it");
+        return RD_EINVAL;
+    }
+    if (!view->snap_released) {
+        mdb_txn_reset(view->rtxn);
+    }
+    view->snap_released = 1;
+    /* The shared cursors belong to the transaction: they are renewed with it at their next use
+     * (store__read_cursor()). */
+    if (store__from_mdb(view, mdb_txn_renew(view->rtxn), "renew snapshot")) {
+        return RD_ESTORE;
+    }
+    view->snap_released = 0;
+    return RD_OK;
+}

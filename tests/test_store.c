@@ -2629,6 +2629,38 @@ test_snap_open_reads_on_another_thread_beside_writes(void **state)
     store_free(r.snap);
 }
 
+static void
+test_snap_renew_moves_the_view_to_the_store_as_it_is(void **state)
+{
+    struct fixture *f = *state;
+    struct store *snap = NULL;
+    struct seen s;
+    uint64_t b;
+
+    put_ok(f->st, "", "a", LATER, "A");
+    assert_int_equal(store_snap_open(f->st, &snap), RD_OK);
+    b = put_ok(f->st, "", "b", LATER, "B");
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(store_reg_foreach(snap, NOW, 0, record, &s), RD_OK);
+    assert_int_equal(s.calls, 1);
+    /* Released: no snapshot, reads fail until renewed. */
+    store_snap_release(snap);
+    assert_int_equal(store_reg_foreach(snap, NOW, 0, record, &s), RD_ESTORE);
+    assert_int_equal(store_snap_renew(snap), RD_OK);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(store_reg_foreach(snap, NOW, 0, record, &s), RD_OK);
+    assert_int_equal(s.calls, 2);
+    assert_int_equal(s.id, b);
+    /* Renewing an open view moves it on too. */
+    put_ok(f->st, "", "c", LATER, "C");
+    assert_int_equal(store_snap_renew(snap), RD_OK);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(store_reg_foreach(snap, NOW, 0, record, &s), RD_OK);
+    assert_int_equal(s.calls, 3);
+    store_free(snap);
+    assert_int_equal(store_snap_renew(f->st), RD_EINVAL);
+}
+
 int
 main(void)
 {
@@ -2711,6 +2743,7 @@ main(void)
         T(test_snap_open_reads_one_snapshot_while_the_store_changes),
         T(test_snap_open_refuses_writes_and_snapshots_of_itself),
         T(test_snap_open_reads_on_another_thread_beside_writes),
+        T(test_snap_renew_moves_the_view_to_the_store_as_it_is),
 #undef T
     };
 
