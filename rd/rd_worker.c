@@ -53,16 +53,23 @@ pop(struct rd_job **head, struct rd_job **tail)
     return job;
 }
 
+/* Where workers and the loop want the same core, the loop (which answers pings and
+ * registrations in microseconds) should get it. On Linux a thread has its own nice value; a
+ * system that refuses leaves the worker as it is. SCHED_IDLE was tried: a worker preempted by
+ * anything at all holds its snapshot longer, which costs writers more than it saves them. */
+static void
+lower_priority(void)
+{
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), RD_WORKERS_NICE);
+}
+
 static void *
 worker_main(void *arg)
 {
     struct rd_workers *w = arg;
     struct rd_job *job;
 
-    /* On Linux a thread has its own nice value. Where workers and the loop want the same
-     * cores, the loop (which answers pings and registrations in microseconds) wins them; a
-     * system that refuses leaves the worker as it is. */
-    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), RD_WORKERS_NICE);
+    lower_priority();
     pthread_mutex_lock(&w->mu);
     for (;;) {
         while (!w->wait_head && !w->stop) {
