@@ -496,41 +496,43 @@ register_lt(const struct bench_conf *c)
 }
 
 /* The query of expensive lookup @p item over @p n endpoints, in turn: an unindexed filter no
- * link matches (every registration walked), the presence of an attribute nobody has, a deep
- * page of two criteria (walked from the first registration), an unindexed attribute, and a cold
- * deep page of one term (placed by the store's counts). */
+ * link matches (every registration walked), a title prefix nobody has, a deep page of two
+ * criteria (walked from the first registration), an unindexed attribute, and a cold deep page
+ * of one term (placed by the store's counts). Values and pages vary with @p item, so that no
+ * answer kept from an earlier ask serves a later one. */
 static void
 put_heavy_query(struct bench_writer *w, size_t item, size_t n)
 {
     size_t pages = n / BENCH_PAGE_COUNT < 2 ? 2 : n / BENCH_PAGE_COUNT;
+    size_t page = pages / 2 + item / 5 % (pages - pages / 2);
     char q[64];
 
-    snprintf(q, sizeof(q), "count=%d", BENCH_PAGE_COUNT);
     switch (item % 5) {
     case 0:
-        put_option_str(w, BENCH_OPT_URI_QUERY, "href=*temp");
+        snprintf(q, sizeof(q), "href=*temp%zu", item);
+        put_option_str(w, BENCH_OPT_URI_QUERY, q);
         break;
     case 1:
-        put_option_str(w, BENCH_OPT_URI_QUERY, "title=*");
+        snprintf(q, sizeof(q), "title=t%zu*", item);
         put_option_str(w, BENCH_OPT_URI_QUERY, q);
         break;
     case 2:
         put_option_str(w, BENCH_OPT_URI_QUERY, "if=sensor");
         put_option_str(w, BENCH_OPT_URI_QUERY, "ct=0");
-        put_option_str(w, BENCH_OPT_URI_QUERY, q);
-        snprintf(q, sizeof(q), "page=%zu", pages / 2 + item / 5 % (pages - pages / 2));
-        put_option_str(w, BENCH_OPT_URI_QUERY, q);
         break;
     case 3:
-        put_option_str(w, BENCH_OPT_URI_QUERY, "sz=1");
+        snprintf(q, sizeof(q), "sz=%zu", item);
         put_option_str(w, BENCH_OPT_URI_QUERY, q);
         break;
     default:
         put_option_str(w, BENCH_OPT_URI_QUERY, "rt=temperature-c");
-        put_option_str(w, BENCH_OPT_URI_QUERY, q);
-        snprintf(q, sizeof(q), "page=%zu", pages / 2 + item / 5 % (pages - pages / 2));
-        put_option_str(w, BENCH_OPT_URI_QUERY, q);
         break;
+    }
+    snprintf(q, sizeof(q), "count=%d", BENCH_PAGE_COUNT);
+    put_option_str(w, BENCH_OPT_URI_QUERY, q);
+    if (item % 5 == 2 || item % 5 == 4) {
+        snprintf(q, sizeof(q), "page=%zu", page);
+        put_option_str(w, BENCH_OPT_URI_QUERY, q);
     }
 }
 

@@ -393,9 +393,10 @@ report_isolation() {
     echo
     echo "$ISO_OPS new registrations, then their refreshes (empty POST to each location), then"
     echo "$ISO_OPS pings (empty CON, window 1), first with nothing else running, then while 8"
-    echo "rd-bench clients (window 1 each) asked \`lookup-heavy\` lookups in a loop: \`href=*temp\`,"
-    echo "\`title=*&count=50\`, \`if=sensor&ct=0&count=50&page=P\`, \`sz=1&count=50\` and a cold"
-    echo "\`rt=temperature-c&count=50&page=P\`, in turn (P in the upper half)."
+    echo "rd-bench clients (window 1 each) asked \`lookup-heavy\` lookups in a loop, each with"
+    echo "\`count=50\`: \`href=*tempI\`, \`title=tI*\`, \`if=sensor&ct=0&page=P\`, \`sz=I\` and a cold"
+    echo "\`rt=temperature-c&page=P\`, in turn (I random, P in the upper half: no answer is kept"
+    echo "for a later ask)."
     echo
     echo "| phase | W | unloaded ops/s | loaded ops/s | loaded/unloaded |" \
         "unloaded p50 / p99 / max ms | loaded p50 / p99 / max ms | loaded codes |"
