@@ -5,9 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lookup.h"
+#include "rd_conf.h"
 #include "rd_conf_table.h"
-#include "rd_internal.h"
+#include "rd_status.h"
 #include "rd_worker.h"
+#include "store.h"
 
 /* Where a field of struct rd_conf lives and how large it is. */
 #define AT(m) .offset = offsetof(struct rd_conf, m), .size = sizeof(((struct rd_conf *)0)->m)
@@ -193,6 +196,8 @@ const struct rd_conf_directive rd_conf_directives[] = {
          "change feed events kept in the journal at most"),
     UINT("feed_retain_seconds", feed_retain_seconds, 0, UINT32_MAX, "seconds (0: no age limit)",
          "604800", "age of the oldest change feed event kept"),
+    UINT("feed_keepalive", feed_keepalive, 0, 3600, "seconds (0: off)", "15",
+         "seconds between keepalive comments to an idle change feed subscriber; 0: none"),
     FLAG("simple_echo", simple_echo, "off",
          "verify the requester's address with Echo before fetching"),
     UINT("simple_fetches", simple_fetches, 1, 4096, "a count", "64",
@@ -278,6 +283,12 @@ const struct rd_conf_directive rd_conf_directives[] = {
       .def = "off",
       .sample = "off",
       .help = "HOST:PORT of the metrics, health and dashboard listener, or off" },
+    { .name = "http_token_file",
+      .type = RD_CONF_PATH,
+      AT(http_token_file),
+      .sample = "/etc/core-rd/http.tokens",
+      .reload = 1,
+      .help = "bearer tokens for /api and /metrics, one a line; reloaded on SIGHUP" },
     UINT("http_connections", http_connections, 1, 10000, "a count", "64",
          "open HTTP connections in all"),
     UINT("http_connections_per_ip", http_connections_per_ip, 1, 10000, "a count", "16",

@@ -3,9 +3,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lookup.h"
+#include "rd_auth.h"
+#include "rd_block.h"
+#include "rd_conf.h"
 #include "rd_defer.h"
-#include "rd_internal.h"
+#include "rd_limits.h"
+#include "rd_log.h"
+#include "rd_lookup.h"
 #include "rd_lookup_job.h"
+#include "rd_metrics.h"
+#include "rd_observe.h"
+#include "rd_pages.h"
+#include "rd_rank.h"
+#include "rd_request.h"
+#include "rd_respond.h"
+#include "rd_server.h"
+#include "rd_status.h"
+#include "store.h"
 
 #define LOOKUP_EP_PATH  "rd-lookup/ep"
 #define LOOKUP_RES_PATH "rd-lookup/res"
@@ -47,6 +62,13 @@ struct lookup_run {
     uint64_t last_id;
     uint64_t takes;       /* matches met, on the page or before it */
     int64_t min_deadline; /* the earliest deadline among the registrations matched */
+    /* A walk for another rendering (rd__lookup_walk): matches on the page go to emit. */
+    rd_lookup_emit_fn emit;
+    void *emit_arg;
+    int64_t expires_at; /* of the registration being visited */
+    int count_all;      /* go on to the last match to count them all */
+    int all_links;      /* link-local registrations of every interface are shown */
+    uint64_t placed;    /* matches before the registration the walk starts after */
 };
 
 /* Registrations visited between two looks at the clock. */
@@ -135,6 +157,36 @@ separate(struct lookup_run *run)
     return run->written++ ? lookup_buf_append(run->out, ",", 1) : RD_OK;
 }
 
+/* A run of lookup @p q of @p kind for a client on interface @p link, with nothing done yet. */
+static void
+run_start(struct lookup_run *run, struct store *st, enum lookup_kind kind, uint32_t link,
+          const struct lookup_query *q)
+{
+    memset(run, 0, sizeof(*run));
+    run->st = st;
+    run->min_deadline = INT64_MAX;
+    run->q = q;
+    run->kind = kind;
+    run->link = link;
+}
+
+/* Write one match on the page: link-format, or whatever the walk's emitter makes of it. */
+static int
+put(struct lookup_run *run, const struct lookup_regview *view, size_t i)
+{
+    int rc;
+
+    if (run->emit) {
+        return run->emit(run->emit_arg, view, i, run->expires_at);
+    }
+    rc = separate(run);
+    if (rc) {
+        return rc;
+    }
+    return run->kind == LOOKUP_KIND_EP ? lookup_format_ep(view, run->out)
+                                       : lookup_format_res(view, i, run->out);
+}
+
 static int
 visit_links(struct lookup_run *run, const struct lookup_regview *view)
 {
@@ -142,19 +194,13 @@ visit_links(struct lookup_run *run, const struct lookup_regview *view)
 
     if (run->kind == LOOKUP_KIND_EP) {
         if (lookup_match_ep(run->q, view) && take(run)) {
-            rc = separate(run);
-            if (!rc) {
-                rc = lookup_format_ep(view, run->out);
-            }
+            rc = put(run, view, 0);
         }
         return rc;
     }
-    for (size_t i = 0; i < view->rec->nlinks && !rc && run->left; i++) {
+    for (size_t i = 0; i < view->rec->nlinks && !rc && (run->left || run->count_all); i++) {
         if (lookup_match_res(run->q, view, i) && take(run)) {
-            rc = separate(run);
-            if (!rc) {
-                rc = lookup_format_res(view, i, run->out);
-            }
+            rc = put(run, view, i);
         }
     }
     return rc;
@@ -194,7 +240,7 @@ visit(void *arg, const struct store_reg *reg)
         return 0;
     }
     /* RFC 9176 section 6.1: a link-local base means nothing to a client on another link. */
-    if (rec.scope && rec.scope != run->link) {
+    if (rec.scope && rec.scope != run->link && !run->all_links) {
         lookup_reg_cleanup(&rec);
         return 0;
     }
@@ -206,6 +252,7 @@ visit(void *arg, const struct store_reg *reg)
     view.rec = &rec;
     run->first = run->matched;
     before = run->takes;
+    run->expires_at = reg->expires_at;
     rc = visit_links(run, &view);
     /* Its deadline passing changes the answer (or where the page starts). */
     if (run->takes != before && reg->expires_at < run->min_deadline) {
@@ -217,7 +264,7 @@ visit(void *arg, const struct store_reg *reg)
         run->rc = rc;
         return 1;
     }
-    return run->left == 0;
+    return run->left == 0 && !run->count_all;
 }
 
 /* Start at the beginning of the page that the loop remembered when there is one, else where
@@ -230,27 +277,30 @@ resume_point(struct lookup_run *run, int64_t now, const char *term, size_t term_
     uint64_t skip = 0;
     int rc;
 
-    run->marking = j->marking;
+    run->marking = j && j->marking;
     if (run->q->page == 0) {
         return 0;
     }
-    if (j->has_start) {
+    if (j && j->has_start) {
         m = j->start;
     } else {
         /* The seek reads the same snapshot as the walk after it: one consistent answer. */
         rc = rd__rank_seek(run->st, run->kind == LOOKUP_KIND_RES, run->q, term, term_len, now,
                            &m.after, &skip);
-        if (rc == RD_ESTORE) {
+        if (rc == RD_ESTORE && j) {
             snprintf(j->err, sizeof(j->err), "%s", store_errmsg(run->st));
         }
         if (rc) {
             return 0;
         }
-        j->seeked = 1;
+        if (j) {
+            j->seeked = 1;
+        }
         m.inner = skip;
     }
     run->skip = m.inner;
     run->matched = (uint64_t)run->q->page * run->q->count - m.inner;
+    run->placed = run->matched;
     /* The marks this walk writes name the registration before theirs: the first one visited
      * follows m.after, not the start. */
     run->prev_id = m.after;
@@ -271,7 +321,7 @@ plan(const struct lookup_run *run, char *prefix, size_t size, size_t *len)
 {
     int indexed;
 
-    if (run->q->has_count && run->q->count == 0) {
+    if (run->q->has_count && run->q->count == 0 && !run->count_all) {
         return WALK_NONE;
     }
     indexed = (run->kind == LOOKUP_KIND_EP ? lookup_query_index_ep : lookup_query_index)(
@@ -352,21 +402,16 @@ run_lookup(struct lookup_run *run, int64_t now, int64_t budget_end_ms, int64_t r
 }
 
 void
-rd__lookup_walk(struct rd_lookup_job *j)
+rd__lookup_compute(struct rd_lookup_job *j)
 {
     struct lookup_run run;
     int64_t budget_end_ms = j->budget_ms ? rd__now_ms() + j->budget_ms : 0;
 
-    memset(&run, 0, sizeof(run));
-    run.st = j->snap;
-    run.q = &j->q;
-    run.kind = j->kind;
-    run.link = j->link;
+    run_start(&run, j->snap, j->kind, j->link, &j->q);
     run.out = &j->buf;
     run.job = j;
     run.skip = j->q.has_count ? (uint64_t)j->q.page * j->q.count : 0;
     run.left = j->q.has_count ? j->q.count : UINT64_MAX;
-    run.min_deadline = INT64_MAX;
     /* A job that waited in the queue starts from the store as it is now. */
     j->rc = j->rolling ? store_snap_renew(j->snap) : RD_OK;
     if (!j->rc) {
@@ -430,13 +475,40 @@ rd__lookup_answer(struct rd_server *srv, enum lookup_kind kind, uint32_t link,
     }
     /* Observers' re-runs of prefix lookups: whole, as before any budget. */
     j->budget_ms = 0;
-    rd__lookup_walk(j);
+    rd__lookup_compute(j);
     rd__lookup_job_finish(srv, j);
     rc = j->rc;
     if (!rc) {
         rc = lookup_buf_append(buf, j->buf.data ? j->buf.data : "", j->buf.len);
     }
     rd__lookup_job_free(j);
+    return rc;
+}
+
+int
+rd__lookup_walk(struct rd_server *srv, enum lookup_kind kind, const struct lookup_query *q,
+                rd_lookup_emit_fn emit, void *arg, struct rd_lookup_walk *walk)
+{
+    struct lookup_run run;
+    int rc;
+
+    /* On the loop, which writes nothing meanwhile: the store itself is one snapshot. */
+    run_start(&run, srv->store, kind, 0, q);
+    run.emit = emit;
+    run.emit_arg = arg;
+    run.count_all = walk->count_all;
+    run.all_links = walk->all_links;
+    run.skip = q->has_count ? (uint64_t)q->page * q->count : 0;
+    run.left = q->has_count ? q->count : UINT64_MAX;
+    rc = run_lookup(&run, rd__now(), 0, 0);
+    if (rc == RD_ESTORE) {
+        rd__log(srv, RD_LOG_ERROR, "lookup: %s", store_errmsg(srv->store));
+    }
+    if (run.corrupt) {
+        rd__log(srv, RD_LOG_ERROR, "lookup: %u corrupt records left out", run.corrupt);
+    }
+    /* A walk placed by the store's counts starts past matches it never met: they count too. */
+    walk->total = run.placed + run.takes;
     return rc;
 }
 
@@ -490,11 +562,7 @@ rd__lookup_answer_slice(struct rd_server *srv, enum lookup_kind kind, uint32_t l
         *done = rc == RD_OK;
         return rc;
     }
-    memset(&run, 0, sizeof(run));
-    run.st = srv->store;
-    run.q = q;
-    run.kind = kind;
-    run.link = link;
+    run_start(&run, srv->store, kind, link, q);
     run.out = &p->buf;
     run.skip = p->skip;
     run.left = p->left;
@@ -614,7 +682,7 @@ answer_lookup(enum lookup_kind kind, coap_resource_t *resource, coap_session_t *
         }
         j = back;
     }
-    rd__lookup_walk(j);
+    rd__lookup_compute(j);
     rd__lookup_job_finish(srv, j);
     respond_job(srv, j, resource, session, request, query, response);
     rd__lookup_job_free(j);
@@ -704,6 +772,16 @@ load_cb(void *arg, const struct store_reg *reg)
     r->view.rec = &r->rec;
     r->present = 1;
     return 0;
+}
+
+int
+rd__lookup_get(struct rd_server *srv, uint64_t id, int64_t now, struct rd_lookup_reg *out)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = store_reg_get(srv->store, id, now, 0, load_cb, out);
+    return rc == RD_ENOTFOUND ? RD_OK : rc;
 }
 
 void

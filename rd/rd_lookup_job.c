@@ -4,9 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rd_conf.h"
 #include "rd_defer.h"
+#include "rd_log.h"
 #include "rd_lookup_job.h"
 #include "rd_loop.h"
+#include "rd_request.h"
+#include "rd_respond.h"
+#include "rd_server.h"
+#include "rd_status.h"
+#include "store.h"
 
 struct rd_lookup_jobs {
     struct rd_workers *pool;           /**< NULL with workers 0 */
@@ -157,7 +164,7 @@ rd__lookup_job_refuse(coap_pdu_t *response, const char *diag)
 static void
 run_job(struct rd_job *job)
 {
-    rd__lookup_walk((struct rd_lookup_job *)job);
+    rd__lookup_compute((struct rd_lookup_job *)job);
 }
 
 static void
@@ -225,7 +232,7 @@ rd__lookup_job_defer(struct rd_server *srv, struct rd_lookup_job *j, coap_sessio
     store_snap_release(j->snap);
     if (rd__workers_submit(lj->pool, &j->job)) {
         /* Cannot happen (room was checked); the parked request is answered all the same. */
-        rd__lookup_walk(j);
+        rd__lookup_compute(j);
         rd__lookup_job_finish(srv, j);
         (void)rd__defer_complete(srv, j->ticket, j, free_result);
     }

@@ -11,10 +11,18 @@
 #ifndef RD_LOOKUP_JOB_H
 #define RD_LOOKUP_JOB_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include <coap3/coap.h>
 
-#include "rd_internal.h"
+#include "lookup.h"
+#include "rd_lookup.h"
+#include "rd_pages.h"
 #include "rd_worker.h"
+
+struct rd_server;
+struct store;
 
 /** Largest lookup answer; Block2 carries it, paging keeps answers below it. */
 #define RD_LOOKUP_ANSWER_MAX (16 * 1024 * 1024)
@@ -64,7 +72,7 @@ struct rd_lookup_job {
     int has_start; /**< the loop knew where the page starts: start */
     struct rd_page_mark start;
     uint64_t ticket; /**< of the parked request (rd__defer_park()) */
-    /* Result, written by rd__lookup_walk(). */
+    /* Result, written by rd__lookup_compute(). */
     int rc;          /**< RD_OK, or the failure (RD_ETOOBIG, RD_ENOMEM, RD_ESTORE) */
     int over_budget; /**< the walk stopped at its budget: the answer is incomplete */
     struct lookup_buf buf;
@@ -106,10 +114,10 @@ int rd__lookup_job_new(struct rd_server *srv, enum lookup_kind kind, uint32_t li
                        const struct lookup_qparam *qp, size_t nq, struct rd_lookup_job **out);
 
 /** Compute the answer of @p j into its result (rd_lookup.c). Any thread; touches only @p j. */
-void rd__lookup_walk(struct rd_lookup_job *j);
+void rd__lookup_compute(struct rd_lookup_job *j);
 
 /**
- * On the loop's thread, after rd__lookup_walk(): close the snapshot, log what went wrong, and
+ * On the loop's thread, after rd__lookup_compute(): close the snapshot, log what went wrong, and
  * remember the page marks and the answer when the lookup results are still those of the
  * snapshot.
  */

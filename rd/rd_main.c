@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rd_internal.h"
+#include "rd.h"
+#include "rd_conf.h"
+#include "rd_log.h"
+#include "rd_status.h"
 
 /* Set by SIGINT and SIGTERM, and by SIGHUP: the only mutable globals of the program. */
 static volatile sig_atomic_t stop_requested;
@@ -32,8 +35,9 @@ usage(FILE *out)
                  "                          default [::]:5683, IPv4 and IPv6\n"
                  "  -d, --data-dir DIR      LMDB data directory (default ./var/core-rd)\n"
                  "  -v, --log-level LEVEL   error, warn, info (default) or debug\n"
-                 "  -H, --http-listen HOST:PORT  serve metrics, health and the dashboard over\n"
-                 "                          HTTP there (loopback advised); \"off\" disables\n"
+                 "  -H, --http-listen HOST:PORT  serve metrics, health, the dashboard and the API\n"
+                 "                          over HTTP there (loopback unless http_token_file\n"
+                 "                          is set); \"off\" disables\n"
                  "  -m, --multicast         answer discovery sent to the CoAP and RD multicast\n"
                  "                          groups (224.0.1.187, 224.0.1.190, ff0X::fd, ff0X::fe)\n"
                  "  -s, --dtls-listen HOST:PORT\n"

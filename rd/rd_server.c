@@ -5,10 +5,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compat/rd_gate.h"
+#include "lookup.h"
+#include "rd.h"
+#include "rd_block.h"
+#include "rd_conf.h"
+#include "rd_dedup.h"
 #include "rd_defer.h"
-#include "rd_internal.h"
+#include "rd_discovery.h"
+#include "rd_dtls.h"
+#include "rd_echo.h"
+#include "rd_feed.h"
+#include "rd_flush.h"
+#include "rd_http.h"
+#include "rd_limits.h"
+#include "rd_log.h"
+#include "rd_lookup.h"
 #include "rd_lookup_job.h"
 #include "rd_loop.h"
+#include "rd_metrics.h"
+#include "rd_observe.h"
+#include "rd_pages.h"
+#include "rd_rank.h"
+#include "rd_registration.h"
+#include "rd_request.h"
+#include "rd_server.h"
+#include "rd_simple.h"
+#include "rd_status.h"
+#include "rd_token.h"
+#include "store.h"
 
 /* Registrations collected per transaction, and the time one sweep may take before the loop
  * serves requests again: a mass expiry is collected in bounded steps between requests, so it
@@ -457,6 +482,7 @@ rd__server_housekeeping(struct rd_server *srv, unsigned *wait_ms)
     rd__block2_tick(srv, now_ms);
     rd__lookup_notify(srv, now, now_ms);
     rd__metrics_tick(srv, now);
+    rd__feed_keepalive(srv, now_ms);
     if (now != srv->last_sweep || srv->sweep_pending) {
         srv->last_sweep = now;
         sweep(srv, now);
@@ -503,6 +529,7 @@ rd_server_reload(struct rd_server *srv, const struct rd_conf *conf)
     rd__log(srv, RD_LOG_INFO, "reloading configuration");
     rd__log_reload(srv, conf);
     rd__dtls_reload(srv, conf);
+    rd__token_reload(srv, conf);
 }
 
 void
@@ -512,6 +539,7 @@ rd_server_free(struct rd_server *srv)
         return;
     }
     rd__http_cleanup(srv);
+    rd__token_cleanup(srv);
     rd__lookup_jobs_cleanup(srv);
     rd__simple_cleanup(srv);
     rd__observe_cleanup(srv);
