@@ -15,7 +15,8 @@
  * knows nothing of CoAP or link-format. Every change is one atomic transaction: a crash leaves
  * either the old or the new state, never a mixture.
  *
- * A store is used from one thread at a time.
+ * A store is used from one thread at a time; a view from store_snap_open() may be read on
+ * another thread meanwhile.
  */
 struct store;
 
@@ -160,7 +161,7 @@ typedef int (*store_reg_fn)(void *arg, const struct store_reg *reg);
  */
 int store_open(struct store **out, const struct store_options *opt, char *err, size_t err_size);
 
-/** Flush and close. Accepts NULL. */
+/** Flush and close; a view of store_snap_open() is only closed. Accepts NULL. */
 void store_free(struct store *st);
 
 /**
@@ -171,6 +172,39 @@ uint32_t store_schema_version(const struct store *st);
 
 /** The schema version this core-rd writes. */
 uint32_t store_schema_current(void);
+
+/**
+ * Open a read-only view of @p st at one snapshot: every read on the view (store_reg_get,
+ * store_reg_find, store_reg_foreach, store_term_foreach, store_term_foreach_after,
+ * store_rank_seek, store_count, store_next_deadline, ...) sees the registrations as they were
+ * when it was opened, whatever is written to @p st meanwhile. Writes on the view fail with
+ * RD_EINVAL. The view has its own store_errmsg().
+ *
+ * The view may be used on another thread than @p st (one thread at a time), concurrently with
+ * @p st. It pins the pages of its snapshot: close it soon, with store_free(), before @p st.
+ *
+ * @param out Written with the view on success.
+ * @return RD_OK; RD_EINVAL when @p st is itself a view; RD_ENOMEM; RD_ESTORE (no reader slot
+ *         left, with a message on @p st).
+ */
+int store_snap_open(struct store *st, struct store **out);
+
+/**
+ * Let go of the snapshot of the view @p view, keeping its reader slot: the store may reuse
+ * the pages only it held. Reads on the view fail with RD_ESTORE until store_snap_renew().
+ * Does nothing on a view already released or on a store that is not a view.
+ */
+void store_snap_release(struct store *view);
+
+/**
+ * Move the view @p view to the store as it is now (a released view takes its snapshot again):
+ * reads from now on see every write committed before this call. On the view's thread, between
+ * reads (not from inside a store_reg_fn).
+ *
+ * @return RD_OK; RD_EINVAL (not a view, or called during a read); RD_ESTORE (the view stays
+ *         released; store_errmsg(@p view) says why).
+ */
+int store_snap_renew(struct store *view);
 
 /**
  * Describe the last failure on @p st.

@@ -2,12 +2,14 @@
  * (the configuration of an RFC 9176 resource directory; the README's table and
  * conf/core-rd.conf are checked against it by unit-rd). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lookup.h"
 #include "rd_conf.h"
 #include "rd_conf_table.h"
 #include "rd_status.h"
+#include "rd_worker.h"
 #include "store.h"
 
 /* Where a field of struct rd_conf lives and how large it is. */
@@ -64,6 +66,25 @@ check_sector(const char *key, const char **value, char *err, size_t err_size)
 {
     if (strlen(*value) > LOOKUP_NAME_MAX) {
         snprintf(err, err_size, "%s: longer than %d bytes", key, LOOKUP_NAME_MAX);
+        return RD_EINVAL;
+    }
+    return RD_OK;
+}
+
+/* "auto" or a thread count: rd__lookup_jobs_init() reads it again. */
+static int
+check_workers(const char *key, const char **value, char *err, size_t err_size)
+{
+    char *end = NULL;
+    unsigned long n;
+
+    if (strcmp(*value, "auto") == 0) {
+        return RD_OK;
+    }
+    n = strtoul(*value, &end, 10);
+    if (!**value || *end || (*value)[0] < '0' || (*value)[0] > '9' || n > RD_WORKERS_MAX) {
+        snprintf(err, err_size, "%s: expected auto or 0 to %d, got \"%s\"", key, RD_WORKERS_MAX,
+                 *value);
         return RD_EINVAL;
     }
     return RD_OK;
@@ -306,6 +327,17 @@ const struct rd_conf_directive rd_conf_directives[] = {
          "seconds before an idle session goes"),
     UINT("answer_memory", limits.answer_memory, 65536, (uint64_t)1 << 40, "bytes", "33554432",
          "bytes of answers kept for their later Block2 blocks"),
+    { .name = "workers",
+      .type = RD_CONF_STRING,
+      AT(workers),
+      .check = check_workers,
+      .def = "auto",
+      .sample = "auto",
+      .help = "threads that compute lookups: auto (one per online core) or 0 to 64" },
+    UINT("lookup_budget_ms", lookup_budget_ms, 0, 3600000, "milliseconds (0: no limit)", "2000",
+         "work one lookup may take before it is refused with 5.03; 0: no limit"),
+    UINT("lookup_inline_max", lookup_inline_max, 0, 1000000000, "registrations", "1000",
+         "registrations up to which every lookup is computed on the loop and piggybacked"),
 };
 
 const size_t rd_conf_ndirectives = sizeof(rd_conf_directives) / sizeof(rd_conf_directives[0]);

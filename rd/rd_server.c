@@ -21,6 +21,7 @@
 #include "rd_limits.h"
 #include "rd_log.h"
 #include "rd_lookup.h"
+#include "rd_lookup_job.h"
 #include "rd_loop.h"
 #include "rd_metrics.h"
 #include "rd_observe.h"
@@ -403,6 +404,9 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
     if (!rc) {
         rc = rd__block2_init(srv);
     }
+    if (!rc) {
+        rc = rd__lookup_jobs_init(srv);
+    }
     if (rc) {
         goto fail;
     }
@@ -536,6 +540,7 @@ rd_server_free(struct rd_server *srv)
     }
     rd__http_cleanup(srv);
     rd__token_cleanup(srv);
+    rd__lookup_jobs_cleanup(srv);
     rd__simple_cleanup(srv);
     rd__observe_cleanup(srv);
     rd__gate_remove(srv);

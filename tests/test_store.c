@@ -1,5 +1,6 @@
 /* Unit tests for store/: registration persistence on a real LMDB in a fresh directory. */
 #include <dirent.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -2525,6 +2526,141 @@ test_journal_stage_rejects_a_huge_event(void **state)
     assert_int_equal(store_journal_stage(f->st, "", ((size_t)1 << 20) + 1), RD_ETOOBIG);
 }
 
+static void
+test_snap_open_reads_one_snapshot_while_the_store_changes(void **state)
+{
+    struct fixture *f = *state;
+    struct store *snap = NULL;
+    struct seen s;
+    uint64_t a = put_ok(f->st, "", "a", LATER, "A");
+    uint64_t b;
+
+    assert_int_equal(store_snap_open(f->st, &snap), RD_OK);
+    b = put_ok(f->st, "", "b", LATER, "B");
+    assert_int_equal(store_reg_delete(f->st, a), RD_OK);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(store_reg_foreach(snap, NOW, 0, record, &s), RD_OK);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.id, a);
+    assert_int_equal(store_reg_get(snap, b, NOW, 0, record, &s), RD_ENOTFOUND);
+    /* The store itself sees the writes. */
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(store_reg_foreach(f->st, NOW, 0, record, &s), RD_OK);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.id, b);
+    store_free(snap);
+}
+
+static void
+test_snap_open_refuses_writes_and_snapshots_of_itself(void **state)
+{
+    struct fixture *f = *state;
+    struct store *snap = NULL;
+    struct store *again = NULL;
+    uint64_t id = 0;
+    int created = 0;
+
+    assert_int_equal(store_snap_open(f->st, &snap), RD_OK);
+    assert_int_equal(put_terms(snap, "", "x", LATER, "X", NULL, &id, &created), RD_EINVAL);
+    assert_non_null(strstr(store_errmsg(snap), "read-only"));
+    assert_int_equal(store_snap_open(snap, &again), RD_EINVAL);
+    assert_null(again);
+    store_free(snap);
+    /* Nothing was written through the view. */
+    assert_int_equal(store_reg_find(f->st, "", "x", NOW, record, NULL), RD_ENOTFOUND);
+}
+
+/* A reader on another thread: walks its snapshot again and again while the main thread
+ * writes, and records every count it saw. */
+struct snap_reader {
+    struct store *snap;
+    int rounds;
+    int min_calls;
+    int max_calls;
+    int rc;
+};
+
+static int
+count_only(void *arg, const struct store_reg *reg)
+{
+    (void)reg;
+    (*(int *)arg)++;
+    return 0;
+}
+
+static void *
+snap_read_main(void *arg)
+{
+    struct snap_reader *r = arg;
+
+    r->min_calls = INT32_MAX;
+    for (int i = 0; i < r->rounds && !r->rc; i++) {
+        int calls = 0;
+
+        r->rc = store_reg_foreach(r->snap, NOW, 0, count_only, &calls);
+        r->min_calls = calls < r->min_calls ? calls : r->min_calls;
+        r->max_calls = calls > r->max_calls ? calls : r->max_calls;
+    }
+    return NULL;
+}
+
+static void
+test_snap_open_reads_on_another_thread_beside_writes(void **state)
+{
+    struct fixture *f = *state;
+    struct snap_reader r = { NULL, 200, 0, 0, 0 };
+    pthread_t t;
+    char ep[32];
+
+    for (int i = 0; i < 50; i++) {
+        snprintf(ep, sizeof(ep), "before%d", i);
+        put_ok(f->st, "", ep, LATER, "x");
+    }
+    assert_int_equal(store_snap_open(f->st, &r.snap), RD_OK);
+    assert_int_equal(pthread_create(&t, NULL, snap_read_main, &r), 0);
+    for (int i = 0; i < 200; i++) {
+        snprintf(ep, sizeof(ep), "during%d", i);
+        put_ok(f->st, "", ep, LATER, "x");
+    }
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(r.rc, RD_OK);
+    assert_int_equal(r.min_calls, 50);
+    assert_int_equal(r.max_calls, 50);
+    store_free(r.snap);
+}
+
+static void
+test_snap_renew_moves_the_view_to_the_store_as_it_is(void **state)
+{
+    struct fixture *f = *state;
+    struct store *snap = NULL;
+    struct seen s;
+    uint64_t b;
+
+    put_ok(f->st, "", "a", LATER, "A");
+    assert_int_equal(store_snap_open(f->st, &snap), RD_OK);
+    b = put_ok(f->st, "", "b", LATER, "B");
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(store_reg_foreach(snap, NOW, 0, record, &s), RD_OK);
+    assert_int_equal(s.calls, 1);
+    /* Released: no snapshot, reads fail until renewed. */
+    store_snap_release(snap);
+    assert_int_equal(store_reg_foreach(snap, NOW, 0, record, &s), RD_ESTORE);
+    assert_int_equal(store_snap_renew(snap), RD_OK);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(store_reg_foreach(snap, NOW, 0, record, &s), RD_OK);
+    assert_int_equal(s.calls, 2);
+    assert_int_equal(s.id, b);
+    /* Renewing an open view moves it on too. */
+    put_ok(f->st, "", "c", LATER, "C");
+    assert_int_equal(store_snap_renew(snap), RD_OK);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(store_reg_foreach(snap, NOW, 0, record, &s), RD_OK);
+    assert_int_equal(s.calls, 3);
+    store_free(snap);
+    assert_int_equal(store_snap_renew(f->st), RD_EINVAL);
+}
+
 int
 main(void)
 {
@@ -2604,6 +2740,10 @@ main(void)
         T(test_check_reports_a_wrong_count),
         T(test_open_migrating_weighs_the_records),
         T(test_open_migrating_leaves_a_declined_record_unweighed),
+        T(test_snap_open_reads_one_snapshot_while_the_store_changes),
+        T(test_snap_open_refuses_writes_and_snapshots_of_itself),
+        T(test_snap_open_reads_on_another_thread_beside_writes),
+        T(test_snap_renew_moves_the_view_to_the_store_as_it_is),
 #undef T
     };
 
