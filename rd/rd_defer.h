@@ -44,7 +44,10 @@ int rd__defer_complete(struct rd_server *srv, uint64_t id, void *result,
 /**
  * In a handler: is this the second call for a parked and completed request? If so, @return
  * its result (still owned by the defer module, valid until the handler returns) and the
- * handler fills the response from it; NULL for a fresh request.
+ * handler fills the response from it alone, before any of its usual reading of the request:
+ * Block1 reassembly, deduplication, rate limits and access checks ran on the first call, and
+ * libcoap hands the second call a copy of the request with a new message ID. NULL for a fresh
+ * request.
  */
 void *rd__defer_resumed(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *request);
 

@@ -185,7 +185,16 @@ struct rd_server {
     struct rd_b1 *b1;           /**< Block1 bodies being received (rd_block1.c) */
     struct rd_b2 *b2;           /**< answers of several blocks (rd_block2.c) */
     struct rd_observe *observe; /**< observers of lookups (rd_observe.c) */
+    struct rd_loop *loop;       /**< the one I/O loop (rd_loop.c) */
+    struct rd_defer *defer;     /**< requests answered later (rd_defer.c); NULL until one */
 };
+
+/* rd_server.c */
+
+/** The loop's housekeeping at the start of each turn: expiry sweep, coalesced notifications of
+ * observers, metrics, periodic flush. Lowers *@p wait_ms when one of them must run again
+ * sooner (a sweep with more to collect: 0). */
+void rd__server_housekeeping(struct rd_server *srv, unsigned *wait_ms);
 
 /* rd_conf.c */
 
@@ -1006,10 +1015,6 @@ int rd__http_init(struct rd_server *srv);
 
 /** Stop the listener. Accepts a server without one. */
 void rd__http_cleanup(struct rd_server *srv);
-
-/** One turn of the I/O loop: wait up to @p timeout_ms for CoAP or HTTP, serve both.
- * @return as coap_io_process(): milliseconds spent, or -1 on failure. */
-int rd__http_io(struct rd_server *srv, uint32_t timeout_ms);
 
 /** Open HTTP connections now; 0 without a listener. */
 unsigned rd__http_connections(const struct rd_server *srv);

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "rd_internal.h"
+#include "rd_defer.h"
+#include "rd_loop.h"
 
 /* Registrations collected per transaction, and the time one sweep may take before the loop
  * serves requests again: a mass expiry is collected in bounded steps between requests, so it
@@ -15,8 +17,6 @@
 #define SWEEP_BUDGET_MS 4
 /* Longest wait in the I/O loop: the sweep and the flush run at least this often. */
 #define LOOP_WAIT_MS 1000
-/* Datagrams one loop step reads at most before its housekeeping runs again. */
-#define STEP_BATCH 16
 
 /* Split "HOST:PORT" or "[V6]:PORT" into host and port; "*" or an empty host is any address. */
 static int
@@ -327,6 +327,10 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
         goto fail;
     }
     coap_set_app_data(srv->ctx, srv);
+    rc = rd__loop_init(srv);
+    if (rc) {
+        goto fail;
+    }
     rc = rd__dedup_init(&srv->dedup, RD_DEDUP_SLOTS);
     if (rc) {
         goto fail;
@@ -439,11 +443,10 @@ sweep(struct rd_server *srv, int64_t now)
     return RD_OK;
 }
 
-static void
-housekeeping(struct rd_server *srv)
+void
+rd__server_housekeeping(struct rd_server *srv, unsigned *wait_ms)
 {
     int64_t now = rd__now();
-
     int64_t now_ms = rd__now_ms();
 
     rd__simple_tick(srv, now_ms);
@@ -460,35 +463,19 @@ housekeeping(struct rd_server *srv)
         srv->dirty = 0;
         rd__flusher_request(srv);
     }
+    /* Wake up soon when observers wait for a coalesced notification, at once when a sweep has
+     * more to collect. */
+    if (srv->sweep_pending) {
+        *wait_ms = 0;
+    } else if (srv->lookup_dirty && *wait_ms > RD_NOTIFY_INTERVAL_MS) {
+        *wait_ms = RD_NOTIFY_INTERVAL_MS;
+    }
 }
 
 int
 rd_server_step(struct rd_server *srv, unsigned wait_ms)
 {
-    housekeeping(srv);
-    /* Wake up soon when observers wait for a coalesced notification, at once when a sweep has
-     * more to collect. */
-    if (srv->sweep_pending) {
-        wait_ms = 0;
-    } else if (srv->lookup_dirty && wait_ms > RD_NOTIFY_INTERVAL_MS) {
-        wait_ms = RD_NOTIFY_INTERVAL_MS;
-    }
-    if (srv->http) {
-        /* It waits on libcoap's and the HTTP descriptors together. */
-        return rd__http_io(srv, wait_ms ? wait_ms : COAP_IO_NO_WAIT) < 0 ? RD_EINVAL : RD_OK;
-    }
-    /* libcoap reads 0 as "wait for ever" and COAP_IO_NO_WAIT as "do not wait". */
-    if (coap_io_process(srv->ctx, wait_ms ? wait_ms : COAP_IO_NO_WAIT) < 0) {
-        return RD_EINVAL;
-    }
-    /* libcoap reads one datagram a socket each time: under load, go on reading what waits
-     * without a wait and without the housekeeping, which runs between batches. */
-    for (int i = 1; i < STEP_BATCH && rd__gate_pending(srv); i++) {
-        if (coap_io_process(srv->ctx, COAP_IO_NO_WAIT) < 0) {
-            return RD_EINVAL;
-        }
-    }
-    return RD_OK;
+    return rd__loop_step(srv, wait_ms);
 }
 
 int
@@ -527,6 +514,8 @@ rd_server_free(struct rd_server *srv)
     if (srv->ctx) {
         coap_free_context(srv->ctx);
     }
+    rd__defer_cleanup(srv);
+    rd__loop_cleanup(srv);
     rd__flusher_stop(srv);
     rd__metrics_cleanup(srv);
     rd__log_cleanup(srv);
