@@ -147,6 +147,9 @@ struct rd_conf {
     struct rd_limits_conf limits;
     size_t observe_max;            /**< observers of lookups in all */
     size_t observe_max_per_source; /**< observers of lookups from one address */
+    char *etcd_endpoints;          /**< etcd members, comma-separated; "" standalone */
+    char *etcd_prefix;             /**< key prefix of this directory in etcd */
+    char *node_name;               /**< name in the cluster; "" the host name */
 };
 
 /** The running server. Owned by rd_server_new()/rd_server_free(). */
@@ -187,6 +190,7 @@ struct rd_server {
     struct rd_observe *observe; /**< observers of lookups (rd_observe.c) */
     struct rd_loop *loop;       /**< the one I/O loop (rd_loop.c) */
     struct rd_defer *defer;     /**< requests answered later (rd_defer.c); NULL until one */
+    struct rd_cluster *cluster; /**< etcd client and local copy (rd_cluster.c); NULL alone */
 };
 
 /* rd_server.c */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rd_cluster.h"
 #include "rd_internal.h"
 #include "rd_defer.h"
 #include "rd_loop.h"
@@ -391,6 +392,9 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
     if (!rc) {
         rc = rd__http_init(srv);
     }
+    if (!rc) {
+        rc = rd__cluster_init(srv);
+    }
     if (rc) {
         goto fail;
     }
@@ -453,7 +457,8 @@ rd__server_housekeeping(struct rd_server *srv, unsigned *wait_ms)
     rd__block2_tick(srv, now_ms);
     rd__lookup_notify(srv, now, now_ms);
     rd__metrics_tick(srv, now);
-    if (now != srv->last_sweep || srv->sweep_pending) {
+    /* A cluster's registrations are deleted by its elected sweeper, through etcd. */
+    if (!srv->cluster && (now != srv->last_sweep || srv->sweep_pending)) {
         srv->last_sweep = now;
         sweep(srv, now);
     }
@@ -507,6 +512,8 @@ rd_server_free(struct rd_server *srv)
     if (!srv) {
         return;
     }
+    /* First: the cluster answers its parked writes while libcoap and the loop still exist. */
+    rd__cluster_cleanup(srv);
     rd__http_cleanup(srv);
     rd__simple_cleanup(srv);
     rd__observe_cleanup(srv);

@@ -1,0 +1,378 @@
+/* Registration, update and removal in a cluster (RFC 9176 sections 5, 5.3.1, 5.3.2): one etcd
+ * transaction each, answered as a separate response once etcd committed it and the local copy
+ * holds it; 5.03 with Max-Age when etcd cannot commit. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rd_cluster.h"
+#include "rd_cluster_node.h"
+#include "rd_defer.h"
+#include "rd_internal.h"
+
+/* Seconds a client is asked to wait after a write etcd could not commit. */
+#define RETRY_AFTER 5
+/* Longest wait for the local copy to show a committed write before it is answered anyway. */
+#define APPLY_WAIT_MS 2000
+
+/* What a parked write is answered with. */
+struct answer {
+    coap_pdu_code_t code;
+    uint64_t id; /* Location-Path rd/<id> with 2.01; 0: none */
+    unsigned max_age;
+    char diag[64];
+};
+
+/* A committed write waiting for the local copy to reach its revision. */
+struct rd_cluster_wait {
+    uint64_t ticket;
+    int64_t revision;
+    int64_t deadline_ms;
+    struct answer *ans;
+};
+
+enum write_kind {
+    WRITE_REGISTER = 0,
+    WRITE_UPDATE = 1,
+    WRITE_REMOVE = 2,
+};
+
+/* A write on its way to etcd. */
+struct write {
+    struct rd_cluster *cl;
+    enum write_kind kind;
+    uint64_t ticket; /* 0: nobody waits for the answer */
+    char ep[LOOKUP_NAME_MAX + 1];
+    char d[LOOKUP_NAME_MAX + 1];
+};
+
+int
+rd__cluster_resume(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *request,
+                   coap_pdu_t *response)
+{
+    struct rd_cluster *cl = srv->cluster;
+    const struct answer *ans;
+
+    if (!cl) {
+        return 0;
+    }
+    ans = rd__defer_resumed(srv, session, request);
+    if (!ans) {
+        cl->cur_session = session;
+        cl->cur_request = request;
+        cl->parked = 0;
+        return 0;
+    }
+    if (ans->max_age) {
+        uint8_t buf[4];
+
+        coap_add_option(response, COAP_OPTION_MAXAGE,
+                        coap_encode_var_safe(buf, sizeof(buf), ans->max_age), buf);
+    }
+    if (ans->id) {
+        char text[RD_ID_SIZE];
+
+        rd__id_format(ans->id, text);
+        coap_add_option(response, COAP_OPTION_LOCATION_PATH, 2, (const uint8_t *)"rd");
+        coap_add_option(response, COAP_OPTION_LOCATION_PATH, RD_ID_SIZE - 1,
+                        (const uint8_t *)text);
+    }
+    if (ans->diag[0]) {
+        rd__respond_error(response, ans->code, ans->diag);
+    } else {
+        coap_pdu_set_code(response, ans->code);
+    }
+    return 1;
+}
+
+int
+rd__cluster_request_done(struct rd_server *srv)
+{
+    struct rd_cluster *cl = srv->cluster;
+    int parked;
+
+    if (!cl) {
+        return 0;
+    }
+    parked = cl->parked;
+    cl->parked = 0;
+    cl->cur_session = NULL;
+    cl->cur_request = NULL;
+    return parked;
+}
+
+static void
+complete(struct rd_cluster *cl, uint64_t ticket, struct answer *ans)
+{
+    if (ticket) {
+        rd__defer_complete(cl->srv, ticket, ans, free);
+    } else {
+        free(ans);
+    }
+}
+
+/* Answer @p ans once the local copy holds @p revision, so that this node's lookups show the
+ * write as soon as its author hears of it. */
+static void
+answer_when_applied(struct rd_cluster *cl, uint64_t ticket, int64_t revision, struct answer *ans)
+{
+    struct rd_cluster_wait *w;
+
+    if (revision <= cl->applied || !ticket) {
+        complete(cl, ticket, ans);
+        return;
+    }
+    if (cl->nwaits == cl->waits_cap) {
+        size_t cap = cl->waits_cap ? cl->waits_cap * 2 : 32;
+        struct rd_cluster_wait *grown = realloc(cl->waits, cap * sizeof(*grown));
+
+        if (!grown) {
+            complete(cl, ticket, ans);
+            return;
+        }
+        cl->waits = grown;
+        cl->waits_cap = cap;
+    }
+    w = &cl->waits[cl->nwaits++];
+    w->ticket = ticket;
+    w->revision = revision;
+    w->deadline_ms = rd__now_ms() + APPLY_WAIT_MS;
+    w->ans = ans;
+}
+
+static void
+release_waits(struct rd_cluster *cl, int64_t revision, int64_t now_ms, int all)
+{
+    size_t i = 0;
+
+    while (i < cl->nwaits) {
+        struct rd_cluster_wait w = cl->waits[i];
+
+        if (all || w.revision <= revision || now_ms >= w.deadline_ms) {
+            cl->waits[i] = cl->waits[--cl->nwaits];
+            complete(cl, w.ticket, w.ans);
+        } else {
+            i++;
+        }
+    }
+}
+
+void
+rd__cluster_writes_applied(struct rd_cluster *cl, int64_t revision)
+{
+    release_waits(cl, revision, rd__now_ms(), 0);
+}
+
+void
+rd__cluster_writes_tick(struct rd_cluster *cl, int64_t now_ms)
+{
+    release_waits(cl, cl->applied, now_ms, 0);
+}
+
+void
+rd__cluster_writes_cleanup(struct rd_cluster *cl)
+{
+    release_waits(cl, 0, 0, 1);
+    free(cl->waits);
+    cl->waits = NULL;
+    cl->waits_cap = 0;
+}
+
+static const char *const kind_names[] = { "registration", "update", "removal" };
+
+/* The answer to a write etcd committed (or refused by its compare). */
+static void
+committed(struct write *wr, const struct cluster_resp *r, struct answer *ans)
+{
+    struct rd_cluster *cl = wr->cl;
+    char text[RD_ID_SIZE];
+
+    switch (wr->kind) {
+    case WRITE_REGISTER:
+        if (r->nkvs != 1 || r->kvs[0].create_revision <= 0) {
+            ans->code = COAP_RESPONSE_CODE(503);
+            ans->max_age = RETRY_AFTER;
+            snprintf(ans->diag, sizeof(ans->diag), "cluster answer incomplete");
+            return;
+        }
+        ans->code = COAP_RESPONSE_CODE_CREATED;
+        ans->id = store_remote_id(cl->srv->store, (uint64_t)r->kvs[0].create_revision);
+        rd__id_format(ans->id, text);
+        rd__log(cl->srv, RD_LOG_INFO, "cluster: %s ep=%s d=%s location=/rd/%s revision=%" PRId64,
+                r->kvs[0].create_revision == r->revision ? "registered" : "re-registered", wr->ep,
+                wr->d, text, r->revision);
+        return;
+    case WRITE_UPDATE:
+    case WRITE_REMOVE:
+        if (!r->succeeded) {
+            ans->code = COAP_RESPONSE_CODE_NOT_FOUND;
+            snprintf(ans->diag, sizeof(ans->diag), "no such registration");
+            return;
+        }
+        ans->code = wr->kind == WRITE_UPDATE ? COAP_RESPONSE_CODE_CHANGED
+                                             : COAP_RESPONSE_CODE_DELETED;
+        rd__log(cl->srv, wr->kind == WRITE_UPDATE ? RD_LOG_DEBUG : RD_LOG_INFO,
+                "cluster: %s of ep=%s d=%s committed at revision %" PRId64, kind_names[wr->kind],
+                wr->ep, wr->d, r->revision);
+        return;
+    }
+}
+
+static void
+on_written(void *arg, const struct cluster_result *res)
+{
+    struct write *wr = arg;
+    struct rd_cluster *cl = wr->cl;
+    struct answer *ans = calloc(1, sizeof(*ans));
+    struct cluster_resp r;
+    int rc = res->rc;
+
+    memset(&r, 0, sizeof(r));
+    if (!rc) {
+        rc = cluster_resp_parse(res->body, res->len, &r);
+    }
+    if (!rc && (res->http != 200 || r.error[0])) {
+        rc = RD_ESTORE;
+    }
+    if (rc) {
+        rd__cluster_unreachable(cl, res, kind_names[wr->kind]);
+    } else {
+        cl->connected = 1;
+    }
+    if (!ans) {
+        /* Unanswered: the client's retransmission finds the request parked still. */
+        rd__log(cl->srv, RD_LOG_ERROR, "cluster: out of memory answering a %s",
+                kind_names[wr->kind]);
+    } else if (rc) {
+        ans->code = COAP_RESPONSE_CODE(503);
+        ans->max_age = RETRY_AFTER;
+        snprintf(ans->diag, sizeof(ans->diag), "cluster cannot commit now");
+        complete(cl, wr->ticket, ans);
+    } else {
+        committed(wr, &r, ans);
+        answer_when_applied(cl, wr->ticket, r.revision, ans);
+    }
+    cluster_resp_cleanup(&r);
+    free(wr);
+}
+
+/* Send the transaction @p body for @p wr, parking the handler's request. */
+static int
+send_write(struct rd_cluster *cl, struct write *wr, const char *body)
+{
+    int rc;
+
+    if (cl->cur_session) {
+        rc = rd__defer_park(cl->srv, cl->cur_session, cl->cur_request, &wr->ticket);
+        if (rc) {
+            free(wr);
+            return rc == RD_EINVAL ? RD_ESTORE : rc;
+        }
+    }
+    rc = cluster_etcd_post(cl->etcd, "/v3/kv/txn", body, on_written, wr);
+    if (rc) {
+        /* Parked already: the request is answered through the ticket. */
+        struct answer *ans = calloc(1, sizeof(*ans));
+
+        if (ans) {
+            ans->code = COAP_RESPONSE_CODE(503);
+            ans->max_age = RETRY_AFTER;
+            complete(cl, wr->ticket, ans);
+        }
+        rc = wr->ticket ? RD_CLUSTER_PARKED : rc;
+        free(wr);
+        return rc;
+    }
+    if (!wr->ticket) {
+        return RD_OK;
+    }
+    cl->parked = 1;
+    return RD_CLUSTER_PARKED;
+}
+
+static struct write *
+write_new(struct rd_cluster *cl, enum write_kind kind, const char *ep, const char *d)
+{
+    struct write *wr = calloc(1, sizeof(*wr));
+
+    if (wr) {
+        wr->cl = cl;
+        wr->kind = kind;
+        snprintf(wr->ep, sizeof(wr->ep), "%s", ep);
+        snprintf(wr->d, sizeof(wr->d), "%s", d);
+    }
+    return wr;
+}
+
+int
+rd__cluster_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t replace_id,
+                 const void *rec, size_t rec_len)
+{
+    struct rd_cluster *cl = srv->cluster;
+    struct cluster_value v = { w->expires_at, w->ep, w->d, w->source, rec, rec_len };
+    unsigned char *value = NULL;
+    unsigned char *key = NULL;
+    size_t value_len = 0;
+    size_t key_len = 0;
+    char *body = NULL;
+    uint64_t seq = 0;
+    struct write *wr = NULL;
+    int rc;
+
+    rc = cluster_value_encode(&v, &value, &value_len);
+    if (!rc) {
+        rc = rd__cluster_reg_key(cl, w->d, w->ep, &key, &key_len);
+    }
+    if (!rc && replace_id) {
+        rc = store_remote_seq(srv->store, replace_id, &seq);
+    }
+    if (!rc) {
+        struct cluster_op put = { CLUSTER_OP_PUT, key, key_len, value, value_len, 0 };
+        struct cluster_op ops[2] = { put, { CLUSTER_OP_RANGE, key, key_len, NULL, 0, 0 } };
+        /* An update must find the very registration it names: not one made since under the
+         * same name after a removal. */
+        struct cluster_cmp same = { key, key_len, CLUSTER_CMP_CREATE, (int64_t)seq };
+
+        rc = replace_id ? cluster_req_txn(&same, 1, ops, 1, NULL, 0, &body)
+                        : cluster_req_txn(NULL, 0, ops, 2, NULL, 0, &body);
+    }
+    if (!rc) {
+        wr = write_new(cl, replace_id ? WRITE_UPDATE : WRITE_REGISTER, w->ep, w->d);
+        rc = wr ? send_write(cl, wr, body) : RD_ENOMEM;
+    }
+    free(body);
+    free(key);
+    free(value);
+    return rc;
+}
+
+int
+rd__cluster_remove(struct rd_server *srv, uint64_t id, const char *ep, const char *d)
+{
+    struct rd_cluster *cl = srv->cluster;
+    unsigned char *key = NULL;
+    size_t key_len = 0;
+    char *body = NULL;
+    uint64_t seq = 0;
+    struct write *wr;
+    int rc;
+
+    rc = store_remote_seq(srv->store, id, &seq);
+    if (!rc) {
+        rc = rd__cluster_reg_key(cl, d, ep, &key, &key_len);
+    }
+    if (!rc) {
+        struct cluster_cmp same = { key, key_len, CLUSTER_CMP_CREATE, (int64_t)seq };
+        struct cluster_op del = { CLUSTER_OP_DELETE, key, key_len, NULL, 0, 0 };
+
+        rc = cluster_req_txn(&same, 1, &del, 1, NULL, 0, &body);
+    }
+    if (!rc) {
+        wr = write_new(cl, WRITE_REMOVE, ep, d);
+        rc = wr ? send_write(cl, wr, body) : RD_ENOMEM;
+    }
+    free(body);
+    free(key);
+    return rc;
+}
