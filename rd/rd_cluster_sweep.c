@@ -22,6 +22,8 @@
 /* A registration the sweeper checks: read its key, then delete it if still due. */
 struct due {
     struct rd_cluster *cl;
+    char ep[LOOKUP_NAME_MAX + 1];
+    char d[LOOKUP_NAME_MAX + 1];
     unsigned char *key;
     size_t key_len;
 };
@@ -68,6 +70,8 @@ on_deleted(void *arg, const struct cluster_result *res)
 
     if (!parse(d->cl, res, &r, "delete") && r.succeeded) {
         d->cl->swept++;
+        rd__log(d->cl->srv, RD_LOG_INFO, "cluster: swept ep=%s d=%s revision=%" PRId64, d->ep,
+                d->d, r.revision);
     }
     cluster_resp_cleanup(&r);
     due_free(d);
@@ -113,6 +117,8 @@ due_cb(void *arg, const struct store_reg *reg)
         return RD_ENOMEM;
     }
     d->cl = cl;
+    snprintf(d->ep, sizeof(d->ep), "%s", reg->ep);
+    snprintf(d->d, sizeof(d->d), "%s", reg->d);
     cl->sweeps_inflight++;
     if (rd__cluster_reg_key(cl, reg->d, reg->ep, &d->key, &d->key_len) ||
         cluster_req_range(d->key, d->key_len, NULL, 0, 0, 0, &body)) {
