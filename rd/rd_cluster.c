@@ -723,9 +723,46 @@ rd__cluster_health(const struct rd_server *srv, char *out, size_t size)
     snprintf(out, size,
              "{\"node\":\"%s\",\"phase\":\"%s\",\"connected\":%s,\"applied_revision\":%" PRId64
              ",\"etcd_revision\":%" PRId64 ",\"lag\":%" PRId64
-             ",\"sweeper\":%s,\"last_sweep\":%" PRId64 ",\"writes_failed\":%llu}",
+             ",\"sweeper\":%s,\"last_sweep\":%" PRId64 ",\"swept\":%llu,\"writes_failed\":%llu}",
              cl->node, phases[cl->phase], cl->connected ? "true" : "false", cl->applied,
              cl->etcd_revision,
              cl->etcd_revision > cl->applied ? cl->etcd_revision - cl->applied : 0,
-             cl->is_sweeper ? "true" : "false", cl->last_sweep, cl->writes_failed);
+             cl->is_sweeper ? "true" : "false", cl->last_sweep, cl->swept, cl->writes_failed);
+}
+
+int
+rd__cluster_metrics(const struct rd_server *srv, struct lookup_buf *out)
+{
+    const struct rd_cluster *cl = srv->cluster;
+    char text[1536];
+    int n;
+
+    if (!cl) {
+        return RD_OK;
+    }
+    n = snprintf(
+        text, sizeof(text),
+        "# HELP core_rd_cluster_connected Whether etcd answered the last request or watch.\n"
+        "# TYPE core_rd_cluster_connected gauge\ncore_rd_cluster_connected{node=\"%s\"} %d\n"
+        "# HELP core_rd_cluster_applied_revision etcd revision the local copy is at.\n"
+        "# TYPE core_rd_cluster_applied_revision gauge\ncore_rd_cluster_applied_revision %" PRId64
+        "\n# HELP core_rd_cluster_lag_revisions Revisions etcd is known to have beyond the "
+        "local copy.\n# TYPE core_rd_cluster_lag_revisions gauge\ncore_rd_cluster_lag_revisions "
+        "%" PRId64 "\n# HELP core_rd_cluster_writes_failed_total Requests etcd did not answer "
+        "(writes answered 5.03).\n# TYPE core_rd_cluster_writes_failed_total counter\n"
+        "core_rd_cluster_writes_failed_total %llu\n"
+        "# HELP core_rd_cluster_sweeper Whether this node is the elected sweeper.\n"
+        "# TYPE core_rd_cluster_sweeper gauge\ncore_rd_cluster_sweeper %d\n"
+        "# HELP core_rd_cluster_swept_total Registrations this node deleted from etcd as expired.\n"
+        "# TYPE core_rd_cluster_swept_total counter\ncore_rd_cluster_swept_total %llu\n"
+        "# HELP core_rd_cluster_last_sweep_seconds When this node last swept, since the epoch.\n"
+        "# TYPE core_rd_cluster_last_sweep_seconds gauge\ncore_rd_cluster_last_sweep_seconds %" PRId64
+        "\n",
+        cl->node, cl->connected, cl->applied,
+        cl->etcd_revision > cl->applied ? cl->etcd_revision - cl->applied : 0, cl->writes_failed,
+        cl->is_sweeper, cl->swept, cl->last_sweep);
+    if (n < 0 || (size_t)n >= sizeof(text)) {
+        return RD_ETOOBIG;
+    }
+    return lookup_buf_append(out, text, (size_t)n);
 }

@@ -20,6 +20,7 @@
 struct rd_server;
 struct rd_reg_write;
 struct rd_cluster;
+struct lookup_buf;
 
 /** Returned by a write that went to etcd: its request is parked and answered later. Positive,
  * so it is no RD_E* code: the handler returns leaving the response alone. */
@@ -67,6 +68,10 @@ int rd__cluster_remove(struct rd_server *srv, uint64_t id, const char *ep, const
  */
 int rd__reg_apply(struct rd_server *srv, const struct rd_reg_write *w, uint64_t id,
                   int64_t revision);
+
+/** Append the cluster's Prometheus metrics to @p out (nothing standalone).
+ * @return RD_OK; RD_ETOOBIG; RD_ENOMEM. */
+int rd__cluster_metrics(const struct rd_server *srv, struct lookup_buf *out);
 
 /** Whether the local copy is usable, for /health and metrics; writes @p out with a short JSON
  * object of the cluster's state ("" standalone). */

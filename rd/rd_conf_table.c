@@ -96,6 +96,20 @@ check_etcd_prefix(const char *key, const char **value, char *err, size_t err_siz
     return RD_OK;
 }
 
+/* Letters, digits, '.', '-' and '_': it goes into logs, JSON and etcd keys as it is. */
+static int
+check_node_name(const char *key, const char **value, char *err, size_t err_size)
+{
+    size_t len = strlen(*value);
+
+    if (len > 63 || strspn(*value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                   "0123456789.-_") != len) {
+        snprintf(err, err_size, "%s: expected up to 63 letters, digits, '.', '-' or '_'", key);
+        return RD_EINVAL;
+    }
+    return RD_OK;
+}
+
 /* The enum fields are written through an int: they must be that size. */
 _Static_assert(sizeof(enum rd_log_level) == sizeof(int), "log_level is stored as an int");
 _Static_assert(sizeof(enum store_sync) == sizeof(int), "sync is stored as an int");
@@ -340,7 +354,7 @@ const struct rd_conf_directive rd_conf_directives[] = {
     { .name = "node_name",
       .type = RD_CONF_STRING,
       AT(node_name),
-      .check = check_sector,
+      .check = check_node_name,
       .def = "",
       .sample = "",
       .help = "this node's name in a cluster (logs, /health, the sweeper key); empty: the host name" },

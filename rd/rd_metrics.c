@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "rd_cluster.h"
 #include "rd_internal.h"
 
 /* Distinct response codes remembered per interface; CoAP has fewer than this in use. */
@@ -574,6 +575,9 @@ rd__metrics_render(struct rd_server *srv, struct lookup_buf *out)
     }
     if (!rc) {
         rc = rd__observe_metrics(srv, out);
+    }
+    if (!rc) {
+        rc = rd__cluster_metrics(srv, out);
     }
     return rc;
 }

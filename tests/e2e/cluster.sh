@@ -293,6 +293,31 @@ test_compacted_restart() {
     pass
 }
 
+# Two members stopped: no quorum. Writes get 5.03 with Max-Age and a log line, lookups are
+# answered from the local copy, /health and /metrics say so; with the members back, writes work.
+test_no_quorum() {
+    local a b
+    on 0 post 'rd?ep=before-stop&lt=3600' -e '</q>'
+    expect_eq "registration before the stop" 2.01 "$CODE"
+    a=$(etcd_leader) || a=0
+    b=$(((a + 1) % 3))
+    kill -STOP "${ETCD_PIDS[$a]}" "${ETCD_PIDS[$b]}"
+    on 0 post 'rd?ep=during-stop&lt=3600' -e '</q>'
+    expect_eq "registration without quorum" 5.03 "$CODE"
+    expect_match "with Max-Age" 'Max-Age' "$(grep -E '^v:1' "$WORK/out" | tail -n 1)"
+    on 1 get 'rd-lookup/ep?ep=before-stop'
+    expect_match "lookups answered from the local copy" 'ep="before-stop"' "$BODY"
+    expect_match "health says etcd is not reachable" '"connected":false' "$(node_health 0)"
+    expect_match "the log says why" 'etcd cannot commit' "$(cat "$WORK/node0.log")"
+    kill -CONT "${ETCD_PIDS[$a]}" "${ETCD_PIDS[$b]}"
+    wait_until 30 etcd_healthy || fail "etcd did not recover"
+    wait_until 30 eval 'on 0 post "rd?ep=after-stop&lt=3600" -e "</q>"; [ "$CODE" = 2.01 ]' ||
+        fail "no registration after the members came back: $CODE"
+    pass
+    expect_match "metrics of the cluster" 'core_rd_cluster_applied_revision [1-9]' \
+        "$(timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0" && printf "GET /metrics HTTP/1.0\r\n\r\n" >&3 && cat <&3' "${NODE_HPORTS[0]}")"
+}
+
 for i in 0 1 2; do CLIENT_URLS+="${CLIENT_URLS:+,}$(client_url "$i")"; done
 for i in 0 1 2; do start_etcd "$i"; done
 wait_until 30 etcd_healthy || { echo "etcd did not start"; tail "$WORK"/etcd0.log; exit 1; }
@@ -304,4 +329,5 @@ run_test test_observe_and_expiry
 run_test test_kill_etcd_leader
 run_test test_kill_node
 run_test test_compacted_restart
+run_test test_no_quorum
 summary cluster
