@@ -389,7 +389,7 @@ stale_cb(void *arg, const struct store_reg *reg)
     struct stale *s = arg;
     uint64_t *grown;
 
-    if (bsearch(&reg->id, s->cl->seen, s->cl->nseen, sizeof(uint64_t), cmp_u64)) {
+    if (s->cl->nseen && bsearch(&reg->id, s->cl->seen, s->cl->nseen, sizeof(uint64_t), cmp_u64)) {
         return 0;
     }
     if (s->n == s->cap) {
@@ -412,7 +412,9 @@ drop_stale(struct rd_cluster *cl)
     struct stale s = { cl, NULL, 0, 0 };
     int rc;
 
-    qsort(cl->seen, cl->nseen, sizeof(uint64_t), cmp_u64);
+    if (cl->nseen) {
+        qsort(cl->seen, cl->nseen, sizeof(uint64_t), cmp_u64);
+    }
     rc = store_reg_foreach(srv->store, INT64_MIN, 0, stale_cb, &s);
     for (size_t i = 0; !rc && i < s.n; i++) {
         struct rd_lookup_reg before;

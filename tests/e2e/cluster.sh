@@ -23,10 +23,18 @@ LOAD_PIDS=()
 
 cluster_cleanup() {
     local p
-    for p in "${LOAD_PIDS[@]}" "${NODE_PIDS[@]}" "${ETCD_PIDS[@]}"; do
-        [ "$p" != 0 ] && kill -9 "$p" 2>/dev/null
+    for p in "${LOAD_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+    # Nodes stop cleanly (a sanitizer build then checks for leaks), members after them.
+    for p in "${NODE_PIDS[@]}" "${ETCD_PIDS[@]}"; do
+        [ "$p" != 0 ] && kill -CONT "$p" 2>/dev/null && kill -TERM "$p" 2>/dev/null
     done
     wait 2>/dev/null
+    if grep -aq 'ERROR: \|runtime error' "$WORK"/node*.log 2>/dev/null; then
+        echo "FAIL: a sanitizer reported an error:"
+        grep -a -A20 'ERROR: \|runtime error' "$WORK"/node*.log | head -n 60
+        rm -rf "$WORK"
+        exit 1
+    fi
     rm -rf "$WORK"
 }
 trap cluster_cleanup EXIT
