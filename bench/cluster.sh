@@ -96,8 +96,9 @@ bench() {
     wait_generators
     awk '/^phase=/ { for (f = 1; f <= NF; f++) { split($f, kv, "="); v[kv[1]] = kv[2] }
                      ok += v["ok"]; if (v["seconds"] > s) s = v["seconds"];
-                     if (v["p99_ms"] > p) p = v["p99_ms"] }
-         END { printf "%.0f ops/s (p99 %.1f ms)", (s > 0 ? ok / s : 0), p }' "$WORK"/out.*
+                     if (v["p99_ms"] > p) p = v["p99_ms"]
+                     n += v["ops"] }
+         END { printf "%.0f ops/s (p99 %.1f ms, %d of %d ok)", (s > 0 ? ok / s : 0), p, ok, n }' "$WORK"/out.*
     rm -f "$WORK"/out.*
 }
 wait_generators() {
