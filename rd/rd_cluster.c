@@ -7,10 +7,19 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lookup.h"
 #include "rd_cluster.h"
 #include "rd_cluster_node.h"
-#include "rd_internal.h"
+#include "rd_conf.h"
+#include "rd_feed.h"
+#include "rd_log.h"
+#include "rd_lookup.h"
 #include "rd_loop.h"
+#include "rd_registration.h"
+#include "rd_request.h"
+#include "rd_server.h"
+#include "rd_status.h"
+#include "store.h"
 
 /* Longest wait for one etcd answer: past it a write is answered 5.03. */
 #define REQUEST_TIMEOUT_MS 2000

@@ -61,14 +61,6 @@ int rd__cluster_save(struct rd_server *srv, const struct rd_reg_write *w, uint64
 /** Remove registration @p id of (@p d, @p ep) through etcd. @return as rd__cluster_save(). */
 int rd__cluster_remove(struct rd_server *srv, uint64_t id, const char *ep, const char *d);
 
-/**
- * Apply a registration that came from etcd to the local copy under @p id, recording
- * @p revision with it, and tell observers and the change feed (rd_registration.c).
- * @return RD_OK; the codes of store_reg_put_at().
- */
-int rd__reg_apply(struct rd_server *srv, const struct rd_reg_write *w, uint64_t id,
-                  int64_t revision);
-
 /** Append the cluster's Prometheus metrics to @p out (nothing standalone).
  * @return RD_OK; RD_ETOOBIG; RD_ENOMEM. */
 int rd__cluster_metrics(const struct rd_server *srv, struct lookup_buf *out);

@@ -7,9 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rd_cluster.h"
+#include "lookup.h"
 #include "rd_cluster_node.h"
-#include "rd_internal.h"
+#include "rd_conf.h"
+#include "rd_log.h"
+#include "rd_request.h"
+#include "rd_server.h"
+#include "rd_status.h"
+#include "store.h"
 
 /* Seconds the election lease lives without a keepalive. */
 #define LEASE_TTL 6

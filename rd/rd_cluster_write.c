@@ -6,10 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lookup.h"
 #include "rd_cluster.h"
 #include "rd_cluster_node.h"
 #include "rd_defer.h"
-#include "rd_internal.h"
+#include "rd_log.h"
+#include "rd_registration.h"
+#include "rd_request.h"
+#include "rd_respond.h"
+#include "rd_server.h"
+#include "rd_status.h"
+#include "store.h"
 
 /* Seconds a client is asked to wait after a write etcd could not commit. */
 #define RETRY_AFTER 5

@@ -4,7 +4,8 @@
 #include <string.h>
 
 #include "rd_defer.h"
-#include "rd_internal.h"
+#include "rd_server.h"
+#include "rd_status.h"
 
 /* A parked request. */
 struct defer_slot {

@@ -1,5 +1,6 @@
 /* The HTTP listener for operators: Prometheus metrics, health, a JSON view of the directory and
  * the read-only dashboard. libmicrohttpd runs inside the server's own loop, without threads. */
+#include <stdarg.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -10,10 +11,21 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "lookup.h"
 #include "rd_cluster.h"
+#include "rd_conf.h"
 #include "rd_dashboard.h"
-#include "rd_internal.h"
+#include "rd_feed.h"
+#include "rd_http.h"
+#include "rd_limits.h"
+#include "rd_log.h"
 #include "rd_loop.h"
+#include "rd_metrics.h"
+#include "rd_pages.h"
+#include "rd_request.h"
+#include "rd_server.h"
+#include "rd_status.h"
+#include "store.h"
 
 /* Query parameters one API request may carry. */
 #define HTTP_QPARAM_MAX 32

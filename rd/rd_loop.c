@@ -8,8 +8,13 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "rd_internal.h"
+#include "compat/rd_gate.h"
+#include "rd_conf.h"
+#include "rd_log.h"
 #include "rd_loop.h"
+#include "rd_request.h"
+#include "rd_server.h"
+#include "rd_status.h"
 
 /* Events taken from the kernel in one wait. */
 #define LOOP_EVENTS 64

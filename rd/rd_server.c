@@ -5,10 +5,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compat/rd_gate.h"
+#include "lookup.h"
+#include "rd.h"
+#include "rd_block.h"
 #include "rd_cluster.h"
-#include "rd_internal.h"
+#include "rd_conf.h"
+#include "rd_dedup.h"
 #include "rd_defer.h"
+#include "rd_discovery.h"
+#include "rd_dtls.h"
+#include "rd_echo.h"
+#include "rd_feed.h"
+#include "rd_flush.h"
+#include "rd_http.h"
+#include "rd_limits.h"
+#include "rd_log.h"
+#include "rd_lookup.h"
 #include "rd_loop.h"
+#include "rd_metrics.h"
+#include "rd_observe.h"
+#include "rd_pages.h"
+#include "rd_rank.h"
+#include "rd_registration.h"
+#include "rd_request.h"
+#include "rd_server.h"
+#include "rd_simple.h"
+#include "rd_status.h"
+#include "store.h"
 
 /* Registrations collected per transaction, and the time one sweep may take before the loop
  * serves requests again: a mass expiry is collected in bounded steps between requests, so it

@@ -11,9 +11,13 @@
 
 #include <cmocka.h>
 
+#include "rd.h"
+#include "rd_conf.h"
 #include "rd_defer.h"
-#include "rd_internal.h"
 #include "rd_loop.h"
+#include "rd_request.h"
+#include "rd_server.h"
+#include "rd_status.h"
 
 struct fixture {
     struct rd_server *srv;

@@ -28,7 +28,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "rd_internal.h"
+#include "../rd_amplification.h"
+#include "../rd_conf.h"
+#include "../rd_log.h"
+#include "../rd_server.h"
+#include "rd_gate.h"
+#include "rd_options.h"
+#include "rd_status.h"
 
 /* Descriptors looked at when searching for libcoap's endpoint sockets. */
 #define FD_SCAN_MAX 4096
@@ -215,7 +221,7 @@ examine(struct rd_server *srv, int fd, struct msghdr *msg, uint8_t *buf, size_t 
         *len = n;
     }
     if (e.echo_len) {
-        rd__limits_echo_seen(srv, (const struct sockaddr *)msg->msg_name, buf + e.echo_off,
+        rd__amp_echo_seen(srv, (const struct sockaddr *)msg->msg_name, buf + e.echo_off,
                              e.echo_len);
     }
     return 1;
