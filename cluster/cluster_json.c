@@ -92,23 +92,32 @@ kv_parse(const json_t *obj, struct cluster_kv *kv)
     return rc;
 }
 
-/* Append the kvs array @p arr (may be NULL) to @p r. */
+/* The length of the JSON array @p arr, 0 when it is absent. @return RD_OK; RD_EINVAL (not an
+ * array). */
 static int
-add_kvs(struct cluster_resp *r, const json_t *arr)
+array_len(const json_t *arr, size_t *n)
 {
-    struct cluster_kv *grown;
-    size_t n;
-    int rc;
-
+    *n = 0;
     if (!arr) {
         return RD_OK;
     }
     if (!json_is_array(arr)) {
         return RD_EINVAL;
     }
-    n = json_array_size(arr);
-    if (n == 0) {
-        return RD_OK;
+    *n = json_array_size(arr);
+    return RD_OK;
+}
+
+/* Append the kvs array @p arr (may be NULL) to @p r. */
+static int
+add_kvs(struct cluster_resp *r, const json_t *arr)
+{
+    struct cluster_kv *grown;
+    size_t n;
+    int rc = array_len(arr, &n);
+
+    if (rc || n == 0) {
+        return rc;
     }
     grown = realloc(r->kvs, (r->nkvs + n) * sizeof(*grown));
     if (!grown) {
@@ -137,28 +146,17 @@ copy_error(char *dst, size_t size, const json_t *v)
 static int
 add_txn_ranges(struct cluster_resp *r, const json_t *responses)
 {
-    size_t i;
-    const json_t *one;
-    int rc;
+    size_t n;
+    int rc = array_len(responses, &n);
 
-    if (!responses) {
-        return RD_OK;
-    }
-    if (!json_is_array(responses)) {
-        return RD_EINVAL;
-    }
-    json_array_foreach(responses, i, one)
-    {
-        const json_t *range = json_object_get(one, "response_range");
+    for (size_t i = 0; !rc && i < n; i++) {
+        const json_t *range = json_object_get(json_array_get(responses, i), "response_range");
 
         if (range) {
             rc = add_kvs(r, json_object_get(range, "kvs"));
-            if (rc) {
-                return rc;
-            }
         }
     }
-    return RD_OK;
+    return rc;
 }
 
 static int
@@ -248,17 +246,10 @@ static int
 watch_events(const json_t *arr, struct cluster_watch_msg *m)
 {
     size_t n;
-    int rc;
+    int rc = array_len(arr, &n);
 
-    if (!arr) {
-        return RD_OK;
-    }
-    if (!json_is_array(arr)) {
-        return RD_EINVAL;
-    }
-    n = json_array_size(arr);
-    if (n == 0) {
-        return RD_OK;
+    if (rc || n == 0) {
+        return rc;
     }
     m->events = calloc(n, sizeof(*m->events));
     if (!m->events) {

@@ -635,6 +635,36 @@ unindex_old(struct store *st, MDB_txn *txn, uint64_t counter, const struct store
     return rc ? rc : terms_del(st, txn, counter, old);
 }
 
+/* Check @p reg, point @p nkey (its mv_data a STORE_NAME_KEY_MAX buffer) at its name and begin
+ * the write transaction that puts it. */
+static int
+put_begin(struct store *st, const struct store_reg *reg, struct reg_shape *shape, MDB_val *nkey,
+          MDB_txn **txn)
+{
+    int rc = check_reg(st, reg, shape);
+
+    if (rc) {
+        return rc;
+    }
+    nkey->mv_size = name_key(nkey->mv_data, reg->d ? reg->d : "", shape->d_len, reg->ep,
+                             shape->ep_len);
+    return store__write_begin(st, txn, write_extra(reg, shape));
+}
+
+/* Write the record of @p counter with its index entries, the staged journal event, and
+ * commit. */
+static int
+put_finish(struct store *st, MDB_txn **txn, uint64_t counter, const struct store_reg *reg,
+           const struct reg_shape *shape, int keep_terms, int is_new)
+{
+    int rc = reg_write(st, *txn, counter, reg, shape, keep_terms, is_new);
+
+    if (!rc) {
+        rc = store__journal_staged(st, *txn, counter);
+    }
+    return rc ? rc : commit(st, txn);
+}
+
 int
 store_reg_put(struct store *st, const struct store_reg *reg, uint64_t *id, int *created)
 {
@@ -648,12 +678,7 @@ store_reg_put(struct store *st, const struct store_reg *reg, uint64_t *id, int *
     int keep_terms = 0;
     int rc;
 
-    rc = check_reg(st, reg, &shape);
-    if (rc) {
-        goto out;
-    }
-    nkey.mv_size = name_key(nk, reg->d ? reg->d : "", shape.d_len, reg->ep, shape.ep_len);
-    rc = store__write_begin(st, &txn, write_extra(reg, &shape));
+    rc = put_begin(st, reg, &shape, &nkey, &txn);
     if (rc) {
         goto out;
     }
@@ -671,18 +696,9 @@ store_reg_put(struct store *st, const struct store_reg *reg, uint64_t *id, int *
         rc = name_take(st, txn, &nkey, &counter);
         is_new = 1;
     }
-    if (rc) {
-        goto out;
+    if (!rc) {
+        rc = put_finish(st, &txn, counter, reg, &shape, keep_terms, is_new);
     }
-    rc = reg_write(st, txn, counter, reg, &shape, keep_terms, is_new);
-    if (rc) {
-        goto out;
-    }
-    rc = store__journal_staged(st, txn, counter);
-    if (rc) {
-        goto out;
-    }
-    rc = commit(st, &txn);
 out:
     store__journal_unstage(st);
     if (txn) {
@@ -1241,15 +1257,10 @@ store_reg_put_at(struct store *st, uint64_t id, const struct store_reg *reg, int
     int is_new = 0;
     int rc;
 
-    rc = check_reg(st, reg, &shape);
+    rc = store__id_to_counter(st, id, &counter);
     if (!rc) {
-        rc = store__id_to_counter(st, id, &counter);
+        rc = put_begin(st, reg, &shape, &nkey, &txn);
     }
-    if (rc) {
-        goto out;
-    }
-    nkey.mv_size = name_key(nk, reg->d ? reg->d : "", shape.d_len, reg->ep, shape.ep_len);
-    rc = store__write_begin(st, &txn, write_extra(reg, &shape));
     if (rc) {
         goto out;
     }
@@ -1278,13 +1289,7 @@ store_reg_put_at(struct store *st, uint64_t id, const struct store_reg *reg, int
         rc = name_set(st, txn, &nkey, counter);
     }
     if (!rc) {
-        rc = reg_write(st, txn, counter, reg, &shape, keep_terms, 0);
-    }
-    if (!rc) {
-        rc = store__journal_staged(st, txn, counter);
-    }
-    if (!rc) {
-        rc = commit(st, &txn);
+        rc = put_finish(st, &txn, counter, reg, &shape, keep_terms, 0);
     }
 out:
     store__journal_unstage(st);

@@ -240,20 +240,33 @@ converged() {
     done
 }
 
-test_kill_etcd_leader() {
-    local leader n
-    leader=$(etcd_leader) || { fail "no etcd leader found"; return; }
+# start_load NAME COUNT: a load of COUNT registrations through each node, in the background;
+# returns once a sixth of them were acknowledged, so the fault comes in the middle of it.
+start_load() {
+    local n
     for n in 0 1 2; do
-        load "kl-$n" "$n" 60 &
+        load "$1-$n" "$n" "$2" &
         LOAD_PIDS+=($!)
     done
-    wait_until 30 eval '[ "$(cat "$WORK"/kl-*.acked 2>/dev/null | wc -l)" -ge 30 ]' ||
-        fail "load did not start"
+    wait_until 30 eval '[ "$(cat "$WORK/$1"-*.acked 2>/dev/null | wc -l)" -ge $(($2 / 2)) ]' ||
+        fail "$1: load did not start"
+}
+
+# The three loads started last have ended.
+end_load() {
+    local n
+    for n in 0 1 2; do wait "${LOAD_PIDS[-1 - n]}" 2>/dev/null; done
+}
+
+test_kill_etcd_leader() {
+    local leader
+    leader=$(etcd_leader) || { fail "no etcd leader found"; return; }
+    start_load kl 60
     echo "kill -9 of etcd leader e$leader"
     kill -9 "${ETCD_PIDS[$leader]}"
     wait "${ETCD_PIDS[$leader]}" 2>/dev/null
     ETCD_PIDS[$leader]=0
-    for n in 0 1 2; do wait "${LOAD_PIDS[-1 - n]}" 2>/dev/null; done
+    end_load
     wait_until 30 converged kl 0 1 2 || true
     count_loss kl 0 1 2
     # The member comes back and catches up.
@@ -262,17 +275,11 @@ test_kill_etcd_leader() {
 }
 
 test_kill_node() {
-    local n
-    for n in 0 1 2; do
-        load "kn-$n" "$n" 40 &
-        LOAD_PIDS+=($!)
-    done
-    wait_until 30 eval '[ "$(cat "$WORK"/kn-*.acked 2>/dev/null | wc -l)" -ge 20 ]' ||
-        fail "load did not start"
+    start_load kn 40
     echo "kill -9 of node 3"
     touch "$WORK/stop-2"
     stop_node 2 9
-    for n in 0 1 2; do wait "${LOAD_PIDS[-1 - n]}" 2>/dev/null; done
+    end_load
     wait_until 30 converged kn 0 1 || true
     count_loss kn 0 1
     start_node 2
