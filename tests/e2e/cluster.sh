@@ -57,6 +57,11 @@ start_etcd() {
 ctl() { ETCDCTL_API=3 timeout 10 etcdctl --endpoints="$CLIENT_URLS" "$@"; }
 etcd_healthy() { ctl endpoint health >/dev/null 2>&1; }
 
+# not_in_etcd EP: no registration key of etcd names EP (keys hold a NUL between d and ep).
+not_in_etcd() {
+    ! ctl get --prefix /core-rd/reg/ --keys-only | tr '\000' '/' | grep -q "/$1\$"
+}
+
 # The member that leads: its index.
 etcd_leader() {
     local i
@@ -185,7 +190,7 @@ test_observe_and_expiry() {
     done
     wait_until 10 eval '[ "$(grep -c "c:2.05" "$obs")" -gt "$n" ]' ||
         fail "observer on node 1 not told of the expiry"
-    wait_until 10 eval '[ -z "$(ctl get --prefix /core-rd/reg/ --keys-only | tr -d "\\000" | grep -a short)" ]' ||
+    wait_until 10 not_in_etcd short ||
         fail "short still in etcd"
     pass
     n=$(cat "$WORK"/node*.log | grep -acE 'cluster: swept"? ep=short')
@@ -248,8 +253,12 @@ start_load() {
         load "$1-$n" "$n" "$2" &
         LOAD_PIDS+=($!)
     done
-    wait_until 30 eval '[ "$(cat "$WORK/$1"-*.acked 2>/dev/null | wc -l)" -ge $(($2 / 2)) ]' ||
-        fail "$1: load did not start"
+    wait_until 30 acked_at_least "$1" $(($2 / 2)) || fail "$1: load did not start"
+}
+
+# acked_at_least NAME N: the loads NAME-* have N acknowledged registrations or more.
+acked_at_least() {
+    [ "$(cat "$WORK/$1"-*.acked 2>/dev/null | wc -l)" -ge "$2" ]
 }
 
 # The three loads started last have ended.
