@@ -77,7 +77,10 @@ etcd_leader() {
 }
 
 write_conf() {
+    printf 'alice alice-key\nbob bob-key\n' >"$WORK/psk.keys"
+    chmod 600 "$WORK/psk.keys"
     cat >"$WORK/node.conf" <<EOF
+psk_file $WORK/psk.keys
 lifetime_min 1
 expiry_grace 0
 write_rate_limit 0
@@ -93,6 +96,7 @@ start_node() {
         NODE_PORTS[$i]=$((20000 + (RANDOM % 30000)))
         NODE_HPORTS[$i]=$((20000 + (RANDOM % 30000)))
         "$RD" -c "$WORK/node.conf" -l "127.0.0.1:${NODE_PORTS[$i]}" -d "$WORK/node$i" \
+            -s "127.0.0.1:$((NODE_PORTS[$i] + 1))" \
             -H "127.0.0.1:${NODE_HPORTS[$i]}" --etcd "$CLIENT_URLS" 2>>"$WORK/node$i.log" &
         NODE_PIDS[$i]=$!
         if wait_until 20 node_watching "$i"; then
@@ -170,6 +174,31 @@ test_spread() {
     expect_eq "a second removal" 4.04 "$CODE"
     on 1 post "$loc"
     expect_eq "an update of what is gone" 4.04 "$CODE"
+}
+
+# on_as I IDENTITY METHOD PATH [options]: one request to node I over DTLS with a PSK identity.
+on_as() {
+    local i=$1 who=$2
+    shift 2
+    COAP_BASE="coaps://127.0.0.1:$((NODE_PORTS[$i] + 1))" coap "$@" -u "$who" -k "$who-key"
+}
+
+# The owner recorded on one node is enforced on every other.
+test_owner_enforced_on_every_node() {
+    local loc
+    on_as 0 alice post 'rd?ep=owned&lt=300' -e '</o>'
+    expect_eq "alice registers on node 1" 2.01 "$CODE"
+    loc=$LOCATION
+    wait_until 10 ep_seen 1 owned || fail "node 2 does not list owned"
+    wait_until 10 ep_seen 2 owned || fail "node 3 does not list owned"
+    on_as 1 bob post "$loc?lt=600"
+    expect_eq "bob's update on node 2" 4.03 "$CODE"
+    on_as 2 bob post 'rd?ep=owned&lt=300' -e '</b>'
+    expect_eq "bob's re-registration on node 3" 4.03 "$CODE"
+    on 1 delete "$loc"
+    expect_eq "a plain removal on node 2" 4.03 "$CODE"
+    on_as 2 alice delete "$loc"
+    expect_eq "alice removes on node 3" 2.02 "$CODE"
 }
 
 test_observe_and_expiry() {
@@ -349,6 +378,7 @@ write_conf
 for i in 0 1 2; do start_node "$i"; done
 
 run_test test_spread
+run_test test_owner_enforced_on_every_node
 run_test test_observe_and_expiry
 run_test test_kill_etcd_leader
 run_test test_kill_node
