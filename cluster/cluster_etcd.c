@@ -115,8 +115,7 @@ on_msg(void *arg, const char *msg, size_t len)
 
 /* Lets libcurl drop a stopped watch whose connection stays silent. */
 static int
-progress_cb(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-            curl_off_t ulnow)
+progress_cb(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
     const struct call *k = userp;
 
@@ -192,7 +191,8 @@ call_start(struct cluster_etcd *c, struct call *k)
     curl_easy_setopt(k->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(k->easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(k->easy, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(k->easy, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms < 1000 ? c->timeout_ms : 1000L);
+    curl_easy_setopt(k->easy, CURLOPT_CONNECTTIMEOUT_MS,
+                     c->timeout_ms < 1000 ? c->timeout_ms : 1000L);
     if (k->sfn) {
         curl_easy_setopt(k->easy, CURLOPT_XFERINFOFUNCTION, progress_cb);
         curl_easy_setopt(k->easy, CURLOPT_XFERINFODATA, k);

@@ -1,6 +1,6 @@
 /* The value of a registration key in etcd: deadline, names, address term and the record. */
-#include <string.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cluster.h"
 

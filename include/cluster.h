@@ -39,12 +39,12 @@ struct cluster_kv {
 
 /** An answer of /v3/kv/range, put, deleterange, txn, lease/grant or lease/keepalive. */
 struct cluster_resp {
-    int64_t revision;  /**< header.revision: the store's revision the answer reflects */
-    int succeeded;     /**< txn: the compare held */
-    int more;          /**< range: more keys than the limit */
-    int64_t deleted;   /**< deleterange: keys deleted */
-    int64_t lease_id;  /**< lease grant/keepalive: the lease; 0 when absent */
-    int64_t lease_ttl; /**< lease grant/keepalive: seconds; 0 or less: the lease is gone */
+    int64_t revision;       /**< header.revision: the store's revision the answer reflects */
+    int succeeded;          /**< txn: the compare held */
+    int more;               /**< range: more keys than the limit */
+    int64_t deleted;        /**< deleterange: keys deleted */
+    int64_t lease_id;       /**< lease grant/keepalive: the lease; 0 when absent */
+    int64_t lease_ttl;      /**< lease grant/keepalive: seconds; 0 or less: the lease is gone */
     struct cluster_kv *kvs; /**< range results, also those of a txn's request_range */
     size_t nkvs;
     char error[128]; /**< etcd's error message; "" when the answer is not an error */
@@ -75,10 +75,10 @@ struct cluster_event {
 
 /** One message of a watch stream. */
 struct cluster_watch_msg {
-    int64_t revision;         /**< header.revision; 0 when absent */
-    int created;              /**< the watch has been created */
-    int canceled;             /**< the watch was cancelled by etcd */
-    int64_t compact_revision; /**< >0: history before this revision is gone: list again */
+    int64_t revision;             /**< header.revision; 0 when absent */
+    int created;                  /**< the watch has been created */
+    int canceled;                 /**< the watch was cancelled by etcd */
+    int64_t compact_revision;     /**< >0: history before this revision is gone: list again */
     struct cluster_event *events; /**< in revision order; none: a progress notification */
     size_t nevents;
     char error[128]; /**< an error object instead of a result, or a cancel reason */
@@ -148,7 +148,11 @@ enum cluster_cmp_target {
 
 /** One operation of a transaction. */
 struct cluster_op {
-    enum { CLUSTER_OP_PUT = 0, CLUSTER_OP_DELETE = 1, CLUSTER_OP_RANGE = 2 } type;
+    enum {
+        CLUSTER_OP_PUT = 0,
+        CLUSTER_OP_DELETE = 1,
+        CLUSTER_OP_RANGE = 2
+    } type;
     const void *key;
     size_t key_len;
     const void *value; /**< put only */
@@ -167,8 +171,7 @@ struct cluster_cmp {
 /** /v3/kv/txn: when every comparison holds run @p success, else @p failure (each may be
  * empty: n 0). */
 int cluster_req_txn(const struct cluster_cmp *cmp, size_t ncmp, const struct cluster_op *success,
-                    size_t nsuccess, const struct cluster_op *failure, size_t nfailure,
-                    char **out);
+                    size_t nsuccess, const struct cluster_op *failure, size_t nfailure, char **out);
 
 /** /v3/lease/grant of @p ttl seconds. */
 int cluster_req_lease_grant(int64_t ttl, char **out);
@@ -214,11 +217,11 @@ struct cluster_io {
 
 /** The outcome of one request. */
 struct cluster_result {
-    int rc;               /**< RD_OK; RD_ESTORE: no answer (timeout, no member reachable) */
-    long http;            /**< HTTP status; 0 without an answer */
-    const char *body;     /**< the answer, borrowed for the callback; NUL-terminated */
+    int rc;           /**< RD_OK; RD_ESTORE: no answer (timeout, no member reachable) */
+    long http;        /**< HTTP status; 0 without an answer */
+    const char *body; /**< the answer, borrowed for the callback; NUL-terminated */
     size_t len;
-    const char *detail;   /**< why rc is not RD_OK, in words; borrowed */
+    const char *detail; /**< why rc is not RD_OK, in words; borrowed */
 };
 
 /** Receives the outcome of cluster_etcd_post(). Runs from cluster_etcd_socket() or

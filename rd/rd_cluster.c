@@ -48,8 +48,8 @@ io_watch(void *arg, int fd, unsigned events)
         rd__loop_unwatch(cl->srv, fd);
         return 0;
     }
-    return rd__loop_watch(cl->srv, fd, (events & 1 ? RD_LOOP_IN : 0) | (events & 2 ? RD_LOOP_OUT : 0),
-                          on_fd, cl);
+    return rd__loop_watch(
+        cl->srv, fd, (events & 1 ? RD_LOOP_IN : 0) | (events & 2 ? RD_LOOP_OUT : 0), on_fd, cl);
 }
 
 static void
@@ -98,8 +98,8 @@ tick(struct rd_server *srv, void *arg, int64_t now_ms)
 }
 
 int
-rd__cluster_reg_key(const struct rd_cluster *cl, const char *d, const char *ep,
-                    unsigned char **key, size_t *len)
+rd__cluster_reg_key(const struct rd_cluster *cl, const char *d, const char *ep, unsigned char **key,
+                    size_t *len)
 {
     size_t dl = strlen(d);
     size_t el = strlen(ep);
@@ -177,8 +177,8 @@ key_names(const struct rd_cluster *cl, const struct cluster_kv *kv, char *d, cha
         return RD_EINVAL;
     }
     nul = memchr(p, '\0', rest);
-    if (!nul || (size_t)(nul - p) > LOOKUP_NAME_MAX || rest - (size_t)(nul - p) - 1 > LOOKUP_NAME_MAX ||
-        rest - (size_t)(nul - p) - 1 == 0) {
+    if (!nul || (size_t)(nul - p) > LOOKUP_NAME_MAX ||
+        rest - (size_t)(nul - p) - 1 > LOOKUP_NAME_MAX || rest - (size_t)(nul - p) - 1 == 0) {
         return RD_EINVAL;
     }
     memcpy(d, p, (size_t)(nul - p));
@@ -344,8 +344,8 @@ start_watch(struct rd_cluster *cl)
     int rc;
 
     cluster_etcd_watch_stop(cl->etcd);
-    rc = cluster_req_watch(cl->regs, cl->regs_len, cl->regs_end, cl->regs_end_len,
-                           cl->applied + 1, &body);
+    rc = cluster_req_watch(cl->regs, cl->regs_len, cl->regs_end, cl->regs_end_len, cl->applied + 1,
+                           &body);
     if (!rc) {
         rc = cluster_etcd_watch(cl->etcd, body, on_watch, cl);
     }
@@ -767,8 +767,8 @@ rd__cluster_metrics(const struct rd_server *srv, struct lookup_buf *out)
         "# HELP core_rd_cluster_swept_total Registrations this node deleted from etcd as expired.\n"
         "# TYPE core_rd_cluster_swept_total counter\ncore_rd_cluster_swept_total %llu\n"
         "# HELP core_rd_cluster_last_sweep_seconds When this node last swept, since the epoch.\n"
-        "# TYPE core_rd_cluster_last_sweep_seconds gauge\ncore_rd_cluster_last_sweep_seconds %" PRId64
-        "\n",
+        "# TYPE core_rd_cluster_last_sweep_seconds gauge\ncore_rd_cluster_last_sweep_seconds "
+        "%" PRId64 "\n",
         cl->node, cl->connected, cl->applied,
         cl->etcd_revision > cl->applied ? cl->etcd_revision - cl->applied : 0, cl->writes_failed,
         cl->is_sweeper, cl->swept, cl->last_sweep);

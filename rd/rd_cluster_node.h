@@ -41,7 +41,7 @@ struct rd_cluster {
     uint64_t *seen; /**< registration numbers a listing found */
     size_t nseen;
     size_t seen_cap;
-    int connected;            /**< the last request or the watch got an answer */
+    int connected;             /**< the last request or the watch got an answer */
     int64_t last_error_log_ms; /**< rate limit of the "cannot commit" line */
     unsigned long long writes_failed;
     /* the write a handler is making now, and whether it was parked */
@@ -52,7 +52,7 @@ struct rd_cluster {
     size_t nwaits;
     size_t waits_cap;
     /* sweeper */
-    int64_t lease;          /**< our lease; 0: none */
+    int64_t lease; /**< our lease; 0: none */
     int is_sweeper;
     int64_t next_campaign_ms;
     int64_t next_keepalive_ms;

@@ -17,10 +17,10 @@
 #include "store.h"
 
 /* Seconds the election lease lives without a keepalive. */
-#define LEASE_TTL 6
+#define LEASE_TTL    6
 #define KEEPALIVE_MS 2000
-#define CAMPAIGN_MS 2000
-#define SWEEP_MS 1000
+#define CAMPAIGN_MS  2000
+#define SWEEP_MS     1000
 /* Registrations one sweep looks at. */
 #define SWEEP_BATCH 64
 
@@ -75,8 +75,8 @@ on_deleted(void *arg, const struct cluster_result *res)
 
     if (!parse(d->cl, res, &r, "delete") && r.succeeded) {
         d->cl->swept++;
-        rd__log(d->cl->srv, RD_LOG_INFO, "cluster: swept ep=%s d=%s revision=%" PRId64, d->ep,
-                d->d, r.revision);
+        rd__log(d->cl->srv, RD_LOG_INFO, "cluster: swept ep=%s d=%s revision=%" PRId64, d->ep, d->d,
+                r.revision);
     }
     cluster_resp_cleanup(&r);
     due_free(d);
@@ -140,8 +140,8 @@ sweep(struct rd_cluster *cl)
     int64_t now = rd__now();
 
     cl->last_sweep = now;
-    store_remote_due(cl->srv->store, now - (int64_t)cl->srv->conf.expiry_grace, SWEEP_BATCH,
-                     due_cb, cl);
+    store_remote_due(cl->srv->store, now - (int64_t)cl->srv->conf.expiry_grace, SWEEP_BATCH, due_cb,
+                     cl);
 }
 
 static void

@@ -82,8 +82,7 @@ rd__cluster_resume(struct rd_server *srv, coap_session_t *session, const coap_pd
 
         rd__id_format(ans->id, text);
         coap_add_option(response, COAP_OPTION_LOCATION_PATH, 2, (const uint8_t *)"rd");
-        coap_add_option(response, COAP_OPTION_LOCATION_PATH, RD_ID_SIZE - 1,
-                        (const uint8_t *)text);
+        coap_add_option(response, COAP_OPTION_LOCATION_PATH, RD_ID_SIZE - 1, (const uint8_t *)text);
     }
     if (ans->diag[0]) {
         rd__respond_error(response, ans->code, ans->diag);
@@ -217,8 +216,8 @@ committed(struct write *wr, const struct cluster_resp *r, struct answer *ans)
             snprintf(ans->diag, sizeof(ans->diag), "no such registration");
             return;
         }
-        ans->code = wr->kind == WRITE_UPDATE ? COAP_RESPONSE_CODE_CHANGED
-                                             : COAP_RESPONSE_CODE_DELETED;
+        ans->code =
+            wr->kind == WRITE_UPDATE ? COAP_RESPONSE_CODE_CHANGED : COAP_RESPONSE_CODE_DELETED;
         rd__log(cl->srv, wr->kind == WRITE_UPDATE ? RD_LOG_DEBUG : RD_LOG_INFO,
                 "cluster: %s of ep=%s d=%s committed at revision %" PRId64, kind_names[wr->kind],
                 wr->ep, wr->d, r->revision);

@@ -360,7 +360,7 @@ const struct rd_conf_directive rd_conf_directives[] = {
       .check = check_node_name,
       .def = "",
       .sample = "",
-      .help = "this node's name in a cluster (logs, /health, the sweeper key); empty: the host name" },
+      .help = "this node's name in logs, /health and the sweeper key; empty: the host name" },
     UINT("answer_memory", limits.answer_memory, 65536, (uint64_t)1 << 40, "bytes", "33554432",
          "bytes of answers kept for their later Block2 blocks"),
 };

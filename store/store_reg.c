@@ -646,8 +646,8 @@ put_begin(struct store *st, const struct store_reg *reg, struct reg_shape *shape
     if (rc) {
         return rc;
     }
-    nkey->mv_size = name_key(nkey->mv_data, reg->d ? reg->d : "", shape->d_len, reg->ep,
-                             shape->ep_len);
+    nkey->mv_size =
+        name_key(nkey->mv_data, reg->d ? reg->d : "", shape->d_len, reg->ep, shape->ep_len);
     return store__write_begin(st, txn, write_extra(reg, shape));
 }
 
@@ -1234,7 +1234,8 @@ name_set(struct store *st, MDB_txn *txn, MDB_val *nkey, uint64_t counter)
         return rc;
     }
     rc = store__from_mdb(st, mdb_get(txn, st->meta, &key, &val), "get next counter");
-    if (rc || val.mv_size != STORE_KEY_SIZE || store__get_be(val.mv_data, STORE_KEY_SIZE) > counter) {
+    if (rc || val.mv_size != STORE_KEY_SIZE ||
+        store__get_be(val.mv_data, STORE_KEY_SIZE) > counter) {
         return rc;
     }
     store__put_be(c, counter + 1, sizeof(c));

@@ -224,7 +224,8 @@ test_req_txn_writes_compare_and_ops(void **state)
     assert_int_equal(cluster_req_txn(&cmp, 1, &put, 1, NULL, 0, &body), RD_OK);
     assert_non_null(strstr(body, "\"target\":\"CREATE\""));
     assert_non_null(strstr(body, "\"create_revision\":\"0\""));
-    assert_non_null(strstr(body, "\"request_put\":{\"key\":\"aw==\",\"value\":\"dg==\",\"lease\":\"5\"}"));
+    assert_non_null(
+        strstr(body, "\"request_put\":{\"key\":\"aw==\",\"value\":\"dg==\",\"lease\":\"5\"}"));
     free(body);
 }
 
