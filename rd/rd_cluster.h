@@ -47,13 +47,26 @@ int rd__cluster_resume(struct rd_server *srv, coap_session_t *session, const coa
  * response must stay untouched: no duplicate memory of it), else 0. */
 int rd__cluster_request_done(struct rd_server *srv);
 
+/** Receives the outcome of a write made outside a handler (rd__cluster_then()): 2.01, 2.04 or
+ * 2.02 once committed and in the local copy, else an error code with a diagnostic. */
+typedef void rd_cluster_done_fn(struct rd_server *srv, void *arg, coap_pdu_code_t code,
+                                const char *diag);
+
+/**
+ * Make the next rd__cluster_save() or rd__cluster_remove() (through rd__reg_save(), outside a
+ * write handler) tell @p fn of its outcome, once, when it returns RD_OK; @p fn NULL forgets an
+ * unused one. Standalone: does nothing.
+ */
+void rd__cluster_then(struct rd_server *srv, rd_cluster_done_fn *fn, void *arg);
+
 /**
  * Write a registration through etcd (rd__reg_save() in cluster mode): a new or re-registration
  * by name when @p replace_id is 0, else an update of @p replace_id, which must still be in etcd
  * under the same number. @p rec / @p rec_len is the encoded record.
  *
- * @return RD_CLUSTER_PARKED (the answer comes later); RD_OK when the write was sent but no
- *         request could be parked (simple registration); RD_ENOMEM; RD_EINVAL.
+ * @return RD_CLUSTER_PARKED (the answer comes later); RD_OK when the write was sent outside a
+ *         handler (its outcome goes to the rd__cluster_then() function, if any); RD_ENOMEM;
+ *         RD_EINVAL; RD_ESTORE (the request could not be parked).
  */
 int rd__cluster_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t replace_id,
                      const void *rec, size_t rec_len);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "cluster.h"
+#include "rd_cluster.h"
 
 struct rd_server;
 struct rd_cluster_wait;
@@ -48,6 +49,8 @@ struct rd_cluster {
     void *cur_session;
     const void *cur_request;
     int parked;
+    rd_cluster_done_fn *then_fn; /**< rd__cluster_then(): told of the next write's outcome */
+    void *then_arg;
     struct rd_cluster_wait *waits; /**< committed writes waiting for the local copy */
     size_t nwaits;
     size_t waits_cap;

@@ -31,9 +31,16 @@ struct answer {
     char diag[64];
 };
 
+/* Who hears of a write's outcome: a parked request, a function, or nobody. */
+struct target {
+    uint64_t ticket; /* rd_defer.h's; 0: none */
+    rd_cluster_done_fn *fn;
+    void *arg;
+};
+
 /* A committed write waiting for the local copy to reach its revision. */
 struct rd_cluster_wait {
-    uint64_t ticket;
+    struct target to;
     int64_t revision;
     int64_t deadline_ms;
     struct answer *ans;
@@ -49,7 +56,7 @@ enum write_kind {
 struct write {
     struct rd_cluster *cl;
     enum write_kind kind;
-    uint64_t ticket; /* 0: nobody waits for the answer */
+    struct target to;
     char ep[LOOKUP_NAME_MAX + 1];
     char d[LOOKUP_NAME_MAX + 1];
 };
@@ -109,10 +116,13 @@ rd__cluster_request_done(struct rd_server *srv)
 }
 
 static void
-complete(struct rd_cluster *cl, uint64_t ticket, struct answer *ans)
+complete(struct rd_cluster *cl, const struct target *to, struct answer *ans)
 {
-    if (ticket) {
-        rd__defer_complete(cl->srv, ticket, ans, free);
+    if (to->fn) {
+        to->fn(cl->srv, to->arg, ans->code, ans->diag);
+        free(ans);
+    } else if (to->ticket) {
+        rd__defer_complete(cl->srv, to->ticket, ans, free);
     } else {
         free(ans);
     }
@@ -121,12 +131,13 @@ complete(struct rd_cluster *cl, uint64_t ticket, struct answer *ans)
 /* Answer @p ans once the local copy holds @p revision, so that this node's lookups show the
  * write as soon as its author hears of it. */
 static void
-answer_when_applied(struct rd_cluster *cl, uint64_t ticket, int64_t revision, struct answer *ans)
+answer_when_applied(struct rd_cluster *cl, const struct target *to, int64_t revision,
+                    struct answer *ans)
 {
     struct rd_cluster_wait *w;
 
-    if (revision <= cl->applied || !ticket) {
-        complete(cl, ticket, ans);
+    if (revision <= cl->applied || (!to->ticket && !to->fn)) {
+        complete(cl, to, ans);
         return;
     }
     if (cl->nwaits == cl->waits_cap) {
@@ -134,14 +145,14 @@ answer_when_applied(struct rd_cluster *cl, uint64_t ticket, int64_t revision, st
         struct rd_cluster_wait *grown = realloc(cl->waits, cap * sizeof(*grown));
 
         if (!grown) {
-            complete(cl, ticket, ans);
+            complete(cl, to, ans);
             return;
         }
         cl->waits = grown;
         cl->waits_cap = cap;
     }
     w = &cl->waits[cl->nwaits++];
-    w->ticket = ticket;
+    w->to = *to;
     w->revision = revision;
     w->deadline_ms = rd__now_ms() + APPLY_WAIT_MS;
     w->ans = ans;
@@ -157,10 +168,19 @@ release_waits(struct rd_cluster *cl, int64_t revision, int64_t now_ms, int all)
 
         if (all || w.revision <= revision || now_ms >= w.deadline_ms) {
             cl->waits[i] = cl->waits[--cl->nwaits];
-            complete(cl, w.ticket, w.ans);
+            complete(cl, &w.to, w.ans);
         } else {
             i++;
         }
+    }
+}
+
+void
+rd__cluster_then(struct rd_server *srv, rd_cluster_done_fn *fn, void *arg)
+{
+    if (srv->cluster) {
+        srv->cluster->then_fn = fn;
+        srv->cluster->then_arg = arg;
     }
 }
 
@@ -247,50 +267,61 @@ on_written(void *arg, const struct cluster_result *res)
         cl->connected = 1;
     }
     if (!ans) {
-        /* Unanswered: the client's retransmission finds the request parked still. */
+        /* A parked request stays unanswered: the client's retransmission finds it parked. */
         rd__log(cl->srv, RD_LOG_ERROR, "cluster: out of memory answering a %s",
                 kind_names[wr->kind]);
+        if (wr->to.fn) {
+            wr->to.fn(cl->srv, wr->to.arg, COAP_RESPONSE_CODE(503), "out of memory");
+        }
     } else if (rc) {
         ans->code = COAP_RESPONSE_CODE(503);
         ans->max_age = RETRY_AFTER;
         snprintf(ans->diag, sizeof(ans->diag), "cluster cannot commit now");
-        complete(cl, wr->ticket, ans);
+        complete(cl, &wr->to, ans);
     } else {
         committed(wr, &r, ans);
-        answer_when_applied(cl, wr->ticket, r.revision, ans);
+        answer_when_applied(cl, &wr->to, r.revision, ans);
     }
     cluster_resp_cleanup(&r);
     free(wr);
 }
 
-/* Send the transaction @p body for @p wr, parking the handler's request. */
+/* Send the transaction @p body for @p wr: park the handler's request, or take the function
+ * rd__cluster_then() named. */
 static int
 send_write(struct rd_cluster *cl, struct write *wr, const char *body)
 {
     int rc;
 
-    if (cl->cur_session) {
-        rc = rd__defer_park(cl->srv, cl->cur_session, cl->cur_request, &wr->ticket);
+    wr->to.fn = cl->then_fn;
+    wr->to.arg = cl->then_arg;
+    cl->then_fn = NULL;
+    cl->then_arg = NULL;
+    if (!wr->to.fn && cl->cur_session) {
+        rc = rd__defer_park(cl->srv, cl->cur_session, cl->cur_request, &wr->to.ticket);
         if (rc) {
             free(wr);
             return rc == RD_EINVAL ? RD_ESTORE : rc;
         }
     }
     rc = cluster_etcd_post(cl->etcd, "/v3/kv/txn", body, on_written, wr);
-    if (rc) {
-        /* Parked already: the request is answered through the ticket. */
+    if (rc && wr->to.ticket) {
+        /* Parked already: the request is answered through its ticket. */
         struct answer *ans = calloc(1, sizeof(*ans));
 
         if (ans) {
             ans->code = COAP_RESPONSE_CODE(503);
             ans->max_age = RETRY_AFTER;
-            complete(cl, wr->ticket, ans);
+            complete(cl, &wr->to, ans);
         }
-        rc = wr->ticket ? RD_CLUSTER_PARKED : rc;
+        free(wr);
+        return RD_CLUSTER_PARKED;
+    }
+    if (rc) {
         free(wr);
         return rc;
     }
-    if (!wr->ticket) {
+    if (!wr->to.ticket) {
         return RD_OK;
     }
     cl->parked = 1;

@@ -4,9 +4,10 @@
 # node, under a steady load loses no acknowledged registration; a node restarted after the
 # history it needs was compacted converges; a registration that stops refreshing disappears
 # from every node, deleted once.
-# Usage: cluster.sh CORE_RD    (skipped, exit 77, without etcd and etcdctl)
+# Usage: cluster.sh CORE_RD TEST_ENDPOINT   (skipped, exit 77, without etcd and etcdctl)
 set -u
 RD=$1
+ENDPOINT=$2
 command -v etcd >/dev/null && command -v etcdctl >/dev/null || {
     echo "etcd or etcdctl missing: skipped"
     exit 77
@@ -181,6 +182,19 @@ on_as() {
     local i=$1 who=$2
     shift 2
     COAP_BASE="coaps://127.0.0.1:$((NODE_PORTS[$i] + 1))" coap "$@" -u "$who" -k "$who-key"
+}
+
+# Simple registration (RFC 9176 section 5.1) through node 2 is answered once etcd holds it.
+test_simple_registration() {
+    local out
+    out=$(timeout 60 "$ENDPOINT" 127.0.0.1 "${NODE_PORTS[1]}" links 'ep=simple1&lt=300' 2>&1)
+    expect_match "simple registration through node 2" 'code 2.04' "$out"
+    not_in_etcd simple1
+    expect_eq "in etcd when answered" 1 $?
+    ep_seen 1 simple1
+    expect_eq "in node 2's lookups when answered" 0 $?
+    wait_until 10 ep_seen 0 simple1 || fail "node 1 does not list simple1"
+    pass
 }
 
 # The owner recorded on one node is enforced on every other.
@@ -379,6 +393,7 @@ for i in 0 1 2; do start_node "$i"; done
 
 run_test test_spread
 run_test test_owner_enforced_on_every_node
+run_test test_simple_registration
 run_test test_observe_and_expiry
 run_test test_kill_etcd_leader
 run_test test_kill_node
