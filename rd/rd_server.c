@@ -32,6 +32,7 @@
 #include "rd_server.h"
 #include "rd_simple.h"
 #include "rd_status.h"
+#include "rd_token.h"
 #include "store.h"
 
 /* Registrations collected per transaction, and the time one sweep may take before the loop
@@ -481,6 +482,7 @@ rd__server_housekeeping(struct rd_server *srv, unsigned *wait_ms)
     rd__block2_tick(srv, now_ms);
     rd__lookup_notify(srv, now, now_ms);
     rd__metrics_tick(srv, now);
+    rd__feed_keepalive(srv, now_ms);
     /* A cluster's registrations are deleted by its elected sweeper, through etcd. */
     if (!srv->cluster && (now != srv->last_sweep || srv->sweep_pending)) {
         srv->last_sweep = now;
@@ -528,6 +530,7 @@ rd_server_reload(struct rd_server *srv, const struct rd_conf *conf)
     rd__log(srv, RD_LOG_INFO, "reloading configuration");
     rd__log_reload(srv, conf);
     rd__dtls_reload(srv, conf);
+    rd__token_reload(srv, conf);
 }
 
 void
@@ -539,6 +542,7 @@ rd_server_free(struct rd_server *srv)
     /* First: the cluster answers its parked writes while libcoap and the loop still exist. */
     rd__cluster_cleanup(srv);
     rd__http_cleanup(srv);
+    rd__token_cleanup(srv);
     rd__simple_cleanup(srv);
     rd__observe_cleanup(srv);
     rd__gate_remove(srv);

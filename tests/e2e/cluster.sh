@@ -184,6 +184,18 @@ on_as() {
     COAP_BASE="coaps://127.0.0.1:$((NODE_PORTS[$i] + 1))" coap "$@" -u "$who" -k "$who-key"
 }
 
+# A node's /health, cluster state included, is what docs/openapi.yaml says.
+test_health_as_documented() {
+    local body
+    body=$(node_health 0)
+    expect_match "health shows the node watching" '"cluster":\{"node":"[^"]+","phase":"watching"' "$body"
+    python3 -c 'import json, sys, jsonschema, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+jsonschema.validate(json.loads(sys.argv[2]), doc["components"]["schemas"]["Health"])' \
+        "$(dirname "$0")/../../docs/openapi.yaml" "$body"
+    expect_eq "health validates against docs/openapi.yaml" 0 $?
+}
+
 # Simple registration (RFC 9176 section 5.1) through node 2 is answered once etcd holds it.
 test_simple_registration() {
     local out
@@ -394,6 +406,7 @@ for i in 0 1 2; do start_node "$i"; done
 run_test test_spread
 run_test test_owner_enforced_on_every_node
 run_test test_simple_registration
+run_test test_health_as_documented
 run_test test_observe_and_expiry
 run_test test_kill_etcd_leader
 run_test test_kill_node
