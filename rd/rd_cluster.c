@@ -66,10 +66,17 @@ io_timer(void *arg, long ms)
 static void
 fail_phase(struct rd_cluster *cl, enum rd_cluster_phase phase, const char *why)
 {
-    rd__log(cl->srv, RD_LOG_WARN, "cluster: %s; starting over in %d ms", why, RETRY_MS);
+    int64_t now = rd__now_ms();
+
+    /* While etcd stays away this repeats twice a second: one warning per 10 s of it. */
+    rd__log(cl->srv, now - cl->last_retry_log_ms >= 10000 ? RD_LOG_WARN : RD_LOG_DEBUG,
+            "cluster: %s; starting over in %d ms", why, RETRY_MS);
+    if (now - cl->last_retry_log_ms >= 10000) {
+        cl->last_retry_log_ms = now;
+    }
     cl->phase = RD_CLUSTER_RETRY;
     cl->retry_phase = phase;
-    cl->retry_at_ms = rd__now_ms() + RETRY_MS;
+    cl->retry_at_ms = now + RETRY_MS;
 }
 
 static void

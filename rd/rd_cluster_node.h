@@ -44,6 +44,7 @@ struct rd_cluster {
     size_t seen_cap;
     int connected;             /**< the last request or the watch got an answer */
     int64_t last_error_log_ms; /**< rate limit of the "cannot commit" line */
+    int64_t last_retry_log_ms; /**< rate limit of the "starting over" line */
     unsigned long long writes_failed;
     /* the write a handler is making now, and whether it was parked */
     void *cur_session;

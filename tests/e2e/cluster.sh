@@ -397,9 +397,29 @@ test_no_quorum() {
         "$(timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0" && printf "GET /metrics HTTP/1.0\r\n\r\n" >&3 && cat <&3' "${NODE_HPORTS[0]}")"
 }
 
-for i in 0 1 2; do CLIENT_URLS+="${CLIENT_URLS:+,}$(client_url "$i")"; done
-for i in 0 1 2; do start_etcd "$i"; done
-wait_until 30 etcd_healthy || { echo "etcd did not start"; tail "$WORK"/etcd0.log; exit 1; }
+# Three members on ports picked at random; a port someone else holds makes a member exit, so
+# up to three attempts are made, each on new ports.
+start_members() {
+    local tries=0 i
+    while [ $tries -lt 3 ]; do
+        CLIENT_URLS=""
+        for i in 0 1 2; do CLIENT_URLS+="${CLIENT_URLS:+,}$(client_url "$i")"; done
+        for i in 0 1 2; do start_etcd "$i"; done
+        wait_until 30 etcd_healthy && return 0
+        for i in 0 1 2; do
+            kill -9 "${ETCD_PIDS[$i]}" 2>/dev/null
+            wait "${ETCD_PIDS[$i]}" 2>/dev/null
+            rm -rf "$WORK/etcd$i"
+        done
+        BASE=$((20000 + (RANDOM % 20000)))
+        tries=$((tries + 1))
+    done
+    echo "etcd did not start"
+    tail "$WORK"/etcd*.log
+    exit 1
+}
+
+start_members
 write_conf
 for i in 0 1 2; do start_node "$i"; done
 
