@@ -153,7 +153,7 @@ test_spread() {
     expect_eq "registration on node 3" 2.01 "$CODE"
     loc=$LOCATION
     for i in 0 1 2; do
-        wait_until 10 ep_seen "$i" s1 || fail "node $((i + 1)) does not list s1"
+        wait_until 20 ep_seen "$i" s1 || fail "node $((i + 1)) does not list s1"
         pass
     done
     on 0 get "rd-lookup/res?ep=s1"
@@ -168,7 +168,7 @@ test_spread() {
     on 0 delete "$loc"
     expect_eq "removal on node 1" 2.02 "$CODE"
     for i in 0 1 2; do
-        wait_until 10 ep_gone "$i" s1 || fail "node $((i + 1)) still lists s1"
+        wait_until 20 ep_gone "$i" s1 || fail "node $((i + 1)) still lists s1"
         pass
     done
     on 2 delete "$loc"
@@ -205,7 +205,7 @@ test_simple_registration() {
     expect_eq "in etcd when answered" 1 $?
     ep_seen 1 simple1
     expect_eq "in node 2's lookups when answered" 0 $?
-    wait_until 10 ep_seen 0 simple1 || fail "node 1 does not list simple1"
+    wait_until 20 ep_seen 0 simple1 || fail "node 1 does not list simple1"
     pass
 }
 
@@ -215,8 +215,8 @@ test_owner_enforced_on_every_node() {
     on_as 0 alice post 'rd?ep=owned&lt=300' -e '</o>'
     expect_eq "alice registers on node 1" 2.01 "$CODE"
     loc=$LOCATION
-    wait_until 10 ep_seen 1 owned || fail "node 2 does not list owned"
-    wait_until 10 ep_seen 2 owned || fail "node 3 does not list owned"
+    wait_until 20 ep_seen 1 owned || fail "node 2 does not list owned"
+    wait_until 20 ep_seen 2 owned || fail "node 3 does not list owned"
     on_as 1 bob post "$loc?lt=600"
     expect_eq "bob's update on node 2" 4.03 "$CODE"
     on_as 2 bob post 'rd?ep=owned&lt=300' -e '</b>'
