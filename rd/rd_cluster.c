@@ -310,7 +310,11 @@ on_watch(void *arg, const char *msg, size_t len, const struct cluster_result *re
                 m.compact_revision);
         cluster_watch_msg_cleanup(&m);
         cluster_etcd_watch_stop(cl->etcd);
-        start_phase(cl, RD_CLUSTER_LISTING);
+        /* Not from here: libcurl takes no new request inside its own callback. */
+        cl->phase = RD_CLUSTER_RETRY;
+        cl->retry_phase = RD_CLUSTER_LISTING;
+        cl->retry_at_ms = rd__now_ms();
+        rd__loop_wake_by(cl->srv, cl->retry_at_ms);
         return;
     }
     if (rc == RD_OK && m.canceled) {
