@@ -47,8 +47,8 @@ struct rd_cluster {
     int64_t last_retry_log_ms; /**< rate limit of the "starting over" line */
     unsigned long long writes_failed;
     /* the write a handler is making now, and whether it was parked */
-    void *cur_session;
-    const void *cur_request;
+    coap_session_t *cur_session;
+    const coap_pdu_t *cur_request;
     int parked;
     rd_cluster_done_fn *then_fn; /**< rd__cluster_then(): told of the next write's outcome */
     void *then_arg;
