@@ -4,10 +4,11 @@
 # node, under a steady load loses no acknowledged registration; a node restarted after the
 # history it needs was compacted converges; a registration that stops refreshing disappears
 # from every node, deleted once.
-# Usage: cluster.sh CORE_RD TEST_ENDPOINT   (skipped, exit 77, without etcd and etcdctl)
+# Usage: cluster.sh CORE_RD TEST_ENDPOINT SSE_CLIENT   (skipped, exit 77, without etcd)
 set -u
 RD=$1
 ENDPOINT=$2
+SSE=$3
 command -v etcd >/dev/null && command -v etcdctl >/dev/null || {
     echo "etcd or etcdctl missing: skipped"
     exit 77
@@ -182,6 +183,25 @@ on_as() {
     local i=$1 who=$2
     shift 2
     COAP_BASE="coaps://127.0.0.1:$((NODE_PORTS[$i] + 1))" coap "$@" -u "$who" -k "$who-key"
+}
+
+# The change feed of node 1 tells of a registration made through node 3 and its removal
+# through node 2.
+test_feed_on_every_node() {
+    local loc feed=$WORK/feed0.out
+    "$SSE" "${NODE_HPORTS[0]}" /api/events 60 >"$feed" 2>&1 &
+    LOAD_PIDS+=($!)
+    wait_until 10 grep -q '^: core-rd change feed' "$feed" || fail "node 1's feed did not greet"
+    on 2 post 'rd?ep=fed&lt=300' -e '</f>'
+    expect_eq "registration through node 3" 2.01 "$CODE"
+    loc=$LOCATION
+    wait_until 20 grep -q '^data: {"ep":"fed".*"location":"/'"$loc"'"' "$feed" ||
+        fail "node 1's feed misses the registration: $(tail -c 300 "$feed")"
+    on 1 delete "$loc"
+    expect_eq "removal through node 2" 2.02 "$CODE"
+    wait_until 20 eval 'grep -A1 "^event: removed" "$feed" | grep -q "\"ep\":\"fed\""' ||
+        fail "node 1's feed misses the removal"
+    pass
 }
 
 # A node's /health, cluster state included, is what docs/openapi.yaml says.
@@ -427,6 +447,7 @@ run_test test_spread
 run_test test_owner_enforced_on_every_node
 run_test test_simple_registration
 run_test test_health_as_documented
+run_test test_feed_on_every_node
 run_test test_observe_and_expiry
 run_test test_kill_etcd_leader
 run_test test_kill_node
