@@ -85,6 +85,7 @@ tick(struct rd_server *srv, void *arg, int64_t now_ms)
     struct rd_cluster *cl = arg;
 
     (void)srv;
+    rd__cluster_writes_flush(cl);
     if (cl->timer_at_ms && now_ms >= cl->timer_at_ms) {
         cl->timer_at_ms = 0;
         cluster_etcd_timeout(cl->etcd);

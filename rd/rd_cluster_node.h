@@ -11,6 +11,7 @@
 
 struct rd_server;
 struct rd_cluster_wait;
+struct rd_cluster_write;
 
 /** Where a node stands with etcd. */
 enum rd_cluster_phase {
@@ -52,6 +53,8 @@ struct rd_cluster {
     int parked;
     rd_cluster_done_fn *then_fn; /**< rd__cluster_then(): told of the next write's outcome */
     void *then_arg;
+    struct rd_cluster_write *batch; /**< registrations of this turn, not sent yet */
+    size_t nbatch;
     struct rd_cluster_wait *waits; /**< committed writes waiting for the local copy */
     size_t nwaits;
     size_t waits_cap;
@@ -75,6 +78,9 @@ void rd__cluster_writes_applied(struct rd_cluster *cl, int64_t revision);
 
 /** Answer the writes that waited too long for the local copy, with what etcd said. */
 void rd__cluster_writes_tick(struct rd_cluster *cl, int64_t now_ms);
+
+/** Send the registrations of this turn in one transaction (at the end of each turn). */
+void rd__cluster_writes_flush(struct rd_cluster *cl);
 
 /** Answer every waiting write (shutdown). */
 void rd__cluster_writes_cleanup(struct rd_cluster *cl);

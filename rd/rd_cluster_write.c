@@ -22,6 +22,8 @@
 #define RETRY_AFTER 5
 /* Longest wait for the local copy to show a committed write before it is answered anyway. */
 #define APPLY_WAIT_MS 2000
+/* Registrations one transaction carries at most: two operations each, under etcd's 128. */
+#define BATCH_MAX 32
 
 /* What a parked write is answered with. */
 struct answer {
@@ -52,13 +54,18 @@ enum write_kind {
     WRITE_REMOVE = 2,
 };
 
-/* A write on its way to etcd. */
-struct write {
+/* A write on its way to etcd; registrations of one loop turn go together, in a list. */
+struct rd_cluster_write {
     struct rd_cluster *cl;
     enum write_kind kind;
     struct target to;
     char ep[LOOKUP_NAME_MAX + 1];
     char d[LOOKUP_NAME_MAX + 1];
+    unsigned char *key; /* a batched registration's key and value (owned) */
+    size_t key_len;
+    unsigned char *value;
+    size_t value_len;
+    struct rd_cluster_write *next;
 };
 
 int
@@ -196,38 +203,39 @@ rd__cluster_writes_tick(struct rd_cluster *cl, int64_t now_ms)
     release_waits(cl, cl->applied, now_ms, 0);
 }
 
-void
-rd__cluster_writes_cleanup(struct rd_cluster *cl)
-{
-    release_waits(cl, 0, 0, 1);
-    free(cl->waits);
-    cl->waits = NULL;
-    cl->waits_cap = 0;
-}
-
 static const char *const kind_names[] = { "registration", "update", "removal" };
 
-/* The answer to a write etcd committed (or refused by its compare). */
 static void
-committed(struct write *wr, const struct cluster_resp *r, struct answer *ans)
+write_free(struct rd_cluster_write *wr)
+{
+    free(wr->key);
+    free(wr->value);
+    free(wr);
+}
+
+/* The answer to a write etcd committed (or refused by its compare); @p kv is what etcd holds
+ * now under a registration's key (NULL when missing). */
+static void
+committed(struct rd_cluster_write *wr, const struct cluster_resp *r, const struct cluster_kv *kv,
+          struct answer *ans)
 {
     struct rd_cluster *cl = wr->cl;
     char text[RD_ID_SIZE];
 
     switch (wr->kind) {
     case WRITE_REGISTER:
-        if (r->nkvs != 1 || r->kvs[0].create_revision <= 0) {
+        if (!kv || kv->create_revision <= 0) {
             ans->code = COAP_RESPONSE_CODE(503);
             ans->max_age = RETRY_AFTER;
             snprintf(ans->diag, sizeof(ans->diag), "cluster answer incomplete");
             return;
         }
         ans->code = COAP_RESPONSE_CODE_CREATED;
-        ans->id = store_remote_id(cl->srv->store, (uint64_t)r->kvs[0].create_revision);
+        ans->id = store_remote_id(cl->srv->store, (uint64_t)kv->create_revision);
         rd__id_format(ans->id, text);
         rd__log(cl->srv, RD_LOG_INFO, "cluster: %s ep=%s d=%s location=/rd/%s revision=%" PRId64,
-                r->kvs[0].create_revision == r->revision ? "registered" : "re-registered", wr->ep,
-                wr->d, text, r->revision);
+                kv->create_revision == r->revision ? "registered" : "re-registered", wr->ep, wr->d,
+                text, r->revision);
         return;
     case WRITE_UPDATE:
     case WRITE_REMOVE:
@@ -245,27 +253,14 @@ committed(struct write *wr, const struct cluster_resp *r, struct answer *ans)
     }
 }
 
+/* Answer @p wr: @p rc not RD_OK means etcd did not commit; else from @p r and @p kv. */
 static void
-on_written(void *arg, const struct cluster_result *res)
+answer_one(struct rd_cluster_write *wr, int rc, const struct cluster_resp *r,
+           const struct cluster_kv *kv)
 {
-    struct write *wr = arg;
     struct rd_cluster *cl = wr->cl;
     struct answer *ans = calloc(1, sizeof(*ans));
-    struct cluster_resp r;
-    int rc = res->rc;
 
-    memset(&r, 0, sizeof(r));
-    if (!rc) {
-        rc = cluster_resp_parse(res->body, res->len, &r);
-    }
-    if (!rc && (res->http != 200 || r.error[0])) {
-        rc = RD_ESTORE;
-    }
-    if (rc) {
-        rd__cluster_unreachable(cl, res, kind_names[wr->kind]);
-    } else {
-        cl->connected = 1;
-    }
     if (!ans) {
         /* A parked request stays unanswered: the client's retransmission finds it parked. */
         rd__log(cl->srv, RD_LOG_ERROR, "cluster: out of memory answering a %s",
@@ -279,17 +274,72 @@ on_written(void *arg, const struct cluster_result *res)
         snprintf(ans->diag, sizeof(ans->diag), "cluster cannot commit now");
         complete(cl, &wr->to, ans);
     } else {
-        committed(wr, &r, ans);
-        answer_when_applied(cl, &wr->to, r.revision, ans);
+        committed(wr, r, kv, ans);
+        answer_when_applied(cl, &wr->to, r->revision, ans);
     }
-    cluster_resp_cleanup(&r);
-    free(wr);
 }
 
-/* Send the transaction @p body for @p wr: park the handler's request, or take the function
- * rd__cluster_then() named. */
+/* The range a batched transaction ran for @p wr: the @p i-th, if it names its key. */
+static const struct cluster_kv *
+kv_of(const struct cluster_resp *r, size_t i, const struct rd_cluster_write *wr)
+{
+    const struct cluster_kv *kv = i < r->nkvs ? &r->kvs[i] : NULL;
+
+    if (!kv || !wr->key || kv->key_len != wr->key_len || memcmp(kv->key, wr->key, wr->key_len)) {
+        return NULL;
+    }
+    return kv;
+}
+
+/* etcd's answer to the transaction of the writes listed from @p arg. */
+static void
+on_written(void *arg, const struct cluster_result *res)
+{
+    struct rd_cluster_write *wr = arg;
+    struct rd_cluster *cl = wr->cl;
+    struct cluster_resp r;
+    int rc = res->rc;
+    size_t i = 0;
+
+    memset(&r, 0, sizeof(r));
+    if (!rc) {
+        rc = cluster_resp_parse(res->body, res->len, &r);
+    }
+    if (!rc && (res->http != 200 || r.error[0])) {
+        rc = RD_ESTORE;
+    }
+    if (rc) {
+        rd__cluster_unreachable(cl, res, kind_names[wr->kind]);
+    } else {
+        cl->connected = 1;
+    }
+    while (wr) {
+        struct rd_cluster_write *next = wr->next;
+
+        answer_one(wr, rc, &r, wr->kind == WRITE_REGISTER ? kv_of(&r, i++, wr) : NULL);
+        write_free(wr);
+        wr = next;
+    }
+    cluster_resp_cleanup(&r);
+}
+
+/* Answer 5.03 to the writes listed from @p wr that never reached etcd, and free them. */
+static void
+refuse_all(struct rd_cluster_write *wr)
+{
+    while (wr) {
+        struct rd_cluster_write *next = wr->next;
+
+        answer_one(wr, RD_ESTORE, NULL, NULL);
+        write_free(wr);
+        wr = next;
+    }
+}
+
+/* Tie @p wr to whoever waits for it: the function rd__cluster_then() named, else the
+ * handler's request, parked. @return RD_OK; RD_ESTORE or RD_ENOMEM (nothing parked). */
 static int
-send_write(struct rd_cluster *cl, struct write *wr, const char *body)
+take_target(struct rd_cluster *cl, struct rd_cluster_write *wr)
 {
     int rc;
 
@@ -300,38 +350,102 @@ send_write(struct rd_cluster *cl, struct write *wr, const char *body)
     if (!wr->to.fn && cl->cur_session) {
         rc = rd__defer_park(cl->srv, cl->cur_session, cl->cur_request, &wr->to.ticket);
         if (rc) {
-            free(wr);
             return rc == RD_EINVAL ? RD_ESTORE : rc;
         }
+        cl->parked = 1;
     }
-    rc = cluster_etcd_post(cl->etcd, "/v3/kv/txn", body, on_written, wr);
-    if (rc && wr->to.ticket) {
-        /* Parked already: the request is answered through its ticket. */
-        struct answer *ans = calloc(1, sizeof(*ans));
-
-        if (ans) {
-            ans->code = COAP_RESPONSE_CODE(503);
-            ans->max_age = RETRY_AFTER;
-            complete(cl, &wr->to, ans);
-        }
-        free(wr);
-        return RD_CLUSTER_PARKED;
-    }
-    if (rc) {
-        free(wr);
-        return rc;
-    }
-    if (!wr->to.ticket) {
-        return RD_OK;
-    }
-    cl->parked = 1;
-    return RD_CLUSTER_PARKED;
+    return RD_OK;
 }
 
-static struct write *
+/* What a write that has its target returns to rd__reg_save()'s caller. */
+static int
+taken(const struct rd_cluster_write *wr)
+{
+    return wr->to.ticket ? RD_CLUSTER_PARKED : RD_OK;
+}
+
+/* Send the transaction @p body for the single write @p wr. */
+static int
+send_write(struct rd_cluster *cl, struct rd_cluster_write *wr, const char *body)
+{
+    int rc = take_target(cl, wr);
+    int ret;
+
+    if (rc) {
+        write_free(wr);
+        return rc;
+    }
+    ret = taken(wr);
+    if (cluster_etcd_post(cl->etcd, "/v3/kv/txn", body, on_written, wr)) {
+        refuse_all(wr);
+    }
+    return ret;
+}
+
+void
+rd__cluster_writes_flush(struct rd_cluster *cl)
+{
+    struct rd_cluster_write *head = cl->batch;
+    struct cluster_op *ops;
+    char *body = NULL;
+    size_t n = 0;
+
+    if (!head) {
+        return;
+    }
+    cl->batch = NULL;
+    cl->nbatch = 0;
+    ops = calloc(2 * BATCH_MAX, sizeof(*ops));
+    for (struct rd_cluster_write *wr = head; ops && wr; wr = wr->next) {
+        struct cluster_op put = {
+            CLUSTER_OP_PUT, wr->key, wr->key_len, wr->value, wr->value_len, 0
+        };
+        struct cluster_op get = { CLUSTER_OP_RANGE, wr->key, wr->key_len, NULL, 0, 0 };
+
+        ops[n++] = put;
+        ops[n++] = get;
+    }
+    if (!ops || cluster_req_txn(NULL, 0, ops, n, NULL, 0, &body) ||
+        cluster_etcd_post(cl->etcd, "/v3/kv/txn", body, on_written, head)) {
+        refuse_all(head);
+    }
+    free(body);
+    free(ops);
+}
+
+/* Add a registration to this turn's transaction; the turn's end (or a full batch, or the same
+ * key twice, which etcd refuses in one transaction) sends it. */
+static int
+batch_add(struct rd_cluster *cl, struct rd_cluster_write *wr)
+{
+    struct rd_cluster_write **tail = &cl->batch;
+    int rc = take_target(cl, wr);
+    int ret;
+
+    if (rc) {
+        write_free(wr);
+        return rc;
+    }
+    ret = taken(wr);
+    while (*tail) {
+        if ((*tail)->key_len == wr->key_len && memcmp((*tail)->key, wr->key, wr->key_len) == 0) {
+            rd__cluster_writes_flush(cl);
+            tail = &cl->batch;
+            break;
+        }
+        tail = &(*tail)->next;
+    }
+    *tail = wr;
+    if (++cl->nbatch == BATCH_MAX) {
+        rd__cluster_writes_flush(cl);
+    }
+    return ret;
+}
+
+static struct rd_cluster_write *
 write_new(struct rd_cluster *cl, enum write_kind kind, const char *ep, const char *d)
 {
-    struct write *wr = calloc(1, sizeof(*wr));
+    struct rd_cluster_write *wr = calloc(1, sizeof(*wr));
 
     if (wr) {
         wr->cl = cl;
@@ -348,39 +462,42 @@ rd__cluster_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t r
 {
     struct rd_cluster *cl = srv->cluster;
     struct cluster_value v = { w->expires_at, w->ep, w->d, w->source, rec, rec_len };
-    unsigned char *value = NULL;
-    unsigned char *key = NULL;
-    size_t value_len = 0;
-    size_t key_len = 0;
+    struct rd_cluster_write *wr =
+        write_new(cl, replace_id ? WRITE_UPDATE : WRITE_REGISTER, w->ep, w->d);
     char *body = NULL;
     uint64_t seq = 0;
-    struct write *wr = NULL;
-    int rc;
+    int rc = wr ? RD_OK : RD_ENOMEM;
 
-    rc = cluster_value_encode(&v, &value, &value_len);
     if (!rc) {
-        rc = rd__cluster_reg_key(cl, w->d, w->ep, &key, &key_len);
+        rc = cluster_value_encode(&v, &wr->value, &wr->value_len);
     }
-    if (!rc && replace_id) {
+    if (!rc) {
+        rc = rd__cluster_reg_key(cl, w->d, w->ep, &wr->key, &wr->key_len);
+    }
+    if (!rc && !replace_id) {
+        return batch_add(cl, wr);
+    }
+    if (!rc) {
         rc = store_remote_seq(srv->store, replace_id, &seq);
     }
     if (!rc) {
-        struct cluster_op put = { CLUSTER_OP_PUT, key, key_len, value, value_len, 0 };
-        struct cluster_op ops[2] = { put, { CLUSTER_OP_RANGE, key, key_len, NULL, 0, 0 } };
+        struct cluster_op put = {
+            CLUSTER_OP_PUT, wr->key, wr->key_len, wr->value, wr->value_len, 0
+        };
         /* An update must find the very registration it names: not one made since under the
          * same name after a removal. */
-        struct cluster_cmp same = { key, key_len, CLUSTER_CMP_CREATE, (int64_t)seq };
+        struct cluster_cmp same = { wr->key, wr->key_len, CLUSTER_CMP_CREATE, (int64_t)seq };
 
-        rc = replace_id ? cluster_req_txn(&same, 1, ops, 1, NULL, 0, &body)
-                        : cluster_req_txn(NULL, 0, ops, 2, NULL, 0, &body);
+        rc = cluster_req_txn(&same, 1, &put, 1, NULL, 0, &body);
     }
     if (!rc) {
-        wr = write_new(cl, replace_id ? WRITE_UPDATE : WRITE_REGISTER, w->ep, w->d);
-        rc = wr ? send_write(cl, wr, body) : RD_ENOMEM;
+        rc = send_write(cl, wr, body);
+        wr = NULL;
+    }
+    if (wr) {
+        write_free(wr);
     }
     free(body);
-    free(key);
-    free(value);
     return rc;
 }
 
@@ -388,28 +505,44 @@ int
 rd__cluster_remove(struct rd_server *srv, uint64_t id, const char *ep, const char *d)
 {
     struct rd_cluster *cl = srv->cluster;
-    unsigned char *key = NULL;
-    size_t key_len = 0;
+    struct rd_cluster_write *wr = write_new(cl, WRITE_REMOVE, ep, d);
     char *body = NULL;
     uint64_t seq = 0;
-    struct write *wr;
-    int rc;
+    int rc = wr ? RD_OK : RD_ENOMEM;
 
-    rc = store_remote_seq(srv->store, id, &seq);
     if (!rc) {
-        rc = rd__cluster_reg_key(cl, d, ep, &key, &key_len);
+        rc = store_remote_seq(srv->store, id, &seq);
     }
     if (!rc) {
-        struct cluster_cmp same = { key, key_len, CLUSTER_CMP_CREATE, (int64_t)seq };
-        struct cluster_op del = { CLUSTER_OP_DELETE, key, key_len, NULL, 0, 0 };
+        rc = rd__cluster_reg_key(cl, d, ep, &wr->key, &wr->key_len);
+    }
+    if (!rc) {
+        struct cluster_cmp same = { wr->key, wr->key_len, CLUSTER_CMP_CREATE, (int64_t)seq };
+        struct cluster_op del = { CLUSTER_OP_DELETE, wr->key, wr->key_len, NULL, 0, 0 };
 
         rc = cluster_req_txn(&same, 1, &del, 1, NULL, 0, &body);
     }
     if (!rc) {
-        wr = write_new(cl, WRITE_REMOVE, ep, d);
-        rc = wr ? send_write(cl, wr, body) : RD_ENOMEM;
+        rc = send_write(cl, wr, body);
+        wr = NULL;
+    }
+    if (wr) {
+        write_free(wr);
     }
     free(body);
-    free(key);
     return rc;
+}
+
+void
+rd__cluster_writes_cleanup(struct rd_cluster *cl)
+{
+    struct rd_cluster_write *batch = cl->batch;
+
+    cl->batch = NULL;
+    cl->nbatch = 0;
+    refuse_all(batch);
+    release_waits(cl, 0, 0, 1);
+    free(cl->waits);
+    cl->waits = NULL;
+    cl->waits_cap = 0;
 }
