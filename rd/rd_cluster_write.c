@@ -456,6 +456,26 @@ write_new(struct rd_cluster *cl, enum write_kind kind, const char *ep, const cha
     return wr;
 }
 
+/* Send @p op on @p wr's key if the key still holds registration @p seq: an update or removal
+ * must find the very registration it names, not one made since under the same name after a
+ * removal. Takes @p wr. */
+static int
+send_compared(struct rd_cluster *cl, struct rd_cluster_write *wr, uint64_t seq,
+              const struct cluster_op *op)
+{
+    struct cluster_cmp same = { wr->key, wr->key_len, CLUSTER_CMP_CREATE, (int64_t)seq };
+    char *body = NULL;
+    int rc = cluster_req_txn(&same, 1, op, 1, NULL, 0, &body);
+
+    if (rc) {
+        write_free(wr);
+        return rc;
+    }
+    rc = send_write(cl, wr, body);
+    free(body);
+    return rc;
+}
+
 int
 rd__cluster_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t replace_id,
                  const void *rec, size_t rec_len)
@@ -464,7 +484,6 @@ rd__cluster_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t r
     struct cluster_value v = { w->expires_at, w->ep, w->d, w->source, rec, rec_len };
     struct rd_cluster_write *wr =
         write_new(cl, replace_id ? WRITE_UPDATE : WRITE_REGISTER, w->ep, w->d);
-    char *body = NULL;
     uint64_t seq = 0;
     int rc = wr ? RD_OK : RD_ENOMEM;
 
@@ -474,31 +493,25 @@ rd__cluster_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t r
     if (!rc) {
         rc = rd__cluster_reg_key(cl, w->d, w->ep, &wr->key, &wr->key_len);
     }
-    if (!rc && !replace_id) {
-        return batch_add(cl, wr);
-    }
-    if (!rc) {
+    if (!rc && replace_id) {
         rc = store_remote_seq(srv->store, replace_id, &seq);
     }
-    if (!rc) {
+    if (rc) {
+        if (wr) {
+            write_free(wr);
+        }
+        return rc;
+    }
+    if (!replace_id) {
+        return batch_add(cl, wr);
+    }
+    {
         struct cluster_op put = {
             CLUSTER_OP_PUT, wr->key, wr->key_len, wr->value, wr->value_len, 0
         };
-        /* An update must find the very registration it names: not one made since under the
-         * same name after a removal. */
-        struct cluster_cmp same = { wr->key, wr->key_len, CLUSTER_CMP_CREATE, (int64_t)seq };
 
-        rc = cluster_req_txn(&same, 1, &put, 1, NULL, 0, &body);
+        return send_compared(cl, wr, seq, &put);
     }
-    if (!rc) {
-        rc = send_write(cl, wr, body);
-        wr = NULL;
-    }
-    if (wr) {
-        write_free(wr);
-    }
-    free(body);
-    return rc;
 }
 
 int
@@ -506,7 +519,6 @@ rd__cluster_remove(struct rd_server *srv, uint64_t id, const char *ep, const cha
 {
     struct rd_cluster *cl = srv->cluster;
     struct rd_cluster_write *wr = write_new(cl, WRITE_REMOVE, ep, d);
-    char *body = NULL;
     uint64_t seq = 0;
     int rc = wr ? RD_OK : RD_ENOMEM;
 
@@ -516,21 +528,17 @@ rd__cluster_remove(struct rd_server *srv, uint64_t id, const char *ep, const cha
     if (!rc) {
         rc = rd__cluster_reg_key(cl, d, ep, &wr->key, &wr->key_len);
     }
-    if (!rc) {
-        struct cluster_cmp same = { wr->key, wr->key_len, CLUSTER_CMP_CREATE, (int64_t)seq };
+    if (rc) {
+        if (wr) {
+            write_free(wr);
+        }
+        return rc;
+    }
+    {
         struct cluster_op del = { CLUSTER_OP_DELETE, wr->key, wr->key_len, NULL, 0, 0 };
 
-        rc = cluster_req_txn(&same, 1, &del, 1, NULL, 0, &body);
+        return send_compared(cl, wr, seq, &del);
     }
-    if (!rc) {
-        rc = send_write(cl, wr, body);
-        wr = NULL;
-    }
-    if (wr) {
-        write_free(wr);
-    }
-    free(body);
-    return rc;
 }
 
 void
