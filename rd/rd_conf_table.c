@@ -90,6 +90,50 @@ check_workers(const char *key, const char **value, char *err, size_t err_size)
     return RD_OK;
 }
 
+/* Empty, or comma-separated http:// or https:// URLs of etcd members. */
+static int
+check_etcd_endpoints(const char *key, const char **value, char *err, size_t err_size)
+{
+    const char *p = *value;
+
+    while (*p) {
+        if (strncmp(p, "http://", 7) != 0 && strncmp(p, "https://", 8) != 0) {
+            snprintf(err, err_size, "%s: expected http://HOST:PORT[,...], got \"%s\"", key, *value);
+            return RD_EINVAL;
+        }
+        p += strcspn(p, ",");
+        p += *p == ',';
+    }
+    return RD_OK;
+}
+
+/* A prefix of keys: not empty, and short enough to leave room for the names under it. */
+static int
+check_etcd_prefix(const char *key, const char **value, char *err, size_t err_size)
+{
+    size_t len = strlen(*value);
+
+    if (len == 0 || len > 128) {
+        snprintf(err, err_size, "%s: expected 1 to 128 bytes", key);
+        return RD_EINVAL;
+    }
+    return RD_OK;
+}
+
+/* Letters, digits, '.', '-' and '_': it goes into logs, JSON and etcd keys as it is. */
+static int
+check_node_name(const char *key, const char **value, char *err, size_t err_size)
+{
+    size_t len = strlen(*value);
+
+    if (len > 63 || strspn(*value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                   "0123456789.-_") != len) {
+        snprintf(err, err_size, "%s: expected up to 63 letters, digits, '.', '-' or '_'", key);
+        return RD_EINVAL;
+    }
+    return RD_OK;
+}
+
 /* The enum fields are written through an int: they must be that size. */
 _Static_assert(sizeof(enum rd_log_level) == sizeof(int), "log_level is stored as an int");
 _Static_assert(sizeof(enum store_sync) == sizeof(int), "sync is stored as an int");
@@ -325,6 +369,27 @@ const struct rd_conf_directive rd_conf_directives[] = {
          "idle libcoap sessions kept"),
     UINT("session_timeout", limits.session_timeout, 1, 86400, "seconds", "60",
          "seconds before an idle session goes"),
+    { .name = "etcd_endpoints",
+      .type = RD_CONF_STRING,
+      AT(etcd_endpoints),
+      .check = check_etcd_endpoints,
+      .def = "",
+      .sample = "",
+      .help = "etcd members as http://HOST:PORT[,...]: run as a node of a cluster; empty: alone" },
+    { .name = "etcd_prefix",
+      .type = RD_CONF_STRING,
+      AT(etcd_prefix),
+      .check = check_etcd_prefix,
+      .def = "/core-rd/",
+      .sample = "/core-rd/",
+      .help = "where in etcd's key space this directory keeps its keys" },
+    { .name = "node_name",
+      .type = RD_CONF_STRING,
+      AT(node_name),
+      .check = check_node_name,
+      .def = "",
+      .sample = "",
+      .help = "this node's name in logs, /health and the sweeper key; empty: the host name" },
     UINT("answer_memory", limits.answer_memory, 65536, (uint64_t)1 << 40, "bytes", "33554432",
          "bytes of answers kept for their later Block2 blocks"),
     { .name = "workers",

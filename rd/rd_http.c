@@ -15,6 +15,7 @@
 
 #include "lookup.h"
 #include "rd_api.h"
+#include "rd_cluster.h"
 #include "rd_conf.h"
 #include "rd_dashboard.h"
 #include "rd_fdlimit.h"
@@ -184,6 +185,7 @@ static enum MHD_Result
 health(struct rd_server *srv, struct MHD_Connection *conn)
 {
     struct store_info info;
+    json_t *body;
     double usage;
 
     if (store_info(srv->store, &info)) {
@@ -192,11 +194,19 @@ health(struct rd_server *srv, struct MHD_Connection *conn)
             json_pack("{s:s, s:s}", "status", "unavailable", "store", store_errmsg(srv->store)));
     }
     usage = info.map_size ? (double)info.used_bytes / (double)info.map_size : 1.0;
-    return rd__http_json(
-        conn, usage < HEALTH_MAP_LIMIT ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
-        json_pack("{s:s, s:s, s:I, s:f}", "status", usage < HEALTH_MAP_LIMIT ? "ok" : "degraded",
-                  "store", usage < HEALTH_MAP_LIMIT ? "writable" : "map nearly full",
-                  "registrations", (json_int_t)info.registrations, "map_usage", usage));
+    body = json_pack("{s:s, s:s, s:I, s:f}", "status", usage < HEALTH_MAP_LIMIT ? "ok" : "degraded",
+                     "store", usage < HEALTH_MAP_LIMIT ? "writable" : "map nearly full",
+                     "registrations", (json_int_t)info.registrations, "map_usage", usage);
+    if (body && srv->cluster) {
+        char state[512];
+
+        /* A node answers lookups from its copy whatever etcd's state: the cluster's state is
+         * shown, and leaves the status to the store. */
+        rd__cluster_health(srv, state, sizeof(state));
+        json_object_set_new(body, "cluster", json_loads(state, 0, NULL));
+    }
+    return rd__http_json(conn,
+                         usage < HEALTH_MAP_LIMIT ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, body);
 }
 
 static enum MHD_Result

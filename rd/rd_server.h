@@ -75,6 +75,7 @@ struct rd_server {
     struct rd_tokens *tokens;   /**< HTTP bearer tokens (rd_token.c); NULL: none needed */
     /** Worker threads that compute lookups (rd_lookup_job.c); never NULL once started. */
     struct rd_lookup_jobs *lookup_jobs;
+    struct rd_cluster *cluster; /**< etcd client and local copy (rd_cluster.c); NULL alone */
 };
 
 /** The loop's housekeeping at the start of each turn: expiry sweep, coalesced notifications of

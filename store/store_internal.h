@@ -43,6 +43,9 @@
 #define STORE_META_MIGRATION_SIZE 20
 /** 8-byte big-endian number of records without weights (format 1); missing means 0 */
 #define STORE_META_UNWEIGHED "unweighed"
+/** 8-byte big-endian cluster revision the registrations are at (store_remote.c); missing
+ * means none: the store is not a cluster's copy */
+#define STORE_META_REMOTE_REVISION "remote_revision"
 /** 8-byte big-endian id of the next journal event; missing means 1 */
 #define STORE_META_JOURNAL_NEXT "journal_next"
 
@@ -93,6 +96,8 @@ struct store {
      * reset) until store_free() but by store_snap_release(); writes are refused. */
     int snap;
     int snap_released; /**< a view whose snapshot was released: reads fail until renewed */
+    int remote_staged;       /**< the next write also records remote_revision (store_remote.c) */
+    int64_t remote_revision; /**< the cluster revision that write brings the store to */
 };
 
 /** A stored record decoded in place: every pointer borrows from the LMDB value. */
@@ -329,6 +334,10 @@ int store__migrate(struct store *st, const struct store_options *opt);
  * @return RD_OK; RD_EFULL; RD_ENOMEM; RD_ESTORE.
  */
 int store__journal_staged(struct store *st, MDB_txn *txn, uint64_t counter);
+
+/** Record @p revision as the cluster revision the store holds, in @p txn (store_remote.c).
+ * @return RD_OK; RD_EFULL; RD_ESTORE. */
+int store__remote_put_revision(struct store *st, MDB_txn *txn, int64_t revision);
 
 /** Drop the staged event (a write that fails or changes nothing). */
 void store__journal_unstage(struct store *st);

@@ -688,6 +688,101 @@ test_reg_delete_removes_record_name_and_terms(void **state)
     assert_int_equal(store_reg_get(f->st, other, NOW, 0, record, &s), RD_OK);
 }
 
+/* Put (d, ep) under @p id with one term, as a cluster's change. */
+static int
+put_at(struct store *st, uint64_t id, const char *d, const char *ep, int64_t expires_at,
+       const char *term, int *created)
+{
+    struct store_term t = { term, strlen(term), 0, 0 };
+    struct store_reg reg;
+
+    memset(&reg, 0, sizeof(reg));
+    reg.ep = ep;
+    reg.d = d;
+    reg.expires_at = expires_at;
+    reg.data = "r";
+    reg.data_len = 1;
+    reg.terms = &t;
+    reg.nterms = 1;
+    return store_reg_put_at(st, id, &reg, created);
+}
+
+static void
+test_reg_put_at_keeps_the_given_id_and_replaces_by_name(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t a = store_remote_id(f->st, 700);
+    uint64_t b = store_remote_id(f->st, 900);
+    struct seen s = { 0 };
+    int created = -1;
+
+    assert_int_equal(put_at(f->st, a, "d", "n1", LATER, "rt=a", &created), RD_OK);
+    assert_int_equal(created, 1);
+    assert_int_equal(store_reg_find(f->st, "d", "n1", NOW, record, &s), RD_OK);
+    assert_int_equal(s.id, a);
+    assert_int_equal(put_at(f->st, a, "d", "n1", LATER + 1, "rt=a", &created), RD_OK);
+    assert_int_equal(created, 0);
+    /* The same name under a newer number: the older registration is gone with its terms. */
+    assert_int_equal(put_at(f->st, b, "d", "n1", LATER, "rt=b", &created), RD_OK);
+    assert_int_equal(store_reg_get(f->st, a, NOW, STORE_GET_EXPIRED, record, &s), RD_ENOTFOUND);
+    assert_int_equal(count(f->st), 1);
+    assert_int_equal(term_scan(f->st, "rt=a", NOW).calls, 0);
+    assert_int_equal(term_scan(f->st, "rt=b", NOW).calls, 1);
+    /* The store's own ids continue above the given ones. */
+    assert_true(put_ok(f->st, "d", "n2", LATER, "x") != a);
+    assert_int_equal(count(f->st), 2);
+    assert_int_equal(put_at(f->st, 0, "d", "n3", LATER, "rt=c", NULL), RD_ENOTFOUND);
+}
+
+static void
+test_remote_revision_commits_with_the_write_it_was_staged_for(void **state)
+{
+    struct fixture *f = *state;
+    int64_t rev = -1;
+    int reset = 0;
+
+    assert_int_equal(store_remote_revision(f->st, &rev), RD_OK);
+    assert_int_equal(rev, 0);
+    store_remote_stage(f->st, 41);
+    assert_int_equal(put_at(f->st, store_remote_id(f->st, 5), "", "n", LATER, "t", NULL), RD_OK);
+    assert_int_equal(store_remote_revision(f->st, &rev), RD_OK);
+    assert_int_equal(rev, 41);
+    /* A failed write records nothing. */
+    store_remote_stage(f->st, 50);
+    assert_int_equal(store_reg_delete(f->st, store_remote_id(f->st, 6)), RD_ENOTFOUND);
+    store_remote_stage(f->st, 51);
+    assert_int_equal(put_at(f->st, store_remote_id(f->st, 7), "", "", LATER, "t", NULL), RD_EINVAL);
+    assert_int_equal(store_remote_revision(f->st, &rev), RD_OK);
+    assert_int_equal(rev, 41);
+    assert_int_equal(store_remote_mark(f->st, 60), RD_OK);
+    reopen(f);
+    assert_int_equal(store_remote_revision(f->st, &rev), RD_OK);
+    assert_int_equal(rev, 60);
+    /* Joining a cluster of another key empties the copy and forgets the revision. */
+    assert_int_equal(store_remote_join(f->st, 12345, &reset), RD_OK);
+    assert_int_equal(reset, 1);
+    assert_int_equal(count(f->st), 0);
+    assert_int_equal(store_remote_revision(f->st, &rev), RD_OK);
+    assert_int_equal(rev, 0);
+    assert_int_equal(store_remote_mark(f->st, 3), RD_OK);
+    assert_int_equal(store_remote_join(f->st, 12345, &reset), RD_OK);
+    assert_int_equal(reset, 0);
+}
+
+static void
+test_remote_due_lists_past_deadlines_without_removing(void **state)
+{
+    struct fixture *f = *state;
+    struct seen s = { 0 };
+
+    put_ok(f->st, "", "old", NOW - 10, "x");
+    put_ok(f->st, "", "new", LATER, "y");
+    assert_int_equal(store_remote_due(f->st, NOW, 10, record, &s), RD_OK);
+    assert_int_equal(s.calls, 1);
+    assert_string_equal(s.ep, "old");
+    assert_int_equal(count(f->st), 2);
+}
+
 static void
 test_reg_delete_unknown_id_is_not_found(void **state)
 {
@@ -2698,6 +2793,9 @@ main(void)
         T(test_reg_put_same_name_drops_old_terms),
         T(test_reg_delete_removes_record_name_and_terms),
         T(test_reg_delete_unknown_id_is_not_found),
+        T(test_reg_put_at_keeps_the_given_id_and_replaces_by_name),
+        T(test_remote_revision_commits_with_the_write_it_was_staged_for),
+        T(test_remote_due_lists_past_deadlines_without_removing),
         T(test_expire_deletes_only_before),
         T(test_expire_respects_max_earliest_first),
         T(test_expire_orders_negative_deadlines_first),
