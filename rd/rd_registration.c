@@ -9,6 +9,7 @@
 #include "rd_auth.h"
 #include "rd_batch.h"
 #include "rd_block.h"
+#include "rd_cluster.h"
 #include "rd_conditional.h"
 #include "rd_conf.h"
 #include "rd_dedup.h"
@@ -208,16 +209,19 @@ rewrite(struct rd_server *srv, const struct rd_reg_write *w, uint64_t replace_id
     sreg.expires_at = w->expires_at;
     sreg.data = buf->data;
     sreg.data_len = buf->len;
-    /* As rd__reg_save() lists it: the terms must count the registration under this address. */
+    /* As reg_save() lists it: the terms must count the registration under this address. */
     src.data = w->source;
     src.len = strlen(w->source) + 1;
     rd__feed_stage_save(srv, replace_id, w->ep, w->d, w->rec, buf->data, buf->len);
     return store_reg_rewrite(srv->store, replace_id, &sreg, &src);
 }
 
-int
-rd__reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t replace_id, uint64_t *id,
-             int *created)
+/* Write @p w: by name, or in place of @p replace_id; or, with @p at_id, under that id as a
+ * cluster's change of @p revision. In cluster mode a write of this node goes to etcd instead
+ * and comes back through the watch. */
+static int
+reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t replace_id, uint64_t at_id,
+         int64_t revision, uint64_t *id, int *created)
 {
     struct lookup_buf buf;
     struct lookup_terms terms = { 0 };
@@ -229,6 +233,10 @@ rd__reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t repla
 
     lookup_buf_init(&buf, srv->conf.max_payload * 2 + 4096);
     rc = lookup_reg_encode(w->rec, &buf);
+    if (!rc && srv->cluster && !at_id) {
+        rc = rd__cluster_save(srv, w, replace_id, buf.data, buf.len);
+        goto out;
+    }
     if (rc) {
         goto out;
     }
@@ -236,7 +244,7 @@ rd__reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t repla
         /* Observers are told what this write can change for them: from what to what. */
         rd__lookup_before(srv, replace_id, w->ep, w->d, &before);
     }
-    rc = rewrite(srv, w, replace_id, &buf);
+    rc = at_id ? RD_ECONFLICT : rewrite(srv, w, replace_id, &buf);
     if (rc != RD_ECONFLICT) {
         goto done;
     }
@@ -280,7 +288,11 @@ rd__reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t repla
         sreg.nterms++;
     }
     rd__feed_stage_save(srv, replace_id, w->ep, w->d, w->rec, buf.data, buf.len);
-    if (replace_id) {
+    if (at_id) {
+        store_remote_stage(srv->store, revision);
+        rc = store_reg_put_at(srv->store, at_id, &sreg, created);
+        new_id = at_id;
+    } else if (replace_id) {
         rc = store_reg_replace(srv->store, replace_id, &sreg);
     } else {
         rc = store_reg_put(srv->store, &sreg, &new_id, created);
@@ -309,6 +321,19 @@ out:
     lookup_terms_cleanup(&terms);
     lookup_buf_cleanup(&buf);
     return rc;
+}
+
+int
+rd__reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t replace_id, uint64_t *id,
+             int *created)
+{
+    return reg_save(srv, w, replace_id, 0, 0, id, created);
+}
+
+int
+rd__reg_apply(struct rd_server *srv, const struct rd_reg_write *w, uint64_t id, int64_t revision)
+{
+    return reg_save(srv, w, 0, id, revision, NULL, NULL);
 }
 
 void
@@ -397,6 +422,9 @@ register_ep(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *re
         goto out;
     }
     rc = rd__reg_save(srv, &w, 0, &id, &created);
+    if (rc == RD_CLUSTER_PARKED) {
+        goto out;
+    }
     if (rc) {
         rd__respond_store_error(response, rc);
         goto out;
@@ -424,19 +452,25 @@ hnd_post_rd(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
 {
     struct rd_server *srv = server_of(session);
     int64_t now = rd__now();
-
     int paused;
 
     (void)resource;
     (void)query;
+    if (rd__cluster_resume(srv, session, request, response)) {
+        rd__dedup_remember(&srv->dedup, session, request, response, now);
+        return;
+    }
     if (rd__dedup_replay(&srv->dedup, session, request, response, now) ||
         rd__limits_admit(srv, session, request, response)) {
+        rd__cluster_request_done(srv);
         return;
     }
     paused = rd__batch_pause(srv, session);
     register_ep(srv, session, request, response);
     rd__batch_resume(srv, paused);
-    rd__dedup_remember(&srv->dedup, session, request, response, now);
+    if (!rd__cluster_request_done(srv)) {
+        rd__dedup_remember(&srv->dedup, session, request, response, now);
+    }
 }
 
 static int
@@ -620,7 +654,8 @@ update_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
         rd__parse_regparams(srv, session, request, LOOKUP_REG_UPDATE, &p, response)) {
         return;
     }
-    if (body_len == 0 && !p.base && p.lt == 0 && p.nattrs == 0 &&
+    /* In a cluster a refresh is a put of the whole value: the full update makes it. */
+    if (body_len == 0 && !p.base && p.lt == 0 && p.nattrs == 0 && !srv->cluster &&
         refresh(srv, session, identity, id, response) != RD_ECONFLICT) {
         goto out;
     }
@@ -681,6 +716,9 @@ update_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
     w.source = rd__quota_source_term(session, source, sizeof(source)) ? NULL : source;
     w.same_terms = !have_links && p.nattrs == 0 && rec.scope == old.rec.scope;
     rc = rd__reg_save(srv, &w, id, NULL, NULL);
+    if (rc == RD_CLUSTER_PARKED) {
+        goto out;
+    }
     if (rc) {
         rd__respond_store_error(response, rc);
         goto out;
@@ -752,6 +790,13 @@ delete_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
     if (rc) {
         return;
     }
+    if (srv->cluster) {
+        rc = rd__cluster_remove(srv, id, old.ep, old.d);
+        if (rc && rc != RD_CLUSTER_PARKED) {
+            rd__respond_store_error(response, rc);
+        }
+        return;
+    }
     rd__lookup_before(srv, id, NULL, NULL, &before);
     rd__feed_stage_removal(srv, id);
     rc = store_reg_delete(srv->store, id);
@@ -793,8 +838,13 @@ hnd_unknown(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
         return;
     }
     coap_delete_string(path);
+    if (rd__cluster_resume(srv, session, request, response)) {
+        rd__dedup_remember(&srv->dedup, session, request, response, now);
+        return;
+    }
     if (rd__dedup_replay(&srv->dedup, session, request, response, now) ||
         rd__limits_admit(srv, session, request, response)) {
+        rd__cluster_request_done(srv);
         return;
     }
     paused = rd__batch_pause(srv, session);
@@ -813,7 +863,9 @@ hnd_unknown(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
         break;
     }
     rd__batch_resume(srv, paused);
-    rd__dedup_remember(&srv->dedup, session, request, response, now);
+    if (!rd__cluster_request_done(srv)) {
+        rd__dedup_remember(&srv->dedup, session, request, response, now);
+    }
 }
 
 int

@@ -73,6 +73,16 @@ store__read_begin(struct store *st, MDB_txn **txn)
     MDB_txn *t = NULL;
     int rc;
 
+    if (st->snap) {
+        /* Every read of a view sees the snapshot taken when it was opened (or renewed). */
+        if (st->snap_released) {
+            snprintf(st->errmsg, sizeof(st->errmsg), "the snapshot was released");
+            return RD_ESTORE;
+        }
+        st->reading++;
+        *txn = st->rtxn;
+        return RD_OK;
+    }
     /* A batch's reads see its own writes: an update reads what an earlier one wrote. */
     if (st->batch_txn) {
         st->reading++;
@@ -103,7 +113,7 @@ void
 store__read_end(struct store *st, MDB_txn *txn)
 {
     st->reading--;
-    if (txn == st->batch_txn) {
+    if (st->snap || txn == st->batch_txn) {
         return;
     }
     if (txn == st->rtxn) {
@@ -147,6 +157,23 @@ store__read_cursor(struct store *st, MDB_txn *txn, MDB_dbi dbi, MDB_cursor **cur
     }
     *cur = c;
     return RD_OK;
+}
+
+void
+store__read_cursors_close(struct store *st)
+{
+    if (st->rcur_regs) {
+        mdb_cursor_close(st->rcur_regs);
+    }
+    if (st->rcur_terms) {
+        mdb_cursor_close(st->rcur_terms);
+    }
+    if (st->rcur_expiry) {
+        mdb_cursor_close(st->rcur_expiry);
+    }
+    st->rcur_regs = NULL;
+    st->rcur_terms = NULL;
+    st->rcur_expiry = NULL;
 }
 
 void
@@ -363,6 +390,10 @@ store__write_begin(struct store *st, MDB_txn **txn, uint64_t extra)
     mdb_filehandle_t fd;
     int err;
 
+    if (st->snap) {
+        snprintf(st->errmsg, sizeof(st->errmsg), "a snapshot is read-only");
+        return RD_EINVAL;
+    }
     /* LMDB has one writer: pending writes of a batch go first. */
     err = store__batch_settle(st);
     if (err) {
@@ -506,20 +537,16 @@ store_free(struct store *st)
     if (!st) {
         return;
     }
+    if (st->snap) {
+        store__snap_close(st);
+        return;
+    }
     /* Writes of a batch left open are committed: their answers may not have gone out, but
      * nothing of them is half done. */
     store_batch_commit(st);
     free(st->ccache);
     store__journal_unstage(st);
-    if (st->rcur_regs) {
-        mdb_cursor_close(st->rcur_regs);
-    }
-    if (st->rcur_terms) {
-        mdb_cursor_close(st->rcur_terms);
-    }
-    if (st->rcur_expiry) {
-        mdb_cursor_close(st->rcur_expiry);
-    }
+    store__read_cursors_close(st);
     if (st->rtxn) {
         mdb_txn_abort(st->rtxn);
     }

@@ -33,6 +33,10 @@ batch_abort(struct store *st)
 int
 store_batch_begin(struct store *st)
 {
+    if (st->snap) {
+        snprintf(st->errmsg, sizeof(st->errmsg), "a snapshot is read-only");
+        return RD_EINVAL;
+    }
     if (st->batch_on) {
         snprintf(st->errmsg, sizeof(st->errmsg), "a write batch is open already");
         return RD_EINVAL;
@@ -97,7 +101,8 @@ store__write_open(struct store *st, MDB_txn **txn, uint64_t extra)
     uint64_t room = extra + BATCH_WRITE_ROOM;
     int rc;
 
-    if (!st->batch_on) {
+    /* store__write_begin() refuses a view's writes. */
+    if (!st->batch_on || st->snap) {
         return store__write_begin(st, txn, extra);
     }
     if (st->batch_lost) {
