@@ -20,7 +20,8 @@
 #   BENCH_EXPIRY_N     registrations that expire in the same second in the expiry run,
 #                      default 100000 (0: no expiry run)
 #   BENCH_PHASES       all (default), or writes: per N only register and update, against one
-#                      fresh server (no lookups, restart or delete)
+#                      fresh server (no lookups, restart or delete; the expiry and isolation
+#                      runs keep their own switches)
 #   BENCH_PERF         a directory: perf record -g the server during each register run (and
 #                      update run with BENCH_PHASES=writes), into perf-<phase>-<N>.data there,
 #                      with the top of its flat profile in perf-<phase>-<N>.txt
