@@ -505,14 +505,15 @@ int rd__observe_any(const struct rd_server *srv);
 /**
  * Act on the Observe option of a lookup request whose answer has @p etag (RFC 7641 section
  * 2): 0 adds the client (unless a limit refuses it: then the answer goes without Observe,
- * section 4.1), 1 removes it. Adds the Observe option to @p response for a new observer.
+ * section 4.1), 1 removes it. The answer carries Observe only when it is a success
+ * (rd__observe_option() in rd_observe.h, called by the block layer).
  *
  * @return The new observer, to hand to rd__observe_answered(); NULL otherwise.
  */
 struct rd_observer *rd__observe_request(struct rd_server *srv, enum lookup_kind kind, uint32_t link,
                                         const struct lookup_qparam *qp, size_t nq,
                                         coap_session_t *session, const coap_pdu_t *request,
-                                        coap_pdu_t *response, uint64_t etag);
+                                        uint64_t etag);
 
 /** Keep @p obs when @p response (its first answer) is a success, else drop it. Accepts NULL. */
 void rd__observe_answered(struct rd_server *srv, struct rd_observer *obs,

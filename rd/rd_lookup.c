@@ -457,7 +457,7 @@ answer_lookup(enum lookup_kind kind, coap_resource_t *resource, coap_session_t *
         return;
     }
     /* RFC 7641 section 2: the Observe option of the request adds or removes this client. */
-    obs = rd__observe_request(srv, kind, link, qp, nq, session, request, response,
+    obs = rd__observe_request(srv, kind, link, qp, nq, session, request,
                               rd__answer_etag(buf.data ? buf.data : "", buf.len));
     rd__respond_links(resource, session, request, query, response, &buf);
     rd__observe_answered(srv, obs, response);

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "rd_internal.h"
+#include "rd_observe.h"
 
 /* Descriptors looked at when searching for libcoap's endpoint sockets. */
 #define FD_SCAN_MAX 4096
@@ -178,6 +179,14 @@ examine(struct rd_server *srv, int fd, struct msghdr *msg, uint8_t *buf, size_t 
          * Block2 answer spin for ever. Dropped unseen, as a message format error (RFC 7252
          * section 4.2) that needs no answer. */
         return 0;
+    }
+    if (*len == 4 && buf[0] == 0x70 && buf[1] == 0) {
+        /* A Reset. To a non-confirmable notification it ends the observation (RFC 7641 section
+         * 3.6), which libcoap 4.3.1 does not report; libcoap still sees it, for its own
+         * confirmable messages. */
+        rd__observe_reset(srv, (const struct sockaddr *)msg->msg_name, msg->msg_namelen,
+                          (uint16_t)(buf[2] << 8 | buf[3]));
+        return 1;
     }
     if (*len == 4 && buf[0] == 0x40 && buf[1] == 0) {
         /* A CoAP ping (RFC 7252 section 4.3): every one gets its Reset. libcoap 4.3.1 sends at

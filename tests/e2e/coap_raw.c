@@ -4,7 +4,11 @@
  * Several datagrams separated by commas go out in turn from the same source port, COUNT times
  * each; "HEX*N" sends that one N times more in a row. With COAP_RAW_BURST set in the environment
  * nothing waits for a reply: every datagram goes out at once, then the replies are printed as
- * they come until none came for WAIT_MS. */
+ * they come until none came for WAIT_MS. With COAP_RAW_UNTIL naming a file, a burst's replies
+ * are collected instead until that file exists, then those already queued; with COAP_RAW_RESET
+ * set, each non-confirmable reply is answered with a Reset ("reset MID" is printed), as a client
+ * that no longer wants notifications does (RFC 7641 section 3.6). With COAP_RAW_OPTIONS set,
+ * each reply is followed by a line "options N,M,..." with the numbers of its options. */
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <poll.h>
@@ -12,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,6 +51,9 @@ print_reply(const unsigned char *b, size_t len)
     size_t pos;
     unsigned delta;
     unsigned olen;
+    unsigned number = 0;
+    char opts[256] = "";
+    size_t on = 0;
 
     if (len < 4) {
         printf("short\n");
@@ -58,7 +66,17 @@ print_reply(const unsigned char *b, size_t len)
         delta = b[pos] >> 4;
         olen = b[pos] & 0x0f;
         pos++;
-        pos += (delta == 13) ? 1 : (delta == 14) ? 2 : 0;
+        if (delta == 13) {
+            delta = pos < len ? b[pos] + 13u : 0;
+            pos++;
+        } else if (delta == 14) {
+            delta = pos + 1 < len ? ((unsigned)b[pos] << 8 | b[pos + 1]) + 269u : 0;
+            pos += 2;
+        }
+        number += delta;
+        if (on < sizeof(opts)) {
+            on += (size_t)snprintf(opts + on, sizeof(opts) - on, "%s%u", on ? "," : "", number);
+        }
         if (olen == 13) {
             olen = pos < len ? b[pos] + 13u : 0;
             pos++;
@@ -76,6 +94,9 @@ print_reply(const unsigned char *b, size_t len)
     printf("\n");
     if (getenv("COAP_RAW_SIZES")) {
         printf("bytes %zu\n", len);
+    }
+    if (getenv("COAP_RAW_OPTIONS")) {
+        printf("options %s\n", opts);
     }
 }
 
@@ -109,20 +130,58 @@ send_count(int fd, const unsigned char *req, size_t req_len, int count, int wait
     }
 }
 
-/* Print the replies to a burst until none came for @p wait_ms, BURST_MAX seconds at most. */
+/* Answer a non-confirmable reply with a Reset that names its message ID. */
 static void
-collect(int fd, int wait_ms)
+reset(int fd, const unsigned char *b, size_t len)
+{
+    unsigned char rst[4];
+
+    if (len < 4 || ((b[0] >> 4) & 3) != 1) {
+        return;
+    }
+    rst[0] = 0x70;
+    rst[1] = 0;
+    rst[2] = b[2];
+    rst[3] = b[3];
+    if (send(fd, rst, sizeof(rst), 0) == (ssize_t)sizeof(rst)) {
+        printf("reset %u\n", (unsigned)(b[2] << 8 | b[3]));
+    }
+}
+
+/* Print the replies to a burst until none came for @p wait_ms (or, with @p until_file, until
+ * that file exists and the queued replies are read), BURST_MAX seconds at most. */
+static void
+collect(int fd, int wait_ms, const char *until_file)
 {
     unsigned char rsp[2048];
     struct pollfd pfd = { fd, POLLIN, 0 };
     time_t until = time(NULL) + BURST_MAX;
+    int resets = getenv("COAP_RAW_RESET") != NULL;
+    int last = 0;
+    struct stat st;
 
-    while (time(NULL) < until && poll(&pfd, 1, wait_ms) > 0) {
-        ssize_t n = recv(fd, rsp, sizeof(rsp), 0);
+    while (time(NULL) < until) {
+        int ready;
+        ssize_t n;
 
+        if (until_file && !last) {
+            last = stat(until_file, &st) == 0;
+        }
+        ready = poll(&pfd, 1, until_file ? (last ? 0 : 50) : wait_ms);
+        if (ready <= 0 && (!until_file || last)) {
+            break;
+        }
+        if (ready <= 0) {
+            continue;
+        }
+        n = recv(fd, rsp, sizeof(rsp), 0);
         if (n > 0) {
             print_reply(rsp, (size_t)n);
+            if (resets) {
+                reset(fd, rsp, (size_t)n);
+            }
         }
+        fflush(stdout);
     }
 }
 
@@ -177,7 +236,7 @@ main(int argc, char **argv)
         send_count(fd, req, req_len, times, wait_ms, burst);
     }
     if (burst) {
-        collect(fd, wait_ms);
+        collect(fd, wait_ms, getenv("COAP_RAW_UNTIL"));
     }
     fflush(stdout);
     freeaddrinfo(ai);

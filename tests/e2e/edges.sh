@@ -188,6 +188,80 @@ test_links_must_be_uris_with_one_anchor() {
     expect_eq "what RFC 3986 allows is registered" "2.01" "$CODE"
 }
 
+# An Observe request whose answer is an error gets no Observe option (RFC 7641 section 4.1):
+# here the 4.01 with Echo of the amplification limit. libcoap 4.3.1 kept the one core-rd added.
+test_error_answer_to_observe_has_no_observe_option() {
+    stop_rd
+    fresh_data
+    printf 'amplification echo\n' >"$WORK/amp.conf"
+    start_rd -c "$WORK/amp.conf"
+    local i links=""
+    for i in $(seq 1 12); do
+        links="$links${links:+,}</s/$i>;rt=\"sensor-$i\""
+    done
+    coap post 'rd?ep=obs-err' -t 40 -e "$links"
+    # CON GET /rd-lookup/res with Observe 0 (option 6): 20 bytes asking for about 400.
+    RAW_OUT=$(COAP_RAW_OPTIONS=1 timeout 10 "$RAW" 127.0.0.1 "$PORT" \
+        "4101abcd016059$(hex rd-lookup)03$(hex res)" 1 1000)
+    expect_eq "4.01 with Echo (252) and no Observe (6)" \
+        "4.01 43981 repeat with the Echo option|options 252" \
+        "$(printf '%s\n' "$RAW_OUT" | paste -sd'|' -)"
+    # From one port: an observation of a small answer (2.05 with Observe), then with the same
+    # token a block past its end (4.00), which must not say the observation goes on.
+    fresh
+    coap post 'rd?ep=obs-err' -t 40 -e '</s>'
+    local get_ep="016059$(hex rd-lookup)02$(hex ep)4a$(hex ep=obs-err)"
+    RAW_OUT=$(COAP_RAW_OPTIONS=1 timeout 10 "$RAW" 127.0.0.1 "$PORT" \
+        "4101abce${get_ep},4101abcf${get_ep}81f2" 1 1000)
+    expect_match "a small answer: 2.05 with Observe" '^2\.05 43982 </rd/.*\|options ([0-9]+,)*6,' \
+        "$(printf '%s\n' "$RAW_OUT" | paste -sd'|' -)"
+    expect_match "a block past the end: 4.00 without Observe" \
+        '\|4\.00 43983 block 15 is past the end [^|]*\|options $' \
+        "$(printf '%s\n' "$RAW_OUT" | paste -sd'|' -)"
+}
+
+# A Reset to a non-confirmable notification ends that observation at once (RFC 7641 section
+# 3.6); libcoap 4.3.1 reported it to nobody, and the notifications went on. A second observer
+# of the same lookup, told after the first, shows when a notification would have been sent.
+test_reset_to_a_non_notification_ends_the_observation() {
+    stop_rd
+    fresh_data
+    printf 'amplification off\n' >"$WORK/amp.conf"
+    start_rd -c "$WORK/amp.conf"
+    local q="rd-lookup/ep?ep=rst" raw_pid obs_pid
+    rm -f "$WORK/obs.out" "$WORK/rst.out" "$WORK/rst.done"
+    timeout 60 stdbuf -oL -eL "$CLIENT" -v 6 -s 60 -B 60 -m get "coap://127.0.0.1:$PORT/$q" \
+        >"$WORK/obs.out" 2>&1 &
+    obs_pid=$!
+    wait_until 10 grep -q 'c:2\.05' "$WORK/obs.out"
+    # CON GET with Observe 0 from a raw client that resets every non-confirmable message.
+    COAP_RAW_BURST=1 COAP_RAW_RESET=1 COAP_RAW_UNTIL="$WORK/rst.done" timeout 60 "$RAW" \
+        127.0.0.1 "$PORT" "4101abd0016059$(hex rd-lookup)02$(hex ep)46$(hex ep=rst)" 1 1000 \
+        >"$WORK/rst.out" &
+    raw_pid=$!
+    wait_until 10 grep -q '^2\.05 43984' "$WORK/rst.out"
+    expect_match "the raw observer's first answer" '^2\.05 43984' "$(cat "$WORK/rst.out")"
+    coap post 'rd?ep=rst' -t 40 -e '</a>'
+    expect_eq "registered" "2.01" "$CODE"
+    local loc=$LOCATION
+    wait_until 10 grep -q '^reset ' "$WORK/rst.out"
+    expect_match "a non-confirmable notification, reset" '^reset [0-9]+' "$(cat "$WORK/rst.out")"
+    wait_until 10 grep -q 'ep="rst"' "$WORK/obs.out"
+    coap delete "$loc"
+    expect_eq "removed" "2.02" "$CODE"
+    # The raw observer, registered last, is told first: once the other has its second
+    # notification, one to the raw observer would already be queued at its socket.
+    wait_until 10 test "$(grep -c 'c:2\.05' "$WORK/obs.out")" -ge 3
+    expect_eq "the other observer heard both changes" "3" "$(grep -c 'c:2\.05' "$WORK/obs.out")"
+    touch "$WORK/rst.done"
+    wait "$raw_pid"
+    expect_eq "one notification to the raw observer, none after its Reset" "1" \
+        "$(grep -c '^2\.05 ' "$WORK/rst.out" | awk '{print $1 - 1}')"
+    kill "$obs_pid" 2>/dev/null
+    wait "$obs_pid" 2>/dev/null
+    alive "after the Reset"
+}
+
 run_test test_every_ping_gets_a_reset
 run_test test_refused_burst_then_the_crash_pair
 run_test test_csm_burst_then_lookup
@@ -196,4 +270,6 @@ run_test test_unrecognized_critical_option_is_402
 run_test test_unknown_method_on_a_registration_is_405
 run_test test_gate_with_the_http_listener
 run_test test_links_must_be_uris_with_one_anchor
+run_test test_error_answer_to_observe_has_no_observe_option
+run_test test_reset_to_a_non_notification_ends_the_observation
 summary
