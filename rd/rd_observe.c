@@ -744,8 +744,8 @@ sent_non_mid(const struct rd_observer *o, uint16_t mid)
 }
 
 int
-rd__observe_reset(struct rd_server *srv, const struct sockaddr *peer, socklen_t peer_len,
-                  uint16_t mid)
+rd__observe_reset(struct rd_server *srv, coap_proto_t proto, const struct sockaddr *peer,
+                  socklen_t peer_len, uint16_t mid)
 {
     struct rd_observe *ob = srv->observe;
     coap_address_t from;
@@ -758,9 +758,9 @@ rd__observe_reset(struct rd_server *srv, const struct sockaddr *peer, socklen_t 
     from.size = peer_len;
     for (struct obs_query *oq = ob->queries; oq; oq = oq->next) {
         for (struct rd_observer *o = oq->observers; o; o = o->next) {
-            /* Message IDs are per endpoint pair (RFC 7252 section 4.4): the peer's address and
-             * port name the session, its transport must be the datagram one. */
-            if (o->gone || coap_session_get_proto(o->session) != COAP_PROTO_UDP ||
+            /* Message IDs are per endpoint pair (RFC 7252 section 4.4): the transport and the
+             * peer's address and port name the session. */
+            if (o->gone || coap_session_get_proto(o->session) != proto ||
                 !coap_address_equals(coap_session_get_addr_remote(o->session), &from) ||
                 !sent_non_mid(o, mid)) {
                 continue;

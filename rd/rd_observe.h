@@ -22,14 +22,14 @@ void rd__observe_option(struct rd_server *srv, const coap_session_t *session,
                         const coap_pdu_t *request, coap_pdu_t *response);
 
 /**
- * A Reset with message ID @p mid came from @p peer (borrowed; @p peer_len bytes) over plain UDP.
- * When it answers one of the recent non-confirmable notifications sent to that peer, that
- * observer goes at once (RFC 7641 section 3.6): libcoap 4.3.1 reports Resets only to
- * confirmable messages.
+ * A Reset with message ID @p mid came from @p peer (borrowed; @p peer_len bytes) over @p proto
+ * (COAP_PROTO_UDP or COAP_PROTO_DTLS). When it answers one of the recent non-confirmable
+ * notifications sent to that peer over that transport, that observer goes at once (RFC 7641
+ * section 3.6): libcoap 4.3.1 reports Resets only to confirmable messages.
  *
  * @return 1 when an observer was dropped; 0 otherwise.
  */
-int rd__observe_reset(struct rd_server *srv, const struct sockaddr *peer, socklen_t peer_len,
-                      uint16_t mid);
+int rd__observe_reset(struct rd_server *srv, coap_proto_t proto, const struct sockaddr *peer,
+                      socklen_t peer_len, uint16_t mid);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compat/rd_gate.h"
 #include "rd_internal.h"
 
 /* Registrations collected per transaction, and the time one sweep may take before the loop
@@ -140,9 +141,11 @@ add_endpoint(struct rd_server *srv, const char *spec, coap_proto_t proto)
         rd__log(srv, RD_LOG_ERROR, "listen %s: cannot bind (address in use or unavailable)", spec);
         goto out;
     }
-    /* Only plain CoAP: libcoap decrypts DTLS records after reading them. */
+    /* Plain CoAP by its socket; DTLS records, TCP and TLS streams by their connections. */
     if (proto == COAP_PROTO_UDP) {
         rd__gate_add(srv, &addr);
+    } else {
+        rd__gate_listen(srv, &addr, proto);
     }
     rd__log(srv, RD_LOG_INFO, "listening on %s%s", hostport, proto_name(proto));
     rc = RD_OK;

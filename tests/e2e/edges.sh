@@ -4,10 +4,13 @@
 # section 5.4 says to ignore are ignored and the critical ones refused with a 4.02 a strict
 # client takes, unknown method codes get 4.05 (section 5.8), and registered links must be URIs
 # with one anchor at most (RFC 3986, RFC 8288). The real core-rd on loopback.
-# Usage: edges.sh CORE_RD COAP_RAW
+# The same gate stands before libcoap over CoAPS (DTLS), CoAP over TCP and over TLS (RFC 8323).
+# Usage: edges.sh CORE_RD COAP_RAW TEST_ENDPOINT MID_CLIENT TCP_RAW
 set -u
 RD=$1
 RAW=$2
+MIDC=$4
+TCPRAW=$5
 . "$(dirname "$0")/lib.sh"
 
 # raw HEX [WAIT_MS]: send raw datagrams (comma-separated, "HEX*N" repeats) from one port, each
@@ -262,6 +265,83 @@ test_reset_to_a_non_notification_ends_the_observation() {
     alive "after the Reset"
 }
 
+# start_transports: plain UDP on PORT, CoAPS on DPORT, CoAP over TCP on PORT and over TLS on
+# DPORT (TCP ports are not UDP ones), PSK identity alice.
+start_transports() {
+    stop_rd
+    fresh_data
+    printf 'alice alice-key\n' >"$WORK/psk.keys"
+    chmod 600 "$WORK/psk.keys"
+    printf 'psk_file %s\n' "$WORK/psk.keys" >"$WORK/tr.conf"
+    start_rd_secure "$WORK/tr.conf" -l 'coap+tcp://127.0.0.1:{PORT}' \
+        -l 'coaps+tcp://127.0.0.1:{DPORT}'
+}
+
+# A Reset to every ping over DTLS too: libcoap 4.3.1 sent one a session every quarter second.
+# An unrecognized critical option gets a 4.02 coap-client takes (no option copied), and an
+# unknown method on a registration 4.05, as over UDP.
+test_dtls_edges() {
+    start_transports
+    local lp=$((20000 + (RANDOM % 30000))) out
+    out=$(PINGS=6 timeout 60 "$MIDC" 127.0.0.1 "$DPORT" "$lp" 300 post 'rd?ep=dtls-edge' \
+        alice alice-key 2>/dev/null)
+    expect_match "registered over DTLS" '^2\.01 rd/' "$out"
+    expect_eq "a Reset to each of six pings, each sent on the last one's" \
+        "pong|pong|pong|pong|pong|pong" "$(printf '%s\n' "$out" | tail -n 6 | paste -sd'|' -)"
+    local loc
+    loc=$(printf '%s\n' "$out" | head -n 1 | cut -d' ' -f2)
+    COAP_BASE="coaps://127.0.0.1:$DPORT" coap get 'rd-lookup/ep?ep=dtls-edge' -O 2049,x \
+        -u alice -k alice-key
+    expect_eq "DTLS: coap-client takes the 4.02" "4.02" "$CODE"
+    expect_eq "DTLS: naming the option" "option 2049 not recognized" "$BODY"
+    out=$(timeout 30 "$MIDC" 127.0.0.1 "$DPORT" "$lp" 301 8 "$loc" alice alice-key 2>/dev/null)
+    expect_eq "DTLS: 0.08 on the registration" "4.05 -" "$out"
+    COAP_BASE="coaps://127.0.0.1:$DPORT" coap get "$loc" -u alice -k alice-key
+    expect_eq "DTLS: the registration is still there" "2.05" "$CODE"
+}
+
+# Over TCP (RFC 8323): a Pong carries its Ping's token (section 5.4; libcoap 4.3.1's had none),
+# an Empty message is ignored, an elective option out of range is ignored (libcoap dropped the
+# request unanswered), an unknown method gets 4.05 (not 4.04), an unrecognized critical option
+# 4.02 with no option copied. Over TLS, the 4.02 too.
+test_tcp_and_tls_edges() {
+    start_transports
+    coap post 'rd?ep=tcp-edge' -t 40 -e '</s>'
+    local loc=$LOCATION out
+    # Ping (7.02) with tokens ab and ac; the second after an Empty message in the same write.
+    # GET /rd-lookup/ep?ep=tcp-edge with a 4-byte Observe; 0.08 on the registration; a GET
+    # with option 2049.
+    out=$(timeout 60 "$TCPRAW" 127.0.0.1 "$PORT" "01e2ab,000001e2ac,$(tcp_msg 01 77 \
+        "6400000000$(printf '59%s02%s4b%s' "$(hex rd-lookup)" "$(hex ep)" "$(hex ep=tcp-edge)")"),$(tcp_msg 08 78 \
+        "b2$(hex rd)08$(hex "${loc#rd/}")"),$(tcp_msg 01 79 e106f478)" 5000)
+    expect_eq "TCP: a Pong to each Ping, with its token" "7.03 ab|7.03 ac" \
+        "$(printf '%s\n' "$out" | head -n 2 | paste -sd'|' -)"
+    expect_match "TCP: 4-byte Observe ignored" '^2\.05 77 \+options </rd/.*ep="tcp-edge"' \
+        "$(printf '%s\n' "$out" | sed -n 3p)"
+    expect_eq "TCP: 0.08 on the registration" "4.05 78 method 0.08 not recognized" \
+        "$(printf '%s\n' "$out" | sed -n 4p)"
+    expect_eq "TCP: option 2049, no option copied" "4.02 79 option 2049 not recognized" \
+        "$(printf '%s\n' "$out" | sed -n 5p)"
+    COAP_BASE="coaps+tcp://127.0.0.1:$DPORT" coap get 'rd-lookup/ep?ep=tcp-edge' -O 2049,x \
+        -u alice -k alice-key
+    expect_eq "TLS: coap-client takes the 4.02" "4.02" "$CODE"
+    expect_eq "TLS: naming the option" "option 2049 not recognized" "$BODY"
+    COAP_BASE="coaps+tcp://127.0.0.1:$DPORT" coap get 'rd-lookup/ep?ep=tcp-edge' \
+        -u alice -k alice-key
+    expect_match "TLS: lookups go on" 'ep="tcp-edge"' "$BODY"
+}
+
+# tcp_msg CODE TOKEN BODY: a CoAP-over-TCP message (RFC 8323 section 3.2), all in hex, with a
+# one-byte token and a body of options and payload shorter than 269 bytes.
+tcp_msg() {
+    local len=$((${#3} / 2))
+    if [ "$len" -lt 13 ]; then
+        printf '%x1%s%s%s' "$len" "$1" "$2" "$3"
+    else
+        printf 'd1%02x%s%s%s' $((len - 13)) "$1" "$2" "$3"
+    fi
+}
+
 run_test test_every_ping_gets_a_reset
 run_test test_refused_burst_then_the_crash_pair
 run_test test_csm_burst_then_lookup
@@ -272,4 +352,6 @@ run_test test_gate_with_the_http_listener
 run_test test_links_must_be_uris_with_one_anchor
 run_test test_error_answer_to_observe_has_no_observe_option
 run_test test_reset_to_a_non_notification_ends_the_observation
+run_test test_dtls_edges
+run_test test_tcp_and_tls_edges
 summary
