@@ -136,13 +136,18 @@ pass(struct stream *st, const uint8_t *p, size_t n)
 }
 
 /* Answer the message @p p (header @p f) on @p session with @p code, its token and the
- * diagnostic @p diag (may be ""), through libcoap's queue. */
+ * diagnostic @p diag (may be ""), through libcoap's queue. A connection without a session (a
+ * test's) gets no answer. */
 static void
 answer(coap_session_t *session, const uint8_t *p, const struct rd_frame *f, coap_pdu_code_t code,
        const char *diag)
 {
-    coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON, code, 0, coap_session_max_pdu_size(session));
+    coap_pdu_t *pdu;
 
+    if (!session) {
+        return;
+    }
+    pdu = coap_pdu_init(COAP_MESSAGE_CON, code, 0, coap_session_max_pdu_size(session));
     if (!pdu || !coap_add_token(pdu, f->tkl, p + f->head) ||
         (diag[0] && !coap_add_data(pdu, strlen(diag), (const uint8_t *)diag))) {
         coap_delete_pdu(pdu);
