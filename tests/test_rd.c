@@ -932,24 +932,33 @@ unhex(const char *hex, uint8_t *out, size_t size)
     return n;
 }
 
+/* The @p len bytes at @p out are @p want (hex; NULL: anything). */
+static void
+expect_hex(const uint8_t *out, size_t len, const char *want)
+{
+    uint8_t expected[256];
+    size_t want_len;
+
+    if (!want) {
+        return;
+    }
+    want_len = unhex(want, expected, sizeof(expected));
+    assert_int_equal(len, want_len);
+    assert_memory_equal(out, expected, want_len);
+}
+
 /* Examine request @p in (hex) and compare the output with @p want (hex). */
 static struct rd_msg_exam
 examine_hex(const char *in, const char *want)
 {
     uint8_t msg[256];
     uint8_t out[256];
-    uint8_t expected[256];
     size_t len = unhex(in, msg, sizeof(msg));
     size_t out_len = 0;
     struct rd_msg_exam e;
 
     assert_int_equal(rd__msg_examine(msg, len, out, sizeof(out), &out_len, &e), RD_OK);
-    if (want) {
-        size_t want_len = unhex(want, expected, sizeof(expected));
-
-        assert_int_equal(out_len, want_len);
-        assert_memory_equal(out, expected, want_len);
-    }
+    expect_hex(out, out_len, want);
     return e;
 }
 
@@ -1194,7 +1203,6 @@ frame_examine_hex(const char *in, const char *want)
 {
     uint8_t msg[128];
     uint8_t out[128];
-    uint8_t expected[128];
     size_t len = unhex(in, msg, sizeof(msg));
     size_t out_len = 0;
     struct rd_msg_exam e;
@@ -1203,12 +1211,7 @@ frame_examine_hex(const char *in, const char *want)
     assert_int_equal(rd__frame_header(msg, len, &f), RD_OK);
     assert_int_equal(f.size, len);
     assert_int_equal(rd__frame_examine(msg, &f, out, sizeof(out), &out_len, &e), RD_OK);
-    if (want) {
-        size_t want_len = unhex(want, expected, sizeof(expected));
-
-        assert_int_equal(out_len, want_len);
-        assert_memory_equal(out, expected, want_len);
-    }
+    expect_hex(out, out_len, want);
     return e;
 }
 

@@ -43,8 +43,6 @@
 typedef ssize_t (*recv_fn)(int fd, void *buf, size_t len, int flags);
 typedef int (*close_fn)(int fd);
 
-#if RD_GATE_INTERPOSE
-
 /* One connection: bytes of a message not yet complete, and examined bytes libcoap has yet to
  * read. */
 struct stream {
@@ -62,19 +60,6 @@ struct stream {
 };
 
 static struct stream *streams;
-
-static struct listener {
-    struct rd_server *srv;
-    coap_address_t addr;
-    coap_proto_t proto;
-} listeners[LISTEN_MAX];
-static size_t nlisteners;
-
-static void *
-next_sym(const char *name)
-{
-    return dlsym(RTLD_NEXT, name);
-}
 
 static struct stream *
 stream_find(void *key, int fd)
@@ -290,6 +275,44 @@ rd__gate_stream_forget(void *key, int fd)
     }
 }
 
+#if RD_GATE_INTERPOSE
+
+static struct listener {
+    struct rd_server *srv;
+    coap_address_t addr;
+    coap_proto_t proto;
+} listeners[LISTEN_MAX];
+static size_t nlisteners;
+
+/* The recv() and close() libcoap would have called without us (libc's, or a sanitizer's
+ * interceptor). */
+static recv_fn
+real_recv(void)
+{
+    static recv_fn fn;
+
+    if (!fn) {
+        void *sym = dlsym(RTLD_NEXT, "recv");
+
+        /* ISO C has no conversion from an object pointer to a function pointer. */
+        memcpy(&fn, &sym, sizeof(fn));
+    }
+    return fn;
+}
+
+static close_fn
+real_close(void)
+{
+    static close_fn fn;
+
+    if (!fn) {
+        void *sym = dlsym(RTLD_NEXT, "close");
+
+        memcpy(&fn, &sym, sizeof(fn));
+    }
+    return fn;
+}
+
 /* The server whose plain TCP listener accepted connection @p fd, and the connection's session;
  * NULL when it is not one (any other descriptor of the process). */
 static struct rd_server *
@@ -328,23 +351,16 @@ tcp_connection(int fd, coap_session_t **session)
 static ssize_t
 tcp_read(void *key, int fd, void *buf, size_t len)
 {
-    recv_fn real;
-    void *sym = next_sym("recv");
-
     (void)key;
-    /* ISO C has no conversion from an object pointer to a function pointer. */
-    memcpy(&real, &sym, sizeof(real));
-    return real(fd, buf, len, 0);
+    return real_recv()(fd, buf, len, 0);
 }
 
 ssize_t
 recv(int fd, void *buf, size_t len, int flags)
 {
-    void *sym = next_sym("recv");
-    recv_fn real;
+    recv_fn real = real_recv();
     coap_session_t *session = NULL;
 
-    memcpy(&real, &sym, sizeof(real));
     if (!real) {
         errno = ENOSYS;
         return -1;
@@ -358,10 +374,8 @@ recv(int fd, void *buf, size_t len, int flags)
 int
 close(int fd)
 {
-    void *sym = next_sym("close");
-    close_fn real;
+    close_fn real = real_close();
 
-    memcpy(&real, &sym, sizeof(real));
     if (streams) {
         rd__gate_stream_forget(NULL, fd);
     }

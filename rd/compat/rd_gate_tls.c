@@ -12,7 +12,6 @@
  * libcoap takes as "nothing read". SSL_free() drops the stream state of a TLS session. */
 #define _GNU_SOURCE /* RTLD_NEXT */
 #include <dlfcn.h>
-#include <errno.h>
 #include <limits.h>
 #include <string.h>
 
@@ -29,8 +28,11 @@ typedef int (*ssl_get_error_fn)(const SSL *ssl, int ret);
 typedef void (*ssl_free_fn)(SSL *ssl);
 
 /* The SSL object whose last SSL_read() returned -1 for a message the gate kept from libcoap:
- * OpenSSL itself read it, so only we know that "want read" is the answer. */
+ * OpenSSL itself read it, so only we know that "want read" is the answer, once. */
 static const SSL *held;
+/* What the real SSL_read() returned last for a TLS session: the stream gate's "nothing yet"
+ * after bytes were read is ours to explain, a failure of OpenSSL's is OpenSSL's. */
+static int tls_last;
 
 /* The definition of @p name after ours (OpenSSL's, or a sanitizer's interceptor), into @p fn. */
 static void
@@ -57,10 +59,9 @@ real_read(void)
 static ssize_t
 tls_read(void *key, int fd, void *buf, size_t len)
 {
-    int r = real_read()(key, buf, len > INT_MAX ? INT_MAX : (int)len);
-
     (void)fd;
-    return r;
+    tls_last = real_read()(key, buf, len > INT_MAX ? INT_MAX : (int)len);
+    return tls_last;
 }
 
 void
@@ -116,8 +117,9 @@ SSL_read(SSL *ssl, void *buf, int num)
     if (SSL_is_dtls(ssl)) {
         return dtls_read(srv, session, ssl, buf, num);
     }
+    tls_last = 0;
     r = rd__gate_stream_read(session, ssl, -1, tls_read, buf, (size_t)num);
-    if (r < 0 && errno == EAGAIN && SSL_want_read(ssl) == 0) {
+    if (r < 0 && tls_last > 0) {
         /* OpenSSL read bytes, but no whole message passed yet. */
         held = ssl;
     }
@@ -130,6 +132,7 @@ SSL_get_error(const SSL *ssl, int ret)
     static ssl_get_error_fn fn;
 
     if (ret <= 0 && ssl && ssl == held) {
+        held = NULL;
         return SSL_ERROR_WANT_READ;
     }
     if (!fn) {
@@ -153,6 +156,16 @@ SSL_free(SSL *ssl)
     if (fn) {
         fn(ssl);
     }
+}
+
+#else
+
+void
+rd__gate_tls_write(void *ssl, const uint8_t *p, size_t n)
+{
+    (void)ssl;
+    (void)p;
+    (void)n;
 }
 
 #endif /* RD_GATE_INTERPOSE */

@@ -20,26 +20,27 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "raw_hex.h"
+
 /* Most datagrams one run sends, and longest it collects the replies of a burst. */
 #define SEND_MAX  5000
 #define BURST_MAX 30
 
-static int
-unhex(const char *hex, size_t n, unsigned char *out, size_t max, size_t *len)
+/* The option delta or length of @p nibble, with its extension bytes at @p *pos (RFC 7252
+ * section 3.1), read and skipped; 0 when they run past @p len. */
+static unsigned
+ext_value(unsigned nibble, const unsigned char *b, size_t len, size_t *pos)
 {
-    if (n % 2 || n / 2 > max) {
-        return -1;
-    }
-    for (size_t i = 0; i < n / 2; i++) {
-        unsigned v;
+    unsigned v = nibble;
 
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1) {
-            return -1;
-        }
-        out[i] = (unsigned char)v;
+    if (nibble == 13) {
+        v = *pos < len ? b[*pos] + 13u : 0;
+        *pos += 1;
+    } else if (nibble == 14) {
+        v = *pos + 1 < len ? ((unsigned)b[*pos] << 8 | b[*pos + 1]) + 269u : 0;
+        *pos += 2;
     }
-    *len = n / 2;
-    return 0;
+    return v;
 }
 
 /* Print code, message id and payload (after the 0xff marker) of a reply; with COAP_RAW_SIZES
@@ -49,8 +50,6 @@ print_reply(const unsigned char *b, size_t len)
 {
     size_t tkl;
     size_t pos;
-    unsigned delta;
-    unsigned olen;
     unsigned number = 0;
     char opts[256] = "";
     size_t on = 0;
@@ -63,27 +62,14 @@ print_reply(const unsigned char *b, size_t len)
     pos = 4 + tkl;
     /* Skip the options to find the payload marker. */
     while (pos < len && b[pos] != 0xff) {
-        delta = b[pos] >> 4;
-        olen = b[pos] & 0x0f;
-        pos++;
-        if (delta == 13) {
-            delta = pos < len ? b[pos] + 13u : 0;
-            pos++;
-        } else if (delta == 14) {
-            delta = pos + 1 < len ? ((unsigned)b[pos] << 8 | b[pos + 1]) + 269u : 0;
-            pos += 2;
-        }
-        number += delta;
+        unsigned head = b[pos++];
+        unsigned olen;
+
+        number += ext_value(head >> 4, b, len, &pos);
         if (on < sizeof(opts)) {
             on += (size_t)snprintf(opts + on, sizeof(opts) - on, "%s%u", on ? "," : "", number);
         }
-        if (olen == 13) {
-            olen = pos < len ? b[pos] + 13u : 0;
-            pos++;
-        } else if (olen == 14) {
-            olen = pos + 1 < len ? ((unsigned)b[pos] << 8 | b[pos + 1]) + 269u : 0;
-            pos += 2;
-        }
+        olen = ext_value(head & 0x0f, b, len, &pos);
         pos += olen;
     }
     printf("%u.%02u %u", b[1] >> 5, b[1] & 0x1f, (unsigned)(b[2] << 8 | b[3]));
@@ -229,7 +215,7 @@ main(int argc, char **argv)
             times = count * (int)strtol(star + 1, NULL, 10);
             n = (size_t)(star - hex);
         }
-        if (unhex(hex, n, req, sizeof(req), &req_len) != 0) {
+        if (raw_unhex(hex, n, req, sizeof(req), &req_len) != 0) {
             fprintf(stderr, "coap_raw: bad hex\n");
             return 2;
         }

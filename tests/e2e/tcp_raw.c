@@ -14,27 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "raw_hex.h"
+
 /* Largest message read or sent, and messages sent in one run at most. */
 #define MESSAGE_MAX 4096
 #define SEND_MAX    100
-
-static int
-unhex(const char *hex, size_t n, unsigned char *out, size_t max, size_t *len)
-{
-    if (n % 2 || n / 2 > max) {
-        return -1;
-    }
-    for (size_t i = 0; i < n / 2; i++) {
-        unsigned v;
-
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1) {
-            return -1;
-        }
-        out[i] = (unsigned char)v;
-    }
-    *len = n / 2;
-    return 0;
-}
 
 static long
 now_ms(void)
@@ -169,7 +153,7 @@ main(int argc, char **argv)
         size_t len;
         long got;
 
-        if (unhex(hex, n, msg, sizeof(msg), &len) != 0) {
+        if (raw_unhex(hex, n, msg, sizeof(msg), &len) != 0) {
             fprintf(stderr, "tcp_raw: bad hex\n");
             return 2;
         }
