@@ -51,8 +51,7 @@ messages(const uint8_t *p, size_t len)
     struct rd_frame f;
     size_t pos = 0;
 
-    while (pos < len && rd__frame_header(p + pos, len - pos, &f) == RD_OK &&
-           f.size <= len - pos) {
+    while (pos < len && rd__frame_header(p + pos, len - pos, &f) == RD_OK && f.size <= len - pos) {
         struct rd_msg_exam e;
         uint8_t *out = malloc(f.size);
         size_t n = 0;
