@@ -1,4 +1,5 @@
-/* Lookup queries and their matching against registrations and links (RFC 9176 section 6.2). */
+/* Lookup filters matched against registrations and links (RFC 9176 section 6.2); the query
+ * they come from is parsed in lookup_query.c. */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -71,112 +72,6 @@ lookup__next_token(const char *v, size_t len, size_t *pos, const char **tok, siz
     *tok_len = i - start;
     *pos = i;
     return 1;
-}
-
-/* Whether the parameter is lookup's own @p name (lower case), in any case. RFC 9176 section 6
- * makes every other lookup parameter a filter named after an attribute, and attribute names
- * compare without case (RFC 8288 section 3, which RFC 6690 follows): "Page" as a filter would be
- * the filter "page", which cannot exist beside the parameter. So the query's names form one
- * case-insensitive space, and "Page=2&COUNT=5" pages as the lower-case spelling does. */
-static int
-key_is(const struct lookup_qparam *q, const char *name)
-{
-    return lookup__name_is(q->key, q->key_len, name);
-}
-
-/* Parses a decimal 0..4294967295 without sign, spaces or exponent, which strtoul would take. */
-static int
-parse_u32(const struct lookup_qparam *q, uint32_t *out)
-{
-    uint64_t v = 0;
-
-    if (!q->value || q->value_len == 0) {
-        return RD_EINVAL;
-    }
-    for (size_t i = 0; i < q->value_len; i++) {
-        unsigned char c = (unsigned char)q->value[i];
-
-        if (c < '0' || c > '9') {
-            return RD_EINVAL;
-        }
-        v = v * 10 + (uint64_t)(c - '0');
-        if (v > UINT32_MAX) {
-            return RD_EINVAL;
-        }
-    }
-    *out = (uint32_t)v;
-    return RD_OK;
-}
-
-int
-lookup_query_parse(struct lookup_query *out, const struct lookup_qparam *q, size_t nq, char *diag,
-                   size_t diag_size)
-{
-    struct lookup_query r;
-    struct lookup_crit *c;
-    int has_page = 0;
-    int rc = RD_OK;
-
-    memset(&r, 0, sizeof(r));
-    for (size_t i = 0; i < nq; i++) {
-        if (key_is(&q[i], "page")) {
-            if (has_page) {
-                lookup__diag(diag, diag_size, "repeated page");
-                rc = RD_EINVAL;
-                goto out;
-            }
-            if (parse_u32(&q[i], &r.page)) {
-                lookup__diag(diag, diag_size, "page: expected 0..4294967295");
-                rc = RD_EINVAL;
-                goto out;
-            }
-            has_page = 1;
-            continue;
-        }
-        if (key_is(&q[i], "count")) {
-            if (r.has_count) {
-                lookup__diag(diag, diag_size, "repeated count");
-                rc = RD_EINVAL;
-                goto out;
-            }
-            if (parse_u32(&q[i], &r.count)) {
-                lookup__diag(diag, diag_size, "count: expected 0..4294967295");
-                rc = RD_EINVAL;
-                goto out;
-            }
-            r.has_count = 1;
-            continue;
-        }
-        if (q[i].key_len == 0) {
-            lookup__diag(diag, diag_size, "empty parameter name");
-            rc = RD_EINVAL;
-            goto out;
-        }
-        if (r.ncrit == LOOKUP_CRIT_MAX) {
-            lookup__diag(diag, diag_size, "more than %d search criteria", LOOKUP_CRIT_MAX);
-            rc = RD_EINVAL;
-            goto out;
-        }
-        c = &r.crit[r.ncrit++];
-        c->name = q[i].key;
-        c->name_len = q[i].key_len;
-        c->value = q[i].value;
-        c->value_len = q[i].value ? q[i].value_len : 0;
-        c->prefix = 0;
-        if (c->value && c->value_len > 0 && c->value[c->value_len - 1] == '*') {
-            c->prefix = 1;
-            c->value_len--;
-        }
-    }
-    /* RFC 9176 section 6.2: a page has no size without count. */
-    if (has_page && !r.has_count) {
-        lookup__diag(diag, diag_size, "page needs count");
-        rc = RD_EINVAL;
-        goto out;
-    }
-    *out = r;
-out:
-    return rc;
 }
 
 /* Whether the criterion asks only for the attribute to be there: `name` or `name=*`. */
@@ -257,34 +152,11 @@ value_matches(const struct lookup_crit *c, const char *v, int multi)
     return 0;
 }
 
-/* Length of the scheme at the start of @p len bytes, or 0 when there is none. */
-static size_t
-scheme_len(const char *s, size_t len)
-{
-    size_t i = 1;
-    unsigned char c;
-
-    if (len == 0 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z'))) {
-        return 0;
-    }
-    for (; i < len; i++) {
-        c = (unsigned char)s[i];
-        if (c == ':') {
-            return i;
-        }
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '+' || c == '-' || c == '.')) {
-            return 0;
-        }
-    }
-    return 0;
-}
-
 /* Offset of the end of "scheme://authority" in @p s, or LOOKUP_NO_SLASH without one. */
 static size_t
 authority_end(const char *s, size_t len)
 {
-    size_t i = scheme_len(s, len);
+    size_t i = lookup__scheme_len(s, len);
 
     if (i == 0 || len - i < 3 || s[i + 1] != '/' || s[i + 2] != '/') {
         return LOOKUP_NO_SLASH;

@@ -23,6 +23,19 @@ void lookup__diag(char *diag, size_t size, const char *fmt, ...) LOOKUP__PRINTF(
  */
 size_t lookup__utf8_seq(const unsigned char *s, size_t len);
 
+/** Whether @p c is an ASCII letter (RFC 5234 ALPHA). */
+static inline int
+lookup__is_alpha(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/**
+ * Length of the scheme at the start of the @p len bytes at @p s (RFC 3986 section 3.1: ALPHA
+ * *( ALPHA / DIGIT / "+" / "-" / "." ), then ':'), without the ':'; 0 when there is none.
+ */
+size_t lookup__scheme_len(const char *s, size_t len);
+
 /** Whether @p c is an RFC 7230 tchar (the characters of an RFC 8288 parameter name). */
 int lookup__is_tchar(unsigned char c);
 

@@ -531,27 +531,11 @@ out:
     return rc;
 }
 
-static int
-is_alpha(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
 
-/* RFC 3986 section 3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then ':'. */
 static int
 has_scheme(const char *s)
 {
-    const unsigned char *u = (const unsigned char *)s;
-
-    if (!is_alpha(*u)) {
-        return 0;
-    }
-    for (u++; *u != ':'; u++) {
-        if (!is_alpha(*u) && !(*u >= '0' && *u <= '9') && *u != '+' && *u != '-' && *u != '.') {
-            return 0;
-        }
-    }
-    return 1;
+    return lookup__scheme_len(s, strlen(s)) > 0;
 }
 
 static int
@@ -600,7 +584,7 @@ uri_ref_error(const char *s)
         if (u[i] >= 0x80 || u[i] <= 0x20 || u[i] == 0x7f) {
             return "a character that must be percent-encoded";
         }
-        if (!is_alpha(u[i]) && !(u[i] >= '0' && u[i] <= '9') && !strchr(allowed, u[i])) {
+        if (!lookup__is_alpha(u[i]) && !(u[i] >= '0' && u[i] <= '9') && !strchr(allowed, u[i])) {
             return "a character that must be percent-encoded";
         }
         if ((u[i] == '[' || u[i] == ']') && i >= authority_end) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lookup.h"
+#include "lookup_internal.h"
 
 /* The five components of a URI-reference (RFC 3986 appendix B). A NULL pointer marks an
  * undefined component, which is not the same as an empty one: "coap://h?" has an empty query. */
@@ -40,27 +41,6 @@ struct path_in {
     int slash;
 };
 
-static int
-is_alpha(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-/* Length of the scheme at the start of @p s (RFC 3986 section 3.1), or 0 when there is none. */
-static size_t
-scheme_len(const char *s)
-{
-    size_t i = 1;
-
-    if (!is_alpha((unsigned char)s[0])) {
-        return 0;
-    }
-    while (is_alpha((unsigned char)s[i]) || (s[i] >= '0' && s[i] <= '9') || s[i] == '+' ||
-           s[i] == '-' || s[i] == '.') {
-        i++;
-    }
-    return s[i] == ':' ? i : 0;
-}
 
 static void
 split_uri(const char *s, struct uri_parts *u)
@@ -68,7 +48,7 @@ split_uri(const char *s, struct uri_parts *u)
     size_t n;
 
     memset(u, 0, sizeof(*u));
-    n = scheme_len(s);
+    n = lookup__scheme_len(s, strlen(s));
     if (n) {
         u->scheme = s;
         u->scheme_len = n;
@@ -346,7 +326,7 @@ put_normal(struct out *o, const char *s, size_t n, int lower)
 
             i += 2;
             c = (char)v;
-            if (is_alpha((unsigned char)c) || (c >= '0' && c <= '9') ||
+            if (lookup__is_alpha((unsigned char)c) || (c >= '0' && c <= '9') ||
                 (c && strchr(unreserved_marks, c))) {
                 c = lower ? to_lower(c) : c;
                 put(o, &c, 1);

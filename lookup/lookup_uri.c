@@ -6,11 +6,6 @@
 #include "lookup.h"
 #include "lookup_internal.h"
 
-static int
-is_alpha(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
 
 static int
 is_digit(unsigned char c)
@@ -27,7 +22,7 @@ is_hex(unsigned char c)
 static int
 is_unreserved(unsigned char c)
 {
-    return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
+    return lookup__is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
 static int
@@ -217,6 +212,22 @@ check_host_port(const unsigned char *s, size_t start, size_t end, char *diag, si
     return RD_OK;
 }
 
+size_t
+lookup__scheme_len(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 1;
+
+    if (len == 0 || !lookup__is_alpha(s[0])) {
+        return 0;
+    }
+    while (i < len &&
+           (lookup__is_alpha(s[i]) || is_digit(s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.')) {
+        i++;
+    }
+    return i < len && s[i] == ':' ? i : 0;
+}
+
 int
 lookup_uri_check_base(const char *str, size_t len, char *diag, size_t diag_size)
 {
@@ -226,15 +237,8 @@ lookup_uri_check_base(const char *str, size_t len, char *diag, size_t diag_size)
     size_t k;
     int rc;
 
-    if (len == 0 || !is_alpha(s[0])) {
-        lookup__diag(diag, diag_size, "base: missing scheme");
-        return RD_EINVAL;
-    }
-    while (i < len &&
-           (is_alpha(s[i]) || is_digit(s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.')) {
-        i++;
-    }
-    if (i == len || s[i] != ':') {
+    i = lookup__scheme_len(str, len);
+    if (i == 0) {
         lookup__diag(diag, diag_size, "base: missing scheme");
         return RD_EINVAL;
     }

@@ -3,7 +3,16 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "rd_internal.h"
+#include "lookup.h"
+#include "rd_auth.h"
+#include "rd_conf.h"
+#include "rd_dtls.h"
+#include "rd_log.h"
+#include "rd_request.h"
+#include "rd_respond.h"
+#include "rd_server.h"
+#include "rd_status.h"
+#include "store.h"
 
 #define IDENTITY_NONE "none"
 /* Longest Max-Age we suggest to an identity at its registration limit, in seconds. */

@@ -1,5 +1,5 @@
 /* Block-wise transfer (RFC 7959), done by core-rd rather than libcoap: request bodies
- * (rd_block1.c) and answers (rd_block2.c). Used by the CoAP handlers; needs rd_internal.h. */
+ * (rd_block1.c) and answers (rd_block2.c). Used by the CoAP handlers. */
 #ifndef RD_BLOCK_H
 #define RD_BLOCK_H
 

@@ -11,7 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rd_internal.h"
+#include "rd_block.h"
+#include "rd_dtls.h"
+#include "rd_limits.h"
+#include "rd_request.h"
+#include "rd_respond.h"
+#include "rd_server.h"
+#include "rd_status.h"
 
 /* Bodies being received at once, over all peers; the oldest goes when a new one needs room. */
 #define B1_SLOTS 64

@@ -11,8 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rd_internal.h"
+#include "lookup.h"
+#include "rd_amplification.h"
+#include "rd_block.h"
 #include "rd_observe.h"
+#include "rd_request.h"
+#include "rd_respond.h"
+#include "rd_server.h"
+#include "rd_status.h"
 
 /* An answer not asked for this long is dropped: a client fetches its blocks back to back. */
 #define B2_IDLE_MS 60000
@@ -357,7 +363,7 @@ send_block(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
     if (has && (int)asked.szx < szx) {
         szx = (int)asked.szx;
     }
-    if (!rd__limits_block_ok(srv, session, request, response, len - (size_t)offset, &szx)) {
+    if (!rd__amp_block_ok(srv, session, request, response, len - (size_t)offset, &szx)) {
         return 0;
     }
     coap_pdu_set_code(response, COAP_RESPONSE_CODE_CONTENT);

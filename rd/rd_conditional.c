@@ -2,7 +2,15 @@
  * section 5.10.8) against the tag of a registration (RFC 9176 sections 5 and 5.3). */
 #include <string.h>
 
-#include "rd_internal.h"
+#include "rd_conditional.h"
+#include "rd_conf.h"
+#include "rd_log.h"
+#include "rd_registration.h"
+#include "rd_request.h"
+#include "rd_respond.h"
+#include "rd_server.h"
+#include "rd_status.h"
+#include "store.h"
 
 /* FNV-1a, 64 bits, over one more piece of input. */
 static uint64_t

@@ -7,8 +7,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "rd_conf.h"
 #include "rd_conf_table.h"
-#include "rd_internal.h"
+#include "rd_status.h"
 
 /* Longest config file we read: a config is a few hundred bytes, anything larger is a mistake. */
 #define CONF_FILE_MAX (1024 * 1024)

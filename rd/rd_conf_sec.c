@@ -3,7 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "rd_internal.h"
+#include "rd_conf.h"
+#include "rd_status.h"
 
 int
 rd__conf_sec_check(const struct rd_sec_conf *sec, char *err, size_t err_size)

@@ -4,8 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lookup.h"
+#include "rd_conf.h"
 #include "rd_conf_table.h"
-#include "rd_internal.h"
+#include "rd_status.h"
+#include "store.h"
 
 /* Where a field of struct rd_conf lives and how large it is. */
 #define AT(m) .offset = offsetof(struct rd_conf, m), .size = sizeof(((struct rd_conf *)0)->m)

@@ -7,7 +7,9 @@
 
 #include <openssl/evp.h>
 
-#include "rd_internal.h"
+#include "rd_dedup.h"
+#include "rd_dtls.h"
+#include "rd_status.h"
 
 /* RFC 7252 section 4.8.2: how long a message ID may come back. */
 #define EXCHANGE_LIFETIME 247

@@ -3,7 +3,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rd_internal.h"
+#include "lookup.h"
+#include "rd_block.h"
+#include "rd_discovery.h"
+#include "rd_limits.h"
+#include "rd_metrics.h"
+#include "rd_request.h"
+#include "rd_respond.h"
+#include "rd_server.h"
+#include "rd_status.h"
 
 /* The RD's functions (RFC 9176 section 4.3): one link each, with its type and content format.
  * Registration resources are never listed, only reached through endpoint lookup. */

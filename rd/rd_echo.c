@@ -10,7 +10,10 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#include "rd_internal.h"
+#include "rd_echo.h"
+#include "rd_respond.h"
+#include "rd_server.h"
+#include "rd_status.h"
 
 /* An Echo value stays valid for one to two of these periods. */
 #define ECHO_PERIOD 30

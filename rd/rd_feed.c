@@ -9,7 +9,14 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
-#include "rd_internal.h"
+#include "lookup.h"
+#include "rd_conf.h"
+#include "rd_feed.h"
+#include "rd_log.h"
+#include "rd_request.h"
+#include "rd_server.h"
+#include "rd_status.h"
+#include "store.h"
 
 /* Bytes queued for one subscriber before it is cut off: a slow reader costs this much memory
  * at most, and never delays a registration. */

@@ -10,7 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rd_internal.h"
+#include "rd_conf.h"
+#include "rd_flush.h"
+#include "rd_log.h"
+#include "rd_server.h"
+#include "rd_status.h"
+#include "store.h"
 
 struct rd_flusher {
     pthread_t thread;

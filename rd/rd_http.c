@@ -1,18 +1,30 @@
 /* The HTTP listener for operators: Prometheus metrics, health, a JSON view of the directory and
  * the read-only dashboard. libmicrohttpd runs inside the server's own loop, without threads. */
+#include <stdarg.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/select.h>
 #include <sys/socket.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "lookup.h"
+#include "rd_conf.h"
 #include "rd_dashboard.h"
-#include "rd_internal.h"
+#include "rd_feed.h"
+#include "rd_http.h"
+#include "rd_limits.h"
+#include "rd_log.h"
+#include "rd_loop.h"
+#include "rd_metrics.h"
+#include "rd_pages.h"
+#include "rd_request.h"
+#include "rd_server.h"
+#include "rd_status.h"
+#include "store.h"
 
 /* Query parameters one API request may carry. */
 #define HTTP_QPARAM_MAX 32
@@ -49,6 +61,7 @@ struct api_total {
 
 struct rd_http {
     struct MHD_Daemon *mhd;
+    int epoll_fd;            /* the daemon's, watched by the loop; -1 before */
     struct http_conn *conns; /* newest first */
     struct api_total total;
 };
@@ -523,13 +536,65 @@ resolve(const char *spec, struct addrinfo **res)
     return getaddrinfo(host, colon + 1, &hints, res) == 0 ? RD_OK : RD_EINVAL;
 }
 
+/* MHD's epoll descriptor is ready: serve what waits on it. */
+static void
+http_ready(struct rd_server *srv, void *arg, int fd, unsigned events)
+{
+    (void)arg;
+    (void)fd;
+    (void)events;
+    MHD_run(srv->http->mhd);
+}
+
+/* Each turn: run MHD when a feed subscriber was resumed or one of its timeouts is due, and
+ * otherwise ask the loop to wake by its next timeout. */
+static void
+http_tick(struct rd_server *srv, void *arg, int64_t now_ms)
+{
+    MHD_UNSIGNED_LONG_LONG ms = 0;
+    int has_timeout;
+
+    (void)arg;
+    if (!srv->http || !srv->http->mhd) {
+        return;
+    }
+    has_timeout = MHD_get_timeout(srv->http->mhd, &ms) == MHD_YES;
+    if (rd__feed_take_kick(srv) || (has_timeout && ms == 0)) {
+        MHD_run(srv->http->mhd);
+        has_timeout = MHD_get_timeout(srv->http->mhd, &ms) == MHD_YES;
+    }
+    if (has_timeout) {
+        rd__loop_wake_by(srv, now_ms + (int64_t)(ms ? ms : 1));
+    }
+}
+
+/* Put the daemon's epoll descriptor into the server's loop. */
+static int
+http_watch(struct rd_server *srv)
+{
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(srv->http->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+
+    if (!info || info->epoll_fd < 0) {
+        rd__log(srv, RD_LOG_ERROR, "http_listen: libmicrohttpd has no epoll descriptor");
+        return RD_EINVAL;
+    }
+    srv->http->epoll_fd = info->epoll_fd;
+    if (rd__loop_watch(srv, info->epoll_fd, RD_LOOP_IN, http_ready, NULL) ||
+        rd__loop_on_tick(srv, http_tick, NULL)) {
+        srv->http->epoll_fd = -1;
+        return RD_ENOMEM;
+    }
+    return RD_OK;
+}
+
 int
 rd__http_init(struct rd_server *srv)
 {
     const char *spec = srv->conf.http_listen;
     struct addrinfo *res = NULL;
     /* Suspend and resume let an idle feed subscriber cost no work until an event comes. */
-    unsigned flags = MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+    unsigned flags = MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_EPOLL;
 
     if (!spec || !spec[0]) {
         return RD_OK;
@@ -546,8 +611,10 @@ rd__http_init(struct rd_server *srv)
         freeaddrinfo(res);
         return RD_ENOMEM;
     }
-    /* No MHD thread flag: the daemon is driven from our select() loop, so handlers run on the
-     * server's only thread and read the store without locks. */
+    srv->http->epoll_fd = -1;
+    /* No MHD thread flag: the daemon is driven from the server's loop (its epoll descriptor
+     * is one of the loop's), so handlers run on the loop's thread and read the store without
+     * locks. */
     srv->http->mhd =
         MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
                          srv, MHD_OPTION_SOCK_ADDR, res->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
@@ -558,6 +625,10 @@ rd__http_init(struct rd_server *srv)
     if (!srv->http->mhd) {
         rd__log(srv, RD_LOG_ERROR, "http_listen %s: cannot bind (address in use or unavailable)",
                 spec);
+        rd__http_cleanup(srv);
+        return RD_EINVAL;
+    }
+    if (http_watch(srv)) {
         rd__http_cleanup(srv);
         return RD_EINVAL;
     }
@@ -576,82 +647,15 @@ rd__http_cleanup(struct rd_server *srv)
         return;
     }
     rd__feed_stop(srv);
+    if (srv->http->epoll_fd >= 0) {
+        rd__loop_unwatch(srv, srv->http->epoll_fd);
+    }
     if (srv->http->mhd) {
         MHD_stop_daemon(srv->http->mhd);
     }
     rd__feed_cleanup(srv);
     free(srv->http);
     srv->http = NULL;
-}
-
-int
-rd__http_io(struct rd_server *srv, uint32_t timeout_ms)
-{
-    fd_set rs;
-    fd_set ws;
-    fd_set es;
-    MHD_socket maxfd = 0;
-    MHD_UNSIGNED_LONG_LONG mhd_ms = 0;
-    int coap_fd = coap_context_get_coap_fd(srv->ctx);
-    struct timeval tv;
-    coap_tick_t now;
-    unsigned coap_ms;
-    int64_t t0 = rd__now_ms();
-
-    /* The loop asks for no wait at all while an expiry sweep has more to do, and a resumed
-     * feed subscriber has events to write. */
-    if (timeout_ms == COAP_IO_NO_WAIT || rd__feed_take_kick(srv)) {
-        timeout_ms = 0;
-    }
-    if (coap_fd < 0) {
-        /* libcoap without epoll takes our descriptors into its own select(). */
-        FD_ZERO(&rs);
-        FD_ZERO(&ws);
-        FD_ZERO(&es);
-        MHD_get_fdset(srv->http->mhd, &rs, &ws, &es, &maxfd);
-        if (MHD_get_timeout(srv->http->mhd, &mhd_ms) == MHD_YES && mhd_ms < timeout_ms) {
-            timeout_ms = (uint32_t)mhd_ms;
-        }
-        if (coap_io_process_with_fds(srv->ctx, timeout_ms ? timeout_ms : COAP_IO_NO_WAIT, maxfd + 1,
-                                     &rs, &ws, &es) < 0) {
-            return -1;
-        }
-        MHD_run_from_select(srv->http->mhd, &rs, &ws, &es);
-        return (int)(rd__now_ms() - t0);
-    }
-    coap_ticks(&now);
-    coap_ms = coap_io_prepare_epoll(srv->ctx, now);
-    if (coap_ms && coap_ms < timeout_ms) {
-        timeout_ms = coap_ms;
-    }
-    FD_ZERO(&rs);
-    FD_ZERO(&ws);
-    FD_ZERO(&es);
-    MHD_get_fdset(srv->http->mhd, &rs, &ws, &es, &maxfd);
-    if (MHD_get_timeout(srv->http->mhd, &mhd_ms) == MHD_YES && mhd_ms < timeout_ms) {
-        timeout_ms = (uint32_t)mhd_ms;
-    }
-    FD_SET(coap_fd, &rs);
-    if (coap_fd > maxfd) {
-        maxfd = coap_fd;
-    }
-    tv.tv_sec = timeout_ms / 1000;
-    tv.tv_usec = (timeout_ms % 1000) * 1000;
-    if (select(maxfd + 1, &rs, &ws, &es, &tv) < 0) {
-        if (errno != EINTR) {
-            return -1;
-        }
-        FD_ZERO(&rs);
-        FD_ZERO(&ws);
-        FD_ZERO(&es);
-    }
-    /* libcoap's epoll descriptor became readable or its timers are due: either way it only
-     * does what is ready now. */
-    if (coap_io_process(srv->ctx, COAP_IO_NO_WAIT) < 0) {
-        return -1;
-    }
-    MHD_run_from_select(srv->http->mhd, &rs, &ws, &es);
-    return (int)(rd__now_ms() - t0);
 }
 
 unsigned

@@ -2,12 +2,19 @@
  * own messages; the level can change at run time on a configuration reload. Lines caused by
  * one source address are rate-limited (log_rate_limit), so that no peer can fill the disk
  * through the log (RFC 9176 section 8: the RD must survive what any peer sends). */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "rd_internal.h"
+#include "rd_conf.h"
+#include "rd_limits.h"
+#include "rd_log.h"
+#include "rd_metrics.h"
+#include "rd_request.h"
+#include "rd_server.h"
+#include "rd_status.h"
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 

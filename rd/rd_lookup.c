@@ -3,7 +3,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rd_internal.h"
+#include "lookup.h"
+#include "rd_auth.h"
+#include "rd_block.h"
+#include "rd_conf.h"
+#include "rd_limits.h"
+#include "rd_log.h"
+#include "rd_lookup.h"
+#include "rd_metrics.h"
+#include "rd_observe.h"
+#include "rd_pages.h"
+#include "rd_rank.h"
+#include "rd_request.h"
+#include "rd_respond.h"
+#include "rd_server.h"
+#include "rd_status.h"
+#include "store.h"
 
 #define LOOKUP_EP_PATH  "rd-lookup/ep"
 #define LOOKUP_RES_PATH "rd-lookup/res"

@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rd_internal.h"
+#include "rd.h"
+#include "rd_conf.h"
+#include "rd_log.h"
+#include "rd_status.h"
 
 /* Set by SIGINT and SIGTERM, and by SIGHUP: the only mutable globals of the program. */
 static volatile sig_atomic_t stop_requested;

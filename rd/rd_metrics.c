@@ -6,7 +6,18 @@
 #include <string.h>
 #include <time.h>
 
-#include "rd_internal.h"
+#include "lookup.h"
+#include "rd_auth.h"
+#include "rd_block.h"
+#include "rd_http.h"
+#include "rd_log.h"
+#include "rd_metrics.h"
+#include "rd_observe.h"
+#include "rd_request.h"
+#include "rd_respond.h"
+#include "rd_server.h"
+#include "rd_status.h"
+#include "store.h"
 
 /* Distinct response codes remembered per interface; CoAP has fewer than this in use. */
 #define CODES_MAX 24

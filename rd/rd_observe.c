@@ -24,8 +24,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rd_internal.h"
+#include "lookup.h"
+#include "rd_block.h"
+#include "rd_conf.h"
+#include "rd_limits.h"
+#include "rd_log.h"
+#include "rd_lookup.h"
 #include "rd_observe.h"
+#include "rd_pages.h"
+#include "rd_request.h"
+#include "rd_respond.h"
+#include "rd_server.h"
+#include "rd_status.h"
 
 /* Non-confirmable notifications between two confirmable ones (libcoap's own choice too). */
 #define NON_MAX 4

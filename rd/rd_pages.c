@@ -15,7 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rd_internal.h"
+#include "lookup.h"
+#include "rd_pages.h"
+#include "rd_server.h"
+#include "rd_status.h"
 
 /* Direct-mapped tables: a newer entry takes the slot of an older one. */
 #define PAGE_SLOTS   1024

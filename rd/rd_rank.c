@@ -1,7 +1,14 @@
 /* Where a page of a lookup begins, from the store's counts (RFC 9176 section 6.2, paging). */
 #include <string.h>
 
-#include "rd_internal.h"
+#include "lookup.h"
+#include "rd_conf.h"
+#include "rd_log.h"
+#include "rd_rank.h"
+#include "rd_registration.h"
+#include "rd_server.h"
+#include "rd_status.h"
+#include "store.h"
 
 /* A page P of a lookup with count C starts at match P * C. Walking there costs every match
  * before it; the store keeps, with its term index, how much each registration contributes to a

@@ -1,10 +1,30 @@
 /* Registration interface (RFC 9176 section 5): POST to the directory resource, and update
  * (5.3.1), removal (5.3.2) and reading of registration resources. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "rd_internal.h"
+#include "lookup.h"
+#include "rd_auth.h"
+#include "rd_block.h"
+#include "rd_conditional.h"
+#include "rd_conf.h"
+#include "rd_dedup.h"
+#include "rd_dtls.h"
+#include "rd_feed.h"
+#include "rd_limits.h"
+#include "rd_log.h"
+#include "rd_lookup.h"
+#include "rd_metrics.h"
+#include "rd_quota.h"
+#include "rd_rank.h"
+#include "rd_registration.h"
+#include "rd_request.h"
+#include "rd_respond.h"
+#include "rd_server.h"
+#include "rd_status.h"
+#include "store.h"
 
 /* The directory resource's path; registration resources live below it as "rd/<id>". */
 #define DIR_PATH "rd"
@@ -339,8 +359,8 @@ register_ep(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *re
         goto out;
     }
     w.expires_at = rd__deadline(rec.lt);
-    w.source = rd__limits_source_term(session, source, sizeof(source)) ? NULL : source;
-    if (rd__limits_reg_admit(srv, session, w.ep, w.d, response)) {
+    w.source = rd__quota_source_term(session, source, sizeof(source)) ? NULL : source;
+    if (rd__quota_admit(srv, session, w.ep, w.d, response)) {
         goto out;
     }
     rc = rd__reg_save(srv, &w, 0, &id, &created);
@@ -496,7 +516,7 @@ refresh(struct rd_server *srv, coap_session_t *session, const char *identity, ui
     if (rd__auth_owner(srv, identity, rh.h.owner ? rh.owner : NULL, response)) {
         return RD_EINVAL;
     }
-    if (!base_unchanged(session, &rh) || rd__limits_source_term(session, source, sizeof(source))) {
+    if (!base_unchanged(session, &rh) || rd__quota_source_term(session, source, sizeof(source))) {
         return RD_ECONFLICT;
     }
     src.data = source;
@@ -621,7 +641,7 @@ update_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
     w.refresh_only = !have_links && p.nattrs == 0 && rec.lt == old.rec.lt &&
                      old.expires_at > rd__now() && same_base(rec.base, old.rec.base) &&
                      rec.scope == old.rec.scope;
-    w.source = rd__limits_source_term(session, source, sizeof(source)) ? NULL : source;
+    w.source = rd__quota_source_term(session, source, sizeof(source)) ? NULL : source;
     rc = rd__reg_save(srv, &w, id, NULL, NULL);
     if (rc) {
         rd__respond_store_error(response, rc);

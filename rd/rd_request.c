@@ -7,7 +7,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "rd_internal.h"
+#include "lookup.h"
+#include "rd_conditional.h"
+#include "rd_metrics.h"
+#include "rd_request.h"
+#include "rd_respond.h"
+#include "rd_status.h"
 
 int
 rd__query_params(const coap_pdu_t *request, struct lookup_qparam *out, size_t max, size_t *n)

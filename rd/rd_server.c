@@ -6,7 +6,33 @@
 #include <string.h>
 
 #include "compat/rd_gate.h"
-#include "rd_internal.h"
+#include "compat/rd_gate_stream.h"
+#include "lookup.h"
+#include "rd.h"
+#include "rd_block.h"
+#include "rd_conf.h"
+#include "rd_dedup.h"
+#include "rd_defer.h"
+#include "rd_discovery.h"
+#include "rd_dtls.h"
+#include "rd_echo.h"
+#include "rd_feed.h"
+#include "rd_flush.h"
+#include "rd_http.h"
+#include "rd_limits.h"
+#include "rd_log.h"
+#include "rd_lookup.h"
+#include "rd_loop.h"
+#include "rd_metrics.h"
+#include "rd_observe.h"
+#include "rd_pages.h"
+#include "rd_rank.h"
+#include "rd_registration.h"
+#include "rd_request.h"
+#include "rd_server.h"
+#include "rd_simple.h"
+#include "rd_status.h"
+#include "store.h"
 
 /* Registrations collected per transaction, and the time one sweep may take before the loop
  * serves requests again: a mass expiry is collected in bounded steps between requests, so it
@@ -16,8 +42,6 @@
 #define SWEEP_BUDGET_MS 4
 /* Longest wait in the I/O loop: the sweep and the flush run at least this often. */
 #define LOOP_WAIT_MS 1000
-/* Datagrams one loop step reads at most before its housekeeping runs again. */
-#define STEP_BATCH 16
 
 /* Split "HOST:PORT" or "[V6]:PORT" into host and port; "*" or an empty host is any address. */
 static int
@@ -330,6 +354,10 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
         goto fail;
     }
     coap_set_app_data(srv->ctx, srv);
+    rc = rd__loop_init(srv);
+    if (rc) {
+        goto fail;
+    }
     rc = rd__dedup_init(&srv->dedup, RD_DEDUP_SLOTS);
     if (rc) {
         goto fail;
@@ -442,11 +470,10 @@ sweep(struct rd_server *srv, int64_t now)
     return RD_OK;
 }
 
-static void
-housekeeping(struct rd_server *srv)
+void
+rd__server_housekeeping(struct rd_server *srv, unsigned *wait_ms)
 {
     int64_t now = rd__now();
-
     int64_t now_ms = rd__now_ms();
 
     rd__simple_tick(srv, now_ms);
@@ -463,35 +490,19 @@ housekeeping(struct rd_server *srv)
         srv->dirty = 0;
         rd__flusher_request(srv);
     }
+    /* Wake up soon when observers wait for a coalesced notification, at once when a sweep has
+     * more to collect. */
+    if (srv->sweep_pending) {
+        *wait_ms = 0;
+    } else if (srv->lookup_dirty && *wait_ms > RD_NOTIFY_INTERVAL_MS) {
+        *wait_ms = RD_NOTIFY_INTERVAL_MS;
+    }
 }
 
 int
 rd_server_step(struct rd_server *srv, unsigned wait_ms)
 {
-    housekeeping(srv);
-    /* Wake up soon when observers wait for a coalesced notification, at once when a sweep has
-     * more to collect. */
-    if (srv->sweep_pending) {
-        wait_ms = 0;
-    } else if (srv->lookup_dirty && wait_ms > RD_NOTIFY_INTERVAL_MS) {
-        wait_ms = RD_NOTIFY_INTERVAL_MS;
-    }
-    if (srv->http) {
-        /* It waits on libcoap's and the HTTP descriptors together. */
-        return rd__http_io(srv, wait_ms ? wait_ms : COAP_IO_NO_WAIT) < 0 ? RD_EINVAL : RD_OK;
-    }
-    /* libcoap reads 0 as "wait for ever" and COAP_IO_NO_WAIT as "do not wait". */
-    if (coap_io_process(srv->ctx, wait_ms ? wait_ms : COAP_IO_NO_WAIT) < 0) {
-        return RD_EINVAL;
-    }
-    /* libcoap reads one datagram a socket each time: under load, go on reading what waits
-     * without a wait and without the housekeeping, which runs between batches. */
-    for (int i = 1; i < STEP_BATCH && rd__gate_pending(srv); i++) {
-        if (coap_io_process(srv->ctx, COAP_IO_NO_WAIT) < 0) {
-            return RD_EINVAL;
-        }
-    }
-    return RD_OK;
+    return rd__loop_step(srv, wait_ms);
 }
 
 int
@@ -530,6 +541,8 @@ rd_server_free(struct rd_server *srv)
     if (srv->ctx) {
         coap_free_context(srv->ctx);
     }
+    rd__defer_cleanup(srv);
+    rd__loop_cleanup(srv);
     rd__flusher_stop(srv);
     rd__metrics_cleanup(srv);
     rd__log_cleanup(srv);

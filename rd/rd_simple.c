@@ -9,7 +9,24 @@
 
 #include <openssl/rand.h>
 
-#include "rd_internal.h"
+#include "lookup.h"
+#include "rd_amplification.h"
+#include "rd_auth.h"
+#include "rd_block.h"
+#include "rd_conf.h"
+#include "rd_dtls.h"
+#include "rd_echo.h"
+#include "rd_limits.h"
+#include "rd_log.h"
+#include "rd_metrics.h"
+#include "rd_observe.h"
+#include "rd_quota.h"
+#include "rd_registration.h"
+#include "rd_request.h"
+#include "rd_respond.h"
+#include "rd_server.h"
+#include "rd_simple.h"
+#include "rd_status.h"
 
 #define SIMPLE_PATH ".well-known/rd"
 /* Fetched discovery documents kept for a retried POST (RFC 9176 section 5.1 SHOULD). */
@@ -290,7 +307,7 @@ hnd_response(coap_session_t *session, const coap_pdu_t *sent, const coap_pdu_t *
         return COAP_RESPONSE_OK;
     }
     /* It answered our random token: the address receives, later answers may be larger. */
-    rd__limits_mark_verified(srv, session);
+    rd__amp_mark_verified(srv, session);
     if (code != COAP_RESPONSE_CODE_CONTENT) {
         snprintf(diag, sizeof(diag), "endpoint answered %u.%02u", code >> 5, code & 0x1f);
         fetch_done(srv, f, COAP_RESPONSE_CODE_BAD_GATEWAY, diag);
@@ -575,7 +592,7 @@ hnd_post_simple(coap_resource_t *resource, coap_session_t *session, const coap_p
             return;
         }
     }
-    if (rd__limits_reg_admit(srv, session, f->params.ep,
+    if (rd__quota_admit(srv, session, f->params.ep,
                              f->params.d ? f->params.d : srv->conf.default_sector, response)) {
         fetch_free(f);
         return;
@@ -611,7 +628,7 @@ hnd_post_simple(coap_resource_t *resource, coap_session_t *session, const coap_p
         fetch_free(f);
         return;
     }
-    f->unverified = !rd__limits_verified(srv, session, request);
+    f->unverified = !rd__amp_verified(srv, session, request);
     f->deadline_ms = rd__now_ms() + (int64_t)srv->conf.simple_timeout * 1000;
     async = start_fetch(srv, session, f) ? NULL : coap_register_async(session, request, 0);
     if (!async) {

@@ -13,9 +13,22 @@
 
 #include <cmocka.h>
 
-#include "compat/rd_gate.h"
+#include "compat/rd_frame.h"
+#include "compat/rd_gate_stream.h"
+#include "compat/rd_options.h"
+#include "lookup.h"
+#include "rd_block.h"
+#include "rd_conditional.h"
+#include "rd_conf.h"
 #include "rd_conf_table.h"
-#include "rd_internal.h"
+#include "rd_dtls.h"
+#include "rd_limits.h"
+#include "rd_metrics.h"
+#include "rd_request.h"
+#include "rd_respond.h"
+#include "rd_server.h"
+#include "rd_status.h"
+#include "store.h"
 
 static int
 setup_conf(void **state)

@@ -4,8 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rd_gate.h"
-#include "rd_internal.h"
+#include "rd_frame.h"
+#include "rd_options.h"
+#include "rd_status.h"
 
 /* Added to the Len nibble's extension for each of its extended forms (RFC 8323 section 3.2). */
 #define LEN_EXT1 13u

@@ -29,9 +29,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../rd_amplification.h"
+#include "../rd_conf.h"
+#include "../rd_log.h"
+#include "../rd_observe.h"
+#include "../rd_server.h"
 #include "rd_gate.h"
-#include "rd_internal.h"
-#include "rd_observe.h"
+#include "rd_gate_stream.h"
+#include "rd_gate_tls.h"
+#include "rd_options.h"
+#include "rd_status.h"
 
 /* Descriptors looked at when searching for libcoap's endpoint sockets. */
 #define FD_SCAN_MAX 4096
@@ -250,8 +257,8 @@ rd__gate_examine(struct rd_server *srv, const struct rd_gate_from *from, uint8_t
         *len = n;
     }
     if (e.echo_len && from->msg) {
-        rd__limits_echo_seen(srv, (const struct sockaddr *)from->msg->msg_name, buf + e.echo_off,
-                             e.echo_len);
+        rd__amp_echo_seen(srv, (const struct sockaddr *)from->msg->msg_name, buf + e.echo_off,
+                          e.echo_len);
     }
     return 1;
 }

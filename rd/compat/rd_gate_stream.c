@@ -28,8 +28,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../rd_server.h"
+#include "rd_frame.h"
 #include "rd_gate.h"
-#include "rd_internal.h"
+#include "rd_gate_stream.h"
+#include "rd_options.h"
+#include "rd_status.h"
 
 /* Bytes read from a connection at once, and reads in one call of libcoap's at most. */
 #define CHUNK     4096

@@ -18,7 +18,8 @@
 #include <openssl/ssl.h>
 
 #include "rd_gate.h"
-#include "rd_internal.h"
+#include "rd_gate_stream.h"
+#include "rd_gate_tls.h"
 
 #if RD_GATE_INTERPOSE
 

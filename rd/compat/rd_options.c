@@ -8,7 +8,8 @@
  * bytes in, bytes and a verdict out. */
 #include <string.h>
 
-#include "rd_internal.h"
+#include "rd_options.h"
+#include "rd_status.h"
 
 /* Largest option number and length a datagram can encode (RFC 7252 section 3.1). */
 #define OPTION_NUMBER_MAX 65535u

@@ -156,12 +156,30 @@ test_base_changes_follow() {
     expect_ne "implicit base follows the latest update" "$before" "$BODY"
 }
 
+# lookup_count QUERY N: the lookup QUERY answers N links (BODY holds the answer).
+lookup_count() {
+    coap get "$1"
+    [ "$(nlinks "$BODY")" = "$2" ]
+}
+
+# last_observed_has FILE TEXT / last_observed_lacks FILE TEXT: the last 2.05 with Observe that
+# coap-client wrote to FILE holds TEXT, or holds no TEXT (and exists).
+last_observed() {
+    grep -oE 'v:1 t:(CON|NON|ACK) c:2\.05 [^]]*Observe.*' "$1" 2>/dev/null | tail -n 1
+}
+last_observed_has() { last_observed "$1" | grep -q -- "$2"; }
+last_observed_lacks() {
+    local last
+    last=$(last_observed "$1")
+    [ -n "$last" ] && ! printf '%s' "$last" | grep -q -- "$2"
+}
+
 test_expired_registrations_leave_lookups() {
     coap post 'rd?ep=brief&lt=1' -t 40 -e '</b>;rt=brief-type'
     coap get 'rd-lookup/res?rt=brief-type'
     expect_eq "live" "1" "$(nlinks "$BODY")"
-    sleep 2
-    coap get 'rd-lookup/res?rt=brief-type'
+    # lt=1: gone within a few seconds (the sweep runs every second).
+    wait_until 10 lookup_count 'rd-lookup/res?rt=brief-type' 0
     expect_eq "expired" "0" "$(nlinks "$BODY")"
     coap get 'rd-lookup/ep?ep=brief'
     expect_eq "expired endpoint" "0" "$(nlinks "$BODY")"
@@ -181,14 +199,16 @@ test_block2_lookup() {
 }
 
 test_observe_endpoint_lookup() {
-    timeout 20 "$CLIENT" -v 6 -B 10 -s 8 -m get "coap://127.0.0.1:$PORT/rd-lookup/ep?ep=watched" \
+    timeout 20 stdbuf -oL -eL "$CLIENT" -v 6 -B 10 -s 8 -m get "coap://127.0.0.1:$PORT/rd-lookup/ep?ep=watched" \
         >"$WORK/obs.out" 2>&1 &
     local obs=$!
-    sleep 1
+    wait_until 10 grep -q 'Observe' "$WORK/obs.out"
     coap post 'rd?ep=watched&lt=3' -t 40 -e '</w>'
-    sleep 1
+    wait_until 10 last_observed_has "$WORK/obs.out" 'watched'
     coap post 'rd?ep=unrelated' -t 40 -e '</u>'
-    sleep 6
+    # The 3 s lifetime runs out: a last notification without the endpoint follows.
+    wait_until 15 last_observed_lacks "$WORK/obs.out" 'watched'
+    kill "$obs" 2>/dev/null
     wait "$obs" 2>/dev/null
     local notes
     notes=$(grep -oE 'v:1 t:(CON|NON|ACK) c:2\.05 [^]]*Observe' "$WORK/obs.out" | wc -l)
@@ -203,14 +223,10 @@ test_observe_endpoint_lookup() {
 # On the dual-stack listener IPv4 peers arrive as ::ffff:a.b.c.d; their implicit base must name
 # them as IPv4 (RFC 9176 section 5 needs a usable literal).
 test_dual_stack_base_is_ipv4() {
-    local port=$((PORT + 2)) pid i=0
+    local port=$((PORT + 2)) pid
     "$RD" -l "[::]:$port" -d "$WORK/data-ds" 2>"$WORK/rd-ds.log" &
     pid=$!
-    while [ $i -lt 100 ] && ! grep -q "listening on" "$WORK/rd-ds.log"; do
-        sleep 0.05
-        i=$((i + 1))
-    done
-    if grep -q "listening on" "$WORK/rd-ds.log"; then
+    if wait_until 10 grep -q "listening on" "$WORK/rd-ds.log"; then
         timeout 30 "$CLIENT" -B 10 -m post -t 40 -e '</x>' \
             "coap://127.0.0.1:$port/rd?ep=v4mapped" >/dev/null 2>&1
         local body
@@ -227,12 +243,13 @@ test_dual_stack_base_is_ipv4() {
 test_observe_sees_delete() {
     coap post 'rd?ep=doomed' -t 40 -e '</z>;rt=doomed-type'
     local loc=$LOCATION
-    timeout 20 "$CLIENT" -v 6 -B 6 -s 4 -m get \
+    timeout 20 stdbuf -oL -eL "$CLIENT" -v 6 -B 6 -s 4 -m get \
         "coap://127.0.0.1:$PORT/rd-lookup/res?rt=doomed-type" >"$WORK/obs2.out" 2>&1 &
     local obs=$!
-    sleep 1
+    wait_until 10 last_observed_has "$WORK/obs2.out" 'doomed-type'
     coap delete "$loc"
-    sleep 4
+    wait_until 10 last_observed_lacks "$WORK/obs2.out" 'doomed-type'
+    kill "$obs" 2>/dev/null
     wait "$obs" 2>/dev/null
     local first last
     first=$(grep -oE 'v:1 t:(CON|NON|ACK) c:2\.05 [^]]*Observe.*' "$WORK/obs2.out" | head -n 1)
@@ -369,15 +386,12 @@ last_note() {
     grep -oE 'v:1 t:(CON|NON|ACK) c:2\.05 [^]]*Observe.*' "$WORK/$1.obs" 2>/dev/null | tail -n 1
 }
 
+has_answers() { [ "$(answers "$1" "${3:-}")" -ge "$2" ]; }
+
 # wait_answers NAME N [PATTERN]: wait (10 s at most) until observer NAME has N answers (of
 # PATTERN); fails the test when it does not.
 wait_answers() {
-    local i=0
-    while [ "$(answers "$1" "${3:-}")" -lt "$2" ] && [ $i -lt 200 ]; do
-        sleep 0.05
-        i=$((i + 1))
-    done
-    if [ "$(answers "$1" "${3:-}")" -lt "$2" ]; then
+    if ! wait_until 10 has_answers "$@"; then
         fail "observer $1: $2 answers expected, got $(answers "$1" "${3:-}")"
         return 1
     fi

@@ -19,7 +19,9 @@
 #include <openssl/ssl.h>
 
 #include "fuzz_util.h"
-#include "rd_internal.h"
+#include "rd.h"
+#include "rd_conf.h"
+#include "rd_request.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

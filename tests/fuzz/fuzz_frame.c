@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compat/rd_gate.h"
-#include "rd_internal.h"
+#include "compat/rd_frame.h"
+#include "compat/rd_gate_stream.h"
+#include "compat/rd_options.h"
+#include "rd_status.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

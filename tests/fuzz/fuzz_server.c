@@ -20,7 +20,9 @@
 #include <unistd.h>
 
 #include "fuzz_util.h"
-#include "rd_internal.h"
+#include "compat/rd_gate.h"
+#include "rd.h"
+#include "rd_conf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,7 +1,8 @@
 /* rd_status to CoAP response code (RFC 7252 section 5.9, RFC 9176 section 5): the only mapping. */
 #include <string.h>
 
-#include "rd_internal.h"
+#include "rd_respond.h"
+#include "rd_status.h"
 
 coap_pdu_code_t
 rd__status_to_coap(int rc)

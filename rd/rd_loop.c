@@ -1,0 +1,353 @@
+/* The one I/O loop (see rd_loop.h): an epoll set holding libcoap's own epoll descriptor and
+ * every descriptor a module watches, a list of per-turn ticks, and eventfd notifiers for
+ * threads. rd__loop_step() is the one place that orders a turn. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "compat/rd_gate.h"
+#include "rd_conf.h"
+#include "rd_log.h"
+#include "rd_loop.h"
+#include "rd_request.h"
+#include "rd_server.h"
+#include "rd_status.h"
+
+/* Events taken from the kernel in one wait. */
+#define LOOP_EVENTS 64
+/* Modules that may ask for a tick. */
+#define LOOP_TICKS 8
+/* Datagrams one turn reads at most before its housekeeping runs again. */
+#define STEP_BATCH 16
+
+struct loop_watch {
+    rd_loop_io_fn *fn; /* NULL: not watched */
+    void *arg;
+    unsigned events;
+    uint32_t gen; /* tells a stale event of a closed and reused descriptor from a new one */
+};
+
+struct rd_loop_notifier {
+    int efd;
+    rd_loop_wake_fn *fn;
+    void *arg;
+    struct rd_loop_notifier *next;
+};
+
+struct loop_tick {
+    rd_loop_tick_fn *fn;
+    void *arg;
+};
+
+struct rd_loop {
+    int epfd;
+    int coap_fd;              /* libcoap's epoll descriptor, owned by libcoap */
+    struct loop_watch *watch; /* indexed by descriptor */
+    size_t nwatch;
+    uint32_t gen;
+    struct loop_tick ticks[LOOP_TICKS];
+    size_t nticks;
+    struct rd_loop_notifier *notifiers;
+    int64_t wake_by; /* INT64_MAX: nobody asked */
+};
+
+static uint32_t
+to_epoll(unsigned events)
+{
+    return ((events & RD_LOOP_IN) ? EPOLLIN : 0) | ((events & RD_LOOP_OUT) ? EPOLLOUT : 0);
+}
+
+static unsigned
+from_epoll(uint32_t ev)
+{
+    if (ev & (EPOLLERR | EPOLLHUP)) {
+        return RD_LOOP_IN | RD_LOOP_OUT;
+    }
+    return ((ev & (EPOLLIN | EPOLLRDHUP)) ? RD_LOOP_IN : 0) | ((ev & EPOLLOUT) ? RD_LOOP_OUT : 0);
+}
+
+static int
+grow(struct rd_loop *loop, int fd)
+{
+    size_t n = loop->nwatch ? loop->nwatch : 64;
+    struct loop_watch *w;
+
+    while (n <= (size_t)fd) {
+        n *= 2;
+    }
+    if (n == loop->nwatch) {
+        return RD_OK;
+    }
+    w = realloc(loop->watch, n * sizeof(*w));
+    if (!w) {
+        return RD_ENOMEM;
+    }
+    memset(w + loop->nwatch, 0, (n - loop->nwatch) * sizeof(*w));
+    loop->watch = w;
+    loop->nwatch = n;
+    return RD_OK;
+}
+
+int
+rd__loop_watch(struct rd_server *srv, int fd, unsigned events, rd_loop_io_fn *fn, void *arg)
+{
+    struct rd_loop *loop = srv->loop;
+    struct epoll_event ev;
+    struct loop_watch *w;
+    int op;
+
+    if (fd < 0 || !fn || grow(loop, fd)) {
+        return fd < 0 || !fn ? RD_EINVAL : RD_ENOMEM;
+    }
+    w = &loop->watch[fd];
+    op = w->fn ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    memset(&ev, 0, sizeof(ev));
+    ev.events = to_epoll(events);
+    /* A new watch gets a new generation, so events already read for the old one are dropped. */
+    ev.data.u64 = ((uint64_t)(w->fn ? w->gen : ++loop->gen) << 32) | (uint32_t)fd;
+    if (epoll_ctl(loop->epfd, op, fd, &ev) < 0) {
+        return RD_EINVAL;
+    }
+    w->gen = (uint32_t)(ev.data.u64 >> 32);
+    w->fn = fn;
+    w->arg = arg;
+    w->events = events;
+    return RD_OK;
+}
+
+void
+rd__loop_unwatch(struct rd_server *srv, int fd)
+{
+    struct rd_loop *loop = srv->loop;
+
+    if (!loop || fd < 0 || (size_t)fd >= loop->nwatch || !loop->watch[fd].fn) {
+        return;
+    }
+    epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+    loop->watch[fd].fn = NULL;
+    loop->watch[fd].arg = NULL;
+}
+
+int
+rd__loop_on_tick(struct rd_server *srv, rd_loop_tick_fn *fn, void *arg)
+{
+    struct rd_loop *loop = srv->loop;
+
+    if (loop->nticks == LOOP_TICKS) {
+        return RD_ENOMEM;
+    }
+    loop->ticks[loop->nticks].fn = fn;
+    loop->ticks[loop->nticks].arg = arg;
+    loop->nticks++;
+    return RD_OK;
+}
+
+void
+rd__loop_wake_by(struct rd_server *srv, int64_t at_ms)
+{
+    if (srv->loop && at_ms < srv->loop->wake_by) {
+        srv->loop->wake_by = at_ms;
+    }
+}
+
+static void
+on_notify(struct rd_server *srv, void *arg, int fd, unsigned events)
+{
+    struct rd_loop_notifier *n = arg;
+    uint64_t count;
+
+    (void)events;
+    /* Reading the counter resets it: notifications since the last read become one call. */
+    if (read(fd, &count, sizeof(count)) == (ssize_t)sizeof(count)) {
+        n->fn(srv, n->arg);
+    }
+}
+
+int
+rd__loop_notifier(struct rd_server *srv, rd_loop_wake_fn *fn, void *arg,
+                  struct rd_loop_notifier **out)
+{
+    struct rd_loop_notifier *n = calloc(1, sizeof(*n));
+
+    if (!n) {
+        return RD_ENOMEM;
+    }
+    n->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (n->efd < 0) {
+        free(n);
+        return RD_EINVAL;
+    }
+    n->fn = fn;
+    n->arg = arg;
+    if (rd__loop_watch(srv, n->efd, RD_LOOP_IN, on_notify, n)) {
+        close(n->efd);
+        free(n);
+        return RD_ENOMEM;
+    }
+    n->next = srv->loop->notifiers;
+    srv->loop->notifiers = n;
+    *out = n;
+    return RD_OK;
+}
+
+void
+rd__loop_notify(struct rd_loop_notifier *n)
+{
+    uint64_t one = 1;
+
+    /* EAGAIN means the counter is already set: the loop will wake anyway. */
+    (void)!write(n->efd, &one, sizeof(one));
+}
+
+int
+rd__loop_init(struct rd_server *srv)
+{
+    struct rd_loop *loop = calloc(1, sizeof(*loop));
+    struct epoll_event ev;
+
+    if (!loop) {
+        return RD_ENOMEM;
+    }
+    loop->wake_by = INT64_MAX;
+    loop->coap_fd = coap_context_get_coap_fd(srv->ctx);
+    loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+    srv->loop = loop;
+    if (loop->epfd < 0) {
+        rd__loop_cleanup(srv);
+        return RD_ENOMEM;
+    }
+    if (loop->coap_fd < 0) {
+        rd__log(srv, RD_LOG_ERROR, "libcoap was built without epoll; core-rd needs it");
+        rd__loop_cleanup(srv);
+        return RD_EINVAL;
+    }
+    /* libcoap's descriptor is not a watch: rd__loop_step() serves libcoap first, every turn. */
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN;
+    ev.data.u64 = UINT64_MAX;
+    if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, loop->coap_fd, &ev) < 0) {
+        rd__loop_cleanup(srv);
+        return RD_EINVAL;
+    }
+    return RD_OK;
+}
+
+void
+rd__loop_cleanup(struct rd_server *srv)
+{
+    struct rd_loop *loop = srv->loop;
+
+    if (!loop) {
+        return;
+    }
+    while (loop->notifiers) {
+        struct rd_loop_notifier *n = loop->notifiers;
+
+        loop->notifiers = n->next;
+        close(n->efd);
+        free(n);
+    }
+    if (loop->epfd >= 0) {
+        close(loop->epfd);
+    }
+    free(loop->watch);
+    free(loop);
+    srv->loop = NULL;
+}
+
+/* How long this turn may wait: the caller's bound, libcoap's next timer, and what modules
+ * asked for since the last turn. */
+static int
+turn_timeout(struct rd_server *srv, unsigned wait_ms)
+{
+    struct rd_loop *loop = srv->loop;
+    int64_t now = rd__now_ms();
+    int64_t ms = wait_ms;
+    coap_tick_t ticks;
+    unsigned coap_ms;
+
+    coap_ticks(&ticks);
+    coap_ms = coap_io_prepare_epoll(srv->ctx, ticks);
+    if (coap_ms && coap_ms < ms) {
+        ms = coap_ms;
+    }
+    if (loop->wake_by != INT64_MAX) {
+        ms = loop->wake_by <= now ? 0 : (loop->wake_by - now < ms ? loop->wake_by - now : ms);
+    }
+    loop->wake_by = INT64_MAX;
+    return (int)ms;
+}
+
+/* Serve libcoap: what is ready on its sockets and its timers. The gate (compat/rd_gate.c) sees
+ * each datagram first, from inside libcoap's read. libcoap reads one datagram a socket each
+ * call: under load, go on reading what waits, without the housekeeping, which runs between
+ * batches. */
+static int
+serve_coap(struct rd_server *srv)
+{
+    if (coap_io_process(srv->ctx, COAP_IO_NO_WAIT) < 0) {
+        return RD_EINVAL;
+    }
+    for (int i = 1; i < STEP_BATCH && rd__gate_pending(srv); i++) {
+        if (coap_io_process(srv->ctx, COAP_IO_NO_WAIT) < 0) {
+            return RD_EINVAL;
+        }
+    }
+    return RD_OK;
+}
+
+/* Call the watch of each ready descriptor that is still watched by the same owner. */
+static void
+serve_watches(struct rd_server *srv, const struct epoll_event *ev, int n)
+{
+    struct rd_loop *loop = srv->loop;
+
+    for (int i = 0; i < n; i++) {
+        int fd = (int)(uint32_t)ev[i].data.u64;
+        uint32_t gen = (uint32_t)(ev[i].data.u64 >> 32);
+        struct loop_watch *w;
+
+        if (ev[i].data.u64 == UINT64_MAX || (size_t)fd >= loop->nwatch) {
+            continue;
+        }
+        w = &loop->watch[fd];
+        if (w->fn && w->gen == gen) {
+            w->fn(srv, w->arg, fd, from_epoll(ev[i].events));
+        }
+    }
+}
+
+int
+rd__loop_step(struct rd_server *srv, unsigned wait_ms)
+{
+    struct rd_loop *loop = srv->loop;
+    struct epoll_event ev[LOOP_EVENTS];
+    int64_t now;
+    int n;
+
+    /* 1. Housekeeping: expiry sweep, coalesced notifications, flushes (rd_server.c). */
+    rd__server_housekeeping(srv, &wait_ms);
+    /* 2. Wait for any descriptor, libcoap's timers or a module's deadline. */
+    n = epoll_wait(loop->epfd, ev, LOOP_EVENTS, turn_timeout(srv, wait_ms));
+    if (n < 0) {
+        if (errno != EINTR) {
+            return RD_EINVAL;
+        }
+        n = 0;
+    }
+    /* 3. CoAP over every transport, gated datagrams first. */
+    if (serve_coap(srv)) {
+        return RD_EINVAL;
+    }
+    /* 4. Every other ready descriptor: HTTP, cluster client, workers' notifiers. */
+    serve_watches(srv, ev, n);
+    /* 5. Modules' timers. */
+    now = rd__now_ms();
+    for (size_t i = 0; i < loop->nticks; i++) {
+        loop->ticks[i].fn(srv, loop->ticks[i].arg, now);
+    }
+    return RD_OK;
+}
