@@ -10,8 +10,7 @@
  * anything the gate has not seen. What the gate answers over a stream:
  *   - a Ping (7.02) gets a Pong with the Ping's token (RFC 8323 section 5.4: libcoap 4.3.1's
  *     Pong has no token);
- *   - an Empty message (0.00) is ignored (section 5.4: libcoap answered it with a Reset, a type
- *     that does not exist over TCP);
+ *   - an Empty message (0.00) is ignored (section 5.4), as libcoap would;
  *   - an unrecognized critical option gets 4.02 and an unknown method 4.05, with no option
  *     copied (libcoap echoed the request's options; sections 5.4.1 and 5.8 of RFC 7252).
  * Answers go out through coap_send(), so they queue behind whatever libcoap is still writing.
@@ -51,9 +50,10 @@ typedef int (*close_fn)(int fd);
  * read. */
 struct stream {
     struct stream *next;
-    void *key; /* the SSL object; NULL for plain TCP */
-    int fd;    /* plain TCP: the descriptor */
-    int raw;   /* a message too long to examine came: the rest passes as it is */
+    void *key;               /* the SSL object; NULL for plain TCP */
+    int fd;                  /* plain TCP: the descriptor */
+    coap_session_t *session; /* libcoap's, which closes the connection before it goes */
+    int raw;                 /* a message too long to examine came: the rest passes as it is */
     uint8_t *in;
     size_t in_len;
     size_t in_cap;
@@ -234,6 +234,7 @@ rd__gate_stream_read(coap_session_t *session, void *key, int fd, rd_gate_read_fn
     if (!st) {
         return read_fn(key, fd, buf, len);
     }
+    st->session = session;
     for (int i = 0; i < READS_MAX && st->out_off == st->out_len; i++) {
         ssize_t got = read_fn(key, fd, st->raw ? buf : chunk, st->raw ? len : sizeof(chunk));
 
@@ -364,12 +365,20 @@ recv(int fd, void *buf, size_t len, int flags)
 {
     recv_fn real = real_recv();
     coap_session_t *session = NULL;
+    struct stream *st;
 
     if (!real) {
         errno = ENOSYS;
         return -1;
     }
-    if (flags != 0 || !tcp_connection(fd, &session)) {
+    if (flags != 0) {
+        return real(fd, buf, len, flags);
+    }
+    /* A connection seen before keeps its session until libcoap closes it. */
+    st = stream_find(NULL, fd);
+    if (st) {
+        session = st->session;
+    } else if (!tcp_connection(fd, &session)) {
         return real(fd, buf, len, flags);
     }
     return rd__gate_stream_read(session, NULL, fd, tcp_read, buf, len);

@@ -331,6 +331,40 @@ test_tcp_and_tls_edges() {
     expect_match "TLS: lookups go on" 'ep="tcp-edge"' "$BODY"
 }
 
+# The same over DTLS: the gate sees the Reset once OpenSSL has decrypted it. The DTLS observer,
+# registered last, is told first, and reads what came before it is told to stop.
+test_reset_to_a_notification_over_dtls() {
+    start_transports
+    local q="rd-lookup/ep?ep=drst" lp=$((20000 + (RANDOM % 30000))) midc_pid obs_pid
+    rm -f "$WORK/obs.out" "$WORK/drst.out" "$WORK/drst.done"
+    timeout 60 stdbuf -oL -eL "$CLIENT" -v 6 -s 60 -B 60 -m get "coap://127.0.0.1:$PORT/$q" \
+        >"$WORK/obs.out" 2>&1 &
+    obs_pid=$!
+    wait_until 10 grep -q 'c:2\.05' "$WORK/obs.out"
+    OBSERVE_UNTIL="$WORK/drst.done" timeout 60 "$MIDC" 127.0.0.1 "$DPORT" "$lp" 400 get "$q" \
+        alice alice-key >"$WORK/drst.out" 2>/dev/null &
+    midc_pid=$!
+    wait_until 10 grep -q '^2\.05' "$WORK/drst.out"
+    expect_match "the DTLS observer's first answer" '^2\.05' "$(cat "$WORK/drst.out")"
+    coap post 'rd?ep=drst' -t 40 -e '</a>'
+    local loc=$LOCATION
+    wait_until 10 grep -q '^notified' "$WORK/drst.out"
+    wait_until 10 grep -q 'ep="drst"' "$WORK/obs.out"
+    coap delete "$loc"
+    expect_eq "removed" "2.02" "$CODE"
+    # Its notifications may come in small blocks (the amplification limit): each first block
+    # carries Observe.
+    wait_until 10 test "$(grep -c 'c:2\.05.*Observe:' "$WORK/obs.out")" -ge 3
+    expect_eq "the other observer heard both changes" "3" \
+        "$(grep -c 'c:2\.05.*Observe:' "$WORK/obs.out")"
+    touch "$WORK/drst.done"
+    wait "$midc_pid"
+    expect_eq "one notification over DTLS, none after its Reset" "notified 2.05" \
+        "$(grep '^notified' "$WORK/drst.out" | paste -sd'|' -)"
+    kill "$obs_pid" 2>/dev/null
+    wait "$obs_pid" 2>/dev/null
+}
+
 # tcp_msg CODE TOKEN BODY: a CoAP-over-TCP message (RFC 8323 section 3.2), all in hex, with a
 # one-byte token and a body of options and payload shorter than 269 bytes.
 tcp_msg() {
@@ -354,4 +388,5 @@ run_test test_error_answer_to_observe_has_no_observe_option
 run_test test_reset_to_a_non_notification_ends_the_observation
 run_test test_dtls_edges
 run_test test_tcp_and_tls_edges
+run_test test_reset_to_a_notification_over_dtls
 summary

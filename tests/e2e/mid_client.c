@@ -8,6 +8,9 @@
  *   the request goes over DTLS, else over plain UDP. The query holds one parameter.
  *   With AGAIN_FILE set in the environment, after the answer it waits (ten seconds at most) until
  *   that file exists, then sends the request again on the same session with MID + 1.
+ *   With OBSERVE_UNTIL set to a file, the GET registers an observation (Observe 0); after the
+ *   answer, each notification is printed as "notified CODE" until that file exists (thirty
+ *   seconds at most), and the first one is refused with a Reset (RFC 7641 section 3.6).
  *   With PINGS=N set, after the answer it sends N CoAP pings (RFC 7252 section 4.3) on the same
  *   session, each when the previous one's Reset came or after a second, printing "pong" or
  *   "timeout" for each.
@@ -22,6 +25,7 @@
 
 static int done;
 static int ponged;
+static int notified;
 static char answer[300];
 
 /* A ping's Reset: libcoap 4.3.1 reports it as the Reset of a confirmable message. */
@@ -67,6 +71,12 @@ on_response(coap_session_t *session, const coap_pdu_t *sent, const coap_pdu_t *r
     (void)session;
     (void)sent;
     (void)mid;
+    if (done) {
+        /* A notification after the first answer: the first one is refused (a Reset). */
+        printf("notified %u.%02u\n", (unsigned)(code >> 5), (unsigned)(code & 0x1f));
+        fflush(stdout);
+        return notified++ == 0 ? COAP_RESPONSE_FAIL : COAP_RESPONSE_OK;
+    }
     coap_option_iterator_init(received, &oi, COAP_OPT_ALL);
     while ((opt = coap_option_next(&oi)) != NULL) {
         if (oi.number != COAP_OPTION_LOCATION_PATH) {
@@ -113,6 +123,10 @@ ask(coap_session_t *session, coap_context_t *ctx, coap_mid_t mid, int method, co
         coap_add_option(
             pdu, COAP_OPTION_CONTENT_FORMAT,
             coap_encode_var_safe(buf, sizeof(buf), COAP_MEDIATYPE_APPLICATION_LINK_FORMAT), buf);
+    }
+    if (getenv("OBSERVE_UNTIL")) {
+        coap_add_option(pdu, COAP_OPTION_OBSERVE,
+                        coap_encode_var_safe(buf, sizeof(buf), COAP_OBSERVE_ESTABLISH), buf);
     }
     if (q) {
         coap_add_option(pdu, COAP_OPTION_URI_QUERY, strlen(q + 1), (const uint8_t *)q + 1);
@@ -203,6 +217,13 @@ main(int argc, char **argv)
     }
     if (ask(session, ctx, (coap_mid_t)mid, method, argv[6])) {
         goto out;
+    }
+    if (getenv("OBSERVE_UNTIL")) {
+        for (int i = 0; i < 300 && access(getenv("OBSERVE_UNTIL"), F_OK) != 0; i++) {
+            coap_io_process(ctx, 100);
+        }
+        /* What came before the file did is read too. */
+        coap_io_process(ctx, COAP_IO_NO_WAIT);
     }
     if (getenv("PINGS")) {
         pings(session, ctx, strtol(getenv("PINGS"), NULL, 10));
