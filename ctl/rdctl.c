@@ -1014,6 +1014,7 @@ static const char *const usage_text =
     "  register --ep NAME [--d SECTOR] [--lt SECONDS] [--base URI] [--attr K=V]... [FILE|-]\n"
     "                           register links from FILE or stdin (link-format)\n"
     "  watch [ep|res] [FILTER...]  observe a lookup and print each change\n"
+    "  events [FILTER...]       follow the change feed over HTTP (needs --http URL)\n"
     "Offline commands (on a data directory):\n"
     "  export                   every registration as one JSON line on stdout\n"
     "  import [FILE|-]          load exported lines; validates all before writing any\n"
@@ -1031,8 +1032,11 @@ static const char *const usage_text =
     "  -n, --page-size N        links per lookup page (default 100)\n"
     "  -t, --timeout SECONDS    wait this long for an answer (default 10; watch: how long to\n"
     "                           watch, 0 = until --count notifications)\n"
-    "  -c, --count N            watch: stop after N notifications (default: none)\n"
+    "  -c, --count N            watch, events: stop after N notifications or events\n"
     "  -d, --data-dir DIR       offline commands: the RD's data directory\n"
+    "      --http URL           events: the RD's HTTP listener (http://HOST:PORT)\n"
+    "      --token-file FILE    events: its bearer token (else RDCTL_TOKEN)\n"
+    "      --since ID           events: resume after this event id\n"
     "  -h, --help               this help; rdctl COMMAND --help: the command's\n"
     "\n"
     "Exit status: 0 done, 1 the RD refused (4.xx/5.xx), 2 usage, 3 no answer or network,\n"
@@ -1069,6 +1073,14 @@ static const struct cmd_help cmd_helps[] = {
       "Register the link-format document in FILE or on stdin; prints the location.\n" },
     { "watch", "Usage: rdctl [-s URI] [-c N] [-t SECONDS] watch [ep|res] [FILTER]...\n"
                "Observe a lookup and print each answer with a timestamp (default 60 s).\n" },
+    { "events",
+      "Usage: rdctl --http URL [--token-file FILE] [--since ID] [-j] [-c N] [-t SECONDS]\n"
+      "             events [FILTER]...\n"
+      "Follow the change feed (GET /api/events): one line per change, ID KIND EP [d=D]\n"
+      "LOCATION [changed=...], or with -j one JSON object per line. FILTERs as for ep select\n"
+      "the endpoints. After a disconnect it resumes after the last event seen (Last-Event-ID),\n"
+      "up to 5 attempts in a row, saying so on stderr. Runs until -c events or -t seconds\n"
+      "(default: until interrupted). The token: --token-file's first line, or RDCTL_TOKEN.\n" },
     { "export", "Usage: rdctl -d DIR export\n"
                 "Every stored registration as one JSON line on stdout.\n" },
     { "import", "Usage: rdctl -d DIR import [FILE|-]\n"
@@ -1103,6 +1115,9 @@ print_help(const char *cmd)
         { "data-dir", required_argument, NULL, 'd' },                                              \
         { "psk-identity", required_argument, NULL, 'I' },                                          \
         { "psk-key", required_argument, NULL, 'K' },                                               \
+        { "http", required_argument, NULL, OPT_HTTP },                                             \
+        { "token-file", required_argument, NULL, OPT_TOKEN_FILE },                                 \
+        { "since", required_argument, NULL, OPT_SINCE },                                           \
     {                                                                                              \
         "help", no_argument, NULL, 'h'                                                             \
     }
@@ -1112,7 +1127,10 @@ enum {
     OPT_SECTOR,
     OPT_LT,
     OPT_BASE,
-    OPT_ATTR
+    OPT_ATTR,
+    OPT_HTTP,
+    OPT_TOKEN_FILE,
+    OPT_SINCE
 };
 
 static const struct option global_longopts[] = {
@@ -1255,6 +1273,24 @@ parse_args(int argc, char **argv, struct rdctl_opts *o, struct reg_args *r, cons
         case 'K':
             o->psk_key = optarg;
             break;
+        case OPT_HTTP:
+            o->http_url = optarg;
+            break;
+        case OPT_TOKEN_FILE:
+            o->token_file = optarg;
+            break;
+        case OPT_SINCE: {
+            unsigned long long v;
+            char *end;
+
+            errno = 0;
+            v = strtoull(optarg, &end, 10);
+            if (errno || *end || optarg[0] < '0' || optarg[0] > '9' || v > (1ull << 62)) {
+                return usage_error(*cmd, "--since: expected an event id, got ", optarg);
+            }
+            o->since = (long long)v;
+            break;
+        }
         case 'h':
             *help = 1;
             return RDCTL_EXIT_OK;
@@ -1324,6 +1360,7 @@ main(int argc, char **argv)
     o.server = DEFAULT_SERVER;
     o.timeout_s = 10;
     o.page_size = 100;
+    o.since = -1;
     args = calloc((size_t)argc + 1, sizeof(*args));
     if (!args) {
         return RDCTL_EXIT_DATA;
@@ -1366,6 +1403,11 @@ main(int argc, char **argv)
         rc = cmd_delete(&o, nargs, args);
     } else if (strcmp(cmd, "register") == 0) {
         rc = cmd_register(&o, &r, nargs, args);
+    } else if (strcmp(cmd, "events") == 0) {
+        if (!timeout_set) {
+            o.timeout_s = 0;
+        }
+        rc = rdctl_events(&o, max, nargs, args);
     } else if (strcmp(cmd, "watch") == 0) {
         if (!timeout_set) {
             o.timeout_s = max ? 3600 : 60;

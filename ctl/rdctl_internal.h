@@ -30,7 +30,14 @@ struct rdctl_opts {
     enum rdctl_output output; /**< -o / --output / --json */
     unsigned timeout_s;
     unsigned page_size;
+    const char *http_url;   /**< events: the RD's HTTP listener, "http://HOST:PORT" */
+    const char *token_file; /**< events: its bearer token (else RDCTL_TOKEN) */
+    long long since;        /**< events: resume after this event id; -1: from now */
 };
+
+/** rdctl events [FILTER...]: follow the change feed, at most @p max events (0: no limit) and
+ * o->timeout_s seconds (0: no limit). @return an exit status. */
+int rdctl_events(const struct rdctl_opts *o, unsigned max, int argc, char **argv);
 
 /** rdctl export|import|backup|check: run command @p cmd. @return an exit status. */
 int rdctl_offline(const struct rdctl_opts *o, const char *cmd, int argc, char **argv);

@@ -110,6 +110,8 @@ struct rd_conf {
     struct rd_limits_conf limits;
     size_t observe_max;            /**< observers of lookups in all */
     size_t observe_max_per_source; /**< observers of lookups from one address */
+    char *http_token_file;   /**< bearer tokens of the HTTP listener, one a line; NULL: none */
+    uint32_t feed_keepalive; /**< seconds between keepalives to idle feed subscribers; 0: none */
 };
 
 /* rd_conf.c */

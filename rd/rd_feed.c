@@ -12,6 +12,7 @@
 #include "lookup.h"
 #include "rd_conf.h"
 #include "rd_feed.h"
+#include "rd_http.h"
 #include "rd_log.h"
 #include "rd_request.h"
 #include "rd_server.h"
@@ -63,8 +64,9 @@ struct feed_sub {
     size_t off;
     size_t len;
     size_t cap;
-    int suspended; /**< libmicrohttpd waits for us to resume it */
-    int cut;       /**< ends once its queue is written */
+    int suspended;   /**< libmicrohttpd waits for us to resume it */
+    int cut;         /**< ends once its queue is written */
+    int64_t sent_ms; /**< monotonic time bytes were last queued for it */
 };
 
 struct rd_feed {
@@ -73,8 +75,9 @@ struct rd_feed {
     uint64_t pushed; /**< id of the last event handed to caught-up subscribers */
     char *stage;     /**< bytes built for store_journal_stage() and the expiry callback */
     size_t stage_cap;
-    int kick;         /**< a subscriber was resumed: the loop must not sleep */
-    uint64_t cutoffs; /**< subscribers cut off for being slow */
+    int kick;             /**< a subscriber was resumed: the loop must not sleep */
+    uint64_t cutoffs;     /**< subscribers cut off for being slow */
+    int64_t keepalive_ms; /**< when the subscribers were last looked at for keepalives */
 };
 
 /* A decoded journal event. */
@@ -363,17 +366,6 @@ event_cleanup(struct feed_event *e)
     e->text = NULL;
 }
 
-static json_t *
-attrs_json(const struct lookup_attr *attrs, size_t n)
-{
-    json_t *a = json_array();
-
-    for (size_t i = 0; a && i < n; i++) {
-        json_array_append_new(a, json_pack("[s, s?]", attrs[i].name, attrs[i].value));
-    }
-    return a;
-}
-
 /* The SSE lines of @p e: id, event and one data line of JSON (jansson escapes every string and
  * leaves no newline in it). */
 static int
@@ -411,11 +403,11 @@ event_render(struct feed_event *e)
             const struct lookup_link *l = &e->rec.links[i];
 
             json_array_append_new(links, json_pack("{s:s, s:o}", "href", l->target, "attrs",
-                                                   attrs_json(l->attrs, l->nattrs)));
+                                                   rd__http_attrs_json(l->attrs, l->nattrs)));
         }
         json_object_set_new(obj, "base", json_string(e->rec.base));
         json_object_set_new(obj, "lt", json_integer((json_int_t)e->rec.lt));
-        json_object_set_new(obj, "attrs", attrs_json(e->rec.attrs, e->rec.nattrs));
+        json_object_set_new(obj, "attrs", rd__http_attrs_json(e->rec.attrs, e->rec.nattrs));
         json_object_set_new(obj, "links", links);
     }
     json = json_dumps(obj, JSON_COMPACT);
@@ -488,6 +480,7 @@ sub_queue(struct feed_sub *sub, const char *text, size_t len)
     }
     memcpy(sub->buf + sub->len, text, len);
     sub->len += len;
+    sub->sent_ms = rd__now_ms();
 }
 
 static void
@@ -845,6 +838,25 @@ rd__feed_subscribe(struct rd_server *srv, struct MHD_Connection *conn,
     }
     MHD_destroy_response(r);
     return RD_OK;
+}
+
+void
+rd__feed_keepalive(struct rd_server *srv, int64_t now_ms)
+{
+    int64_t every_ms = (int64_t)srv->conf.feed_keepalive * 1000;
+    struct rd_feed *feed = srv->feed;
+
+    if (!feed || !every_ms || now_ms - feed->keepalive_ms < 1000) {
+        return;
+    }
+    feed->keepalive_ms = now_ms;
+    for (struct feed_sub *s = feed->subs; s; s = s->next) {
+        /* Only an idle one: a subscriber with bytes queued is being written to anyway. */
+        if (!s->cut && s->len == s->off && now_ms - s->sent_ms >= every_ms) {
+            sub_queue(s, RD_FEED_KEEPALIVE, sizeof(RD_FEED_KEEPALIVE) - 1);
+            sub_wake(s);
+        }
+    }
 }
 
 int

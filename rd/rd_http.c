@@ -1,8 +1,10 @@
 /* The HTTP listener for operators: Prometheus metrics, health, a JSON view of the directory and
  * the read-only dashboard. libmicrohttpd runs inside the server's own loop, without threads. */
-#include <stdarg.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include <microhttpd.h>
 
 #include "lookup.h"
+#include "rd_api.h"
 #include "rd_conf.h"
 #include "rd_dashboard.h"
 #include "rd_feed.h"
@@ -24,13 +27,9 @@
 #include "rd_request.h"
 #include "rd_server.h"
 #include "rd_status.h"
+#include "rd_token.h"
 #include "store.h"
 
-/* Query parameters one API request may carry. */
-#define HTTP_QPARAM_MAX 32
-/* Endpoints one API answer lists without count/page: enough for a screen, bounded in size. */
-#define API_COUNT_DEFAULT 100
-#define API_COUNT_MAX     1000
 /* Above this share of map_size the store is about to refuse writes: health says so. */
 #define HEALTH_MAP_LIMIT 0.95
 
@@ -50,36 +49,19 @@ struct http_conn {
     int closing; /* shut down by us; libmicrohttpd closes it at its next turn */
 };
 
-/* How many endpoints the last API lookup matched, until the directory changes: with it, a page
- * walks the registrations up to its end only, not all of them (the dashboard polls). */
-struct api_total {
-    int valid;
-    uint64_t gen; /* srv->lookup_gen it was counted at */
-    struct rd_lookup_key key;
-    size_t total;
-};
-
 struct rd_http {
     struct MHD_Daemon *mhd;
     int epoll_fd;            /* the daemon's, watched by the loop; -1 before */
     struct http_conn *conns; /* newest first */
-    struct api_total total;
-};
-
-/* The query parameters of one API request; strings belong to libmicrohttpd for the request. */
-struct qcollect {
-    struct lookup_qparam q[HTTP_QPARAM_MAX];
-    size_t n;
-    int overflow;
 };
 
 static enum MHD_Result
 collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
-    struct qcollect *qc = cls;
+    struct rd_http_query *qc = cls;
 
     (void)kind;
-    if (qc->n == HTTP_QPARAM_MAX) {
+    if (qc->n == RD_HTTP_QPARAM_MAX) {
         qc->overflow = 1;
         return MHD_NO;
     }
@@ -91,9 +73,17 @@ collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *val
     return MHD_YES;
 }
 
+void
+rd__http_query(struct MHD_Connection *conn, struct rd_http_query *out)
+{
+    memset(out, 0, sizeof(*out));
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, out);
+}
+
+/* Queue an answer with the listener's security headers and @p hname: @p hvalue when not NULL. */
 static enum MHD_Result
-respond(struct MHD_Connection *conn, unsigned status, const char *type, void *body, size_t len,
-        int owned)
+respond_with(struct MHD_Connection *conn, unsigned status, const char *type, void *body, size_t len,
+             int owned, const char *hname, const char *hvalue)
 {
     struct MHD_Response *r;
     enum MHD_Result ret;
@@ -114,21 +104,30 @@ respond(struct MHD_Connection *conn, unsigned status, const char *type, void *bo
     MHD_add_response_header(r, "Content-Security-Policy",
                             "default-src 'none'; script-src 'self'; style-src 'self'; "
                             "connect-src 'self'; img-src 'self'; frame-ancestors 'none'");
+    if (hname) {
+        MHD_add_response_header(r, hname, hvalue);
+    }
     ret = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
     return ret;
 }
 
+enum MHD_Result
+rd__http_respond(struct MHD_Connection *conn, unsigned status, const char *type, void *body,
+                 size_t len, int owned)
+{
+    return respond_with(conn, status, type, body, len, owned, NULL, NULL);
+}
+
 static enum MHD_Result
 respond_text(struct MHD_Connection *conn, unsigned status, const char *text)
 {
-    return respond(conn, status, "text/plain; charset=utf-8", (void *)(uintptr_t)text, strlen(text),
-                   0);
+    return rd__http_respond(conn, status, "text/plain; charset=utf-8", (void *)(uintptr_t)text,
+                            strlen(text), 0);
 }
 
-/* Answer with @p obj as JSON; takes the reference. */
-static enum MHD_Result
-respond_json(struct MHD_Connection *conn, unsigned status, json_t *obj)
+enum MHD_Result
+rd__http_json(struct MHD_Connection *conn, unsigned status, json_t *obj)
 {
     char *s = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
 
@@ -136,11 +135,11 @@ respond_json(struct MHD_Connection *conn, unsigned status, json_t *obj)
     if (!s) {
         return respond_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
     }
-    return respond(conn, status, "application/json", s, strlen(s), 1);
+    return rd__http_respond(conn, status, "application/json", s, strlen(s), 1);
 }
 
-static json_t *
-attrs_json(const struct lookup_attr *attrs, size_t n)
+json_t *
+rd__http_attrs_json(const struct lookup_attr *attrs, size_t n)
 {
     json_t *a = json_array();
 
@@ -150,177 +149,32 @@ attrs_json(const struct lookup_attr *attrs, size_t n)
     return a;
 }
 
-/* One endpoint as the dashboard shows it: identity, lifetime left and resolved links. */
-static json_t *
-endpoint_json(const struct lookup_regview *v, int64_t expires_at, int64_t now)
+enum MHD_Result
+rd__http_error(struct MHD_Connection *conn, unsigned status, const char *msg)
 {
-    json_t *links = json_array();
-    char uri[LOOKUP_URI_MAX];
-
-    for (size_t i = 0; links && i < v->rec->nlinks; i++) {
-        const struct lookup_link *l = &v->rec->links[i];
-
-        if (lookup_uri_resolve(v->rec->base, l->target, uri, sizeof(uri))) {
-            snprintf(uri, sizeof(uri), "%s", l->target);
-        }
-        json_array_append_new(
-            links, json_pack("{s:s, s:o}", "href", uri, "attrs", attrs_json(l->attrs, l->nattrs)));
-    }
-    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o}", "href", v->href, "ep", v->ep, "d",
-                     v->d, "base", v->rec->base, "lt", (json_int_t)v->rec->lt, "expires_in",
-                     (json_int_t)(expires_at - now), "attrs",
-                     attrs_json(v->rec->attrs, v->rec->nattrs), "links", links);
-}
-
-struct api_run {
-    const struct lookup_query *q;
-    json_t *list;
-    uint64_t skip;
-    uint64_t left;
-    size_t total; /* every match, shown or not */
-    int64_t now;
-    int stop_when_full; /* the total is known: stop at the end of the page */
-};
-
-/* store_reg_fn: add a matching endpoint to the page and count every match. */
-static int
-api_visit(void *arg, const struct store_reg *reg)
-{
-    struct api_run *run = arg;
-    struct lookup_reg rec;
-    struct lookup_regview view;
-    char id[RD_ID_SIZE];
-    char href[RD_ID_SIZE + 8];
-
-    if (lookup_reg_decode(&rec, reg->data, reg->data_len)) {
-        return 0;
-    }
-    rd__id_format(reg->id, id);
-    snprintf(href, sizeof(href), "/rd/%s", id);
-    view.ep = reg->ep;
-    view.d = reg->d;
-    view.href = href;
-    view.rec = &rec;
-    if (lookup_match_ep(run->q, &view)) {
-        run->total++;
-        if (run->skip) {
-            run->skip--;
-        } else if (run->left) {
-            run->left--;
-            json_array_append_new(run->list, endpoint_json(&view, reg->expires_at, run->now));
-        }
-    }
-    lookup_reg_cleanup(&rec);
-    return run->stop_when_full && !run->skip && !run->left;
-}
-
-/* GET /api/endpoints?<endpoint lookup filters>[&count=N&page=P]: the same filters as
- * rd-lookup/ep, as JSON. jansson escapes every string; the page shows them as text. */
-static enum MHD_Result
-api_endpoints(struct rd_server *srv, struct MHD_Connection *conn)
-{
-    struct qcollect qc;
-    struct lookup_query q;
-    struct api_run run;
-    char diag[LOOKUP_DIAG_SIZE];
-    struct api_total *cached = &srv->http->total;
-    struct rd_lookup_key key;
-    json_t *obj;
-    uint32_t count;
-    int known;
-    int rc;
-
-    memset(&qc, 0, sizeof(qc));
-    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &qc);
-    if (qc.overflow) {
-        return respond_json(conn, MHD_HTTP_BAD_REQUEST,
-                            json_pack("{s:s}", "error", "too many query parameters"));
-    }
-    if (lookup_query_parse(&q, qc.q, qc.n, diag, sizeof(diag))) {
-        return respond_json(conn, MHD_HTTP_BAD_REQUEST, json_pack("{s:s}", "error", diag));
-    }
-    count = q.has_count ? q.count : API_COUNT_DEFAULT;
-    if (count > API_COUNT_MAX) {
-        count = API_COUNT_MAX;
-    }
-    memset(&run, 0, sizeof(run));
-    run.q = &q;
-    run.list = json_array();
-    run.skip = (uint64_t)q.page * count;
-    run.left = count;
-    run.now = rd__now();
-    /* The count holds while no registration changed and no deadline passed. */
-    known = rd__lookup_key(LOOKUP_KIND_EP, 0, qc.q, qc.n, 0, &key) == RD_OK;
-    run.stop_when_full = known && cached->valid && cached->gen == srv->lookup_gen &&
-                         run.now < srv->next_expiry && cached->key.len == key.len &&
-                         memcmp(cached->key.text, key.text, key.len) == 0;
-    rc = run.list ? store_reg_foreach(srv->store, run.now, 0, api_visit, &run) : RD_ENOMEM;
-    if (rc < 0) {
-        json_decref(run.list);
-        return respond_json(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-                            json_pack("{s:s}", "error", "store unavailable"));
-    }
-    if (run.stop_when_full) {
-        run.total = cached->total;
-    } else if (known && run.now < srv->next_expiry) {
-        cached->valid = 1;
-        cached->gen = srv->lookup_gen;
-        cached->key = key;
-        cached->total = run.total;
-    }
-    obj = json_pack("{s:I, s:I, s:I, s:I, s:o}", "now", (json_int_t)run.now, "total",
-                    (json_int_t)run.total, "page", (json_int_t)q.page, "count", (json_int_t)count,
-                    "endpoints", run.list);
-    return respond_json(conn, MHD_HTTP_OK, obj);
-}
-
-static void
-add_sample(void *arg, int64_t t, size_t n)
-{
-    json_array_append_new(arg, json_pack("[I, I]", (json_int_t)t, (json_int_t)n));
-}
-
-/* GET /api/stats: the dashboard's counts and its chart of registrations over time. */
-static enum MHD_Result
-api_stats(struct rd_server *srv, struct MHD_Connection *conn)
-{
-    const struct rd_metrics_snapshot *s = rd__metrics_snapshot(srv);
-    json_t *hist = json_array();
-    json_t *obj;
-
-    rd__metrics_history(srv, add_sample, hist);
-    obj = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "sampled_at", (json_int_t)s->at,
-                    "registrations", (json_int_t)s->registrations, "stored",
-                    (json_int_t)s->store.registrations, "resources",
-                    s->resources == SIZE_MAX ? (json_int_t)-1 : (json_int_t)s->resources,
-                    "store_used_bytes", (json_int_t)s->store.used_bytes, "store_map_bytes",
-                    (json_int_t)s->store.map_size, "history", hist);
-    return respond_json(conn, MHD_HTTP_OK, obj);
+    return rd__http_json(conn, status, json_pack("{s:s}", "error", msg));
 }
 
 /* GET /api/events?<endpoint lookup filters>[&since=ID]: the change feed (rd_feed.c). */
 static enum MHD_Result
 api_events(struct rd_server *srv, struct MHD_Connection *conn)
 {
-    struct qcollect qc;
+    struct rd_http_query qc;
     const char *error = NULL;
     int rc;
 
-    memset(&qc, 0, sizeof(qc));
-    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &qc);
+    rd__http_query(conn, &qc);
     if (qc.overflow) {
-        return respond_json(conn, MHD_HTTP_BAD_REQUEST,
-                            json_pack("{s:s}", "error", "too many query parameters"));
+        return rd__http_error(conn, MHD_HTTP_BAD_REQUEST, "too many query parameters");
     }
     rc = rd__feed_subscribe(srv, conn, qc.q, qc.n, &error);
     if (rc == RD_OK) {
         return MHD_YES;
     }
     if (rc == RD_EINVAL) {
-        return respond_json(conn, MHD_HTTP_BAD_REQUEST, json_pack("{s:s}", "error", error));
+        return rd__http_error(conn, MHD_HTTP_BAD_REQUEST, error);
     }
-    return respond_json(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-                        json_pack("{s:s}", "error", error ? error : "out of memory"));
+    return rd__http_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, error ? error : "out of memory");
 }
 
 /* GET /health: 200 while the store answers and has room to write, else 503. */
@@ -331,12 +185,12 @@ health(struct rd_server *srv, struct MHD_Connection *conn)
     double usage;
 
     if (store_info(srv->store, &info)) {
-        return respond_json(
+        return rd__http_json(
             conn, MHD_HTTP_SERVICE_UNAVAILABLE,
             json_pack("{s:s, s:s}", "status", "unavailable", "store", store_errmsg(srv->store)));
     }
     usage = info.map_size ? (double)info.used_bytes / (double)info.map_size : 1.0;
-    return respond_json(
+    return rd__http_json(
         conn, usage < HEALTH_MAP_LIMIT ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
         json_pack("{s:s, s:s, s:I, s:f}", "status", usage < HEALTH_MAP_LIMIT ? "ok" : "degraded",
                   "store", usage < HEALTH_MAP_LIMIT ? "writable" : "map nearly full",
@@ -353,8 +207,48 @@ metrics(struct rd_server *srv, struct MHD_Connection *conn)
         lookup_buf_cleanup(&buf);
         return respond_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "metrics unavailable\n");
     }
-    return respond(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", buf.data, buf.len,
-                   1);
+    return rd__http_respond(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", buf.data,
+                            buf.len, 1);
+}
+
+/* With http_token_file, the directory's contents and the figures need a token; health (for
+ * probes) and the dashboard's static files (which carry no data) do not. */
+static int
+needs_token(const struct rd_server *srv, const char *url)
+{
+    return srv->tokens && (strncmp(url, "/api/", 5) == 0 || strcmp(url, "/metrics") == 0);
+}
+
+/* An error: JSON under /api/ (the API's one form of error), a line of text elsewhere. */
+static enum MHD_Result
+refuse(struct MHD_Connection *conn, const char *url, unsigned status, const char *msg)
+{
+    char line[128];
+
+    if (strncmp(url, "/api/", 5) == 0) {
+        return rd__http_error(conn, status, msg);
+    }
+    snprintf(line, sizeof(line), "%s\n", msg);
+    return rd__http_respond(conn, status, "text/plain; charset=utf-8", strdup(line), strlen(line),
+                            1);
+}
+
+/* 401 with the challenge of RFC 6750 section 3. */
+static enum MHD_Result
+unauthorized(struct MHD_Connection *conn, const char *given)
+{
+    static const char missing[] = "{\"error\":\"a bearer token is required\"}";
+    static const char wrong[] = "{\"error\":\"unknown bearer token\"}";
+
+    if (given) {
+        return respond_with(conn, MHD_HTTP_UNAUTHORIZED, "application/json",
+                            (void *)(uintptr_t)wrong, sizeof(wrong) - 1, 0,
+                            MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                            "Bearer realm=\"core-rd\", error=\"invalid_token\"");
+    }
+    return respond_with(conn, MHD_HTTP_UNAUTHORIZED, "application/json", (void *)(uintptr_t)missing,
+                        sizeof(missing) - 1, 0, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                        "Bearer realm=\"core-rd\"");
 }
 
 static enum MHD_Result
@@ -369,17 +263,25 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     (void)req_cls;
     rd__metrics_http(srv);
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
-        return respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "read-only: GET only\n");
+        return refuse(conn, url, MHD_HTTP_METHOD_NOT_ALLOWED, "read-only: GET only");
     }
     if (*upload_data_size) {
         *upload_data_size = 0;
         return MHD_YES;
     }
-    /* HTTP has no authentication here: an operator who asked for authenticated lookups gets no
-     * unauthenticated read path through this listener either, only the health check. */
-    if (srv->conf.sec.lookup_authenticated && strcmp(url, "/health") != 0) {
-        return respond_text(conn, MHD_HTTP_FORBIDDEN,
-                            "lookup_access authenticated: HTTP serves /health only\n");
+    /* Without tokens HTTP has no authentication: an operator who asked for authenticated
+     * lookups gets no unauthenticated read path through this listener either, only the health
+     * check. With them, a bearer token is the listener's authentication. */
+    if (srv->conf.sec.lookup_authenticated && !srv->tokens && strcmp(url, "/health") != 0) {
+        return refuse(conn, url, MHD_HTTP_FORBIDDEN,
+                      "lookup_access authenticated: HTTP serves /health only");
+    }
+    if (needs_token(srv, url) &&
+        !rd__tokens_accept(
+            srv->tokens,
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION))) {
+        return unauthorized(conn, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                              MHD_HTTP_HEADER_AUTHORIZATION));
     }
     if (strcmp(url, "/metrics") == 0) {
         return metrics(srv, conn);
@@ -387,18 +289,15 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     if (strcmp(url, "/health") == 0) {
         return health(srv, conn);
     }
-    if (strcmp(url, "/api/endpoints") == 0) {
-        return api_endpoints(srv, conn);
-    }
-    if (strcmp(url, "/api/stats") == 0) {
-        return api_stats(srv, conn);
-    }
     if (strcmp(url, "/api/events") == 0) {
         return api_events(srv, conn);
     }
+    if (strncmp(url, "/api/", 5) == 0) {
+        return rd__api_serve(srv, conn, url);
+    }
     f = rd__dashboard_find(strcmp(url, "/") == 0 ? "/index.html" : url);
     if (f) {
-        return respond(conn, MHD_HTTP_OK, f->type, (void *)(uintptr_t)f->data, f->len, 0);
+        return rd__http_respond(conn, MHD_HTTP_OK, f->type, (void *)(uintptr_t)f->data, f->len, 0);
     }
     return respond_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
 }
@@ -536,6 +435,23 @@ resolve(const char *spec, struct addrinfo **res)
     return getaddrinfo(host, colon + 1, &hints, res) == 0 ? RD_OK : RD_EINVAL;
 }
 
+/* 127.0.0.0/8, ::1 or an IPv4-mapped 127.0.0.0/8. */
+static int
+is_loopback(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+
+        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    return 0;
+}
+
 /* MHD's epoll descriptor is ready: serve what waits on it. */
 static void
 http_ready(struct rd_server *srv, void *arg, int fd, unsigned events)
@@ -603,6 +519,19 @@ rd__http_init(struct rd_server *srv)
         rd__log(srv, RD_LOG_ERROR, "http_listen %s: expected numeric HOST:PORT", spec);
         return RD_EINVAL;
     }
+    if (!is_loopback(res->ai_addr) &&
+        !(srv->conf.http_token_file && srv->conf.http_token_file[0])) {
+        rd__log(srv, RD_LOG_ERROR,
+                "http_listen %s: not a loopback address, and without http_token_file anyone who "
+                "reaches it reads the directory: set http_token_file or listen on loopback",
+                spec);
+        freeaddrinfo(res);
+        return RD_EINVAL;
+    }
+    if (rd__token_init(srv)) {
+        freeaddrinfo(res);
+        return RD_EINVAL;
+    }
     if (res->ai_family == AF_INET6) {
         flags |= MHD_USE_IPv6;
     }
@@ -632,7 +561,7 @@ rd__http_init(struct rd_server *srv)
         rd__http_cleanup(srv);
         return RD_EINVAL;
     }
-    if (rd__feed_init(srv)) {
+    if (rd__feed_init(srv) || rd__api_init(srv)) {
         rd__http_cleanup(srv);
         return RD_ENOMEM;
     }
@@ -654,6 +583,7 @@ rd__http_cleanup(struct rd_server *srv)
         MHD_stop_daemon(srv->http->mhd);
     }
     rd__feed_cleanup(srv);
+    rd__api_cleanup(srv);
     free(srv->http);
     srv->http = NULL;
 }

@@ -57,6 +57,13 @@ struct lookup_run {
     uint64_t last_id;
     uint64_t takes;       /* matches met, on the page or before it */
     int64_t min_deadline; /* the earliest deadline among the registrations matched */
+    /* A walk for another rendering (rd__lookup_walk): matches on the page go to emit. */
+    rd_lookup_emit_fn emit;
+    void *emit_arg;
+    int64_t expires_at; /* of the registration being visited */
+    int count_all;      /* go on to the last match to count them all */
+    int all_links;      /* link-local registrations of every interface are shown */
+    uint64_t placed;    /* matches before the registration the walk starts after */
 };
 
 /* Registrations visited between two looks at the clock. */
@@ -140,6 +147,35 @@ separate(struct lookup_run *run)
     return run->written++ ? lookup_buf_append(run->out, ",", 1) : RD_OK;
 }
 
+/* A run of lookup @p q of @p kind for a client on interface @p link, with nothing done yet. */
+static void
+run_start(struct lookup_run *run, struct rd_server *srv, enum lookup_kind kind, uint32_t link,
+          const struct lookup_query *q)
+{
+    memset(run, 0, sizeof(*run));
+    run->srv = srv;
+    run->q = q;
+    run->kind = kind;
+    run->link = link;
+}
+
+/* Write one match on the page: link-format, or whatever the walk's emitter makes of it. */
+static int
+put(struct lookup_run *run, const struct lookup_regview *view, size_t i)
+{
+    int rc;
+
+    if (run->emit) {
+        return run->emit(run->emit_arg, view, i, run->expires_at);
+    }
+    rc = separate(run);
+    if (rc) {
+        return rc;
+    }
+    return run->kind == LOOKUP_KIND_EP ? lookup_format_ep(view, run->out)
+                                       : lookup_format_res(view, i, run->out);
+}
+
 static int
 visit_links(struct lookup_run *run, const struct lookup_regview *view)
 {
@@ -147,19 +183,13 @@ visit_links(struct lookup_run *run, const struct lookup_regview *view)
 
     if (run->kind == LOOKUP_KIND_EP) {
         if (lookup_match_ep(run->q, view) && take(run)) {
-            rc = separate(run);
-            if (!rc) {
-                rc = lookup_format_ep(view, run->out);
-            }
+            rc = put(run, view, 0);
         }
         return rc;
     }
-    for (size_t i = 0; i < view->rec->nlinks && !rc && run->left; i++) {
+    for (size_t i = 0; i < view->rec->nlinks && !rc && (run->left || run->count_all); i++) {
         if (lookup_match_res(run->q, view, i) && take(run)) {
-            rc = separate(run);
-            if (!rc) {
-                rc = lookup_format_res(view, i, run->out);
-            }
+            rc = put(run, view, i);
         }
     }
     return rc;
@@ -199,7 +229,7 @@ visit(void *arg, const struct store_reg *reg)
         return 0;
     }
     /* RFC 9176 section 6.1: a link-local base means nothing to a client on another link. */
-    if (rec.scope && rec.scope != run->link) {
+    if (rec.scope && rec.scope != run->link && !run->all_links) {
         lookup_reg_cleanup(&rec);
         return 0;
     }
@@ -211,6 +241,7 @@ visit(void *arg, const struct store_reg *reg)
     view.rec = &rec;
     run->first = run->matched;
     before = run->takes;
+    run->expires_at = reg->expires_at;
     rc = visit_links(run, &view);
     /* Its deadline passing changes the answer (or where the page starts). */
     if (run->takes != before && reg->expires_at < run->min_deadline) {
@@ -222,7 +253,7 @@ visit(void *arg, const struct store_reg *reg)
         run->rc = rc;
         return 1;
     }
-    return run->left == 0;
+    return run->left == 0 && !run->count_all;
 }
 
 /* Start at the remembered beginning of the page when there is one, else where the store's
@@ -247,6 +278,7 @@ resume_point(struct lookup_run *run, int64_t now, const char *term, size_t term_
     }
     run->skip = m.inner;
     run->matched = (uint64_t)run->q->page * run->q->count - m.inner;
+    run->placed = run->matched;
     /* The marks this walk writes name the registration before theirs: the first one visited
      * follows m.after, not the start. */
     run->prev_id = m.after;
@@ -265,7 +297,7 @@ run_lookup(struct lookup_run *run, int64_t now)
     int indexed;
     int rc;
 
-    if (run->q->has_count && run->q->count == 0) {
+    if (run->q->has_count && run->q->count == 0 && !run->count_all) {
         return RD_OK;
     }
     indexed = (run->kind == LOOKUP_KIND_EP ? lookup_query_index_ep : lookup_query_index)(
@@ -331,11 +363,7 @@ rd__lookup_answer(struct rd_server *srv, enum lookup_kind kind, uint32_t link,
     } else {
         keep = 0;
     }
-    memset(&run, 0, sizeof(run));
-    run.srv = srv;
-    run.q = q;
-    run.kind = kind;
-    run.link = link;
+    run_start(&run, srv, kind, link, q);
     run.out = buf;
     run.skip = q->has_count ? (uint64_t)q->page * q->count : 0;
     run.left = q->has_count ? q->count : UINT64_MAX;
@@ -350,6 +378,27 @@ rd__lookup_answer(struct rd_server *srv, enum lookup_kind kind, uint32_t link,
         rd__answer_put(srv, &answer_key, buf);
     }
     return RD_OK;
+}
+
+int
+rd__lookup_walk(struct rd_server *srv, enum lookup_kind kind, const struct lookup_query *q,
+                rd_lookup_emit_fn emit, void *arg, struct rd_lookup_walk *walk)
+{
+    struct lookup_run run;
+    int rc;
+
+    run_start(&run, srv, kind, 0, q);
+    run.emit = emit;
+    run.emit_arg = arg;
+    run.count_all = walk->count_all;
+    run.all_links = walk->all_links;
+    run.min_deadline = INT64_MAX;
+    run.skip = q->has_count ? (uint64_t)q->page * q->count : 0;
+    run.left = q->has_count ? q->count : UINT64_MAX;
+    rc = run_lookup(&run, rd__now());
+    /* A walk placed by the store's counts starts past matches it never met: they count too. */
+    walk->total = run.placed + run.takes;
+    return rc;
 }
 
 void
@@ -402,11 +451,7 @@ rd__lookup_answer_slice(struct rd_server *srv, enum lookup_kind kind, uint32_t l
         *done = rc == RD_OK;
         return rc;
     }
-    memset(&run, 0, sizeof(run));
-    run.srv = srv;
-    run.q = q;
-    run.kind = kind;
-    run.link = link;
+    run_start(&run, srv, kind, link, q);
     run.out = &p->buf;
     run.skip = p->skip;
     run.left = p->left;
@@ -562,6 +607,16 @@ load_cb(void *arg, const struct store_reg *reg)
     r->view.rec = &r->rec;
     r->present = 1;
     return 0;
+}
+
+int
+rd__lookup_get(struct rd_server *srv, uint64_t id, int64_t now, struct rd_lookup_reg *out)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = store_reg_get(srv->store, id, now, 0, load_cb, out);
+    return rc == RD_ENOTFOUND ? RD_OK : rc;
 }
 
 void

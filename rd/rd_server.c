@@ -32,6 +32,7 @@
 #include "rd_server.h"
 #include "rd_simple.h"
 #include "rd_status.h"
+#include "rd_token.h"
 #include "store.h"
 
 /* Registrations collected per transaction, and the time one sweep may take before the loop
@@ -480,6 +481,7 @@ rd__server_housekeeping(struct rd_server *srv, unsigned *wait_ms)
     rd__block2_tick(srv, now_ms);
     rd__lookup_notify(srv, now, now_ms);
     rd__metrics_tick(srv, now);
+    rd__feed_keepalive(srv, now_ms);
     if (now != srv->last_sweep || srv->sweep_pending) {
         srv->last_sweep = now;
         sweep(srv, now);
@@ -526,6 +528,7 @@ rd_server_reload(struct rd_server *srv, const struct rd_conf *conf)
     rd__log(srv, RD_LOG_INFO, "reloading configuration");
     rd__log_reload(srv, conf);
     rd__dtls_reload(srv, conf);
+    rd__token_reload(srv, conf);
 }
 
 void
@@ -535,6 +538,7 @@ rd_server_free(struct rd_server *srv)
         return;
     }
     rd__http_cleanup(srv);
+    rd__token_cleanup(srv);
     rd__simple_cleanup(srv);
     rd__observe_cleanup(srv);
     rd__gate_remove(srv);

@@ -13,6 +13,7 @@
 #include "rd_conf.h"
 #include "rd_dedup.h"
 
+struct rd_api;
 struct rd_b1;
 struct rd_b2;
 struct rd_defer;
@@ -29,6 +30,7 @@ struct rd_page_slot;
 struct rd_answer_slot;
 struct rd_sec;
 struct rd_simple_cache;
+struct rd_tokens;
 
 /** The running server. Owned by rd_server_new()/rd_server_free(). */
 struct rd_server {
@@ -68,6 +70,8 @@ struct rd_server {
     struct rd_observe *observe; /**< observers of lookups (rd_observe.c) */
     struct rd_loop *loop;       /**< the one I/O loop (rd_loop.c) */
     struct rd_defer *defer;     /**< requests answered later (rd_defer.c); NULL until one */
+    struct rd_api *api;         /**< JSON API state (rd_api.c); NULL when HTTP is off */
+    struct rd_tokens *tokens;   /**< HTTP bearer tokens (rd_token.c); NULL: none needed */
 };
 
 /** The loop's housekeeping at the start of each turn: expiry sweep, coalesced notifications of

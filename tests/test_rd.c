@@ -28,6 +28,7 @@
 #include "rd_respond.h"
 #include "rd_server.h"
 #include "rd_status.h"
+#include "rd_token.h"
 #include "store.h"
 
 static int
@@ -126,6 +127,44 @@ test_conf_parse_http_listen_takes_address_or_off(void **state)
     assert_string_equal(conf->http_listen, "");
     assert_int_equal(parse(conf, "http_listen localhost\n", err, sizeof(err)), RD_EINVAL);
     assert_non_null(strstr(err, "test.conf:1: http_listen"));
+}
+
+static void
+test_tokens_parse_skips_comments_blanks_and_spaces(void **state)
+{
+    static const char file[] = "# operators\n\n  tok-1.a~+/==  \r\nsecond\n#last\n";
+    struct rd_tokens *t = NULL;
+    char err[256] = "";
+
+    (void)state;
+    assert_int_equal(rd__tokens_parse(file, sizeof(file) - 1, "t", &t, err, sizeof(err)), RD_OK);
+    assert_int_equal(rd__tokens_count(t), 2);
+    assert_true(rd__tokens_accept(t, "Bearer tok-1.a~+/=="));
+    assert_true(rd__tokens_accept(t, "bearer second"));
+    assert_false(rd__tokens_accept(t, "Bearer secon"));
+    assert_false(rd__tokens_accept(t, "Bearer second2"));
+    assert_false(rd__tokens_accept(t, "Basic second"));
+    assert_false(rd__tokens_accept(t, "second"));
+    assert_false(rd__tokens_accept(t, "Bearer # operators"));
+    assert_false(rd__tokens_accept(t, NULL));
+    rd__tokens_free(t);
+}
+
+static void
+test_tokens_parse_rejects_bad_lines_and_empty_files(void **state)
+{
+    struct rd_tokens *t = NULL;
+    char err[256] = "";
+
+    (void)state;
+    assert_int_equal(rd__tokens_parse("ok\nnot ok\n", 10, "f", &t, err, sizeof(err)), RD_EINVAL);
+    assert_string_equal(err, "f:2: not a bearer token (letters, digits and -._~+/ then '=')");
+    assert_int_equal(rd__tokens_parse("=x\n", 3, "f", &t, err, sizeof(err)), RD_EINVAL);
+    assert_int_equal(rd__tokens_parse("a\0b\n", 4, "f", &t, err, sizeof(err)), RD_EINVAL);
+    assert_int_equal(rd__tokens_parse("# none\n\n", 8, "f", &t, err, sizeof(err)), RD_EINVAL);
+    assert_string_equal(err, "f: no token");
+    assert_null(t);
+    assert_false(rd__tokens_accept(NULL, "Bearer x"));
 }
 
 static void
@@ -1803,6 +1842,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_conf_init_sets_defaults, setup_conf, teardown_conf),
         cmocka_unit_test_setup_teardown(test_conf_parse_reads_resource_bounds, setup_conf,
                                         teardown_conf),
+        cmocka_unit_test(test_tokens_parse_skips_comments_blanks_and_spaces),
+        cmocka_unit_test(test_tokens_parse_rejects_bad_lines_and_empty_files),
         cmocka_unit_test_setup_teardown(test_conf_parse_reads_every_directive, setup_conf,
                                         teardown_conf),
         cmocka_unit_test_setup_teardown(test_conf_parse_http_listen_takes_address_or_off,

@@ -160,11 +160,13 @@ start_rd_http() {
 }
 
 # http METHOD PATH: one HTTP/1.0 request to the listener, through bash's /dev/tcp so no HTTP
-# client is needed. Sets HTTP_STATUS (e.g. 200), HTTP_HEADERS and HTTP_BODY.
+# client is needed; with HTTP_TOKEN set, it carries that bearer token. Sets HTTP_STATUS (e.g.
+# 200), HTTP_HEADERS and HTTP_BODY.
 http() {
     timeout 10 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0" &&
-        printf "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" "$1" "$2" >&3 && cat <&3' \
-        "$HPORT" "$1" "$2" >"$WORK/http" 2>/dev/null
+        printf "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\n%s\r\n" "$1" "$2" "$3" >&3 && cat <&3' \
+        "$HPORT" "$1" "$2" "${HTTP_TOKEN:+Authorization: Bearer $HTTP_TOKEN$'\r\n'}" \
+        >"$WORK/http" 2>/dev/null
     HTTP_STATUS=$(head -n 1 "$WORK/http" | cut -d' ' -f2)
     HTTP_HEADERS=$(sed -n '1,/^\r\{0,1\}$/p' "$WORK/http")
     HTTP_BODY=$(sed '1,/^\r\{0,1\}$/d' "$WORK/http")

@@ -80,6 +80,9 @@ test_online_commands() {
     stop_rd
 }
 
+# lines_are FILE N: FILE has N non-empty lines.
+lines_are() { [ "$(grep -c . "$1" 2>/dev/null)" = "$2" ]; }
+
 test_watch_sees_registration() {
     fresh_data
     start_rd
@@ -87,11 +90,7 @@ test_watch_sees_registration() {
         >"$WORK/watch" 2>&1 &
     local wpid=$!
     # Register only once the observation stands: its first answer is printed.
-    local i=0
-    while [ "$(grep -c . "$WORK/watch" 2>/dev/null)" != 1 ] && [ $i -lt 200 ]; do
-        sleep 0.05
-        i=$((i + 1))
-    done
+    wait_until 10 lines_are "$WORK/watch" 1
     expect_eq "watch's first answer came" 1 "$(grep -c . "$WORK/watch")"
     printf '</z>\n' | "$RDCTL" -s "coap://127.0.0.1:$PORT" register --ep late >/dev/null
     wait $wpid
@@ -130,11 +129,7 @@ test_offline_commands() {
     mkdir -p "$WORK/fresh"
     "$RD" -l "127.0.0.1:$((PORT + 1))" -d "$WORK/fresh" 2>"$WORK/fresh.log" &
     local fpid=$!
-    local i=0
-    while ! grep -q 'data directory' "$WORK/fresh.log" && [ $i -lt 200 ]; do
-        sleep 0.05
-        i=$((i + 1))
-    done
+    wait_until 10 grep -q 'data directory' "$WORK/fresh.log"
     expect_match "fresh RD opened its store" 'data directory' "$(cat "$WORK/fresh.log")"
     kill "$fpid"
     wait "$fpid"
@@ -374,6 +369,80 @@ test_link_format_and_json_unchanged() {
     stop_rd
 }
 
+
+# events ARGS...: rdctl events against the HTTP listener, in the foreground; sets OUT, ERR, STATUS.
+events() {
+    timeout 60 "$RDCTL" --http "http://127.0.0.1:$HPORT" events "$@" >"$WORK/ev.out" \
+        2>"$WORK/ev.err"
+    STATUS=$?
+    OUT=$(cat "$WORK/ev.out")
+    ERR=$(cat "$WORK/ev.err")
+}
+lines_at_least() { [ "$(wc -l <"$1")" -ge "$2" ]; }
+
+test_events_follow_the_feed_across_a_restart() {
+    fresh_data
+    start_rd_http
+    coap post 'rd?ep=n1&d=floor2&lt=100' -t 40 -e '</t>;rt=temp'
+    local n1=$LOCATION
+    timeout 60 "$RDCTL" --http "http://127.0.0.1:$HPORT" --since 0 -c 4 -t 40 events \
+        >"$WORK/follow.out" 2>"$WORK/follow.err" &
+    local follower=$!
+    coap post "$n1?lt=200"
+    wait_until 10 lines_at_least "$WORK/follow.out" 2 || fail "no events before the restart"
+    # (Each coap-client request comes from a new port: the implicit base changes too.)
+    # The server goes away under the follower and comes back on the same port.
+    stop_rd
+    "$RD" -l "127.0.0.1:$PORT" -H "127.0.0.1:$HPORT" -d "$WORK/data" -v debug 2>"$WORK/rd2.log" &
+    RD_PID=$!
+    wait_until 10 grep -q "http listening on 127.0.0.1:$HPORT" "$WORK/rd2.log" ||
+        fail "restart on the same ports: $(cat "$WORK/rd2.log")"
+    coap post 'rd?ep=n2' -t 40 -e '</x>'
+    coap delete "$n1"
+    wait "$follower"
+    expect_eq "events: exit 0 after -c 4" 0 $?
+    expect_eq "one line per event, in order, resumed after the restart" \
+        "1 registered n1 d=floor2 /$n1|2 updated n1 d=floor2 /$n1 changed=lifetime,base|3 registered n2 /rd/*|4 removed n1 d=floor2 /$n1" \
+        "$(sed 's#^3 registered n2 /rd/[0-9a-z]*$#3 registered n2 /rd/*#' "$WORK/follow.out" | paste -sd'|' -)"
+    expect_match "the reconnection is told on stderr" \
+        '^rdctl: the feed ended; reconnecting \(1/5\) after event 2$' "$(cat "$WORK/follow.err")"
+    events --json --since 2 -c 2 -t 20
+    expect_eq "json: exit 0" 0 "$STATUS"
+    expect_match "json: one object per line" \
+        '^\{"id":3,"event":"registered","data":\{"ep":"n2",.*\}\}$' "$(printf '%s' "$OUT" | head -n 1)"
+    expect_match "json: the removal" \
+        '^\{"id":4,"event":"removed","data":\{"ep":"n1","d":"floor2","location":"/'"$n1"'"\}\}$' \
+        "$(printf '%s' "$OUT" | tail -n 1)"
+    events --since 0 -c 1 -t 20 d=floor2 rt=temp
+    expect_eq "filters select the events" "1 registered n1 d=floor2 /$n1" "$OUT"
+    events -c 1 -t 5 page=1
+    expect_eq "a refused subscription: exit 1" 1 "$STATUS"
+    expect_match "with the server's reason" '^rdctl: 400 \{"error":"page needs count"\}' "$ERR"
+    timeout 10 "$RDCTL" -c 1 events >/dev/null 2>"$WORK/ev.err"
+    expect_eq "no --http: usage" 2 $?
+    expect_match "no --http: says so" 'needs --http URL' "$(cat "$WORK/ev.err")"
+    stop_rd
+    events -c 1 -t 5
+    expect_eq "nothing listening: exit 3" 3 "$STATUS"
+}
+
+test_events_with_a_bearer_token() {
+    fresh_data
+    printf '# ops\nfeed-token-1\n' >"$WORK/http.tokens"
+    chmod 600 "$WORK/http.tokens"
+    printf 'http_token_file %s\n' "$WORK/http.tokens" >"$WORK/tok.conf"
+    start_rd_http -c "$WORK/tok.conf"
+    coap post 'rd?ep=t1' -t 40 -e '</x>'
+    events --since 0 -c 1 -t 10
+    expect_eq "no token: refused" 1 "$STATUS"
+    expect_match "no token: 401 and how to give one" '^rdctl: 401 .*--token-file FILE or RDCTL_TOKEN' "$ERR"
+    events --token-file "$WORK/http.tokens" --since 0 -c 1 -t 10
+    expect_match "--token-file: the first token line" '^1 registered t1 /rd/' "$OUT"
+    RDCTL_TOKEN=feed-token-1 events --since 0 -c 1 -t 10
+    expect_match "RDCTL_TOKEN" '^1 registered t1 /rd/' "$OUT"
+    stop_rd
+}
+
 run_test test_online_commands
 run_test test_watch_sees_registration
 run_test test_offline_commands
@@ -383,4 +452,6 @@ run_test test_unknown_options_are_usage_errors
 run_test test_double_dash_ends_options
 run_test test_table_output
 run_test test_link_format_and_json_unchanged
+run_test test_events_follow_the_feed_across_a_restart
+run_test test_events_with_a_bearer_token
 summary
