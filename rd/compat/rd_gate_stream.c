@@ -17,10 +17,12 @@
  *
  * The connections' state is a list keyed by SSL object (TLS) or descriptor (TCP), file-scope
  * for the reason rd_gate.c gives; it goes when libcoap frees the SSL object or closes the
- * descriptor. */
+ * descriptor. Only the loop's thread adds, changes or removes entries; close() is called on
+ * other threads too, so adding and removing hold a lock that its search holds as well. */
 #define _GNU_SOURCE /* RTLD_NEXT */
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +66,7 @@ struct stream {
 };
 
 static struct stream *streams;
+static pthread_mutex_t streams_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct stream *
 stream_find(void *key, int fd)
@@ -88,8 +91,10 @@ stream_get(void *key, int fd)
     if (st) {
         st->key = key;
         st->fd = key ? -1 : fd;
+        pthread_mutex_lock(&streams_lock);
         st->next = streams;
         streams = st;
+        pthread_mutex_unlock(&streams_lock);
     }
     return st;
 }
@@ -267,16 +272,21 @@ rd__gate_stream_read(coap_session_t *session, void *key, int fd, rd_gate_read_fn
 void
 rd__gate_stream_forget(void *key, int fd)
 {
-    for (struct stream **at = &streams; *at; at = &(*at)->next) {
-        struct stream *st = *at;
+    struct stream *gone = NULL;
 
-        if (key ? st->key == key : (!st->key && st->fd == fd)) {
-            *at = st->next;
-            free(st->in);
-            free(st->out);
-            free(st);
-            return;
+    pthread_mutex_lock(&streams_lock);
+    for (struct stream **at = &streams; *at; at = &(*at)->next) {
+        if (key ? (*at)->key == key : (!(*at)->key && (*at)->fd == fd)) {
+            gone = *at;
+            *at = gone->next;
+            break;
         }
+    }
+    pthread_mutex_unlock(&streams_lock);
+    if (gone) {
+        free(gone->in);
+        free(gone->out);
+        free(gone);
     }
 }
 
@@ -389,9 +399,7 @@ close(int fd)
 {
     close_fn real = real_close();
 
-    if (streams) {
-        rd__gate_stream_forget(NULL, fd);
-    }
+    rd__gate_stream_forget(NULL, fd);
     if (!real) {
         errno = ENOSYS;
         return -1;
