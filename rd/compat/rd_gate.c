@@ -89,6 +89,15 @@ is_endpoint_socket(int fd, const coap_address_t *want)
 
 #if RD_GATE_INTERPOSE
 
+void
+rd__gate_next(const char *name, void *fn, size_t size)
+{
+    void *sym = dlsym(RTLD_NEXT, name);
+
+    /* ISO C has no conversion from an object pointer to a function pointer. */
+    memcpy(fn, &sym, size);
+}
+
 /* The recvmsg() libcoap would have called without us. */
 static recvmsg_fn
 next_recvmsg(void)
@@ -96,10 +105,7 @@ next_recvmsg(void)
     static recvmsg_fn fn;
 
     if (!fn) {
-        void *sym = dlsym(RTLD_NEXT, "recvmsg");
-
-        /* ISO C has no conversion from an object pointer to a function pointer. */
-        memcpy(&fn, &sym, sizeof(fn));
+        rd__gate_next("recvmsg", &fn, sizeof(fn));
     }
     return fn;
 }

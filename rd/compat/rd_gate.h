@@ -27,6 +27,11 @@ void rd__gate_remove(struct rd_server *srv);
  * waiting. */
 int rd__gate_pending(struct rd_server *srv);
 
+/** Write to @p fn (a function pointer of @p size bytes) the definition of @p name that comes
+ * after the executable's own (libc's, OpenSSL's or a sanitizer's): what libcoap would have
+ * called without the interposition. NULL when there is none. */
+void rd__gate_next(const char *name, void *fn, size_t size);
+
 /** Where a message examined by rd__gate_examine() came from, and how an answer goes back. */
 struct rd_gate_from {
     int fd;                  /**< plain UDP: the endpoint socket; else -1 */

@@ -19,8 +19,6 @@
  * for the reason rd_gate.c gives; it goes when libcoap frees the SSL object or closes the
  * descriptor. Only the loop's thread adds, changes or removes entries; close() is called on
  * other threads too, so adding and removing hold a lock that its search holds as well. */
-#define _GNU_SOURCE /* RTLD_NEXT */
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -307,10 +305,7 @@ real_recv(void)
     static recv_fn fn;
 
     if (!fn) {
-        void *sym = dlsym(RTLD_NEXT, "recv");
-
-        /* ISO C has no conversion from an object pointer to a function pointer. */
-        memcpy(&fn, &sym, sizeof(fn));
+        rd__gate_next("recv", &fn, sizeof(fn));
     }
     return fn;
 }
@@ -321,9 +316,7 @@ real_close(void)
     static close_fn fn;
 
     if (!fn) {
-        void *sym = dlsym(RTLD_NEXT, "close");
-
-        memcpy(&fn, &sym, sizeof(fn));
+        rd__gate_next("close", &fn, sizeof(fn));
     }
     return fn;
 }

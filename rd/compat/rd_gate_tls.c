@@ -10,10 +10,7 @@
  * (rd_gate_stream.c). When a message read is not for libcoap, SSL_read() returns -1 and
  * SSL_get_error() (also defined here) says SSL_ERROR_WANT_READ for that SSL object, which
  * libcoap takes as "nothing read". SSL_free() drops the stream state of a TLS session. */
-#define _GNU_SOURCE /* RTLD_NEXT */
-#include <dlfcn.h>
 #include <limits.h>
-#include <string.h>
 
 #include <openssl/ssl.h>
 
@@ -35,23 +32,13 @@ static const SSL *held;
  * after bytes were read is ours to explain, a failure of OpenSSL's is OpenSSL's. */
 static int tls_last;
 
-/* The definition of @p name after ours (OpenSSL's, or a sanitizer's interceptor), into @p fn. */
-static void
-next_fn(const char *name, void *fn, size_t size)
-{
-    void *sym = dlsym(RTLD_NEXT, name);
-
-    /* ISO C has no conversion from an object pointer to a function pointer. */
-    memcpy(fn, &sym, size);
-}
-
 static ssl_read_fn
 real_read(void)
 {
     static ssl_read_fn fn;
 
     if (!fn) {
-        next_fn("SSL_read", &fn, sizeof(fn));
+        rd__gate_next("SSL_read", &fn, sizeof(fn));
     }
     return fn;
 }
@@ -71,7 +58,7 @@ rd__gate_tls_write(void *ssl, const uint8_t *p, size_t n)
     static ssl_write_fn fn;
 
     if (!fn) {
-        next_fn("SSL_write", &fn, sizeof(fn));
+        rd__gate_next("SSL_write", &fn, sizeof(fn));
     }
     if (fn) {
         fn(ssl, p, (int)n);
@@ -137,7 +124,7 @@ SSL_get_error(const SSL *ssl, int ret)
         return SSL_ERROR_WANT_READ;
     }
     if (!fn) {
-        next_fn("SSL_get_error", &fn, sizeof(fn));
+        rd__gate_next("SSL_get_error", &fn, sizeof(fn));
     }
     return fn ? fn(ssl, ret) : SSL_ERROR_SYSCALL;
 }
@@ -152,7 +139,7 @@ SSL_free(SSL *ssl)
     }
     rd__gate_stream_forget(ssl, -1);
     if (!fn) {
-        next_fn("SSL_free", &fn, sizeof(fn));
+        rd__gate_next("SSL_free", &fn, sizeof(fn));
     }
     if (fn) {
         fn(ssl);

@@ -191,6 +191,20 @@ test_links_must_be_uris_with_one_anchor() {
     expect_eq "what RFC 3986 allows is registered" "2.01" "$CODE"
 }
 
+# control_observer_start QUERY: coap-client observes QUERY over plain CoAP into $WORK/obs.out
+# (each line as it comes) until control_observer_stop; returns once its first answer came.
+control_observer_start() {
+    rm -f "$WORK/obs.out"
+    timeout 60 stdbuf -oL -eL "$CLIENT" -v 6 -s 60 -B 60 -m get "coap://127.0.0.1:$PORT/$1" \
+        >"$WORK/obs.out" 2>&1 &
+    OBS_PID=$!
+    wait_until 10 grep -q 'c:2\.05' "$WORK/obs.out"
+}
+control_observer_stop() {
+    kill "$OBS_PID" 2>/dev/null
+    wait "$OBS_PID" 2>/dev/null
+}
+
 # An Observe request whose answer is an error gets no Observe option (RFC 7641 section 4.1):
 # here the 4.01 with Echo of the amplification limit. libcoap 4.3.1 kept the one core-rd added.
 test_error_answer_to_observe_has_no_observe_option() {
@@ -231,12 +245,9 @@ test_reset_to_a_non_notification_ends_the_observation() {
     fresh_data
     printf 'amplification off\n' >"$WORK/amp.conf"
     start_rd -c "$WORK/amp.conf"
-    local q="rd-lookup/ep?ep=rst" raw_pid obs_pid
-    rm -f "$WORK/obs.out" "$WORK/rst.out" "$WORK/rst.done"
-    timeout 60 stdbuf -oL -eL "$CLIENT" -v 6 -s 60 -B 60 -m get "coap://127.0.0.1:$PORT/$q" \
-        >"$WORK/obs.out" 2>&1 &
-    obs_pid=$!
-    wait_until 10 grep -q 'c:2\.05' "$WORK/obs.out"
+    local q="rd-lookup/ep?ep=rst" raw_pid
+    rm -f "$WORK/rst.out" "$WORK/rst.done"
+    control_observer_start "$q"
     # CON GET with Observe 0 from a raw client that resets every non-confirmable message.
     COAP_RAW_BURST=1 COAP_RAW_RESET=1 COAP_RAW_UNTIL="$WORK/rst.done" timeout 60 "$RAW" \
         127.0.0.1 "$PORT" "4101abd0016059$(hex rd-lookup)02$(hex ep)46$(hex ep=rst)" 1 1000 \
@@ -260,8 +271,7 @@ test_reset_to_a_non_notification_ends_the_observation() {
     wait "$raw_pid"
     expect_eq "one notification to the raw observer, none after its Reset" "1" \
         "$(grep -c '^2\.05 ' "$WORK/rst.out" | awk '{print $1 - 1}')"
-    kill "$obs_pid" 2>/dev/null
-    wait "$obs_pid" 2>/dev/null
+    control_observer_stop
     alive "after the Reset"
 }
 
@@ -335,12 +345,9 @@ test_tcp_and_tls_edges() {
 # registered last, is told first, and reads what came before it is told to stop.
 test_reset_to_a_notification_over_dtls() {
     start_transports
-    local q="rd-lookup/ep?ep=drst" lp=$((20000 + (RANDOM % 30000))) midc_pid obs_pid
-    rm -f "$WORK/obs.out" "$WORK/drst.out" "$WORK/drst.done"
-    timeout 60 stdbuf -oL -eL "$CLIENT" -v 6 -s 60 -B 60 -m get "coap://127.0.0.1:$PORT/$q" \
-        >"$WORK/obs.out" 2>&1 &
-    obs_pid=$!
-    wait_until 10 grep -q 'c:2\.05' "$WORK/obs.out"
+    local q="rd-lookup/ep?ep=drst" lp=$((20000 + (RANDOM % 30000))) midc_pid
+    rm -f "$WORK/drst.out" "$WORK/drst.done"
+    control_observer_start "$q"
     OBSERVE_UNTIL="$WORK/drst.done" timeout 60 "$MIDC" 127.0.0.1 "$DPORT" "$lp" 400 get "$q" \
         alice alice-key >"$WORK/drst.out" 2>/dev/null &
     midc_pid=$!
@@ -361,8 +368,7 @@ test_reset_to_a_notification_over_dtls() {
     wait "$midc_pid"
     expect_eq "one notification over DTLS, none after its Reset" "notified 2.05" \
         "$(grep '^notified' "$WORK/drst.out" | paste -sd'|' -)"
-    kill "$obs_pid" 2>/dev/null
-    wait "$obs_pid" 2>/dev/null
+    control_observer_stop
 }
 
 # tcp_msg CODE TOKEN BODY: a CoAP-over-TCP message (RFC 8323 section 3.2), all in hex, with a
