@@ -6,7 +6,8 @@ FROM debian:bookworm-slim AS build
 RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential cmake pkg-config \
        libcoap3-dev libcoap3-bin liblmdb-dev libssl-dev libcmocka-dev iproute2 openssl \
-       libjansson-dev libmicrohttpd-dev nodejs npm python3-jsonschema python3-yaml \
+       libjansson-dev libmicrohttpd-dev nodejs npm python3-jsonschema python3-yaml libcurl4-openssl-dev \
+       etcd-server etcd-client \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -17,7 +18,7 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libcoap3 liblmdb0 libssl3 libjansson4 libmicrohttpd12 \
+    && apt-get install -y --no-install-recommends libcoap3 liblmdb0 libssl3 libjansson4 libmicrohttpd12 libcurl4 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home-dir /var/lib/core-rd --shell /usr/sbin/nologin core-rd \
     && mkdir -p /var/lib/core-rd \

@@ -13,6 +13,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$ROOT/bench/lib.sh"
 BUILD=${OBS_BUILD:-$ROOT/build}
 N=${OBS_N:-100000}
 WRITES=${OBS_WRITES:-100}
@@ -36,12 +37,6 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-now_ms() {
-    local t=$EPOCHREALTIME
-    t=${t//[.,]/}
-    echo $((t / 1000))
-}
 
 printf 'map_size 4096\n' >"$WORK/core-rd.conf"
 # All observers come from 127.0.0.1: let them all in (a server without the directive has no

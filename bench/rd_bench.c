@@ -68,6 +68,8 @@ enum bench_phase {
     BENCH_LOOKUP_RES_DEEP,
     BENCH_LOOKUP_ALL_DEEP,
     BENCH_DELETE,
+    BENCH_LOOKUP_HEAVY,
+    BENCH_PING,
     BENCH_NPHASES,
 };
 
@@ -83,6 +85,9 @@ static const struct {
     [BENCH_LOOKUP_RES_DEEP] = { "lookup-res-deep", BENCH_CODE(2, 5) },
     [BENCH_LOOKUP_ALL_DEEP] = { "lookup-all-deep", BENCH_CODE(2, 5) },
     [BENCH_DELETE] = { "delete", BENCH_CODE(2, 2) },
+    [BENCH_LOOKUP_HEAVY] = { "lookup-heavy", BENCH_CODE(2, 5) },
+    /* A ping is answered with a Reset, which finish() is told as code 0xff. */
+    [BENCH_PING] = { "ping", 0xff },
 };
 
 struct bench_conf {
@@ -90,6 +95,7 @@ struct bench_conf {
     enum bench_phase phases[BENCH_PHASES_MAX];
     size_t nphases;
     size_t n;                     /**< endpoints */
+    size_t first;                 /**< endpoint names start at bench-<first> */
     size_t window;                /**< outstanding requests */
     size_t ops;                   /**< operations per lookup phase; 0: N, at most BENCH_OPS_CAP */
     unsigned long lt;             /**< registration lifetime, seconds */
@@ -489,6 +495,47 @@ register_lt(const struct bench_conf *c)
     return left < 1 ? 1 : (unsigned long)left;
 }
 
+/* The query of expensive lookup @p item over @p n endpoints, in turn: an unindexed filter no
+ * link matches (every registration walked), a title prefix nobody has, a deep page of two
+ * criteria (walked from the first registration), an unindexed attribute, and a cold deep page
+ * of one term (placed by the store's counts). Values and pages vary with @p item, so that no
+ * answer kept from an earlier ask serves a later one. */
+static void
+put_heavy_query(struct bench_writer *w, size_t item, size_t n)
+{
+    size_t pages = n / BENCH_PAGE_COUNT < 2 ? 2 : n / BENCH_PAGE_COUNT;
+    size_t page = pages / 2 + item / 5 % (pages - pages / 2);
+    char q[64];
+
+    switch (item % 5) {
+    case 0:
+        snprintf(q, sizeof(q), "href=*temp%zu", item);
+        put_option_str(w, BENCH_OPT_URI_QUERY, q);
+        break;
+    case 1:
+        snprintf(q, sizeof(q), "title=t%zu*", item);
+        put_option_str(w, BENCH_OPT_URI_QUERY, q);
+        break;
+    case 2:
+        put_option_str(w, BENCH_OPT_URI_QUERY, "if=sensor");
+        put_option_str(w, BENCH_OPT_URI_QUERY, "ct=0");
+        break;
+    case 3:
+        snprintf(q, sizeof(q), "sz=%zu", item);
+        put_option_str(w, BENCH_OPT_URI_QUERY, q);
+        break;
+    default:
+        put_option_str(w, BENCH_OPT_URI_QUERY, "rt=temperature-c");
+        break;
+    }
+    snprintf(q, sizeof(q), "count=%d", BENCH_PAGE_COUNT);
+    put_option_str(w, BENCH_OPT_URI_QUERY, q);
+    if (item % 5 == 2 || item % 5 == 4) {
+        snprintf(q, sizeof(q), "page=%zu", page);
+        put_option_str(w, BENCH_OPT_URI_QUERY, q);
+    }
+}
+
 static int
 build_request(struct bench *b, struct bench_op *op)
 {
@@ -502,7 +549,7 @@ build_request(struct bench *b, struct bench_op *op)
         put_header(&w, BENCH_TYPE_CON, BENCH_METHOD_POST, op->mid, op->token, 8);
         put_option_str(&w, BENCH_OPT_URI_PATH, "rd");
         put_option_uint(&w, BENCH_OPT_CONTENT_FORMAT, 40);
-        snprintf(q, sizeof(q), "ep=bench-%zu", op->item);
+        snprintf(q, sizeof(q), "ep=bench-%zu", b->conf.first + op->item);
         put_option_str(&w, BENCH_OPT_URI_QUERY, q);
         snprintf(q, sizeof(q), "lt=%lu", register_lt(&b->conf));
         put_option_str(&w, BENCH_OPT_URI_QUERY, q);
@@ -545,6 +592,18 @@ build_request(struct bench *b, struct bench_op *op)
         }
         put_option_uint(&w, BENCH_OPT_BLOCK2, op->block << 4 | op->szx);
         put_echo(&w, op);
+        break;
+    case BENCH_LOOKUP_HEAVY:
+        put_header(&w, BENCH_TYPE_CON, BENCH_METHOD_GET, op->mid, op->token, 8);
+        put_option_str(&w, BENCH_OPT_URI_PATH, "rd-lookup");
+        put_option_str(&w, BENCH_OPT_URI_PATH, "res");
+        put_heavy_query(&w, op->item, b->conf.n);
+        put_option_uint(&w, BENCH_OPT_BLOCK2, op->block << 4 | op->szx);
+        put_echo(&w, op);
+        break;
+    case BENCH_PING:
+        /* An empty confirmable message (RFC 7252 section 4.3): no token, no options. */
+        put_header(&w, BENCH_TYPE_CON, 0, op->mid, 0, 0);
         break;
     case BENCH_NPHASES:
         return -1;
@@ -945,6 +1004,8 @@ next_item(struct bench *b, size_t *cursor)
     case BENCH_LOOKUP_RES_PAGE:
     case BENCH_LOOKUP_RES_DEEP:
     case BENCH_LOOKUP_ALL_DEEP:
+    case BENCH_LOOKUP_HEAVY:
+    case BENCH_PING:
         if (*cursor >= lookup_ops(b)) {
             return SIZE_MAX;
         }
@@ -1319,8 +1380,12 @@ usage(FILE *out)
             "  --phases LIST          comma-separated, run in that order (default\n"
             "                         register,update,lookup-ep,lookup-res-selective,\n"
             "                         lookup-res-page,delete); also lookup-res-deep and\n"
-            "                         lookup-all-deep (random pages of the upper half)\n"
+            "                         lookup-all-deep (random pages of the upper half),\n"
+            "                         lookup-heavy (unindexed filters, deep pages of two\n"
+            "                         criteria, cold deep pages, in turn) and ping (empty\n"
+            "                         CON, answered with a Reset)\n"
             "  -n N                   endpoints bench-0 .. bench-(N-1) (default 1000)\n"
+            "  --first K              name them bench-K .. bench-(K+N-1) instead\n"
             "  -w W                   outstanding confirmable requests (default 32; 1: latency)\n"
             "  --ops N                operations per lookup phase (default N, at most %d)\n"
             "  --lt SECONDS           registration lifetime (default 86400)\n"
@@ -1401,6 +1466,7 @@ parse_args(int argc, char **argv, struct bench_conf *c)
         { "server", required_argument, NULL, 's' },
         { "phases", required_argument, NULL, 'p' },
         { "ops", required_argument, NULL, 'o' },
+        { "first", required_argument, NULL, 'F' },
         { "lt", required_argument, NULL, 'L' },
         { "expire-at", required_argument, NULL, 'E' },
         { "seed", required_argument, NULL, 'S' },
@@ -1441,6 +1507,10 @@ parse_args(int argc, char **argv, struct bench_conf *c)
         case 'o':
             bad = parse_num("--ops", optarg, 1, 100000000, &v);
             c->ops = (size_t)v;
+            break;
+        case 'F':
+            bad = parse_num("--first", optarg, 0, 100000000, &v);
+            c->first = (size_t)v;
             break;
         case 'E':
             bad = parse_num("--expire-at", optarg, 1, 4294967295ull, &v);

@@ -19,9 +19,17 @@
 #   BENCH_PIN          1 (default with 2 or more CPUs): server on CPU 0, generator on CPU 1
 #   BENCH_EXPIRY_N     registrations that expire in the same second in the expiry run,
 #                      default 100000 (0: no expiry run)
+#   BENCH_ISOLATION_N  registrations of the isolation run, default 1000000 (0: none): writes
+#                      and pings unloaded, then again while 8 clients ask expensive lookups
+#   BENCH_ISOLATION_OPS registrations (then refreshes) of each isolation measurement,
+#                      default 20000; pings: the same number
+#   BENCH_ISOLATION_LOAD_S how long the 8 lookup clients run, default 60 (the loaded
+#                      measurements must end within it)
+#   BENCH_WORKERS      core-rd's `workers` directive, default auto
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$ROOT/bench/lib.sh"
 BUILD=${BENCH_BUILD:-$ROOT/build-bench}
 SIZES=${BENCH_SIZES-"10000 100000 1000000"}
 OUT=${BENCH_OUT:-$ROOT/bench/results.md}
@@ -34,8 +42,13 @@ MAP_MIB=${BENCH_MAP_MIB:-16384}
 SEED=${BENCH_SEED:-1}
 PIN=${BENCH_PIN:-1}
 EXPIRY_N=${BENCH_EXPIRY_N:-100000}
+ISO_N=${BENCH_ISOLATION_N:-1000000}
+ISO_OPS=${BENCH_ISOLATION_OPS:-20000}
+ISO_LOAD_S=${BENCH_ISOLATION_LOAD_S:-60}
+WORKERS=${BENCH_WORKERS:-auto}
 
-for v in $SIZES $WINDOW $W1_OPS $CEILING_OPS $MAX_SECONDS $MAP_MIB $SEED $PIN $EXPIRY_N; do
+for v in $SIZES $WINDOW $W1_OPS $CEILING_OPS $MAX_SECONDS $MAP_MIB $SEED $PIN $EXPIRY_N $ISO_N \
+    $ISO_OPS $ISO_LOAD_S; do
     case $v in
     '' | *[!0-9]*)
         echo "run.sh: expected a number, got '$v'" >&2
@@ -111,18 +124,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# field LINE KEY: the value of KEY=... in an rd-bench line.
-field() {
-    local kv
-    for kv in $1; do
-        if [ "${kv%%=*}" = "$2" ]; then
-            echo "${kv#*=}"
-            return
-        fi
-    done
-    echo "-"
-}
 
 # bench KEY N ARGS...: run rd-bench with N endpoints against 127.0.0.1:$PORT; keep its lines
 # in RAW, and in RES under "KEY|phase|window".
@@ -306,6 +307,49 @@ run_expiry() {
     rm -rf "$data"
 }
 
+# run_isolation: ISO_N registrations; then ISO_OPS new registrations, their refreshes and
+# ISO_OPS pings, once with nothing else running and once while 8 clients (window 1 each) ask
+# expensive lookups in a loop (rd-bench lookup-heavy: unindexed filters over every
+# registration, deep pages of two criteria, cold deep pages).
+run_isolation() {
+    local data=$WORK/data-iso i pids=() base
+    log "isolation: N=$ISO_N"
+    start_server "$data"
+    bench iso "$ISO_N" --phases register -w "$WINDOW"
+    server_alive "after the isolation registrations" || return 0
+    bench iso-idle "$ISO_OPS" --first "$ISO_N" --phases register,update -w "$WINDOW" \
+        --locations "$WORK/loc-iso-idle"
+    bench iso-idle "$ISO_OPS" --phases ping -w 1 --ops "$ISO_OPS"
+    # The loaders get port ranges of their own, above the ones the measured runs take.
+    base=$((SRC_PORT + 2000))
+    for i in 1 2 3 4 5 6 7 8; do
+        "${PIN_CLIENT[@]}" "$BENCH" --server "127.0.0.1:$PORT" -n "$ISO_N" --seed "$i" \
+            --phases lookup-heavy -w 1 --ops 100000000 --max-seconds "$ISO_LOAD_S" \
+            --src-port-base $((base + i * 100)) >"$WORK/loader-$i.out" 2>&1 &
+        pids+=($!)
+    done
+    INFO["iso|load_t0"]=$(now_us)
+    bench iso-load "$ISO_OPS" --first $((ISO_N + ISO_OPS)) --phases register,update \
+        -w "$WINDOW" --locations "$WORK/loc-iso-load"
+    bench iso-load "$ISO_OPS" --phases ping -w 1 --ops "$ISO_OPS"
+    INFO["iso|load_s"]=$((($(now_us) - INFO["iso|load_t0"]) / 1000000))
+    if [ "${INFO["iso|load_s"]}" -ge "$ISO_LOAD_S" ]; then
+        echo "- isolation: the loaded measurements took ${INFO["iso|load_s"]} s, longer than" \
+            "the ${ISO_LOAD_S} s of lookup load." >>"$NOTES"
+    fi
+    # The loaders stop by themselves at ISO_LOAD_S and print what they got.
+    for i in "${pids[@]}"; do
+        wait "$i" 2>/dev/null || true
+    done
+    grep -h '^phase=' "$WORK"/loader-*.out >"$WORK/loaders.txt" || true
+    cat "$WORK/loaders.txt" >>"$RAW"
+    SRC_PORT=$((base + 1000))
+    server_alive "during the isolation run" || return 0
+    stop_pid "$SERVER_PID" core-rd
+    SERVER_PID=""
+    rm -rf "$data"
+}
+
 # ratio OPS_PER_S CEILING_LINE: percentage of the ceiling.
 ratio() {
     local c
@@ -313,6 +357,54 @@ ratio() {
     awk -v a="$1" -v c="$c" 'BEGIN {
         if (a !~ /^[0-9.]+$/ || c !~ /^[0-9.]+$/ || c == 0) print "-"
         else printf "%.1f%%", 100 * a / c }'
+}
+
+# sum_loaders KEY: KEY (ops, ok) summed over the lookup-heavy lines of the 8 loaders.
+sum_loaders() {
+    local line t=0
+    while IFS= read -r line; do
+        t=$((t + $(field "$line" "$1")))
+    done <"$WORK/loaders.txt"
+    echo "$t"
+}
+
+# pct NEW OLD: NEW as a percentage of OLD.
+pct() {
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b == 0) print "-"
+        else printf "%.1f%%", 100 * a / b }'
+}
+
+report_isolation() {
+    local ph idle load w=$WINDOW
+    echo
+    echo "## Isolation (N = $ISO_N, workers $WORKERS)"
+    echo
+    echo "$ISO_OPS new registrations, then their refreshes (empty POST to each location), then"
+    echo "$ISO_OPS pings (empty CON, window 1), first with nothing else running, then while 8"
+    echo "rd-bench clients (window 1 each) asked \`lookup-heavy\` lookups in a loop, each with"
+    echo "\`count=50\`: \`href=*tempI\`, \`title=tI*\`, \`if=sensor&ct=0&page=P\`, \`sz=I\` and a cold"
+    echo "\`rt=temperature-c&page=P\`, in turn (I random, P in the upper half: no answer is kept"
+    echo "for a later ask)."
+    echo
+    echo "| phase | W | unloaded ops/s | loaded ops/s | loaded/unloaded |" \
+        "unloaded p50 / p99 / max ms | loaded p50 / p99 / max ms | loaded codes |"
+    echo "|---|---:|---:|---:|---:|---|---|---|"
+    for ph in register update ping; do
+        [ "$ph" = ping ] && w=1
+        idle=${RES["iso-idle|$ph|$w"]:-}
+        load=${RES["iso-load|$ph|$w"]:-}
+        [ -n "$idle" ] || continue
+        echo "| $ph | $w | $(field "$idle" ops_per_s) | $(field "$load" ops_per_s) |" \
+            "$(pct "$(field "$load" ops_per_s)" "$(field "$idle" ops_per_s)") |" \
+            "$(field "$idle" p50_ms) / $(field "$idle" p99_ms) / $(field "$idle" max_ms) |" \
+            "$(field "$load" p50_ms) / $(field "$load" p99_ms) / $(field "$load" max_ms) |" \
+            "$(field "$load" codes | sed 's/,/, /g') |"
+    done
+    echo
+    echo "The 8 lookup clients ran ${ISO_LOAD_S} s (the loaded measurements took" \
+        "${INFO["iso|load_s"]:--} s of it): $(sum_loaders ops) lookups asked, $(sum_loaders ok)" \
+        "of them 2.05 (the rest 5.03 over \`lookup_budget_ms\`, or unanswered at the end)."
 }
 
 report() {
@@ -412,6 +504,9 @@ report() {
         echo "| $(field "$line" ok) | $(field "$line" p50_ms) | $(field "$line" p99_ms) |" \
             "$(field "$line" max_ms) | $(field "$line" timeouts) |"
     fi
+    if [ -n "${RES["iso-idle|register|$WINDOW"]:-}" ]; then
+        report_isolation
+    fi
     echo
     echo "## How it was measured"
     echo
@@ -466,6 +561,7 @@ map_size $MAP_MIB
 log_level $LOG_LEVEL
 max_per_source 0
 write_rate_limit 0
+workers $WORKERS
 EOF
     run_ceiling
     for n in $SIZES; do
@@ -477,6 +573,9 @@ EOF
     done
     if [ "$EXPIRY_N" -gt 0 ]; then
         run_expiry
+    fi
+    if [ "$ISO_N" -gt 0 ]; then
+        run_isolation
     fi
     report >"$WORK/report.md"
     cat "$WORK/report.md"

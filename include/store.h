@@ -15,7 +15,8 @@
  * knows nothing of CoAP or link-format. Every change is one atomic transaction: a crash leaves
  * either the old or the new state, never a mixture.
  *
- * A store is used from one thread at a time.
+ * A store is used from one thread at a time; a view from store_snap_open() may be read on
+ * another thread meanwhile.
  */
 struct store;
 
@@ -160,7 +161,7 @@ typedef int (*store_reg_fn)(void *arg, const struct store_reg *reg);
  */
 int store_open(struct store **out, const struct store_options *opt, char *err, size_t err_size);
 
-/** Flush and close. Accepts NULL. */
+/** Flush and close; a view of store_snap_open() is only closed. Accepts NULL. */
 void store_free(struct store *st);
 
 /**
@@ -171,6 +172,39 @@ uint32_t store_schema_version(const struct store *st);
 
 /** The schema version this core-rd writes. */
 uint32_t store_schema_current(void);
+
+/**
+ * Open a read-only view of @p st at one snapshot: every read on the view (store_reg_get,
+ * store_reg_find, store_reg_foreach, store_term_foreach, store_term_foreach_after,
+ * store_rank_seek, store_count, store_next_deadline, ...) sees the registrations as they were
+ * when it was opened, whatever is written to @p st meanwhile. Writes on the view fail with
+ * RD_EINVAL. The view has its own store_errmsg().
+ *
+ * The view may be used on another thread than @p st (one thread at a time), concurrently with
+ * @p st. It pins the pages of its snapshot: close it soon, with store_free(), before @p st.
+ *
+ * @param out Written with the view on success.
+ * @return RD_OK; RD_EINVAL when @p st is itself a view; RD_ENOMEM; RD_ESTORE (no reader slot
+ *         left, with a message on @p st).
+ */
+int store_snap_open(struct store *st, struct store **out);
+
+/**
+ * Let go of the snapshot of the view @p view, keeping its reader slot: the store may reuse
+ * the pages only it held. Reads on the view fail with RD_ESTORE until store_snap_renew().
+ * Does nothing on a view already released or on a store that is not a view.
+ */
+void store_snap_release(struct store *view);
+
+/**
+ * Move the view @p view to the store as it is now (a released view takes its snapshot again):
+ * reads from now on see every write committed before this call. On the view's thread, between
+ * reads (not from inside a store_reg_fn).
+ *
+ * @return RD_OK; RD_EINVAL (not a view, or called during a read); RD_ESTORE (the view stays
+ *         released; store_errmsg(@p view) says why).
+ */
+int store_snap_renew(struct store *view);
 
 /**
  * Describe the last failure on @p st.
@@ -233,6 +267,18 @@ int store_reg_touch(struct store *st, uint64_t id, int64_t expires_at,
  * @return RD_OK; RD_ENOTFOUND; RD_ESTORE.
  */
 int store_reg_delete(struct store *st, uint64_t id);
+
+/**
+ * Create or replace the registration of (@p reg->d, @p reg->ep) under the given @p id, which
+ * the caller chose (a cluster's copy: every node keeps a registration under the same id, see
+ * store_remote_join()). A registration with the same name under another id is removed, and
+ * the store's own ids continue above this one.
+ *
+ * @param created Written with 1 when no registration had @p id, else 0 (may be NULL).
+ * @return RD_OK; RD_EINVAL (bad name, term or deadline); RD_ENOTFOUND (no counter has @p id);
+ *         RD_EFULL; RD_ESTORE; RD_ENOMEM.
+ */
+int store_reg_put_at(struct store *st, uint64_t id, const struct store_reg *reg, int *created);
 
 /** With store_reg_get(): return the registration also when it has expired but not been
  * collected yet. */
@@ -460,5 +506,49 @@ int store_journal_info(struct store *st, struct store_journal_info *out);
  */
 int store_journal_read(struct store *st, uint64_t after, size_t max, store_event_fn fn, void *arg,
                        uint64_t *last);
+
+/**
+ * A store as the local copy of a cluster (store_remote.c). The registrations then mirror a
+ * shared database that numbers its writes with revisions: each write applied from it also
+ * records its revision, in the same transaction, so a restart resumes from exactly there.
+ */
+
+/**
+ * Make the store a copy of the cluster whose ids are keyed by @p secret: when its own key
+ * differs, every registration (and its indexes) is dropped and the key replaced, in one
+ * transaction; the journal keeps its events. A store already keyed so is left as it is.
+ *
+ * @param reset Written with 1 when registrations were dropped (or the store was no cluster's
+ *              copy yet), else 0.
+ * @return RD_OK; RD_EFULL; RD_ESTORE.
+ */
+int store_remote_join(struct store *st, uint64_t secret, int *reset);
+
+/**
+ * The cluster revision the registrations are at: 0 when the store holds no cluster's data.
+ * @return RD_OK; RD_ESTORE.
+ */
+int store_remote_revision(struct store *st, int64_t *revision);
+
+/** Make the next write of a registration (put, replace, touch, delete) also record
+ * @p revision, in its transaction. Dropped when that write fails or changes nothing. */
+void store_remote_stage(struct store *st, int64_t revision);
+
+/** Record @p revision alone (a revision that changed nothing here). @return RD_OK; RD_EFULL;
+ * RD_ESTORE. */
+int store_remote_mark(struct store *st, int64_t revision);
+
+/** The id a registration stored under the cluster's number @p seq (1 to 2^40 - 1) has. */
+uint64_t store_remote_id(const struct store *st, uint64_t seq);
+
+/** The cluster's number of the registration @p id. @return RD_OK; RD_ENOTFOUND. */
+int store_remote_seq(const struct store *st, uint64_t id, uint64_t *seq);
+
+/**
+ * Hand to @p fn the registrations with expires_at < @p before, oldest deadline first, at most
+ * @p max of them, expired or not (they are not removed).
+ * @return RD_OK (or fn's non-zero value); RD_ESTORE.
+ */
+int store_remote_due(struct store *st, int64_t before, size_t max, store_reg_fn fn, void *arg);
 
 #endif

@@ -112,6 +112,13 @@ struct rd_conf {
     size_t observe_max_per_source; /**< observers of lookups from one address */
     char *http_token_file;   /**< bearer tokens of the HTTP listener, one a line; NULL: none */
     uint32_t feed_keepalive; /**< seconds between keepalives to idle feed subscribers; 0: none */
+    /* Lookups away from the loop (rd_lookup_job.c). */
+    char *workers;              /**< "auto" (a thread per online core) or "0" to "64" */
+    uint32_t lookup_budget_ms;  /**< work one lookup may take before 5.03; 0: no limit */
+    uint64_t lookup_inline_max; /**< registrations up to which lookups stay on the loop */
+    char *etcd_endpoints;          /**< etcd members, comma-separated; "" standalone */
+    char *etcd_prefix;             /**< key prefix of this directory in etcd */
+    char *node_name;               /**< name in the cluster; "" the host name */
 };
 
 /* rd_conf.c */

@@ -2,12 +2,14 @@
  * (the configuration of an RFC 9176 resource directory; the README's table and
  * conf/core-rd.conf are checked against it by unit-rd). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lookup.h"
 #include "rd_conf.h"
 #include "rd_conf_table.h"
 #include "rd_status.h"
+#include "rd_worker.h"
 #include "store.h"
 
 /* Where a field of struct rd_conf lives and how large it is. */
@@ -64,6 +66,69 @@ check_sector(const char *key, const char **value, char *err, size_t err_size)
 {
     if (strlen(*value) > LOOKUP_NAME_MAX) {
         snprintf(err, err_size, "%s: longer than %d bytes", key, LOOKUP_NAME_MAX);
+        return RD_EINVAL;
+    }
+    return RD_OK;
+}
+
+/* "auto" or a thread count: rd__lookup_jobs_init() reads it again. */
+static int
+check_workers(const char *key, const char **value, char *err, size_t err_size)
+{
+    char *end = NULL;
+    unsigned long n;
+
+    if (strcmp(*value, "auto") == 0) {
+        return RD_OK;
+    }
+    n = strtoul(*value, &end, 10);
+    if (!**value || *end || (*value)[0] < '0' || (*value)[0] > '9' || n > RD_WORKERS_MAX) {
+        snprintf(err, err_size, "%s: expected auto or 0 to %d, got \"%s\"", key, RD_WORKERS_MAX,
+                 *value);
+        return RD_EINVAL;
+    }
+    return RD_OK;
+}
+
+/* Empty, or comma-separated http:// or https:// URLs of etcd members. */
+static int
+check_etcd_endpoints(const char *key, const char **value, char *err, size_t err_size)
+{
+    const char *p = *value;
+
+    while (*p) {
+        if (strncmp(p, "http://", 7) != 0 && strncmp(p, "https://", 8) != 0) {
+            snprintf(err, err_size, "%s: expected http://HOST:PORT[,...], got \"%s\"", key, *value);
+            return RD_EINVAL;
+        }
+        p += strcspn(p, ",");
+        p += *p == ',';
+    }
+    return RD_OK;
+}
+
+/* A prefix of keys: not empty, and short enough to leave room for the names under it. */
+static int
+check_etcd_prefix(const char *key, const char **value, char *err, size_t err_size)
+{
+    size_t len = strlen(*value);
+
+    if (len == 0 || len > 128) {
+        snprintf(err, err_size, "%s: expected 1 to 128 bytes", key);
+        return RD_EINVAL;
+    }
+    return RD_OK;
+}
+
+/* Letters, digits, '.', '-' and '_': it goes into logs, JSON and etcd keys as it is. */
+static int
+check_node_name(const char *key, const char **value, char *err, size_t err_size)
+{
+    size_t len = strlen(*value);
+
+    if (len > 63 || strspn(*value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                   "0123456789.-_") != len) {
+        snprintf(err, err_size, "%s: expected up to 63 letters, digits, '.', '-' or '_'", key);
         return RD_EINVAL;
     }
     return RD_OK;
@@ -304,8 +369,40 @@ const struct rd_conf_directive rd_conf_directives[] = {
          "idle libcoap sessions kept"),
     UINT("session_timeout", limits.session_timeout, 1, 86400, "seconds", "60",
          "seconds before an idle session goes"),
+    { .name = "etcd_endpoints",
+      .type = RD_CONF_STRING,
+      AT(etcd_endpoints),
+      .check = check_etcd_endpoints,
+      .def = "",
+      .sample = "",
+      .help = "etcd members as http://HOST:PORT[,...]: run as a node of a cluster; empty: alone" },
+    { .name = "etcd_prefix",
+      .type = RD_CONF_STRING,
+      AT(etcd_prefix),
+      .check = check_etcd_prefix,
+      .def = "/core-rd/",
+      .sample = "/core-rd/",
+      .help = "where in etcd's key space this directory keeps its keys" },
+    { .name = "node_name",
+      .type = RD_CONF_STRING,
+      AT(node_name),
+      .check = check_node_name,
+      .def = "",
+      .sample = "",
+      .help = "this node's name in logs, /health and the sweeper key; empty: the host name" },
     UINT("answer_memory", limits.answer_memory, 65536, (uint64_t)1 << 40, "bytes", "33554432",
          "bytes of answers kept for their later Block2 blocks"),
+    { .name = "workers",
+      .type = RD_CONF_STRING,
+      AT(workers),
+      .check = check_workers,
+      .def = "auto",
+      .sample = "auto",
+      .help = "threads that compute lookups: auto (one per online core) or 0 to 64" },
+    UINT("lookup_budget_ms", lookup_budget_ms, 0, 3600000, "milliseconds (0: no limit)", "2000",
+         "work one lookup may take before it is refused with 5.03; 0: no limit"),
+    UINT("lookup_inline_max", lookup_inline_max, 0, 1000000000, "registrations", "1000",
+         "registrations up to which every lookup is computed on the loop and piggybacked"),
 };
 
 const size_t rd_conf_ndirectives = sizeof(rd_conf_directives) / sizeof(rd_conf_directives[0]);

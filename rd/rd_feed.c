@@ -29,8 +29,10 @@
 #define FEED_REPLAY_SLICE 512
 /* Slices one turn of a catching-up subscriber reads at most, matching or not. */
 #define FEED_CATCH_UP_SLICES 8
-/* Bytes a response block may carry. */
-#define FEED_BLOCK 16384
+/* Bytes a response block may carry: libmicrohttpd keeps a block per subscriber, idle or not
+ * (16 KiB blocks cost 44 KiB a subscriber, 4 KiB ones 33 KiB), and a block holds several
+ * events, so a burst still goes out in few writes. */
+#define FEED_BLOCK 4096
 /* Query parameters and their bytes a subscription may carry. */
 #define FEED_QPARAM_MAX 32
 #define FEED_QTEXT_MAX  2048
@@ -51,14 +53,18 @@ enum feed_kind {
 #define FEED_CHANGED_LINKS    4u
 #define FEED_CHANGED_BASE     8u
 
+/* The lookup filters of a subscription, kept only by one that has some. */
+struct feed_filter {
+    struct lookup_query q;
+    char qtext[FEED_QTEXT_MAX]; /**< the query's strings, which q points into */
+};
+
 struct feed_sub {
     struct feed_sub *next;
     struct feed_sub *prev;
     struct rd_server *srv;
     struct MHD_Connection *conn;
-    struct lookup_query q;
-    int filtered;
-    char qtext[FEED_QTEXT_MAX]; /**< the query's strings, which q points into */
+    struct feed_filter *filter; /**< NULL: every event matches */
     uint64_t pos;               /**< id of the last event queued or skipped */
     char *buf;                  /**< queued bytes, from off to len */
     size_t off;
@@ -496,10 +502,10 @@ sub_wake(struct feed_sub *sub)
 static int
 sub_matches(const struct feed_sub *sub, const struct feed_event *e)
 {
-    if (!sub->filtered) {
+    if (!sub->filter) {
         return 1;
     }
-    return e->has_rec && lookup_match_ep(&sub->q, &e->view);
+    return e->has_rec && lookup_match_ep(&sub->filter->q, &e->view);
 }
 
 /* Queue a reset: the subscriber's place is gone from the journal. */
@@ -515,21 +521,34 @@ sub_reset(struct feed_sub *sub, uint64_t last, const char *why)
     sub->pos = last;
 }
 
+/* store_event_fn of a catch-up: queue one journal event for @p arg, a subscriber. Stops the
+ * read (1) before an event that would take its queue past half the bound: a replay goes at the
+ * pace the subscriber reads, and only live events can cut it off. */
 static int
 replay_one(void *arg, const struct store_event *ev)
 {
     struct feed_sub *sub = arg;
     struct feed_event e;
+    int full = 0;
 
-    sub->pos = ev->id;
     if (event_decode(ev, &e)) {
+        sub->pos = ev->id;
         return 0;
     }
     if (sub_matches(sub, &e) && event_render(&e) == RD_OK) {
-        sub_queue(sub, e.text, e.text_len);
+        size_t queued = sub->len - sub->off;
+
+        /* One event always goes, so a large one cannot stall the replay. */
+        full = queued && queued + e.text_len > FEED_QUEUE_MAX / 2;
+        if (!full) {
+            sub_queue(sub, e.text, e.text_len);
+        }
+    }
+    if (!full) {
+        sub->pos = ev->id;
     }
     event_cleanup(&e);
-    return 0;
+    return full;
 }
 
 /* Bring @p sub closer to the live events: a slice of the journal after its place, or a reset
@@ -593,7 +612,12 @@ sub_read(void *cls, uint64_t at, char *buf, size_t max)
         /* Behind, and the last slices matched nothing: libmicrohttpd asks again next turn. */
         return 0;
     }
-    /* Returning 0 without suspending would make libmicrohttpd ask again at once, forever. */
+    /* Idle: its queue's buffer goes back until the next event, so a thousand idle subscribers
+     * hold no buffers. Returning 0 without suspending would make libmicrohttpd ask again at
+     * once, forever. */
+    free(sub->buf);
+    sub->buf = NULL;
+    sub->cap = 0;
     sub->suspended = 1;
     MHD_suspend_connection(sub->conn);
     return 0;
@@ -618,6 +642,7 @@ sub_free(void *cls)
         feed->nsubs--;
     }
     free(sub->buf);
+    free(sub->filter);
     free(sub);
 }
 
@@ -685,11 +710,11 @@ push_one(void *arg, const struct store_event *ev)
     return 0;
 }
 
-/* Copy the query parameters into @p sub and parse them there, so they outlive the request's
+/* Copy the query parameters into @p f and parse them there, so they outlive the request's
  * headers. */
 static int
-sub_query(struct feed_sub *sub, const struct lookup_qparam *qp, size_t n, char *diag,
-          size_t diag_size)
+filter_parse(struct feed_filter *f, const struct lookup_qparam *qp, size_t n, char *diag,
+             size_t diag_size)
 {
     struct lookup_qparam q[FEED_QPARAM_MAX];
     size_t used = 0;
@@ -702,34 +727,54 @@ sub_query(struct feed_sub *sub, const struct lookup_qparam *qp, size_t n, char *
         if (qp[i].key_len == 5 && memcmp(qp[i].key, "since", 5) == 0) {
             continue;
         }
-        if (used + need > sizeof(sub->qtext)) {
+        if (used + need > sizeof(f->qtext)) {
             snprintf(diag, diag_size, "query too long");
             return RD_EINVAL;
         }
-        memcpy(sub->qtext + used, qp[i].key, qp[i].key_len);
-        sub->qtext[used + qp[i].key_len] = '\0';
-        q[k].key = sub->qtext + used;
+        memcpy(f->qtext + used, qp[i].key, qp[i].key_len);
+        f->qtext[used + qp[i].key_len] = '\0';
+        q[k].key = f->qtext + used;
         q[k].key_len = qp[i].key_len;
         used += qp[i].key_len + 1;
         q[k].value = NULL;
         q[k].value_len = 0;
         if (qp[i].value) {
-            memcpy(sub->qtext + used, qp[i].value, qp[i].value_len);
-            sub->qtext[used + qp[i].value_len] = '\0';
-            q[k].value = sub->qtext + used;
+            memcpy(f->qtext + used, qp[i].value, qp[i].value_len);
+            f->qtext[used + qp[i].value_len] = '\0';
+            q[k].value = f->qtext + used;
             q[k].value_len = qp[i].value_len;
             used += qp[i].value_len + 1;
         }
         k++;
     }
-    if (lookup_query_parse(&sub->q, q, k, diag, diag_size)) {
+    if (lookup_query_parse(&f->q, q, k, diag, diag_size)) {
         return RD_EINVAL;
     }
-    if (sub->q.has_count || sub->q.page) {
+    if (f->q.has_count || f->q.page) {
         snprintf(diag, diag_size, "page and count do not apply to the feed");
         return RD_EINVAL;
     }
-    sub->filtered = sub->q.ncrit > 0;
+    return RD_OK;
+}
+
+/* Give @p sub the filters of @p qp, or none when they select everything: most subscribers
+ * follow every change and need not carry a query. */
+static int
+sub_query(struct feed_sub *sub, const struct lookup_qparam *qp, size_t n, char *diag,
+          size_t diag_size)
+{
+    struct feed_filter *f = calloc(1, sizeof(*f));
+    int rc;
+
+    if (!f) {
+        return RD_ENOMEM;
+    }
+    rc = filter_parse(f, qp, n, diag, diag_size);
+    if (rc || f->q.ncrit == 0) {
+        free(f);
+        return rc;
+    }
+    sub->filter = f;
     return RD_OK;
 }
 
@@ -766,6 +811,7 @@ rd__feed_subscribe(struct rd_server *srv, struct MHD_Connection *conn,
     int resume = 0;
     char hello[96];
     int n;
+    int rc;
 
     *error = NULL;
     since_text = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID");
@@ -789,10 +835,11 @@ rd__feed_subscribe(struct rd_server *srv, struct MHD_Connection *conn,
     }
     sub->srv = srv;
     sub->conn = conn;
-    if (sub_query(sub, qp, nq, diag, sizeof(diag))) {
+    rc = sub_query(sub, qp, nq, diag, sizeof(diag));
+    if (rc) {
         free(sub);
-        *error = diag;
-        return RD_EINVAL;
+        *error = rc == RD_EINVAL ? diag : NULL;
+        return rc;
     }
     /* Events up to info.last are either in the journal or trimmed; later ones are pushed. */
     if (feed->pushed < info.last) {
@@ -820,6 +867,7 @@ rd__feed_subscribe(struct rd_server *srv, struct MHD_Connection *conn,
     r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, FEED_BLOCK, sub_read, sub, sub_free);
     if (!r) {
         free(sub->buf);
+        free(sub->filter);
         free(sub);
         return RD_ENOMEM;
     }

@@ -15,8 +15,10 @@
 
 #include "lookup.h"
 #include "rd_api.h"
+#include "rd_cluster.h"
 #include "rd_conf.h"
 #include "rd_dashboard.h"
+#include "rd_fdlimit.h"
 #include "rd_feed.h"
 #include "rd_http.h"
 #include "rd_limits.h"
@@ -53,6 +55,7 @@ struct rd_http {
     struct MHD_Daemon *mhd;
     int epoll_fd;            /* the daemon's, watched by the loop; -1 before */
     struct http_conn *conns; /* newest first */
+    unsigned max_conns;      /* http_connections, or fewer when the open files limit says so */
 };
 
 static enum MHD_Result
@@ -182,6 +185,7 @@ static enum MHD_Result
 health(struct rd_server *srv, struct MHD_Connection *conn)
 {
     struct store_info info;
+    json_t *body;
     double usage;
 
     if (store_info(srv->store, &info)) {
@@ -190,11 +194,19 @@ health(struct rd_server *srv, struct MHD_Connection *conn)
             json_pack("{s:s, s:s}", "status", "unavailable", "store", store_errmsg(srv->store)));
     }
     usage = info.map_size ? (double)info.used_bytes / (double)info.map_size : 1.0;
-    return rd__http_json(
-        conn, usage < HEALTH_MAP_LIMIT ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
-        json_pack("{s:s, s:s, s:I, s:f}", "status", usage < HEALTH_MAP_LIMIT ? "ok" : "degraded",
-                  "store", usage < HEALTH_MAP_LIMIT ? "writable" : "map nearly full",
-                  "registrations", (json_int_t)info.registrations, "map_usage", usage));
+    body = json_pack("{s:s, s:s, s:I, s:f}", "status", usage < HEALTH_MAP_LIMIT ? "ok" : "degraded",
+                     "store", usage < HEALTH_MAP_LIMIT ? "writable" : "map nearly full",
+                     "registrations", (json_int_t)info.registrations, "map_usage", usage);
+    if (body && srv->cluster) {
+        char state[512];
+
+        /* A node answers lookups from its copy whatever etcd's state: the cluster's state is
+         * shown, and leaves the status to the store. */
+        rd__cluster_health(srv, state, sizeof(state));
+        json_object_set_new(body, "cluster", json_loads(state, 0, NULL));
+    }
+    return rd__http_json(conn,
+                         usage < HEALTH_MAP_LIMIT ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, body);
 }
 
 static enum MHD_Result
@@ -311,7 +323,8 @@ shut(struct rd_server *srv, struct http_conn *c)
     rd__metrics_limited(srv, RD_BOUND_HTTP_CONNECTIONS);
 }
 
-/* Keep within http_connections in all and http_connections_per_ip from one address. A client
+/* Keep within http_connections in all (or what the open files limit leaves: rd_fdlimit.h) and
+ * http_connections_per_ip from one address. A client
  * that trickles its request a byte at a time never goes idle, so the idle timeout alone lets a
  * few dozen of them hold every connection and /health fails. So a new connection over a bound
  * takes the place of the oldest one (of its own address, for the per-address bound) that has
@@ -332,7 +345,7 @@ admit(struct rd_server *srv, struct http_conn *fresh)
         }
     }
     per_ip = same > srv->conf.http_connections_per_ip;
-    if (!per_ip && total <= srv->conf.http_connections) {
+    if (!per_ip && total <= srv->http->max_conns) {
         return;
     }
     /* The list is newest first: the last match is the oldest. */
@@ -541,13 +554,14 @@ rd__http_init(struct rd_server *srv)
         return RD_ENOMEM;
     }
     srv->http->epoll_fd = -1;
+    srv->http->max_conns = rd__fdlimit_fit(srv, "http_connections", srv->conf.http_connections);
     /* No MHD thread flag: the daemon is driven from the server's loop (its epoll descriptor
      * is one of the loop's), so handlers run on the loop's thread and read the store without
      * locks. */
     srv->http->mhd =
         MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
                          srv, MHD_OPTION_SOCK_ADDR, res->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
-                         (unsigned)(srv->conf.http_connections + HTTP_SLACK),
+                         srv->http->max_conns + HTTP_SLACK,
                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->conf.http_idle_timeout,
                          MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_END);
     freeaddrinfo(res);

@@ -7,9 +7,11 @@
 #include "rd_auth.h"
 #include "rd_block.h"
 #include "rd_conf.h"
+#include "rd_defer.h"
 #include "rd_limits.h"
 #include "rd_log.h"
 #include "rd_lookup.h"
+#include "rd_lookup_job.h"
 #include "rd_metrics.h"
 #include "rd_observe.h"
 #include "rd_pages.h"
@@ -22,8 +24,7 @@
 
 #define LOOKUP_EP_PATH  "rd-lookup/ep"
 #define LOOKUP_RES_PATH "rd-lookup/res"
-/* Largest lookup answer; Block2 carries it, paging keeps answers below it. */
-#define ANSWER_MAX (16 * 1024 * 1024)
+#define ANSWER_MAX      RD_LOOKUP_ANSWER_MAX
 
 /* A set of registration ids, to hand each registration over once during a prefix scan. */
 struct id_set {
@@ -32,9 +33,10 @@ struct id_set {
     size_t n;
 };
 
-/* One lookup in progress. */
+/* One lookup in progress. It reads nothing but its store (a snapshot on a worker) and its
+ * query, and writes nothing but its answer and its job's result: it may run on any thread. */
 struct lookup_run {
-    struct rd_server *srv;
+    struct store *st;
     const struct lookup_query *q;
     enum lookup_kind kind;
     struct lookup_buf *out;
@@ -43,15 +45,18 @@ struct lookup_run {
     size_t written;      /* links written */
     struct id_set *seen; /* NULL when the scan hands each registration over once */
     int rc;
-    /* Page marks (rd_pages.c), when the walk can resume and the query has a count. */
+    unsigned corrupt; /* records left out: they do not decode */
+    /* Page marks (rd_pages.c), when the walk can resume and the query has a count: written
+     * into the job, for the loop to remember. */
     int marking;
-    const struct rd_lookup_key *key; /* the lookup without its page */
-    uint64_t matched;                /* index of the next match among all matches of the lookup */
+    struct rd_lookup_job *job;
+    uint64_t matched; /* index of the next match among all matches of the lookup */
     uint64_t first;   /* index of the first match in the registration being visited */
     uint64_t prev_id; /* the registration visited before the current one; 0: none */
     uint32_t link;    /* the client's interface: registrations scoped to another stay hidden */
-    /* A walk in slices (observers' re-runs): it pauses at the deadline, to go on after last_id. */
-    int64_t deadline_ms; /* 0: no pause */
+    /* A walk that stops at a deadline: observers' re-runs pause there, to go on after last_id
+     * (paused); a request's walk stops there for good (its work budget). */
+    int64_t deadline_ms; /* 0: no deadline */
     unsigned visits;
     int paused;
     uint64_t last_id;
@@ -101,15 +106,20 @@ id_set_add(struct id_set *s, uint64_t id)
     return RD_OK;
 }
 
-/* Remember that the page beginning with match @p index starts in the current registration. */
+/* Note that the page beginning with match @p index starts in the current registration. The job
+ * keeps the last marks passed: those nearest the page asked, which the next pages need. */
 static void
 mark(struct lookup_run *run, uint64_t index)
 {
-    struct rd_page_mark m = { run->prev_id, index - run->first };
+    struct rd_lookup_job_mark *m;
 
-    if (index / run->q->count <= UINT32_MAX) {
-        rd__pages_put(run->srv, run->key, (uint32_t)(index / run->q->count), &m);
+    if (index / run->q->count > UINT32_MAX) {
+        return;
     }
+    m = &run->job->marks[run->job->nmarks++ % RD_LOOKUP_JOB_MARKS];
+    m->page = (uint32_t)(index / run->q->count);
+    m->mark.after = run->prev_id;
+    m->mark.inner = index - run->first;
 }
 
 /* Count a match against the page; 1 when it belongs on the page. */
@@ -149,11 +159,12 @@ separate(struct lookup_run *run)
 
 /* A run of lookup @p q of @p kind for a client on interface @p link, with nothing done yet. */
 static void
-run_start(struct lookup_run *run, struct rd_server *srv, enum lookup_kind kind, uint32_t link,
+run_start(struct lookup_run *run, struct store *st, enum lookup_kind kind, uint32_t link,
           const struct lookup_query *q)
 {
     memset(run, 0, sizeof(*run));
-    run->srv = srv;
+    run->st = st;
+    run->min_deadline = INT64_MAX;
     run->q = q;
     run->kind = kind;
     run->link = link;
@@ -225,7 +236,7 @@ visit(void *arg, const struct store_reg *reg)
     rc = lookup_reg_decode(&rec, reg->data, reg->data_len);
     if (rc) {
         /* A record we cannot read is left out rather than failing every lookup. */
-        rd__log(run->srv, RD_LOG_ERROR, "registration ep=%s d=%s: corrupt record", reg->ep, reg->d);
+        run->corrupt++;
         return 0;
     }
     /* RFC 9176 section 6.1: a link-local base means nothing to a client on another link. */
@@ -256,23 +267,34 @@ visit(void *arg, const struct store_reg *reg)
     return run->left == 0 && !run->count_all;
 }
 
-/* Start at the remembered beginning of the page when there is one, else where the store's
- * counts place it (@p term as walked; length 0 for every registration). */
+/* Start at the beginning of the page that the loop remembered when there is one, else where
+ * the store's counts place it (@p term as walked; length 0 for every registration). */
 static uint64_t
 resume_point(struct lookup_run *run, int64_t now, const char *term, size_t term_len)
 {
+    struct rd_lookup_job *j = run->job;
     struct rd_page_mark m;
     uint64_t skip = 0;
+    int rc;
 
-    run->marking = run->key && run->q->has_count && now < run->srv->next_expiry;
+    run->marking = j && j->marking;
     if (run->q->page == 0) {
         return 0;
     }
-    if (!run->marking || rd__pages_find(run->srv, run->key, run->q->page, &m)) {
-        /* No mark: the store's counts place the page, or the walk starts from the first. */
-        if (rd__rank_seek(run->srv, run->kind == LOOKUP_KIND_RES, run->q, term, term_len, now,
-                          &m.after, &skip)) {
+    if (j && j->has_start) {
+        m = j->start;
+    } else {
+        /* The seek reads the same snapshot as the walk after it: one consistent answer. */
+        rc = rd__rank_seek(run->st, run->kind == LOOKUP_KIND_RES, run->q, term, term_len, now,
+                           &m.after, &skip);
+        if (rc == RD_ESTORE && j) {
+            snprintf(j->err, sizeof(j->err), "%s", store_errmsg(run->st));
+        }
+        if (rc) {
             return 0;
+        }
+        if (j) {
+            j->seeked = 1;
         }
         m.inner = skip;
     }
@@ -285,42 +307,121 @@ resume_point(struct lookup_run *run, int64_t now, const char *term, size_t term_
     return m.after;
 }
 
-/* Answer the query from the index when one of its criteria allows, else by a scan in age
- * order that stops as soon as the page is full. */
+/* How a lookup walks the store: set by plan(). */
+enum walk_kind {
+    WALK_NONE,   /* count=0: nothing to walk */
+    WALK_PREFIX, /* every registration with a term of the prefix: cannot resume mid-way */
+    WALK_TERM,   /* the registrations of one exact term, oldest first */
+    WALK_ALL,    /* every registration, oldest first */
+};
+
+/* The index the query can use, if any, into @p prefix: the walk's kind. */
+static enum walk_kind
+plan(const struct lookup_run *run, char *prefix, size_t size, size_t *len)
+{
+    int indexed;
+
+    if (run->q->has_count && run->q->count == 0 && !run->count_all) {
+        return WALK_NONE;
+    }
+    indexed = (run->kind == LOOKUP_KIND_EP ? lookup_query_index_ep : lookup_query_index)(
+                  run->q, prefix, size, len) == RD_OK;
+    if (indexed && prefix[*len - 1] != '\0') {
+        return WALK_PREFIX;
+    }
+    return indexed ? WALK_TERM : WALK_ALL;
+}
+
+/* Walk from after registration @p after (a walk that cannot resume starts over). */
 static int
-run_lookup(struct lookup_run *run, int64_t now)
+walk_after(struct lookup_run *run, enum walk_kind walk, const char *prefix, size_t len, int64_t now,
+           uint64_t after)
+{
+    switch (walk) {
+    case WALK_PREFIX:
+        return store_term_foreach(run->st, prefix, len, now, visit, run);
+    case WALK_TERM:
+        return store_term_foreach_after(run->st, prefix, len, now, after, visit, run);
+    case WALK_ALL:
+        return store_reg_foreach(run->st, now, after, visit, run);
+    case WALK_NONE:
+        break;
+    }
+    return RD_OK;
+}
+
+/* Answer the query from the index when one of its criteria allows, else by a scan in age
+ * order that stops as soon as the page is full. With @p renew_ms, a walk that can resume
+ * moves to a newer snapshot every renew_ms (the store can reuse the pages an old snapshot
+ * holds); the seek and the first stretch of the walk read one snapshot. */
+static int
+run_lookup(struct lookup_run *run, int64_t now, int64_t budget_end_ms, int64_t renew_ms)
 {
     char prefix[512];
     size_t len = 0;
     struct id_set seen = { NULL, 0, 0 };
-    uint64_t after;
-    int indexed;
+    enum walk_kind walk = plan(run, prefix, sizeof(prefix), &len);
+    uint64_t after = 0;
     int rc;
 
-    if (run->q->has_count && run->q->count == 0 && !run->count_all) {
+    if (walk == WALK_NONE) {
         return RD_OK;
     }
-    indexed = (run->kind == LOOKUP_KIND_EP ? lookup_query_index_ep : lookup_query_index)(
-                  run->q, prefix, sizeof(prefix), &len) == RD_OK;
-    if (indexed && prefix[len - 1] != '\0') {
+    if (walk == WALK_PREFIX) {
         /* A prefix may name a registration several times: no resuming in the middle. */
         run->seen = &seen;
-        rc = store_term_foreach(run->srv->store, prefix, len, now, visit, run);
-    } else if (indexed) {
-        after = resume_point(run, now, prefix, len);
-        rc = store_term_foreach_after(run->srv->store, prefix, len, now, after, visit, run);
+        renew_ms = 0;
     } else {
-        after = resume_point(run, now, NULL, 0);
-        rc = store_reg_foreach(run->srv->store, now, after, visit, run);
+        after =
+            resume_point(run, now, walk == WALK_TERM ? prefix : NULL, walk == WALK_TERM ? len : 0);
+    }
+    for (;;) {
+        int64_t now_ms = rd__now_ms();
+
+        run->paused = 0;
+        run->deadline_ms = budget_end_ms;
+        if (renew_ms && (!budget_end_ms || now_ms + renew_ms < budget_end_ms)) {
+            run->deadline_ms = now_ms + renew_ms;
+        }
+        rc = walk_after(run, walk, prefix, len, now, after);
+        if (rc < 0 || run->rc || !run->paused || run->deadline_ms == budget_end_ms) {
+            break;
+        }
+        /* Paused between two registrations: go on after the last one, in a newer snapshot. */
+        rc = store_snap_renew(run->st);
+        if (rc) {
+            break;
+        }
+        after = run->last_id;
     }
     free(seen.slots);
-    if (rc == RD_ESTORE) {
-        rd__log(run->srv, RD_LOG_ERROR, "lookup: %s", store_errmsg(run->srv->store));
-    }
     if (rc < 0) {
         return rc;
     }
     return run->rc;
+}
+
+void
+rd__lookup_compute(struct rd_lookup_job *j)
+{
+    struct lookup_run run;
+    int64_t budget_end_ms = j->budget_ms ? rd__now_ms() + j->budget_ms : 0;
+
+    run_start(&run, j->snap, j->kind, j->link, &j->q);
+    run.out = &j->buf;
+    run.job = j;
+    run.skip = j->q.has_count ? (uint64_t)j->q.page * j->q.count : 0;
+    run.left = j->q.has_count ? j->q.count : UINT64_MAX;
+    /* A job that waited in the queue starts from the store as it is now. */
+    j->rc = j->rolling ? store_snap_renew(j->snap) : RD_OK;
+    if (!j->rc) {
+        j->rc = run_lookup(&run, j->now, budget_end_ms, j->rolling ? RD_LOOKUP_SNAP_MS : 0);
+    }
+    if (j->rc == RD_ESTORE && !j->err[0]) {
+        snprintf(j->err, sizeof(j->err), "%s", store_errmsg(j->snap));
+    }
+    j->over_budget = run.paused;
+    j->corrupt = run.corrupt;
 }
 
 static int
@@ -342,42 +443,46 @@ parse_query(const coap_pdu_t *request, struct lookup_qparam *qp, size_t *nqp,
     return RD_OK;
 }
 
+/* The remembered answer of the lookup, if any: it needs no walk. */
+static int
+remembered(struct rd_server *srv, enum lookup_kind kind, uint32_t link,
+           const struct lookup_qparam *qp, size_t nq, struct lookup_buf *buf)
+{
+    struct rd_lookup_key key;
+
+    /* Nothing remembered survives a deadline passing: rd__lookup_notify() moves on first. */
+    if (rd__now() >= srv->next_expiry || rd__lookup_key(kind, link, qp, nq, 1, &key)) {
+        return RD_ENOTFOUND;
+    }
+    return rd__answer_find(srv, &key, buf);
+}
+
 int
 rd__lookup_answer(struct rd_server *srv, enum lookup_kind kind, uint32_t link,
                   const struct lookup_qparam *qp, size_t nq, const struct lookup_query *q,
                   struct lookup_buf *buf)
 {
-    struct lookup_run run;
-    struct rd_lookup_key pages_key;
-    struct rd_lookup_key answer_key;
-    int64_t now = rd__now();
-    int keep;
+    struct rd_lookup_job *j = NULL;
     int rc;
 
-    /* Nothing remembered survives a deadline passing: rd__lookup_notify() moves on first. */
-    keep = now < srv->next_expiry;
-    if (keep && rd__lookup_key(kind, link, qp, nq, 1, &answer_key) == RD_OK) {
-        if (rd__answer_find(srv, &answer_key, buf) == RD_OK) {
-            return RD_OK;
-        }
-    } else {
-        keep = 0;
+    (void)q;
+    if (remembered(srv, kind, link, qp, nq, buf) == RD_OK) {
+        return RD_OK;
     }
-    run_start(&run, srv, kind, link, q);
-    run.out = buf;
-    run.skip = q->has_count ? (uint64_t)q->page * q->count : 0;
-    run.left = q->has_count ? q->count : UINT64_MAX;
-    if (keep && rd__lookup_key(kind, link, qp, nq, 0, &pages_key) == RD_OK) {
-        run.key = &pages_key;
-    }
-    rc = run_lookup(&run, now);
+    rc = rd__lookup_job_new(srv, kind, link, qp, nq, &j);
     if (rc) {
         return rc;
     }
-    if (keep) {
-        rd__answer_put(srv, &answer_key, buf);
+    /* Observers' re-runs of prefix lookups: whole, as before any budget. */
+    j->budget_ms = 0;
+    rd__lookup_compute(j);
+    rd__lookup_job_finish(srv, j);
+    rc = j->rc;
+    if (!rc) {
+        rc = lookup_buf_append(buf, j->buf.data ? j->buf.data : "", j->buf.len);
     }
-    return RD_OK;
+    rd__lookup_job_free(j);
+    return rc;
 }
 
 int
@@ -387,15 +492,21 @@ rd__lookup_walk(struct rd_server *srv, enum lookup_kind kind, const struct looku
     struct lookup_run run;
     int rc;
 
-    run_start(&run, srv, kind, 0, q);
+    /* On the loop, which writes nothing meanwhile: the store itself is one snapshot. */
+    run_start(&run, srv->store, kind, 0, q);
     run.emit = emit;
     run.emit_arg = arg;
     run.count_all = walk->count_all;
     run.all_links = walk->all_links;
-    run.min_deadline = INT64_MAX;
     run.skip = q->has_count ? (uint64_t)q->page * q->count : 0;
     run.left = q->has_count ? q->count : UINT64_MAX;
-    rc = run_lookup(&run, rd__now());
+    rc = run_lookup(&run, rd__now(), 0, 0);
+    if (rc == RD_ESTORE) {
+        rd__log(srv, RD_LOG_ERROR, "lookup: %s", store_errmsg(srv->store));
+    }
+    if (run.corrupt) {
+        rd__log(srv, RD_LOG_ERROR, "lookup: %u corrupt records left out", run.corrupt);
+    }
     /* A walk placed by the store's counts starts past matches it never met: they count too. */
     walk->total = run.placed + run.takes;
     return rc;
@@ -451,7 +562,7 @@ rd__lookup_answer_slice(struct rd_server *srv, enum lookup_kind kind, uint32_t l
         *done = rc == RD_OK;
         return rc;
     }
-    run_start(&run, srv, kind, link, q);
+    run_start(&run, srv->store, kind, link, q);
     run.out = &p->buf;
     run.skip = p->skip;
     run.left = p->left;
@@ -465,6 +576,9 @@ rd__lookup_answer_slice(struct rd_server *srv, enum lookup_kind kind, uint32_t l
     }
     if (rc == RD_ESTORE) {
         rd__log(srv, RD_LOG_ERROR, "lookup: %s", store_errmsg(srv->store));
+    }
+    if (run.corrupt) {
+        rd__log(srv, RD_LOG_ERROR, "lookup: %u corrupt records left out", run.corrupt);
     }
     if (rc >= 0) {
         rc = run.rc;
@@ -488,6 +602,43 @@ rd__lookup_answer_slice(struct rd_server *srv, enum lookup_kind kind, uint32_t l
     return RD_OK;
 }
 
+/* Answer a lookup with @p buf (taken), acting on its Observe option. */
+static void
+respond(struct rd_server *srv, enum lookup_kind kind, uint32_t link, const struct lookup_qparam *qp,
+        size_t nq, coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+        const coap_string_t *query, coap_pdu_t *response, struct lookup_buf *buf)
+{
+    struct rd_observer *obs;
+
+    /* RFC 7641 section 2: the Observe option of the request adds or removes this client. */
+    obs = rd__observe_request(srv, kind, link, qp, nq, session, request,
+                              rd__answer_etag(buf->data ? buf->data : "", buf->len));
+    rd__respond_links(resource, session, request, query, response, buf);
+    rd__observe_answered(srv, obs, response);
+}
+
+/* Answer a lookup from its computed job @p j (its answer is taken). */
+static void
+respond_job(struct rd_server *srv, struct rd_lookup_job *j, coap_resource_t *resource,
+            coap_session_t *session, const coap_pdu_t *request, const coap_string_t *query,
+            coap_pdu_t *response)
+{
+    struct lookup_buf buf;
+
+    if (j->over_budget) {
+        rd__lookup_job_refuse(response, "lookup over its work budget: narrow it or page it");
+        return;
+    }
+    if (j->rc) {
+        rd__respond_error(response, rd__status_to_coap(j->rc),
+                          j->rc == RD_ETOOBIG ? "answer too large: use count and page" : NULL);
+        return;
+    }
+    buf = j->buf;
+    memset(&j->buf, 0, sizeof(j->buf));
+    respond(srv, j->kind, j->link, j->qp, j->nq, resource, session, request, query, response, &buf);
+}
+
 static void
 answer_lookup(enum lookup_kind kind, coap_resource_t *resource, coap_session_t *session,
               const coap_pdu_t *request, const coap_string_t *query, coap_pdu_t *response)
@@ -496,12 +647,18 @@ answer_lookup(enum lookup_kind kind, coap_resource_t *resource, coap_session_t *
     struct lookup_qparam qp[RD_QPARAM_MAX];
     struct lookup_query q;
     struct lookup_buf buf;
-    struct rd_observer *obs = NULL;
+    struct rd_lookup_job *j = rd__defer_resumed(srv, session, request);
+    struct rd_lookup_job *back = NULL;
     int ifindex = coap_session_get_ifindex(session);
     uint32_t link = ifindex > 0 ? (uint32_t)ifindex : 0;
     size_t nq = 0;
     int rc;
 
+    if (j) {
+        /* The second call for a lookup computed on a worker: it passed every check before. */
+        respond_job(srv, j, resource, session, request, query, response);
+        return;
+    }
     if (rd__auth_read(srv, session, response) ||
         rd__limits_admit(srv, session, request, response) || rd__check_accept(request, response) ||
         parse_query(request, qp, &nq, &q, response) ||
@@ -509,18 +666,26 @@ answer_lookup(enum lookup_kind kind, coap_resource_t *resource, coap_session_t *
         return;
     }
     lookup_buf_init(&buf, ANSWER_MAX);
-    rc = rd__lookup_answer(srv, kind, link, qp, nq, &q, &buf);
-    if (rc) {
-        lookup_buf_cleanup(&buf);
-        rd__respond_error(response, rd__status_to_coap(rc),
-                          rc == RD_ETOOBIG ? "answer too large: use count and page" : NULL);
+    if (remembered(srv, kind, link, qp, nq, &buf) == RD_OK) {
+        respond(srv, kind, link, qp, nq, resource, session, request, query, response, &buf);
         return;
     }
-    /* RFC 7641 section 2: the Observe option of the request adds or removes this client. */
-    obs = rd__observe_request(srv, kind, link, qp, nq, session, request,
-                              rd__answer_etag(buf.data ? buf.data : "", buf.len));
-    rd__respond_links(resource, session, request, query, response, &buf);
-    rd__observe_answered(srv, obs, response);
+    lookup_buf_cleanup(&buf);
+    rc = rd__lookup_job_new(srv, kind, link, qp, nq, &j);
+    if (rc) {
+        rd__respond_error(response, rd__status_to_coap(rc), NULL);
+        return;
+    }
+    if (rd__lookup_jobs_wanted(srv)) {
+        if (rd__lookup_job_defer(srv, j, session, request, response, &back) != RD_EINVAL) {
+            return;
+        }
+        j = back;
+    }
+    rd__lookup_compute(j);
+    rd__lookup_job_finish(srv, j);
+    respond_job(srv, j, resource, session, request, query, response);
+    rd__lookup_job_free(j);
 }
 
 static void

@@ -38,6 +38,7 @@ usage(FILE *out)
                  "  -H, --http-listen HOST:PORT  serve metrics, health, the dashboard and the API\n"
                  "                          over HTTP there (loopback unless http_token_file\n"
                  "                          is set); \"off\" disables\n"
+                 "  -E, --etcd URL[,URL]    run as a node of a cluster kept in these etcd members\n"
                  "  -m, --multicast         answer discovery sent to the CoAP and RD multicast\n"
                  "                          groups (224.0.1.187, 224.0.1.190, ff0X::fd, ff0X::fe)\n"
                  "  -s, --dtls-listen HOST:PORT\n"
@@ -60,6 +61,7 @@ struct cli {
     const char *data_dir;
     const char *log_level;
     const char *http_listen;
+    const char *etcd;
     int multicast;
 };
 
@@ -77,11 +79,12 @@ parse_args(int argc, char **argv, struct cli *cli)
         { "multicast", no_argument, NULL, 'm' },
         { "dtls-listen", required_argument, NULL, 's' },
         { "http-listen", required_argument, NULL, 'H' },
+        { "etcd", required_argument, NULL, 'E' },
         { NULL, 0, NULL, 0 },
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, "c:l:d:v:s:H:mhV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:l:d:v:s:H:E:mhV", longopts, NULL)) != -1) {
         switch (c) {
         case 'c':
             cli->config = optarg;
@@ -108,6 +111,9 @@ parse_args(int argc, char **argv, struct cli *cli)
             break;
         case 'H':
             cli->http_listen = optarg;
+            break;
+        case 'E':
+            cli->etcd = optarg;
             break;
         case 'm':
             cli->multicast = 1;
@@ -167,6 +173,9 @@ build_conf(const struct cli *cli, struct rd_conf *conf)
     }
     if (!rc && cli->http_listen) {
         rc = rd_conf_set(conf, "http_listen", cli->http_listen, err, sizeof(err));
+    }
+    if (!rc && cli->etcd) {
+        rc = rd_conf_set(conf, "etcd_endpoints", cli->etcd, err, sizeof(err));
     }
     if (!rc && cli->log_level) {
         rc = rd_conf_set(conf, "log_level", cli->log_level, err, sizeof(err));

@@ -9,6 +9,7 @@
 #include "lookup.h"
 #include "rd_auth.h"
 #include "rd_block.h"
+#include "rd_cluster.h"
 #include "rd_http.h"
 #include "rd_log.h"
 #include "rd_metrics.h"
@@ -585,6 +586,9 @@ rd__metrics_render(struct rd_server *srv, struct lookup_buf *out)
     }
     if (!rc) {
         rc = rd__observe_metrics(srv, out);
+    }
+    if (!rc) {
+        rc = rd__cluster_metrics(srv, out);
     }
     return rc;
 }

@@ -86,11 +86,10 @@ rd__rank_weigh_stored(void *arg, const struct store_reg *reg, struct store_term 
 }
 
 int
-rd__rank_seek(struct rd_server *srv, int links, const struct lookup_query *q, const char *term,
+rd__rank_seek(struct store *st, int links, const struct lookup_query *q, const char *term,
               size_t term_len, int64_t now, uint64_t *after, uint64_t *skip)
 {
     static const struct store_term veto = { RD_RANK_SCOPED, sizeof(RD_RANK_SCOPED), 1, 0 };
-    int rc;
 
     /* The counts count lookups of everything, or of exactly the one term walked. */
     if (!q->has_count || q->page == 0 || q->ncrit > 1 ||
@@ -98,14 +97,7 @@ rd__rank_seek(struct rd_server *srv, int links, const struct lookup_query *q, co
         (q->ncrit == 1 && is_ep_term(term, term_len))) {
         return RD_ECONFLICT;
     }
-    rc = store_rank_seek(srv->store, term, q->ncrit ? term_len : 0,
-                         links ? STORE_RANK_LINKS : STORE_RANK_EPS, now,
-                         (uint64_t)q->page * q->count, &veto, after, skip);
-    if (rc == RD_ESTORE) {
-        rd__log(srv, RD_LOG_ERROR, "lookup: %s", store_errmsg(srv->store));
-    } else if (rc == RD_OK) {
-        rd__log(srv, RD_LOG_DEBUG, "lookup: page %lu of %lu placed by the counts",
-                (unsigned long)q->page, (unsigned long)q->count);
-    }
-    return rc;
+    return store_rank_seek(st, term, q->ncrit ? term_len : 0,
+                           links ? STORE_RANK_LINKS : STORE_RANK_EPS, now,
+                           (uint64_t)q->page * q->count, &veto, after, skip);
 }

@@ -40,11 +40,13 @@ int rd__rank_weigh_stored(void *arg, const struct store_reg *reg, struct store_t
  * @p term (exact, with its NUL; length 0 for a walk of every registration) starts after
  * @p after and passes over @p skip matches (links when @p links, else registrations).
  *
+ * Reads @p st only (a snapshot view, on any thread); logs nothing.
+ *
  * @return RD_OK; RD_ECONFLICT when the counts cannot answer this lookup (more than one
  *         criterion, a prefix, page 0, or the store declines): walk from the first; RD_EINVAL;
- *         RD_ESTORE (logged).
+ *         RD_ESTORE (store_errmsg(@p st) says why).
  */
-int rd__rank_seek(struct rd_server *srv, int links, const struct lookup_query *q, const char *term,
+int rd__rank_seek(struct store *st, int links, const struct lookup_query *q, const char *term,
                   size_t term_len, int64_t now, uint64_t *after, uint64_t *skip);
 
 #endif

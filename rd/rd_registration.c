@@ -8,6 +8,7 @@
 #include "lookup.h"
 #include "rd_auth.h"
 #include "rd_block.h"
+#include "rd_cluster.h"
 #include "rd_conditional.h"
 #include "rd_conf.h"
 #include "rd_dedup.h"
@@ -188,9 +189,12 @@ parse_links(const struct rd_server *srv, const coap_session_t *session, const ch
     return rc;
 }
 
-int
-rd__reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t replace_id, uint64_t *id,
-             int *created)
+/* Write @p w: by name, or in place of @p replace_id; or, with @p at_id, under that id as a
+ * cluster's change of @p revision. In cluster mode a write of this node goes to etcd instead
+ * and comes back through the watch. */
+static int
+reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t replace_id, uint64_t at_id,
+         int64_t revision, uint64_t *id, int *created)
 {
     struct lookup_buf buf;
     struct lookup_terms terms = { 0 };
@@ -202,6 +206,10 @@ rd__reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t repla
 
     lookup_buf_init(&buf, srv->conf.max_payload * 2 + 4096);
     rc = lookup_reg_encode(w->rec, &buf);
+    if (!rc && srv->cluster && !at_id) {
+        rc = rd__cluster_save(srv, w, replace_id, buf.data, buf.len);
+        goto out;
+    }
     if (!rc) {
         rc = lookup_reg_terms(w->ep, w->d, w->rec, &terms);
     }
@@ -248,7 +256,11 @@ rd__reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t repla
         rd__lookup_before(srv, replace_id, w->ep, w->d, &before);
     }
     rd__feed_stage_save(srv, replace_id, w->ep, w->d, w->rec, buf.data, buf.len);
-    if (replace_id) {
+    if (at_id) {
+        store_remote_stage(srv->store, revision);
+        rc = store_reg_put_at(srv->store, at_id, &sreg, created);
+        new_id = at_id;
+    } else if (replace_id) {
         rc = store_reg_replace(srv->store, replace_id, &sreg);
     } else {
         rc = store_reg_put(srv->store, &sreg, &new_id, created);
@@ -276,6 +288,19 @@ out:
     lookup_terms_cleanup(&terms);
     lookup_buf_cleanup(&buf);
     return rc;
+}
+
+int
+rd__reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t replace_id, uint64_t *id,
+             int *created)
+{
+    return reg_save(srv, w, replace_id, 0, 0, id, created);
+}
+
+int
+rd__reg_apply(struct rd_server *srv, const struct rd_reg_write *w, uint64_t id, int64_t revision)
+{
+    return reg_save(srv, w, 0, id, revision, NULL, NULL);
 }
 
 void
@@ -364,6 +389,9 @@ register_ep(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *re
         goto out;
     }
     rc = rd__reg_save(srv, &w, 0, &id, &created);
+    if (rc == RD_CLUSTER_PARKED) {
+        goto out;
+    }
     if (rc) {
         rd__respond_store_error(response, rc);
         goto out;
@@ -394,12 +422,19 @@ hnd_post_rd(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
 
     (void)resource;
     (void)query;
+    if (rd__cluster_resume(srv, session, request, response)) {
+        rd__dedup_remember(&srv->dedup, session, request, response, now);
+        return;
+    }
     if (rd__dedup_replay(&srv->dedup, session, request, response, now) ||
         rd__limits_admit(srv, session, request, response)) {
+        rd__cluster_request_done(srv);
         return;
     }
     register_ep(srv, session, request, response);
-    rd__dedup_remember(&srv->dedup, session, request, response, now);
+    if (!rd__cluster_request_done(srv)) {
+        rd__dedup_remember(&srv->dedup, session, request, response, now);
+    }
 }
 
 static int
@@ -583,7 +618,8 @@ update_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
         rd__parse_regparams(srv, session, request, LOOKUP_REG_UPDATE, &p, response)) {
         return;
     }
-    if (body_len == 0 && !p.base && p.lt == 0 && p.nattrs == 0 &&
+    /* In a cluster a refresh is a put of the whole value: the full update makes it. */
+    if (body_len == 0 && !p.base && p.lt == 0 && p.nattrs == 0 && !srv->cluster &&
         refresh(srv, session, identity, id, response) != RD_ECONFLICT) {
         goto out;
     }
@@ -643,6 +679,9 @@ update_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
                      rec.scope == old.rec.scope;
     w.source = rd__quota_source_term(session, source, sizeof(source)) ? NULL : source;
     rc = rd__reg_save(srv, &w, id, NULL, NULL);
+    if (rc == RD_CLUSTER_PARKED) {
+        goto out;
+    }
     if (rc) {
         rd__respond_store_error(response, rc);
         goto out;
@@ -714,6 +753,13 @@ delete_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
     if (rc) {
         return;
     }
+    if (srv->cluster) {
+        rc = rd__cluster_remove(srv, id, old.ep, old.d);
+        if (rc && rc != RD_CLUSTER_PARKED) {
+            rd__respond_store_error(response, rc);
+        }
+        return;
+    }
     rd__lookup_before(srv, id, NULL, NULL, &before);
     rd__feed_stage_removal(srv, id);
     rc = store_reg_delete(srv->store, id);
@@ -754,8 +800,13 @@ hnd_unknown(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
         return;
     }
     coap_delete_string(path);
+    if (rd__cluster_resume(srv, session, request, response)) {
+        rd__dedup_remember(&srv->dedup, session, request, response, now);
+        return;
+    }
     if (rd__dedup_replay(&srv->dedup, session, request, response, now) ||
         rd__limits_admit(srv, session, request, response)) {
+        rd__cluster_request_done(srv);
         return;
     }
     switch (coap_pdu_get_code(request)) {
@@ -772,7 +823,9 @@ hnd_unknown(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
         rd__respond_error(response, COAP_RESPONSE_CODE_NOT_ALLOWED, "use GET, POST or DELETE");
         break;
     }
-    rd__dedup_remember(&srv->dedup, session, request, response, now);
+    if (!rd__cluster_request_done(srv)) {
+        rd__dedup_remember(&srv->dedup, session, request, response, now);
+    }
 }
 
 int

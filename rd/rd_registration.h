@@ -38,6 +38,14 @@ int rd__reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t r
                  uint64_t *id, int *created);
 
 /**
+ * Apply a registration that came from etcd to the local copy under @p id, recording
+ * @p revision with it, and tell observers and the change feed (rd_registration.c).
+ * @return RD_OK; the codes of store_reg_put_at().
+ */
+int rd__reg_apply(struct rd_server *srv, const struct rd_reg_write *w, uint64_t id,
+                  int64_t revision);
+
+/**
  * Parse and check the Uri-Query options of a registration request for @p op, including the
  * configured lifetime range. On failure @p response holds the 4.00 with its diagnostic.
  *

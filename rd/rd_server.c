@@ -10,6 +10,7 @@
 #include "lookup.h"
 #include "rd.h"
 #include "rd_block.h"
+#include "rd_cluster.h"
 #include "rd_conf.h"
 #include "rd_dedup.h"
 #include "rd_defer.h"
@@ -22,6 +23,7 @@
 #include "rd_limits.h"
 #include "rd_log.h"
 #include "rd_lookup.h"
+#include "rd_lookup_job.h"
 #include "rd_loop.h"
 #include "rd_metrics.h"
 #include "rd_observe.h"
@@ -406,6 +408,9 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
     if (!rc) {
         rc = rd__block2_init(srv);
     }
+    if (!rc) {
+        rc = rd__lookup_jobs_init(srv);
+    }
     if (rc) {
         goto fail;
     }
@@ -418,6 +423,9 @@ rd_server_new(struct rd_server **out, const struct rd_conf *conf)
     }
     if (!rc) {
         rc = rd__http_init(srv);
+    }
+    if (!rc) {
+        rc = rd__cluster_init(srv);
     }
     if (rc) {
         goto fail;
@@ -482,7 +490,8 @@ rd__server_housekeeping(struct rd_server *srv, unsigned *wait_ms)
     rd__lookup_notify(srv, now, now_ms);
     rd__metrics_tick(srv, now);
     rd__feed_keepalive(srv, now_ms);
-    if (now != srv->last_sweep || srv->sweep_pending) {
+    /* A cluster's registrations are deleted by its elected sweeper, through etcd. */
+    if (!srv->cluster && (now != srv->last_sweep || srv->sweep_pending)) {
         srv->last_sweep = now;
         sweep(srv, now);
     }
@@ -537,8 +546,11 @@ rd_server_free(struct rd_server *srv)
     if (!srv) {
         return;
     }
+    /* First: the cluster answers its parked writes while libcoap and the loop still exist. */
+    rd__cluster_cleanup(srv);
     rd__http_cleanup(srv);
     rd__token_cleanup(srv);
+    rd__lookup_jobs_cleanup(srv);
     rd__simple_cleanup(srv);
     rd__observe_cleanup(srv);
     rd__gate_remove(srv);

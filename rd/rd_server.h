@@ -17,6 +17,7 @@ struct rd_api;
 struct rd_b1;
 struct rd_b2;
 struct rd_defer;
+struct rd_lookup_jobs;
 struct rd_feed;
 struct rd_fetch;
 struct rd_flusher;
@@ -72,6 +73,9 @@ struct rd_server {
     struct rd_defer *defer;     /**< requests answered later (rd_defer.c); NULL until one */
     struct rd_api *api;         /**< JSON API state (rd_api.c); NULL when HTTP is off */
     struct rd_tokens *tokens;   /**< HTTP bearer tokens (rd_token.c); NULL: none needed */
+    /** Worker threads that compute lookups (rd_lookup_job.c); never NULL once started. */
+    struct rd_lookup_jobs *lookup_jobs;
+    struct rd_cluster *cluster; /**< etcd client and local copy (rd_cluster.c); NULL alone */
 };
 
 /** The loop's housekeeping at the start of each turn: expiry sweep, coalesced notifications of

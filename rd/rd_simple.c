@@ -13,6 +13,7 @@
 #include "rd_amplification.h"
 #include "rd_auth.h"
 #include "rd_block.h"
+#include "rd_cluster.h"
 #include "rd_conf.h"
 #include "rd_dtls.h"
 #include "rd_echo.h"
@@ -291,6 +292,16 @@ collect(struct rd_server *srv, struct rd_fetch *f, const coap_pdu_t *received)
     return 0;
 }
 
+/* A cluster's commit of a simple registration (rd_cluster.h): answer the waiting request. */
+static void
+committed(struct rd_server *srv, void *arg, coap_pdu_code_t code, const char *diag)
+{
+    struct rd_fetch *f = arg;
+
+    fetch_done(srv, f, code == COAP_RESPONSE_CODE_CREATED ? COAP_RESPONSE_CODE_CHANGED : code,
+               diag);
+}
+
 /* The endpoint answered our GET /.well-known/core. */
 static coap_response_t
 hnd_response(coap_session_t *session, const coap_pdu_t *sent, const coap_pdu_t *received,
@@ -316,11 +327,19 @@ hnd_response(coap_session_t *session, const coap_pdu_t *sent, const coap_pdu_t *
     if (collect(srv, f, received) != 0) {
         return COAP_RESPONSE_OK;
     }
+    /* In a cluster the answer waits for etcd's commit: committed() gives it. */
+    rd__cluster_then(srv, committed, f);
     /* An endpoint with no resources answers with an empty document: zero links. */
     code = register_doc(srv, &f->params, f->base, f->scope, f->owner, f->doc ? f->doc : "",
                         f->doc_len, diag, sizeof(diag));
+    rd__cluster_then(srv, NULL, NULL);
     if (code == COAP_RESPONSE_CODE_CHANGED) {
         cache_put(srv, f->base, f->scope, f->doc ? f->doc : "", f->doc_len, max_age_of(received));
+    }
+    if (code == COAP_RESPONSE_CODE_CHANGED && srv->cluster) {
+        /* Not 0 any more: the deadline and a late NACK leave the fetch to committed(). */
+        f->result = code;
+        return COAP_RESPONSE_OK;
     }
     fetch_done(srv, f, code, diag);
     return COAP_RESPONSE_OK;
@@ -606,7 +625,10 @@ hnd_post_simple(coap_resource_t *resource, coap_session_t *session, const coap_p
         fetch_free(f);
         return;
     }
-    cached = cache_find(srv, f->base, f->scope, rd__now_ms());
+    /* In a cluster a write is answered after etcd's commit, which the handler cannot wait
+     * for here: the document is fetched again instead (RFC 9176 section 5.1 has the cache as a
+     * SHOULD). */
+    cached = srv->cluster ? NULL : cache_find(srv, f->base, f->scope, rd__now_ms());
     if (cached) {
         coap_pdu_code_t code = register_doc(srv, &f->params, f->base, f->scope, f->owner,
                                             cached->doc, cached->len, diag, sizeof(diag));

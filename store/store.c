@@ -73,6 +73,16 @@ store__read_begin(struct store *st, MDB_txn **txn)
     MDB_txn *t = NULL;
     int rc;
 
+    if (st->snap) {
+        /* Every read of a view sees the snapshot taken when it was opened (or renewed). */
+        if (st->snap_released) {
+            snprintf(st->errmsg, sizeof(st->errmsg), "the snapshot was released");
+            return RD_ESTORE;
+        }
+        st->reading++;
+        *txn = st->rtxn;
+        return RD_OK;
+    }
     if (st->reading == 0) {
         rc = store__from_mdb(st, mdb_txn_renew(st->rtxn), "renew read txn");
         if (rc) {
@@ -97,6 +107,9 @@ void
 store__read_end(struct store *st, MDB_txn *txn)
 {
     st->reading--;
+    if (st->snap) {
+        return;
+    }
     if (txn == st->rtxn) {
         /* A reset transaction releases its snapshot, so writers may reuse old pages. */
         mdb_txn_reset(txn);
@@ -138,6 +151,23 @@ store__read_cursor(struct store *st, MDB_txn *txn, MDB_dbi dbi, MDB_cursor **cur
     }
     *cur = c;
     return RD_OK;
+}
+
+void
+store__read_cursors_close(struct store *st)
+{
+    if (st->rcur_regs) {
+        mdb_cursor_close(st->rcur_regs);
+    }
+    if (st->rcur_terms) {
+        mdb_cursor_close(st->rcur_terms);
+    }
+    if (st->rcur_expiry) {
+        mdb_cursor_close(st->rcur_expiry);
+    }
+    st->rcur_regs = NULL;
+    st->rcur_terms = NULL;
+    st->rcur_expiry = NULL;
 }
 
 void
@@ -354,6 +384,10 @@ store__write_begin(struct store *st, MDB_txn **txn, uint64_t extra)
     mdb_filehandle_t fd;
     int err;
 
+    if (st->snap) {
+        snprintf(st->errmsg, sizeof(st->errmsg), "a snapshot is read-only");
+        return RD_EINVAL;
+    }
     if (st->writemap) {
         if (mdb_env_info(st->env, &info) || mdb_env_stat(st->env, &ms) ||
             mdb_env_get_fd(st->env, &fd)) {
@@ -492,16 +526,12 @@ store_free(struct store *st)
     if (!st) {
         return;
     }
+    if (st->snap) {
+        store__snap_close(st);
+        return;
+    }
     store__journal_unstage(st);
-    if (st->rcur_regs) {
-        mdb_cursor_close(st->rcur_regs);
-    }
-    if (st->rcur_terms) {
-        mdb_cursor_close(st->rcur_terms);
-    }
-    if (st->rcur_expiry) {
-        mdb_cursor_close(st->rcur_expiry);
-    }
+    store__read_cursors_close(st);
     if (st->rtxn) {
         mdb_txn_abort(st->rtxn);
     }

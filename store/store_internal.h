@@ -43,6 +43,9 @@
 #define STORE_META_MIGRATION_SIZE 20
 /** 8-byte big-endian number of records without weights (format 1); missing means 0 */
 #define STORE_META_UNWEIGHED "unweighed"
+/** 8-byte big-endian cluster revision the registrations are at (store_remote.c); missing
+ * means none: the store is not a cluster's copy */
+#define STORE_META_REMOTE_REVISION "remote_revision"
 /** 8-byte big-endian id of the next journal event; missing means 1 */
 #define STORE_META_JOURNAL_NEXT "journal_next"
 
@@ -63,7 +66,7 @@ struct store {
     MDB_dbi expiry;
     MDB_dbi terms;
     MDB_dbi counts;
-    int has_counts;        /**< counts is open: not so in an older directory opened as it is */
+    int has_counts; /**< counts is open: not so in an older directory opened as it is */
     MDB_dbi journal;
     int has_journal; /**< journal is open: not so in an older directory opened as it is */
     int journal_on;  /**< store_journal_config() was called */
@@ -74,7 +77,7 @@ struct store {
     void *journal_expired_arg;
     unsigned char *staged; /**< the staged event's bytes (heap), or NULL */
     size_t staged_len;
-    int has_staged; /**< an event is staged (it may have no bytes) */
+    int has_staged;        /**< an event is staged (it may have no bytes) */
     uint64_t secret;       /**< keys the id permutation; fixed for the life of the data */
     MDB_txn *rtxn;         /**< the reusable read transaction, reset while no read runs */
     MDB_cursor *rcur_regs; /**< cursors bound to rtxn, renewed with it; NULL until first use */
@@ -89,6 +92,12 @@ struct store {
     store_weigh_fn weigh_fn; /**< only while store_open() migrates */
     void *weigh_arg;
     char errmsg[STORE_ERRMSG_SIZE];
+    /** A read-only view from store_snap_open(): rtxn is its one snapshot, held open (never
+     * reset) until store_free() but by store_snap_release(); writes are refused. */
+    int snap;
+    int snap_released; /**< a view whose snapshot was released: reads fail until renewed */
+    int remote_staged;       /**< the next write also records remote_revision (store_remote.c) */
+    int64_t remote_revision; /**< the cluster revision that write brings the store to */
 };
 
 /** A stored record decoded in place: every pointer borrows from the LMDB value. */
@@ -162,7 +171,8 @@ int store__counts_check(struct store *st, MDB_txn *txn, size_t *counts, size_t *
  *
  * @param extra Bytes the transaction may dirty beyond the fixed headroom: a large record and its
  *              index entries (0 when it only removes).
- * @return RD_OK with *txn set; RD_EFULL when the disk is full; other codes as store__from_mdb().
+ * @return RD_OK with *txn set; RD_EFULL when the disk is full; RD_EINVAL on a snapshot view;
+ *         other codes as store__from_mdb().
  */
 int store__write_begin(struct store *st, MDB_txn **txn, uint64_t extra);
 
@@ -182,6 +192,9 @@ int store__fail(struct store *st, const char *fmt, ...)
 #endif
     ;
 
+/** Release the view @p st of store_snap_open() (store_free() of a view lands here). */
+void store__snap_close(struct store *st);
+
 /**
  * Start a read: renew the shared read transaction, or begin a private one when a read is
  * already running (a store_reg_fn that reads again).
@@ -200,6 +213,9 @@ void store__read_end(struct store *st, MDB_txn *txn);
  * @return RD_OK; RD_ESTORE.
  */
 int store__read_cursor(struct store *st, MDB_txn *txn, MDB_dbi dbi, MDB_cursor **cur);
+
+/** Close the shared read cursors of @p st (at store_free(), or a view's close). */
+void store__read_cursors_close(struct store *st);
 
 /** Release a cursor from store__read_cursor(). Accepts NULL. */
 void store__read_cursor_close(struct store *st, MDB_cursor *cur);
@@ -318,6 +334,10 @@ int store__migrate(struct store *st, const struct store_options *opt);
  * @return RD_OK; RD_EFULL; RD_ENOMEM; RD_ESTORE.
  */
 int store__journal_staged(struct store *st, MDB_txn *txn, uint64_t counter);
+
+/** Record @p revision as the cluster revision the store holds, in @p txn (store_remote.c).
+ * @return RD_OK; RD_EFULL; RD_ESTORE. */
+int store__remote_put_revision(struct store *st, MDB_txn *txn, int64_t revision);
 
 /** Drop the staged event (a write that fails or changes nothing). */
 void store__journal_unstage(struct store *st);

@@ -38,6 +38,7 @@ store__journal_unstage(struct store *st)
     st->staged = NULL;
     st->staged_len = 0;
     st->has_staged = 0;
+    st->remote_staged = 0;
 }
 
 int
@@ -183,6 +184,10 @@ store__journal_staged(struct store *st, MDB_txn *txn, uint64_t counter)
 
     if (st->has_staged && st->journal_on && st->has_journal) {
         rc = append(st, txn, counter, st->staged, st->staged_len);
+    }
+    /* A change applied from a cluster commits with the revision it brings (store_remote.c). */
+    if (!rc && st->remote_staged) {
+        rc = store__remote_put_revision(st, txn, st->remote_revision);
     }
     store__journal_unstage(st);
     return rc;

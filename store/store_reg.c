@@ -635,6 +635,36 @@ unindex_old(struct store *st, MDB_txn *txn, uint64_t counter, const struct store
     return rc ? rc : terms_del(st, txn, counter, old);
 }
 
+/* Check @p reg, point @p nkey (its mv_data a STORE_NAME_KEY_MAX buffer) at its name and begin
+ * the write transaction that puts it. */
+static int
+put_begin(struct store *st, const struct store_reg *reg, struct reg_shape *shape, MDB_val *nkey,
+          MDB_txn **txn)
+{
+    int rc = check_reg(st, reg, shape);
+
+    if (rc) {
+        return rc;
+    }
+    nkey->mv_size =
+        name_key(nkey->mv_data, reg->d ? reg->d : "", shape->d_len, reg->ep, shape->ep_len);
+    return store__write_begin(st, txn, write_extra(reg, shape));
+}
+
+/* Write the record of @p counter with its index entries, the staged journal event, and
+ * commit. */
+static int
+put_finish(struct store *st, MDB_txn **txn, uint64_t counter, const struct store_reg *reg,
+           const struct reg_shape *shape, int keep_terms, int is_new)
+{
+    int rc = reg_write(st, *txn, counter, reg, shape, keep_terms, is_new);
+
+    if (!rc) {
+        rc = store__journal_staged(st, *txn, counter);
+    }
+    return rc ? rc : commit(st, txn);
+}
+
 int
 store_reg_put(struct store *st, const struct store_reg *reg, uint64_t *id, int *created)
 {
@@ -648,12 +678,7 @@ store_reg_put(struct store *st, const struct store_reg *reg, uint64_t *id, int *
     int keep_terms = 0;
     int rc;
 
-    rc = check_reg(st, reg, &shape);
-    if (rc) {
-        goto out;
-    }
-    nkey.mv_size = name_key(nk, reg->d ? reg->d : "", shape.d_len, reg->ep, shape.ep_len);
-    rc = store__write_begin(st, &txn, write_extra(reg, &shape));
+    rc = put_begin(st, reg, &shape, &nkey, &txn);
     if (rc) {
         goto out;
     }
@@ -671,18 +696,9 @@ store_reg_put(struct store *st, const struct store_reg *reg, uint64_t *id, int *
         rc = name_take(st, txn, &nkey, &counter);
         is_new = 1;
     }
-    if (rc) {
-        goto out;
+    if (!rc) {
+        rc = put_finish(st, &txn, counter, reg, &shape, keep_terms, is_new);
     }
-    rc = reg_write(st, txn, counter, reg, &shape, keep_terms, is_new);
-    if (rc) {
-        goto out;
-    }
-    rc = store__journal_staged(st, txn, counter);
-    if (rc) {
-        goto out;
-    }
-    rc = commit(st, &txn);
 out:
     store__journal_unstage(st);
     if (txn) {
@@ -1174,6 +1190,115 @@ store_count(struct store *st, size_t *n)
     store__read_end(st, txn);
     if (!rc) {
         *n = ms.ms_entries;
+    }
+    return rc;
+}
+
+/* Remove the registration of @p counter, record and every index entry, in @p txn. */
+static int
+drop_counter(struct store *st, MDB_txn *txn, uint64_t counter)
+{
+    unsigned char k[STORE_KEY_SIZE];
+    MDB_val key = { sizeof(k), k };
+    struct store__rec old;
+    int rc = rec_get(st, txn, counter, &old);
+
+    if (rc == RD_ENOTFOUND) {
+        return RD_OK;
+    }
+    if (!rc) {
+        rc = store__reg_unindex(st, txn, counter, &old);
+    }
+    if (!rc) {
+        rc = store__expiry_del(st, txn, old.expires_at, counter);
+    }
+    store__put_be(k, counter, sizeof(k));
+    return rc ? rc : store__from_mdb(st, mdb_del(txn, st->regs, &key, NULL), "delete registration");
+}
+
+/* Point the name @p nkey at @p counter, and keep the next counter above it so that a later
+ * store_reg_put() never takes it. */
+static int
+name_set(struct store *st, MDB_txn *txn, MDB_val *nkey, uint64_t counter)
+{
+    MDB_val key = { sizeof(STORE_META_NEXT) - 1, (void *)(uintptr_t)STORE_META_NEXT };
+    MDB_val val = { 0, NULL };
+    unsigned char c[STORE_KEY_SIZE];
+    int rc;
+
+    store__put_be(c, counter, sizeof(c));
+    val.mv_size = sizeof(c);
+    val.mv_data = c;
+    rc = store__from_mdb(st, mdb_put(txn, st->names, nkey, &val, 0), "put name");
+    if (rc) {
+        return rc;
+    }
+    rc = store__from_mdb(st, mdb_get(txn, st->meta, &key, &val), "get next counter");
+    if (rc || val.mv_size != STORE_KEY_SIZE ||
+        store__get_be(val.mv_data, STORE_KEY_SIZE) > counter) {
+        return rc;
+    }
+    store__put_be(c, counter + 1, sizeof(c));
+    val.mv_size = sizeof(c);
+    val.mv_data = c;
+    return store__from_mdb(st, mdb_put(txn, st->meta, &key, &val, 0), "put next counter");
+}
+
+int
+store_reg_put_at(struct store *st, uint64_t id, const struct store_reg *reg, int *created)
+{
+    MDB_txn *txn = NULL;
+    struct reg_shape shape;
+    struct store__rec old;
+    unsigned char nk[STORE_NAME_KEY_MAX];
+    MDB_val nkey = { 0, nk };
+    uint64_t counter = 0;
+    uint64_t holder = 0;
+    int keep_terms = 0;
+    int is_new = 0;
+    int rc;
+
+    rc = store__id_to_counter(st, id, &counter);
+    if (!rc) {
+        rc = put_begin(st, reg, &shape, &nkey, &txn);
+    }
+    if (rc) {
+        goto out;
+    }
+    /* Another registration under this name is an older one the caller has replaced. */
+    rc = name_get(st, txn, &nkey, &holder);
+    if (rc == RD_OK && holder != counter) {
+        rc = drop_counter(st, txn, holder);
+    } else if (rc == RD_ENOTFOUND) {
+        rc = RD_OK;
+    }
+    if (!rc) {
+        rc = rec_get(st, txn, counter, &old);
+    }
+    if (rc == RD_OK) {
+        keep_terms = holder == counter && terms_equal(&old, reg);
+        rc = keep_terms ? unindex_old(st, txn, counter, &old, 1)
+                        : store__reg_unindex(st, txn, counter, &old);
+        if (!rc && !keep_terms) {
+            rc = store__expiry_del(st, txn, old.expires_at, counter);
+        }
+    } else if (rc == RD_ENOTFOUND) {
+        is_new = 1;
+        rc = RD_OK;
+    }
+    if (!rc) {
+        rc = name_set(st, txn, &nkey, counter);
+    }
+    if (!rc) {
+        rc = put_finish(st, &txn, counter, reg, &shape, keep_terms, 0);
+    }
+out:
+    store__journal_unstage(st);
+    if (txn) {
+        mdb_txn_abort(txn);
+    }
+    if (!rc && created) {
+        *created = is_new;
     }
     return rc;
 }

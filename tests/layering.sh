@@ -13,6 +13,8 @@ grep -n '#include' "$top"/include/*.h | grep -E 'coap' && bad "public headers mu
 grep -nE '(^|[^a-z_])time\(|clock_gettime|gettimeofday' "$top"/lookup/*.c "$top"/store/*.c && bad "only rd/ reads the clock"
 grep -n '#include' "$top"/rd/*.c "$top"/rd/compat/*.c | grep -E '<coap3/[a-z_]+\.h>' | grep -v 'coap3/coap.h' && bad "include only <coap3/coap.h>"
 grep -n '#include' "$top"/ctl/*.c "$top"/ctl/*.h | grep -E 'lmdb|_internal\.h"' | grep -v rdctl_internal && bad "ctl/ uses only the public headers of store/ and lookup/"
+grep -n '#include' "$top"/cluster/*.c | grep -E 'coap|lmdb|store\.h|lookup\.h|rd\.h|rd_internal' && bad "cluster/ knows neither CoAP nor the store nor lookup/"
+grep -nE '(^|[^a-z_])time\(|clock_gettime|gettimeofday' "$top"/cluster/*.c && bad "only rd/ reads the clock"
 grep -l '"rd_server.h"' "$top"/rd/*.h "$top"/rd/compat/*.h && bad "struct rd_server is seen by the .c files that use it, never through another header"
 [ "$fail" = 0 ] && echo "layering: ok"
 exit $fail

@@ -276,6 +276,42 @@ test_conf_parse_rejects_bad_enums(void **state)
 }
 
 static void
+test_conf_parse_reads_cluster_directives(void **state)
+{
+    struct rd_conf *conf = *state;
+    char err[256] = "";
+
+    assert_string_equal(conf->etcd_endpoints, "");
+    assert_string_equal(conf->etcd_prefix, "/core-rd/");
+    assert_string_equal(conf->node_name, "");
+    assert_int_equal(parse(conf,
+                           "etcd_endpoints http://127.0.0.1:2379,https://e2:2379\n"
+                           "etcd_prefix /dir-a/\nnode_name rd-1.example\n",
+                           err, sizeof(err)),
+                     RD_OK);
+    assert_string_equal(conf->etcd_endpoints, "http://127.0.0.1:2379,https://e2:2379");
+    assert_string_equal(conf->etcd_prefix, "/dir-a/");
+    assert_string_equal(conf->node_name, "rd-1.example");
+}
+
+static void
+test_conf_parse_rejects_bad_cluster_directives(void **state)
+{
+    char err[256] = "";
+
+    assert_int_equal(parse(*state, "etcd_endpoints 127.0.0.1:2379\n", err, sizeof(err)),
+                     RD_EINVAL);
+    assert_non_null(strstr(err, "expected http://HOST:PORT"));
+    assert_int_equal(parse(*state, "etcd_endpoints http://a:1,ftp://b:2\n", err, sizeof(err)),
+                     RD_EINVAL);
+    assert_int_equal(parse(*state, "node_name rd\"1\n", err, sizeof(err)), RD_EINVAL);
+    assert_int_equal(parse(*state, "node_name 0123456789012345678901234567890123456789012345678901"
+                                   "234567890123\n",
+                           err, sizeof(err)),
+                     RD_EINVAL);
+}
+
+static void
 test_conf_parse_reads_limit_directives(void **state)
 {
     struct rd_conf *conf = *state;
@@ -1859,6 +1895,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_conf_parse_rejects_min_lifetime_above_max, setup_conf,
                                         teardown_conf),
         cmocka_unit_test_setup_teardown(test_conf_parse_rejects_bad_enums, setup_conf,
+                                        teardown_conf),
+        cmocka_unit_test_setup_teardown(test_conf_parse_reads_cluster_directives, setup_conf,
+                                        teardown_conf),
+        cmocka_unit_test_setup_teardown(test_conf_parse_rejects_bad_cluster_directives, setup_conf,
                                         teardown_conf),
         cmocka_unit_test_setup_teardown(test_conf_parse_reads_limit_directives, setup_conf,
                                         teardown_conf),

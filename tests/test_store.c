@@ -1,5 +1,6 @@
 /* Unit tests for store/: registration persistence on a real LMDB in a fresh directory. */
 #include <dirent.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -685,6 +686,101 @@ test_reg_delete_removes_record_name_and_terms(void **state)
     assert_int_equal(when, LATER + 1);
     assert_int_equal(store_reg_delete(f->st, id), RD_ENOTFOUND);
     assert_int_equal(store_reg_get(f->st, other, NOW, 0, record, &s), RD_OK);
+}
+
+/* Put (d, ep) under @p id with one term, as a cluster's change. */
+static int
+put_at(struct store *st, uint64_t id, const char *d, const char *ep, int64_t expires_at,
+       const char *term, int *created)
+{
+    struct store_term t = { term, strlen(term), 0, 0 };
+    struct store_reg reg;
+
+    memset(&reg, 0, sizeof(reg));
+    reg.ep = ep;
+    reg.d = d;
+    reg.expires_at = expires_at;
+    reg.data = "r";
+    reg.data_len = 1;
+    reg.terms = &t;
+    reg.nterms = 1;
+    return store_reg_put_at(st, id, &reg, created);
+}
+
+static void
+test_reg_put_at_keeps_the_given_id_and_replaces_by_name(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t a = store_remote_id(f->st, 700);
+    uint64_t b = store_remote_id(f->st, 900);
+    struct seen s = { 0 };
+    int created = -1;
+
+    assert_int_equal(put_at(f->st, a, "d", "n1", LATER, "rt=a", &created), RD_OK);
+    assert_int_equal(created, 1);
+    assert_int_equal(store_reg_find(f->st, "d", "n1", NOW, record, &s), RD_OK);
+    assert_int_equal(s.id, a);
+    assert_int_equal(put_at(f->st, a, "d", "n1", LATER + 1, "rt=a", &created), RD_OK);
+    assert_int_equal(created, 0);
+    /* The same name under a newer number: the older registration is gone with its terms. */
+    assert_int_equal(put_at(f->st, b, "d", "n1", LATER, "rt=b", &created), RD_OK);
+    assert_int_equal(store_reg_get(f->st, a, NOW, STORE_GET_EXPIRED, record, &s), RD_ENOTFOUND);
+    assert_int_equal(count(f->st), 1);
+    assert_int_equal(term_scan(f->st, "rt=a", NOW).calls, 0);
+    assert_int_equal(term_scan(f->st, "rt=b", NOW).calls, 1);
+    /* The store's own ids continue above the given ones. */
+    assert_true(put_ok(f->st, "d", "n2", LATER, "x") != a);
+    assert_int_equal(count(f->st), 2);
+    assert_int_equal(put_at(f->st, 0, "d", "n3", LATER, "rt=c", NULL), RD_ENOTFOUND);
+}
+
+static void
+test_remote_revision_commits_with_the_write_it_was_staged_for(void **state)
+{
+    struct fixture *f = *state;
+    int64_t rev = -1;
+    int reset = 0;
+
+    assert_int_equal(store_remote_revision(f->st, &rev), RD_OK);
+    assert_int_equal(rev, 0);
+    store_remote_stage(f->st, 41);
+    assert_int_equal(put_at(f->st, store_remote_id(f->st, 5), "", "n", LATER, "t", NULL), RD_OK);
+    assert_int_equal(store_remote_revision(f->st, &rev), RD_OK);
+    assert_int_equal(rev, 41);
+    /* A failed write records nothing. */
+    store_remote_stage(f->st, 50);
+    assert_int_equal(store_reg_delete(f->st, store_remote_id(f->st, 6)), RD_ENOTFOUND);
+    store_remote_stage(f->st, 51);
+    assert_int_equal(put_at(f->st, store_remote_id(f->st, 7), "", "", LATER, "t", NULL), RD_EINVAL);
+    assert_int_equal(store_remote_revision(f->st, &rev), RD_OK);
+    assert_int_equal(rev, 41);
+    assert_int_equal(store_remote_mark(f->st, 60), RD_OK);
+    reopen(f);
+    assert_int_equal(store_remote_revision(f->st, &rev), RD_OK);
+    assert_int_equal(rev, 60);
+    /* Joining a cluster of another key empties the copy and forgets the revision. */
+    assert_int_equal(store_remote_join(f->st, 12345, &reset), RD_OK);
+    assert_int_equal(reset, 1);
+    assert_int_equal(count(f->st), 0);
+    assert_int_equal(store_remote_revision(f->st, &rev), RD_OK);
+    assert_int_equal(rev, 0);
+    assert_int_equal(store_remote_mark(f->st, 3), RD_OK);
+    assert_int_equal(store_remote_join(f->st, 12345, &reset), RD_OK);
+    assert_int_equal(reset, 0);
+}
+
+static void
+test_remote_due_lists_past_deadlines_without_removing(void **state)
+{
+    struct fixture *f = *state;
+    struct seen s = { 0 };
+
+    put_ok(f->st, "", "old", NOW - 10, "x");
+    put_ok(f->st, "", "new", LATER, "y");
+    assert_int_equal(store_remote_due(f->st, NOW, 10, record, &s), RD_OK);
+    assert_int_equal(s.calls, 1);
+    assert_string_equal(s.ep, "old");
+    assert_int_equal(count(f->st), 2);
 }
 
 static void
@@ -2525,6 +2621,141 @@ test_journal_stage_rejects_a_huge_event(void **state)
     assert_int_equal(store_journal_stage(f->st, "", ((size_t)1 << 20) + 1), RD_ETOOBIG);
 }
 
+static void
+test_snap_open_reads_one_snapshot_while_the_store_changes(void **state)
+{
+    struct fixture *f = *state;
+    struct store *snap = NULL;
+    struct seen s;
+    uint64_t a = put_ok(f->st, "", "a", LATER, "A");
+    uint64_t b;
+
+    assert_int_equal(store_snap_open(f->st, &snap), RD_OK);
+    b = put_ok(f->st, "", "b", LATER, "B");
+    assert_int_equal(store_reg_delete(f->st, a), RD_OK);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(store_reg_foreach(snap, NOW, 0, record, &s), RD_OK);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.id, a);
+    assert_int_equal(store_reg_get(snap, b, NOW, 0, record, &s), RD_ENOTFOUND);
+    /* The store itself sees the writes. */
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(store_reg_foreach(f->st, NOW, 0, record, &s), RD_OK);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.id, b);
+    store_free(snap);
+}
+
+static void
+test_snap_open_refuses_writes_and_snapshots_of_itself(void **state)
+{
+    struct fixture *f = *state;
+    struct store *snap = NULL;
+    struct store *again = NULL;
+    uint64_t id = 0;
+    int created = 0;
+
+    assert_int_equal(store_snap_open(f->st, &snap), RD_OK);
+    assert_int_equal(put_terms(snap, "", "x", LATER, "X", NULL, &id, &created), RD_EINVAL);
+    assert_non_null(strstr(store_errmsg(snap), "read-only"));
+    assert_int_equal(store_snap_open(snap, &again), RD_EINVAL);
+    assert_null(again);
+    store_free(snap);
+    /* Nothing was written through the view. */
+    assert_int_equal(store_reg_find(f->st, "", "x", NOW, record, NULL), RD_ENOTFOUND);
+}
+
+/* A reader on another thread: walks its snapshot again and again while the main thread
+ * writes, and records every count it saw. */
+struct snap_reader {
+    struct store *snap;
+    int rounds;
+    int min_calls;
+    int max_calls;
+    int rc;
+};
+
+static int
+count_only(void *arg, const struct store_reg *reg)
+{
+    (void)reg;
+    (*(int *)arg)++;
+    return 0;
+}
+
+static void *
+snap_read_main(void *arg)
+{
+    struct snap_reader *r = arg;
+
+    r->min_calls = INT32_MAX;
+    for (int i = 0; i < r->rounds && !r->rc; i++) {
+        int calls = 0;
+
+        r->rc = store_reg_foreach(r->snap, NOW, 0, count_only, &calls);
+        r->min_calls = calls < r->min_calls ? calls : r->min_calls;
+        r->max_calls = calls > r->max_calls ? calls : r->max_calls;
+    }
+    return NULL;
+}
+
+static void
+test_snap_open_reads_on_another_thread_beside_writes(void **state)
+{
+    struct fixture *f = *state;
+    struct snap_reader r = { NULL, 200, 0, 0, 0 };
+    pthread_t t;
+    char ep[32];
+
+    for (int i = 0; i < 50; i++) {
+        snprintf(ep, sizeof(ep), "before%d", i);
+        put_ok(f->st, "", ep, LATER, "x");
+    }
+    assert_int_equal(store_snap_open(f->st, &r.snap), RD_OK);
+    assert_int_equal(pthread_create(&t, NULL, snap_read_main, &r), 0);
+    for (int i = 0; i < 200; i++) {
+        snprintf(ep, sizeof(ep), "during%d", i);
+        put_ok(f->st, "", ep, LATER, "x");
+    }
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(r.rc, RD_OK);
+    assert_int_equal(r.min_calls, 50);
+    assert_int_equal(r.max_calls, 50);
+    store_free(r.snap);
+}
+
+static void
+test_snap_renew_moves_the_view_to_the_store_as_it_is(void **state)
+{
+    struct fixture *f = *state;
+    struct store *snap = NULL;
+    struct seen s;
+    uint64_t b;
+
+    put_ok(f->st, "", "a", LATER, "A");
+    assert_int_equal(store_snap_open(f->st, &snap), RD_OK);
+    b = put_ok(f->st, "", "b", LATER, "B");
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(store_reg_foreach(snap, NOW, 0, record, &s), RD_OK);
+    assert_int_equal(s.calls, 1);
+    /* Released: no snapshot, reads fail until renewed. */
+    store_snap_release(snap);
+    assert_int_equal(store_reg_foreach(snap, NOW, 0, record, &s), RD_ESTORE);
+    assert_int_equal(store_snap_renew(snap), RD_OK);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(store_reg_foreach(snap, NOW, 0, record, &s), RD_OK);
+    assert_int_equal(s.calls, 2);
+    assert_int_equal(s.id, b);
+    /* Renewing an open view moves it on too. */
+    put_ok(f->st, "", "c", LATER, "C");
+    assert_int_equal(store_snap_renew(snap), RD_OK);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(store_reg_foreach(snap, NOW, 0, record, &s), RD_OK);
+    assert_int_equal(s.calls, 3);
+    store_free(snap);
+    assert_int_equal(store_snap_renew(f->st), RD_EINVAL);
+}
+
 int
 main(void)
 {
@@ -2562,6 +2793,9 @@ main(void)
         T(test_reg_put_same_name_drops_old_terms),
         T(test_reg_delete_removes_record_name_and_terms),
         T(test_reg_delete_unknown_id_is_not_found),
+        T(test_reg_put_at_keeps_the_given_id_and_replaces_by_name),
+        T(test_remote_revision_commits_with_the_write_it_was_staged_for),
+        T(test_remote_due_lists_past_deadlines_without_removing),
         T(test_expire_deletes_only_before),
         T(test_expire_respects_max_earliest_first),
         T(test_expire_orders_negative_deadlines_first),
@@ -2604,6 +2838,10 @@ main(void)
         T(test_check_reports_a_wrong_count),
         T(test_open_migrating_weighs_the_records),
         T(test_open_migrating_leaves_a_declined_record_unweighed),
+        T(test_snap_open_reads_one_snapshot_while_the_store_changes),
+        T(test_snap_open_refuses_writes_and_snapshots_of_itself),
+        T(test_snap_open_reads_on_another_thread_beside_writes),
+        T(test_snap_renew_moves_the_view_to_the_store_as_it_is),
 #undef T
     };
 

@@ -17,8 +17,9 @@
  *
  * The connections' state is a list keyed by SSL object (TLS) or descriptor (TCP), file-scope
  * for the reason rd_gate.c gives; it goes when libcoap frees the SSL object or closes the
- * descriptor. Only the loop's thread adds, changes or removes entries; close() is called on
- * other threads too, so adding and removing hold a lock that its search holds as well. */
+ * descriptor. Only the loop's thread adds, changes or removes entries; recv() and close() are
+ * called on other threads too, so adding and removing hold a lock that their searches hold as
+ * well. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -377,8 +378,11 @@ recv(int fd, void *buf, size_t len, int flags)
     if (flags != 0) {
         return real(fd, buf, len, flags);
     }
-    /* A connection seen before keeps its session until libcoap closes it. */
+    /* A connection seen before keeps its session until libcoap closes it. Other threads read
+     * their own sockets too (an HTTP client's): the search holds the lock. */
+    pthread_mutex_lock(&streams_lock);
     st = stream_find(NULL, fd);
+    pthread_mutex_unlock(&streams_lock);
     if (st) {
         session = st->session;
     } else if (!tcp_connection(fd, &session)) {

@@ -228,6 +228,95 @@ test_feed_cuts_off_a_subscriber_that_never_reads() {
     stop_rd
 }
 
+test_feed_replays_a_large_backlog_whole() {
+    fresh_data
+    conf 'write_rate_limit 0' 'max_per_source 0' 'log_rate_limit 0'
+    start_rd_http -c "$WORK/core-rd.conf"
+    # 100 events of 40 links (about 4 KB each): the replay holds far more than the 256 KiB a
+    # subscriber may have queued, and the subscriber reads as fast as it can.
+    register_many 100 big
+    subscribe backlog /api/events 0
+    wait_until 30 has_events backlog 100
+    expect_eq "every event of the backlog, in order" "$(seq 1 100 | paste -sd' ' -)" \
+        "$(events backlog | cut -d' ' -f1 | paste -sd' ' -)"
+    expect_eq "not cut off while catching up" "" "$(grep -a 'event: error' "$WORK/backlog.out")"
+    expect_eq "no cut-off logged" 0 "$(grep -c 'feed: subscriber cut off' "$WORK/rd.log")"
+    coap post 'rd?ep=after&lt=100' -t 40 -e '</x>'
+    wait_events backlog 101
+    expect_eq "live after the replay" "101 registered after" "$(events backlog | tail -n 1)"
+    unsubscribe
+    stop_rd
+}
+
+# start_rd_limited ULIMIT_ARGS [core-rd options...]: start_rd_http under `ulimit ULIMIT_ARGS`.
+start_rd_limited() {
+    local real=$RD
+    printf '#!/bin/sh\nulimit %s || exit 1\nexec "%s" "$@"\n' "$1" "$real" >"$WORK/rd-limited"
+    chmod +x "$WORK/rd-limited"
+    shift
+    RD=$WORK/rd-limited
+    start_rd_http "$@"
+    RD=$real
+}
+
+# hold_subscribers N: N subscribers that never read, on descriptors of this shell (HELD).
+HELD=()
+hold_subscribers() {
+    local i fd
+    # The server shuts the connections over its bound: a write to one fails instead of killing
+    # the suite.
+    trap '' PIPE
+    for i in $(seq 1 "$1"); do
+        exec {fd}<>"/dev/tcp/127.0.0.1/$HPORT" || break
+        printf 'GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' >&"$fd" 2>/dev/null
+        HELD+=("$fd")
+    done
+    trap - PIPE
+}
+release_subscribers() {
+    local fd
+    for fd in "${HELD[@]}"; do
+        exec {fd}>&-
+    done
+    HELD=()
+}
+health_ok() {
+    http GET /health
+    [ "$HTTP_STATUS" = 200 ]
+}
+
+test_feed_subscribers_within_the_open_files_limit() {
+    fresh_data
+    conf 'http_connections 1000' 'http_connections_per_ip 1000' 'http_idle_timeout 600'
+    # A hard limit of 200 descriptors: 1,000 connections cannot be had.
+    start_rd_limited '-n 200' -c "$WORK/core-rd.conf"
+    local allowed
+    allowed=$(sed -n 's/.*the open files limit (200, hard 200) leaves room for \([0-9]*\) connections.*/\1/p' \
+        "$WORK/rd.log")
+    expect_match "the bound the limit leaves is logged" '^[0-9]+$' "$allowed"
+    hold_subscribers 250
+    expect_eq "250 subscribers asked" 250 "${#HELD[@]}"
+    # Past the open files limit accept() fails: without a bound under it, /health hangs.
+    wait_until 20 health_ok
+    expect_eq "/health answers past the limit" 200 "$HTTP_STATUS"
+    expect_eq "connections kept within the bound" 1 \
+        "$(($(http_connections_now) <= ${allowed:-0} + 1))"
+    release_subscribers
+    expect_alive "after 250 subscribers over the open files limit"
+    stop_rd
+    if [ "$(ulimit -H -n)" != unlimited ] && [ "$(ulimit -H -n)" -lt 2000 ]; then
+        echo "hard open files limit $(ulimit -H -n): raising the soft one not tested"
+        return
+    fi
+    # A soft limit of 200 under a high hard one: raised to what 1,000 connections need.
+    start_rd_limited '-S -n 200' -c "$WORK/core-rd.conf"
+    expect_match "soft limit raised" 'http_connections 1000: open files limit raised from 200 to' \
+        "$(grep 'open files limit raised' "$WORK/rd.log")"
+    expect_eq "to at least 1,000 more" 1 \
+        "$(($(awk '/^Max open files/ { print $4 }' "/proc/$RD_PID/limits") >= 1064))"
+    stop_rd
+}
+
 # http_connections_now: core_rd_http_connections as /metrics says (counting the one asking).
 http_connections_now() {
     http GET /metrics
@@ -273,6 +362,8 @@ run_test test_feed_resumes_with_exactly_the_missed_events
 run_test test_feed_resets_a_subscriber_beyond_the_window
 run_test test_feed_filters_like_a_lookup
 run_test test_feed_cuts_off_a_subscriber_that_never_reads
+run_test test_feed_replays_a_large_backlog_whole
+run_test test_feed_subscribers_within_the_open_files_limit
 run_test test_feed_stays_behind_authenticated_lookups
 run_test test_feed_keepalive_to_idle_subscribers
 summary feed
