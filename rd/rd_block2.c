@@ -14,6 +14,7 @@
 #include "lookup.h"
 #include "rd_amplification.h"
 #include "rd_block.h"
+#include "rd_observe.h"
 #include "rd_request.h"
 #include "rd_respond.h"
 #include "rd_server.h"
@@ -351,6 +352,7 @@ send_block(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
     }
     if (offset == 0 && etag_is_current(request, tag, tag_len)) {
         coap_pdu_set_code(response, COAP_RESPONSE_CODE_VALID);
+        rd__observe_option(srv, session, request, response);
         coap_add_option(response, COAP_OPTION_ETAG, tag_len, tag);
         return 0;
     }
@@ -365,6 +367,9 @@ send_block(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
         return 0;
     }
     coap_pdu_set_code(response, COAP_RESPONSE_CODE_CONTENT);
+    /* Only now is the answer known to be a success: an error carries no Observe (RFC 7641
+     * section 4.1), and libcoap 4.3.1 cannot take an option out again. */
+    rd__observe_option(srv, session, request, response);
     /* libcoap leaves Content-Format out for text/plain (0); say it, as RFC 7252 has no
      * default. */
     add_uint_option(response, COAP_OPTION_CONTENT_FORMAT, media_type);

@@ -611,7 +611,7 @@ respond(struct rd_server *srv, enum lookup_kind kind, uint32_t link, const struc
     struct rd_observer *obs;
 
     /* RFC 7641 section 2: the Observe option of the request adds or removes this client. */
-    obs = rd__observe_request(srv, kind, link, qp, nq, session, request, response,
+    obs = rd__observe_request(srv, kind, link, qp, nq, session, request,
                               rd__answer_etag(buf->data ? buf->data : "", buf->len));
     rd__respond_links(resource, session, request, query, response, buf);
     rd__observe_answered(srv, obs, response);

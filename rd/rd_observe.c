@@ -10,7 +10,10 @@
  * notification to each observer whose answer's ETag is not the one it was last sent.
  *
  * Notifications are non-confirmable, with a confirmable one after every few (section 4.5): a
- * confirmable notification that gets a Reset or times out drops its observer. libcoap tells no
+ * confirmable notification that gets a Reset or times out drops its observer, and so does a
+ * Reset to a recent non-confirmable one (section 3.6), which libcoap 4.3.1 reports to no one:
+ * the datagram gate hands it to rd__observe_reset(), and an answer carries Observe only once it
+ * is known to be a success (rd__observe_option(), from the block layer). libcoap tells no
  * one when an ACK arrives, so a confirmable notification counts as pending for the longest time
  * it can take (MAX_TRANSMIT_WAIT), and none follows it meanwhile. An observer whose answer does
  * not change would never be asked, and a client gone would hold its place (and its share of
@@ -51,6 +54,9 @@
 #define CHECK_EVERY_MS 1000
 /* Largest answer a notification carries (as for a GET: Block2 takes it). */
 #define ANSWER_MAX (16 * 1024 * 1024)
+/* Message IDs of the latest non-confirmable notifications kept per observer, to know a Reset
+ * to one of them (twice the run between two confirmable ones, for a late Reset). */
+#define NON_MIDS (2 * NON_MAX)
 /* Longest Observe value (RFC 7641 section 3.4: 24 bits). */
 #define SEQ_MASK 0xffffffu
 
@@ -84,6 +90,11 @@ struct rd_observer {
     int64_t con_ms;          /* when it last showed it is there: registered, or a CON sent */
     int answered;            /* the first answer went out */
     int gone;                /* dropped during a round: freed at its end */
+
+    /* Message IDs of its latest non-confirmable notifications, a ring, and how many it was sent
+     * in all: a Reset to one of them ends the observation. */
+    uint16_t non_mid[NON_MIDS];
+    unsigned non_sent;
 };
 
 struct rd_observe {
@@ -292,19 +303,32 @@ query_get(struct rd_observe *ob, enum lookup_kind kind, uint32_t link,
     return oq;
 }
 
-static void
-add_observe_option(struct rd_observe *ob, coap_pdu_t *pdu)
+void
+rd__observe_option(struct rd_server *srv, const coap_session_t *session, const coap_pdu_t *request,
+                   coap_pdu_t *response)
 {
+    struct rd_observe *ob = srv->observe;
+    unsigned action;
     uint8_t buf[4];
 
+    /* A later block asked for with Observe finds the observer its first block made: the block
+     * says the observation goes on, as the client takes the last block's options for the whole
+     * answer. */
+    if (!ob || COAP_RESPONSE_CLASS(coap_pdu_get_code(response)) != 2 ||
+        !rd__option_uint(request, COAP_OPTION_OBSERVE, &action) ||
+        action != COAP_OBSERVE_ESTABLISH ||
+        !find_observer(ob, session, coap_pdu_get_token(request))) {
+        return;
+    }
     ob->seq = (ob->seq + 1) & SEQ_MASK;
-    coap_add_option(pdu, COAP_OPTION_OBSERVE, coap_encode_var_safe(buf, sizeof(buf), ob->seq), buf);
+    coap_add_option(response, COAP_OPTION_OBSERVE, coap_encode_var_safe(buf, sizeof(buf), ob->seq),
+                    buf);
 }
 
 struct rd_observer *
 rd__observe_request(struct rd_server *srv, enum lookup_kind kind, uint32_t link,
                     const struct lookup_qparam *qp, size_t nq, coap_session_t *session,
-                    const coap_pdu_t *request, coap_pdu_t *response, uint64_t etag)
+                    const coap_pdu_t *request, uint64_t etag)
 {
     struct rd_observe *ob = srv->observe;
     coap_bin_const_t token = coap_pdu_get_token(request);
@@ -321,11 +345,7 @@ rd__observe_request(struct rd_server *srv, enum lookup_kind kind, uint32_t link,
     }
     if (coap_get_block_b(session, request, COAP_OPTION_BLOCK2, &block) && block.num != 0) {
         /* A later block asked for with Observe (node-coap asks so, RFC 7959 section 2.6 has a
-         * plain GET): the observation its first block made goes on, and the block says so,
-         * as the client takes the last block's options for the whole answer. */
-        if (action == COAP_OBSERVE_ESTABLISH && find_observer(ob, session, token)) {
-            add_observe_option(ob, response);
-        }
+         * plain GET): the observation its first block made goes on (rd__observe_option()). */
         return NULL;
     }
     /* Registering again with the same token replaces the entry (RFC 7641 section 4.1), and
@@ -379,7 +399,6 @@ rd__observe_request(struct rd_server *srv, enum lookup_kind kind, uint32_t link,
     oq->observers = o;
     oq->nobservers++;
     ob->nobservers++;
-    add_observe_option(ob, response);
     return o;
 }
 
@@ -489,6 +508,8 @@ notify(struct rd_server *srv, struct rd_observer *o, int rc, struct lookup_buf *
     int con = (o->non_count >= NON_MAX || check_due(o, now_ms)) && now_ms >= o->con_until_ms;
     coap_string_t *query;
     coap_pdu_t *pdu;
+    coap_mid_t mid;
+    int sent_non;
     int go_on;
 
     pdu = coap_pdu_init(con ? COAP_MESSAGE_CON : COAP_MESSAGE_NON, COAP_RESPONSE_CODE_CONTENT,
@@ -503,16 +524,21 @@ notify(struct rd_server *srv, struct rd_observer *o, int rc, struct lookup_buf *
         rd__respond_error(pdu, rd__status_to_coap(rc),
                           rc == RD_ETOOBIG ? "answer too large: use count and page" : NULL);
     } else {
-        add_observe_option(srv->observe, pdu);
         query = coap_get_query(o->request);
         rd__respond_links(resource, o->session, o->request, query, pdu, answer);
         coap_delete_string(query);
     }
     go_on = COAP_RESPONSE_CLASS(coap_pdu_get_code(pdu)) == 2;
+    /* The amplification limit may have made it confirmable; coap_send() takes the PDU. */
+    sent_non = coap_pdu_get_type(pdu) == COAP_MESSAGE_NON;
     /* A session that can no longer send (a DTLS session the peer closed) ends the
      * observation: nothing would ever tell otherwise. */
-    if (coap_send(o->session, pdu) == COAP_INVALID_MID) {
+    mid = coap_send(o->session, pdu);
+    if (mid == COAP_INVALID_MID) {
         return 0;
+    }
+    if (sent_non) {
+        o->non_mid[o->non_sent++ % NON_MIDS] = (uint16_t)mid;
     }
     o->etag = etag;
     srv->observe->notifications++;
@@ -711,6 +737,54 @@ rd__observe_nack(struct rd_server *srv, coap_session_t *session, const coap_pdu_
             release_gone(srv);
         }
     }
+}
+
+/* Did @p o's latest non-confirmable notifications include message ID @p mid? */
+static int
+sent_non_mid(const struct rd_observer *o, uint16_t mid)
+{
+    unsigned n = o->non_sent < NON_MIDS ? o->non_sent : NON_MIDS;
+
+    for (unsigned i = 0; i < n; i++) {
+        if (o->non_mid[i] == mid) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int
+rd__observe_reset(struct rd_server *srv, coap_proto_t proto, const struct sockaddr *peer,
+                  socklen_t peer_len, uint16_t mid)
+{
+    struct rd_observe *ob = srv->observe;
+    coap_address_t from;
+
+    if (!ob || peer_len > sizeof(from.addr)) {
+        return 0;
+    }
+    coap_address_init(&from);
+    memcpy(&from.addr, peer, peer_len);
+    from.size = peer_len;
+    for (struct obs_query *oq = ob->queries; oq; oq = oq->next) {
+        for (struct rd_observer *o = oq->observers; o; o = o->next) {
+            /* Message IDs are per endpoint pair (RFC 7252 section 4.4): the transport and the
+             * peer's address and port name the session. */
+            if (o->gone || coap_session_get_proto(o->session) != proto ||
+                !coap_address_equals(coap_session_get_addr_remote(o->session), &from) ||
+                !sent_non_mid(o, mid)) {
+                continue;
+            }
+            ob->dropped++;
+            o->gone = 1;
+            ob->any_gone = 1;
+            if (!ob->in_round) {
+                release_gone(srv);
+            }
+            return 1;
+        }
+    }
+    return 0;
 }
 
 static int

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <coap3/coap.h>
 
@@ -25,14 +26,37 @@ int rd__observe_any(const struct rd_server *srv);
 /**
  * Act on the Observe option of a lookup request whose answer has @p etag (RFC 7641 section
  * 2): 0 adds the client (unless a limit refuses it: then the answer goes without Observe,
- * section 4.1), 1 removes it. Adds the Observe option to @p response for a new observer.
+ * section 4.1), 1 removes it. The answer carries Observe only when it is a success
+ * (rd__observe_option(), called by the block layer).
  *
  * @return The new observer, to hand to rd__observe_answered(); NULL otherwise.
  */
 struct rd_observer *rd__observe_request(struct rd_server *srv, enum lookup_kind kind, uint32_t link,
                                         const struct lookup_qparam *qp, size_t nq,
                                         coap_session_t *session, const coap_pdu_t *request,
-                                        coap_pdu_t *response, uint64_t etag);
+                                        uint64_t etag);
+
+/**
+ * Add the Observe option to @p response, an answer to @p request that is a success (2.xx),
+ * when that request made (or renewed) an observation of a lookup on @p session: the first
+ * answer and every notification. Called once the answer is known to be a success, before any
+ * payload is added: a non-2.xx answer carries no Observe (RFC 7641 sections 4.1 and 4.2).
+ * Nothing is added for any other request or when no observer is kept for it.
+ */
+void rd__observe_option(struct rd_server *srv, const coap_session_t *session,
+                        const coap_pdu_t *request, coap_pdu_t *response);
+
+/**
+ * A Reset with message ID @p mid came from @p peer (borrowed; @p peer_len bytes) over @p proto
+ * (COAP_PROTO_UDP or COAP_PROTO_DTLS), seen by the gate (compat/rd_gate.c). When it answers one
+ * of the recent non-confirmable notifications sent to that peer over that transport, that
+ * observer goes at once (RFC 7641 section 3.6): libcoap 4.3.1 reports Resets only to
+ * confirmable messages.
+ *
+ * @return 1 when an observer was dropped; 0 otherwise.
+ */
+int rd__observe_reset(struct rd_server *srv, coap_proto_t proto, const struct sockaddr *peer,
+                      socklen_t peer_len, uint16_t mid);
 
 /** Keep @p obs when @p response (its first answer) is a success, else drop it. Accepts NULL. */
 void rd__observe_answered(struct rd_server *srv, struct rd_observer *obs,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "compat/rd_gate.h"
+#include "compat/rd_gate_stream.h"
 #include "lookup.h"
 #include "rd.h"
 #include "rd_batch.h"
@@ -168,9 +169,11 @@ add_endpoint(struct rd_server *srv, const char *spec, coap_proto_t proto)
         rd__log(srv, RD_LOG_ERROR, "listen %s: cannot bind (address in use or unavailable)", spec);
         goto out;
     }
-    /* Only plain CoAP: libcoap decrypts DTLS records after reading them. */
+    /* Plain CoAP by its socket; DTLS records, TCP and TLS streams by their connections. */
     if (proto == COAP_PROTO_UDP) {
         rd__gate_add(srv, &addr);
+    } else {
+        rd__gate_listen(srv, &addr, proto);
     }
     rd__log(srv, RD_LOG_INFO, "listening on %s%s", hostport, proto_name(proto));
     rc = RD_OK;

@@ -1,6 +1,7 @@
 /* Unit tests for rd/: configuration parsing, the identity map, registration ids, the status
  * mapping and conditional requests. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "compat/rd_frame.h"
+#include "compat/rd_gate_stream.h"
 #include "compat/rd_options.h"
 #include "lookup.h"
 #include "rd_block.h"
@@ -1017,24 +1020,33 @@ unhex(const char *hex, uint8_t *out, size_t size)
     return n;
 }
 
+/* The @p len bytes at @p out are @p want (hex; NULL: anything). */
+static void
+expect_hex(const uint8_t *out, size_t len, const char *want)
+{
+    uint8_t expected[256];
+    size_t want_len;
+
+    if (!want) {
+        return;
+    }
+    want_len = unhex(want, expected, sizeof(expected));
+    assert_int_equal(len, want_len);
+    assert_memory_equal(out, expected, want_len);
+}
+
 /* Examine request @p in (hex) and compare the output with @p want (hex). */
 static struct rd_msg_exam
 examine_hex(const char *in, const char *want)
 {
     uint8_t msg[256];
     uint8_t out[256];
-    uint8_t expected[256];
     size_t len = unhex(in, msg, sizeof(msg));
     size_t out_len = 0;
     struct rd_msg_exam e;
 
     assert_int_equal(rd__msg_examine(msg, len, out, sizeof(out), &out_len, &e), RD_OK);
-    if (want) {
-        size_t want_len = unhex(want, expected, sizeof(expected));
-
-        assert_int_equal(out_len, want_len);
-        assert_memory_equal(out, expected, want_len);
-    }
+    expect_hex(out, out_len, want);
     return e;
 }
 
@@ -1222,6 +1234,165 @@ test_msg_examine_leaves_message_format_errors_to_libcoap(void **state)
     assert_int_equal(
         rd__msg_examine(msg, unhex(GET_HDR " " PATH_RD, msg, sizeof(msg)), out, 4, &out_len, &e),
         RD_EINVAL);
+}
+
+static void
+test_frame_header_reads_each_length_form(void **state)
+{
+    static const struct {
+        const char *hex;
+        size_t size, head, tkl;
+        uint8_t code;
+    } cases[] = {
+        { "01 e2 ab", 3, 2, 1, 0xe2 },                      /* Ping, token ab, nothing after */
+        { "31 01 42 b2 7264", 6, 2, 1, 0x01 },              /* GET /rd */
+        { "d1 0a 01 42", 4 + 23, 3, 1, 0x01 },              /* 13 + 10 bytes after the token */
+        { "e0 00 01 45", 4 + 270, 4, 0, 0x45 },             /* 269 + 1 */
+        { "f8 00 00 00 02 45", 6 + 8 + 65807, 6, 8, 0x45 }, /* 65805 + 2, 8-byte token */
+    };
+    uint8_t p[32];
+    struct rd_frame f;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t len = unhex(cases[i].hex, p, sizeof(p));
+
+        /* The token is not there in the last case: its eight bytes are made up. */
+        memset(p + len, 0, sizeof(p) - len);
+        assert_int_equal(rd__frame_header(p, cases[i].head + cases[i].tkl, &f), RD_OK);
+        assert_int_equal(f.size, cases[i].size);
+        assert_int_equal(f.head, cases[i].head);
+        assert_int_equal(f.tkl, cases[i].tkl);
+        assert_int_equal(f.code, cases[i].code);
+    }
+}
+
+static void
+test_frame_header_wants_the_whole_header(void **state)
+{
+    uint8_t p[8] = { 0 };
+    struct rd_frame f;
+
+    (void)state;
+    assert_int_equal(rd__frame_header(p, 0, &f), RD_ENOTFOUND);
+    unhex("d1 0a 01 42", p, sizeof(p));
+    assert_int_equal(rd__frame_header(p, 1, &f), RD_ENOTFOUND); /* no extension byte yet */
+    assert_int_equal(rd__frame_header(p, 2, &f), RD_ENOTFOUND); /* no code */
+    assert_int_equal(rd__frame_header(p, 3, &f), RD_ENOTFOUND); /* no token */
+    assert_int_equal(rd__frame_header(p, 4, &f), RD_OK);
+    /* Token lengths 9 to 15 are reserved (RFC 8323 section 3.2). */
+    unhex("09 01", p, sizeof(p));
+    assert_int_equal(rd__frame_header(p, 2, &f), RD_EINVAL);
+}
+
+/* Examine the stream-form request @p in (hex) and compare the output with @p want (hex). */
+static struct rd_msg_exam
+frame_examine_hex(const char *in, const char *want)
+{
+    uint8_t msg[128];
+    uint8_t out[128];
+    size_t len = unhex(in, msg, sizeof(msg));
+    size_t out_len = 0;
+    struct rd_msg_exam e;
+    struct rd_frame f;
+
+    assert_int_equal(rd__frame_header(msg, len, &f), RD_OK);
+    assert_int_equal(f.size, len);
+    assert_int_equal(rd__frame_examine(msg, &f, out, sizeof(out), &out_len, &e), RD_OK);
+    expect_hex(out, out_len, want);
+    return e;
+}
+
+static void
+test_frame_examine_rewrites_in_the_stream_form(void **state)
+{
+    struct rd_msg_exam e;
+
+    (void)state;
+    /* GET /rd with a 4-byte Observe, left out. */
+    e = frame_examine_hex("81 01 42 64 00000000 52 7264", "31 01 42 b2 7264");
+    assert_int_equal(e.verdict, RD_MSG_PASS);
+    assert_int_equal(e.dropped, 1);
+    /* An 18-byte ETag: the length field shrinks from two bytes to its nibble. */
+    e = frame_examine_hex("d1 0a 01 42 4d05 000102030405060708090a0b0c0d0e0f1011 72 7264",
+                          "31 01 42 b2 7264");
+    assert_int_equal(e.dropped, 1);
+    /* Echo (252) is found where it lands in the output: length, code, token, Uri-Path, header. */
+    e = frame_examine_hex("91 01 42 b2 7264 d4 e4 01020304", "91 01 42 b2 7264 d4 e4 01020304");
+    assert_int_equal(e.echo_len, 4);
+    assert_int_equal(e.echo_off, 8);
+}
+
+static void
+test_frame_examine_names_a_critical_option_and_a_method(void **state)
+{
+    struct rd_msg_exam e;
+    uint8_t msg[16];
+    uint8_t out[16];
+    size_t out_len;
+    struct rd_frame f;
+
+    (void)state;
+    e = frame_examine_hex("41 01 42 e106f478", NULL);
+    assert_int_equal(e.verdict, RD_MSG_BAD_OPTION);
+    assert_int_equal(e.option, 2049);
+    e = frame_examine_hex("31 08 42 b2 7264", NULL);
+    assert_int_equal(e.verdict, RD_MSG_BAD_METHOD);
+    /* Signaling and answers are not requests. */
+    unhex("01 e2 ab", msg, sizeof(msg));
+    assert_int_equal(rd__frame_header(msg, 3, &f), RD_OK);
+    assert_int_equal(rd__frame_examine(msg, &f, out, sizeof(out), &out_len, &e), RD_EINVAL);
+}
+
+/* A connection that hands out one byte of @p stream_bytes a read, then "would block". */
+static const uint8_t *stream_bytes;
+static size_t stream_left;
+
+static ssize_t
+read_one_byte(void *key, int fd, void *buf, size_t len)
+{
+    (void)key;
+    (void)fd;
+    if (stream_left == 0 || len == 0) {
+        errno = EAGAIN;
+        return -1;
+    }
+    memcpy(buf, stream_bytes++, 1);
+    stream_left--;
+    return 1;
+}
+
+static void
+test_gate_stream_read_hands_over_whole_examined_messages(void **state)
+{
+    static int key;
+    uint8_t in[64];
+    uint8_t want[64];
+    uint8_t got[64];
+    size_t got_len = 0;
+    size_t want_len;
+
+    (void)state;
+    /* GET /rd; an Empty message; GET /rd with a 4-byte Observe; a 2.05 answer. */
+    stream_left =
+        unhex("31 01 42 b2 7264  00 00  81 01 43 64 00000000 52 7264  01 45 44", in, sizeof(in));
+    stream_bytes = in;
+    want_len = unhex("31 01 42 b2 7264  31 01 43 b2 7264  01 45 44", want, sizeof(want));
+    for (int i = 0; i < 100 && got_len < sizeof(got); i++) {
+        ssize_t n = rd__gate_stream_read(NULL, &key, -1, read_one_byte, got + got_len,
+                                         sizeof(got) - got_len);
+
+        if (n > 0) {
+            /* Never part of a message: each read ends at a message's end. */
+            assert_true(n == 6 || n == 3);
+            got_len += (size_t)n;
+        } else {
+            assert_int_equal(errno, EAGAIN);
+        }
+    }
+    assert_int_equal(got_len, want_len);
+    assert_memory_equal(got, want, want_len);
+    rd__gate_stream_forget(&key, -1);
 }
 
 /* A request PDU with the given options (If-Match values, each may be empty; If-None-Match). */
@@ -1790,6 +1961,11 @@ main(void)
         cmocka_unit_test(test_msg_examine_refuses_an_unknown_method),
         cmocka_unit_test(test_msg_examine_finds_the_echo_value_in_the_output),
         cmocka_unit_test(test_msg_examine_leaves_message_format_errors_to_libcoap),
+        cmocka_unit_test(test_frame_header_reads_each_length_form),
+        cmocka_unit_test(test_frame_header_wants_the_whole_header),
+        cmocka_unit_test(test_frame_examine_rewrites_in_the_stream_form),
+        cmocka_unit_test(test_frame_examine_names_a_critical_option_and_a_method),
+        cmocka_unit_test(test_gate_stream_read_hands_over_whole_examined_messages),
         cmocka_unit_test(test_reg_etag_changes_with_names_and_record),
         cmocka_unit_test(test_cond_eval_if_match_needs_the_current_tag),
         cmocka_unit_test(test_cond_eval_empty_if_match_needs_existence_only),

@@ -12,7 +12,8 @@
  * for a read that might take another, and none is read past the gate. After GATE_REFUSED_MAX
  * refused datagrams in one call it returns "nothing read", so a flood cannot hold the loop; the
  * rest stay queued and are examined on the next call. Every other descriptor gets the plain
- * recvmsg(). DTLS records are not examined: their plaintext exists only inside libcoap.
+ * recvmsg(). DTLS records are examined after OpenSSL decrypts them (rd_gate_tls.c), by the
+ * same rd__gate_examine().
  *
  * The gate state is a table from descriptor to server, file-scope because libcoap's call
  * carries no context of ours; only the loop's thread changes it or reads gated descriptors. */
@@ -31,8 +32,11 @@
 #include "../rd_amplification.h"
 #include "../rd_conf.h"
 #include "../rd_log.h"
+#include "../rd_observe.h"
 #include "../rd_server.h"
 #include "rd_gate.h"
+#include "rd_gate_stream.h"
+#include "rd_gate_tls.h"
 #include "rd_options.h"
 #include "rd_status.h"
 
@@ -85,6 +89,15 @@ is_endpoint_socket(int fd, const coap_address_t *want)
 
 #if RD_GATE_INTERPOSE
 
+void
+rd__gate_next(const char *name, void *fn, size_t size)
+{
+    void *sym = dlsym(RTLD_NEXT, name);
+
+    /* ISO C has no conversion from an object pointer to a function pointer. */
+    memcpy(fn, &sym, size);
+}
+
 /* The recvmsg() libcoap would have called without us. */
 static recvmsg_fn
 next_recvmsg(void)
@@ -92,10 +105,7 @@ next_recvmsg(void)
     static recvmsg_fn fn;
 
     if (!fn) {
-        void *sym = dlsym(RTLD_NEXT, "recvmsg");
-
-        /* ISO C has no conversion from an object pointer to a function pointer. */
-        memcpy(&fn, &sym, sizeof(fn));
+        rd__gate_next("recvmsg", &fn, sizeof(fn));
     }
     return fn;
 }
@@ -133,10 +143,22 @@ to_multicast(struct msghdr *msg)
     return 0;
 }
 
+/* Send the answer @p out (@p n bytes) back where @p from came from. */
+static void
+send_back(const struct rd_gate_from *from, const uint8_t *out, size_t n)
+{
+    if (from->ssl) {
+        rd__gate_tls_write(from->ssl, out, n);
+        return;
+    }
+    sendto(from->fd, out, n, 0, (const struct sockaddr *)from->msg->msg_name,
+           from->msg->msg_namelen);
+}
+
 /* Answer request @p req without options: an ACK to a confirmable one, else a non-confirmable
  * message; a Reset (code 0) echoes only the message ID. */
 static void
-reply(struct rd_server *srv, int fd, const struct msghdr *msg, const uint8_t *req,
+reply(struct rd_server *srv, const struct rd_gate_from *from, const uint8_t *req,
       coap_pdu_code_t code, const char *diag)
 {
     uint8_t out[64];
@@ -163,20 +185,33 @@ reply(struct rd_server *srv, int fd, const struct msghdr *msg, const uint8_t *re
         memcpy(out + n, diag, dlen);
         n += dlen;
     }
-    sendto(fd, out, n, 0, (const struct sockaddr *)msg->msg_name, msg->msg_namelen);
+    send_back(from, out, n);
 }
 
-/* Examine the datagram of @p *len bytes in @p buf that @p msg received on @p fd. @return 1 when
- * it may go to libcoap (@p *len updated when it was rewritten); 0 when it was answered or
- * dropped here. */
-static int
-examine(struct rd_server *srv, int fd, struct msghdr *msg, uint8_t *buf, size_t *len)
+/* The peer of @p from, for the observers. */
+static void
+reset_seen(struct rd_server *srv, const struct rd_gate_from *from, uint16_t mid)
+{
+    const coap_address_t *peer;
+
+    if (from->msg) {
+        rd__observe_reset(srv, COAP_PROTO_UDP, (const struct sockaddr *)from->msg->msg_name,
+                          from->msg->msg_namelen, mid);
+    } else if (from->session) {
+        peer = coap_session_get_addr_remote(from->session);
+        rd__observe_reset(srv, COAP_PROTO_DTLS, &peer->addr.sa, peer->size, mid);
+    }
+}
+
+int
+rd__gate_examine(struct rd_server *srv, const struct rd_gate_from *from, uint8_t *buf, size_t *len)
 {
     uint8_t out[DATAGRAM_MAX];
     struct rd_msg_exam e;
     char diag[48];
     size_t n;
     int con = *len >= 4 && ((buf[0] >> 4) & 3) == COAP_MESSAGE_CON;
+    int group = from->msg && to_multicast(from->msg);
 
     if (*len >= 4 && (buf[0] >> 6) == 1 && (buf[1] >> 5) == 7) {
         /* Signaling (7.xx, RFC 8323) exists only over reliable transports, yet libcoap 4.3.1
@@ -185,14 +220,21 @@ examine(struct rd_server *srv, int fd, struct msghdr *msg, uint8_t *buf, size_t 
          * section 4.2) that needs no answer. */
         return 0;
     }
+    if (*len == 4 && buf[0] == 0x70 && buf[1] == 0) {
+        /* A Reset. To a non-confirmable notification it ends the observation (RFC 7641 section
+         * 3.6), which libcoap 4.3.1 does not report; libcoap still sees it, for its own
+         * confirmable messages. */
+        reset_seen(srv, from, (uint16_t)(buf[2] << 8 | buf[3]));
+        return 1;
+    }
     if (*len == 4 && buf[0] == 0x40 && buf[1] == 0) {
         /* A CoAP ping (RFC 7252 section 4.3): every one gets its Reset. libcoap 4.3.1 sends at
          * most one Reset to an Empty message a session every quarter second (coap_dispatch, via
          * session->last_tx_rst), so of pings sent each on the previous one's Reset every
          * second went unanswered. A ping costs a 4-byte answer: no amplification to limit.
          * A confirmable message to a group is not CoAP (RFC 7252 section 8.1): no answer. */
-        if (!to_multicast(msg)) {
-            reply(srv, fd, msg, buf, 0, "");
+        if (!group) {
+            reply(srv, from, buf, 0, "");
         }
         return 0;
     }
@@ -203,16 +245,16 @@ examine(struct rd_server *srv, int fd, struct msghdr *msg, uint8_t *buf, size_t 
     if (e.verdict == RD_MSG_BAD_OPTION) {
         /* RFC 7252 section 5.4.1: 4.02 to a confirmable request; a non-confirmable one is
          * rejected, which is silence here (a Reset is optional, and a flood of them is not). */
-        if (con && !to_multicast(msg)) {
+        if (con && !group) {
             snprintf(diag, sizeof(diag), "option %u not recognized", e.option);
-            reply(srv, fd, msg, buf, COAP_RESPONSE_CODE_BAD_OPTION, diag);
+            reply(srv, from, buf, COAP_RESPONSE_CODE_BAD_OPTION, diag);
         }
         return 0;
     }
     if (e.verdict == RD_MSG_BAD_METHOD) {
-        if (!to_multicast(msg)) {
+        if (!group) {
             snprintf(diag, sizeof(diag), "method 0.%02u not recognized", buf[1] & 0x1fu);
-            reply(srv, fd, msg, buf, COAP_RESPONSE_CODE_NOT_ALLOWED, diag);
+            reply(srv, from, buf, COAP_RESPONSE_CODE_NOT_ALLOWED, diag);
         }
         return 0;
     }
@@ -220,9 +262,9 @@ examine(struct rd_server *srv, int fd, struct msghdr *msg, uint8_t *buf, size_t 
         memcpy(buf, out, n);
         *len = n;
     }
-    if (e.echo_len) {
-        rd__amp_echo_seen(srv, (const struct sockaddr *)msg->msg_name, buf + e.echo_off,
-                             e.echo_len);
+    if (e.echo_len && from->msg) {
+        rd__amp_echo_seen(srv, (const struct sockaddr *)from->msg->msg_name, buf + e.echo_off,
+                          e.echo_len);
     }
     return 1;
 }
@@ -235,6 +277,7 @@ gate_recv(struct rd_server *srv, recvmsg_fn real, int fd, struct msghdr *msg, in
     size_t controllen = msg->msg_controllen;
     uint8_t *buf = msg->msg_iov[0].iov_base;
     size_t size = msg->msg_iov[0].iov_len;
+    struct rd_gate_from from = { -1, NULL, NULL, NULL };
 
     for (int i = 0; i < GATE_REFUSED_MAX; i++) {
         ssize_t got;
@@ -249,7 +292,9 @@ gate_recv(struct rd_server *srv, recvmsg_fn real, int fd, struct msghdr *msg, in
             break;
         }
         len = (size_t)got < size ? (size_t)got : size;
-        if (examine(srv, fd, msg, buf, &len)) {
+        from.fd = fd;
+        from.msg = msg;
+        if (rd__gate_examine(srv, &from, buf, &len)) {
             return (ssize_t)len;
         }
     }
@@ -315,6 +360,7 @@ rd__gate_remove(struct rd_server *srv)
     }
     ngated = j;
 #endif
+    rd__gate_unlisten(srv);
     srv->nguard = 0;
 }
 

@@ -1,9 +1,11 @@
-/* What rd_gate.c offers the rest of rd/. The datagram gate. */
+/* What rd_gate.c offers the rest of rd/. The datagram gate, and its examination of a message
+ * in the datagram form, which the DTLS record gate (rd_gate_tls.c) shares. */
 #ifndef RD_GATE_H
 #define RD_GATE_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <coap3/coap.h>
 
@@ -24,5 +26,30 @@ void rd__gate_remove(struct rd_server *srv);
 /** 1 when a datagram waits on one of @p srv's plain CoAP sockets: libcoap may read again without
  * waiting. */
 int rd__gate_pending(struct rd_server *srv);
+
+/** Write to @p fn (a function pointer of @p size bytes) the definition of @p name that comes
+ * after the executable's own (libc's, OpenSSL's or a sanitizer's): what libcoap would have
+ * called without the interposition. NULL when there is none. */
+void rd__gate_next(const char *name, void *fn, size_t size);
+
+/** Where a message examined by rd__gate_examine() came from, and how an answer goes back. */
+struct rd_gate_from {
+    int fd;                  /**< plain UDP: the endpoint socket; else -1 */
+    struct msghdr *msg;      /**< plain UDP: the datagram's header (peer, packet info) */
+    void *ssl;               /**< DTLS: the record's SSL object (an SSL *), else NULL */
+    coap_session_t *session; /**< DTLS: the session the record belongs to, else NULL */
+};
+
+/**
+ * Examine one CoAP message in the datagram form (RFC 7252 section 3), of @p *len bytes in
+ * @p buf, from @p from (plain UDP here, DTLS from rd_gate_tls.c): answer a ping, drop
+ * signaling, hand a Reset to the observers, refuse an unrecognized critical option (4.02) or
+ * method (4.05), and rewrite a request without the options to be ignored.
+ *
+ * @return 1 when the message goes on to libcoap (@p buf and @p *len rewritten when options were
+ *         left out); 0 when it was answered or dropped here.
+ */
+int rd__gate_examine(struct rd_server *srv, const struct rd_gate_from *from, uint8_t *buf,
+                     size_t *len);
 
 #endif

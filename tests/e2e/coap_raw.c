@@ -4,7 +4,11 @@
  * Several datagrams separated by commas go out in turn from the same source port, COUNT times
  * each; "HEX*N" sends that one N times more in a row. With COAP_RAW_BURST set in the environment
  * nothing waits for a reply: every datagram goes out at once, then the replies are printed as
- * they come until none came for WAIT_MS. */
+ * they come until none came for WAIT_MS. With COAP_RAW_UNTIL naming a file, a burst's replies
+ * are collected instead until that file exists, then those already queued; with COAP_RAW_RESET
+ * set, each non-confirmable reply is answered with a Reset ("reset MID" is printed), as a client
+ * that no longer wants notifications does (RFC 7641 section 3.6). With COAP_RAW_OPTIONS set,
+ * each reply is followed by a line "options N,M,..." with the numbers of its options. */
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <poll.h>
@@ -12,29 +16,31 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "raw_hex.h"
 
 /* Most datagrams one run sends, and longest it collects the replies of a burst. */
 #define SEND_MAX  5000
 #define BURST_MAX 30
 
-static int
-unhex(const char *hex, size_t n, unsigned char *out, size_t max, size_t *len)
+/* The option delta or length of @p nibble, with its extension bytes at @p *pos (RFC 7252
+ * section 3.1), read and skipped; 0 when they run past @p len. */
+static unsigned
+ext_value(unsigned nibble, const unsigned char *b, size_t len, size_t *pos)
 {
-    if (n % 2 || n / 2 > max) {
-        return -1;
-    }
-    for (size_t i = 0; i < n / 2; i++) {
-        unsigned v;
+    unsigned v = nibble;
 
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1) {
-            return -1;
-        }
-        out[i] = (unsigned char)v;
+    if (nibble == 13) {
+        v = *pos < len ? b[*pos] + 13u : 0;
+        *pos += 1;
+    } else if (nibble == 14) {
+        v = *pos + 1 < len ? ((unsigned)b[*pos] << 8 | b[*pos + 1]) + 269u : 0;
+        *pos += 2;
     }
-    *len = n / 2;
-    return 0;
+    return v;
 }
 
 /* Print code, message id and payload (after the 0xff marker) of a reply; with COAP_RAW_SIZES
@@ -44,8 +50,9 @@ print_reply(const unsigned char *b, size_t len)
 {
     size_t tkl;
     size_t pos;
-    unsigned delta;
-    unsigned olen;
+    unsigned number = 0;
+    char opts[256] = "";
+    size_t on = 0;
 
     if (len < 4) {
         printf("short\n");
@@ -55,17 +62,14 @@ print_reply(const unsigned char *b, size_t len)
     pos = 4 + tkl;
     /* Skip the options to find the payload marker. */
     while (pos < len && b[pos] != 0xff) {
-        delta = b[pos] >> 4;
-        olen = b[pos] & 0x0f;
-        pos++;
-        pos += (delta == 13) ? 1 : (delta == 14) ? 2 : 0;
-        if (olen == 13) {
-            olen = pos < len ? b[pos] + 13u : 0;
-            pos++;
-        } else if (olen == 14) {
-            olen = pos + 1 < len ? ((unsigned)b[pos] << 8 | b[pos + 1]) + 269u : 0;
-            pos += 2;
+        unsigned head = b[pos++];
+        unsigned olen;
+
+        number += ext_value(head >> 4, b, len, &pos);
+        if (on < sizeof(opts)) {
+            on += (size_t)snprintf(opts + on, sizeof(opts) - on, "%s%u", on ? "," : "", number);
         }
+        olen = ext_value(head & 0x0f, b, len, &pos);
         pos += olen;
     }
     printf("%u.%02u %u", b[1] >> 5, b[1] & 0x1f, (unsigned)(b[2] << 8 | b[3]));
@@ -76,6 +80,9 @@ print_reply(const unsigned char *b, size_t len)
     printf("\n");
     if (getenv("COAP_RAW_SIZES")) {
         printf("bytes %zu\n", len);
+    }
+    if (getenv("COAP_RAW_OPTIONS")) {
+        printf("options %s\n", opts);
     }
 }
 
@@ -109,20 +116,58 @@ send_count(int fd, const unsigned char *req, size_t req_len, int count, int wait
     }
 }
 
-/* Print the replies to a burst until none came for @p wait_ms, BURST_MAX seconds at most. */
+/* Answer a non-confirmable reply with a Reset that names its message ID. */
 static void
-collect(int fd, int wait_ms)
+reset(int fd, const unsigned char *b, size_t len)
+{
+    unsigned char rst[4];
+
+    if (len < 4 || ((b[0] >> 4) & 3) != 1) {
+        return;
+    }
+    rst[0] = 0x70;
+    rst[1] = 0;
+    rst[2] = b[2];
+    rst[3] = b[3];
+    if (send(fd, rst, sizeof(rst), 0) == (ssize_t)sizeof(rst)) {
+        printf("reset %u\n", (unsigned)(b[2] << 8 | b[3]));
+    }
+}
+
+/* Print the replies to a burst until none came for @p wait_ms (or, with @p until_file, until
+ * that file exists and the queued replies are read), BURST_MAX seconds at most. */
+static void
+collect(int fd, int wait_ms, const char *until_file)
 {
     unsigned char rsp[2048];
     struct pollfd pfd = { fd, POLLIN, 0 };
     time_t until = time(NULL) + BURST_MAX;
+    int resets = getenv("COAP_RAW_RESET") != NULL;
+    int last = 0;
+    struct stat st;
 
-    while (time(NULL) < until && poll(&pfd, 1, wait_ms) > 0) {
-        ssize_t n = recv(fd, rsp, sizeof(rsp), 0);
+    while (time(NULL) < until) {
+        int ready;
+        ssize_t n;
 
+        if (until_file && !last) {
+            last = stat(until_file, &st) == 0;
+        }
+        ready = poll(&pfd, 1, until_file ? (last ? 0 : 50) : wait_ms);
+        if (ready <= 0 && (!until_file || last)) {
+            break;
+        }
+        if (ready <= 0) {
+            continue;
+        }
+        n = recv(fd, rsp, sizeof(rsp), 0);
         if (n > 0) {
             print_reply(rsp, (size_t)n);
+            if (resets) {
+                reset(fd, rsp, (size_t)n);
+            }
         }
+        fflush(stdout);
     }
 }
 
@@ -170,14 +215,14 @@ main(int argc, char **argv)
             times = count * (int)strtol(star + 1, NULL, 10);
             n = (size_t)(star - hex);
         }
-        if (unhex(hex, n, req, sizeof(req), &req_len) != 0) {
+        if (raw_unhex(hex, n, req, sizeof(req), &req_len) != 0) {
             fprintf(stderr, "coap_raw: bad hex\n");
             return 2;
         }
         send_count(fd, req, req_len, times, wait_ms, burst);
     }
     if (burst) {
-        collect(fd, wait_ms);
+        collect(fd, wait_ms, getenv("COAP_RAW_UNTIL"));
     }
     fflush(stdout);
     freeaddrinfo(ai);

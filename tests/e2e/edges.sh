@@ -4,10 +4,13 @@
 # section 5.4 says to ignore are ignored and the critical ones refused with a 4.02 a strict
 # client takes, unknown method codes get 4.05 (section 5.8), and registered links must be URIs
 # with one anchor at most (RFC 3986, RFC 8288). The real core-rd on loopback.
-# Usage: edges.sh CORE_RD COAP_RAW
+# The same gate stands before libcoap over CoAPS (DTLS), CoAP over TCP and over TLS (RFC 8323).
+# Usage: edges.sh CORE_RD COAP_RAW TEST_ENDPOINT MID_CLIENT TCP_RAW
 set -u
 RD=$1
 RAW=$2
+MIDC=$4
+TCPRAW=$5
 . "$(dirname "$0")/lib.sh"
 
 # raw HEX [WAIT_MS]: send raw datagrams (comma-separated, "HEX*N" repeats) from one port, each
@@ -188,6 +191,197 @@ test_links_must_be_uris_with_one_anchor() {
     expect_eq "what RFC 3986 allows is registered" "2.01" "$CODE"
 }
 
+# control_observer_start QUERY: coap-client observes QUERY over plain CoAP into $WORK/obs.out
+# (each line as it comes) until control_observer_stop; returns once its first answer came.
+control_observer_start() {
+    rm -f "$WORK/obs.out"
+    timeout 60 stdbuf -oL -eL "$CLIENT" -v 6 -s 60 -B 60 -m get "coap://127.0.0.1:$PORT/$1" \
+        >"$WORK/obs.out" 2>&1 &
+    OBS_PID=$!
+    wait_until 10 grep -q 'c:2\.05' "$WORK/obs.out"
+}
+control_observer_stop() {
+    kill "$OBS_PID" 2>/dev/null
+    wait "$OBS_PID" 2>/dev/null
+}
+
+# An Observe request whose answer is an error gets no Observe option (RFC 7641 section 4.1):
+# here the 4.01 with Echo of the amplification limit. libcoap 4.3.1 kept the one core-rd added.
+test_error_answer_to_observe_has_no_observe_option() {
+    stop_rd
+    fresh_data
+    printf 'amplification echo\n' >"$WORK/amp.conf"
+    start_rd -c "$WORK/amp.conf"
+    local i links=""
+    for i in $(seq 1 12); do
+        links="$links${links:+,}</s/$i>;rt=\"sensor-$i\""
+    done
+    coap post 'rd?ep=obs-err' -t 40 -e "$links"
+    # CON GET /rd-lookup/res with Observe 0 (option 6): 20 bytes asking for about 400.
+    RAW_OUT=$(COAP_RAW_OPTIONS=1 timeout 10 "$RAW" 127.0.0.1 "$PORT" \
+        "4101abcd016059$(hex rd-lookup)03$(hex res)" 1 1000)
+    expect_eq "4.01 with Echo (252) and no Observe (6)" \
+        "4.01 43981 repeat with the Echo option|options 252" \
+        "$(printf '%s\n' "$RAW_OUT" | paste -sd'|' -)"
+    # From one port: an observation of a small answer (2.05 with Observe), then with the same
+    # token a block past its end (4.00), which must not say the observation goes on.
+    fresh
+    coap post 'rd?ep=obs-err' -t 40 -e '</s>'
+    local get_ep="016059$(hex rd-lookup)02$(hex ep)4a$(hex ep=obs-err)"
+    RAW_OUT=$(COAP_RAW_OPTIONS=1 timeout 10 "$RAW" 127.0.0.1 "$PORT" \
+        "4101abce${get_ep},4101abcf${get_ep}81f2" 1 1000)
+    expect_match "a small answer: 2.05 with Observe" '^2\.05 43982 </rd/.*\|options ([0-9]+,)*6,' \
+        "$(printf '%s\n' "$RAW_OUT" | paste -sd'|' -)"
+    expect_match "a block past the end: 4.00 without Observe" \
+        '\|4\.00 43983 block 15 is past the end [^|]*\|options $' \
+        "$(printf '%s\n' "$RAW_OUT" | paste -sd'|' -)"
+}
+
+# A Reset to a non-confirmable notification ends that observation at once (RFC 7641 section
+# 3.6); libcoap 4.3.1 reported it to nobody, and the notifications went on. A second observer
+# of the same lookup, told after the first, shows when a notification would have been sent.
+test_reset_to_a_non_notification_ends_the_observation() {
+    stop_rd
+    fresh_data
+    printf 'amplification off\n' >"$WORK/amp.conf"
+    start_rd -c "$WORK/amp.conf"
+    local q="rd-lookup/ep?ep=rst" raw_pid
+    rm -f "$WORK/rst.out" "$WORK/rst.done"
+    control_observer_start "$q"
+    # CON GET with Observe 0 from a raw client that resets every non-confirmable message.
+    COAP_RAW_BURST=1 COAP_RAW_RESET=1 COAP_RAW_UNTIL="$WORK/rst.done" timeout 60 "$RAW" \
+        127.0.0.1 "$PORT" "4101abd0016059$(hex rd-lookup)02$(hex ep)46$(hex ep=rst)" 1 1000 \
+        >"$WORK/rst.out" &
+    raw_pid=$!
+    wait_until 10 grep -q '^2\.05 43984' "$WORK/rst.out"
+    expect_match "the raw observer's first answer" '^2\.05 43984' "$(cat "$WORK/rst.out")"
+    coap post 'rd?ep=rst' -t 40 -e '</a>'
+    expect_eq "registered" "2.01" "$CODE"
+    local loc=$LOCATION
+    wait_until 10 grep -q '^reset ' "$WORK/rst.out"
+    expect_match "a non-confirmable notification, reset" '^reset [0-9]+' "$(cat "$WORK/rst.out")"
+    wait_until 10 grep -q 'ep="rst"' "$WORK/obs.out"
+    coap delete "$loc"
+    expect_eq "removed" "2.02" "$CODE"
+    # The raw observer, registered last, is told first: once the other has its second
+    # notification, one to the raw observer would already be queued at its socket.
+    wait_until 10 test "$(grep -c 'c:2\.05' "$WORK/obs.out")" -ge 3
+    expect_eq "the other observer heard both changes" "3" "$(grep -c 'c:2\.05' "$WORK/obs.out")"
+    touch "$WORK/rst.done"
+    wait "$raw_pid"
+    expect_eq "one notification to the raw observer, none after its Reset" "1" \
+        "$(grep -c '^2\.05 ' "$WORK/rst.out" | awk '{print $1 - 1}')"
+    control_observer_stop
+    alive "after the Reset"
+}
+
+# start_transports: plain UDP on PORT, CoAPS on DPORT, CoAP over TCP on PORT and over TLS on
+# DPORT (TCP ports are not UDP ones), PSK identity alice.
+start_transports() {
+    stop_rd
+    fresh_data
+    printf 'alice alice-key\n' >"$WORK/psk.keys"
+    chmod 600 "$WORK/psk.keys"
+    printf 'psk_file %s\n' "$WORK/psk.keys" >"$WORK/tr.conf"
+    start_rd_secure "$WORK/tr.conf" -l 'coap+tcp://127.0.0.1:{PORT}' \
+        -l 'coaps+tcp://127.0.0.1:{DPORT}'
+}
+
+# A Reset to every ping over DTLS too: libcoap 4.3.1 sent one a session every quarter second.
+# An unrecognized critical option gets a 4.02 coap-client takes (no option copied), and an
+# unknown method on a registration 4.05, as over UDP.
+test_dtls_edges() {
+    start_transports
+    local lp=$((20000 + (RANDOM % 30000))) out
+    out=$(PINGS=6 timeout 60 "$MIDC" 127.0.0.1 "$DPORT" "$lp" 300 post 'rd?ep=dtls-edge' \
+        alice alice-key 2>/dev/null)
+    expect_match "registered over DTLS" '^2\.01 rd/' "$out"
+    expect_eq "a Reset to each of six pings, each sent on the last one's" \
+        "pong|pong|pong|pong|pong|pong" "$(printf '%s\n' "$out" | tail -n 6 | paste -sd'|' -)"
+    local loc
+    loc=$(printf '%s\n' "$out" | head -n 1 | cut -d' ' -f2)
+    COAP_BASE="coaps://127.0.0.1:$DPORT" coap get 'rd-lookup/ep?ep=dtls-edge' -O 2049,x \
+        -u alice -k alice-key
+    expect_eq "DTLS: coap-client takes the 4.02" "4.02" "$CODE"
+    expect_eq "DTLS: naming the option" "option 2049 not recognized" "$BODY"
+    out=$(timeout 30 "$MIDC" 127.0.0.1 "$DPORT" "$lp" 301 8 "$loc" alice alice-key 2>/dev/null)
+    expect_eq "DTLS: 0.08 on the registration" "4.05 -" "$out"
+    COAP_BASE="coaps://127.0.0.1:$DPORT" coap get "$loc" -u alice -k alice-key
+    expect_eq "DTLS: the registration is still there" "2.05" "$CODE"
+}
+
+# Over TCP (RFC 8323): a Pong carries its Ping's token (section 5.4; libcoap 4.3.1's had none),
+# an Empty message is ignored, an elective option out of range is ignored (libcoap dropped the
+# request unanswered), an unknown method gets 4.05 (not 4.04), an unrecognized critical option
+# 4.02 with no option copied. Over TLS, the 4.02 too.
+test_tcp_and_tls_edges() {
+    start_transports
+    coap post 'rd?ep=tcp-edge' -t 40 -e '</s>'
+    local loc=$LOCATION out
+    # Ping (7.02) with tokens ab and ac; the second after an Empty message in the same write.
+    # GET /rd-lookup/ep?ep=tcp-edge with a 4-byte Observe; 0.08 on the registration; a GET
+    # with option 2049.
+    out=$(timeout 60 "$TCPRAW" 127.0.0.1 "$PORT" "01e2ab,000001e2ac,$(tcp_msg 01 77 \
+        "6400000000$(printf '59%s02%s4b%s' "$(hex rd-lookup)" "$(hex ep)" "$(hex ep=tcp-edge)")"),$(tcp_msg 08 78 \
+        "b2$(hex rd)08$(hex "${loc#rd/}")"),$(tcp_msg 01 79 e106f478)" 5000)
+    expect_eq "TCP: a Pong to each Ping, with its token" "7.03 ab|7.03 ac" \
+        "$(printf '%s\n' "$out" | head -n 2 | paste -sd'|' -)"
+    expect_match "TCP: 4-byte Observe ignored" '^2\.05 77 \+options </rd/.*ep="tcp-edge"' \
+        "$(printf '%s\n' "$out" | sed -n 3p)"
+    expect_eq "TCP: 0.08 on the registration" "4.05 78 method 0.08 not recognized" \
+        "$(printf '%s\n' "$out" | sed -n 4p)"
+    expect_eq "TCP: option 2049, no option copied" "4.02 79 option 2049 not recognized" \
+        "$(printf '%s\n' "$out" | sed -n 5p)"
+    COAP_BASE="coaps+tcp://127.0.0.1:$DPORT" coap get 'rd-lookup/ep?ep=tcp-edge' -O 2049,x \
+        -u alice -k alice-key
+    expect_eq "TLS: coap-client takes the 4.02" "4.02" "$CODE"
+    expect_eq "TLS: naming the option" "option 2049 not recognized" "$BODY"
+    COAP_BASE="coaps+tcp://127.0.0.1:$DPORT" coap get 'rd-lookup/ep?ep=tcp-edge' \
+        -u alice -k alice-key
+    expect_match "TLS: lookups go on" 'ep="tcp-edge"' "$BODY"
+}
+
+# The same over DTLS: the gate sees the Reset once OpenSSL has decrypted it. The DTLS observer,
+# registered last, is told first, and reads what came before it is told to stop.
+test_reset_to_a_notification_over_dtls() {
+    start_transports
+    local q="rd-lookup/ep?ep=drst" lp=$((20000 + (RANDOM % 30000))) midc_pid
+    rm -f "$WORK/drst.out" "$WORK/drst.done"
+    control_observer_start "$q"
+    OBSERVE_UNTIL="$WORK/drst.done" timeout 60 "$MIDC" 127.0.0.1 "$DPORT" "$lp" 400 get "$q" \
+        alice alice-key >"$WORK/drst.out" 2>/dev/null &
+    midc_pid=$!
+    wait_until 10 grep -q '^2\.05' "$WORK/drst.out"
+    expect_match "the DTLS observer's first answer" '^2\.05' "$(cat "$WORK/drst.out")"
+    coap post 'rd?ep=drst' -t 40 -e '</a>'
+    local loc=$LOCATION
+    wait_until 10 grep -q '^notified' "$WORK/drst.out"
+    wait_until 10 grep -q 'ep="drst"' "$WORK/obs.out"
+    coap delete "$loc"
+    expect_eq "removed" "2.02" "$CODE"
+    # Its notifications may come in small blocks (the amplification limit): each first block
+    # carries Observe.
+    wait_until 10 test "$(grep -c 'c:2\.05.*Observe:' "$WORK/obs.out")" -ge 3
+    expect_eq "the other observer heard both changes" "3" \
+        "$(grep -c 'c:2\.05.*Observe:' "$WORK/obs.out")"
+    touch "$WORK/drst.done"
+    wait "$midc_pid"
+    expect_eq "one notification over DTLS, none after its Reset" "notified 2.05" \
+        "$(grep '^notified' "$WORK/drst.out" | paste -sd'|' -)"
+    control_observer_stop
+}
+
+# tcp_msg CODE TOKEN BODY: a CoAP-over-TCP message (RFC 8323 section 3.2), all in hex, with a
+# one-byte token and a body of options and payload shorter than 269 bytes.
+tcp_msg() {
+    local len=$((${#3} / 2))
+    if [ "$len" -lt 13 ]; then
+        printf '%x1%s%s%s' "$len" "$1" "$2" "$3"
+    else
+        printf 'd1%02x%s%s%s' $((len - 13)) "$1" "$2" "$3"
+    fi
+}
+
 run_test test_every_ping_gets_a_reset
 run_test test_refused_burst_then_the_crash_pair
 run_test test_csm_burst_then_lookup
@@ -196,4 +390,9 @@ run_test test_unrecognized_critical_option_is_402
 run_test test_unknown_method_on_a_registration_is_405
 run_test test_gate_with_the_http_listener
 run_test test_links_must_be_uris_with_one_anchor
+run_test test_error_answer_to_observe_has_no_observe_option
+run_test test_reset_to_a_non_notification_ends_the_observation
+run_test test_dtls_edges
+run_test test_tcp_and_tls_edges
+run_test test_reset_to_a_notification_over_dtls
 summary

@@ -7,7 +7,7 @@
 set -u
 RD=$1
 RAW=$2
-BENCH=${5:-}
+BENCH=${6:-}
 . "$(dirname "$0")/lib.sh"
 
 # with_conf LINES...: a fresh server with these directives.

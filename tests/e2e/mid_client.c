@@ -3,10 +3,17 @@
  * port and message ID (RFC 7252 section 4.5), or ask again on a DTLS session opened earlier.
  *
  * Usage: mid_client HOST PORT LOCAL_PORT MID METHOD PATH[?QUERY] [IDENTITY KEY]
- *   METHOD is get or post (a POST carries the link-format payload "</x>"); with IDENTITY and KEY
+ *   METHOD is get, post (a POST carries the link-format payload "</x>") or a method code in
+ *   decimal (8 for an unknown method 0.08); with IDENTITY and KEY
  *   the request goes over DTLS, else over plain UDP. The query holds one parameter.
  *   With AGAIN_FILE set in the environment, after the answer it waits (ten seconds at most) until
  *   that file exists, then sends the request again on the same session with MID + 1.
+ *   With OBSERVE_UNTIL set to a file, the GET registers an observation (Observe 0); after the
+ *   answer, each notification is printed as "notified CODE" until that file exists (thirty
+ *   seconds at most), and the first one is refused with a Reset (RFC 7641 section 3.6).
+ *   With PINGS=N set, after the answer it sends N CoAP pings (RFC 7252 section 4.3) on the same
+ *   session, each when the previous one's Reset came or after a second, printing "pong" or
+ *   "timeout" for each.
  * Prints "CODE LOCATION" of each answer (LOCATION "-" when there is none), or "timeout". */
 #include <netdb.h>
 #include <stdio.h>
@@ -17,7 +24,39 @@
 #include <coap3/coap.h>
 
 static int done;
+static int ponged;
+static int notified;
 static char answer[300];
+
+/* A ping's Reset: libcoap 4.3.1 reports it as the Reset of a confirmable message. */
+static void
+on_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_nack_reason_t reason,
+        const coap_mid_t mid)
+{
+    (void)session;
+    (void)mid;
+    if (reason == COAP_NACK_RST && coap_pdu_get_code(sent) == 0) {
+        ponged = 1;
+    }
+}
+
+/* Send @p count pings, each answered or given up after a second; print each outcome. */
+static void
+pings(coap_session_t *session, coap_context_t *ctx, long count)
+{
+    for (long n = 0; n < count && n < 100; n++) {
+        ponged = 0;
+        if (coap_session_send_ping(session) == COAP_INVALID_MID) {
+            printf("unsent\n");
+            continue;
+        }
+        for (int i = 0; i < 20 && !ponged; i++) {
+            coap_io_process(ctx, 50);
+        }
+        printf("%s\n", ponged ? "pong" : "timeout");
+    }
+    fflush(stdout);
+}
 
 static coap_response_t
 on_response(coap_session_t *session, const coap_pdu_t *sent, const coap_pdu_t *received,
@@ -32,6 +71,12 @@ on_response(coap_session_t *session, const coap_pdu_t *sent, const coap_pdu_t *r
     (void)session;
     (void)sent;
     (void)mid;
+    if (done) {
+        /* A notification after the first answer: the first one is refused (a Reset). */
+        printf("notified %u.%02u\n", (unsigned)(code >> 5), (unsigned)(code & 0x1f));
+        fflush(stdout);
+        return notified++ == 0 ? COAP_RESPONSE_FAIL : COAP_RESPONSE_OK;
+    }
     coap_option_iterator_init(received, &oi, COAP_OPT_ALL);
     while ((opt = coap_option_next(&oi)) != NULL) {
         if (oi.number != COAP_OPTION_LOCATION_PATH) {
@@ -52,16 +97,17 @@ on_response(coap_session_t *session, const coap_pdu_t *sent, const coap_pdu_t *r
 
 /* Send one request and wait for its answer; print it. @return 0, or -1 when it could not go. */
 static int
-ask(coap_session_t *session, coap_context_t *ctx, coap_mid_t mid, int post, const char *target)
+ask(coap_session_t *session, coap_context_t *ctx, coap_mid_t mid, int method, const char *target)
 {
+    int post = method == COAP_REQUEST_CODE_POST;
     static const char payload[] = "</x>";
     const char *q = strchr(target, '?');
     size_t path_len = q ? (size_t)(q - target) : strlen(target);
     coap_pdu_t *pdu;
     uint8_t buf[4];
 
-    pdu = coap_pdu_init(COAP_MESSAGE_CON, post ? COAP_REQUEST_CODE_POST : COAP_REQUEST_CODE_GET,
-                        mid, coap_session_max_pdu_size(session));
+    pdu = coap_pdu_init(COAP_MESSAGE_CON, (coap_pdu_code_t)method, mid,
+                        coap_session_max_pdu_size(session));
     if (!pdu) {
         return -1;
     }
@@ -77,6 +123,10 @@ ask(coap_session_t *session, coap_context_t *ctx, coap_mid_t mid, int post, cons
         coap_add_option(
             pdu, COAP_OPTION_CONTENT_FORMAT,
             coap_encode_var_safe(buf, sizeof(buf), COAP_MEDIATYPE_APPLICATION_LINK_FORMAT), buf);
+    }
+    if (getenv("OBSERVE_UNTIL")) {
+        coap_add_option(pdu, COAP_OPTION_OBSERVE,
+                        coap_encode_var_safe(buf, sizeof(buf), COAP_OBSERVE_ESTABLISH), buf);
     }
     if (q) {
         coap_add_option(pdu, COAP_OPTION_URI_QUERY, strlen(q + 1), (const uint8_t *)q + 1);
@@ -126,7 +176,7 @@ main(int argc, char **argv)
     coap_address_t server;
     coap_address_t local;
     long mid;
-    int post;
+    int method;
     int rc = 2;
 
     if (argc != 7 && argc != 9) {
@@ -134,10 +184,12 @@ main(int argc, char **argv)
                 "usage: mid_client HOST PORT LOCAL_PORT MID METHOD PATH[?QUERY] [IDENTITY KEY]\n");
         return 2;
     }
-    post = strcmp(argv[5], "post") == 0;
+    method = strcmp(argv[5], "post") == 0  ? COAP_REQUEST_CODE_POST
+             : strcmp(argv[5], "get") == 0 ? COAP_REQUEST_CODE_GET
+                                           : (int)strtol(argv[5], NULL, 10);
     mid = strtol(argv[4], NULL, 10);
-    if (mid < 0 || mid > 0xffff || resolve(argv[1], argv[2], &server) ||
-        resolve(argv[1], argv[3], &local)) {
+    if (mid < 0 || mid > 0xffff || method < 1 || method > 31 ||
+        resolve(argv[1], argv[2], &server) || resolve(argv[1], argv[3], &local)) {
         fprintf(stderr, "mid_client: bad address, port or message ID\n");
         return 2;
     }
@@ -147,6 +199,7 @@ main(int argc, char **argv)
         goto out;
     }
     coap_register_response_handler(ctx, on_response);
+    coap_register_nack_handler(ctx, on_nack);
     if (argc == 9) {
         memset(&psk, 0, sizeof(psk));
         psk.version = COAP_DTLS_CPSK_SETUP_VERSION;
@@ -162,15 +215,25 @@ main(int argc, char **argv)
         fprintf(stderr, "mid_client: no session\n");
         goto out;
     }
-    if (ask(session, ctx, (coap_mid_t)mid, post, argv[6])) {
+    if (ask(session, ctx, (coap_mid_t)mid, method, argv[6])) {
         goto out;
+    }
+    if (getenv("OBSERVE_UNTIL")) {
+        for (int i = 0; i < 300 && access(getenv("OBSERVE_UNTIL"), F_OK) != 0; i++) {
+            coap_io_process(ctx, 100);
+        }
+        /* What came before the file did is read too. */
+        coap_io_process(ctx, COAP_IO_NO_WAIT);
+    }
+    if (getenv("PINGS")) {
+        pings(session, ctx, strtol(getenv("PINGS"), NULL, 10));
     }
     if (again) {
         /* Keep the session alive while the test changes the server, ten seconds at most. */
         for (int i = 0; i < 100 && access(again, F_OK) != 0; i++) {
             coap_io_process(ctx, 100);
         }
-        if (ask(session, ctx, (coap_mid_t)((mid + 1) & 0xffff), post, argv[6])) {
+        if (ask(session, ctx, (coap_mid_t)((mid + 1) & 0xffff), method, argv[6])) {
             goto out;
         }
     }

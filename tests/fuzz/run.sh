@@ -1,13 +1,13 @@
 #!/bin/sh
 # Builds the libFuzzer harnesses with clang (in build-fuzz, or $FUZZ_BUILD) and runs each for
 # SECONDS (default 20) on a scratch copy of its seed corpus, printing libFuzzer's final stats.
-# Usage: tests/fuzz/run.sh [SECONDS] [HARNESS...]   (harnesses: linkformat query record lookup server dtls token watch)
+# Usage: tests/fuzz/run.sh [SECONDS] [HARNESS...]   (harnesses: linkformat query record lookup server dtls token watch frame)
 # A crash stops the script with libFuzzer's report and the crashing input in the build dir.
 set -eu
 cd "$(dirname "$0")/../.."
 seconds=${1:-20}
 [ $# -gt 0 ] && shift
-harnesses=${*:-linkformat query record lookup server dtls token watch}
+harnesses=${*:-linkformat query record lookup server dtls token watch frame}
 build=${FUZZ_BUILD:-build-fuzz}
 jobs=${JOBS:-2}
 
