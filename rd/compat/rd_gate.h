@@ -12,8 +12,12 @@
 struct rd_server;
 
 /* libcoap 4.3.1 has no hook between its socket and its parser: the gate interposes recvmsg()
- * (rd_gate.c). A libcoap that offers such a hook builds without the interposition. */
+ * (rd_gate.c), SSL_read() (rd_gate_tls.c) and recv() (rd_gate_stream.c). A libcoap that offers
+ * such a hook builds without the interposition; -DRD_GATE_INTERPOSE=0 (CMake option
+ * RD_COMPAT=OFF) builds so against 4.3.1 too, to check that the workarounds compile out. */
+#ifndef RD_GATE_INTERPOSE
 #define RD_GATE_INTERPOSE (LIBCOAP_VERSION <= 4003001U)
+#endif
 
 /** Find the socket libcoap opened for the endpoint at @p addr and examine each of its datagrams
  * before libcoap parses it, from now on. @return RD_OK; RD_ENOTFOUND (logged; the server runs
