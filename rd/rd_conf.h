@@ -116,6 +116,7 @@ struct rd_conf {
     char *workers;              /**< "auto" (a thread per online core) or "0" to "64" */
     uint32_t lookup_budget_ms;  /**< work one lookup may take before 5.03; 0: no limit */
     uint64_t lookup_inline_max; /**< registrations up to which lookups stay on the loop */
+    uint32_t lookup_inline_ms;  /**< work a lookup may take on the loop before a worker's turn */
     char *etcd_endpoints;          /**< etcd members, comma-separated; "" standalone */
     char *etcd_prefix;             /**< key prefix of this directory in etcd */
     char *node_name;               /**< name in the cluster; "" the host name */

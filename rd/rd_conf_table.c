@@ -403,6 +403,8 @@ const struct rd_conf_directive rd_conf_directives[] = {
          "work one lookup may take before it is refused with 5.03; 0: no limit"),
     UINT("lookup_inline_max", lookup_inline_max, 0, 1000000000, "registrations", "1000",
          "registrations up to which every lookup is computed on the loop and piggybacked"),
+    UINT("lookup_inline_ms", lookup_inline_ms, 0, 1000, "milliseconds", "2",
+         "work a lookup may take on the loop before it moves to a worker; 0: straight there"),
 };
 
 const size_t rd_conf_ndirectives = sizeof(rd_conf_directives) / sizeof(rd_conf_directives[0]);

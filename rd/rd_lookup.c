@@ -677,6 +677,33 @@ answer_lookup(enum lookup_kind kind, coap_resource_t *resource, coap_session_t *
         return;
     }
     if (rd__lookup_jobs_wanted(srv)) {
+        /* First a short try on the loop (lookup_inline_ms): most indexed lookups end within it
+         * and are answered piggybacked, which every client takes (libcoap 4.3.1's clients ask
+         * for no later Block2 block of a separate response). */
+        uint32_t budget = j->budget_ms;
+        uint32_t inline_ms = srv->conf.lookup_inline_ms;
+
+        j->budget_ms = budget && budget < inline_ms ? budget : inline_ms;
+        if (inline_ms) {
+            rd__lookup_compute(j);
+        }
+        if (inline_ms && (!j->over_budget || j->budget_ms == budget)) {
+            rd__lookup_job_finish(srv, j);
+            respond_job(srv, j, resource, session, request, query, response);
+            rd__lookup_job_free(j);
+            return;
+        }
+        /* The marks the try passed stay, so the worker's walk starts near its page. */
+        if (inline_ms) {
+            rd__lookup_job_finish(srv, j);
+            rd__lookup_job_free(j);
+            if (rd__lookup_job_new(srv, kind, link, qp, nq, &j)) {
+                rd__respond_error(response, COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE, NULL);
+                return;
+            }
+        } else {
+            j->budget_ms = budget;
+        }
         if (rd__lookup_job_defer(srv, j, session, request, response, &back) != RD_EINVAL) {
             return;
         }
