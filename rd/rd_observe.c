@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compat/rd_gate.h"
 #include "lookup.h"
 #include "rd_block.h"
 #include "rd_conf.h"
@@ -651,17 +652,7 @@ release_gone(struct rd_server *srv)
 static int
 input_waiting(const struct rd_server *srv)
 {
-    struct pollfd fds[RD_LISTEN_MAX];
-
-    if (srv->nguard == 0) {
-        return 1;
-    }
-    for (size_t i = 0; i < srv->nguard; i++) {
-        fds[i].fd = srv->guard_fd[i];
-        fds[i].events = POLLIN;
-        fds[i].revents = 0;
-    }
-    return poll(fds, (nfds_t)srv->nguard, 0) != 0;
+    return rd__gate_sockets(srv) == 0 || rd__gate_pending(srv);
 }
 
 int

@@ -9,6 +9,7 @@
 #include "compat/rd_gate_stream.h"
 #include "lookup.h"
 #include "rd.h"
+#include "rd_amplification.h"
 #include "rd_batch.h"
 #include "rd_block.h"
 #include "rd_cluster.h"
@@ -70,6 +71,38 @@ split_listen(const char *spec, char *host, size_t host_size, char *port, size_t 
     host[hlen] = '\0';
     snprintf(port, port_size, "%s", colon + 1);
     return RD_OK;
+}
+
+/* What the gate sees and the server acts on: an Echo value (the amplification limit), a Reset
+ * (an observation it ends). */
+static void
+gate_echo_seen(void *arg, const struct sockaddr *from, const uint8_t *value, size_t len)
+{
+    rd__amp_echo_seen(arg, from, value, len);
+}
+
+static void
+gate_reset_seen(void *arg, coap_proto_t proto, const struct sockaddr *peer, socklen_t peer_len,
+                uint16_t mid)
+{
+    rd__observe_reset(arg, proto, peer, peer_len, mid);
+}
+
+/* Put the plain CoAP endpoint at @p addr behind the datagram gate (compat/rd_gate.c). */
+static void
+gate_add(struct rd_server *srv, const coap_address_t *addr)
+{
+    struct rd_gate_policy policy = { srv, gate_echo_seen, gate_reset_seen };
+
+    if (rd__gate_add(srv, &policy, addr) == RD_OK) {
+        return;
+    }
+    if (RD_GATE_INTERPOSE) {
+        rd__log(srv, RD_LOG_WARN, "cannot find the endpoint's socket: its datagrams go unexamined");
+    } else {
+        rd__log(srv, RD_LOG_INFO, "libcoap %u: datagrams are not examined before it parses them",
+                (unsigned)LIBCOAP_VERSION);
+    }
 }
 
 /* The transports a listener may name (RFC 7252 section 6, RFC 8323 section 8). */
@@ -171,9 +204,9 @@ add_endpoint(struct rd_server *srv, const char *spec, coap_proto_t proto)
     }
     /* Plain CoAP by its socket; DTLS records, TCP and TLS streams by their connections. */
     if (proto == COAP_PROTO_UDP) {
-        rd__gate_add(srv, &addr);
+        gate_add(srv, &addr);
     } else {
-        rd__gate_listen(srv, &addr, proto);
+        rd__gate_listen(srv, srv->ctx, &addr, proto);
     }
     rd__log(srv, RD_LOG_INFO, "listening on %s%s", hostport, proto_name(proto));
     rc = RD_OK;

@@ -64,9 +64,6 @@ struct rd_server {
     struct rd_feed *feed;                 /**< change feed; NULL when the HTTP listener is off */
     struct rd_lograte *lograte;           /**< log budgets per source (rd_log.c) */
     struct rd_limits *limits;             /**< per-address state, fixed size */
-    int guard_fd[RD_LISTEN_MAX];          /**< libcoap's endpoint sockets, gated (rd_gate.c) */
-    size_t nguard;
-    uint16_t guard_mid;         /**< message IDs of the gate's non-confirmable answers */
     struct rd_b1 *b1;           /**< Block1 bodies being received (rd_block1.c) */
     struct rd_b2 *b2;           /**< answers of several blocks (rd_block2.c) */
     struct rd_observe *observe; /**< observers of lookups (rd_observe.c) */

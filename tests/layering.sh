@@ -16,5 +16,6 @@ grep -n '#include' "$top"/ctl/*.c "$top"/ctl/*.h | grep -E 'lmdb|_internal\.h"' 
 grep -n '#include' "$top"/cluster/*.c | grep -E 'coap|lmdb|store\.h|lookup\.h|rd\.h|rd_internal' && bad "cluster/ knows neither CoAP nor the store nor lookup/"
 grep -nE '(^|[^a-z_])time\(|clock_gettime|gettimeofday' "$top"/cluster/*.c && bad "only rd/ reads the clock"
 grep -l '"rd_server.h"' "$top"/rd/*.h "$top"/rd/compat/*.h && bad "struct rd_server is seen by the .c files that use it, never through another header"
+grep -n '#include' "$top"/rd/compat/*.c "$top"/rd/compat/*.h | grep -E '"\.\./|rd_server\.h' && bad "compat/ reaches the server only through struct rd_gate_policy"
 [ "$fail" = 0 ] && echo "layering: ok"
 exit $fail

@@ -16,7 +16,9 @@
  * same rd__gate_examine().
  *
  * The gate state is a table from descriptor to server, file-scope because libcoap's call
- * carries no context of ours; only the loop's thread changes it or reads gated descriptors. */
+ * carries no context of ours; only the loop's thread changes it or reads gated descriptors.
+ * The server is an opaque handle here: what the gate learns reaches it only through the
+ * struct rd_gate_policy it gave rd__gate_add(). */
 #define _GNU_SOURCE /* RTLD_NEXT */
 #include <arpa/inet.h>
 #include <dlfcn.h>
@@ -29,11 +31,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../rd_amplification.h"
-#include "../rd_conf.h"
-#include "../rd_log.h"
-#include "../rd_observe.h"
-#include "../rd_server.h"
 #include "rd_gate.h"
 #include "rd_gate_stream.h"
 #include "rd_gate_tls.h"
@@ -44,12 +41,24 @@
 #define FD_SCAN_MAX 4096
 /* Datagrams answered or dropped in one recvmsg() call at most, before it returns nothing. */
 #define GATE_REFUSED_MAX 64
+/* Gated sockets of one server, and servers in this process (tests run several). */
+#define GATE_FDS     16
+#define GATE_SERVERS 16
 /* Gated sockets of all servers in this process. */
-#define GATE_MAX (4 * RD_LISTEN_MAX)
+#define GATE_MAX (4 * GATE_FDS)
 /* libcoap reads at most this much of a datagram: examine exactly what it will see. */
 #define DATAGRAM_MAX COAP_RXBUFFER_SIZE
 
 typedef ssize_t (*recvmsg_fn)(int fd, struct msghdr *msg, int flags);
+
+/* What the gate keeps for one server. */
+static struct gate_server {
+    struct rd_server *srv; /* NULL: a free slot */
+    struct rd_gate_policy policy;
+    int fd[GATE_FDS];
+    size_t nfd;
+    uint16_t mid; /* message IDs of the gate's non-confirmable answers */
+} servers[GATE_SERVERS];
 
 #if RD_GATE_INTERPOSE
 static struct gate_entry {
@@ -58,6 +67,40 @@ static struct gate_entry {
 } gated[GATE_MAX];
 static size_t ngated;
 #endif
+
+/* The slot of @p srv, or NULL. */
+static const struct gate_server *
+find_slot(const struct rd_server *srv)
+{
+    for (size_t i = 0; i < GATE_SERVERS; i++) {
+        if (servers[i].srv == srv) {
+            return &servers[i];
+        }
+    }
+    return NULL;
+}
+
+/* The slot of @p srv; with @p make, a free one taken for it. NULL when there is none. */
+static struct gate_server *
+server_slot(struct rd_server *srv, int make)
+{
+    struct gate_server *free_slot = NULL;
+
+    for (size_t i = 0; i < GATE_SERVERS; i++) {
+        if (servers[i].srv == srv) {
+            return &servers[i];
+        }
+        if (!servers[i].srv && !free_slot) {
+            free_slot = &servers[i];
+        }
+    }
+    if (!make || !free_slot) {
+        return NULL;
+    }
+    memset(free_slot, 0, sizeof(*free_slot));
+    free_slot->srv = srv;
+    return free_slot;
+}
 
 /* Is @p fd an unconnected UDP socket bound to the family and port of @p want? */
 static int
@@ -171,9 +214,11 @@ reply(struct rd_server *srv, const struct rd_gate_from *from, const uint8_t *req
     out[n++] = (uint8_t)(0x40 | type << 4 | tkl);
     out[n++] = (uint8_t)code;
     if (type == COAP_MESSAGE_NON) {
-        srv->guard_mid++;
-        out[n++] = (uint8_t)(srv->guard_mid >> 8);
-        out[n++] = (uint8_t)srv->guard_mid;
+        struct gate_server *s = server_slot(srv, 0);
+        uint16_t mid = s ? ++s->mid : 0;
+
+        out[n++] = (uint8_t)(mid >> 8);
+        out[n++] = (uint8_t)mid;
     } else {
         out[n++] = req[2];
         out[n++] = req[3];
@@ -192,14 +237,19 @@ reply(struct rd_server *srv, const struct rd_gate_from *from, const uint8_t *req
 static void
 reset_seen(struct rd_server *srv, const struct rd_gate_from *from, uint16_t mid)
 {
+    const struct gate_server *s = find_slot(srv);
     const coap_address_t *peer;
 
+    if (!s || !s->policy.reset_seen) {
+        return;
+    }
     if (from->msg) {
-        rd__observe_reset(srv, COAP_PROTO_UDP, (const struct sockaddr *)from->msg->msg_name,
-                          from->msg->msg_namelen, mid);
+        s->policy.reset_seen(s->policy.arg, COAP_PROTO_UDP,
+                             (const struct sockaddr *)from->msg->msg_name, from->msg->msg_namelen,
+                             mid);
     } else if (from->session) {
         peer = coap_session_get_addr_remote(from->session);
-        rd__observe_reset(srv, COAP_PROTO_DTLS, &peer->addr.sa, peer->size, mid);
+        s->policy.reset_seen(s->policy.arg, COAP_PROTO_DTLS, &peer->addr.sa, peer->size, mid);
     }
 }
 
@@ -263,8 +313,12 @@ rd__gate_examine(struct rd_server *srv, const struct rd_gate_from *from, uint8_t
         *len = n;
     }
     if (e.echo_len && from->msg) {
-        rd__amp_echo_seen(srv, (const struct sockaddr *)from->msg->msg_name, buf + e.echo_off,
-                          e.echo_len);
+        const struct gate_server *s = find_slot(srv);
+
+        if (s && s->policy.echo_seen) {
+            s->policy.echo_seen(s->policy.arg, (const struct sockaddr *)from->msg->msg_name,
+                                buf + e.echo_off, e.echo_len);
+        }
     }
     return 1;
 }
@@ -325,24 +379,28 @@ recvmsg(int fd, struct msghdr *msg, int flags)
 #endif /* RD_GATE_INTERPOSE */
 
 int
-rd__gate_add(struct rd_server *srv, const coap_address_t *addr)
+rd__gate_add(struct rd_server *srv, const struct rd_gate_policy *policy,
+             const coap_address_t *addr)
 {
+    struct gate_server *s = server_slot(srv, 1);
+
+    if (!s) {
+        return RD_ENOTFOUND;
+    }
+    s->policy = *policy;
 #if RD_GATE_INTERPOSE
-    for (int fd = 0; fd < FD_SCAN_MAX && srv->nguard < RD_LISTEN_MAX && ngated < GATE_MAX; fd++) {
+    for (int fd = 0; fd < FD_SCAN_MAX && s->nfd < GATE_FDS && ngated < GATE_MAX; fd++) {
         if (!gated_server(fd) && is_endpoint_socket(fd, addr)) {
-            srv->guard_fd[srv->nguard++] = fd;
+            s->fd[s->nfd++] = fd;
             gated[ngated].fd = fd;
             gated[ngated++].srv = srv;
             return RD_OK;
         }
     }
-    rd__log(srv, RD_LOG_WARN, "cannot find the endpoint's socket: its datagrams go unexamined");
     return RD_ENOTFOUND;
 #else
     (void)addr;
     (void)is_endpoint_socket;
-    rd__log(srv, RD_LOG_INFO, "libcoap %u: datagrams are not examined before it parses them",
-            (unsigned)LIBCOAP_VERSION);
     return RD_ENOTFOUND;
 #endif
 }
@@ -350,6 +408,7 @@ rd__gate_add(struct rd_server *srv, const coap_address_t *addr)
 void
 rd__gate_remove(struct rd_server *srv)
 {
+    struct gate_server *s = server_slot(srv, 0);
 #if RD_GATE_INTERPOSE
     size_t j = 0;
 
@@ -361,18 +420,32 @@ rd__gate_remove(struct rd_server *srv)
     ngated = j;
 #endif
     rd__gate_unlisten(srv);
-    srv->nguard = 0;
+    if (s) {
+        memset(s, 0, sizeof(*s));
+    }
+}
+
+size_t
+rd__gate_sockets(const struct rd_server *srv)
+{
+    const struct gate_server *s = find_slot(srv);
+
+    return s ? s->nfd : 0;
 }
 
 int
-rd__gate_pending(struct rd_server *srv)
+rd__gate_pending(const struct rd_server *srv)
 {
-    struct pollfd pfd[RD_LISTEN_MAX];
+    const struct gate_server *s = find_slot(srv);
+    struct pollfd pfd[GATE_FDS];
 
-    for (size_t i = 0; i < srv->nguard; i++) {
-        pfd[i].fd = srv->guard_fd[i];
+    if (!s || !s->nfd) {
+        return 0;
+    }
+    for (size_t i = 0; i < s->nfd; i++) {
+        pfd[i].fd = s->fd[i];
         pfd[i].events = POLLIN;
         pfd[i].revents = 0;
     }
-    return srv->nguard && poll(pfd, srv->nguard, 0) > 0;
+    return poll(pfd, s->nfd, 0) > 0;
 }

@@ -19,17 +19,35 @@ struct rd_server;
 #define RD_GATE_INTERPOSE (LIBCOAP_VERSION <= 4003001U)
 #endif
 
+/** What the gate tells its server, and the only way it reaches it (the server is an opaque
+ * handle to the gate). Called on the loop's thread, from inside libcoap's read. */
+struct rd_gate_policy {
+    void *arg; /**< passed to each function */
+    /** A plain datagram from @p from carried Echo @p value (the amplification limit may take
+     * the address as verified). NULL: not told. */
+    void (*echo_seen)(void *arg, const struct sockaddr *from, const uint8_t *value, size_t len);
+    /** A Reset with message ID @p mid came from @p peer over @p proto (plain or DTLS): an
+     * observation it answers ends (RFC 7641 section 3.6). NULL: not told. */
+    void (*reset_seen)(void *arg, coap_proto_t proto, const struct sockaddr *peer,
+                       socklen_t peer_len, uint16_t mid);
+};
+
 /** Find the socket libcoap opened for the endpoint at @p addr and examine each of its datagrams
- * before libcoap parses it, from now on. @return RD_OK; RD_ENOTFOUND (logged; the server runs
- * without the gate). */
-int rd__gate_add(struct rd_server *srv, const coap_address_t *addr);
+ * before libcoap parses it, from now on, telling @p policy (copied) what it sees.
+ * @return RD_OK; RD_ENOTFOUND (no such socket, or a libcoap that needs no gate: the server
+ * runs without it, and says so). */
+int rd__gate_add(struct rd_server *srv, const struct rd_gate_policy *policy,
+                 const coap_address_t *addr);
+
+/** Plain CoAP sockets gated for @p srv: 0 when its datagrams are not examined. */
+size_t rd__gate_sockets(const struct rd_server *srv);
 
 /** Stop examining @p srv's sockets (before they close). */
 void rd__gate_remove(struct rd_server *srv);
 
 /** 1 when a datagram waits on one of @p srv's plain CoAP sockets: libcoap may read again without
  * waiting. */
-int rd__gate_pending(struct rd_server *srv);
+int rd__gate_pending(const struct rd_server *srv);
 
 /** Write to @p fn (a function pointer of @p size bytes) the definition of @p name that comes
  * after the executable's own (libc's, OpenSSL's or a sanitizer's): what libcoap would have

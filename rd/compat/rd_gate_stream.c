@@ -28,7 +28,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../rd_server.h"
 #include "rd_frame.h"
 #include "rd_gate.h"
 #include "rd_gate_stream.h"
@@ -42,7 +41,7 @@
  * passes unexamined, and libcoap refuses it itself. */
 #define MESSAGE_MAX (8UL * 1024 * 1024 + 256)
 /* TCP and TLS listeners of all servers in this process. */
-#define LISTEN_MAX (2 * RD_LISTEN_MAX)
+#define LISTEN_MAX 32
 
 typedef ssize_t (*recv_fn)(int fd, void *buf, size_t len, int flags);
 typedef int (*close_fn)(int fd);
@@ -293,6 +292,7 @@ rd__gate_stream_forget(void *key, int fd)
 
 static struct listener {
     struct rd_server *srv;
+    coap_context_t *ctx;
     coap_address_t addr;
     coap_proto_t proto;
 } listeners[LISTEN_MAX];
@@ -349,7 +349,7 @@ tcp_connection(int fd, coap_session_t **session)
             continue;
         }
         /* libcoap 4.3.1 makes a server session with interface index 0 at accept(). */
-        *session = coap_session_get_by_peer(listeners[i].srv->ctx, &peer, 0);
+        *session = coap_session_get_by_peer(listeners[i].ctx, &peer, 0);
         if (*session && coap_session_get_proto(*session) == COAP_PROTO_TCP) {
             return listeners[i].srv;
         }
@@ -405,10 +405,12 @@ close(int fd)
 }
 
 void
-rd__gate_listen(struct rd_server *srv, const coap_address_t *addr, coap_proto_t proto)
+rd__gate_listen(struct rd_server *srv, coap_context_t *ctx, const coap_address_t *addr,
+                coap_proto_t proto)
 {
     if (nlisteners < LISTEN_MAX) {
         listeners[nlisteners].srv = srv;
+        listeners[nlisteners].ctx = ctx;
         listeners[nlisteners].addr = *addr;
         listeners[nlisteners++].proto = proto;
     }
@@ -443,9 +445,11 @@ rd__gate_server(const coap_context_t *ctx)
 #else
 
 void
-rd__gate_listen(struct rd_server *srv, const coap_address_t *addr, coap_proto_t proto)
+rd__gate_listen(struct rd_server *srv, coap_context_t *ctx, const coap_address_t *addr,
+                coap_proto_t proto)
 {
     (void)srv;
+    (void)ctx;
     (void)addr;
     (void)proto;
 }

@@ -14,7 +14,8 @@ struct rd_server;
 /** Gate the connections (and, for DTLS, the records) of @p srv's listener at @p addr, of
  * transport @p proto (not plain UDP: rd__gate_add()). A full table is not an error: that
  * listener's messages then reach libcoap unexamined. */
-void rd__gate_listen(struct rd_server *srv, const coap_address_t *addr, coap_proto_t proto);
+void rd__gate_listen(struct rd_server *srv, coap_context_t *ctx, const coap_address_t *addr,
+                     coap_proto_t proto);
 
 /** Stop gating @p srv's listeners (rd__gate_remove() calls it). */
 void rd__gate_unlisten(struct rd_server *srv);
