@@ -47,6 +47,7 @@ struct rd_batch {
     int holding;
     pthread_t thread;   /* the loop's: only its sends are held */
     uint64_t dedup_seq; /* rd__dedup_seq() when the turn began */
+    uint64_t lookup_gen; /* srv->lookup_gen when the turn began */
     struct held held[HELD_MAX];
     size_t nheld;
     unsigned char bytes[HELD_BYTES_MAX];
@@ -139,6 +140,7 @@ rd__batch_begin(struct rd_server *srv)
     b->holding = 1;
     b->thread = pthread_self();
     b->dedup_seq = rd__dedup_seq(&srv->dedup);
+    b->lookup_gen = srv->lookup_gen;
     holder = b;
 }
 
@@ -168,6 +170,12 @@ rd__batch_end(struct rd_server *srv)
     b->holding = 0;
     holder = NULL;
     if (store_batch_commit(srv->store) == RD_OK) {
+        /* A lookup later in the turn than a write read the store as it was before the batch
+         * (its snapshot sees only commits), yet took the generation the write had already
+         * moved on: what it remembered must not outlive the commit. */
+        if (srv->lookup_gen != b->lookup_gen) {
+            srv->lookup_gen++;
+        }
         flush(b);
         rd__feed_committed(srv);
     } else {

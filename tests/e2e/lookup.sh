@@ -174,6 +174,19 @@ last_observed_lacks() {
     [ -n "$last" ] && ! printf '%s' "$last" | grep -q -- "$2"
 }
 
+# A registration and a lookup that arrive together are served in one loop turn, whose writes
+# commit at its end: the lookup may not see the registration yet, but what it remembers must
+# not hide it from the lookups after the commit.
+test_lookup_in_the_turn_of_a_registration() {
+    local post get
+    post="41020101""01""b2$(hex rd)""1128""38$(hex ep=same1)""ff$(hex '</x>')"
+    get="51010102""02""b9$(hex rd-lookup)""02$(hex ep)""48$(hex ep=same1)"
+    RAW_OUT=$(COAP_RAW_BURST=1 timeout 30 "$RAW" 127.0.0.1 "$PORT" "$post,$get" 1 1000)
+    expect_match "registered in the burst" '^2\.01 257' "$RAW_OUT"
+    coap get 'rd-lookup/ep?ep=same1'
+    expect_eq "a lookup after the commit finds it" "1" "$(nlinks "$BODY")"
+}
+
 test_expired_registrations_leave_lookups() {
     coap post 'rd?ep=brief&lt=1' -t 40 -e '</b>;rt=brief-type'
     coap get 'rd-lookup/res?rt=brief-type'
@@ -574,7 +587,8 @@ setup_directory
 for t in test_discovery_lists_lookups test_endpoint_lookup_all test_endpoint_lookup_filters \
     test_resource_lookup test_paging test_paging_in_any_order \
     test_paging_one_link_at_a_time test_etag_revalidation test_bad_lookups test_base_changes_follow \
-    test_expired_registrations_leave_lookups test_block2_lookup test_observe_endpoint_lookup \
+    test_lookup_in_the_turn_of_a_registration test_expired_registrations_leave_lookups \
+    test_block2_lookup test_observe_endpoint_lookup \
     test_observe_sees_delete test_dual_stack_base_is_ipv4 test_observer_hears_only_its_own_changes \
     test_observer_told_of_change_removal_and_expiry test_observe_cancel_removes_observer \
     test_deep_pages_placed_by_the_counts; do
