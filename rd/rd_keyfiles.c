@@ -84,6 +84,35 @@ split_fields(char *line, char **fields, size_t max)
     }
 }
 
+/* The lines of a file read into a buffer, cut in place one at a time. */
+struct lines {
+    char *next;      /* start of the next line; NULL after the last */
+    const char *end; /* end of the buffer */
+    size_t lineno;   /* number of the line last returned, from 1 */
+};
+
+/* Split the next line that has any fields (see split_fields()); 0 when none is left. */
+static size_t
+next_fields(struct lines *l, char **fields, size_t max)
+{
+    while (l->next && l->next < l->end) {
+        char *line = l->next;
+        char *nl = strchr(line, '\n');
+        size_t nf;
+
+        if (nl) {
+            *nl = '\0';
+        }
+        l->next = nl ? nl + 1 : NULL;
+        l->lineno++;
+        nf = split_fields(line, fields, max);
+        if (nf) {
+            return nf;
+        }
+    }
+    return 0;
+}
+
 static int
 hex_value(char c)
 {
@@ -188,29 +217,19 @@ psk_parse(const struct rd_server *srv, const char *path, char *buf, size_t len,
           struct rd_psk_table *out)
 {
     struct rd_psk_table t = { NULL, 0 };
-    size_t lineno = 0;
-    char *line = buf;
+    struct lines lines = { buf, buf + len, 0 };
+    char *f[3];
+    size_t nf;
 
     t.entries = calloc(1, sizeof(*t.entries));
     if (!t.entries) {
         return RD_ENOMEM;
     }
-    while (line && line < buf + len) {
-        char *nl = strchr(line, '\n');
-        char *f[3];
-        size_t nf;
+    while ((nf = next_fields(&lines, f, 2)) != 0) {
+        size_t lineno = lines.lineno;
         size_t klen = 0;
         struct psk_entry e;
 
-        if (nl) {
-            *nl = '\0';
-        }
-        lineno++;
-        nf = split_fields(line, f, 2);
-        line = nl ? nl + 1 : NULL;
-        if (nf == 0) {
-            continue;
-        }
         memset(&e, 0, sizeof(e));
         if (nf != 2 || !is_name(f[0], RD_PSK_IDENTITY_MAX) || parse_key(f[1], e.key, &klen)) {
             rd__log(srv, RD_LOG_ERROR,
@@ -272,28 +291,18 @@ map_parse(const struct rd_server *srv, const char *path, char *buf, size_t len,
           struct rd_map_table *out)
 {
     struct rd_map_table t = { NULL, 0 };
-    size_t lineno = 0;
-    char *line = buf;
+    struct lines lines = { buf, buf + len, 0 };
+    char *f[3];
+    size_t nf;
 
     t.entries = calloc(1, sizeof(*t.entries));
     if (!t.entries) {
         return RD_ENOMEM;
     }
-    while (line && line < buf + len) {
-        char *nl = strchr(line, '\n');
-        char *f[3];
-        size_t nf;
+    while ((nf = next_fields(&lines, f, 3)) != 0) {
+        size_t lineno = lines.lineno;
         struct map_entry *grown;
 
-        if (nl) {
-            *nl = '\0';
-        }
-        lineno++;
-        nf = split_fields(line, f, 3);
-        line = nl ? nl + 1 : NULL;
-        if (nf == 0) {
-            continue;
-        }
         if (nf > 3 || nf < 2 || !is_name(f[0], RD_IDENTITY_SIZE - 1) || !pattern_ok(f[1]) ||
             (nf == 3 && !pattern_ok(f[2])) || t.n == TABLE_MAX) {
             rd__log(srv, RD_LOG_ERROR,

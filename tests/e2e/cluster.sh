@@ -396,7 +396,7 @@ test_compacted_restart() {
 # answered from the local copy, /health and /metrics say so; with the members back, writes work.
 test_no_quorum() {
     local a b
-    on 0 post 'rd?ep=before-stop&lt=3600' -e '</q>'
+    on 0 post 'rd?ep=quorum-lost&lt=3600' -e '</q>'
     expect_eq "registration before the stop" 2.01 "$CODE"
     a=$(etcd_leader) || a=0
     b=$(((a + 1) % 3))
@@ -404,8 +404,8 @@ test_no_quorum() {
     on 0 post 'rd?ep=during-stop&lt=3600' -e '</q>'
     expect_eq "registration without quorum" 5.03 "$CODE"
     expect_match "with Max-Age" 'Max-Age' "$(grep -E '^v:1' "$WORK/out" | tail -n 1)"
-    on 1 get 'rd-lookup/ep?ep=before-stop'
-    expect_match "lookups answered from the local copy" 'ep="before-stop"' "$BODY"
+    on 1 get 'rd-lookup/ep?ep=quorum-lost'
+    expect_match "lookups answered from the local copy" 'ep="quorum-lost"' "$BODY"
     expect_match "health says etcd is not reachable" '"connected":false' "$(node_health 0)"
     expect_match "the log says why" 'etcd cannot commit' "$(cat "$WORK/node0.log")"
     kill -CONT "${ETCD_PIDS[$a]}" "${ETCD_PIDS[$b]}"
