@@ -23,10 +23,11 @@
 #include "rd_server.h"
 #include "rd_status.h"
 #include "store.h"
+#include "test_server.h"
 
 struct fixture {
-    struct rd_server *srv;
-    char dir[64];
+    struct test_server t;
+    struct rd_server *srv; /* t.srv */
     int tx; /* sends to rx */
     int rx; /* bound to 127.0.0.1, a port of the kernel's choice */
     struct sockaddr_in to;
@@ -37,19 +38,11 @@ setup_map(void **state, const char *map_mib)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     socklen_t len = sizeof(f->to);
-    struct rd_conf conf;
-    char err[256];
+    const char *const kv[] = { "map_size", map_mib, NULL };
 
     assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/core-rd-batch-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    assert_int_equal(rd_conf_init(&conf), RD_OK);
-    assert_int_equal(rd_conf_set(&conf, "listen", "127.0.0.1:0", err, sizeof(err)), RD_OK);
-    assert_int_equal(rd_conf_set(&conf, "data_dir", f->dir, err, sizeof(err)), RD_OK);
-    assert_int_equal(rd_conf_set(&conf, "log_level", "error", err, sizeof(err)), RD_OK);
-    assert_int_equal(rd_conf_set(&conf, "map_size", map_mib, err, sizeof(err)), RD_OK);
-    assert_int_equal(rd_server_new(&f->srv, &conf), RD_OK);
-    rd_conf_cleanup(&conf);
+    test_server_start(&f->t, kv);
+    f->srv = f->t.srv;
     f->rx = socket(AF_INET, SOCK_DGRAM, 0);
     f->tx = socket(AF_INET, SOCK_DGRAM, 0);
     assert_true(f->rx >= 0 && f->tx >= 0);
@@ -78,13 +71,10 @@ static int
 teardown(void **state)
 {
     struct fixture *f = *state;
-    char cmd[128];
 
     close(f->tx);
     close(f->rx);
-    rd_server_free(f->srv);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    test_server_stop(&f->t);
     free(f);
     return 0;
 }

@@ -19,10 +19,11 @@
 #include "rd_limits.h"
 #include "rd_server.h"
 #include "rd_status.h"
+#include "test_server.h"
 
 struct fixture {
-    struct rd_server *srv;
-    char dir[64];
+    struct test_server t;
+    struct rd_server *srv; /* t.srv */
     coap_session_t *a; /* a peer on 127.0.0.1:40001 */
     coap_session_t *b; /* another on 127.0.0.2:40001 */
 };
@@ -49,20 +50,11 @@ static int
 setup_with(void **state, const char *rate, const char *burst)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    struct rd_conf conf;
-    char err[256];
+    const char *const kv[] = { "rate_limit", rate, "rate_burst", burst, NULL };
 
     assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/core-rd-decide-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    assert_int_equal(rd_conf_init(&conf), RD_OK);
-    assert_int_equal(rd_conf_set(&conf, "listen", "127.0.0.1:0", err, sizeof(err)), RD_OK);
-    assert_int_equal(rd_conf_set(&conf, "data_dir", f->dir, err, sizeof(err)), RD_OK);
-    assert_int_equal(rd_conf_set(&conf, "log_level", "error", err, sizeof(err)), RD_OK);
-    assert_int_equal(rd_conf_set(&conf, "rate_limit", rate, err, sizeof(err)), RD_OK);
-    assert_int_equal(rd_conf_set(&conf, "rate_burst", burst, err, sizeof(err)), RD_OK);
-    assert_int_equal(rd_server_new(&f->srv, &conf), RD_OK);
-    rd_conf_cleanup(&conf);
+    test_server_start(&f->t, kv);
+    f->srv = f->t.srv;
     f->a = peer(f->srv, 0x7f000001, 40001);
     f->b = peer(f->srv, 0x7f000002, 40001);
     *state = f;
@@ -87,13 +79,10 @@ static int
 teardown(void **state)
 {
     struct fixture *f = *state;
-    char cmd[128];
 
     coap_session_release(f->a);
     coap_session_release(f->b);
-    rd_server_free(f->srv);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    test_server_stop(&f->t);
     free(f);
     return 0;
 }

@@ -18,10 +18,11 @@
 #include "rd_request.h"
 #include "rd_server.h"
 #include "rd_status.h"
+#include "test_server.h"
 
 struct fixture {
-    struct rd_server *srv;
-    char dir[64];
+    struct test_server t;
+    struct rd_server *srv; /* t.srv */
 };
 
 /* What a callback saw. */
@@ -36,19 +37,10 @@ static int
 setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    struct rd_conf conf;
-    char err[256];
 
     assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/core-rd-loop-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    assert_int_equal(rd_conf_init(&conf), RD_OK);
-    /* Port 0: the kernel picks a free one, so tests never collide. */
-    assert_int_equal(rd_conf_set(&conf, "listen", "127.0.0.1:0", err, sizeof(err)), RD_OK);
-    assert_int_equal(rd_conf_set(&conf, "data_dir", f->dir, err, sizeof(err)), RD_OK);
-    assert_int_equal(rd_conf_set(&conf, "log_level", "error", err, sizeof(err)), RD_OK);
-    assert_int_equal(rd_server_new(&f->srv, &conf), RD_OK);
-    rd_conf_cleanup(&conf);
+    test_server_start(&f->t, NULL);
+    f->srv = f->t.srv;
     *state = f;
     return 0;
 }
@@ -57,11 +49,8 @@ static int
 teardown(void **state)
 {
     struct fixture *f = *state;
-    char cmd[128];
 
-    rd_server_free(f->srv);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    test_server_stop(&f->t);
     free(f);
     return 0;
 }
