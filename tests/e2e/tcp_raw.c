@@ -102,8 +102,24 @@ print_message(const unsigned char *m, size_t len)
     if (head + tkl < len && m[head + tkl] != 0xff) {
         printf(" +options");
     }
-    /* Options are not parsed: the tests' answers carry none, or no 0xff in them. */
-    marker = memchr(m + head + tkl, 0xff, len - head - tkl);
+    /* Step over the options (an ETag may hold 0xff bytes) to the payload marker. */
+    marker = NULL;
+    for (size_t pos = head + tkl; pos < len;) {
+        unsigned d = m[pos] >> 4;
+        unsigned l = m[pos] & 0x0f;
+        size_t optlen;
+
+        if (m[pos] == 0xff) {
+            marker = m + pos;
+            break;
+        }
+        pos += 1 + (d == 13 ? 1 : d == 14 ? 2 : 0);
+        if (l == 15 || pos + (l == 13 ? 1 : l == 14 ? 2 : 0) > len) {
+            break;
+        }
+        optlen = l == 13 ? 13u + m[pos] : l == 14 ? 269u + (m[pos] << 8 | m[pos + 1]) : l;
+        pos += (l == 13 ? 1 : l == 14 ? 2 : 0) + optlen;
+    }
     if (marker && marker + 1 < m + len) {
         printf(" ");
         fwrite(marker + 1, 1, (size_t)(m + len - marker - 1), stdout);
