@@ -22,9 +22,11 @@
 #   BENCH_PHASES       all (default), or writes: per N only register and update, against one
 #                      fresh server (no lookups, restart or delete; the expiry and isolation
 #                      runs keep their own switches)
-#   BENCH_PERF         a directory: perf record -g the server during each register run (and
+#   BENCH_PERF         a directory: perf record the server during each register run (and
 #                      update run with BENCH_PHASES=writes), into perf-<phase>-<N>.data there,
 #                      with the top of its flat profile in perf-<phase>-<N>.txt
+#   BENCH_CG           perf's call-graph mode, default fp (frame pointers: build with
+#                      -fno-omit-frame-pointer for whole stacks), or dwarf
 #   BENCH_ISOLATION_N  registrations of the isolation run, default 1000000 (0: none): writes
 #                      and pings unloaded, then again while 8 clients ask expensive lookups
 #   BENCH_ISOLATION_OPS registrations (then refreshes) of each isolation measurement,
@@ -187,7 +189,7 @@ bench() {
 # perf_start NAME: with BENCH_PERF, record the server's profile until perf_stop.
 perf_start() {
     [ -n "$PERF_DIR" ] && [ -n "$SERVER_PID" ] || return 0
-    perf record -q -g -p "$SERVER_PID" -o "$PERF_DIR/perf-$1.data" 2>"$PERF_DIR/perf-$1.err" &
+    perf record -q --call-graph ${BENCH_CG:-fp} -p "$SERVER_PID" -o "$PERF_DIR/perf-$1.data" 2>"$PERF_DIR/perf-$1.err" &
     PERF_PID=$!
     PERF_NAME=$1
     # perf attaches within a moment; its first samples are all this needs.
