@@ -408,10 +408,12 @@ run_isolation() {
         pids+=($!)
     done
     INFO["iso|load_t0"]=$(now_us)
+    INFO["iso|data0"]=$(du -sm "$data" | cut -f1)
     bench iso-load "$ISO_OPS" --first $((ISO_N + ISO_OPS)) --phases register,update \
         -w "$WINDOW" --locations "$WORK/loc-iso-load"
     bench iso-load "$ISO_OPS" --phases ping -w 1 --ops "$ISO_OPS"
     INFO["iso|load_s"]=$((($(now_us) - INFO["iso|load_t0"]) / 1000000))
+    INFO["iso|data1"]=$(du -sm "$data" | cut -f1)
     if [ "${INFO["iso|load_s"]}" -ge "$ISO_LOAD_S" ]; then
         echo "- isolation: the loaded measurements took ${INFO["iso|load_s"]} s, longer than" \
             "the ${ISO_LOAD_S} s of lookup load." >>"$NOTES"
@@ -489,7 +491,10 @@ report_isolation() {
     echo
     echo "The 8 lookup clients ran ${ISO_LOAD_S} s (the loaded measurements took" \
         "${INFO["iso|load_s"]:--} s of it): $(sum_loaders ops) lookups asked, $(sum_loaders ok)" \
-        "of them 2.05 (the rest 5.03 over \`lookup_budget_ms\`, or unanswered at the end)."
+        "of them 2.05 (the rest 5.03 over \`lookup_budget_ms\`, or unanswered at the end)." \
+        "The data directory grew from ${INFO["iso|data0"]:--} MiB to ${INFO["iso|data1"]:--} MiB" \
+        "during the loaded measurements (pages a write frees are reused only once no snapshot" \
+        "older than it is open)."
 }
 
 report() {

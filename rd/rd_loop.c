@@ -21,8 +21,10 @@
 #define LOOP_EVENTS 64
 /* Modules that may ask for a tick. */
 #define LOOP_TICKS 8
-/* Datagrams one turn reads at most before its housekeeping runs again. */
+/* Datagrams one turn reads at most from each UDP socket before its housekeeping runs again. */
 #define STEP_BATCH 16
+/* libcoap's ready descriptors taken in one turn; the rest wait for the next (level-triggered). */
+#define COAP_EVENTS 32
 
 struct loop_watch {
     rd_loop_io_fn *fn; /* NULL: not watched */
@@ -259,22 +261,18 @@ rd__loop_cleanup(struct rd_server *srv)
     srv->loop = NULL;
 }
 
-/* How long this turn may wait: the caller's bound, libcoap's next timer, and what modules
- * asked for since the last turn. */
+/* How long this turn may wait: the caller's bound and what modules asked for since the last
+ * turn. libcoap's own timers need no bound here: each dispatch ends by setting its timer
+ * descriptor, which is in libcoap's epoll set, from every session's next deadline, and what
+ * schedules work between dispatches (a retransmission, a notification, a deferred answer) sets
+ * it sooner. Asking libcoap here too would walk every session once more each turn. */
 static int
 turn_timeout(struct rd_server *srv, unsigned wait_ms)
 {
     struct rd_loop *loop = srv->loop;
     int64_t now = rd__now_ms();
     int64_t ms = wait_ms;
-    coap_tick_t ticks;
-    unsigned coap_ms;
 
-    coap_ticks(&ticks);
-    coap_ms = coap_io_prepare_epoll(srv->ctx, ticks);
-    if (coap_ms && coap_ms < ms) {
-        ms = coap_ms;
-    }
     if (loop->wake_by != INT64_MAX) {
         ms = loop->wake_by <= now ? 0 : (loop->wake_by - now < ms ? loop->wake_by - now : ms);
     }
@@ -282,21 +280,27 @@ turn_timeout(struct rd_server *srv, unsigned wait_ms)
     return (int)ms;
 }
 
-/* Serve libcoap: what is ready on its sockets and its timers. The gate (compat/rd_gate.c) sees
- * each datagram first, from inside libcoap's read. libcoap reads one datagram a socket each
- * call: under load, go on reading what waits, without the housekeeping, which runs between
- * batches. */
+/* Serve libcoap: what is ready on its sockets and its timers, in one dispatch. The gate
+ * (compat/rd_gate.c) sees each datagram first, from inside libcoap's read, and repeats the
+ * events of ready UDP sockets so that the dispatch reads up to STEP_BATCH datagrams of each:
+ * libcoap's own coap_io_process() reads one, then walks every session it keeps. */
 static int
 serve_coap(struct rd_server *srv)
 {
-    if (coap_io_process(srv->ctx, COAP_IO_NO_WAIT) < 0) {
-        return RD_EINVAL;
-    }
-    for (int i = 1; i < STEP_BATCH && rd__gate_pending(srv); i++) {
-        if (coap_io_process(srv->ctx, COAP_IO_NO_WAIT) < 0) {
+    struct epoll_event ev[COAP_EVENTS + STEP_BATCH];
+    int n = epoll_wait(srv->loop->coap_fd, ev, COAP_EVENTS, 0);
+
+    if (n < 0) {
+        if (errno != EINTR) {
             return RD_EINVAL;
         }
+        n = 0;
     }
+    n = rd__gate_repeat(srv, srv->loop->coap_fd, ev, n, n + STEP_BATCH - 1);
+    /* Also with no event: what workers and timers made due (deferred answers, notifications,
+     * retransmissions) goes out here, as coap_io_process() would send it. */
+    coap_io_do_epoll(srv->ctx, ev, (size_t)n);
+    rd__gate_repeat_end();
     return RD_OK;
 }
 

@@ -28,8 +28,8 @@ struct rd_job {
 struct rd_workers;
 
 /**
- * Start @p nthreads worker threads (1 to RD_WORKERS_MAX, at nice RD_WORKERS_NICE) taking at most @p
- * max_jobs jobs at a time (waiting and running; at least 1), calling @p wake after each job is
+ * Start @p nthreads worker threads (1 to RD_WORKERS_MAX, under SCHED_IDLE, or at nice
+ * RD_WORKERS_NICE where the system refuses it) taking at most @p max_jobs jobs at a time (waiting and running; at least 1), calling @p wake after each job is
  * done.
  *
  * @param out Written with the pool on success; release it with rd__workers_free().
@@ -41,8 +41,8 @@ int rd__workers_new(size_t nthreads, size_t max_jobs, rd_workers_wake_fn *wake, 
 /** Most worker threads of one pool. */
 #define RD_WORKERS_MAX 64
 
-/** The nice value of the worker threads (Linux: per thread): below the submitting thread's
- * priority, so that it keeps a core the workers also want. */
+/** The nice value of the worker threads (Linux: per thread) where SCHED_IDLE is refused: below
+ * the submitting thread's priority, so that it keeps a core the workers also want. */
 #define RD_WORKERS_NICE 10
 
 /**

@@ -27,6 +27,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -64,8 +65,13 @@ static struct gate_server {
 static struct gate_entry {
     int fd;
     struct rd_server *srv;
+    int dry;         /* within a dispatch: the socket was found empty, no read needed */
+    int known;       /* 1: evdata is the data libcoap registered for fd; -1: not found */
+    uint64_t evdata; /* libcoap's epoll data for this socket (its coap_socket_t) */
 } gated[GATE_MAX];
 static size_t ngated;
+/* 1 between rd__gate_repeat() and rd__gate_repeat_end(): an empty socket stays dry. */
+static int dispatching;
 #endif
 
 /* The slot of @p srv, or NULL. */
@@ -153,15 +159,23 @@ next_recvmsg(void)
     return fn;
 }
 
-static struct rd_server *
-gated_server(int fd)
+static struct gate_entry *
+gated_entry(int fd)
 {
     for (size_t i = 0; i < ngated; i++) {
         if (gated[i].fd == fd) {
-            return gated[i].srv;
+            return &gated[i];
         }
     }
     return NULL;
+}
+
+static struct rd_server *
+gated_server(int fd)
+{
+    struct gate_entry *g = gated_entry(fd);
+
+    return g ? g->srv : NULL;
 }
 
 /* Was the datagram sent to a multicast group? (From the packet information libcoap asks for.)
@@ -325,15 +339,17 @@ rd__gate_examine(struct rd_server *srv, const struct rd_gate_from *from, uint8_t
 
 /* libcoap's read on a gated socket: the first datagram that passes, or "nothing read". */
 static ssize_t
-gate_recv(struct rd_server *srv, recvmsg_fn real, int fd, struct msghdr *msg, int flags)
+gate_recv(struct gate_entry *g, recvmsg_fn real, struct msghdr *msg, int flags)
 {
+    struct rd_server *srv = g->srv;
+    int fd = g->fd;
     socklen_t namelen = msg->msg_namelen;
     size_t controllen = msg->msg_controllen;
     uint8_t *buf = msg->msg_iov[0].iov_base;
     size_t size = msg->msg_iov[0].iov_len;
     struct rd_gate_from from = { -1, NULL, NULL, NULL };
 
-    for (int i = 0; i < GATE_REFUSED_MAX; i++) {
+    for (int i = 0; i < GATE_REFUSED_MAX && !g->dry; i++) {
         ssize_t got;
         size_t len;
 
@@ -343,6 +359,8 @@ gate_recv(struct rd_server *srv, recvmsg_fn real, int fd, struct msghdr *msg, in
         msg->msg_flags = 0;
         got = real(fd, msg, flags | MSG_DONTWAIT);
         if (got < 0) {
+            /* The rest of this dispatch's reads of the socket find it empty without asking. */
+            g->dry = dispatching && (errno == EAGAIN || errno == EWOULDBLOCK);
             break;
         }
         len = (size_t)got < size ? (size_t)got : size;
@@ -363,17 +381,103 @@ ssize_t
 recvmsg(int fd, struct msghdr *msg, int flags)
 {
     recvmsg_fn real = next_recvmsg();
-    struct rd_server *srv;
+    struct gate_entry *g;
 
     if (!real) {
         errno = ENOSYS;
         return -1;
     }
-    srv = gated_server(fd);
-    if (!srv || !msg || msg->msg_iovlen != 1 || !msg->msg_name || (flags & MSG_PEEK)) {
+    g = gated_entry(fd);
+    if (!g || !msg || msg->msg_iovlen != 1 || !msg->msg_name || (flags & MSG_PEEK)) {
         return real(fd, msg, flags);
     }
-    return gate_recv(srv, real, fd, msg, flags);
+    return gate_recv(g, real, msg, flags);
+}
+
+/* Learn from the kernel's description of libcoap's epoll set (/proc/self/fdinfo) the data
+ * libcoap registered for gated socket @p g: its events are known by it. */
+static void
+learn_evdata(struct gate_entry *g, int epfd)
+{
+    char path[64];
+    char line[256];
+    FILE *f;
+
+    g->known = -1;
+    snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", epfd);
+    f = fopen(path, "re");
+    if (!f) {
+        return;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        int tfd;
+        unsigned events;
+        unsigned long long data;
+
+        if (sscanf(line, "tfd: %d events: %x data: %llx", &tfd, &events, &data) == 3 &&
+            tfd == g->fd) {
+            g->evdata = data;
+            g->known = 1;
+            break;
+        }
+    }
+    fclose(f);
+}
+
+int
+rd__gate_repeat(const struct rd_server *srv, int epfd, struct epoll_event *ev, int n, int cap)
+{
+    int ready[GATE_FDS];
+    int nready = 0;
+
+    dispatching = 1;
+    for (size_t i = 0; i < ngated; i++) {
+        struct gate_entry *g = &gated[i];
+
+        g->dry = 0;
+        if (g->srv != srv) {
+            continue;
+        }
+        if (!g->known) {
+            learn_evdata(g, epfd);
+        }
+        for (int j = 0; j < n && g->known == 1 && nready < GATE_FDS; j++) {
+            if (ev[j].data.u64 == g->evdata && (ev[j].events & EPOLLIN)) {
+                ready[nready++] = j;
+            }
+        }
+    }
+    /* Each copy is one more read of that socket within the same dispatch. */
+    for (int k = 0; nready && n < cap; k++) {
+        ev[n++] = ev[ready[k % nready]];
+    }
+    return n;
+}
+
+void
+rd__gate_repeat_end(void)
+{
+    dispatching = 0;
+    for (size_t i = 0; i < ngated; i++) {
+        gated[i].dry = 0;
+    }
+}
+
+#else /* RD_GATE_INTERPOSE */
+
+int
+rd__gate_repeat(const struct rd_server *srv, int epfd, struct epoll_event *ev, int n, int cap)
+{
+    (void)srv;
+    (void)epfd;
+    (void)ev;
+    (void)cap;
+    return n;
+}
+
+void
+rd__gate_repeat_end(void)
+{
 }
 
 #endif /* RD_GATE_INTERPOSE */
@@ -392,6 +496,7 @@ rd__gate_add(struct rd_server *srv, const struct rd_gate_policy *policy,
     for (int fd = 0; fd < FD_SCAN_MAX && s->nfd < GATE_FDS && ngated < GATE_MAX; fd++) {
         if (!gated_server(fd) && is_endpoint_socket(fd, addr)) {
             s->fd[s->nfd++] = fd;
+            memset(&gated[ngated], 0, sizeof(gated[ngated]));
             gated[ngated].fd = fd;
             gated[ngated++].srv = srv;
             return RD_OK;

@@ -49,6 +49,26 @@ void rd__gate_remove(struct rd_server *srv);
  * waiting. */
 int rd__gate_pending(const struct rd_server *srv);
 
+struct epoll_event;
+
+/**
+ * Make one dispatch of libcoap's ready events read every waiting datagram, up to a bound.
+ * libcoap 4.3.1 reads one datagram per endpoint event, and each call that dispatches events
+ * (coap_io_process(), coap_io_do_epoll()) ends by walking every session it keeps to set its
+ * timer: thousands of recent peers made that walk the largest cost of a datagram. So the loop
+ * reads libcoap's epoll set itself (@p epfd) and dispatches once a turn; this appends, to the
+ * @p n events in @p ev (room for @p cap), copies of each gated socket's event, each one more
+ * read of that socket. Until rd__gate_repeat_end(), a socket found empty is not read again:
+ * copies past the waiting datagrams cost nothing.
+ *
+ * @return The new number of events (@p n when no gated socket of @p srv is ready, or when its
+ *         event cannot be told: then one datagram a dispatch, as libcoap reads).
+ */
+int rd__gate_repeat(const struct rd_server *srv, int epfd, struct epoll_event *ev, int n, int cap);
+
+/** End the dispatch begun by rd__gate_repeat(): every read asks the socket again. */
+void rd__gate_repeat_end(void);
+
 /** Write to @p fn (a function pointer of @p size bytes) the definition of @p name that comes
  * after the executable's own (libc's, OpenSSL's or a sanitizer's): what libcoap would have
  * called without the interposition. NULL when there is none. */
