@@ -38,7 +38,8 @@ struct loaded_reg {
     char ep[LOOKUP_NAME_MAX + 1];
     char d[LOOKUP_NAME_MAX + 1];
     int64_t expires_at;
-    uint64_t etag; /* rd__reg_etag() of the stored record */
+    int want_etag; /* set by the caller: the tag is computed only for a reading */
+    uint64_t etag; /* rd__reg_etag() of the stored record, when wanted */
     struct lookup_reg rec;
     int rc; /* decode result */
 };
@@ -473,25 +474,40 @@ hnd_post_rd(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
     }
 }
 
+/* Copy @p src into @p dst of @p size bytes, cut short if it must be. */
+static void
+copy_str(char *dst, size_t size, const char *src)
+{
+    size_t n = strnlen(src, size - 1);
+
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 static int
 load_cb(void *arg, const struct store_reg *reg)
 {
     struct loaded_reg *lr = arg;
 
-    snprintf(lr->ep, sizeof(lr->ep), "%s", reg->ep);
-    snprintf(lr->d, sizeof(lr->d), "%s", reg->d);
+    copy_str(lr->ep, sizeof(lr->ep), reg->ep);
+    copy_str(lr->d, sizeof(lr->d), reg->d);
     lr->expires_at = reg->expires_at;
-    lr->etag = rd__reg_etag(reg->ep, reg->d, reg->data, reg->data_len);
+    if (lr->want_etag) {
+        lr->etag = rd__reg_etag(reg->ep, reg->d, reg->data, reg->data_len);
+    }
     lr->rc = lookup_reg_decode(&lr->rec, reg->data, reg->data_len);
     return 0;
 }
 
+/* Load registration @p id into @p lr; with @p want_etag, its tag too. */
 static int
-load_reg(struct rd_server *srv, uint64_t id, unsigned flags, struct loaded_reg *lr)
+load_reg(struct rd_server *srv, uint64_t id, unsigned flags, int want_etag,
+         struct loaded_reg *lr)
 {
     int rc;
 
     memset(lr, 0, sizeof(*lr));
+    lr->want_etag = want_etag;
     rc = store_reg_get(srv->store, id, rd__now(), flags, load_cb, lr);
     if (rc == RD_OK && lr->rc) {
         rd__log(srv, RD_LOG_ERROR, "registration %llx: corrupt record (%s)", (unsigned long long)id,
@@ -665,7 +681,7 @@ update_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
         }
         have_links = 1;
     }
-    rc = load_reg(srv, id, STORE_GET_EXPIRED, &old);
+    rc = load_reg(srv, id, STORE_GET_EXPIRED, 0, &old);
     /* Past the grace period a registration is gone, whether or not the sweep has run yet. */
     if (!rc && old.expires_at < rd__now() - (int64_t)srv->conf.expiry_grace) {
         rc = RD_ENOTFOUND;
@@ -748,7 +764,7 @@ get_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *reques
         return;
     }
     lookup_buf_init(&buf, srv->conf.max_payload * 2 + 4096);
-    rc = load_reg(srv, id, 0, &lr);
+    rc = load_reg(srv, id, 0, 1, &lr);
     if (!rc) {
         rc = lookup_links_format(lr.rec.links, lr.rec.nlinks, &buf);
     }
@@ -780,7 +796,7 @@ delete_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
         return;
     }
     /* Only the identity that created a registration may remove it. */
-    rc = load_reg(srv, id, STORE_GET_EXPIRED, &old);
+    rc = load_reg(srv, id, STORE_GET_EXPIRED, 0, &old);
     if (rc) {
         rd__respond_store_error(response, rc);
         return;

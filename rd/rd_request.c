@@ -110,6 +110,39 @@ rd__session_secure(const coap_session_t *session)
     return proto == COAP_PROTO_DTLS || proto == COAP_PROTO_TLS;
 }
 
+/* Write "scheme://host" and ":port" unless @p port is 0 into @p out of @p size bytes.
+ * @return the length written; -1 when it does not fit. */
+static int
+join_base(char *out, size_t size, const char *scheme, const char *host, uint16_t port)
+{
+    char digits[6];
+    size_t nd = 0;
+    size_t ls = strlen(scheme);
+    size_t lh = strlen(host);
+    size_t n;
+
+    for (unsigned p = port; p; p /= 10) {
+        digits[nd++] = (char)('0' + p % 10);
+    }
+    n = ls + 3 + lh + (nd ? nd + 1 : 0);
+    if (n >= size) {
+        return -1;
+    }
+    memcpy(out, scheme, ls);
+    memcpy(out + ls, "://", 3);
+    memcpy(out + ls + 3, host, lh);
+    if (nd) {
+        char *q = out + ls + 3 + lh;
+
+        *q++ = ':';
+        while (nd) {
+            *q++ = digits[--nd];
+        }
+    }
+    out[n] = '\0';
+    return (int)n;
+}
+
 int
 rd__base_from_session(const coap_session_t *session, char *out, size_t size)
 {
@@ -135,17 +168,19 @@ rd__base_from_session(const coap_session_t *session, char *out, size_t size)
             inet_ntop(AF_INET, &a6->s6_addr[12], host, sizeof(host));
         } else {
             inet_ntop(AF_INET6, a6, text, sizeof(text));
-            snprintf(host, sizeof(host), "[%s]", text);
+            host[0] = '[';
+            len = (int)strlen(text);
+            memcpy(host + 1, text, (size_t)len);
+            host[len + 1] = ']';
+            host[len + 2] = '\0';
         }
     } else {
         return RD_EINVAL;
     }
-    if (port == default_port) {
-        len = snprintf(out, size, "%s://%s", scheme, host);
-    } else {
-        len = snprintf(out, size, "%s://%s:%u", scheme, host, (unsigned)port);
-    }
-    return (len < 0 || (size_t)len >= size) ? RD_ETOOBIG : RD_OK;
+    /* Put together by hand: every registration and update asks, and snprintf() cost more than
+     * the rest of it. */
+    len = join_base(out, size, scheme, host, port == default_port ? 0 : port);
+    return len < 0 ? RD_ETOOBIG : RD_OK;
 }
 
 /* Crockford's base32 alphabet, lower case: no i, l, o or u to misread. */
