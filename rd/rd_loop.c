@@ -300,7 +300,9 @@ serve_coap(struct rd_server *srv)
     /* Also with no event: what workers and timers made due (deferred answers, notifications,
      * retransmissions) goes out here, as coap_io_process() would send it. */
     coap_io_do_epoll(srv->ctx, ev, (size_t)n);
-    rd__gate_repeat_end();
+    if (rd__gate_repeat_end()) {
+        rd__loop_wake_by(srv, 0);
+    }
     return RD_OK;
 }
 

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "rd_gate.h"
+#include "rd_gate_ring.h"
 #include "rd_gate_stream.h"
 #include "rd_gate_tls.h"
 #include "rd_options.h"
@@ -51,6 +52,8 @@
 #define DATAGRAM_MAX COAP_RXBUFFER_SIZE
 
 typedef ssize_t (*recvmsg_fn)(int fd, struct msghdr *msg, int flags);
+typedef int (*recvmmsg_fn)(int fd, struct mmsghdr *vec, unsigned vlen, int flags,
+                           struct timespec *timeout);
 
 /* What the gate keeps for one server. */
 static struct gate_server {
@@ -68,6 +71,7 @@ static struct gate_entry {
     int dry;         /* within a dispatch: the socket was found empty, no read needed */
     int known;       /* 1: evdata is the data libcoap registered for fd; -1: not found */
     uint64_t evdata; /* libcoap's epoll data for this socket (its coap_socket_t) */
+    struct rd_gate_ring *ring; /* read ahead within a dispatch; NULL: one datagram a read */
 } gated[GATE_MAX];
 static size_t ngated;
 /* 1 between rd__gate_repeat() and rd__gate_repeat_end(): an empty socket stays dry. */
@@ -157,6 +161,31 @@ next_recvmsg(void)
         rd__gate_next("recvmsg", &fn, sizeof(fn));
     }
     return fn;
+}
+
+/* The recvmmsg() of libc (or of a sanitizer). */
+static recvmmsg_fn
+next_recvmmsg(void)
+{
+    static recvmmsg_fn fn;
+
+    if (!fn) {
+        rd__gate_next("recvmmsg", &fn, sizeof(fn));
+    }
+    return fn;
+}
+
+/* One datagram of @p g's socket into @p msg, as recvmsg() reads it; within a dispatch, from
+ * the datagrams read ahead. */
+static ssize_t
+read_one(struct gate_entry *g, recvmsg_fn real, struct msghdr *msg, int flags)
+{
+    recvmmsg_fn mm = next_recvmmsg();
+
+    if (dispatching && g->ring && mm) {
+        return rd__gate_ring_take(g->ring, g->fd, mm, msg);
+    }
+    return real(g->fd, msg, flags | MSG_DONTWAIT);
 }
 
 static struct gate_entry *
@@ -357,7 +386,7 @@ gate_recv(struct gate_entry *g, recvmsg_fn real, struct msghdr *msg, int flags)
         msg->msg_namelen = namelen;
         msg->msg_controllen = controllen;
         msg->msg_flags = 0;
-        got = real(fd, msg, flags | MSG_DONTWAIT);
+        got = read_one(g, real, msg, flags);
         if (got < 0) {
             /* The rest of this dispatch's reads of the socket find it empty without asking. */
             g->dry = dispatching && (errno == EAGAIN || errno == EWOULDBLOCK);
@@ -424,6 +453,26 @@ learn_evdata(struct gate_entry *g, int epfd)
     fclose(f);
 }
 
+/* The index of @p g's event among the @p n of @p ev, appended (when room) if the socket has
+ * datagrams read ahead but no event; -1 when it has neither. */
+static int
+event_of(const struct gate_entry *g, struct epoll_event *ev, int *n, int cap)
+{
+    for (int j = 0; j < *n; j++) {
+        if (ev[j].data.u64 == g->evdata && (ev[j].events & EPOLLIN)) {
+            return j;
+        }
+    }
+    if (rd__gate_ring_count(g->ring) == 0 || *n >= cap) {
+        return -1;
+    }
+    /* Left over from the last dispatch (refused datagrams take no read): the socket may be
+     * empty now, so no event would come for them. */
+    ev[*n].events = EPOLLIN;
+    ev[*n].data.u64 = g->evdata;
+    return (*n)++;
+}
+
 int
 rd__gate_repeat(const struct rd_server *srv, int epfd, struct epoll_event *ev, int n, int cap)
 {
@@ -433,6 +482,7 @@ rd__gate_repeat(const struct rd_server *srv, int epfd, struct epoll_event *ev, i
     dispatching = 1;
     for (size_t i = 0; i < ngated; i++) {
         struct gate_entry *g = &gated[i];
+        int j;
 
         g->dry = 0;
         if (g->srv != srv) {
@@ -441,10 +491,9 @@ rd__gate_repeat(const struct rd_server *srv, int epfd, struct epoll_event *ev, i
         if (!g->known) {
             learn_evdata(g, epfd);
         }
-        for (int j = 0; j < n && g->known == 1 && nready < GATE_FDS; j++) {
-            if (ev[j].data.u64 == g->evdata && (ev[j].events & EPOLLIN)) {
-                ready[nready++] = j;
-            }
+        j = g->known == 1 && nready < GATE_FDS ? event_of(g, ev, &n, cap) : -1;
+        if (j >= 0) {
+            ready[nready++] = j;
         }
     }
     /* Each copy is one more read of that socket within the same dispatch. */
@@ -454,13 +503,17 @@ rd__gate_repeat(const struct rd_server *srv, int epfd, struct epoll_event *ev, i
     return n;
 }
 
-void
+int
 rd__gate_repeat_end(void)
 {
+    int left = 0;
+
     dispatching = 0;
     for (size_t i = 0; i < ngated; i++) {
         gated[i].dry = 0;
+        left |= rd__gate_ring_count(gated[i].ring) > 0;
     }
+    return left;
 }
 
 #else /* RD_GATE_INTERPOSE */
@@ -475,9 +528,10 @@ rd__gate_repeat(const struct rd_server *srv, int epfd, struct epoll_event *ev, i
     return n;
 }
 
-void
+int
 rd__gate_repeat_end(void)
 {
+    return 0;
 }
 
 #endif /* RD_GATE_INTERPOSE */
@@ -497,6 +551,7 @@ rd__gate_add(struct rd_server *srv, const struct rd_gate_policy *policy,
         if (!gated_server(fd) && is_endpoint_socket(fd, addr)) {
             s->fd[s->nfd++] = fd;
             memset(&gated[ngated], 0, sizeof(gated[ngated]));
+            gated[ngated].ring = rd__gate_ring_new(DATAGRAM_MAX);
             gated[ngated].fd = fd;
             gated[ngated++].srv = srv;
             return RD_OK;
@@ -520,6 +575,8 @@ rd__gate_remove(struct rd_server *srv)
     for (size_t i = 0; i < ngated; i++) {
         if (gated[i].srv != srv) {
             gated[j++] = gated[i];
+        } else {
+            rd__gate_ring_free(gated[i].ring);
         }
     }
     ngated = j;
@@ -547,6 +604,15 @@ rd__gate_pending(const struct rd_server *srv)
     if (!s || !s->nfd) {
         return 0;
     }
+#if RD_GATE_INTERPOSE
+    for (size_t i = 0; i < s->nfd; i++) {
+        const struct gate_entry *g = gated_entry(s->fd[i]);
+
+        if (g && rd__gate_ring_count(g->ring)) {
+            return 1;
+        }
+    }
+#endif
     for (size_t i = 0; i < s->nfd; i++) {
         pfd[i].fd = s->fd[i];
         pfd[i].events = POLLIN;

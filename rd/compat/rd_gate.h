@@ -59,15 +59,18 @@ struct epoll_event;
  * reads libcoap's epoll set itself (@p epfd) and dispatches once a turn; this appends, to the
  * @p n events in @p ev (room for @p cap), copies of each gated socket's event, each one more
  * read of that socket. Until rd__gate_repeat_end(), a socket found empty is not read again:
- * copies past the waiting datagrams cost nothing.
+ * copies past the waiting datagrams cost nothing; and the waiting datagrams are read with one
+ * recvmmsg() (rd_gate_ring.c), then handed to libcoap's reads one by one.
  *
  * @return The new number of events (@p n when no gated socket of @p srv is ready, or when its
  *         event cannot be told: then one datagram a dispatch, as libcoap reads).
  */
 int rd__gate_repeat(const struct rd_server *srv, int epfd, struct epoll_event *ev, int n, int cap);
 
-/** End the dispatch begun by rd__gate_repeat(): every read asks the socket again. */
-void rd__gate_repeat_end(void);
+/** End the dispatch begun by rd__gate_repeat(): every read asks the socket again.
+ * @return 1 when datagrams read ahead are left for the next dispatch (the loop must not wait
+ *         for the socket then); else 0. */
+int rd__gate_repeat_end(void);
 
 /** Write to @p fn (a function pointer of @p size bytes) the definition of @p name that comes
  * after the executable's own (libc's, OpenSSL's or a sanitizer's): what libcoap would have
