@@ -106,6 +106,7 @@ struct bench_conf {
     unsigned tries;       /**< transmissions of one message before it counts as a timeout */
     int accept_empty_ack;
     unsigned src_port_base; /**< 0: ephemeral source ports */
+    size_t peers;           /**< source sockets taken in turn, as that many clients would */
     const char *locations;  /**< file that keeps the locations between runs, or NULL */
     unsigned wait_ready_ms; /**< 0: benchmark; else only wait until the server answers */
 };
@@ -169,6 +170,8 @@ struct bench {
     unsigned next_port;
     struct bench_sock socks[BENCH_SOCKETS_MAX];
     size_t nsocks;
+    size_t peer_base; /**< first socket of the group --peers takes in turn */
+    size_t peer_next; /**< requests sent from the group */
     struct bench_op *ops;
     size_t *free_slots;
     size_t nfree;
@@ -665,19 +668,32 @@ sock_open(struct bench *b)
     return 0;
 }
 
-/* A fresh message ID, and the socket it belongs to. */
+/* A fresh message ID, and the socket it belongs to: the newest socket, or with --peers K the
+ * next of a group of K in turn. A socket that used all its message IDs is replaced (with the
+ * group it belongs to). */
 static int
 take_mid(struct bench *b, size_t *sock, uint16_t *mid)
 {
+    size_t k = b->conf.peers > 1 ? b->conf.peers : 1;
+    size_t i;
     struct bench_sock *s;
 
-    if (b->nsocks == 0 || b->socks[b->nsocks - 1].mids_used == BENCH_MIDS_PER_SOCKET) {
-        if (sock_open(b)) {
-            return -1;
+    if (b->nsocks < b->peer_base + k) {
+        i = b->nsocks;
+    } else {
+        i = b->peer_base + b->peer_next % k;
+        if (b->socks[i].mids_used == BENCH_MIDS_PER_SOCKET) {
+            b->peer_base = b->nsocks;
+            b->peer_next = 0;
+            i = b->nsocks;
         }
     }
-    s = &b->socks[b->nsocks - 1];
-    *sock = b->nsocks - 1;
+    if (i == b->nsocks && sock_open(b)) {
+        return -1;
+    }
+    b->peer_next++;
+    s = &b->socks[i];
+    *sock = i;
     *mid = s->next_mid++;
     s->mids_used++;
     return 0;
@@ -1399,6 +1415,8 @@ usage(FILE *out)
             "                         delete read them when register does not run\n"
             "  --src-port-base PORT   bind source ports from PORT upwards (default:\n"
             "                         ephemeral); prints next_src_port at the end\n"
+            "  --peers K              send from K source ports in turn, as K clients\n"
+            "                         would (default 1; at most %d)\n"
             "  --accept-empty-ack     an empty ACK completes an op (against udp-ack)\n"
             "  --wait-ready MS        only probe GET /.well-known/core every %d ms until\n"
             "                         the server answers, at most MS ms\n"
@@ -1406,7 +1424,7 @@ usage(FILE *out)
             "\n"
             "One line per phase: phase, ops, ok (expected code), seconds, ok per second,\n"
             "latency percentiles over answered ops, response codes, timeouts, retransmissions.\n",
-            BENCH_OPS_CAP, BENCH_READY_GAP);
+            BENCH_OPS_CAP, BENCH_SOCKETS_MAX / 2, BENCH_READY_GAP);
 }
 
 /* Parse an unsigned number in [min, max]; -1 with a message otherwise. */
@@ -1476,6 +1494,7 @@ parse_args(int argc, char **argv, struct bench_conf *c)
         { "locations", required_argument, NULL, 'f' },
         { "src-port-base", required_argument, NULL, 'P' },
         { "accept-empty-ack", no_argument, NULL, 'A' },
+        { "peers", required_argument, NULL, 'K' },
         { "wait-ready", required_argument, NULL, 'r' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -1545,6 +1564,10 @@ parse_args(int argc, char **argv, struct bench_conf *c)
             break;
         case 'A':
             c->accept_empty_ack = 1;
+            break;
+        case 'K':
+            bad = parse_num("--peers", optarg, 1, BENCH_SOCKETS_MAX / 2, &v);
+            c->peers = (size_t)v;
             break;
         case 'r':
             bad = parse_num("--wait-ready", optarg, 1, 3600000, &v);

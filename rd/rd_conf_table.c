@@ -365,7 +365,10 @@ const struct rd_conf_directive rd_conf_directives[] = {
       .def = "blocks",
       .sample = "blocks",
       .help = "how a large answer goes to an unverified address" },
-    UINT("max_sessions", limits.max_sessions, 1, 1000000, "a count", "4096",
+    /* libcoap 4.3.1 walks every session it keeps once per dispatch, and once more for each
+     * datagram from a new peer: with 4,096 kept, a registration from a new device cost some
+     * 120 µs more; with 512, nothing measurable. */
+    UINT("max_sessions", limits.max_sessions, 1, 1000000, "a count", "512",
          "idle libcoap sessions kept"),
     UINT("session_timeout", limits.session_timeout, 1, 86400, "seconds", "60",
          "seconds before an idle session goes"),

@@ -434,7 +434,7 @@ test_conf_init_sets_every_default(void **state)
     assert_int_equal(conf->limits.rate_limit, 0);
     assert_int_equal(conf->limits.rate_burst, 50);
     assert_int_equal(conf->limits.amplification, RD_AMP_BLOCKS);
-    assert_int_equal(conf->limits.max_sessions, 4096);
+    assert_int_equal(conf->limits.max_sessions, 512);
     assert_int_equal(conf->limits.session_timeout, 60);
     assert_int_equal(conf->limits.answer_memory, 32 * 1024 * 1024);
 }
