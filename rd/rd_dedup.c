@@ -14,13 +14,13 @@
 /* RFC 7252 section 4.8.2: how long a message ID may come back. */
 #define EXCHANGE_LIFETIME 247
 
-/* Bytes of the digest that names the transport, the local endpoint and the identity. */
+/* Bytes of the key that names the transport, the local endpoint and the identity. */
 #define WHO_LEN 32
 _Static_assert(sizeof(((struct rd_dedup *)0)->who) == WHO_LEN, "rd_dedup.who holds one digest");
 
 struct rd_dedup_entry {
     coap_address_t peer;
-    uint8_t who[WHO_LEN]; /* SHA-256 of protocol, local endpoint and security identity */
+    uint8_t who[WHO_LEN]; /* protocol, local endpoint and security identity (who_of()) */
     int64_t expires;      /* 0 when the slot is free */
     coap_mid_t mid;
     uint64_t seq; /* rd_dedup.seq when it was remembered */
@@ -47,16 +47,11 @@ rd__dedup_cleanup(struct rd_dedup *dd)
     dd->nslots = 0;
 }
 
-/* An endpoint in RFC 7252's sense is more than an address and port: a plain datagram forged with
- * a DTLS client's address and message ID must not get (or set) the answer of that client's
- * session. So the key also holds the transport, the local endpoint the request came in on and
- * the security identity, folded into one digest. */
+/* SHA-256 of the protocol, the local address and the identity into @p who. */
 static int
-who_of(const coap_session_t *session, uint8_t who[WHO_LEN])
+digest_of(uint8_t proto, const void *addr, size_t addr_len, const char *identity, size_t id_len,
+          uint8_t who[WHO_LEN])
 {
-    const coap_address_t *local = coap_session_get_addr_local(session);
-    char identity[RD_IDENTITY_SIZE];
-    uint8_t proto = (uint8_t)coap_session_get_proto(session);
     unsigned int len = 0;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     int ok;
@@ -64,16 +59,44 @@ who_of(const coap_session_t *session, uint8_t who[WHO_LEN])
     if (!md) {
         return RD_ENOMEM;
     }
+    ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL) && EVP_DigestUpdate(md, &proto, 1) &&
+         EVP_DigestUpdate(md, addr, addr_len) && EVP_DigestUpdate(md, identity, id_len) &&
+         EVP_DigestFinal_ex(md, who, &len);
+    EVP_MD_CTX_free(md);
+    return ok && len == WHO_LEN ? RD_OK : RD_ENOMEM;
+}
+
+/* An endpoint in RFC 7252's sense is more than an address and port: a plain datagram forged with
+ * a DTLS client's address and message ID must not get (or set) the answer of that client's
+ * session. So the key also holds the transport, the local endpoint the request came in on and
+ * the security identity, in one key of WHO_LEN bytes (who_of()). */
+static int
+who_of(const coap_session_t *session, uint8_t who[WHO_LEN])
+{
+    const coap_address_t *local = coap_session_get_addr_local(session);
+    char identity[RD_IDENTITY_SIZE];
+    uint8_t proto = (uint8_t)coap_session_get_proto(session);
+    size_t addr_len = local->size <= sizeof(local->addr) ? local->size : 0;
+    size_t id_len;
+
     /* A peer whose name cannot be an identity is refused by the handlers; it still gets a key of
      * its own, apart from every nameable identity. */
     if (rd__identity(session, identity)) {
         memcpy(identity, "\x01", 2);
     }
-    ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL) && EVP_DigestUpdate(md, &proto, 1) &&
-         EVP_DigestUpdate(md, &local->addr, local->size <= sizeof(local->addr) ? local->size : 0) &&
-         EVP_DigestUpdate(md, identity, strlen(identity) + 1) && EVP_DigestFinal_ex(md, who, &len);
-    EVP_MD_CTX_free(md);
-    return ok && len == WHO_LEN ? RD_OK : RD_ENOMEM;
+    id_len = strlen(identity) + 1;
+    /* Without an identity (plain CoAP) the parts fit as they are: a marker, the protocol, the
+     * address and the identity, zero-padded, in place of a digest that took a microsecond of
+     * every request. No digest can be made to equal a given 32 bytes. */
+    if (2 + addr_len + id_len <= WHO_LEN) {
+        memset(who, 0, WHO_LEN);
+        who[0] = 0xff;
+        who[1] = proto;
+        memcpy(who + 2, &local->addr, addr_len);
+        memcpy(who + 2 + addr_len, identity, id_len);
+        return RD_OK;
+    }
+    return digest_of(proto, &local->addr, addr_len, identity, id_len, who);
 }
 
 /* FNV-1a over the peer's address bytes, the digest of the rest of the key and the message ID. */

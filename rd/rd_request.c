@@ -110,6 +110,25 @@ rd__session_secure(const coap_session_t *session)
     return proto == COAP_PROTO_DTLS || proto == COAP_PROTO_TLS;
 }
 
+/* Write the dotted quad of IPv4 address @p a (network order) to @p out: inet_ntop() formats it
+ * with sprintf(), which every registration and update paid. */
+static void
+ipv4_text(const unsigned char a[4], char *out)
+{
+    for (int i = 0; i < 4; i++) {
+        unsigned v = a[i];
+
+        if (v >= 100) {
+            *out++ = (char)('0' + v / 100);
+        }
+        if (v >= 10) {
+            *out++ = (char)('0' + v / 10 % 10);
+        }
+        *out++ = (char)('0' + v % 10);
+        *out++ = i < 3 ? '.' : '\0';
+    }
+}
+
 /* Write "scheme://host" and ":port" unless @p port is 0 into @p out of @p size bytes.
  * @return the length written; -1 when it does not fit. */
 static int
@@ -156,7 +175,7 @@ rd__base_from_session(const coap_session_t *session, char *out, size_t size)
 
     scheme_of(session, &scheme, &default_port);
     if (addr->addr.sa.sa_family == AF_INET) {
-        inet_ntop(AF_INET, &addr->addr.sin.sin_addr, host, sizeof(host));
+        ipv4_text((const unsigned char *)&addr->addr.sin.sin_addr, host);
         port = ntohs(addr->addr.sin.sin_port);
     } else if (addr->addr.sa.sa_family == AF_INET6) {
         const struct in6_addr *a6 = &addr->addr.sin6.sin6_addr;
@@ -165,7 +184,7 @@ rd__base_from_session(const coap_session_t *session, char *out, size_t size)
         /* Dual-stack sockets show IPv4 peers as ::ffff:a.b.c.d; the base names them as IPv4.
          * inet_ntop never writes a zone identifier, which RFC 9176 forbids in bases. */
         if (IN6_IS_ADDR_V4MAPPED(a6)) {
-            inet_ntop(AF_INET, &a6->s6_addr[12], host, sizeof(host));
+            ipv4_text(&a6->s6_addr[12], host);
         } else {
             inet_ntop(AF_INET6, a6, text, sizeof(text));
             host[0] = '[';
