@@ -3,6 +3,7 @@
 #define LOOKUP_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #if defined(__GNUC__) || defined(__clang__)
 #define LOOKUP__PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
@@ -37,7 +38,23 @@ lookup__is_alpha(unsigned char c)
 size_t lookup__scheme_len(const char *s, size_t len);
 
 /** Whether @p c is an RFC 7230 tchar (the characters of an RFC 8288 parameter name). */
-int lookup__is_tchar(unsigned char c);
+static inline int
+lookup__is_tchar(unsigned char c)
+{
+    /* A bit per ASCII character, so that parameter names cost no call per byte. */
+    static const uint64_t tchar[2] = {
+        /* "!#$%&'*+-.", digits */
+        (1ull << '!') | (1ull << '#') | (1ull << '$') | (1ull << '%') | (1ull << '&') |
+            (1ull << '\'') | (1ull << '*') | (1ull << '+') | (1ull << '-') | (1ull << '.') |
+            (0x3ffull << '0'),
+        /* letters and "^_`|~" */
+        (0x3ffffffull << ('A' - 64)) | (0x3ffffffull << ('a' - 64)) | (1ull << ('^' - 64)) |
+            (1ull << ('_' - 64)) | (1ull << ('`' - 64)) | (1ull << ('|' - 64)) |
+            (1ull << ('~' - 64)),
+    };
+
+    return c < 128 && (tchar[c >> 6] >> (c & 63)) & 1;
+}
 
 struct lookup_attr;
 struct lookup_buf;

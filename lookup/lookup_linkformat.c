@@ -82,15 +82,6 @@ lookup__utf8_seq(const unsigned char *s, size_t len)
     return n;
 }
 
-int
-lookup__is_tchar(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
-        return 1;
-    }
-    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
 /* RFC 6690 ptokenchar: visible ASCII except DQUOTE, ',', ';' and backslash. */
 static int
 is_ptokenchar(unsigned char c)
@@ -131,9 +122,9 @@ emit_nul(struct parser *p)
     p->nbytes++;
 }
 
-/* Copy the UTF-8 sequence at the parser's position into the output and step over it. */
+/* Step over the UTF-8 sequence at the parser's position, which is not ASCII. */
 static int
-copy_utf8(struct parser *p)
+skip_utf8(struct parser *p)
 {
     size_t n = lookup__utf8_seq(p->s + p->pos, p->len - p->pos);
 
@@ -141,9 +132,17 @@ copy_utf8(struct parser *p)
         lookup__diag(p->diag, p->diag_size, "link-format: invalid UTF-8 at offset %zu", p->pos);
         return RD_EINVAL;
     }
-    emit(p, p->s + p->pos, n);
     p->pos += n;
     return RD_OK;
+}
+
+/* Whether byte @p c may stand in a target. RFC 9176 appendix B.4: link-format is UTF-8 and
+ * never percent-decoded, so any visible character is kept as sent; only what cannot be part of
+ * a URI-reference in any form is refused. */
+static int
+is_target_char(unsigned char c)
+{
+    return c > 0x20 && c != 0x7f && c != '<' && c != '"';
 }
 
 static int
@@ -154,6 +153,10 @@ parse_target(struct parser *p)
 
     p->pos++; /* '<' */
     for (;;) {
+        /* The ASCII run first: a target is copied as sent, in one piece at the '>'. */
+        while (p->pos < p->len && (c = p->s[p->pos]) < 0x80 && c != '>' && is_target_char(c)) {
+            p->pos++;
+        }
         if (p->pos == p->len) {
             lookup__diag(p->diag, p->diag_size, "link-format: unterminated '<' at offset %zu",
                          start);
@@ -163,32 +166,44 @@ parse_target(struct parser *p)
         if (c == '>') {
             break;
         }
-        /* RFC 9176 appendix B.4: link-format is UTF-8 and never percent-decoded, so any
-         * visible character is kept as sent; only what cannot be part of a URI-reference in
-         * any form is refused. */
-        if (c <= 0x20 || c == 0x7f || c == '<' || c == '"') {
+        if (!is_target_char(c)) {
             lookup__diag(p->diag, p->diag_size,
                          "link-format: invalid character 0x%02x in target at offset %zu",
                          (unsigned)c, p->pos);
             return RD_EINVAL;
         }
-        if (copy_utf8(p)) {
+        if (skip_utf8(p)) {
             return RD_EINVAL;
         }
     }
+    emit(p, p->s + start + 1, p->pos - start - 1);
     emit_nul(p);
     p->pos++; /* '>' */
     return RD_OK;
 }
 
 static int
+is_quoted_char(unsigned char c)
+{
+    return (c >= 0x20 || c == '\t') && c != 0x7f;
+}
+
+static int
 parse_quoted(struct parser *p)
 {
     size_t start = p->pos;
+    size_t run;
     unsigned char c;
 
     p->pos++; /* '"' */
+    run = p->pos;
     for (;;) {
+        /* Runs of plain ASCII are copied whole; a backslash ends one, and the next starts at
+         * the character it escapes. */
+        while (p->pos < p->len && (c = p->s[p->pos]) < 0x80 && c != '"' && c != '\\' &&
+               is_quoted_char(c)) {
+            p->pos++;
+        }
         if (p->pos == p->len) {
             goto unterminated;
         }
@@ -199,22 +214,27 @@ parse_quoted(struct parser *p)
         if (c == '\\') {
             /* A quoted-pair stands for the character after the backslash, whatever it is;
              * the checks below still apply to it. */
+            emit(p, p->s + run, p->pos - run);
             p->pos++;
+            run = p->pos;
             if (p->pos == p->len) {
                 goto unterminated;
             }
             c = p->s[p->pos];
         }
-        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+        if (!is_quoted_char(c)) {
             lookup__diag(p->diag, p->diag_size,
                          "link-format: control character 0x%02x in quoted string at offset %zu",
                          (unsigned)c, p->pos);
             return RD_EINVAL;
         }
-        if (copy_utf8(p)) {
+        if (c < 0x80) {
+            p->pos++;
+        } else if (skip_utf8(p)) {
             return RD_EINVAL;
         }
     }
+    emit(p, p->s + run, p->pos - run);
     emit_nul(p);
     p->pos++; /* '"' */
     return RD_OK;
