@@ -144,12 +144,18 @@ one(const struct shape *s, uint32_t *weights, size_t nweights)
     view.d = "";
     view.href = "";
     view.rec = &rec;
-    for (size_t i = 0; i < terms.nterms && 2 * i + 1 < nweights; i++) {
+    if (terms.nterms > nweights / 2) {
+        fprintf(stderr, "rd-parse-bench: %s: too many terms\n", s->name);
+        exit(1);
+    }
+    /* As rd_rank.c's weigh(): every term at once, then endpoint names get none. */
+    lookup_terms_weigh(&view, terms.terms, terms.nterms, weights, weights + terms.nterms);
+    for (size_t i = 0; i < terms.nterms; i++) {
         if (terms.terms[i].len >= 3 && memcmp(terms.terms[i].data, "ep=", 3) == 0) {
-            continue;
+            weights[i] = 0;
+            weights[terms.nterms + i] = 0;
         }
-        lookup_term_weights(&view, &terms.terms[i], &weights[2 * i], &weights[2 * i + 1]);
-        sum += weights[2 * i] + weights[2 * i + 1];
+        sum += weights[i] + weights[terms.nterms + i];
     }
     sum += buf.len + terms.nterms;
     lookup_terms_cleanup(&terms);

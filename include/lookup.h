@@ -436,6 +436,15 @@ void lookup_term_weights(const struct lookup_regview *r, const struct lookup_ter
                          uint32_t *links);
 
 /**
+ * lookup_term_weights() of each of the @p nterms terms at @p terms, into @p eps[k] and
+ * @p links[k], in one pass over the registration's attributes when the terms are what
+ * lookup_reg_terms() makes (sorted, without duplicates, lower-case index names, values of 1 to
+ * 255 bytes); other terms are weighed one by one. Allocates nothing.
+ */
+void lookup_terms_weigh(const struct lookup_regview *r, const struct lookup_term *terms,
+                        size_t nterms, uint32_t *eps, uint32_t *links);
+
+/**
  * The exact index term of the owner @p owner, which lookup_reg_terms() gives every registration
  * with that owner (but none with owner "none"): a scan for it counts one identity's
  * registrations.

@@ -9,65 +9,122 @@
  * prefix criterion up to this long still finds them; exact criteria longer than this scan. */
 #define LOOKUP_TERM_VALUE_MAX 255
 
-/* The attribute names with terms, lower case, in the order lookup_query_index() prefers them
- * (after exact over prefix): the names that usually narrow a lookup most come first. */
-static const char *const index_names[] = { "ep", "d", "et", "if", "rt" };
-
-#define LOOKUP_NINDEX_NAMES (sizeof(index_names) / sizeof(index_names[0]))
-
-/* The owner's term name. No attribute produces it (only index_names do) and no query chooses it,
- * so it serves counting registrations per identity alone. */
-#define LOOKUP_OWNER_TERM "owner"
+/* The attribute names with terms, in the order lookup_query_index() prefers them (after exact
+ * over prefix): the names that usually narrow a lookup most come first. The owner's term name
+ * follows them; no attribute produces it and no query chooses it, so it serves counting
+ * registrations per identity alone. */
+#define LOOKUP_NINDEX_NAMES LOOKUP__TN_OWNER
+#define LOOKUP_OWNER_TERM   "owner"
 /* The identity of plain CoAP clients, which all share it and so are not counted. */
 #define LOOKUP_OWNER_NONE "none"
 
-/* Collects terms twice: counting them and their bytes, then, after one allocation, filling
- * them in, with the same code so that both passes agree. */
-struct termgen {
-    struct lookup_term *terms; /**< NULL in the counting pass */
-    char *bytes;
-    size_t nterms;
-    size_t nbytes;
-};
-
-static void
-add_term(struct termgen *g, const char *name, const char *v, size_t len)
+const char *
+lookup__term_name_str(enum lookup__term_name n)
 {
-    size_t nlen = strlen(name);
-    char *p;
+    static const char *const names[] = { "ep", "d", "et", "if", "rt", LOOKUP_OWNER_TERM };
 
-    /* An empty value is never chosen by lookup_query_index(), so it needs no term. */
-    if (len == 0) {
-        return;
-    }
-    if (len > LOOKUP_TERM_VALUE_MAX) {
-        len = LOOKUP_TERM_VALUE_MAX;
-    }
-    if (g->terms) {
-        p = g->bytes + g->nbytes;
-        memcpy(p, name, nlen);
-        p[nlen] = '=';
-        memcpy(p + nlen + 1, v, len);
-        p[nlen + 1 + len] = '\0';
-        g->terms[g->nterms].data = p;
-        g->terms[g->nterms].len = nlen + len + 2;
-    }
-    g->nterms++;
-    g->nbytes += nlen + len + 2;
+    return names[n];
 }
 
-/* The lower-case spelling of an indexed attribute name, or NULL. */
-static const char *
-indexed_name(const char *name)
+enum lookup__term_name
+lookup__term_name(const char *name, size_t len)
 {
-    size_t len = strlen(name);
-
-    for (size_t k = 0; k < LOOKUP_NINDEX_NAMES; k++) {
-        if (lookup__name_is(name, len, index_names[k])) {
-            return index_names[k];
+    /* By length first: most attribute names are none of these, and this costs them one test. */
+    switch (len) {
+    case 1:
+        return lookup__name_is(name, len, "d") ? LOOKUP__TN_D : LOOKUP__TN_NONE;
+    case 2:
+        for (int n = LOOKUP__TN_EP; n < LOOKUP__TN_OWNER; n++) {
+            if (n != LOOKUP__TN_D && lookup__name_is(name, len, lookup__term_name_str(n))) {
+                return n;
+            }
         }
+        return LOOKUP__TN_NONE;
+    case 5:
+        return lookup__name_is(name, len, LOOKUP_OWNER_TERM) ? LOOKUP__TN_OWNER : LOOKUP__TN_NONE;
+    default:
+        return LOOKUP__TN_NONE;
     }
-    return NULL;
+}
+
+/* A term before it is written: its name and where its value lies in the registration. */
+struct termref {
+    const char *v;
+    size_t len; /**< at most LOOKUP_TERM_VALUE_MAX */
+    enum lookup__term_name name;
+};
+
+/* Terms gathered on the stack up to this many; more go to the heap. */
+#define TERMGEN_LOCAL 64
+
+/* Gathers a registration's terms as references, sorts them and drops duplicates, so that only
+ * the terms kept are written, into one allocation. */
+struct termgen {
+    struct termref local[TERMGEN_LOCAL];
+    struct termref *refs; /**< local, or a heap array of cap */
+    size_t n;
+    size_t cap;
+    int nomem;
+};
+
+/* Where "name=" sorts among the term names (bytewise: "d=" < "ep=" < "et=" < "if=" <
+ * "owner=" < "rt="): terms of different names compare as these do. */
+static unsigned
+name_rank(enum lookup__term_name n)
+{
+    static const unsigned char rank[] = {
+        [LOOKUP__TN_EP] = 1, [LOOKUP__TN_D] = 0,     [LOOKUP__TN_ET] = 2,
+        [LOOKUP__TN_IF] = 3, [LOOKUP__TN_OWNER] = 4, [LOOKUP__TN_RT] = 5,
+    };
+
+    return rank[n];
+}
+
+/* Bytewise order of the terms "name=value" and a NUL; a term that is a prefix of another sorts
+ * first (values hold no NUL). */
+static int
+cmp_ref(const void *pa, const void *pb)
+{
+    const struct termref *a = pa;
+    const struct termref *b = pb;
+    int c;
+
+    if (a->name != b->name) {
+        return name_rank(a->name) < name_rank(b->name) ? -1 : 1;
+    }
+    c = memcmp(a->v, b->v, a->len < b->len ? a->len : b->len);
+    if (c) {
+        return c;
+    }
+    return (a->len > b->len) - (a->len < b->len);
+}
+
+static void
+add_term(struct termgen *g, enum lookup__term_name name, const char *v, size_t len)
+{
+    struct termref *r;
+
+    /* An empty value is never chosen by lookup_query_index(), so it needs no term. */
+    if (len == 0 || g->nomem) {
+        return;
+    }
+    if (g->n == g->cap) {
+        r = malloc(2 * g->cap * sizeof(*r));
+        if (!r) {
+            g->nomem = 1;
+            return;
+        }
+        memcpy(r, g->refs, g->n * sizeof(*r));
+        if (g->refs != g->local) {
+            free(g->refs);
+        }
+        g->refs = r;
+        g->cap *= 2;
+    }
+    r = &g->refs[g->n++];
+    r->v = v;
+    r->len = len > LOOKUP_TERM_VALUE_MAX ? LOOKUP_TERM_VALUE_MAX : len;
+    r->name = name;
 }
 
 /* Adds the terms of one attribute, split into values the way matching splits them, so that
@@ -75,17 +132,22 @@ indexed_name(const char *name)
 static void
 add_attr(struct termgen *g, const struct lookup_attr *a)
 {
-    const char *name = indexed_name(a->name);
+    enum lookup__term_name name;
     const char *tok;
     size_t tok_len;
     size_t pos = 0;
     size_t len;
 
-    if (!name || !a->value) {
+    if (!a->value) {
+        return;
+    }
+    name = lookup__term_name(a->name, strlen(a->name));
+    /* Only the index names: an attribute called owner says nothing of the owner. */
+    if (name == LOOKUP__TN_NONE || name == LOOKUP__TN_OWNER) {
         return;
     }
     len = strlen(a->value);
-    if (!lookup__is_multi(name)) {
+    if (name != LOOKUP__TN_IF && name != LOOKUP__TN_RT) {
         add_term(g, name, a->value, len);
         return;
     }
@@ -100,13 +162,13 @@ static void
 collect(struct termgen *g, const char *ep, const char *d, const struct lookup_reg *rec)
 {
     if (ep) {
-        add_term(g, "ep", ep, strlen(ep));
+        add_term(g, LOOKUP__TN_EP, ep, strlen(ep));
     }
     if (d) {
-        add_term(g, "d", d, strlen(d));
+        add_term(g, LOOKUP__TN_D, d, strlen(d));
     }
     if (rec->owner && strcmp(rec->owner, LOOKUP_OWNER_NONE) != 0) {
-        add_term(g, LOOKUP_OWNER_TERM, rec->owner, strlen(rec->owner));
+        add_term(g, LOOKUP__TN_OWNER, rec->owner, strlen(rec->owner));
     }
     for (size_t i = 0; i < rec->nattrs; i++) {
         add_attr(g, &rec->attrs[i]);
@@ -118,65 +180,113 @@ collect(struct termgen *g, const char *ep, const char *d, const struct lookup_re
     }
 }
 
-/* Bytewise order; a term that is a prefix of another sorts first. */
-static int
-cmp_term(const void *pa, const void *pb)
+/* Sorts the references and drops duplicates. A registration has few distinct terms, so
+ * insertion (by binary search, a duplicate never inserted) beats qsort unless there are many. */
+static size_t
+sort_unique(struct termref *r, size_t n)
 {
-    const struct lookup_term *a = pa;
-    const struct lookup_term *b = pb;
-    size_t n = a->len < b->len ? a->len : b->len;
-    int c = memcmp(a->data, b->data, n);
+    size_t u = 0;
 
-    if (c) {
-        return c;
+    if (n > TERMGEN_LOCAL) {
+        qsort(r, n, sizeof(*r), cmp_ref);
+        for (size_t i = 0; i < n; i++) {
+            if (u == 0 || cmp_ref(&r[u - 1], &r[i]) != 0) {
+                r[u++] = r[i];
+            }
+        }
+        return u;
     }
-    return (a->len > b->len) - (a->len < b->len);
+    for (size_t i = 0; i < n; i++) {
+        struct termref x = r[i];
+        size_t lo = 0;
+        size_t hi = u;
+        int c = 1;
+
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+
+            c = cmp_ref(&x, &r[mid]);
+            if (c == 0) {
+                break;
+            }
+            if (c < 0) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        if (c == 0 && lo < hi) {
+            continue;
+        }
+        memmove(&r[lo + 1], &r[lo], (u - lo) * sizeof(*r));
+        r[lo] = x;
+        u++;
+    }
+    return u;
 }
 
 int
 lookup_reg_terms(const char *ep, const char *d, const struct lookup_reg *rec,
                  struct lookup_terms *out)
 {
-    struct termgen g = { NULL, NULL, 0, 0 };
+    struct termgen g;
+    struct lookup_term *terms;
     size_t arr;
-    size_t n = 0;
-    char *mem = NULL;
+    size_t nbytes = 0;
+    size_t n;
+    char *mem;
+    char *p;
     int rc = RD_OK;
 
+    g.refs = g.local;
+    g.n = 0;
+    g.cap = TERMGEN_LOCAL;
+    g.nomem = 0;
     collect(&g, ep, d, rec);
-    if (g.nterms == 0) {
+    if (g.nomem) {
+        rc = RD_ENOMEM;
+        goto out;
+    }
+    n = sort_unique(g.refs, g.n);
+    if (n == 0) {
         out->terms = NULL;
         out->nterms = 0;
         out->mem = NULL;
         goto out;
     }
+    for (size_t i = 0; i < n; i++) {
+        nbytes += strlen(lookup__term_name_str(g.refs[i].name)) + g.refs[i].len + 2;
+    }
     /* The counts are bounded by the bytes of the record, which is in memory, so the sum cannot
      * overflow. The term array holds pointers and sizes, so the bytes after it need no more
      * alignment. */
-    arr = g.nterms * sizeof(struct lookup_term);
-    mem = malloc(arr + g.nbytes);
+    arr = n * sizeof(struct lookup_term);
+    mem = malloc(arr + nbytes);
     if (!mem) {
         rc = RD_ENOMEM;
         goto out;
     }
-    g.terms = (struct lookup_term *)(void *)mem;
-    g.bytes = mem + arr;
-    g.nterms = 0;
-    g.nbytes = 0;
-    collect(&g, ep, d, rec);
-    qsort(g.terms, g.nterms, sizeof(g.terms[0]), cmp_term);
-    for (size_t i = 0; i < g.nterms; i++) {
-        if (n > 0 && cmp_term(&g.terms[n - 1], &g.terms[i]) == 0) {
-            continue;
-        }
-        g.terms[n++] = g.terms[i];
+    terms = (struct lookup_term *)(void *)mem;
+    p = mem + arr;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = lookup__term_name_str(g.refs[i].name);
+        size_t nlen = strlen(name);
+
+        memcpy(p, name, nlen);
+        p[nlen] = '=';
+        memcpy(p + nlen + 1, g.refs[i].v, g.refs[i].len);
+        p[nlen + 1 + g.refs[i].len] = '\0';
+        terms[i].data = p;
+        terms[i].len = nlen + g.refs[i].len + 2;
+        p += terms[i].len;
     }
-    out->terms = g.terms;
+    out->terms = terms;
     out->nterms = n;
     out->mem = mem;
-    mem = NULL;
 out:
-    free(mem);
+    if (g.refs != g.local) {
+        free(g.refs);
+    }
     return rc;
 }
 
@@ -260,13 +370,13 @@ query_index(const struct lookup_query *q, int for_ep, char *out, size_t size, si
             continue;
         }
         for (size_t k = 0; k < LOOKUP_NINDEX_NAMES; k++) {
-            if (!lookup__name_is(c->name, c->name_len, index_names[k])) {
+            if (!lookup__name_is(c->name, c->name_len, lookup__term_name_str(k))) {
                 continue;
             }
             rank = (c->prefix ? LOOKUP_NINDEX_NAMES : 0) + k;
             if (!best || rank < best_rank) {
                 best = c;
-                best_name = index_names[k];
+                best_name = lookup__term_name_str(k);
                 best_rank = rank;
             }
         }

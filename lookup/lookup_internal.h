@@ -89,6 +89,25 @@ struct lookup_regview;
 void lookup__crit_weights(const struct lookup_crit *c, const struct lookup_regview *r, uint32_t *eps,
                           uint32_t *links);
 
+/** The names of index terms (lookup_reg_terms()): the attribute names with terms, in the order
+ * lookup_query_index() prefers them, then the owner's. */
+enum lookup__term_name {
+    LOOKUP__TN_EP,
+    LOOKUP__TN_D,
+    LOOKUP__TN_ET,
+    LOOKUP__TN_IF,
+    LOOKUP__TN_RT,
+    LOOKUP__TN_OWNER,
+    LOOKUP__TN_NONE, /**< any other name */
+};
+
+/** Which term name the @p len bytes at @p name spell, ignoring ASCII case (RFC 8288 section
+ * 3); LOOKUP__TN_NONE for any other. */
+enum lookup__term_name lookup__term_name(const char *name, size_t len);
+
+/** The lower-case spelling of @p n, which is not LOOKUP__TN_NONE: a static string. */
+const char *lookup__term_name_str(enum lookup__term_name n);
+
 /** Whether an attribute named @p name holds space-separated values: rt, if, rel, ct. */
 int lookup__is_multi(const char *name);
 

@@ -27,31 +27,43 @@ is_ep_term(const char *term, size_t len)
     return len >= 3 && memcmp(term, "ep=", 3) == 0;
 }
 
+/* Terms weighed in one call of lookup_terms_weigh(), from an array on the stack. */
+#define RANK_CHUNK 32
+
 /* Set the weights of @p terms for the registration (@p ep, @p d, @p rec). */
 static void
 weigh(const char *ep, const char *d, const struct lookup_reg *rec, struct store_term *terms,
       size_t nterms)
 {
     struct lookup_regview view;
-    struct lookup_term t;
+    struct lookup_term t[RANK_CHUNK];
+    uint32_t eps[RANK_CHUNK];
+    uint32_t links[RANK_CHUNK];
 
     /* The id is not known yet; no term a lookup can choose compares the href. */
     view.ep = ep;
     view.d = d ? d : "";
     view.href = "";
     view.rec = rec;
-    for (size_t i = 0; i < nterms; i++) {
-        t.data = terms[i].data;
-        t.len = terms[i].len;
-        /* An endpoint name has one registration per sector: its pages are never deep, and
-         * counting it would cost every registration a write for nothing. rd__rank_seek()
-         * leaves it to the walk. */
-        if (is_ep_term(terms[i].data, terms[i].len)) {
-            terms[i].eps = 0;
-            terms[i].links = 0;
-            continue;
+    for (size_t i = 0; i < nterms; i += RANK_CHUNK) {
+        size_t n = nterms - i < RANK_CHUNK ? nterms - i : RANK_CHUNK;
+
+        for (size_t k = 0; k < n; k++) {
+            t[k].data = terms[i + k].data;
+            t[k].len = terms[i + k].len;
         }
-        lookup_term_weights(&view, &t, &terms[i].eps, &terms[i].links);
+        lookup_terms_weigh(&view, t, n, eps, links);
+        for (size_t k = 0; k < n; k++) {
+            /* An endpoint name has one registration per sector: its pages are never deep, and
+             * counting it would cost every registration a write for nothing. rd__rank_seek()
+             * leaves it to the walk. */
+            if (is_ep_term(t[k].data, t[k].len)) {
+                eps[k] = 0;
+                links[k] = 0;
+            }
+            terms[i + k].eps = eps[k];
+            terms[i + k].links = links[k];
+        }
     }
 }
 
