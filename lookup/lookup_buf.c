@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lookup.h"
+#include "lookup_internal.h"
 
 /* The first allocation; small enough for a one-link answer, large enough to avoid a few
  * reallocations for typical payloads. */
@@ -31,7 +32,7 @@ lookup_buf_cleanup(struct lookup_buf *b)
 }
 
 int
-lookup_buf_append(struct lookup_buf *b, const void *data, size_t len)
+lookup__buf_reserve(struct lookup_buf *b, size_t len)
 {
     size_t need;
     size_t cap;
@@ -61,6 +62,17 @@ lookup_buf_append(struct lookup_buf *b, const void *data, size_t len)
         }
         b->data = p;
         b->cap = cap;
+    }
+    return RD_OK;
+}
+
+int
+lookup_buf_append(struct lookup_buf *b, const void *data, size_t len)
+{
+    int rc = lookup__buf_reserve(b, len);
+
+    if (rc) {
+        return rc;
     }
     if (len) {
         memcpy(b->data + b->len, data, len);

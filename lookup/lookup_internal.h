@@ -60,6 +60,14 @@ struct lookup_attr;
 struct lookup_buf;
 
 /**
+ * Make room in @p b for @p len more bytes and the NUL after them, as lookup_buf_append() would
+ * before it copies, so that a caller may write them at b->data + b->len itself.
+ *
+ * @return RD_OK; RD_ETOOBIG (more than b->max bytes); RD_ENOMEM. The content never changes.
+ */
+int lookup__buf_reserve(struct lookup_buf *b, size_t len);
+
+/**
  * Append @p v as an RFC 6690 quoted-string, escaping '"' and '\\'.
  *
  * @return RD_OK; RD_ETOOBIG; RD_ENOMEM.

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lookup.h"
+#include "lookup_internal.h"
 
 /* Record layout, version 1 (no owner) or 2 (with owner). A varint is unsigned LEB128 in its
  * shortest form; a string is a varint length and that many bytes, without NUL.
@@ -27,8 +28,29 @@
 #define LOOKUP_ATTR_MIN_SIZE 2
 #define LOOKUP_LINK_MIN_SIZE 2
 
-static int
-put_varint(struct lookup_buf *out, uint64_t v)
+/* Strings whose lengths the sizing pass keeps for the writing pass; others are measured twice. */
+#define ENC_LENS 256
+
+/* The encoder walks a record twice with the same code: to size it, then, after one
+ * reservation, to write it, without a check per field. */
+struct enc {
+    unsigned char *p; /**< NULL while sizing */
+    size_t size;      /**< bytes so far */
+    size_t nstr;      /**< strings so far */
+    size_t lens[ENC_LENS];
+};
+
+static void
+enc_bytes(struct enc *e, const void *src, size_t n)
+{
+    if (e->p && n) {
+        memcpy(e->p + e->size, src, n);
+    }
+    e->size += n;
+}
+
+static void
+enc_varint(struct enc *e, uint64_t v)
 {
     unsigned char tmp[10];
     size_t n = 0;
@@ -41,112 +63,97 @@ put_varint(struct lookup_buf *out, uint64_t v)
         }
         n++;
     } while (v);
-    return lookup_buf_append(out, tmp, n);
+    enc_bytes(e, tmp, n);
 }
 
-static int
-put_str(struct lookup_buf *out, const char *s)
+static void
+enc_str(struct enc *e, const char *s)
 {
-    size_t n = s ? strlen(s) : 0;
-    int rc;
+    size_t k = e->nstr++;
+    size_t n;
 
-    rc = put_varint(out, n);
-    if (rc) {
-        return rc;
+    if (e->p && k < ENC_LENS) {
+        n = e->lens[k];
+    } else {
+        n = s ? strlen(s) : 0;
+        if (k < ENC_LENS) {
+            e->lens[k] = n;
+        }
     }
-    return lookup_buf_append(out, s, n);
+    enc_varint(e, n);
+    enc_bytes(e, s, n);
 }
 
-static int
-put_attrs(struct lookup_buf *out, const struct lookup_attr *attrs, size_t n)
+static void
+enc_attrs(struct enc *e, const struct lookup_attr *attrs, size_t n)
 {
     unsigned char kind;
-    int rc;
 
-    rc = put_varint(out, n);
-    if (rc) {
-        return rc;
-    }
+    enc_varint(e, n);
     for (size_t i = 0; i < n; i++) {
         if (!attrs[i].value) {
             kind = LOOKUP_ATTR_KIND_NO_VALUE;
         } else {
             kind = attrs[i].quoted ? LOOKUP_ATTR_KIND_QUOTED : LOOKUP_ATTR_KIND_TOKEN;
         }
-        rc = lookup_buf_append(out, &kind, 1);
-        if (rc) {
-            return rc;
-        }
-        rc = put_str(out, attrs[i].name);
-        if (rc) {
-            return rc;
-        }
+        enc_bytes(e, &kind, 1);
+        enc_str(e, attrs[i].name);
         if (attrs[i].value) {
-            rc = put_str(out, attrs[i].value);
-            if (rc) {
-                return rc;
-            }
+            enc_str(e, attrs[i].value);
         }
     }
-    return RD_OK;
+}
+
+static void
+enc_record(struct enc *e, const struct lookup_reg *reg)
+{
+    unsigned char head[2];
+
+    e->size = 0;
+    e->nstr = 0;
+    head[0] = reg->owner ? LOOKUP_RECORD_VERSION_OWNER : LOOKUP_RECORD_VERSION;
+    head[1] = (reg->base_explicit ? LOOKUP_RECORD_BASE_EXPLICIT : 0) |
+              (reg->scope ? LOOKUP_RECORD_SCOPED : 0);
+    enc_bytes(e, head, sizeof(head));
+    enc_varint(e, reg->lt);
+    if (reg->scope) {
+        enc_varint(e, reg->scope);
+    }
+    enc_str(e, reg->base);
+    if (reg->owner) {
+        enc_str(e, reg->owner);
+    }
+    enc_attrs(e, reg->attrs, reg->nattrs);
+    enc_varint(e, reg->nlinks);
+    for (size_t i = 0; i < reg->nlinks; i++) {
+        enc_str(e, reg->links[i].target);
+        enc_attrs(e, reg->links[i].attrs, reg->links[i].nattrs);
+    }
 }
 
 int
 lookup_reg_encode(const struct lookup_reg *reg, struct lookup_buf *out)
 {
-    size_t start = out->len;
-    unsigned char head[2];
+    struct enc e;
+    size_t size;
     int rc;
 
-    head[0] = reg->owner ? LOOKUP_RECORD_VERSION_OWNER : LOOKUP_RECORD_VERSION;
-    head[1] = (reg->base_explicit ? LOOKUP_RECORD_BASE_EXPLICIT : 0) |
-              (reg->scope ? LOOKUP_RECORD_SCOPED : 0);
-    rc = lookup_buf_append(out, head, sizeof(head));
+    e.p = NULL;
+    enc_record(&e, reg);
+    size = e.size;
+    /* All or nothing: on failure the caller's buffer ends where it did, NUL included. */
+    rc = lookup__buf_reserve(out, size);
     if (rc) {
-        goto out;
-    }
-    rc = put_varint(out, reg->lt);
-    if (!rc && reg->scope) {
-        rc = put_varint(out, reg->scope);
-    }
-    if (rc) {
-        goto out;
-    }
-    rc = put_str(out, reg->base);
-    if (rc) {
-        goto out;
-    }
-    if (reg->owner) {
-        rc = put_str(out, reg->owner);
-        if (rc) {
-            goto out;
+        if (out->data) {
+            out->data[out->len] = '\0';
         }
+        return rc;
     }
-    rc = put_attrs(out, reg->attrs, reg->nattrs);
-    if (rc) {
-        goto out;
-    }
-    rc = put_varint(out, reg->nlinks);
-    if (rc) {
-        goto out;
-    }
-    for (size_t i = 0; i < reg->nlinks; i++) {
-        rc = put_str(out, reg->links[i].target);
-        if (rc) {
-            goto out;
-        }
-        rc = put_attrs(out, reg->links[i].attrs, reg->links[i].nattrs);
-        if (rc) {
-            goto out;
-        }
-    }
-out:
-    if (rc && out->data) {
-        /* Leave the caller's buffer as it was. */
-        out->len = start;
-        out->data[start] = '\0';
-    }
-    return rc;
+    e.p = (unsigned char *)out->data + out->len;
+    enc_record(&e, reg);
+    out->len += size;
+    out->data[out->len] = '\0';
+    return RD_OK;
 }
 
 /* Like the link-format parser, the decoder runs twice: once to validate and count, once to fill
