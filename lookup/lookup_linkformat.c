@@ -8,9 +8,25 @@
 #include "lookup.h"
 #include "lookup_internal.h"
 
-/* One parser runs twice over a document: the first pass validates it and counts links,
- * attributes and string bytes; the second pass, after a single allocation, fills them in. Both
- * passes run the same code so that they cannot disagree about the grammar. */
+/* The parser reads a document once: it validates it, counts links, attributes and string
+ * bytes, and notes where each string lies. After a single allocation, the strings are copied
+ * from those notes, without a second look at the grammar. */
+enum span_kind {
+    SPAN_TARGET, /**< starts a link */
+    SPAN_NAME,   /**< starts an attribute of the last link */
+    SPAN_TOKEN,  /**< the value of the last attribute, as sent */
+    SPAN_QUOTED, /**< the value of the last attribute, between the quotes, still escaped */
+};
+
+struct span {
+    size_t off;
+    size_t len;
+    enum span_kind kind;
+};
+
+/* Notes kept on the stack: enough for some 40 links with two attributes each. */
+#define PARSER_LOCAL_SPANS 128
+
 struct parser {
     const unsigned char *s;
     size_t len;
@@ -18,12 +34,13 @@ struct parser {
     size_t max_links;
     char *diag;
     size_t diag_size;
-    size_t nlinks; /**< links seen so far; the index of the next link in the fill pass */
+    size_t nlinks; /**< links seen so far */
     size_t nattrs; /**< attributes seen so far, over all links */
     size_t nbytes; /**< string bytes so far, NULs included */
-    struct lookup_link *links; /**< NULL in the counting pass */
-    struct lookup_attr *attrs;
-    char *str;
+    struct span *spans; /**< local, or a heap array of cap */
+    size_t nspans;
+    size_t cap;
+    struct span local[PARSER_LOCAL_SPANS];
 };
 
 void
@@ -103,23 +120,31 @@ skip_ws(struct parser *p)
     }
 }
 
-/* Copy string bytes in the fill pass; count them in both. */
-static void
-emit(struct parser *p, const unsigned char *src, size_t n)
+/* Note a string of @p len bytes at @p off, which takes @p nbytes in the output with its NUL. */
+static int
+note(struct parser *p, enum span_kind kind, size_t off, size_t len, size_t nbytes)
 {
-    if (p->str) {
-        memcpy(p->str + p->nbytes, src, n);
-    }
-    p->nbytes += n;
-}
+    struct span *sp;
 
-static void
-emit_nul(struct parser *p)
-{
-    if (p->str) {
-        p->str[p->nbytes] = '\0';
+    if (p->nspans == p->cap) {
+        /* Each span is backed by at least two input bytes, so this cannot overflow. */
+        sp = malloc(2 * p->cap * sizeof(*sp));
+        if (!sp) {
+            return RD_ENOMEM;
+        }
+        memcpy(sp, p->spans, p->nspans * sizeof(*sp));
+        if (p->spans != p->local) {
+            free(p->spans);
+        }
+        p->spans = sp;
+        p->cap *= 2;
     }
-    p->nbytes++;
+    sp = &p->spans[p->nspans++];
+    sp->off = off;
+    sp->len = len;
+    sp->kind = kind;
+    p->nbytes += nbytes;
+    return RD_OK;
 }
 
 /* Step over the UTF-8 sequence at the parser's position, which is not ASCII. */
@@ -176,10 +201,8 @@ parse_target(struct parser *p)
             return RD_EINVAL;
         }
     }
-    emit(p, p->s + start + 1, p->pos - start - 1);
-    emit_nul(p);
     p->pos++; /* '>' */
-    return RD_OK;
+    return note(p, SPAN_TARGET, start + 1, p->pos - start - 2, p->pos - start - 1);
 }
 
 static int
@@ -192,14 +215,12 @@ static int
 parse_quoted(struct parser *p)
 {
     size_t start = p->pos;
-    size_t run;
+    size_t escapes = 0;
     unsigned char c;
 
     p->pos++; /* '"' */
-    run = p->pos;
     for (;;) {
-        /* Runs of plain ASCII are copied whole; a backslash ends one, and the next starts at
-         * the character it escapes. */
+        /* Runs of plain ASCII are checked in one loop; a backslash or anything else stops it. */
         while (p->pos < p->len && (c = p->s[p->pos]) < 0x80 && c != '"' && c != '\\' &&
                is_quoted_char(c)) {
             p->pos++;
@@ -214,9 +235,8 @@ parse_quoted(struct parser *p)
         if (c == '\\') {
             /* A quoted-pair stands for the character after the backslash, whatever it is;
              * the checks below still apply to it. */
-            emit(p, p->s + run, p->pos - run);
+            escapes++;
             p->pos++;
-            run = p->pos;
             if (p->pos == p->len) {
                 goto unterminated;
             }
@@ -234,10 +254,8 @@ parse_quoted(struct parser *p)
             return RD_EINVAL;
         }
     }
-    emit(p, p->s + run, p->pos - run);
-    emit_nul(p);
     p->pos++; /* '"' */
-    return RD_OK;
+    return note(p, SPAN_QUOTED, start + 1, p->pos - start - 2, p->pos - start - 1 - escapes);
 unterminated:
     lookup__diag(p->diag, p->diag_size, "link-format: unterminated quoted string at offset %zu",
                  start);
@@ -248,8 +266,8 @@ unterminated:
 static int
 parse_param(struct parser *p)
 {
-    struct lookup_attr *a = p->attrs ? &p->attrs[p->nattrs] : NULL;
     size_t start = p->pos;
+    int rc;
 
     while (p->pos < p->len && lookup__is_tchar(p->s[p->pos])) {
         p->pos++;
@@ -259,25 +277,16 @@ parse_param(struct parser *p)
                      start);
         return RD_EINVAL;
     }
-    if (a) {
-        a->name = p->str + p->nbytes;
-        a->value = NULL;
-        a->quoted = 0;
+    rc = note(p, SPAN_NAME, start, p->pos - start, p->pos - start + 1);
+    if (rc) {
+        return rc;
     }
-    emit(p, p->s + start, p->pos - start);
-    emit_nul(p);
     p->nattrs++;
     if (p->pos == p->len || p->s[p->pos] != '=') {
         return RD_OK;
     }
     p->pos++;
-    if (a) {
-        a->value = p->str + p->nbytes;
-    }
     if (p->pos < p->len && p->s[p->pos] == '"') {
-        if (a) {
-            a->quoted = 1;
-        }
         return parse_quoted(p);
     }
     start = p->pos;
@@ -288,9 +297,7 @@ parse_param(struct parser *p)
         lookup__diag(p->diag, p->diag_size, "link-format: expected value at offset %zu", start);
         return RD_EINVAL;
     }
-    emit(p, p->s + start, p->pos - start);
-    emit_nul(p);
-    return RD_OK;
+    return note(p, SPAN_TOKEN, start, p->pos - start, p->pos - start + 1);
 }
 
 /* Parses one link-value with its parameters, and the ',' after it if there is one. Sets *more
@@ -298,8 +305,6 @@ parse_param(struct parser *p)
 static int
 parse_link(struct parser *p, int *more)
 {
-    struct lookup_link *l = p->links ? &p->links[p->nlinks] : NULL;
-    size_t first_attr = p->nattrs;
     int rc;
 
     *more = 0;
@@ -310,9 +315,6 @@ parse_link(struct parser *p, int *more)
     if (p->pos == p->len || p->s[p->pos] != '<') {
         lookup__diag(p->diag, p->diag_size, "link-format: expected '<' at offset %zu", p->pos);
         return RD_EINVAL;
-    }
-    if (l) {
-        l->target = p->str + p->nbytes;
     }
     rc = parse_target(p);
     if (rc) {
@@ -341,10 +343,6 @@ parse_link(struct parser *p, int *more)
             return rc;
         }
     }
-    if (l) {
-        l->attrs = p->nattrs > first_attr ? &p->attrs[first_attr] : NULL;
-        l->nattrs = p->nattrs - first_attr;
-    }
     p->nlinks++;
     return RD_OK;
 }
@@ -355,10 +353,6 @@ parse_doc(struct parser *p)
     int more = 1;
     int rc;
 
-    p->pos = 0;
-    p->nlinks = 0;
-    p->nattrs = 0;
-    p->nbytes = 0;
     skip_ws(p);
     if (p->pos == p->len) {
         return RD_OK;
@@ -373,6 +367,83 @@ parse_doc(struct parser *p)
     return RD_OK;
 }
 
+/* Copy @p len bytes and a NUL to @p dst. @return where the next string goes. */
+static char *
+copy_str(char *dst, const unsigned char *src, size_t len)
+{
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+    return dst + len + 1;
+}
+
+/* Copy a quoted-string's content without its escapes: a backslash stands for the byte after
+ * it, which the parser has seen is there. */
+static char *
+copy_unescaped(char *dst, const unsigned char *src, size_t len)
+{
+    const unsigned char *end = src + len;
+
+    while (src < end) {
+        const unsigned char *bs = memchr(src, '\\', (size_t)(end - src));
+        size_t run = bs ? (size_t)(bs - src) : (size_t)(end - src);
+
+        memcpy(dst, src, run);
+        dst += run;
+        src += run;
+        if (bs) {
+            *dst++ = (char)bs[1];
+            src = bs + 2;
+        }
+    }
+    *dst = '\0';
+    return dst + 1;
+}
+
+/* Fill the links, attributes and strings of a parsed document from the parser's notes. */
+static void
+build(const struct parser *p, struct lookup_link *links, struct lookup_attr *attrs, char *str)
+{
+    struct lookup_link *l = NULL;
+    struct lookup_attr *a = NULL;
+    size_t nl = 0;
+    size_t na = 0;
+
+    for (size_t i = 0; i < p->nspans; i++) {
+        const struct span *sp = &p->spans[i];
+        const unsigned char *src = p->s + sp->off;
+        char *at = str;
+
+        switch (sp->kind) {
+        case SPAN_TARGET:
+            l = &links[nl++];
+            l->target = at;
+            l->attrs = NULL;
+            l->nattrs = 0;
+            str = copy_str(str, src, sp->len);
+            break;
+        case SPAN_NAME:
+            a = &attrs[na++];
+            a->name = at;
+            a->value = NULL;
+            a->quoted = 0;
+            if (l->nattrs++ == 0) {
+                l->attrs = a;
+            }
+            str = copy_str(str, src, sp->len);
+            break;
+        case SPAN_TOKEN:
+            a->value = at;
+            str = copy_str(str, src, sp->len);
+            break;
+        case SPAN_QUOTED:
+            a->value = at;
+            a->quoted = 1;
+            str = copy_unescaped(str, src, sp->len);
+            break;
+        }
+    }
+}
+
 int
 lookup_links_parse(struct lookup_links *out, const char *s, size_t len, size_t max_links,
                    char *diag, size_t diag_size)
@@ -380,15 +451,21 @@ lookup_links_parse(struct lookup_links *out, const char *s, size_t len, size_t m
     struct parser p;
     size_t links_size;
     size_t attrs_size;
-    char *mem = NULL;
+    char *mem;
     int rc;
 
-    memset(&p, 0, sizeof(p));
     p.s = (const unsigned char *)s;
     p.len = len;
+    p.pos = 0;
     p.max_links = max_links;
     p.diag = diag;
     p.diag_size = diag_size;
+    p.nlinks = 0;
+    p.nattrs = 0;
+    p.nbytes = 0;
+    p.spans = p.local;
+    p.nspans = 0;
+    p.cap = PARSER_LOCAL_SPANS;
     rc = parse_doc(&p);
     if (rc) {
         goto out;
@@ -409,20 +486,15 @@ lookup_links_parse(struct lookup_links *out, const char *s, size_t len, size_t m
         rc = RD_ENOMEM;
         goto out;
     }
-    p.links = (struct lookup_link *)(void *)mem;
-    p.attrs = (struct lookup_attr *)(void *)(mem + links_size);
-    p.str = mem + links_size + attrs_size;
-    rc = parse_doc(&p);
-    if (rc) {
-        /* Unreachable: the fill pass sees the same bytes as the counting pass. */
-        goto out;
-    }
-    out->links = p.links;
+    build(&p, (struct lookup_link *)(void *)mem,
+          (struct lookup_attr *)(void *)(mem + links_size), mem + links_size + attrs_size);
+    out->links = (struct lookup_link *)(void *)mem;
     out->nlinks = p.nlinks;
     out->mem = mem;
-    mem = NULL;
 out:
-    free(mem);
+    if (p.spans != p.local) {
+        free(p.spans);
+    }
     return rc;
 }
 
