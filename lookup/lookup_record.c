@@ -40,7 +40,7 @@ struct enc {
     size_t lens[ENC_LENS];
 };
 
-static void
+static inline void
 enc_bytes(struct enc *e, const void *src, size_t n)
 {
     if (e->p && n) {
@@ -49,12 +49,20 @@ enc_bytes(struct enc *e, const void *src, size_t n)
     e->size += n;
 }
 
-static void
+static inline void
 enc_varint(struct enc *e, uint64_t v)
 {
     unsigned char tmp[10];
     size_t n = 0;
 
+    /* Most lengths and counts take one byte. */
+    if (v < 0x80) {
+        if (e->p) {
+            e->p[e->size] = (unsigned char)v;
+        }
+        e->size++;
+        return;
+    }
     do {
         tmp[n] = (unsigned char)(v & 0x7f);
         v >>= 7;
@@ -66,7 +74,7 @@ enc_varint(struct enc *e, uint64_t v)
     enc_bytes(e, tmp, n);
 }
 
-static void
+static inline void
 enc_str(struct enc *e, const char *s)
 {
     size_t k = e->nstr++;
