@@ -5,9 +5,10 @@
 #include "lookup.h"
 #include "lookup_internal.h"
 
-/* Longest term value this file weighs; other terms go to lookup_term_weights(). A criterion on a term name (enum lookup__term_name) matches a registration or a link only
- * through an attribute of that name (or, for ep and d, the registration's own), never through
- * href, anchor, base or lt, which is what lets a value find its term by itself. */
+/* Longest term value this file weighs; other terms go to lookup_term_weights(). A criterion
+ * on a term name (enum lookup__term_name) matches a registration or a link only through an
+ * attribute of that name (or, for ep and d, the registration's own), never through href,
+ * anchor, base or lt, which is what lets a value find its term by itself. */
 #define WEIGH_VALUE_MAX 255
 
 /* What a term's eps slot holds while links are counted: the last link (plus one) that matched
