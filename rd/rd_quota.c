@@ -23,16 +23,23 @@
 int
 rd__quota_source_term(const coap_session_t *session, char *out, size_t size)
 {
+    static const char prefix[] = " src=";
     uint8_t addr[16];
     char text[INET6_ADDRSTRLEN];
-    int n;
+    size_t n;
 
     if (rd__peer_addr(session, addr) || !inet_ntop(AF_INET6, addr, text, sizeof(text))) {
         return RD_EINVAL;
     }
-    /* A space never starts an attribute name, so no lookup term can look like this one. */
-    n = snprintf(out, size, " src=%s", text);
-    return (n < 0 || (size_t)n + 1 >= size) ? RD_ETOOBIG : RD_OK;
+    /* A space never starts an attribute name, so no lookup term can look like this one. Copied,
+     * not printed: every registration makes this term. */
+    n = sizeof(prefix) - 1 + strlen(text);
+    if (n + 1 >= size) {
+        return RD_ETOOBIG;
+    }
+    memcpy(out, prefix, sizeof(prefix) - 1);
+    memcpy(out + sizeof(prefix) - 1, text, strlen(text) + 1);
+    return RD_OK;
 }
 
 /* Counts registrations up to a limit, then stops the scan. */
