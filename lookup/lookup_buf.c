@@ -66,6 +66,24 @@ lookup__buf_reserve(struct lookup_buf *b, size_t len)
     return RD_OK;
 }
 
+void *
+lookup__grow(void *arr, size_t cap, size_t size, const void *local)
+{
+    void *bigger;
+
+    if (cap > SIZE_MAX / 2 / size) {
+        return NULL;
+    }
+    if (arr != local) {
+        return realloc(arr, 2 * cap * size);
+    }
+    bigger = malloc(2 * cap * size);
+    if (bigger) {
+        memcpy(bigger, arr, cap * size);
+    }
+    return bigger;
+}
+
 int
 lookup_buf_append(struct lookup_buf *b, const void *data, size_t len)
 {

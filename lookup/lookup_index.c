@@ -109,14 +109,10 @@ add_term(struct termgen *g, enum lookup__term_name name, const char *v, size_t l
         return;
     }
     if (g->n == g->cap) {
-        r = malloc(2 * g->cap * sizeof(*r));
+        r = lookup__grow(g->refs, g->cap, sizeof(*r), g->local);
         if (!r) {
             g->nomem = 1;
             return;
-        }
-        memcpy(r, g->refs, g->n * sizeof(*r));
-        if (g->refs != g->local) {
-            free(g->refs);
         }
         g->refs = r;
         g->cap *= 2;

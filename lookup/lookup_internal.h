@@ -68,6 +68,15 @@ struct lookup_buf;
 int lookup__buf_reserve(struct lookup_buf *b, size_t len);
 
 /**
+ * Double a full array of @p cap elements of @p size bytes at @p arr, which is either @p local
+ * (the caller's, on its stack, left as it is) or a heap array from an earlier call (moved).
+ *
+ * @return The array of 2 * @p cap elements, owned by the caller, the first @p cap copied; NULL
+ *         when out of memory, @p arr unchanged.
+ */
+void *lookup__grow(void *arr, size_t cap, size_t size, const void *local);
+
+/**
  * Append @p v as an RFC 6690 quoted-string, escaping '"' and '\\'.
  *
  * @return RD_OK; RD_ETOOBIG; RD_ENOMEM.

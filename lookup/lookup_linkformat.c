@@ -127,14 +127,9 @@ note(struct parser *p, enum span_kind kind, size_t off, size_t len, size_t nbyte
     struct span *sp;
 
     if (p->nspans == p->cap) {
-        /* Each span is backed by at least two input bytes, so this cannot overflow. */
-        sp = malloc(2 * p->cap * sizeof(*sp));
+        sp = lookup__grow(p->spans, p->cap, sizeof(*sp), p->local);
         if (!sp) {
             return RD_ENOMEM;
-        }
-        memcpy(sp, p->spans, p->nspans * sizeof(*sp));
-        if (p->spans != p->local) {
-            free(p->spans);
         }
         p->spans = sp;
         p->cap *= 2;
