@@ -255,8 +255,10 @@ rd__identity(const coap_session_t *session, char out[RD_IDENTITY_SIZE])
     const coap_bin_const_t *psk;
     char cn[RD_IDENTITY_SIZE - 5]; /* room for the "x509:" prefix */
 
+    _Static_assert(sizeof(IDENTITY_NONE) <= RD_IDENTITY_SIZE, "identity buffer too small");
     if (!rd__session_secure(session)) {
-        snprintf(out, RD_IDENTITY_SIZE, "%s", IDENTITY_NONE);
+        /* Copied, not printed: every plain CoAP request asks. */
+        memcpy(out, IDENTITY_NONE, sizeof(IDENTITY_NONE));
         return RD_OK;
     }
     psk = coap_session_get_psk_identity(session);
