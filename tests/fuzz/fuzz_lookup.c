@@ -278,6 +278,24 @@ check_lookup(const struct input *in)
     }
 }
 
+/* The weights of all terms at once are the weights of each term on its own. */
+static void
+check_weights(const struct input *in)
+{
+    uint32_t eps[64];
+    uint32_t links[64];
+    size_t n = in->terms.nterms < 64 ? in->terms.nterms : 64;
+
+    lookup_terms_weigh(&in->view, in->terms.terms, n, eps, links);
+    for (size_t k = 0; k < n; k++) {
+        uint32_t e;
+        uint32_t l;
+
+        lookup_term_weights(&in->view, &in->terms.terms[k], &e, &l);
+        check(e == eps[k] && l == links[k]);
+    }
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -338,6 +356,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     in.view.rec = &in.rec;
     check(lookup_reg_terms(in.view.ep, in.view.d, &in.rec, &in.terms) == RD_OK);
     check_terms(&in.terms);
+    check_weights(&in);
     if (in.q_ok) {
         check_lookup(&in);
     }
