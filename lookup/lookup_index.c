@@ -26,22 +26,44 @@ lookup__term_name_str(enum lookup__term_name n)
     return names[n];
 }
 
-enum lookup__term_name
-lookup__term_name(const char *name, size_t len)
+static unsigned char
+lower(char c)
 {
-    /* By length first: most attribute names are none of these, and this costs them one test. */
-    switch (len) {
-    case 1:
-        return lookup__name_is(name, len, "d") ? LOOKUP__TN_D : LOOKUP__TN_NONE;
-    case 2:
-        for (int n = LOOKUP__TN_EP; n < LOOKUP__TN_OWNER; n++) {
-            if (n != LOOKUP__TN_D && lookup__name_is(name, len, lookup__term_name_str(n))) {
-                return n;
-            }
+    return (unsigned char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+}
+
+/* @p n when @p name, whose first letter matched, spells @p lit up to @p end. */
+static enum lookup__term_name
+spells(const char *name, char end, const char *lit, enum lookup__term_name n)
+{
+    size_t i;
+
+    /* A mismatch stops at @p end at the latest: @p lit holds letters only. */
+    for (i = 1; lit[i]; i++) {
+        if (lower(name[i]) != (unsigned char)lit[i]) {
+            return LOOKUP__TN_NONE;
         }
-        return LOOKUP__TN_NONE;
-    case 5:
-        return lookup__name_is(name, len, LOOKUP_OWNER_TERM) ? LOOKUP__TN_OWNER : LOOKUP__TN_NONE;
+    }
+    return name[i] == end ? n : LOOKUP__TN_NONE;
+}
+
+enum lookup__term_name
+lookup__term_name(const char *name, char end)
+{
+    /* By the first letter: most attribute names are none of these, and this costs them one
+     * test, where a length would cost a strlen. */
+    switch (lower(name[0])) {
+    case 'd':
+        return spells(name, end, "d", LOOKUP__TN_D);
+    case 'e':
+        return lower(name[1]) == 'p' ? spells(name, end, "ep", LOOKUP__TN_EP)
+                                     : spells(name, end, "et", LOOKUP__TN_ET);
+    case 'i':
+        return spells(name, end, "if", LOOKUP__TN_IF);
+    case 'r':
+        return spells(name, end, "rt", LOOKUP__TN_RT);
+    case 'o':
+        return spells(name, end, LOOKUP_OWNER_TERM, LOOKUP__TN_OWNER);
     default:
         return LOOKUP__TN_NONE;
     }
@@ -137,7 +159,7 @@ add_attr(struct termgen *g, const struct lookup_attr *a)
     if (!a->value) {
         return;
     }
-    name = lookup__term_name(a->name, strlen(a->name));
+    name = lookup__term_name(a->name, '\0');
     /* Only the index names: an attribute called owner says nothing of the owner. */
     if (name == LOOKUP__TN_NONE || name == LOOKUP__TN_OWNER) {
         return;

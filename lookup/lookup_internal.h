@@ -118,9 +118,9 @@ enum lookup__term_name {
     LOOKUP__TN_NONE, /**< any other name */
 };
 
-/** Which term name the @p len bytes at @p name spell, ignoring ASCII case (RFC 8288 section
- * 3); LOOKUP__TN_NONE for any other. */
-enum lookup__term_name lookup__term_name(const char *name, size_t len);
+/** Which term name @p name spells up to the first @p end ('\0' for an attribute, '=' in a
+ * term), ignoring ASCII case (RFC 8288 section 3); LOOKUP__TN_NONE for any other. */
+enum lookup__term_name lookup__term_name(const char *name, char end);
 
 /** The lower-case spelling of @p n, which is not LOOKUP__TN_NONE: a static string. */
 const char *lookup__term_name_str(enum lookup__term_name n);

@@ -61,7 +61,7 @@ simple_name(const struct lookup_term *t)
             return LOOKUP__TN_NONE;
         }
     }
-    return lookup__term_name(t->data, nlen);
+    return lookup__term_name(t->data, '=');
 }
 
 /* Whether @p terms are all simple and strictly ascending, so that find() can search them; if
@@ -123,7 +123,7 @@ static void
 mark_attr(const struct wterms *w, const struct lookup_attr *a, uint32_t stamp, uint32_t *seen,
           uint32_t *count)
 {
-    enum lookup__term_name n = lookup__term_name(a->name, strlen(a->name));
+    enum lookup__term_name n = lookup__term_name(a->name, '\0');
     const char *tok;
     size_t tok_len;
     size_t pos = 0;
