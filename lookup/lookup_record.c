@@ -28,127 +28,97 @@
 #define LOOKUP_ATTR_MIN_SIZE 2
 #define LOOKUP_LINK_MIN_SIZE 2
 
-/* Strings whose lengths the sizing pass keeps for the writing pass; others are measured twice. */
-#define ENC_LENS 256
-
 /* The encoder walks a record twice with the same code: to size it, then, after one
- * reservation, to write it, without a check per field. */
-struct enc {
-    unsigned char *p; /**< NULL while sizing */
-    size_t size;      /**< bytes so far */
-    size_t nstr;      /**< strings so far */
-    size_t lens[ENC_LENS];
-};
-
-static inline void
-enc_bytes(struct enc *e, const void *src, size_t n)
+ * reservation, to write it, without a check per field. Each step takes the buffer (NULL while
+ * sizing) and the offset so far, and returns the next offset: kept in registers, not memory. */
+static inline size_t
+enc_bytes(unsigned char *p, size_t at, const void *src, size_t n)
 {
-    if (e->p && n) {
-        memcpy(e->p + e->size, src, n);
+    if (p && n) {
+        memcpy(p + at, src, n);
     }
-    e->size += n;
+    return at + n;
 }
 
-static inline void
-enc_varint(struct enc *e, uint64_t v)
+static inline size_t
+enc_varint(unsigned char *p, size_t at, uint64_t v)
 {
-    unsigned char tmp[10];
-    size_t n = 0;
-
-    /* Most lengths and counts take one byte. */
-    if (v < 0x80) {
-        if (e->p) {
-            e->p[e->size] = (unsigned char)v;
+    while (v >= 0x80) {
+        if (p) {
+            p[at] = (unsigned char)(v | 0x80);
         }
-        e->size++;
-        return;
-    }
-    do {
-        tmp[n] = (unsigned char)(v & 0x7f);
+        at++;
         v >>= 7;
-        if (v) {
-            tmp[n] |= 0x80;
-        }
-        n++;
-    } while (v);
-    enc_bytes(e, tmp, n);
-}
-
-static inline void
-enc_str(struct enc *e, const char *s)
-{
-    size_t k = e->nstr++;
-    size_t n;
-
-    if (e->p && k < ENC_LENS) {
-        n = e->lens[k];
-    } else {
-        n = s ? strlen(s) : 0;
-        if (k < ENC_LENS) {
-            e->lens[k] = n;
-        }
     }
-    enc_varint(e, n);
-    enc_bytes(e, s, n);
+    if (p) {
+        p[at] = (unsigned char)v;
+    }
+    return at + 1;
 }
 
-static void
-enc_attrs(struct enc *e, const struct lookup_attr *attrs, size_t n)
+static inline size_t
+enc_str(unsigned char *p, size_t at, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    return enc_bytes(p, enc_varint(p, at, n), s, n);
+}
+
+static size_t
+enc_attrs(unsigned char *p, size_t at, const struct lookup_attr *attrs, size_t n)
 {
     unsigned char kind;
 
-    enc_varint(e, n);
+    at = enc_varint(p, at, n);
     for (size_t i = 0; i < n; i++) {
         if (!attrs[i].value) {
             kind = LOOKUP_ATTR_KIND_NO_VALUE;
         } else {
             kind = attrs[i].quoted ? LOOKUP_ATTR_KIND_QUOTED : LOOKUP_ATTR_KIND_TOKEN;
         }
-        enc_bytes(e, &kind, 1);
-        enc_str(e, attrs[i].name);
+        at = enc_bytes(p, at, &kind, 1);
+        at = enc_str(p, at, attrs[i].name);
         if (attrs[i].value) {
-            enc_str(e, attrs[i].value);
+            at = enc_str(p, at, attrs[i].value);
         }
     }
+    return at;
 }
 
-static void
-enc_record(struct enc *e, const struct lookup_reg *reg)
+/* @return the record's size. */
+static size_t
+enc_record(unsigned char *p, const struct lookup_reg *reg)
 {
     unsigned char head[2];
+    size_t at;
 
-    e->size = 0;
-    e->nstr = 0;
     head[0] = reg->owner ? LOOKUP_RECORD_VERSION_OWNER : LOOKUP_RECORD_VERSION;
     head[1] = (reg->base_explicit ? LOOKUP_RECORD_BASE_EXPLICIT : 0) |
               (reg->scope ? LOOKUP_RECORD_SCOPED : 0);
-    enc_bytes(e, head, sizeof(head));
-    enc_varint(e, reg->lt);
+    at = enc_bytes(p, 0, head, sizeof(head));
+    at = enc_varint(p, at, reg->lt);
     if (reg->scope) {
-        enc_varint(e, reg->scope);
+        at = enc_varint(p, at, reg->scope);
     }
-    enc_str(e, reg->base);
+    at = enc_str(p, at, reg->base);
     if (reg->owner) {
-        enc_str(e, reg->owner);
+        at = enc_str(p, at, reg->owner);
     }
-    enc_attrs(e, reg->attrs, reg->nattrs);
-    enc_varint(e, reg->nlinks);
+    at = enc_attrs(p, at, reg->attrs, reg->nattrs);
+    at = enc_varint(p, at, reg->nlinks);
     for (size_t i = 0; i < reg->nlinks; i++) {
-        enc_str(e, reg->links[i].target);
-        enc_attrs(e, reg->links[i].attrs, reg->links[i].nattrs);
+        at = enc_str(p, at, reg->links[i].target);
+        at = enc_attrs(p, at, reg->links[i].attrs, reg->links[i].nattrs);
     }
+    return at;
 }
 
 int
 lookup_reg_encode(const struct lookup_reg *reg, struct lookup_buf *out)
 {
-    struct enc e;
-    size_t size;
+    size_t size = enc_record(NULL, reg);
     int rc;
 
-    e.p = NULL;
-    enc_record(&e, reg);
-    size = e.size;
     /* All or nothing: on failure the caller's buffer ends where it did, NUL included. */
     rc = lookup__buf_reserve(out, size);
     if (rc) {
@@ -157,8 +127,7 @@ lookup_reg_encode(const struct lookup_reg *reg, struct lookup_buf *out)
         }
         return rc;
     }
-    e.p = (unsigned char *)out->data + out->len;
-    enc_record(&e, reg);
+    (void)enc_record((unsigned char *)out->data + out->len, reg);
     out->len += size;
     out->data[out->len] = '\0';
     return RD_OK;
