@@ -78,6 +78,8 @@ struct termref {
 
 /* Terms gathered on the stack up to this many; more go to the heap. */
 #define TERMGEN_LOCAL 64
+/* Most terms sorted by insertion: its moves grow with the square of the distinct terms. */
+#define TERMGEN_INSERTION_MAX 256
 
 /* Gathers a registration's terms as references, sorts them and drops duplicates, so that only
  * the terms kept are written, into one allocation. */
@@ -205,7 +207,7 @@ sort_unique(struct termref *r, size_t n)
 {
     size_t u = 0;
 
-    if (n > TERMGEN_LOCAL) {
+    if (n > TERMGEN_INSERTION_MAX) {
         qsort(r, n, sizeof(*r), cmp_ref);
         for (size_t i = 0; i < n; i++) {
             if (u == 0 || cmp_ref(&r[u - 1], &r[i]) != 0) {
