@@ -142,6 +142,26 @@ note(struct parser *p, enum span_kind kind, size_t off, size_t len, size_t nbyte
     return RD_OK;
 }
 
+/* Sets of ASCII characters, a bit each, so that the loops over runs of plain characters cost
+ * one test per byte. VISIBLE is 0x21 to 0x7e. */
+#define BIT(c)       (1ull << ((c) & 63))
+#define VISIBLE_LO   (~0ull << 0x21)
+#define VISIBLE_HI   (~0ull >> 1)
+
+/* What continues a target without a closer look: visible, not '<', '"' or the closing '>'. */
+static const uint64_t target_run[2] = { VISIBLE_LO & ~(BIT('<') | BIT('"') | BIT('>')),
+                                        VISIBLE_HI };
+/* What continues a quoted string without a closer look: visible, space or tab, not '"' or
+ * the backslash. */
+static const uint64_t quoted_run[2] = { (VISIBLE_LO | BIT(' ') | BIT('\t')) & ~BIT('"'),
+                                        VISIBLE_HI & ~BIT('\\') };
+
+static int
+in_set(const uint64_t set[2], unsigned char c)
+{
+    return c < 128 && (set[c >> 6] >> (c & 63)) & 1;
+}
+
 /* Step over the UTF-8 sequence at the parser's position, which is not ASCII. */
 static int
 skip_utf8(struct parser *p)
@@ -174,7 +194,7 @@ parse_target(struct parser *p)
     p->pos++; /* '<' */
     for (;;) {
         /* The ASCII run first: a target is copied as sent, in one piece at the '>'. */
-        while (p->pos < p->len && (c = p->s[p->pos]) < 0x80 && c != '>' && is_target_char(c)) {
+        while (p->pos < p->len && in_set(target_run, p->s[p->pos])) {
             p->pos++;
         }
         if (p->pos == p->len) {
@@ -216,8 +236,7 @@ parse_quoted(struct parser *p)
     p->pos++; /* '"' */
     for (;;) {
         /* Runs of plain ASCII are checked in one loop; a backslash or anything else stops it. */
-        while (p->pos < p->len && (c = p->s[p->pos]) < 0x80 && c != '"' && c != '\\' &&
-               is_quoted_char(c)) {
+        while (p->pos < p->len && in_set(quoted_run, p->s[p->pos])) {
             p->pos++;
         }
         if (p->pos == p->len) {
