@@ -256,14 +256,25 @@ struct store__count_cache {
     size_t n;
 };
 
+/* A hash of the key eight bytes at a time: every change of a registration's terms asks twice,
+ * and a byte at a time was a tenth of a registration's counting. */
 static size_t
 cache_slot(const unsigned char *key, size_t len)
 {
     uint64_t h = 1469598103934665603ull;
+    size_t i = 0;
 
-    for (size_t i = 0; i < len; i++) {
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+
+        memcpy(&w, key + i, 8);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+        h ^= h >> 29;
+    }
+    for (; i < len; i++) {
         h = (h ^ key[i]) * 1099511628211ull;
     }
+    h ^= h >> 32;
     return (size_t)(h & (CACHE_SLOTS - 1));
 }
 
