@@ -1,7 +1,9 @@
 /* GET rd-lookup/ep and rd-lookup/res (RFC 9176 section 6), observable (RFC 7641). */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lookup.h"
 #include "rd_auth.h"
@@ -350,6 +352,30 @@ walk_after(struct lookup_run *run, enum walk_kind walk, const char *prefix, size
     return RD_OK;
 }
 
+/* Between two stretches of a worker's walk: while the loop serves CoAP traffic, wait without a
+ * snapshot (up to the budget), so that writes reuse pages and have the CPU and its caches to
+ * themselves; then go on in a newer snapshot. Workers run under SCHED_IDLE already, but a walk
+ * on the other core, or one preempted with its snapshot open, still slowed writes (bench
+ * isolation: updates kept two thirds of their rate). */
+static int
+step_aside(struct lookup_run *run, int64_t budget_end_ms)
+{
+    const _Atomic int64_t *busy = run->job ? run->job->loop_busy : NULL;
+    int64_t now_ms = rd__now_ms();
+
+    if (busy && now_ms - atomic_load_explicit(busy, memory_order_relaxed) <= RD_LOOKUP_BUSY_MS) {
+        struct timespec ts = { 0, 1000000 };
+
+        store_snap_release(run->st);
+        while (now_ms - atomic_load_explicit(busy, memory_order_relaxed) <= RD_LOOKUP_BUSY_MS &&
+               (!budget_end_ms || now_ms < budget_end_ms)) {
+            nanosleep(&ts, NULL);
+            now_ms = rd__now_ms();
+        }
+    }
+    return store_snap_renew(run->st);
+}
+
 /* Answer the query from the index when one of its criteria allows, else by a scan in age
  * order that stops as soon as the page is full. With @p renew_ms, a walk that can resume
  * moves to a newer snapshot every renew_ms (the store can reuse the pages an old snapshot
@@ -388,7 +414,7 @@ run_lookup(struct lookup_run *run, int64_t now, int64_t budget_end_ms, int64_t r
             break;
         }
         /* Paused between two registrations: go on after the last one, in a newer snapshot. */
-        rc = store_snap_renew(run->st);
+        rc = step_aside(run, budget_end_ms);
         if (rc) {
             break;
         }

@@ -2,6 +2,7 @@
  * every descriptor a module watches, a list of per-turn ticks, and eventfd notifiers for
  * threads. rd__loop_step() is the one place that orders a turn. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -55,6 +56,7 @@ struct rd_loop {
     size_t nticks;
     struct rd_loop_notifier *notifiers;
     int64_t wake_by; /* INT64_MAX: nobody asked */
+    _Atomic int64_t busy_ms; /* rd__loop_busy() */
 };
 
 static uint32_t
@@ -146,6 +148,12 @@ rd__loop_on_tick(struct rd_server *srv, rd_loop_tick_fn *fn, void *arg)
     loop->ticks[loop->nticks].arg = arg;
     loop->nticks++;
     return RD_OK;
+}
+
+const _Atomic int64_t *
+rd__loop_busy(struct rd_server *srv)
+{
+    return srv->loop ? &srv->loop->busy_ms : NULL;
 }
 
 void
@@ -295,6 +303,9 @@ serve_coap(struct rd_server *srv)
             return RD_EINVAL;
         }
         n = 0;
+    }
+    if (n > 0) {
+        atomic_store_explicit(&srv->loop->busy_ms, rd__now_ms(), memory_order_relaxed);
     }
     n = rd__gate_repeat(srv, srv->loop->coap_fd, ev, n, n + STEP_BATCH - 1);
     /* Also with no event: what workers and timers made due (deferred answers, notifications,
