@@ -352,22 +352,25 @@ walk_after(struct lookup_run *run, enum walk_kind walk, const char *prefix, size
     return RD_OK;
 }
 
-/* Between two stretches of a worker's walk: while the loop serves CoAP traffic, wait without a
- * snapshot (up to the budget), so that writes reuse pages and have the CPU and its caches to
- * themselves; then go on in a newer snapshot. Workers run under SCHED_IDLE already, but a walk
- * on the other core, or one preempted with its snapshot open, still slowed writes (bench
- * isolation: updates kept two thirds of their rate). */
+/* Between two stretches of a worker's walk: while the loop is busy (rd__loop_busy()), wait
+ * without a snapshot (up to the budget), so that writes reuse pages and have the CPU and its
+ * caches to themselves; then go on in a newer snapshot. Workers run under SCHED_IDLE already,
+ * but a walk on the other core, or one preempted with its snapshot open, still slowed writes
+ * (bench isolation: updates kept two thirds of their rate). A loop that has time to spare does
+ * not hold walks back; a busy one holds each back RD_LOOKUP_ASIDE_MS at most, so walks still
+ * move on (a tenth of their pace) under writes that never stop. */
 static int
 step_aside(struct lookup_run *run, int64_t budget_end_ms)
 {
     const _Atomic int64_t *busy = run->job ? run->job->loop_busy : NULL;
     int64_t now_ms = rd__now_ms();
 
-    if (busy && now_ms - atomic_load_explicit(busy, memory_order_relaxed) <= RD_LOOKUP_BUSY_MS) {
+    if (busy && now_ms < atomic_load_explicit(busy, memory_order_relaxed)) {
         struct timespec ts = { 0, 1000000 };
+        int64_t until = now_ms + RD_LOOKUP_ASIDE_MS;
 
         store_snap_release(run->st);
-        while (now_ms - atomic_load_explicit(busy, memory_order_relaxed) <= RD_LOOKUP_BUSY_MS &&
+        while (now_ms < atomic_load_explicit(busy, memory_order_relaxed) && now_ms < until &&
                (!budget_end_ms || now_ms < budget_end_ms)) {
             nanosleep(&ts, NULL);
             now_ms = rd__now_ms();

@@ -37,9 +37,9 @@ struct store;
  * meanwhile take fresh pages (measured: a third of the registration rate). */
 #define RD_LOOKUP_SNAP_MS 5
 
-/** A worker's walk steps aside (its snapshot released) while the loop served CoAP traffic
- * within this many milliseconds, for as long as that lasts, up to the budget. */
-#define RD_LOOKUP_BUSY_MS 2
+/** Longest a worker's walk steps aside at once for a busy loop (milliseconds): with stretches
+ * of RD_LOOKUP_SNAP_MS, a walk keeps a tenth of its pace whatever the load. */
+#define RD_LOOKUP_ASIDE_MS 45
 
 /** Page marks one job brings back at most (the last ones its walk passed). */
 #define RD_LOOKUP_JOB_MARKS 32
@@ -67,7 +67,7 @@ struct rd_lookup_job {
     int rolling;        /**< on a worker: snap renewed at the start and every RD_LOOKUP_SNAP_MS
                              of a walk that can resume */
     int64_t now;        /**< seconds, when the job was made */
-    const _Atomic int64_t *loop_busy; /**< rd__loop_busy(): the walk steps aside while recent */
+    const _Atomic int64_t *loop_busy; /**< rd__loop_busy(): the walk steps aside before it */
     uint32_t budget_ms; /**< work the walk may take, from its start; 0: no limit */
     uint64_t gen;       /**< srv->lookup_gen when the job was made: what the job teaches is
                              kept only while it holds (no write since, whatever snapshot) */

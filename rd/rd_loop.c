@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "compat/rd_gate.h"
@@ -22,6 +23,13 @@
 #define LOOP_EVENTS 64
 /* Modules that may ask for a tick. */
 #define LOOP_TICKS 8
+/* The loop measures how busy it is over windows of this many microseconds: past half of one
+ * spent working, or BUSY_DATAGRAMS requests read in it (5,000 a second: requests wait on the
+ * loop's latency before it runs out of time), workers step aside until the end of the next
+ * (rd__loop_busy()). */
+#define BUSY_WINDOW_US 10000
+#define BUSY_DATAGRAMS 50
+
 /* Datagrams one turn reads at most from each UDP socket before its housekeeping runs again. */
 #define STEP_BATCH 16
 /* libcoap's ready descriptors taken in one turn; the rest wait for the next (level-triggered). */
@@ -57,7 +65,19 @@ struct rd_loop {
     struct rd_loop_notifier *notifiers;
     int64_t wake_by; /* INT64_MAX: nobody asked */
     _Atomic int64_t busy_ms; /* rd__loop_busy() */
+    int64_t win_start_us;    /* the window over which the loop measures how busy it is */
+    int64_t win_idle_us;     /* time waited in that window */
+    uint64_t win_passed;     /* rd__gate_passed() when it began */
 };
+
+static int64_t
+now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static uint32_t
 to_epoll(unsigned events)
@@ -223,6 +243,7 @@ rd__loop_init(struct rd_server *srv)
         return RD_ENOMEM;
     }
     loop->wake_by = INT64_MAX;
+    loop->win_start_us = now_us();
     loop->coap_fd = coap_context_get_coap_fd(srv->ctx);
     loop->epfd = epoll_create1(EPOLL_CLOEXEC);
     srv->loop = loop;
@@ -304,9 +325,6 @@ serve_coap(struct rd_server *srv)
         }
         n = 0;
     }
-    if (n > 0) {
-        atomic_store_explicit(&srv->loop->busy_ms, rd__now_ms(), memory_order_relaxed);
-    }
     n = rd__gate_repeat(srv, srv->loop->coap_fd, ev, n, n + STEP_BATCH - 1);
     /* Also with no event: what workers and timers made due (deferred answers, notifications,
      * retransmissions) goes out here, as coap_io_process() would send it. */
@@ -338,11 +356,36 @@ serve_watches(struct rd_server *srv, const struct epoll_event *ev, int n)
     }
 }
 
+
+/* Count a wait from @p t0 to @p t1 (µs); at the end of a busy window, tell the workers until
+ * the end of the next one. */
+static void
+measure_busy(struct rd_server *srv, int64_t t0, int64_t t1)
+{
+    struct rd_loop *loop = srv->loop;
+    int64_t span = t1 - loop->win_start_us;
+    uint64_t passed;
+
+    loop->win_idle_us += t1 - t0;
+    if (span < BUSY_WINDOW_US) {
+        return;
+    }
+    passed = rd__gate_passed(srv);
+    if (loop->win_idle_us * 2 < span || passed - loop->win_passed >= BUSY_DATAGRAMS) {
+        atomic_store_explicit(&loop->busy_ms, rd__now_ms() + BUSY_WINDOW_US / 1000,
+                              memory_order_relaxed);
+    }
+    loop->win_start_us = t1;
+    loop->win_idle_us = 0;
+    loop->win_passed = passed;
+}
+
 int
 rd__loop_step(struct rd_server *srv, unsigned wait_ms)
 {
     struct rd_loop *loop = srv->loop;
     struct epoll_event ev[LOOP_EVENTS];
+    int64_t t0;
     int64_t now;
     int rc;
     int n;
@@ -350,7 +393,9 @@ rd__loop_step(struct rd_server *srv, unsigned wait_ms)
     /* 1. Housekeeping: expiry sweep, coalesced notifications, flushes (rd_server.c). */
     rd__server_housekeeping(srv, &wait_ms);
     /* 2. Wait for any descriptor, libcoap's timers or a module's deadline. */
+    t0 = now_us();
     n = epoll_wait(loop->epfd, ev, LOOP_EVENTS, turn_timeout(srv, wait_ms));
+    measure_busy(srv, t0, now_us());
     if (n < 0) {
         if (errno != EINTR) {
             return RD_EINVAL;

@@ -67,9 +67,11 @@ int rd__loop_notifier(struct rd_server *srv, rd_loop_wake_fn *fn, void *arg,
 /** Wake the loop for @p n. Thread-safe and async-signal-safe (one write to an eventfd). */
 void rd__loop_notify(struct rd_loop_notifier *n);
 
-/** When the loop last served CoAP traffic (rd__now_ms() clock), readable from any thread with
- * atomic_load(): workers step aside while it is recent (rd_lookup.c). Owned by the loop, valid
- * until rd__loop_cleanup(). */
+/** Until when (rd__now_ms() clock) the loop counts as busy: it spent more than half of its
+ * last measuring window (10 ms) working rather than waiting, or read 50 requests or more in it.
+ * Readable from any thread with
+ * atomic_load(); workers step aside before it (rd_lookup.c). Owned by the loop, valid until
+ * rd__loop_cleanup(). */
 const _Atomic int64_t *rd__loop_busy(struct rd_server *srv);
 
 /** One turn: housekeeping, then wait at most @p wait_ms (0: do not wait) for any watched

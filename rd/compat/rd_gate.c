@@ -62,6 +62,7 @@ static struct gate_server {
     int fd[GATE_FDS];
     size_t nfd;
     uint16_t mid; /* message IDs of the gate's non-confirmable answers */
+    uint64_t passed; /* datagrams handed to libcoap, for rd__gate_passed() */
 } servers[GATE_SERVERS];
 
 #if RD_GATE_INTERPOSE
@@ -396,6 +397,11 @@ gate_recv(struct gate_entry *g, recvmsg_fn real, struct msghdr *msg, int flags)
         from.fd = fd;
         from.msg = msg;
         if (rd__gate_examine(srv, &from, buf, &len)) {
+            struct gate_server *gs = server_slot(srv, 0);
+
+            if (gs) {
+                gs->passed++;
+            }
             return (ssize_t)len;
         }
     }
@@ -585,6 +591,14 @@ rd__gate_remove(struct rd_server *srv)
     if (s) {
         memset(s, 0, sizeof(*s));
     }
+}
+
+uint64_t
+rd__gate_passed(const struct rd_server *srv)
+{
+    const struct gate_server *s = find_slot(srv);
+
+    return s ? s->passed : 0;
 }
 
 size_t

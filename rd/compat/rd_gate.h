@@ -39,6 +39,9 @@ struct rd_gate_policy {
 int rd__gate_add(struct rd_server *srv, const struct rd_gate_policy *policy,
                  const coap_address_t *addr);
 
+/** Plain datagrams of @p srv handed to libcoap so far (a count that only grows). */
+uint64_t rd__gate_passed(const struct rd_server *srv);
+
 /** Plain CoAP sockets gated for @p srv: 0 when its datagrams are not examined. */
 size_t rd__gate_sockets(const struct rd_server *srv);
 
