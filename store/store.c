@@ -47,26 +47,6 @@ store__fail(struct store *st, const char *fmt, ...)
     return RD_ESTORE;
 }
 
-void
-store__put_be(unsigned char *p, uint64_t v, size_t n)
-{
-    for (size_t i = n; i > 0; i--) {
-        p[i - 1] = (unsigned char)(v & 0xff);
-        v >>= 8;
-    }
-}
-
-uint64_t
-store__get_be(const unsigned char *p, size_t n)
-{
-    uint64_t v = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        v = (v << 8) | p[i];
-    }
-    return v;
-}
-
 int
 store__read_begin(struct store *st, MDB_txn **txn)
 {

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <lmdb.h>
 
@@ -266,11 +267,42 @@ void store__read_cursors_close(struct store *st);
 /** Release a cursor from store__read_cursor(). Accepts NULL. */
 void store__read_cursor_close(struct store *st, MDB_cursor *cur);
 
-/** Write @p v big-endian into @p n bytes at @p p. */
-void store__put_be(unsigned char *p, uint64_t v, size_t n);
+/** Write @p v big-endian into @p n bytes at @p p. Inline: keys and counts go through it
+ * dozens of times per registration. */
+static inline void
+store__put_be(unsigned char *p, uint64_t v, size_t n)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (n == 8) {
+        uint64_t be = __builtin_bswap64(v);
+
+        memcpy(p, &be, 8);
+        return;
+    }
+#endif
+    for (size_t i = n; i > 0; i--) {
+        p[i - 1] = (unsigned char)(v & 0xff);
+        v >>= 8;
+    }
+}
 
 /** Read @p n bytes big-endian from @p p. */
-uint64_t store__get_be(const unsigned char *p, size_t n);
+static inline uint64_t
+store__get_be(const unsigned char *p, size_t n)
+{
+    uint64_t v = 0;
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (n == 8) {
+        memcpy(&v, p, 8);
+        return __builtin_bswap64(v);
+    }
+#endif
+    for (size_t i = 0; i < n; i++) {
+        v = (v << 8) | p[i];
+    }
+    return v;
+}
 
 /**
  * Decode a record in place, checking every length against the value's size.
