@@ -39,6 +39,7 @@ struct loaded_reg {
     char d[LOOKUP_NAME_MAX + 1];
     int64_t expires_at;
     int want_etag; /* set by the caller: the tag is computed only for a reading */
+    int loaded;    /* filled by refresh(), which found the base about to change */
     uint64_t etag; /* rd__reg_etag() of the stored record, when wanted */
     struct lookup_reg rec;
     int rc; /* decode result */
@@ -499,6 +500,28 @@ load_cb(void *arg, const struct store_reg *reg)
     return 0;
 }
 
+/* A registration decoded into @p lr: RD_OK, or RD_ESTORE (logged) when it did not decode. */
+static int
+loaded_check(struct rd_server *srv, uint64_t id, const struct loaded_reg *lr)
+{
+    if (lr->rc) {
+        rd__log(srv, RD_LOG_ERROR, "registration %llx: corrupt record (%s)", (unsigned long long)id,
+                rd_strerror(lr->rc));
+        return RD_ESTORE;
+    }
+    return RD_OK;
+}
+
+/* The store's failure @p rc to read a registration, logged when it is the store's own. */
+static int
+load_failed(struct rd_server *srv, int rc)
+{
+    if (rc == RD_ESTORE) {
+        rd__log(srv, RD_LOG_ERROR, "store: %s", store_errmsg(srv->store));
+    }
+    return rc;
+}
+
 /* Load registration @p id into @p lr; with @p want_etag, its tag too. */
 static int
 load_reg(struct rd_server *srv, uint64_t id, unsigned flags, int want_etag,
@@ -509,15 +532,7 @@ load_reg(struct rd_server *srv, uint64_t id, unsigned flags, int want_etag,
     memset(lr, 0, sizeof(*lr));
     lr->want_etag = want_etag;
     rc = store_reg_get(srv->store, id, rd__now(), flags, load_cb, lr);
-    if (rc == RD_OK && lr->rc) {
-        rd__log(srv, RD_LOG_ERROR, "registration %llx: corrupt record (%s)", (unsigned long long)id,
-                rd_strerror(lr->rc));
-        rc = RD_ESTORE;
-    }
-    if (rc == RD_ESTORE && !lr->rc) {
-        rd__log(srv, RD_LOG_ERROR, "store: %s", store_errmsg(srv->store));
-    }
-    return rc;
+    return rc == RD_OK ? loaded_check(srv, id, lr) : load_failed(srv, rc);
 }
 
 static int
@@ -533,7 +548,13 @@ struct reg_head {
     struct lookup_reg_head h;
     char base[RD_BASE_SIZE];
     char owner[RD_IDENTITY_SIZE];
+    /* When the base would change, the full update follows: the record is decoded into @c full
+     * in the same read, rather than looked up again (@c full->loaded then set). */
+    const coap_session_t *session;
+    struct loaded_reg *full;
 };
+
+static int base_unchanged(const coap_session_t *session, const struct reg_head *rh);
 
 static int
 head_cb(void *arg, const struct store_reg *reg)
@@ -550,6 +571,10 @@ head_cb(void *arg, const struct store_reg *reg)
     rh->base[rh->h.base_len] = '\0';
     memcpy(rh->owner, rh->h.owner ? rh->h.owner : "", rh->h.owner_len);
     rh->owner[rh->h.owner_len] = '\0';
+    if (rh->full && !base_unchanged(rh->session, rh)) {
+        rh->full->loaded = 1;
+        return load_cb(rh->full, reg);
+    }
     return 0;
 }
 
@@ -577,7 +602,7 @@ base_unchanged(const coap_session_t *session, const struct reg_head *rh)
  * (the base or the address the registration is counted under would change). */
 static int
 refresh(struct rd_server *srv, coap_session_t *session, const char *identity, uint64_t id,
-        coap_pdu_t *response)
+        coap_pdu_t *response, struct loaded_reg *full)
 {
     struct reg_head rh;
     struct store_term src;
@@ -588,6 +613,8 @@ refresh(struct rd_server *srv, coap_session_t *session, const char *identity, ui
     int rc;
 
     memset(&rh, 0, sizeof(rh));
+    rh.session = session;
+    rh.full = full;
     rc = store_reg_get(srv->store, id, now, STORE_GET_EXPIRED, head_cb, &rh);
     if (rc == RD_OK && rh.rc) {
         return RD_ECONFLICT; /* the full update reports the damage */
@@ -672,7 +699,7 @@ update_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
     }
     /* In a cluster a refresh is a put of the whole value: the full update makes it. */
     if (body_len == 0 && !p.base && p.lt == 0 && p.nattrs == 0 && !srv->cluster &&
-        refresh(srv, session, identity, id, response) != RD_ECONFLICT) {
+        refresh(srv, session, identity, id, response, &old) != RD_ECONFLICT) {
         goto out;
     }
     if (body_len > 0) {
@@ -681,7 +708,7 @@ update_reg(struct rd_server *srv, coap_session_t *session, const coap_pdu_t *req
         }
         have_links = 1;
     }
-    rc = load_reg(srv, id, STORE_GET_EXPIRED, 0, &old);
+    rc = old.loaded ? loaded_check(srv, id, &old) : load_reg(srv, id, STORE_GET_EXPIRED, 0, &old);
     /* Past the grace period a registration is gone, whether or not the sweep has run yet. */
     if (!rc && old.expires_at < rd__now() - (int64_t)srv->conf.expiry_grace) {
         rc = RD_ENOTFOUND;
