@@ -3,9 +3,9 @@
 # "Lookups on worker threads"): in a directory of twenty thousand registrations an unindexed
 # /api/resources or /api/endpoints lookup goes to a worker, its connection suspended, and gives
 # the JSON the loop gives with workers 0; CoAP pings and registrations are answered while such
-# lookups are outstanding; a client that goes away mid-job, a full pool (503 with Retry-After)
-# and a stop with lookups in flight leave the server sound. The real core-rd on loopback, its
-# registrations made by rd-bench, the HTTP requests made by curl.
+# lookups are outstanding; a full pool and a walk over its budget get 503 with Retry-After; a
+# client that goes away mid-job and a stop with lookups in flight leave the server sound. The
+# real core-rd on loopback, its registrations made by rd-bench, the HTTP requests made by curl.
 # Usage: api_workers.sh CORE_RD COAP_RAW RD_BENCH
 set -u
 RD=$1
@@ -32,15 +32,15 @@ QUERIES=(
     '/api/endpoints'
 )
 
-# write_conf WORKERS [LINE]: the configuration, with WORKERS lookup workers. No budget (a slow
-# machine gets the same answers), every lookup past the try on the loop straight to a worker,
+# write_conf WORKERS [BUDGET_MS]: the configuration, with WORKERS lookup workers and no budget
+# unless BUDGET_MS (a slow machine gets the same answers), every lookup straight to a worker,
 # and room for many connections from one address.
 write_conf() {
-    printf 'workers %s\nlookup_inline_max 0\nlookup_inline_ms 0\nlookup_budget_ms 0\n' "$1" \
-        >"$WORK/api.conf"
+    printf 'workers %s\nlookup_inline_max 0\nlookup_inline_ms 0\nlookup_budget_ms %s\n' "$1" \
+        "${2:-0}" >"$WORK/api.conf"
     printf 'http_connections 400\nhttp_connections_per_ip 400\nwrite_rate_limit 0\n' \
         >>"$WORK/api.conf"
-    printf 'max_per_source 0\namplification off\n%s\n' "${2:-}" >>"$WORK/api.conf"
+    printf 'max_per_source 0\namplification off\n' >>"$WORK/api.conf"
 }
 
 # get PATH: curl's GET of PATH on the listener, the body in $WORK/get, the status in STATUS.
@@ -208,6 +208,24 @@ test_stop_with_lookups_in_flight() {
     expect_eq "no client left hanging" 0 "$hung"
 }
 
+# With a budget of 1 ms, a lookup that walks every registration on the worker is refused as the
+# CoAP one is (5.03 with Max-Age): 503, Retry-After 5 and the API's error; a lookup of one
+# registration is answered.
+test_budget_gives_503_with_retry_after() {
+    write_conf 1 1
+    start_rd_http -c "$WORK/api.conf"
+    curl -s -m 60 -D "$WORK/budget.h" -o "$WORK/budget" "http://127.0.0.1:$HPORT$(heavy budget)"
+    expect_match "a walk over its budget: 503" '^HTTP/1.1 503' "$(head -n 1 "$WORK/budget.h")"
+    expect_match "with Retry-After: 5" '^Retry-After: 5' "$(tr -d '\r' <"$WORK/budget.h")"
+    expect_eq "and the API's error" \
+        '{"error":"lookup over its work budget: narrow it or page it"}' "$(cat "$WORK/budget")"
+    get '/api/endpoints?ep=bench-7'
+    expect_eq "a lookup of one registration" 200 "$STATUS"
+    expect_match "finds it" '"total":1,.*"ep":"bench-7"' "$(cat "$WORK/get")"
+    stop_rd
+    expect_eq "stopped cleanly" 0 "$RD_STATUS"
+}
+
 write_conf 0
 start_rd_http -c "$WORK/api.conf"
 out=$("$BENCH" --server "127.0.0.1:$PORT" --phases register -n "$N" --max-seconds 120 2>&1)
@@ -215,7 +233,7 @@ expect_match "rd-bench registered $N" "ok=$N " "$out"
 stop_rd
 for t in test_same_json_as_on_the_loop test_coap_answered_while_http_lookups_wait \
     test_client_gone_mid_job test_full_pool_gives_503_with_retry_after \
-    test_stop_with_lookups_in_flight; do
+    test_budget_gives_503_with_retry_after test_stop_with_lookups_in_flight; do
     run_test "$t"
 done
 summary api-workers
