@@ -17,14 +17,10 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${API_ISO_BUILD:-$ROOT/build-bench}
 N=${API_ISO_N:-20000}
 PINGS=${API_ISO_PINGS:-3000}
-for v in $N $PINGS; do
-    case $v in
-    '' | *[!0-9]*)
-        echo "api-isolation.sh: expected a number, got '$v'" >&2
-        exit 2
-        ;;
-    esac
-done
+if ! [[ $N =~ ^[0-9]+$ && $PINGS =~ ^[0-9]+$ ]]; then
+    echo "api-isolation.sh: API_ISO_N and API_ISO_PINGS are numbers" >&2
+    exit 2
+fi
 
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD" -j 2 --target core-rd rd-bench coap_raw >/dev/null
