@@ -6,7 +6,7 @@ FROM debian:bookworm-slim AS build
 RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential cmake pkg-config \
        libcoap3-dev libcoap3-bin liblmdb-dev libssl-dev libcmocka-dev iproute2 openssl \
-       libjansson-dev libmicrohttpd-dev nodejs npm python3-jsonschema python3-yaml libcurl4-openssl-dev \
+       libjansson-dev libmicrohttpd-dev nodejs npm python3-jsonschema python3-yaml libcurl4-openssl-dev curl \
        etcd-server etcd-client \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src

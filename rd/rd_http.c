@@ -15,6 +15,7 @@
 
 #include "lookup.h"
 #include "rd_api.h"
+#include "rd_api_wait.h"
 #include "rd_cluster.h"
 #include "rd_conf.h"
 #include "rd_dashboard.h"
@@ -129,8 +130,10 @@ respond_text(struct MHD_Connection *conn, unsigned status, const char *text)
                             strlen(text), 0);
 }
 
-enum MHD_Result
-rd__http_json(struct MHD_Connection *conn, unsigned status, json_t *obj)
+/* Answer with @p obj (taken) as application/json, with header @p hname: @p hvalue if set. */
+static enum MHD_Result
+json_with(struct MHD_Connection *conn, unsigned status, json_t *obj, const char *hname,
+          const char *hvalue)
 {
     char *s = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
 
@@ -138,7 +141,23 @@ rd__http_json(struct MHD_Connection *conn, unsigned status, json_t *obj)
     if (!s) {
         return respond_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
     }
-    return rd__http_respond(conn, status, "application/json", s, strlen(s), 1);
+    return respond_with(conn, status, "application/json", s, strlen(s), 1, hname, hvalue);
+}
+
+enum MHD_Result
+rd__http_json(struct MHD_Connection *conn, unsigned status, json_t *obj)
+{
+    return json_with(conn, status, obj, NULL, NULL);
+}
+
+enum MHD_Result
+rd__http_unavailable(struct MHD_Connection *conn, const char *msg, unsigned retry_s)
+{
+    char after[16];
+
+    snprintf(after, sizeof(after), "%u", retry_s);
+    return json_with(conn, MHD_HTTP_SERVICE_UNAVAILABLE, json_pack("{s:s}", "error", msg),
+                     MHD_HTTP_HEADER_RETRY_AFTER, after);
 }
 
 json_t *
@@ -272,7 +291,11 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 
     (void)version;
     (void)upload_data;
-    (void)req_cls;
+    /* Called again for a request suspended while a worker computed its lookup: it passed
+     * every check below the first time. */
+    if (rd__api_wait_is_resumed(req_cls)) {
+        return rd__api_resumed(srv, conn, req_cls);
+    }
     rd__metrics_http(srv);
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
         return refuse(conn, url, MHD_HTTP_METHOD_NOT_ALLOWED, "read-only: GET only");
@@ -305,7 +328,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         return api_events(srv, conn);
     }
     if (strncmp(url, "/api/", 5) == 0) {
-        return rd__api_serve(srv, conn, url);
+        return rd__api_serve(srv, conn, url, req_cls);
     }
     f = rd__dashboard_find(strcmp(url, "/") == 0 ? "/index.html" : url);
     if (f) {
@@ -405,6 +428,16 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
     admit(srv, c);
 }
 
+/* A request ended, answered or not: an API request suspended for a worker forgets its wait. */
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+             enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    (void)toe;
+    rd__api_closed(cls, req_cls);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* libmicrohttpd's own messages, as warnings in our log format. */
@@ -475,20 +508,25 @@ http_ready(struct rd_server *srv, void *arg, int fd, unsigned events)
     MHD_run(srv->http->mhd);
 }
 
-/* Each turn: run MHD when a feed subscriber was resumed or one of its timeouts is due, and
+/* Each turn: run MHD when a feed subscriber or an API request was resumed or one of its timeouts
+ * is due, and
  * otherwise ask the loop to wake by its next timeout. */
 static void
 http_tick(struct rd_server *srv, void *arg, int64_t now_ms)
 {
     MHD_UNSIGNED_LONG_LONG ms = 0;
     int has_timeout;
+    int kicked;
 
     (void)arg;
     if (!srv->http || !srv->http->mhd) {
         return;
     }
     has_timeout = MHD_get_timeout(srv->http->mhd, &ms) == MHD_YES;
-    if (rd__feed_take_kick(srv) || (has_timeout && ms == 0)) {
+    /* Both take their kick: neither may be left for a later turn. */
+    kicked = rd__feed_take_kick(srv);
+    kicked |= rd__api_take_kick(srv);
+    if (kicked || (has_timeout && ms == 0)) {
         MHD_run(srv->http->mhd);
         has_timeout = MHD_get_timeout(srv->http->mhd, &ms) == MHD_YES;
     }
@@ -522,7 +560,8 @@ rd__http_init(struct rd_server *srv)
 {
     const char *spec = srv->conf.http_listen;
     struct addrinfo *res = NULL;
-    /* Suspend and resume let an idle feed subscriber cost no work until an event comes. */
+    /* Suspend and resume let an idle feed subscriber, and an API request whose lookup a worker
+     * computes, cost no work until there is something to send. */
     unsigned flags = MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_EPOLL;
 
     if (!spec || !spec[0]) {
@@ -563,7 +602,8 @@ rd__http_init(struct rd_server *srv)
                          srv, MHD_OPTION_SOCK_ADDR, res->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
                          srv->http->max_conns + HTTP_SLACK,
                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->conf.http_idle_timeout,
-                         MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_END);
+                         MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
     freeaddrinfo(res);
     if (!srv->http->mhd) {
         rd__log(srv, RD_LOG_ERROR, "http_listen %s: cannot bind (address in use or unavailable)",
@@ -590,6 +630,7 @@ rd__http_cleanup(struct rd_server *srv)
         return;
     }
     rd__feed_stop(srv);
+    rd__api_stop(srv);
     if (srv->http->epoll_fd >= 0) {
         rd__loop_unwatch(srv, srv->http->epoll_fd);
     }

@@ -57,6 +57,11 @@ enum MHD_Result rd__http_json(struct MHD_Connection *conn, unsigned status, json
  * @return libmicrohttpd's result for the request handler. */
 enum MHD_Result rd__http_error(struct MHD_Connection *conn, unsigned status, const char *msg);
 
+/** Answer 503 with {"error": @p msg} and Retry-After @p retry_s (seconds): a request the server
+ * will not serve now (HTTP's 5.03 with Max-Age). @return libmicrohttpd's result. */
+enum MHD_Result rd__http_unavailable(struct MHD_Connection *conn, const char *msg,
+                                     unsigned retry_s);
+
 /** Attributes as the API shows them: an array of [name, value] pairs, value null for an
  * attribute without one. @return a new reference; NULL when out of memory. */
 json_t *rd__http_attrs_json(const struct lookup_attr *attrs, size_t n);

@@ -64,7 +64,7 @@ struct lookup_run {
     uint64_t last_id;
     uint64_t takes;       /* matches met, on the page or before it */
     int64_t min_deadline; /* the earliest deadline among the registrations matched */
-    /* A walk for another rendering (rd__lookup_walk): matches on the page go to emit. */
+    /* A walk for another rendering (a job's emit): matches on the page go to emit. */
     rd_lookup_emit_fn emit;
     void *emit_arg;
     int64_t expires_at; /* of the registration being visited */
@@ -439,6 +439,10 @@ rd__lookup_compute(struct rd_lookup_job *j)
     run_start(&run, j->snap, j->kind, j->link, &j->q);
     run.out = &j->buf;
     run.job = j;
+    run.emit = j->emit;
+    run.emit_arg = j;
+    run.count_all = j->count_all;
+    run.all_links = j->all_links;
     run.skip = j->q.has_count ? (uint64_t)j->q.page * j->q.count : 0;
     run.left = j->q.has_count ? j->q.count : UINT64_MAX;
     /* A job that waited in the queue starts from the store as it is now. */
@@ -451,6 +455,10 @@ rd__lookup_compute(struct rd_lookup_job *j)
     }
     j->over_budget = run.paused;
     j->corrupt = run.corrupt;
+    /* A walk placed by the store's counts starts past matches it never met: they count too. */
+    if (j->count_all) {
+        j->total = run.placed + run.takes;
+    }
 }
 
 static int
@@ -511,33 +519,6 @@ rd__lookup_answer(struct rd_server *srv, enum lookup_kind kind, uint32_t link,
         rc = lookup_buf_append(buf, j->buf.data ? j->buf.data : "", j->buf.len);
     }
     rd__lookup_job_free(j);
-    return rc;
-}
-
-int
-rd__lookup_walk(struct rd_server *srv, enum lookup_kind kind, const struct lookup_query *q,
-                rd_lookup_emit_fn emit, void *arg, struct rd_lookup_walk *walk)
-{
-    struct lookup_run run;
-    int rc;
-
-    /* On the loop, which writes nothing meanwhile: the store itself is one snapshot. */
-    run_start(&run, srv->store, kind, 0, q);
-    run.emit = emit;
-    run.emit_arg = arg;
-    run.count_all = walk->count_all;
-    run.all_links = walk->all_links;
-    run.skip = q->has_count ? (uint64_t)q->page * q->count : 0;
-    run.left = q->has_count ? q->count : UINT64_MAX;
-    rc = run_lookup(&run, rd__now(), 0, 0);
-    if (rc == RD_ESTORE) {
-        rd__log(srv, RD_LOG_ERROR, "lookup: %s", store_errmsg(srv->store));
-    }
-    if (run.corrupt) {
-        rd__log(srv, RD_LOG_ERROR, "lookup: %u corrupt records left out", run.corrupt);
-    }
-    /* A walk placed by the store's counts starts past matches it never met: they count too. */
-    walk->total = run.placed + run.takes;
     return rc;
 }
 

@@ -140,6 +140,24 @@ rd__lookup_job_finish(struct rd_server *srv, struct rd_lookup_job *j)
 }
 
 void
+rd__lookup_job_restart(struct rd_lookup_job *j)
+{
+    size_t max = j->buf.max;
+
+    lookup_buf_cleanup(&j->buf);
+    lookup_buf_init(&j->buf, max);
+    j->rc = RD_OK;
+    j->over_budget = 0;
+    j->nmarks = 0;
+    j->corrupt = 0;
+    j->seeked = 0;
+    j->err[0] = '\0';
+    if (j->count_all) {
+        j->total = 0;
+    }
+}
+
+void
 rd__lookup_job_free(struct rd_lookup_job *j)
 {
     if (!j) {
@@ -186,6 +204,19 @@ wake_loop(void *arg)
     rd__loop_notify(arg);
 }
 
+/* On the loop's thread: hand a computed lookup to whoever waits for it. */
+static void
+handback(struct rd_server *srv, struct rd_lookup_job *j)
+{
+    rd__lookup_job_finish(srv, j);
+    if (j->done) {
+        j->done(srv, j);
+        return;
+    }
+    /* A request whose client went away frees the job at once. */
+    (void)rd__defer_complete(srv, j->ticket, j, free_result);
+}
+
 /* On the loop's thread: hand each finished lookup to its parked request. */
 static void
 jobs_done(struct rd_server *srv, void *arg)
@@ -197,9 +228,28 @@ jobs_done(struct rd_server *srv, void *arg)
         struct rd_lookup_job *j = (struct rd_lookup_job *)list;
 
         list = list->next;
-        rd__lookup_job_finish(srv, j);
-        /* A request whose client went away frees the job at once. */
-        (void)rd__defer_complete(srv, j->ticket, j, free_result);
+        handback(srv, j);
+    }
+}
+
+int
+rd__lookup_jobs_full(struct rd_server *srv)
+{
+    /* Only this thread submits, so room seen here is room at the submit after it. */
+    return rd__workers_pending(srv->lookup_jobs->pool) >= RD_LOOKUP_JOBS_MAX;
+}
+
+void
+rd__lookup_job_submit(struct rd_server *srv, struct rd_lookup_job *j)
+{
+    j->job.run = run_job;
+    /* The worker takes its snapshot when it starts: one held in the queue would pin pages. */
+    j->rolling = 1;
+    store_snap_release(j->snap);
+    if (rd__workers_submit(srv->lookup_jobs->pool, &j->job)) {
+        /* Cannot happen (room was checked); the lookup is answered all the same. */
+        rd__lookup_compute(j);
+        handback(srv, j);
     }
 }
 
@@ -207,12 +257,10 @@ int
 rd__lookup_job_defer(struct rd_server *srv, struct rd_lookup_job *j, coap_session_t *session,
                      const coap_pdu_t *request, coap_pdu_t *response, struct rd_lookup_job **back)
 {
-    struct rd_lookup_jobs *lj = srv->lookup_jobs;
     int rc;
 
     *back = NULL;
-    /* Only this thread submits, so room seen here is room at the submit below. */
-    if (rd__workers_pending(lj->pool) >= RD_LOOKUP_JOBS_MAX) {
+    if (rd__lookup_jobs_full(srv)) {
         rd__lookup_job_free(j);
         rd__lookup_job_refuse(response, "too many lookups under way");
         return RD_EFULL;
@@ -227,16 +275,7 @@ rd__lookup_job_defer(struct rd_server *srv, struct rd_lookup_job *j, coap_sessio
         *back = j;
         return RD_EINVAL;
     }
-    j->job.run = run_job;
-    /* The worker takes its snapshot when it starts: one held in the queue would pin pages. */
-    j->rolling = 1;
-    store_snap_release(j->snap);
-    if (rd__workers_submit(lj->pool, &j->job)) {
-        /* Cannot happen (room was checked); the parked request is answered all the same. */
-        rd__lookup_compute(j);
-        rd__lookup_job_finish(srv, j);
-        (void)rd__defer_complete(srv, j->ticket, j, free_result);
-    }
+    rd__lookup_job_submit(srv, j);
     return RD_OK;
 }
 

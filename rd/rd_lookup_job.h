@@ -22,8 +22,13 @@
 #include "rd_pages.h"
 #include "rd_worker.h"
 
+struct rd_lookup_job;
 struct rd_server;
 struct store;
+
+/** Takes a job back from a worker on the loop's thread, after rd__lookup_job_finish(): the job
+ * is its own from then on. */
+typedef void rd_lookup_job_done_fn(struct rd_server *srv, struct rd_lookup_job *j);
 
 /** Largest lookup answer; Block2 carries it, paging keeps answers below it. */
 #define RD_LOOKUP_ANSWER_MAX (16 * 1024 * 1024)
@@ -77,7 +82,13 @@ struct rd_lookup_job {
     struct rd_lookup_key pages_key;
     int has_start; /**< the loop knew where the page starts: start */
     struct rd_page_mark start;
-    uint64_t ticket; /**< of the parked request (rd__defer_park()) */
+    uint64_t ticket; /**< of the parked request (rd__defer_park(), or the caller's own) */
+    /* Another rendering (the HTTP API, rd_api.c), set by the caller after rd__lookup_job_new():
+     * matches on the page go to emit, called with the job (it writes only its buf). */
+    rd_lookup_emit_fn emit;      /**< NULL: link-format into buf */
+    int count_all;               /**< walk to the last match, to count them all into total */
+    int all_links;               /**< link-local registrations of every interface are shown */
+    rd_lookup_job_done_fn *done; /**< NULL: complete the parked request of ticket */
     /* Result, written by rd__lookup_compute(). */
     int rc;          /**< RD_OK, or the failure (RD_ETOOBIG, RD_ENOMEM, RD_ESTORE) */
     int over_budget; /**< the walk stopped at its budget: the answer is incomplete */
@@ -86,6 +97,7 @@ struct rd_lookup_job {
     uint64_t nmarks;
     unsigned corrupt; /**< records left out because they do not decode */
     int seeked;       /**< the store's counts placed the page */
+    uint64_t total;   /**< with count_all: every match of the lookup, on the page or not */
     char err[256];    /**< the store's message with RD_ESTORE */
 };
 
@@ -129,6 +141,9 @@ void rd__lookup_compute(struct rd_lookup_job *j);
  */
 void rd__lookup_job_finish(struct rd_server *srv, struct rd_lookup_job *j);
 
+/** Forget the result of a try of @p j (a stopped one), so that it can be computed anew. */
+void rd__lookup_job_restart(struct rd_lookup_job *j);
+
 /** Free a job (closing its snapshot if still open). Accepts NULL. */
 void rd__lookup_job_free(struct rd_lookup_job *j);
 
@@ -143,6 +158,17 @@ void rd__lookup_job_free(struct rd_lookup_job *j);
 int rd__lookup_job_defer(struct rd_server *srv, struct rd_lookup_job *j, coap_session_t *session,
                          const coap_pdu_t *request, coap_pdu_t *response,
                          struct rd_lookup_job **back);
+
+/** Whether the pool holds RD_LOOKUP_JOBS_MAX lookups: one more must be refused (5.03 with
+ * Max-Age RD_LOOKUP_RETRY_S, or its HTTP equivalent). @return 1 or 0. */
+int rd__lookup_jobs_full(struct rd_server *srv);
+
+/**
+ * Hand @p j (its done set, or its ticket that of a parked request) to a worker. On return the
+ * job is no longer the caller's: it comes back through j->done, or to its parked request,
+ * when computed; at once should the pool refuse it (rd__lookup_jobs_full() said no).
+ */
+void rd__lookup_job_submit(struct rd_server *srv, struct rd_lookup_job *j);
 
 /** Answer 5.03 with Max-Age RD_LOOKUP_RETRY_S and @p diag: a lookup the server will not
  * compute now. */

@@ -5,7 +5,7 @@ set -eu
 pkgs="build-essential cmake pkg-config libcoap3-dev libcoap3-bin liblmdb-dev libssl-dev
 libcmocka-dev clang libclang-rt-14-dev iproute2 openssl
 libjansson-dev libmicrohttpd-dev chromium nodejs npm python3-jsonschema python3-yaml
-libcurl4-openssl-dev etcd-server etcd-client"
+libcurl4-openssl-dev curl etcd-server etcd-client"
 missing=""
 for p in $pkgs; do
     # node and npm from elsewhere (NodeSource's nodejs bundles npm and conflicts with Debian's)
