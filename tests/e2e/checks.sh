@@ -56,3 +56,10 @@ wait_until() {
         sleep 0.05
     done
 }
+
+# matches_at_least REGEX FILE N: FILE has N lines or more matching REGEX. A condition for
+# wait_until, which evaluates it anew each time (a "$(grep -c ...)" argument would be counted
+# once, before the wait).
+matches_at_least() {
+    [ "$(grep -c -- "$1" "$2" 2>/dev/null)" -ge "$3" ]
+}

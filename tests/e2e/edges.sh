@@ -265,7 +265,7 @@ test_reset_to_a_non_notification_ends_the_observation() {
     expect_eq "removed" "2.02" "$CODE"
     # The raw observer, registered last, is told first: once the other has its second
     # notification, one to the raw observer would already be queued at its socket.
-    wait_until 10 test "$(grep -c 'c:2\.05' "$WORK/obs.out")" -ge 3
+    wait_until 10 matches_at_least 'c:2\.05' "$WORK/obs.out" 3
     expect_eq "the other observer heard both changes" "3" "$(grep -c 'c:2\.05' "$WORK/obs.out")"
     touch "$WORK/rst.done"
     wait "$raw_pid"
@@ -361,7 +361,7 @@ test_reset_to_a_notification_over_dtls() {
     expect_eq "removed" "2.02" "$CODE"
     # Its notifications may come in small blocks (the amplification limit): each first block
     # carries Observe.
-    wait_until 10 test "$(grep -c 'c:2\.05.*Observe:' "$WORK/obs.out")" -ge 3
+    wait_until 10 matches_at_least 'c:2\.05.*Observe:' "$WORK/obs.out" 3
     expect_eq "the other observer heard both changes" "3" \
         "$(grep -c 'c:2\.05.*Observe:' "$WORK/obs.out")"
     touch "$WORK/drst.done"

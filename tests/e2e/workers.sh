@@ -136,6 +136,12 @@ observer_answers() {
     grep -E '^v:1 t:(CON|NON|ACK) c:2\.05 .*Observe' "$WORK/observer" 2>/dev/null | grep -cE -- "$1"
 }
 
+# answers_at_least PATTERN N: the observer got N such answers or more (a condition that
+# wait_until evaluates anew each time).
+answers_at_least() {
+    [ "$(observer_answers "$1")" -ge "$2" ]
+}
+
 # An observer of a lookup answered on a worker hears of a registration and of its expiry.
 test_observe_and_expiry_with_lookups_on_workers() {
     local obs
@@ -143,17 +149,17 @@ test_observe_and_expiry_with_lookups_on_workers() {
     timeout 40 stdbuf -oL "$CLIENT" -v 7 -B 30 -s 30 \
         "coap://127.0.0.1:$PORT/rd-lookup/res?rt=obs-type" >"$WORK/observer" 2>&1 &
     obs=$!
-    wait_until 10 test "$(observer_answers .)" -ge 1
+    wait_until 10 answers_at_least . 1
     expect_eq "the observer's first answer, from a worker, with Observe" "1" \
         "$(observer_answers .)"
     expect_match "it came as a separate response" '^v:1 t:CON c:2\.05' \
         "$(grep -E '^v:1 t:[A-Z]+ c:2\.05' "$WORK/observer" | head -n 1)"
     coap post 'rd?ep=obs1&lt=3' -t 40 -e '</o1>;rt=obs-type'
     expect_eq "a registration it can see" "2.01" "$CODE"
-    wait_until 10 test "$(observer_answers '/o1>')" -ge 1
+    wait_until 10 answers_at_least '/o1>' 1
     expect_eq "the registration is notified" "1" "$(observer_answers '/o1>')"
     # The registration's deadline passes 3 s later: the answer changes without any request.
-    wait_until 15 test "$(observer_answers .)" -ge 3
+    wait_until 15 answers_at_least . 3
     expect_eq "its expiry is notified" "3" "$(observer_answers .)"
     expect_no_match "the last answer has no expired link" '/o1>' \
         "$(grep -E '^v:1 t:[A-Z]+ c:2\.05 .*Observe' "$WORK/observer" | tail -n 1)"
