@@ -492,9 +492,10 @@ report_isolation() {
     echo "The 8 lookup clients ran ${ISO_LOAD_S} s (the loaded measurements took" \
         "${INFO["iso|load_s"]:--} s of it): $(sum_loaders ops) lookups asked, $(sum_loaders ok)" \
         "of them 2.05 (the rest 5.03 over \`lookup_budget_ms\`, or unanswered at the end)." \
-        "The data directory grew from ${INFO["iso|data0"]:--} MiB to ${INFO["iso|data1"]:--} MiB" \
-        "during the loaded measurements (pages a write frees are reused only once no snapshot" \
-        "older than it is open)."
+        "The data directory (\`du\`) went from ${INFO["iso|data0"]:--} MiB to ${INFO["iso|data1"]:--}" \
+        "MiB over the loaded measurements; it grows in steps of an eighth of the data, allocated" \
+        "ahead, and faster when writes must take fresh pages because a snapshot older than" \
+        "their freed pages is open."
 }
 
 report() {

@@ -360,12 +360,20 @@ walk_after(struct lookup_run *run, enum walk_kind walk, const char *prefix, size
  * not hold walks back; a busy one holds each back RD_LOOKUP_ASIDE_MS at most, so walks still
  * move on (a tenth of their pace) under writes that never stop. */
 static int
+loop_busy(const struct lookup_run *run, int64_t now_ms)
+{
+    const _Atomic int64_t *busy = run->job ? run->job->loop_busy : NULL;
+
+    return busy && now_ms < atomic_load_explicit(busy, memory_order_relaxed);
+}
+
+static int
 step_aside(struct lookup_run *run, int64_t budget_end_ms)
 {
     const _Atomic int64_t *busy = run->job ? run->job->loop_busy : NULL;
     int64_t now_ms = rd__now_ms();
 
-    if (busy && now_ms < atomic_load_explicit(busy, memory_order_relaxed)) {
+    if (loop_busy(run, now_ms)) {
         struct timespec ts = { 0, 1000000 };
         int64_t until = now_ms + RD_LOOKUP_ASIDE_MS;
 
@@ -407,10 +415,12 @@ run_lookup(struct lookup_run *run, int64_t now, int64_t budget_end_ms, int64_t r
     for (;;) {
         int64_t now_ms = rd__now_ms();
 
+        int64_t stretch = loop_busy(run, now_ms) ? RD_LOOKUP_BUSY_SNAP_MS : renew_ms;
+
         run->paused = 0;
         run->deadline_ms = budget_end_ms;
-        if (renew_ms && (!budget_end_ms || now_ms + renew_ms < budget_end_ms)) {
-            run->deadline_ms = now_ms + renew_ms;
+        if (renew_ms && (!budget_end_ms || now_ms + stretch < budget_end_ms)) {
+            run->deadline_ms = now_ms + stretch;
         }
         rc = walk_after(run, walk, prefix, len, now, after);
         if (rc < 0 || run->rc || !run->paused || run->deadline_ms == budget_end_ms) {

@@ -42,6 +42,10 @@ typedef void rd_lookup_job_done_fn(struct rd_server *srv, struct rd_lookup_job *
  * meanwhile take fresh pages (measured: a third of the registration rate). */
 #define RD_LOOKUP_SNAP_MS 5
 
+/** A worker's stretch while the loop is busy (milliseconds): preempted by the loop, a walk
+ * holds its snapshot for the stretch's wall time, and writes take fresh pages meanwhile. */
+#define RD_LOOKUP_BUSY_SNAP_MS 1
+
 /** Longest a worker's walk steps aside at once for a busy loop (milliseconds): with stretches
  * of RD_LOOKUP_SNAP_MS, a walk keeps a tenth of its pace whatever the load. */
 #define RD_LOOKUP_ASIDE_MS 45
