@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# What many peers cost: libcoap keeps a session per peer, and 4.3.1 walks all of them after
+# each dispatch (and for each datagram of a new peer). Starts a fresh core-rd on loopback,
+# registers PEERS_OPS endpoints from one source port (window 32), then lets PEERS_SESSIONS
+# other source ports each ask one lookup (so many sessions are kept), and registers
+# PEERS_OPS more: the server's CPU per registration before and after is the cost of those
+# sessions. Prints rd-bench's lines and the two figures.
+#
+# Environment (all optional):
+#   PEERS_SESSIONS      peers that ask a lookup in between, default 4000 (a multiple of 500)
+#   PEERS_OPS           registrations of each measurement, default 50000
+#   PEERS_MAX_SESSIONS  core-rd's max_sessions, default: core-rd's own default
+#   PEERS_RD            the core-rd to measure, default: the Release build in PEERS_BUILD
+#   PEERS_BUILD         build directory of core-rd and rd-bench, default build-bench
+# The server runs on CPU 0, the generator on CPU 1 (with two CPUs or more).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${PEERS_BUILD:-$ROOT/build-bench}
+SESSIONS=${PEERS_SESSIONS:-4000}
+OPS=${PEERS_OPS:-50000}
+MAX_SESSIONS=${PEERS_MAX_SESSIONS:-}
+for v in $SESSIONS $OPS $MAX_SESSIONS; do
+    case $v in
+    '' | *[!0-9]*)
+        echo "peers.sh: expected a number, got '$v'" >&2
+        exit 2
+        ;;
+    esac
+done
+if [ $((SESSIONS % 500)) != 0 ]; then
+    echo "peers.sh: PEERS_SESSIONS must be a multiple of 500" >&2
+    exit 2
+fi
+
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$BUILD" -j 2 --target core-rd rd-bench >/dev/null
+RD=${PEERS_RD:-$BUILD/rd/core-rd}
+BENCH=$BUILD/bench/rd-bench
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/rd-peers.XXXXXX")
+SERVER_PID=""
+PIN_SERVER=()
+PIN_CLIENT=()
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+    PIN_SERVER=(taskset -c 0)
+    PIN_CLIENT=(taskset -c 1)
+fi
+
+cleanup() {
+    local i=0
+    if [ -n "$SERVER_PID" ]; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        while kill -0 "$SERVER_PID" 2>/dev/null && [ $i -lt 6000 ]; do
+            sleep 0.01
+            i=$((i + 1))
+        done
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+{
+    printf 'sync periodic\nsync_interval 1\nmap_size 4096\nlog_level warn\n'
+    printf 'max_per_source 0\nwrite_rate_limit 0\nrate_limit 0\n'
+    [ -z "$MAX_SESSIONS" ] || printf 'max_sessions %s\n' "$MAX_SESSIONS"
+} >"$WORK/core-rd.conf"
+SRC_PORT=21000
+PORT=""
+for try in 1 2 3 4 5; do
+    PORT=$((40000 + RANDOM % 10000))
+    "${PIN_SERVER[@]}" "$RD" -c "$WORK/core-rd.conf" -l "127.0.0.1:$PORT" -d "$WORK/data" \
+        2>>"$WORK/rd.log" &
+    SERVER_PID=$!
+    if "${PIN_CLIENT[@]}" "$BENCH" --server "127.0.0.1:$PORT" --src-port-base "$SRC_PORT" \
+        --wait-ready 60000 >"$WORK/ready.out" 2>&1 && ! grep -q cannot "$WORK/rd.log"; then
+        break
+    fi
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+    SRC_PORT=$((SRC_PORT + 1))
+    if [ "$try" = 5 ]; then
+        echo "peers.sh: core-rd did not start: $(cat "$WORK/rd.log")" >&2
+        exit 1
+    fi
+done
+SRC_PORT=$(sed -n 's/^# next_src_port=//p' "$WORK/ready.out" | grep . || echo $((SRC_PORT + 1)))
+
+# cpu_ticks: the server's user and system time so far, in clock ticks.
+cpu_ticks() {
+    awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat"
+}
+
+# bench ARGS...: one rd-bench run; prints its phase lines, moves the source ports on.
+bench() {
+    "${PIN_CLIENT[@]}" "$BENCH" --server "127.0.0.1:$PORT" --max-seconds 300 \
+        --src-port-base "$SRC_PORT" "$@" >"$WORK/bench.out"
+    grep '^phase=' "$WORK/bench.out" || true
+    SRC_PORT=$(sed -n 's/^# next_src_port=//p' "$WORK/bench.out" | grep . || echo $((SRC_PORT + 600)))
+}
+
+# measure FIRST: register OPS endpoints from FIRST on; prints µs of server CPU per one.
+measure() {
+    local t0 t1
+    t0=$(cpu_ticks)
+    bench -n "$OPS" --first "$1" --phases register -w 32 >&2
+    t1=$(cpu_ticks)
+    awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$OPS" \
+        'BEGIN { printf "%.1f", t / hz * 1e6 / n }'
+}
+
+echo "# core-rd $RD, sessions=$SESSIONS, ops=$OPS, max_sessions=${MAX_SESSIONS:-default}"
+before=$(measure 0)
+for ((i = 0; i < SESSIONS / 500; i++)); do
+    bench -n 1 --phases lookup-ep -w 32 --ops 500 --peers 500 >/dev/null
+done
+after=$(measure "$OPS")
+kill -0 "$SERVER_PID" || { echo "peers.sh: core-rd died" >&2; exit 1; }
+echo "register, server CPU per registration: ${before} µs from one peer;" \
+    "${after} µs after $SESSIONS more peers spoke"
