@@ -358,7 +358,7 @@ walk_after(struct lookup_run *run, enum walk_kind walk, const char *prefix, size
  * but a walk on the other core, or one preempted with its snapshot open, still slowed writes
  * (bench isolation: updates kept two thirds of their rate). A loop that has time to spare does
  * not hold walks back; a busy one holds each back RD_LOOKUP_ASIDE_MS at most, so walks still
- * move on (a tenth of their pace) under writes that never stop. */
+ * move on under writes that never stop. */
 static int
 loop_busy(const struct lookup_run *run, int64_t now_ms)
 {

@@ -47,7 +47,7 @@ typedef void rd_lookup_job_done_fn(struct rd_server *srv, struct rd_lookup_job *
 #define RD_LOOKUP_BUSY_SNAP_MS 1
 
 /** Longest a worker's walk steps aside at once for a busy loop (milliseconds): with stretches
- * of RD_LOOKUP_SNAP_MS, a walk keeps a tenth of its pace whatever the load. */
+ * of RD_LOOKUP_BUSY_SNAP_MS in between, a walk still moves whatever the load. */
 #define RD_LOOKUP_ASIDE_MS 45
 
 /** Page marks one job brings back at most (the last ones its walk passed). */
