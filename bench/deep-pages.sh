@@ -18,6 +18,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$ROOT/bench/lib.sh"
 BUILD=${DEEP_BUILD:-$ROOT/build-bench}
 N=${DEEP_N:-1000000}
 OPS=${DEEP_OPS:-300}
@@ -39,52 +40,22 @@ RD=${DEEP_RD:-$BUILD/rd/core-rd}
 BENCH=$BUILD/bench/rd-bench
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/rd-deep.XXXXXX")
 SERVER_PID=""
-PIN_SERVER=()
-PIN_CLIENT=()
-if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
-    PIN_SERVER=(taskset -c 0)
-    PIN_CLIENT=(taskset -c 1)
-fi
+bench_pins
 
 cleanup() {
-    local i=0
-    if [ -n "$SERVER_PID" ]; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        while kill -0 "$SERVER_PID" 2>/dev/null && [ $i -lt 6000 ]; do
-            sleep 0.01
-            i=$((i + 1))
-        done
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
+    bench_stop_server
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-printf 'sync periodic\nsync_interval 1\nmap_size %s\nlog_level warn\n' "$MAP_MIB" \
+# The load comes from one address: no per-source limit may refuse it.
+printf 'sync periodic\nsync_interval 1\nmap_size %s\nlog_level warn\n%s\n' "$MAP_MIB" \
+    'max_per_source 0
+write_rate_limit 0
+rate_limit 0' \
     >"$WORK/core-rd.conf"
-SRC_PORT=21000
-PORT=""
-for try in 1 2 3 4 5; do
-    PORT=$((40000 + RANDOM % 10000))
-    "${PIN_SERVER[@]}" "$RD" -c "$WORK/core-rd.conf" -l "127.0.0.1:$PORT" -d "$WORK/data" \
-        2>>"$WORK/rd.log" &
-    SERVER_PID=$!
-    if "${PIN_CLIENT[@]}" "$BENCH" --server "127.0.0.1:$PORT" --src-port-base "$SRC_PORT" \
-        --wait-ready 60000 >"$WORK/ready.out" 2>&1 && ! grep -q cannot "$WORK/rd.log"; then
-        break
-    fi
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-    SRC_PORT=$((SRC_PORT + 1))
-    if [ "$try" = 5 ]; then
-        echo "deep-pages.sh: core-rd did not start: $(cat "$WORK/rd.log")" >&2
-        exit 1
-    fi
-done
-SRC_PORT=$(sed -n 's/^# next_src_port=//p' "$WORK/ready.out" | grep . || echo $((SRC_PORT + 1)))
+bench_start_server deep-pages.sh
 
 # bench ARGS...: one rd-bench run; prints its phase lines, moves the source ports on.
 bench() {
