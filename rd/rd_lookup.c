@@ -352,13 +352,7 @@ walk_after(struct lookup_run *run, enum walk_kind walk, const char *prefix, size
     return RD_OK;
 }
 
-/* Between two stretches of a worker's walk: while the loop is busy (rd__loop_busy()), wait
- * without a snapshot (up to the budget), so that writes reuse pages and have the CPU and its
- * caches to themselves; then go on in a newer snapshot. Workers run under SCHED_IDLE already,
- * but a walk on the other core, or one preempted with its snapshot open, still slowed writes
- * (bench isolation: updates kept two thirds of their rate). A loop that has time to spare does
- * not hold walks back; a busy one holds each back RD_LOOKUP_ASIDE_MS at most, so walks still
- * move on under writes that never stop. */
+/* Whether the loop counts as busy now (rd__loop_busy()); never for a walk on the loop. */
 static int
 loop_busy(const struct lookup_run *run, int64_t now_ms)
 {
@@ -367,6 +361,13 @@ loop_busy(const struct lookup_run *run, int64_t now_ms)
     return busy && now_ms < atomic_load_explicit(busy, memory_order_relaxed);
 }
 
+/* Between two stretches of a worker's walk: while the loop is busy (rd__loop_busy()), wait
+ * without a snapshot (up to the budget), so that writes reuse pages and have the CPU and its
+ * caches to themselves; then go on in a newer snapshot. Workers run under SCHED_IDLE already,
+ * but a walk on the other core, or one preempted with its snapshot open, still slowed writes
+ * (bench isolation: updates kept two thirds of their rate). A loop that has time to spare does
+ * not hold walks back; a busy one holds each back RD_LOOKUP_ASIDE_MS at most, so walks still
+ * move on under writes that never stop. */
 static int
 step_aside(struct lookup_run *run, int64_t budget_end_ms)
 {
@@ -414,7 +415,6 @@ run_lookup(struct lookup_run *run, int64_t now, int64_t budget_end_ms, int64_t r
     }
     for (;;) {
         int64_t now_ms = rd__now_ms();
-
         int64_t stretch = loop_busy(run, now_ms) ? RD_LOOKUP_BUSY_SNAP_MS : renew_ms;
 
         run->paused = 0;

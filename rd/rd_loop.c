@@ -356,7 +356,6 @@ serve_watches(struct rd_server *srv, const struct epoll_event *ev, int n)
     }
 }
 
-
 /* Count a wait from @p t0 to @p t1 (µs); at the end of a busy window, tell the workers until
  * the end of the next one. */
 static void
