@@ -34,20 +34,7 @@ for v in $N $OPS $MAX_SECONDS $MAP_MIB $SEED; do
     esac
 done
 
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$BUILD" -j 2 --target core-rd rd-bench >/dev/null
-RD=${DEEP_RD:-$BUILD/rd/core-rd}
-BENCH=$BUILD/bench/rd-bench
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/rd-deep.XXXXXX")
-SERVER_PID=""
-bench_pins
-
-cleanup() {
-    bench_stop_server
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_setup deep "${DEEP_RD:-}"
 
 # The load comes from one address: no per-source limit may refuse it.
 printf 'sync periodic\nsync_interval 1\nmap_size %s\nlog_level warn\n%s\n' "$MAP_MIB" \

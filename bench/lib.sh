@@ -73,3 +73,24 @@ bench_start_server() {
     done
     SRC_PORT=$(sed -n 's/^# next_src_port=//p' "$WORK/ready.out" | grep . || echo $((SRC_PORT + 1)))
 }
+
+# bench_setup NAME RD: build core-rd and rd-bench in BUILD (Release), take RD as the server to
+# measure (empty: the one just built), make WORK, pin, and stop the server and remove WORK on
+# exit. Sets RD, BENCH, WORK, SERVER_PID, PIN_SERVER and PIN_CLIENT.
+bench_setup() {
+    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build "$BUILD" -j 2 --target core-rd rd-bench >/dev/null
+    RD=${2:-$BUILD/rd/core-rd}
+    BENCH=$BUILD/bench/rd-bench
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/rd-$1.XXXXXX")
+    SERVER_PID=""
+    bench_pins
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+
+# bench_cleanup: what bench_setup arranged for the exit.
+bench_cleanup() {
+    bench_stop_server
+    rm -rf "$WORK"
+}

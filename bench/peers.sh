@@ -34,20 +34,7 @@ if [ $((SESSIONS % 500)) != 0 ]; then
     exit 2
 fi
 
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$BUILD" -j 2 --target core-rd rd-bench >/dev/null
-RD=${PEERS_RD:-$BUILD/rd/core-rd}
-BENCH=$BUILD/bench/rd-bench
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/rd-peers.XXXXXX")
-SERVER_PID=""
-bench_pins
-
-cleanup() {
-    bench_stop_server
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_setup peers "${PEERS_RD:-}"
 
 {
     printf 'sync periodic\nsync_interval 1\nmap_size 4096\nlog_level warn\n'
