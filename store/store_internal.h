@@ -84,9 +84,14 @@ struct store {
     MDB_cursor *rcur_regs; /**< cursors bound to rtxn, renewed with it; NULL until first use */
     MDB_cursor *rcur_terms;
     MDB_cursor *rcur_expiry;
+    /** A cursor on the terms of the write transaction that store__write_begin() began last,
+     * opened on first use; LMDB frees it when that transaction ends. */
+    MDB_cursor *wcur_terms;
     int reading;        /**< reads in progress (a callback may start another) */
     int writemap;       /**< pages are written through the shared map, not pwrite() */
     uint64_t allocated; /**< bytes of the data file known to have disk blocks behind them */
+    uint64_t populated; /**< bytes of the map written ahead of use (page tables filled) */
+    int no_populate;    /**< the kernel refused MADV_POPULATE_WRITE: stop asking */
     uint32_t version;   /**< schema version of the data; older than ours only with no_migrate */
     int migration_cut;  /**< found a migration step's progress: an earlier run was cut short */
     uint64_t migration_done; /**< registrations that cut run had converted */

@@ -329,11 +329,20 @@ terms_add(struct store *st, MDB_txn *txn, uint64_t counter, const struct store_r
     unsigned flags = MDB_NODUPDATA | (is_new ? MDB_APPENDDUP : 0);
     int rc;
 
+    /* One cursor for the whole transaction: the terms come sorted, and a cursor still on the
+     * leaf page of the key it is given searches only that page, not the tree from its root. */
+    if (!st->wcur_terms) {
+        rc = store__from_mdb(st, mdb_cursor_open(txn, st->terms, &st->wcur_terms), "open cursor");
+        if (rc) {
+            st->wcur_terms = NULL;
+            return rc;
+        }
+    }
     store__put_be(c, counter, sizeof(c));
     for (size_t i = 0; i < reg->nterms; i++) {
         key.mv_size = reg->terms[i].len;
         key.mv_data = (void *)(uintptr_t)reg->terms[i].data;
-        rc = mdb_put(txn, st->terms, &key, &val, flags);
+        rc = mdb_cursor_put(st->wcur_terms, &key, &val, flags);
         /* The same term twice in one registration is one index entry, counted with the
          * weights of its first listing (as terms_del() uncounts it). */
         if (rc == MDB_KEYEXIST) {
