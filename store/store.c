@@ -1,12 +1,10 @@
 /* LMDB environment lifecycle, schema version check, error mapping and the shared read txn. */
-#define _DEFAULT_SOURCE /* madvise() */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -113,6 +111,13 @@ store__read_cursor(struct store *st, MDB_txn *txn, MDB_dbi dbi, MDB_cursor **cur
     MDB_cursor *c = NULL;
     int rc;
 
+    /* A batch's reads see its own writes, the term entries it holds back too. */
+    if (txn == st->batch_txn && dbi == st->terms) {
+        rc = store__append_flush(st, txn);
+        if (rc) {
+            return rc;
+        }
+    }
     if (txn == st->rtxn) {
         if (dbi == st->regs) {
             shared = &st->rcur_regs;
@@ -362,42 +367,6 @@ alloc_target(uint64_t used, uint64_t map_size)
     return want < map_size ? want : map_size;
 }
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23 /* Linux 5.14; older kernels refuse it and we stop asking */
-#endif
-
-/* The map is written ahead of LMDB's high-water mark, a stretch at a time, so that a page
- * LMDB takes for the first time is already in the page tables: each first touch of a page of
- * the fallocated file otherwise faulted, read (zeroed) the page and ran the filesystem's
- * page_mkwrite, about 6 % of a registration, mostly under the commit's page allocation. A
- * stretch is 64 pages, well under a millisecond of the loop. */
-#define STORE_PREFAULT_AHEAD ((uint64_t)1 << 20)
-#define STORE_PREFAULT_STEP  ((uint64_t)256 << 10)
-
-static void
-prefault(struct store *st, const MDB_envinfo *info, uint64_t used)
-{
-    uint64_t from = st->populated > used ? st->populated : used;
-    uint64_t to;
-
-    if (st->populated >= used + STORE_PREFAULT_AHEAD || st->no_populate) {
-        return;
-    }
-    to = from + STORE_PREFAULT_STEP;
-    if (to > st->allocated) {
-        to = st->allocated;
-    }
-    if (to <= from) {
-        return;
-    }
-    from &= ~(uint64_t)4095;
-    if (madvise((char *)info->me_mapaddr + from, (size_t)(to - from), MADV_POPULATE_WRITE)) {
-        st->no_populate = 1;
-        return;
-    }
-    st->populated = to;
-}
-
 int
 store__write_begin(struct store *st, MDB_txn **txn, uint64_t extra)
 {
@@ -436,7 +405,7 @@ store__write_begin(struct store *st, MDB_txn **txn, uint64_t extra)
             }
             st->allocated = want;
         }
-        prefault(st, &info, used);
+        store__prefault(st, used);
     }
     st->wcur_terms = NULL;
     return store__from_mdb(st, mdb_txn_begin(st->env, NULL, 0, txn), "begin txn");
@@ -510,6 +479,13 @@ store_open(struct store **out, const struct store_options *opt, char *err, size_
     if (rc) {
         goto out;
     }
+    if (st->writemap) {
+        mdb_filehandle_t fd;
+
+        if (mdb_env_get_fd(st->env, &fd) == MDB_SUCCESS) {
+            store__prefault_init(st, fd);
+        }
+    }
     /* A process killed with a read transaction open leaves its reader slot behind, pinning old
      * pages until someone clears it. */
     rc = store__from_mdb(st, mdb_reader_check(st->env, &dead), "reader check");
@@ -568,6 +544,7 @@ store_free(struct store *st)
      * nothing of them is half done. */
     store_batch_commit(st);
     free(st->ccache);
+    store__append_free(st);
     store__journal_unstage(st);
     store__read_cursors_close(st);
     if (st->rtxn) {

@@ -23,6 +23,7 @@ static void
 batch_abort(struct store *st)
 {
     store__counts_forget(st);
+    store__append_forget(st);
     if (st->batch_txn) {
         mdb_txn_abort(st->batch_txn);
         st->batch_txn = NULL;
@@ -61,7 +62,10 @@ store__batch_settle(struct store *st)
     if (!st->batch_txn) {
         return RD_OK;
     }
-    rc = store__counts_flush(st, st->batch_txn);
+    rc = store__append_flush(st, st->batch_txn);
+    if (!rc) {
+        rc = store__counts_flush(st, st->batch_txn);
+    }
     if (rc) {
         batch_abort(st);
         st->batch_lost = 1;

@@ -87,11 +87,12 @@ struct store {
     /** A cursor on the terms of the write transaction that store__write_begin() began last,
      * opened on first use; LMDB frees it when that transaction ends. */
     MDB_cursor *wcur_terms;
+    struct store__appends *appends; /**< term entries the batch has yet to put (store_append.c) */
     int reading;        /**< reads in progress (a callback may start another) */
     int writemap;       /**< pages are written through the shared map, not pwrite() */
     uint64_t allocated; /**< bytes of the data file known to have disk blocks behind them */
+    unsigned char *map;  /**< where the data file is mapped (store_prefault.c); NULL: unknown */
     uint64_t populated; /**< bytes of the map written ahead of use (page tables filled) */
-    int no_populate;    /**< the kernel refused MADV_POPULATE_WRITE: stop asking */
     uint32_t version;   /**< schema version of the data; older than ours only with no_migrate */
     int migration_cut;  /**< found a migration step's progress: an earlier run was cut short */
     uint64_t migration_done; /**< registrations that cut run had converted */
@@ -200,6 +201,33 @@ int store__counts_check(struct store *st, MDB_txn *txn, size_t *counts, size_t *
  *         other codes as store__from_mdb().
  */
 int store__write_begin(struct store *st, MDB_txn **txn, uint64_t extra);
+
+/** store__append_term(): the registration listed this term already; it is one entry. */
+#define STORE_APPEND_TWICE 1
+
+/**
+ * Queue the index entry of @p term for the new registration @p counter, which is larger than
+ * every other, in the open write batch. @return RD_OK; STORE_APPEND_TWICE; RD_ENOMEM (nothing
+ * queued: put it directly).
+ */
+int store__append_term(struct store *st, const void *term, size_t len, uint64_t counter);
+
+/** Put what store__append_term() queued, in @p txn: before the batch commits, and before
+ * anything reads or removes terms in it. */
+int store__append_flush(struct store *st, MDB_txn *txn);
+
+/** Drop what was queued (the batch is aborted). */
+void store__append_forget(struct store *st);
+
+/** Release the queue; with store_free(). */
+void store__append_free(struct store *st);
+
+/** Find where LMDB mapped the data file @p fd, for store__prefault(); st->map stays NULL when
+ * it cannot be told. */
+void store__prefault_init(struct store *st, int fd);
+
+/** Write a stretch of the map ahead of @p used bytes, within st->allocated (MDB_WRITEMAP). */
+void store__prefault(struct store *st, uint64_t used);
 
 /**
  * Begin the write of one operation: in the open batch's transaction (store_batch_begin()),

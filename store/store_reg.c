@@ -319,7 +319,8 @@ name_key(unsigned char key[STORE_NAME_KEY_MAX], const char *d, size_t d_len, con
 }
 
 /* @p is_new: the counter is newer than every other, so it goes last among each term's
- * registrations (MDB_APPENDDUP: no search, full pages). */
+ * registrations (MDB_APPENDDUP: full pages); in a write batch the entries wait, grouped by
+ * term, for store__append_flush(). */
 static int
 terms_add(struct store *st, MDB_txn *txn, uint64_t counter, const struct store_reg *reg, int is_new)
 {
@@ -342,13 +343,20 @@ terms_add(struct store *st, MDB_txn *txn, uint64_t counter, const struct store_r
     for (size_t i = 0; i < reg->nterms; i++) {
         key.mv_size = reg->terms[i].len;
         key.mv_data = (void *)(uintptr_t)reg->terms[i].data;
-        rc = mdb_cursor_put(st->wcur_terms, &key, &val, flags);
         /* The same term twice in one registration is one index entry, counted with the
          * weights of its first listing (as terms_del() uncounts it). */
-        if (rc == MDB_KEYEXIST) {
-            continue;
+        if (is_new && txn == st->batch_txn) {
+            rc = store__append_term(st, key.mv_data, key.mv_size, counter);
+            if (rc == STORE_APPEND_TWICE) {
+                continue;
+            }
+        } else {
+            rc = mdb_cursor_put(st->wcur_terms, &key, &val, flags);
+            if (rc == MDB_KEYEXIST) {
+                continue;
+            }
+            rc = store__from_mdb(st, rc, "put term");
         }
-        rc = store__from_mdb(st, rc, "put term");
         if (!rc && reg->weighed) {
             rc = store__counts_term(st, txn, key.mv_data, key.mv_size, counter, reg->terms[i].eps,
                                     reg->terms[i].links, 1);
@@ -369,6 +377,11 @@ terms_del(struct store *st, MDB_txn *txn, uint64_t counter, const struct store__
     size_t off = 0;
     int rc;
 
+    /* What the batch holds back may be this registration's. */
+    rc = txn == st->batch_txn ? store__append_flush(st, txn) : RD_OK;
+    if (rc) {
+        return rc;
+    }
     store__put_be(c, counter, sizeof(c));
     for (uint32_t i = 0; i < rec->nterms; i++) {
         size_t len;
@@ -439,6 +452,10 @@ store__reg_index(struct store *st, MDB_txn *txn, uint64_t counter, const struct 
     size_t off = 0;
     int rc;
 
+    rc = txn == st->batch_txn ? store__append_flush(st, txn) : RD_OK;
+    if (rc) {
+        return rc;
+    }
     store__put_be(c, counter, sizeof(c));
     key.mv_size = name_key(k, rec->d, rec->d_len, rec->ep, rec->ep_len);
     rc = store__from_mdb(st, mdb_put(txn, st->names, &key, &val, 0), "put name");

@@ -2604,6 +2604,48 @@ test_batch_commits_its_writes_and_survives_refused_input(void **state)
     check_clean(f->st);
 }
 
+/* A batch's new registrations have their term entries put together, grouped by term: more
+ * terms than the groups' first table holds, a term listed twice, reads and a removal inside
+ * the batch. */
+static void
+test_batch_puts_new_terms_grouped(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t ids[300];
+    int created = 0;
+
+    assert_int_equal(store_batch_begin(f->st), RD_OK);
+    for (int i = 0; i < 300; i++) {
+        char ep[16];
+        char own[16];
+        char grp[16];
+        const char *t[] = { "rt=shared", own, "if=sensor", grp, "rt=shared", NULL };
+
+        snprintf(ep, sizeof(ep), "e%d", i);
+        snprintf(own, sizeof(own), "u=%d.", i);
+        snprintf(grp, sizeof(grp), "g=%d.", i % 100);
+        assert_int_equal(put_terms(f->st, "", ep, LATER, "x", t, &ids[i], &created), RD_OK);
+        assert_true(created);
+        if (i == 149) {
+            /* A read inside the batch sees the entries held back so far. */
+            assert_int_equal(term_scan(f->st, "rt=shared", NOW).calls, 150);
+            assert_int_equal(term_scan(f->st, "g=7.", NOW).calls, 2);
+        }
+    }
+    /* Removing one inside the batch, registered after that read, finds its held-back entries. */
+    assert_int_equal(store_reg_delete(f->st, ids[207]), RD_OK);
+    assert_int_equal(store_batch_commit(f->st), RD_OK);
+    reopen(f);
+    assert_int_equal(count(f->st), 299);
+    assert_int_equal(term_scan(f->st, "rt=shared", NOW).calls, 299);
+    assert_int_equal(term_scan(f->st, "if=sensor", NOW).calls, 299);
+    assert_int_equal(term_scan(f->st, "g=7.", NOW).calls, 2);
+    assert_int_equal(term_scan(f->st, "g=8.", NOW).calls, 3);
+    assert_int_equal(term_scan(f->st, "u=207.", NOW).calls, 0);
+    assert_int_equal(term_scan(f->st, "u=299.", NOW).calls, 1);
+    check_clean(f->st);
+}
+
 /* A write that fails half-way (the map is full) loses what the batch had not committed, and
  * nothing committed before it; the next batch starts afresh. */
 static void
@@ -2951,6 +2993,7 @@ main(void)
         T(test_journal_appends_each_staged_write_in_order),
         T(test_batch_commits_its_writes_and_survives_refused_input),
         T(test_batch_failing_half_way_loses_the_batch_only),
+        T(test_batch_puts_new_terms_grouped),
         T(test_reg_rewrite_keeps_terms_and_weights),
         T(test_journal_drops_the_stage_of_a_failed_or_empty_write),
         T(test_journal_trims_by_count),
