@@ -35,15 +35,22 @@ int
 rd__dedup_init(struct rd_dedup *dd, size_t slots)
 {
     dd->entries = calloc(slots, sizeof(*dd->entries));
-    dd->nslots = dd->entries ? slots : 0;
-    return dd->entries ? RD_OK : RD_ENOMEM;
+    dd->tags = calloc(slots, sizeof(*dd->tags));
+    if (!dd->entries || !dd->tags) {
+        rd__dedup_cleanup(dd);
+        return RD_ENOMEM;
+    }
+    dd->nslots = slots;
+    return RD_OK;
 }
 
 void
 rd__dedup_cleanup(struct rd_dedup *dd)
 {
     free(dd->entries);
+    free(dd->tags);
     dd->entries = NULL;
+    dd->tags = NULL;
     dd->nslots = 0;
 }
 
@@ -99,10 +106,11 @@ who_of(const coap_session_t *session, uint8_t who[WHO_LEN])
     return digest_of(proto, &local->addr, addr_len, identity, id_len, who);
 }
 
-/* FNV-1a over the peer's address bytes, the digest of the rest of the key and the message ID. */
+/* FNV-1a over the peer's address bytes, the digest of the rest of the key and the message ID:
+ * the slot, and in @p tag the high half (never 0). */
 static size_t
 slot_of(const struct rd_dedup *dd, const coap_address_t *peer, const uint8_t who[WHO_LEN],
-        coap_mid_t mid)
+        coap_mid_t mid, uint32_t *tag)
 {
     const uint8_t *p = (const uint8_t *)&peer->addr;
     uint64_t h = 1469598103934665603ull;
@@ -114,6 +122,7 @@ slot_of(const struct rd_dedup *dd, const coap_address_t *peer, const uint8_t who
         h = (h ^ who[i]) * 1099511628211ull;
     }
     h = (h ^ (uint64_t)(uint16_t)mid) * 1099511628211ull;
+    *tag = (uint32_t)(h >> 32) | 1u;
     return (size_t)(h % dd->nslots);
 }
 
@@ -142,15 +151,24 @@ rd__dedup_replay(struct rd_dedup *dd, const coap_session_t *session, const coap_
     struct rd_dedup_entry *e;
     uint8_t who[WHO_LEN];
     size_t pos = 0;
+    size_t slot;
+    uint32_t tag;
 
     dd->who_session = NULL;
     if (!dd->nslots || !applies(session, request) || who_of(session, who)) {
         return 0;
     }
-    /* The handler remembers its answer next, for the same session: a digest less to make. */
+    slot = slot_of(dd, peer, who, mid, &tag);
+    /* The handler remembers its answer next, for the same request: a key less to make. */
     memcpy(dd->who, who, WHO_LEN);
+    dd->who_slot = slot;
+    dd->who_tag = tag;
+    dd->who_mid = mid;
     dd->who_session = session;
-    e = &dd->entries[slot_of(dd, peer, who, mid)];
+    if (dd->tags[slot] != tag) {
+        return 0;
+    }
+    e = &dd->entries[slot];
     if (e->expires <= now || e->mid != mid || !coap_address_equals(&e->peer, peer) ||
         memcmp(e->who, who, WHO_LEN) != 0) {
         return 0;
@@ -205,8 +223,9 @@ rd__dedup_remember(struct rd_dedup *dd, const coap_session_t *session, const coa
     uint8_t who[WHO_LEN];
     const uint8_t *data = NULL;
     size_t len = 0;
-
-    int cached = dd->who_session == (const void *)session;
+    size_t slot;
+    uint32_t tag;
+    int cached = dd->who_session == (const void *)session && dd->who_mid == mid;
 
     dd->who_session = NULL;
     if (!dd->nslots || !applies(session, request)) {
@@ -214,12 +233,17 @@ rd__dedup_remember(struct rd_dedup *dd, const coap_session_t *session, const coa
     }
     if (cached) {
         memcpy(who, dd->who, WHO_LEN);
+        slot = dd->who_slot;
+        tag = dd->who_tag;
     } else if (who_of(session, who)) {
         return;
+    } else {
+        slot = slot_of(dd, peer, who, mid, &tag);
     }
     /* A newer answer takes the slot: under pressure the cache forgets, and the registration
      * interface is idempotent enough that a forgotten duplicate only refreshes a lifetime. */
-    e = &dd->entries[slot_of(dd, peer, who, mid)];
+    e = &dd->entries[slot];
+    dd->tags[slot] = 0;
     e->expires = 0;
     if (!coap_get_data(response, &len, &data)) {
         len = 0;
@@ -237,6 +261,7 @@ rd__dedup_remember(struct rd_dedup *dd, const coap_session_t *session, const coa
     }
     e->seq = ++dd->seq;
     e->expires = now + EXCHANGE_LIFETIME;
+    dd->tags[slot] = tag;
 }
 
 uint64_t
@@ -251,6 +276,7 @@ rd__dedup_forget_since(struct rd_dedup *dd, uint64_t seq)
     for (size_t i = 0; i < dd->nslots; i++) {
         if (dd->entries[i].seq > seq) {
             dd->entries[i].expires = 0;
+            dd->tags[i] = 0;
         }
     }
 }

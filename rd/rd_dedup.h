@@ -20,12 +20,18 @@ struct rd_dedup_entry;
  * message ID. */
 struct rd_dedup {
     struct rd_dedup_entry *entries;
+    /** A tag of each slot's key, 0 when free: most requests are not duplicates, and the tags
+     * (4 bytes a slot) tell so without touching an entry of a table too large for the cache. */
+    uint32_t *tags;
     size_t nslots;
     uint64_t seq; /**< numbers the answers remembered (rd__dedup_seq()) */
     /** The key digest rd__dedup_replay() worked out, for rd__dedup_remember() of the same
      * request; who_session is NULL when there is none. */
     const void *who_session;
     uint8_t who[32];
+    size_t who_slot; /**< the slot and tag of that session's request of message ID who_mid */
+    uint32_t who_tag;
+    int who_mid;
 };
 
 /** Allocate @p slots empty slots. @return RD_OK or RD_ENOMEM. */
