@@ -31,7 +31,7 @@
 #define BUSY_DATAGRAMS 50
 
 /* Datagrams one turn reads at most from each UDP socket before its housekeeping runs again. */
-#define STEP_BATCH 16
+#define STEP_BATCH 24
 /* libcoap's ready descriptors taken in one turn; the rest wait for the next (level-triggered). */
 #define COAP_EVENTS 32
 

@@ -9,7 +9,7 @@
 #include "rd_gate_ring.h"
 
 /* Datagrams one recvmmsg() takes at most: a turn's reads of one socket. */
-#define RING_MAX 16
+#define RING_MAX 24
 /* Packet information of either family. */
 #define CONTROL_MAX (CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(struct in_pktinfo)))
 
