@@ -292,6 +292,10 @@ repeated(const coap_pdu_t *request)
     int block1 = 0;
     int size1 = 0;
 
+    if (rd__option_absent(request, COAP_OPTION_BLOCK1) &&
+        rd__option_absent(request, COAP_OPTION_SIZE1)) {
+        return 0;
+    }
     coap_option_filter_clear(&filter);
     coap_option_filter_set(&filter, COAP_OPTION_BLOCK1);
     coap_option_filter_set(&filter, COAP_OPTION_SIZE1);

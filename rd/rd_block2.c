@@ -136,10 +136,13 @@ int
 rd__block_option(const coap_pdu_t *pdu, uint16_t number, struct rd_block *out)
 {
     coap_opt_iterator_t oi;
-    coap_opt_t *opt = coap_check_option(pdu, number, &oi);
+    coap_opt_t *opt = NULL;
     unsigned v;
 
     memset(out, 0, sizeof(*out));
+    if (!rd__option_absent(pdu, number)) {
+        opt = coap_check_option(pdu, number, &oi);
+    }
     if (!opt) {
         return 0;
     }
@@ -288,6 +291,9 @@ etag_is_current(const coap_pdu_t *request, const uint8_t *tag, size_t tag_len)
     coap_opt_filter_t filter;
     coap_opt_t *opt;
 
+    if (rd__option_absent(request, COAP_OPTION_ETAG)) {
+        return 0;
+    }
     coap_option_filter_clear(&filter);
     coap_option_filter_set(&filter, COAP_OPTION_ETAG);
     coap_option_iterator_init(request, &oi, &filter);

@@ -49,6 +49,10 @@ rd__cond_present(const coap_pdu_t *request)
 {
     coap_opt_iterator_t oi;
 
+    if (rd__option_absent(request, COAP_OPTION_IF_MATCH) &&
+        rd__option_absent(request, COAP_OPTION_IF_NONE_MATCH)) {
+        return 0;
+    }
     return coap_check_option(request, COAP_OPTION_IF_MATCH, &oi) != NULL ||
            coap_check_option(request, COAP_OPTION_IF_NONE_MATCH, &oi) != NULL;
 }
@@ -64,6 +68,9 @@ rd__cond_eval(const coap_pdu_t *request, int exists, uint64_t tag, const char **
     int if_match = 0;
     int matched = 0;
 
+    if (!rd__cond_present(request)) {
+        return RD_OK;
+    }
     if (exists && coap_check_option(request, COAP_OPTION_IF_NONE_MATCH, &oi)) {
         *why = "If-None-Match: already registered";
         return RD_ECONFLICT;

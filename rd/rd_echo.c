@@ -11,6 +11,7 @@
 #include <openssl/rand.h>
 
 #include "rd_echo.h"
+#include "rd_request.h"
 #include "rd_respond.h"
 #include "rd_server.h"
 #include "rd_status.h"
@@ -94,7 +95,9 @@ rd__echo_verified(const struct rd_server *srv, const coap_session_t *session,
                   const coap_pdu_t *request, enum rd_echo_scope scope, int64_t now)
 {
     coap_opt_iterator_t oi;
-    coap_opt_t *opt = coap_check_option(request, COAP_OPTION_ECHO, &oi);
+    coap_opt_t *opt = rd__option_absent(request, COAP_OPTION_ECHO)
+                          ? NULL
+                          : coap_check_option(request, COAP_OPTION_ECHO, &oi);
 
     return opt && rd__echo_check(srv, remote_of(session), scope, coap_opt_value(opt),
                                  coap_opt_length(opt), now);

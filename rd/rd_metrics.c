@@ -178,9 +178,11 @@ hnd_metered(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
     t0 = mono_us();
     /* What the handler logs is this source's doing, and counts against its log budget. */
     rd__log_source(srv, &coap_session_get_addr_remote(session)->addr.sa);
+    rd__request_begin(request);
     if (rd__refuse_conditional(h->iface, request, response) == RD_OK) {
         h->fn(resource, session, request, query, response);
     }
+    rd__request_done();
     rd__log_source(srv, NULL);
     count_request(m, h->iface, (uint8_t)coap_pdu_get_code(response), mono_us() - t0);
 }

@@ -66,11 +66,57 @@ rd__check_accept(const coap_pdu_t *request, coap_pdu_t *response)
     return RD_OK;
 }
 
+/* The options of the request being handled: a bit per number below 64, and for the others
+ * (Echo, No-Response, Request-Tag, ...) a bit per number modulo 64. */
+static __thread const coap_pdu_t *noted;
+static __thread uint64_t noted_low;
+static __thread uint64_t noted_high;
+
+void
+rd__request_begin(const coap_pdu_t *request)
+{
+    coap_opt_iterator_t oi;
+
+    noted_low = 0;
+    noted_high = 0;
+    coap_option_iterator_init(request, &oi, COAP_OPT_ALL);
+    while (coap_option_next(&oi) != NULL) {
+        if (oi.number < 64) {
+            noted_low |= (uint64_t)1 << oi.number;
+        } else {
+            noted_high |= (uint64_t)1 << (oi.number & 63);
+        }
+    }
+    noted = request;
+}
+
+void
+rd__request_done(void)
+{
+    noted = NULL;
+}
+
+int
+rd__option_absent(const coap_pdu_t *pdu, uint16_t number)
+{
+    uint64_t bit = (uint64_t)1 << (number & 63);
+
+    if (pdu != noted || !pdu) {
+        return 0;
+    }
+    return !((number < 64 ? noted_low : noted_high) & bit);
+}
+
 int
 rd__option_uint(const coap_pdu_t *request, uint16_t number, unsigned *value)
 {
     coap_opt_iterator_t oi;
-    coap_opt_t *opt = coap_check_option(request, number, &oi);
+    coap_opt_t *opt;
+
+    if (rd__option_absent(request, number)) {
+        return 0;
+    }
+    opt = coap_check_option(request, number, &oi);
 
     if (!opt) {
         return 0;

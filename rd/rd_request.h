@@ -35,6 +35,18 @@ int rd__check_accept(const coap_pdu_t *request, coap_pdu_t *response);
  * @return 1 and @p value when present, 0 when absent. */
 int rd__option_uint(const coap_pdu_t *request, uint16_t number, unsigned *value);
 
+/**
+ * Note which options @p request carries, in one pass, while its handler runs on this thread
+ * (hnd_metered()): most requests carry none of the dozen options the handlers ask about, and
+ * each coap_check_option() walks them all. Ended by rd__request_done().
+ */
+void rd__request_begin(const coap_pdu_t *request);
+void rd__request_done(void);
+
+/** 1 when @p pdu is the request of rd__request_begin() and carries no option @p number; 0 when
+ * it may (or is another PDU): then look. */
+int rd__option_absent(const coap_pdu_t *pdu, uint16_t number);
+
 /** 1 when @p session is secured (DTLS or TLS) and has a security identity; 0 for plain CoAP
  * over UDP or TCP. */
 int rd__session_secure(const coap_session_t *session);
