@@ -1,4 +1,4 @@
-/* Datagrams read ahead for the gate (see rd_gate_ring.h). A turn of the loop reads up to 16
+/* Datagrams read ahead for the gate (see rd_gate_ring.h). A turn of the loop reads up to 24
  * datagrams of a socket (rd_loop.c); one recvmmsg() takes them from the kernel for the price of
  * about one recvmsg(). */
 #define _GNU_SOURCE /* recvmmsg */
