@@ -226,6 +226,16 @@ struct lookup_reg_head {
  */
 int lookup_reg_head(const void *data, size_t len, struct lookup_reg_head *out);
 
+/**
+ * Write into @p out (appended) the record @p data with its base replaced by @p base, an implicit
+ * one (taken from the device's address), everything after the base copied as it is: what an
+ * update from a new address changes, without decoding the links. The record's base must not be
+ * link-local (its link is kept as it is).
+ *
+ * @return RD_OK; RD_EINVAL (corrupt record, or one with a link-local scope); RD_ENOMEM.
+ */
+int lookup_reg_rebase(const void *data, size_t len, const char *base, struct lookup_buf *out);
+
 /** Longest owner identity a record keeps, in bytes. */
 #define LOOKUP_OWNER_MAX 200
 

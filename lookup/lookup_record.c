@@ -410,6 +410,48 @@ lookup_reg_head(const void *data, size_t len, struct lookup_reg_head *out)
     return RD_OK;
 }
 
+/* The head of a record up to its base: version, flags, lifetime and link. */
+static size_t
+enc_head(unsigned char *p, unsigned char version, unsigned char flags, uint32_t lt, uint32_t scope)
+{
+    unsigned char head[2] = { version, flags };
+    size_t at = enc_bytes(p, 0, head, sizeof(head));
+
+    at = enc_varint(p, at, lt);
+    return scope ? enc_varint(p, at, scope) : at;
+}
+
+int
+lookup_reg_rebase(const void *data, size_t len, const char *base, struct lookup_buf *out)
+{
+    const unsigned char *rec = data;
+    struct lookup_reg_head h;
+    unsigned char version;
+    size_t rest;
+    size_t size;
+    unsigned char *p;
+    int rc;
+
+    if (!data || !base || lookup_reg_head(data, len, &h) != RD_OK || h.scope) {
+        return RD_EINVAL;
+    }
+    /* lookup_reg_head() accepts canonical varints only, so the head re-encodes to its bytes. */
+    version = rec[0];
+    rest = (size_t)((const unsigned char *)h.base - rec) + h.base_len;
+    size = enc_head(NULL, version, 0, h.lt, 0);
+    size = enc_str(NULL, size, base) + (len - rest);
+    rc = lookup__buf_reserve(out, size);
+    if (rc) {
+        return rc;
+    }
+    p = (unsigned char *)out->data + out->len;
+    (void)enc_str(p, enc_head(p, version, 0, h.lt, 0), base);
+    memcpy(p + size - (len - rest), rec + rest, len - rest);
+    out->len += size;
+    out->data[out->len] = '\0';
+    return RD_OK;
+}
+
 int
 lookup_reg_decode(struct lookup_reg *out, const void *data, size_t len)
 {

@@ -19,6 +19,7 @@
 #include "rd_log.h"
 #include "rd_lookup.h"
 #include "rd_metrics.h"
+#include "rd_observe.h"
 #include "rd_quota.h"
 #include "rd_rank.h"
 #include "rd_registration.h"
@@ -549,10 +550,37 @@ struct reg_head {
     char base[RD_BASE_SIZE];
     char owner[RD_IDENTITY_SIZE];
     /* When the base would change, the full update follows: the record is decoded into @c full
-     * in the same read, rather than looked up again (@c full->loaded then set). */
+     * in the same read, rather than looked up again (@c full->loaded then set). Or, with
+     * @c want_raw, copied as it is into @c raw, for rebase(). */
     const coap_session_t *session;
     struct loaded_reg *full;
+    int want_raw;
+    unsigned char *raw;
+    size_t raw_len;
+    char ep[LOOKUP_NAME_MAX + 1];
+    char d[LOOKUP_NAME_MAX + 1];
 };
+
+/* Copy the stored record of @p reg into @p rh for rebase(). @return 0 (the read goes on). */
+static int
+keep_raw(struct reg_head *rh, const struct store_reg *reg)
+{
+    size_t ep_len = reg->ep ? strlen(reg->ep) : 0;
+    size_t d_len = reg->d ? strlen(reg->d) : 0;
+
+    if (ep_len > LOOKUP_NAME_MAX || d_len > LOOKUP_NAME_MAX || !reg->data_len) {
+        return 0;
+    }
+    rh->raw = malloc(reg->data_len);
+    if (!rh->raw) {
+        return 0;
+    }
+    memcpy(rh->raw, reg->data, reg->data_len);
+    rh->raw_len = reg->data_len;
+    memcpy(rh->ep, reg->ep ? reg->ep : "", ep_len + 1);
+    memcpy(rh->d, reg->d ? reg->d : "", d_len + 1);
+    return 0;
+}
 
 static int base_unchanged(const coap_session_t *session, const struct reg_head *rh);
 
@@ -572,6 +600,9 @@ head_cb(void *arg, const struct store_reg *reg)
     memcpy(rh->owner, rh->h.owner ? rh->h.owner : "", rh->h.owner_len);
     rh->owner[rh->h.owner_len] = '\0';
     if (rh->full && !base_unchanged(rh->session, rh)) {
+        if (rh->want_raw) {
+            return keep_raw(rh, reg);
+        }
         rh->full->loaded = 1;
         return load_cb(rh->full, reg);
     }
@@ -596,6 +627,57 @@ base_unchanged(const coap_session_t *session, const struct reg_head *rh)
     return ifindex > 0 && (uint32_t)ifindex == rh->h.scope;
 }
 
+/* An update without body or parameters from a device whose address changed: its implicit base
+ * follows, and nothing else changes. When no observer and no change feed needs the registration
+ * decoded, the stored record is rewritten with the new base spliced in (lookup_reg_rebase()):
+ * decoding and re-encoding the links cost most of such an update. @return RD_OK or an error
+ * already in @p response; RD_ECONFLICT when the full update must run. */
+static int
+rebase(struct rd_server *srv, coap_session_t *session, uint64_t id, const struct reg_head *rh,
+       const char *source, coap_pdu_t *response)
+{
+    char implicit[RD_BASE_SIZE];
+    struct rd_reg_write w;
+    struct rd_lookup_reg none = { 0 };
+    struct lookup_buf buf;
+    int rc;
+
+    if (!rh->raw || rh->h.base_explicit || rh->h.scope ||
+        rd__base_from_session(session, implicit, sizeof(implicit)) ||
+        lookup_uri_is_link_local(implicit)) {
+        return RD_ECONFLICT;
+    }
+    lookup_buf_init(&buf, srv->conf.max_payload * 2 + 4096);
+    if (lookup_reg_rebase(rh->raw, rh->raw_len, implicit, &buf) != RD_OK) {
+        lookup_buf_cleanup(&buf);
+        return RD_ECONFLICT;
+    }
+    memset(&w, 0, sizeof(w));
+    w.ep = rh->ep;
+    w.d = rh->d;
+    w.expires_at = rd__deadline(rh->h.lt);
+    w.source = source;
+    w.same_terms = 1;
+    rc = rewrite(srv, &w, id, &buf);
+    lookup_buf_cleanup(&buf);
+    if (rc == RD_ECONFLICT) {
+        return rc;
+    }
+    if (rc) {
+        if (rc == RD_ESTORE) {
+            rd__log(srv, RD_LOG_ERROR, "store: %s", store_errmsg(srv->store));
+        }
+        rd__respond_store_error(response, rc);
+        return rc;
+    }
+    srv->dirty = 1;
+    rd__feed_committed(srv);
+    rd__lookup_written(srv, &none, w.ep, w.d, NULL, id, w.expires_at);
+    rd__log(srv, RD_LOG_DEBUG, "updated ep=%s d=%s base=%s", w.ep, w.d, implicit);
+    coap_pdu_set_code(response, COAP_RESPONSE_CODE_CHANGED);
+    return RD_OK;
+}
+
 /* An update without body or parameters that changes nothing but the deadline: the most
  * frequent request of a directory, answered without decoding or re-encoding the registration.
  * @return RD_OK or an error already in @p response; RD_ECONFLICT when the full update must run
@@ -615,8 +697,10 @@ refresh(struct rd_server *srv, coap_session_t *session, const char *identity, ui
     memset(&rh, 0, sizeof(rh));
     rh.session = session;
     rh.full = full;
+    rh.want_raw = !srv->feed && !rd__observe_any(srv);
     rc = store_reg_get(srv->store, id, now, STORE_GET_EXPIRED, head_cb, &rh);
     if (rc == RD_OK && rh.rc) {
+        free(rh.raw);
         return RD_ECONFLICT; /* the full update reports the damage */
     }
     /* Past the grace period a registration is gone, whether or not the sweep has run yet. */
@@ -624,14 +708,22 @@ refresh(struct rd_server *srv, coap_session_t *session, const char *identity, ui
         rc = RD_ENOTFOUND;
     }
     if (rc) {
+        free(rh.raw);
         rd__respond_store_error(response, rc);
         return rc;
     }
     if (rd__auth_owner(srv, identity, rh.h.owner ? rh.owner : NULL, response)) {
+        free(rh.raw);
         return RD_EINVAL;
     }
-    if (!base_unchanged(session, &rh) || rd__quota_source_term(session, source, sizeof(source))) {
+    if (rd__quota_source_term(session, source, sizeof(source))) {
+        free(rh.raw);
         return RD_ECONFLICT;
+    }
+    if (!base_unchanged(session, &rh)) {
+        rc = rebase(srv, session, id, &rh, source, response);
+        free(rh.raw);
+        return rc;
     }
     src.data = source;
     src.len = strlen(source) + 1;

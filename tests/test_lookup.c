@@ -1544,6 +1544,65 @@ test_reg_head_reads_what_a_refresh_needs(void **state)
     lookup_buf_cleanup(&b);
 }
 
+/* A rebase changes the base, and the flag of an explicit one, and keeps every other byte. */
+static void
+test_reg_rebase_replaces_only_the_base(void **state)
+{
+    static const char body[] = "</s/t>;rt=\"temperature-c\";if=sensor;obs,</s/h>;ct=40";
+    struct lookup_links l = { 0 };
+    struct lookup_attr attrs[1] = { { "et", "oic.d.sensor", 1 } };
+    struct lookup_reg reg;
+    struct lookup_reg out;
+    struct lookup_reg_head h;
+    struct lookup_buf b;
+    struct lookup_buf r;
+
+    (void)state;
+    assert_int_equal(lookup_links_parse(&l, body, strlen(body), MAX_LINKS, NULL, 0), RD_OK);
+    memset(&reg, 0, sizeof(reg));
+    reg.base = "coaps://old.example.com:5684";
+    reg.base_explicit = 1;
+    reg.lt = 86400;
+    reg.owner = "psk:alice";
+    reg.attrs = attrs;
+    reg.nattrs = 1;
+    reg.links = l.links;
+    reg.nlinks = l.nlinks;
+    lookup_buf_init(&b, 4096);
+    lookup_buf_init(&r, 4096);
+    assert_int_equal(lookup_reg_encode(&reg, &b), RD_OK);
+    assert_int_equal(lookup_reg_rebase(b.data, b.len, "coap://10.0.0.9:61616", &r), RD_OK);
+    assert_int_equal(lookup_reg_decode(&out, r.data, r.len), RD_OK);
+    assert_string_equal(out.base, "coap://10.0.0.9:61616");
+    assert_int_equal(out.base_explicit, 0);
+    assert_int_equal(out.lt, 86400);
+    assert_string_equal(out.owner, "psk:alice");
+    assert_int_equal(out.nattrs, 1);
+    assert_string_equal(out.attrs[0].value, "oic.d.sensor");
+    assert_int_equal(out.nlinks, 2);
+    assert_string_equal(out.links[1].target, "/s/h");
+    /* The same bytes as encoding the changed registration. */
+    reg.base = "coap://10.0.0.9:61616";
+    reg.base_explicit = 0;
+    lookup_buf_cleanup(&b);
+    lookup_buf_init(&b, 4096);
+    assert_int_equal(lookup_reg_encode(&reg, &b), RD_OK);
+    assert_int_equal(b.len, r.len);
+    assert_memory_equal(b.data, r.data, b.len);
+    lookup_reg_cleanup(&out);
+    /* A link-local record keeps its link: not rebased here. A damaged one is refused. */
+    reg.scope = 3;
+    lookup_buf_cleanup(&b);
+    lookup_buf_init(&b, 4096);
+    assert_int_equal(lookup_reg_encode(&reg, &b), RD_OK);
+    assert_int_equal(lookup_reg_rebase(b.data, b.len, "coap://10.0.0.9", &r), RD_EINVAL);
+    assert_int_equal(lookup_reg_head(r.data, 5, &h), RD_EINVAL);
+    assert_int_equal(lookup_reg_rebase(r.data, 5, "coap://10.0.0.9", &b), RD_EINVAL);
+    lookup_buf_cleanup(&b);
+    lookup_buf_cleanup(&r);
+    lookup_links_cleanup(&l);
+}
+
 static void
 test_uri_is_link_local(void **state)
 {
@@ -3495,6 +3554,7 @@ main(void)
         cmocka_unit_test(test_reg_decode_reverses_encode_with_scope),
         cmocka_unit_test(test_uri_is_link_local),
         cmocka_unit_test(test_reg_head_reads_what_a_refresh_needs),
+        cmocka_unit_test(test_reg_rebase_replaces_only_the_base),
         cmocka_unit_test(test_reg_decode_rejects_every_truncation),
         cmocka_unit_test(test_reg_decode_rejects_trailing_bytes),
         cmocka_unit_test(test_reg_decode_rejects_corrupt_fields),
