@@ -5,9 +5,11 @@
  * root of the index, then positioned on the term's first counter and again on its last: some
  * 7 % of a registration. Most terms (rt=..., if=..., ct=...) recur in every registration of a
  * batch, so the batch keeps its new entries grouped by term, and a term's group goes in with
- * one MDB_MULTIPLE put: one search for the key, then appends. Only the index entries wait; the
- * record, its name and the counts are written at once. Whatever reads or removes terms in the
- * batch's transaction calls store__append_flush() first, so it sees its own writes. */
+ * one MDB_MULTIPLE put: one search for the key, then appends. The entries' counts wait with
+ * them, and go in one change per term and fine bucket (consecutive counters share it). The
+ * record and its name are written at once. Whatever reads or removes terms, or reads the
+ * counts, in the batch's transaction calls store__append_flush() first, so it sees its own
+ * writes. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +32,8 @@ struct store__append_group {
 struct store__append_entry {
     unsigned char counter[STORE_KEY_SIZE];
     uint32_t next;
+    uint32_t eps; /* the weights store__counts_term() adds for it */
+    uint32_t links;
 };
 
 struct store__appends {
@@ -169,7 +173,8 @@ clear(struct store__appends *a)
 }
 
 int
-store__append_term(struct store *st, const void *term, size_t len, uint64_t counter)
+store__append_term(struct store *st, const void *term, size_t len, uint64_t counter, uint32_t eps,
+                   uint32_t links)
 {
     struct store__appends *a = st->appends;
     struct store__append_entry *e;
@@ -195,6 +200,8 @@ store__append_term(struct store *st, const void *term, size_t len, uint64_t coun
     e = &a->entries[a->nentries];
     store__put_be(e->counter, counter, sizeof(e->counter));
     e->next = UINT32_MAX;
+    e->eps = eps;
+    e->links = links;
     if (g->tail == UINT32_MAX) {
         g->head = (uint32_t)a->nentries;
     } else {
@@ -204,6 +211,38 @@ store__append_term(struct store *st, const void *term, size_t len, uint64_t coun
     g->last = counter;
     g->n++;
     return RD_OK;
+}
+
+/* Count one group's entries: a change per run of counters in the same fine bucket. */
+static int
+count_group(struct store *st, MDB_txn *txn, const struct store__append_group *g)
+{
+    struct store__appends *a = st->appends;
+    const void *term = a->bytes + g->off;
+    uint64_t first = 0;
+    uint32_t eps = 0;
+    uint32_t links = 0;
+    int rc = RD_OK;
+
+    for (uint32_t i = g->head; !rc && i != UINT32_MAX; i = a->entries[i].next) {
+        const struct store__append_entry *e = &a->entries[i];
+        uint64_t c = store__get_be(e->counter, STORE_KEY_SIZE);
+
+        if ((eps || links) && !store__counts_same_bucket(first, c)) {
+            rc = store__counts_term(st, txn, term, g->len, first, eps, links, 1);
+            eps = 0;
+            links = 0;
+        }
+        if (!eps && !links) {
+            first = c;
+        }
+        eps += e->eps;
+        links += e->links;
+    }
+    if (!rc && (eps || links)) {
+        rc = store__counts_term(st, txn, term, g->len, first, eps, links, 1);
+    }
+    return rc;
 }
 
 /* Put one group's counters under its term. */
@@ -262,6 +301,9 @@ store__append_flush(struct store *st, MDB_txn *txn)
     }
     for (size_t g = 0; !rc && g < a->ngroups; g++) {
         rc = flush_group(st, st->wcur_terms, &a->groups[g]);
+        if (!rc) {
+            rc = count_group(st, txn, &a->groups[g]);
+        }
     }
     clear(a);
     return rc;

@@ -428,6 +428,15 @@ store__counts_term(struct store *st, MDB_txn *txn, const void *term, size_t term
 }
 
 int
+store__counts_same_bucket(uint64_t a, uint64_t b)
+{
+    /* The coarse and top buckets are unions of fine ones. */
+    _Static_assert(COUNT_COARSE_SHIFT >= COUNT_FINE_SHIFT && COUNT_TOP_SHIFT >= COUNT_COARSE_SHIFT,
+                   "count levels nest");
+    return (a >> COUNT_FINE_SHIFT) == (b >> COUNT_FINE_SHIFT);
+}
+
+int
 store__counts_rec(struct store *st, MDB_txn *txn, uint64_t counter, int weighed, uint32_t nlinks,
                   int sign)
 {
@@ -712,7 +721,10 @@ store_rank_seek(struct store *st, const void *term, size_t term_len, enum store_
     }
     /* Within a write batch the counts it changed are written first. */
     if (txn == st->batch_txn) {
-        rc = store__counts_flush(st, txn);
+        rc = store__append_flush(st, txn);
+        if (!rc) {
+            rc = store__counts_flush(st, txn);
+        }
     }
     if (!rc) {
         rc = meta_unweighed(st, txn, &unweighed);

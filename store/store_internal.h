@@ -158,6 +158,10 @@ int store__counts_flush(struct store *st, MDB_txn *txn);
 /** Drop the counts the batch changed without writing them (the batch is lost). */
 void store__counts_forget(struct store *st);
 
+/** Whether counters @p a and @p b fall in the same fine bucket of every count level: one
+ * store__counts_term() call may then count both. */
+int store__counts_same_bucket(uint64_t a, uint64_t b);
+
 /**
  * Add (@p sign 1) or remove (-1) what the record of @p counter as a whole counts, in @p txn:
  * with @p weighed, one registration with its @p nlinks links among all; else one record
@@ -207,10 +211,11 @@ int store__write_begin(struct store *st, MDB_txn **txn, uint64_t extra);
 
 /**
  * Queue the index entry of @p term for the new registration @p counter, which is larger than
- * every other, in the open write batch. @return RD_OK; STORE_APPEND_TWICE; RD_ENOMEM (nothing
- * queued: put it directly).
+ * every other, in the open write batch, with the weights its count takes (@p eps, @p links; 0 and
+ * 0 for none). @return RD_OK; STORE_APPEND_TWICE; RD_ENOMEM.
  */
-int store__append_term(struct store *st, const void *term, size_t len, uint64_t counter);
+int store__append_term(struct store *st, const void *term, size_t len, uint64_t counter, uint32_t eps,
+                       uint32_t links);
 
 /** Put what store__append_term() queued, in @p txn: before the batch commits, and before
  * anything reads or removes terms in it. */

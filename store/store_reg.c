@@ -344,19 +344,22 @@ terms_add(struct store *st, MDB_txn *txn, uint64_t counter, const struct store_r
         key.mv_size = reg->terms[i].len;
         key.mv_data = (void *)(uintptr_t)reg->terms[i].data;
         /* The same term twice in one registration is one index entry, counted with the
-         * weights of its first listing (as terms_del() uncounts it). */
+         * weights of its first listing (as terms_del() uncounts it). In a batch a new
+         * registration's entry waits, and is counted when the batch puts it (store_append.c). */
         if (is_new && txn == st->batch_txn) {
-            rc = store__append_term(st, key.mv_data, key.mv_size, counter);
-            if (rc == STORE_APPEND_TWICE) {
-                continue;
+            rc = store__append_term(st, key.mv_data, key.mv_size, counter,
+                                    reg->weighed ? reg->terms[i].eps : 0,
+                                    reg->weighed ? reg->terms[i].links : 0);
+            if (rc && rc != STORE_APPEND_TWICE) {
+                return rc;
             }
-        } else {
-            rc = mdb_cursor_put(st->wcur_terms, &key, &val, flags);
-            if (rc == MDB_KEYEXIST) {
-                continue;
-            }
-            rc = store__from_mdb(st, rc, "put term");
+            continue;
         }
+        rc = mdb_cursor_put(st->wcur_terms, &key, &val, flags);
+        if (rc == MDB_KEYEXIST) {
+            continue;
+        }
+        rc = store__from_mdb(st, rc, "put term");
         if (!rc && reg->weighed) {
             rc = store__counts_term(st, txn, key.mv_data, key.mv_size, counter, reg->terms[i].eps,
                                     reg->terms[i].links, 1);
