@@ -363,6 +363,25 @@ int store_reg_foreach(struct store *st, int64_t now, uint64_t after, store_reg_f
 int store_term_foreach(struct store *st, const void *prefix, size_t prefix_len, int64_t now,
                        store_reg_fn fn, void *arg);
 
+/** Where a walk of store_term_foreach_from() stands: a term and a registration under it. */
+struct store_term_pos {
+    unsigned char term[400]; /**< STORE_TERM_MAX bytes at most */
+    size_t len;
+    uint64_t id;
+};
+
+/**
+ * store_term_foreach() that can resume: it starts at @p from (NULL: at the first term of the
+ * prefix), the term and registration a paused walk had reached, or the next ones when those
+ * have gone; and before handing each registration to @p fn it writes into @p at where it
+ * stands, so that a walk @p fn stopped resumes at that very registration, in a newer snapshot.
+ *
+ * @return RD_OK (or fn's non-zero value); RD_EINVAL; RD_ESTORE.
+ */
+int store_term_foreach_from(struct store *st, const void *prefix, size_t prefix_len,
+                            const struct store_term_pos *from, struct store_term_pos *at,
+                            int64_t now, store_reg_fn fn, void *arg);
+
 /**
  * Hand to @p fn each live registration that has exactly the term @p term, oldest first (the
  * order of store_reg_foreach()), starting after the registration @p after (0: from the first).

@@ -71,6 +71,10 @@ struct lookup_run {
     int count_all;      /* go on to the last match to count them all */
     int all_links;      /* link-local registrations of every interface are shown */
     uint64_t placed;    /* matches before the registration the walk starts after */
+    /* A prefix walk resumes at a term and a registration, not after a registration: where it
+     * stands (at) and, once it paused, where it goes on (from). */
+    struct store_term_pos *at;
+    const struct store_term_pos *from;
 };
 
 /* Registrations visited between two looks at the clock. */
@@ -312,7 +316,7 @@ resume_point(struct lookup_run *run, int64_t now, const char *term, size_t term_
 /* How a lookup walks the store: set by plan(). */
 enum walk_kind {
     WALK_NONE,   /* count=0: nothing to walk */
-    WALK_PREFIX, /* every registration with a term of the prefix: cannot resume mid-way */
+    WALK_PREFIX, /* every registration with a term of the prefix, by term, then by age */
     WALK_TERM,   /* the registrations of one exact term, oldest first */
     WALK_ALL,    /* every registration, oldest first */
 };
@@ -341,7 +345,7 @@ walk_after(struct lookup_run *run, enum walk_kind walk, const char *prefix, size
 {
     switch (walk) {
     case WALK_PREFIX:
-        return store_term_foreach(run->st, prefix, len, now, visit, run);
+        return store_term_foreach_from(run->st, prefix, len, run->from, run->at, now, visit, run);
     case WALK_TERM:
         return store_term_foreach_after(run->st, prefix, len, now, after, visit, run);
     case WALK_ALL:
@@ -398,6 +402,7 @@ run_lookup(struct lookup_run *run, int64_t now, int64_t budget_end_ms, int64_t r
     char prefix[512];
     size_t len = 0;
     struct id_set seen = { NULL, 0, 0 };
+    struct store_term_pos pos[2];
     enum walk_kind walk = plan(run, prefix, sizeof(prefix), &len);
     uint64_t after = 0;
     int rc;
@@ -406,9 +411,12 @@ run_lookup(struct lookup_run *run, int64_t now, int64_t budget_end_ms, int64_t r
         return RD_OK;
     }
     if (walk == WALK_PREFIX) {
-        /* A prefix may name a registration several times: no resuming in the middle. */
+        /* A prefix may name a registration several times: the set of those handed over already
+         * lasts across the stretches, and each stretch goes on at the term and registration
+         * where the last one stopped. */
         run->seen = &seen;
-        renew_ms = 0;
+        run->at = &pos[0];
+        run->from = NULL;
     } else {
         after =
             resume_point(run, now, walk == WALK_TERM ? prefix : NULL, walk == WALK_TERM ? len : 0);
@@ -432,8 +440,15 @@ run_lookup(struct lookup_run *run, int64_t now, int64_t budget_end_ms, int64_t r
             break;
         }
         after = run->last_id;
+        if (walk == WALK_PREFIX) {
+            pos[1] = pos[0];
+            run->from = &pos[1];
+        }
     }
     free(seen.slots);
+    run->seen = NULL;
+    run->at = NULL;
+    run->from = NULL;
     if (rc < 0) {
         return rc;
     }

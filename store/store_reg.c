@@ -1191,9 +1191,45 @@ out:
 /* Walk the term index from @p key onwards while keys begin with @p prefix; @p op is how the
  * cursor reaches its first entry (@p val already set for MDB_GET_BOTH_RANGE), @p next how it
  * moves on (MDB_NEXT_DUP keeps to one term). */
+/* Put @p cur on the entry @p key / @p val (a term and a counter) or, when it has gone, on the
+ * first entry after it; for terms_walk(), which then reads it with MDB_GET_CURRENT. */
+static int
+seek_entry(MDB_cursor *cur, MDB_val *key, MDB_val *val)
+{
+    MDB_val term = *key;
+    int rc = mdb_cursor_get(cur, key, val, MDB_GET_BOTH_RANGE);
+
+    if (rc != MDB_NOTFOUND) {
+        return rc;
+    }
+    /* No counter from there on under that term, or no such term: the next term. */
+    *key = term;
+    rc = mdb_cursor_get(cur, key, val, MDB_SET_RANGE);
+    if (rc == MDB_SUCCESS && key->mv_size == term.mv_size &&
+        memcmp(key->mv_data, term.mv_data, term.mv_size) == 0) {
+        rc = mdb_cursor_get(cur, key, val, MDB_NEXT_NODUP);
+    }
+    return rc;
+}
+
+_Static_assert(sizeof(((struct store_term_pos *)0)->term) >= STORE_TERM_MAX,
+               "a walk position holds any term");
+
+/* With @p at, where the walk stands is written there before each registration is handed over. */
+static void
+note_position(struct store *st, struct store_term_pos *at, const MDB_val *key, uint64_t counter)
+{
+    if (at && key->mv_size <= sizeof(at->term)) {
+        memcpy(at->term, key->mv_data, key->mv_size);
+        at->len = key->mv_size;
+        at->id = store__id_from_counter(st, counter);
+    }
+}
+
 static int
 terms_walk(struct store *st, const void *prefix, size_t prefix_len, MDB_val *key, MDB_val *val,
-           MDB_cursor_op op, MDB_cursor_op next, int64_t now, store_reg_fn fn, void *arg)
+           MDB_cursor_op op, MDB_cursor_op next, int64_t now, store_reg_fn fn, void *arg,
+           struct store_term_pos *at)
 {
     MDB_txn *txn = NULL;
     MDB_cursor *cur = NULL;
@@ -1207,6 +1243,17 @@ terms_walk(struct store *st, const void *prefix, size_t prefix_len, MDB_val *key
     rc = store__read_cursor(st, txn, st->terms, &cur);
     if (rc) {
         goto out;
+    }
+    if (op == MDB_GET_CURRENT) {
+        rc = seek_entry(cur, key, val);
+        if (rc == MDB_NOTFOUND) {
+            rc = RD_OK;
+            goto out;
+        }
+        rc = store__from_mdb(st, rc, "seek term");
+        if (rc) {
+            goto out;
+        }
     }
     for (;;) {
         /* MDB_NEXT walks the counters of one term, in order, before moving to the next term. */
@@ -1227,6 +1274,7 @@ terms_walk(struct store *st, const void *prefix, size_t prefix_len, MDB_val *key
             rc = store__fail(st, "corrupt term entry (%zu bytes)", val->mv_size);
             break;
         }
+        note_position(st, at, key, store__get_be(val->mv_data, STORE_KEY_SIZE));
         rc = visit_counter(st, txn, store__get_be(val->mv_data, STORE_KEY_SIZE), now, 0, fn, arg,
                            &seen);
         /* Each change updates a record and its terms together, so a term without its record
@@ -1256,7 +1304,41 @@ store_term_foreach(struct store *st, const void *prefix, size_t prefix_len, int6
         return RD_OK;
     }
     return terms_walk(st, prefix, prefix_len, &key, &val, prefix_len ? MDB_SET_RANGE : MDB_FIRST,
-                      MDB_NEXT, now, fn, arg);
+                      MDB_NEXT, now, fn, arg, NULL);
+}
+
+int
+store_term_foreach_from(struct store *st, const void *prefix, size_t prefix_len,
+                        const struct store_term_pos *from, struct store_term_pos *at,
+                        int64_t now, store_reg_fn fn, void *arg)
+{
+    unsigned char c[STORE_KEY_SIZE];
+    uint64_t counter = 0;
+    MDB_val key = { prefix_len, (void *)(uintptr_t)prefix };
+    MDB_val val = { 0, NULL };
+
+    if (!from) {
+        if (!prefix && prefix_len) {
+            return invalid(st, "term prefix");
+        }
+        if (prefix_len > STORE_TERM_MAX) {
+            return RD_OK;
+        }
+        return terms_walk(st, prefix, prefix_len, &key, &val,
+                          prefix_len ? MDB_SET_RANGE : MDB_FIRST, MDB_NEXT, now, fn, arg, at);
+    }
+    if ((!prefix && prefix_len) || prefix_len > STORE_TERM_MAX || from->len == 0 ||
+        from->len > STORE_TERM_MAX || store__id_to_counter(st, from->id, &counter)) {
+        return invalid(st, "walk position");
+    }
+    store__put_be(c, counter, sizeof(c));
+    key.mv_size = from->len;
+    key.mv_data = (void *)(uintptr_t)from->term;
+    val.mv_size = sizeof(c);
+    val.mv_data = c;
+    /* MDB_GET_CURRENT: terms_walk() seeks the position first (seek_entry()). */
+    return terms_walk(st, prefix, prefix_len, &key, &val, MDB_GET_CURRENT, MDB_NEXT, now, fn, arg,
+                      at);
 }
 
 int
@@ -1281,7 +1363,7 @@ store_term_foreach_after(struct store *st, const void *term, size_t term_len, in
     }
     store__put_be(c, after ? start + 1 : 0, sizeof(c));
     return terms_walk(st, term, term_len, &key, &val, MDB_GET_BOTH_RANGE, MDB_NEXT_DUP, now, fn,
-                      arg);
+                      arg, NULL);
 }
 
 int

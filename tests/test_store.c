@@ -2646,6 +2646,96 @@ test_batch_puts_new_terms_grouped(void **state)
     check_clean(f->st);
 }
 
+/* Hands over up to @c budget registrations, then stops before the next one, as a lookup that
+ * reached its deadline does. */
+struct stretch {
+    uint64_t ids[32];
+    size_t n;
+    size_t budget;
+};
+
+static int
+stretch_take(void *arg, const struct store_reg *reg)
+{
+    struct stretch *s = arg;
+
+    if (s->budget == 0) {
+        return 7;
+    }
+    s->budget--;
+    assert_true(s->n < 32);
+    s->ids[s->n++] = reg->id;
+    return 0;
+}
+
+/* A prefix walk stopped anywhere goes on, from the position it wrote, at the registration it
+ * stopped before; when that one has gone meanwhile, at the next. */
+static void
+test_term_walk_resumes_where_it_stopped(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const tags[6][4] = {
+        { "title=a", NULL }, { "title=a", "title=b", NULL }, { "title=a", "other=x", NULL },
+        { "title=a", "title=b", NULL }, { "title=a", NULL }, { "title=a", "title=c", NULL },
+    };
+    uint64_t id[6];
+    struct stretch all = { { 0 }, 0, 100 };
+    struct stretch part = { { 0 }, 0, 0 };
+    struct store_term_pos at;
+    struct store_term_pos from;
+    int created = 0;
+    int rc;
+
+    for (int i = 0; i < 6; i++) {
+        char ep[8];
+
+        snprintf(ep, sizeof(ep), "e%d", i);
+        assert_int_equal(put_terms(f->st, "", ep, LATER, "x", tags[i], &id[i], &created), RD_OK);
+    }
+    assert_int_equal(store_term_foreach_from(f->st, "title=", 6, NULL, &at, NOW, stretch_take, &all),
+                     RD_OK);
+    assert_int_equal(all.n, 9); /* a: all six, b: e1 and e3, c: e5 */
+    /* Two at a time, each stretch going on from the last one's position. */
+    for (int k = 0; k < 10; k++) {
+        part.budget = 2;
+        rc = store_term_foreach_from(f->st, "title=", 6, k ? &from : NULL, &at, NOW, stretch_take,
+                                     &part);
+        if (rc == RD_OK) {
+            break;
+        }
+        assert_int_equal(rc, 7);
+        from = at;
+    }
+    assert_int_equal(part.n, all.n);
+    assert_memory_equal(part.ids, all.ids, all.n * sizeof(all.ids[0]));
+    /* Stopped before e3 under title=a; e3 goes; the walk goes on at e4, and e3 under title=b is
+     * gone too. */
+    part.n = 0;
+    part.budget = 3;
+    assert_int_equal(
+        store_term_foreach_from(f->st, "title=", 6, NULL, &at, NOW, stretch_take, &part), 7);
+    assert_int_equal(at.id, id[3]);
+    from = at;
+    assert_int_equal(store_reg_delete(f->st, id[3]), RD_OK);
+    part.budget = 100;
+    assert_int_equal(
+        store_term_foreach_from(f->st, "title=", 6, &from, &at, NOW, stretch_take, &part), RD_OK);
+    assert_int_equal(part.n, 7);
+    assert_int_equal(part.ids[3], id[4]);
+    assert_int_equal(part.ids[5], id[1]); /* title=b */
+    assert_int_equal(part.ids[6], id[5]); /* title=c */
+    /* A position past a term's last registration goes on at the next term. */
+    from.len = 7;
+    memcpy(from.term, "title=a", 7);
+    from.id = id[5];
+    assert_int_equal(store_reg_delete(f->st, id[5]), RD_OK);
+    part.n = 0;
+    assert_int_equal(
+        store_term_foreach_from(f->st, "title=", 6, &from, &at, NOW, stretch_take, &part), RD_OK);
+    assert_int_equal(part.n, 1);
+    assert_int_equal(part.ids[0], id[1]);
+}
+
 /* A write that fails half-way (the map is full) loses what the batch had not committed, and
  * nothing committed before it; the next batch starts afresh. */
 static void
@@ -2994,6 +3084,7 @@ main(void)
         T(test_batch_commits_its_writes_and_survives_refused_input),
         T(test_batch_failing_half_way_loses_the_batch_only),
         T(test_batch_puts_new_terms_grouped),
+        T(test_term_walk_resumes_where_it_stopped),
         T(test_reg_rewrite_keeps_terms_and_weights),
         T(test_journal_drops_the_stage_of_a_failed_or_empty_write),
         T(test_journal_trims_by_count),
