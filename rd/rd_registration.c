@@ -627,6 +627,26 @@ base_unchanged(const coap_session_t *session, const struct reg_head *rh)
     return ifindex > 0 && (uint32_t)ifindex == rh->h.scope;
 }
 
+/* After the write of a rebase() or a refresh(): an error answered (RD_ECONFLICT is left to the
+ * caller, which runs the full update), or the change made known. */
+static int
+written(struct rd_server *srv, int rc, coap_pdu_t *response)
+{
+    if (rc == RD_ECONFLICT) {
+        return rc;
+    }
+    if (rc) {
+        if (rc == RD_ESTORE) {
+            rd__log(srv, RD_LOG_ERROR, "store: %s", store_errmsg(srv->store));
+        }
+        rd__respond_store_error(response, rc);
+        return rc;
+    }
+    srv->dirty = 1;
+    rd__feed_committed(srv);
+    return RD_OK;
+}
+
 /* An update without body or parameters from a device whose address changed: its implicit base
  * follows, and nothing else changes. When no observer and no change feed needs the registration
  * decoded, the stored record is rewritten with the new base spliced in (lookup_reg_rebase()):
@@ -660,18 +680,10 @@ rebase(struct rd_server *srv, coap_session_t *session, uint64_t id, const struct
     w.same_terms = 1;
     rc = rewrite(srv, &w, id, &buf);
     lookup_buf_cleanup(&buf);
-    if (rc == RD_ECONFLICT) {
-        return rc;
-    }
+    rc = written(srv, rc, response);
     if (rc) {
-        if (rc == RD_ESTORE) {
-            rd__log(srv, RD_LOG_ERROR, "store: %s", store_errmsg(srv->store));
-        }
-        rd__respond_store_error(response, rc);
         return rc;
     }
-    srv->dirty = 1;
-    rd__feed_committed(srv);
     rd__lookup_written(srv, &none, w.ep, w.d, NULL, id, w.expires_at);
     rd__log(srv, RD_LOG_DEBUG, "updated ep=%s d=%s base=%s", w.ep, w.d, implicit);
     coap_pdu_set_code(response, COAP_RESPONSE_CODE_CHANGED);
@@ -730,18 +742,10 @@ refresh(struct rd_server *srv, coap_session_t *session, const char *identity, ui
     expires_at = rd__deadline(rh.h.lt);
     rd__feed_stage_refresh(srv, id);
     rc = store_reg_touch(srv->store, id, expires_at, &src);
-    if (rc == RD_ECONFLICT) {
-        return rc;
-    }
+    rc = written(srv, rc, response);
     if (rc) {
-        if (rc == RD_ESTORE) {
-            rd__log(srv, RD_LOG_ERROR, "store: %s", store_errmsg(srv->store));
-        }
-        rd__respond_store_error(response, rc);
         return rc;
     }
-    srv->dirty = 1;
-    rd__feed_committed(srv);
     /* Reviving an expired registration changes lookup results; a refresh does not. */
     if (rh.expires_at > now) {
         rd__lookup_refreshed(srv, expires_at);

@@ -367,6 +367,26 @@ alloc_target(uint64_t used, uint64_t map_size)
     return want < map_size ? want : map_size;
 }
 
+/* Room left at the end of the map below which a batch puts its term entries at once, not
+ * together at its commit (store_append.c): a full map must refuse the write that fills it with
+ * a clean 5.03, not fail the commit of the whole batch, whose answers are then dropped. Twice
+ * what a batch may take before it commits (store_batch.c). */
+#define STORE_APPEND_ROOM_MIN ((uint64_t)32 << 20)
+
+static int
+append_room(struct store *st)
+{
+    MDB_envinfo info;
+    MDB_stat ms;
+    uint64_t used;
+
+    if (mdb_env_info(st->env, &info) || mdb_env_stat(st->env, &ms)) {
+        return 0;
+    }
+    used = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+    return used < info.me_mapsize && info.me_mapsize - used > STORE_APPEND_ROOM_MIN;
+}
+
 int
 store__write_begin(struct store *st, MDB_txn **txn, uint64_t extra)
 {
@@ -407,6 +427,7 @@ store__write_begin(struct store *st, MDB_txn **txn, uint64_t extra)
         }
         store__prefault(st, used);
     }
+    st->append_ok = append_room(st);
     st->wcur_terms = NULL;
     return store__from_mdb(st, mdb_txn_begin(st->env, NULL, 0, txn), "begin txn");
 }

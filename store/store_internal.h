@@ -88,6 +88,7 @@ struct store {
      * opened on first use; LMDB frees it when that transaction ends. */
     MDB_cursor *wcur_terms;
     struct store__appends *appends; /**< term entries the batch has yet to put (store_append.c) */
+    int append_ok; /**< the map has room enough to hold entries back until the commit */
     int reading;        /**< reads in progress (a callback may start another) */
     int writemap;       /**< pages are written through the shared map, not pwrite() */
     uint64_t allocated; /**< bytes of the data file known to have disk blocks behind them */

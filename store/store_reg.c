@@ -346,7 +346,7 @@ terms_add(struct store *st, MDB_txn *txn, uint64_t counter, const struct store_r
         /* The same term twice in one registration is one index entry, counted with the
          * weights of its first listing (as terms_del() uncounts it). In a batch a new
          * registration's entry waits, and is counted when the batch puts it (store_append.c). */
-        if (is_new && txn == st->batch_txn) {
+        if (is_new && txn == st->batch_txn && st->append_ok) {
             rc = store__append_term(st, key.mv_data, key.mv_size, counter,
                                     reg->weighed ? reg->terms[i].eps : 0,
                                     reg->weighed ? reg->terms[i].links : 0);
