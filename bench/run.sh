@@ -673,7 +673,17 @@ EOF
     fi
     report >"$WORK/report.md"
     cat "$WORK/report.md"
+    keep_history "$WORK/report.md"
     cp "$WORK/report.md" "$OUT"
+}
+
+# keep_history REPORT: the sections of the old report from the line HISTORY_MARK on (measurements
+# written by hand, of other scripts and earlier rounds) go on after the new one.
+HISTORY_MARK='<!-- Below: kept by bench/run.sh when it writes a new report above. -->'
+keep_history() {
+    [ -f "$OUT" ] && grep -qxF "$HISTORY_MARK" "$OUT" || return 0
+    printf '\n' >>"$1"
+    awk -v m="$HISTORY_MARK" 'kept || $0 == m { kept = 1; print }' "$OUT" >>"$1"
 }
 
 main
