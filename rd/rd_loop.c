@@ -1,6 +1,8 @@
 /* The one I/O loop (see rd_loop.h): an epoll set holding libcoap's own epoll descriptor and
  * every descriptor a module watches, a list of per-turn ticks, and eventfd notifiers for
  * threads. rd__loop_step() is the one place that orders a turn. */
+#define _GNU_SOURCE /* sched_getcpu() */
+#include <sched.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -65,6 +67,7 @@ struct rd_loop {
     struct rd_loop_notifier *notifiers;
     int64_t wake_by; /* INT64_MAX: nobody asked */
     _Atomic int64_t busy_ms; /* rd__loop_busy() */
+    _Atomic int cpu;         /* rd__loop_cpu() */
     int64_t win_start_us;    /* the window over which the loop measures how busy it is */
     int64_t win_idle_us;     /* time waited in that window */
     uint64_t win_passed;     /* rd__gate_passed() when it began */
@@ -176,6 +179,12 @@ rd__loop_busy(struct rd_server *srv)
     return srv->loop ? &srv->loop->busy_ms : NULL;
 }
 
+const _Atomic int *
+rd__loop_cpu(struct rd_server *srv)
+{
+    return srv->loop ? &srv->loop->cpu : NULL;
+}
+
 void
 rd__loop_wake_by(struct rd_server *srv, int64_t at_ms)
 {
@@ -243,6 +252,7 @@ rd__loop_init(struct rd_server *srv)
         return RD_ENOMEM;
     }
     loop->wake_by = INT64_MAX;
+    atomic_init(&loop->cpu, -1);
     loop->win_start_us = now_us();
     loop->coap_fd = coap_context_get_coap_fd(srv->ctx);
     loop->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -373,6 +383,7 @@ measure_busy(struct rd_server *srv, int64_t t0, int64_t t1)
     if (loop->win_idle_us * 2 < span || passed - loop->win_passed >= BUSY_DATAGRAMS) {
         atomic_store_explicit(&loop->busy_ms, rd__now_ms() + BUSY_WINDOW_US / 1000,
                               memory_order_relaxed);
+        atomic_store_explicit(&loop->cpu, sched_getcpu(), memory_order_relaxed);
     }
     loop->win_start_us = t1;
     loop->win_idle_us = 0;

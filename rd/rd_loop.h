@@ -74,6 +74,11 @@ void rd__loop_notify(struct rd_loop_notifier *n);
  * rd__loop_cleanup(). */
 const _Atomic int64_t *rd__loop_busy(struct rd_server *srv);
 
+/** The CPU the loop ran on when it last counted as busy (sched_getcpu(); -1 unknown). A worker
+ * on that same CPU can only run in the loop's gaps, and is preempted there with its snapshot
+ * open: it waits for a busy loop entirely (rd_lookup.c). Same ownership as rd__loop_busy(). */
+const _Atomic int *rd__loop_cpu(struct rd_server *srv);
+
 /** One turn: housekeeping, then wait at most @p wait_ms (0: do not wait) for any watched
  * descriptor, then serve what is ready in the documented order. @return RD_OK; RD_EINVAL when
  * libcoap's processing failed. */
