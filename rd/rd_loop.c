@@ -27,8 +27,12 @@
 #define LOOP_TICKS 8
 /* The loop measures how busy it is over windows of this many microseconds: past half of one
  * spent working, or BUSY_DATAGRAMS requests read in it (5,000 a second: requests wait on the
- * loop's latency before it runs out of time), workers step aside until the end of the next
- * (rd__loop_busy()). */
+ * loop's latency before it runs out of time), workers step aside for two windows
+ * (rd__loop_busy()). Not one: a window closes at the first wait past its end, a turn late, so a
+ * flag of one window ran out before the next verdict. In that gap, each window, a worker on the
+ * loop's CPU began a walk and was preempted with its snapshot open for as long as the load
+ * lasted (up to 0.5 s), and the writes meanwhile took fresh pages: zeroing them was a quarter
+ * of a loaded registration. */
 #define BUSY_WINDOW_US 10000
 #define BUSY_DATAGRAMS 50
 
@@ -381,7 +385,7 @@ measure_busy(struct rd_server *srv, int64_t t0, int64_t t1)
     }
     passed = rd__gate_passed(srv);
     if (loop->win_idle_us * 2 < span || passed - loop->win_passed >= BUSY_DATAGRAMS) {
-        atomic_store_explicit(&loop->busy_ms, rd__now_ms() + BUSY_WINDOW_US / 1000,
+        atomic_store_explicit(&loop->busy_ms, rd__now_ms() + 2 * BUSY_WINDOW_US / 1000,
                               memory_order_relaxed);
         atomic_store_explicit(&loop->cpu, sched_getcpu(), memory_order_relaxed);
     }

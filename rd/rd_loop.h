@@ -68,7 +68,8 @@ int rd__loop_notifier(struct rd_server *srv, rd_loop_wake_fn *fn, void *arg,
 void rd__loop_notify(struct rd_loop_notifier *n);
 
 /** Until when (rd__now_ms() clock) the loop counts as busy: it spent more than half of its
- * last measuring window (10 ms) working rather than waiting, or read 50 requests or more in it.
+ * last measuring window (10 ms) working rather than waiting, or read 50 requests or more in it;
+ * the verdict holds for two windows, so that a busy loop stays busy between two verdicts.
  * Readable from any thread with
  * atomic_load(); workers step aside before it (rd_lookup.c). Owned by the loop, valid until
  * rd__loop_cleanup(). */
