@@ -30,7 +30,9 @@
 #   BENCH_ISOLATION_N  registrations of the isolation run, default 1000000 (0: none): writes
 #                      and pings unloaded, then again while 8 clients ask expensive lookups
 #   BENCH_ISOLATION_OPS registrations (then refreshes) of each isolation measurement,
-#                      default 20000; pings: the same number
+#                      default 200000 (some 2 s at full rate: a shorter one moves by a fifth
+#                      with one preempted stretch of a worker)
+#   BENCH_ISOLATION_PINGS pings of each isolation measurement, default 20000
 #   BENCH_ISOLATION_LOAD_S how long the 8 lookup clients run, default 60 (the loaded
 #                      measurements must end within it)
 #   BENCH_WORKERS      core-rd's `workers` directive, default auto
@@ -54,12 +56,13 @@ PHASES=${BENCH_PHASES:-all}
 PERF_DIR=${BENCH_PERF:-}
 PERF_PID=""
 ISO_N=${BENCH_ISOLATION_N:-1000000}
-ISO_OPS=${BENCH_ISOLATION_OPS:-20000}
+ISO_OPS=${BENCH_ISOLATION_OPS:-200000}
+ISO_PINGS=${BENCH_ISOLATION_PINGS:-20000}
 ISO_LOAD_S=${BENCH_ISOLATION_LOAD_S:-60}
 WORKERS=${BENCH_WORKERS:-auto}
 
 for v in $SIZES $WINDOW $W1_OPS $CEILING_OPS $MAX_SECONDS $MAP_MIB $SEED $PIN $EXPIRY_N $ISO_N \
-    $ISO_OPS $ISO_LOAD_S; do
+    $ISO_OPS $ISO_PINGS $ISO_LOAD_S; do
     case $v in
     '' | *[!0-9]*)
         echo "run.sh: expected a number, got '$v'" >&2
@@ -387,7 +390,7 @@ run_expiry() {
 }
 
 # run_isolation: ISO_N registrations; then ISO_OPS new registrations, their refreshes and
-# ISO_OPS pings, once with nothing else running and once while 8 clients (window 1 each) ask
+# ISO_PINGS pings, once with nothing else running and once while 8 clients (window 1 each) ask
 # expensive lookups in a loop (rd-bench lookup-heavy: unindexed filters over every
 # registration, deep pages of two criteria, cold deep pages).
 run_isolation() {
@@ -398,7 +401,7 @@ run_isolation() {
     server_alive "after the isolation registrations" || return 0
     bench iso-idle "$ISO_OPS" --first "$ISO_N" --phases register,update -w "$WINDOW" \
         --locations "$WORK/loc-iso-idle"
-    bench iso-idle "$ISO_OPS" --phases ping -w 1 --ops "$ISO_OPS"
+    bench iso-idle "$ISO_PINGS" --phases ping -w 1 --ops "$ISO_PINGS"
     # The loaders get port ranges of their own, above the ones the measured runs take.
     base=$((SRC_PORT + 2000))
     for i in 1 2 3 4 5 6 7 8; do
@@ -411,7 +414,7 @@ run_isolation() {
     INFO["iso|data0"]=$(du -sm "$data" | cut -f1)
     bench iso-load "$ISO_OPS" --first $((ISO_N + ISO_OPS)) --phases register,update \
         -w "$WINDOW" --locations "$WORK/loc-iso-load"
-    bench iso-load "$ISO_OPS" --phases ping -w 1 --ops "$ISO_OPS"
+    bench iso-load "$ISO_PINGS" --phases ping -w 1 --ops "$ISO_PINGS"
     INFO["iso|load_s"]=$((($(now_us) - INFO["iso|load_t0"]) / 1000000))
     INFO["iso|data1"]=$(du -sm "$data" | cut -f1)
     if [ "${INFO["iso|load_s"]}" -ge "$ISO_LOAD_S" ]; then
@@ -468,7 +471,7 @@ report_isolation() {
     echo "## Isolation (N = $ISO_N, workers $WORKERS)"
     echo
     echo "$ISO_OPS new registrations, then their refreshes (empty POST to each location), then"
-    echo "$ISO_OPS pings (empty CON, window 1), first with nothing else running, then while 8"
+    echo "$ISO_PINGS pings (empty CON, window 1), first with nothing else running, then while 8"
     echo "rd-bench clients (window 1 each) asked \`lookup-heavy\` lookups in a loop, each with"
     echo "\`count=50\`: \`href=*tempI\`, \`title=tI*\`, \`if=sensor&ct=0&page=P\`, \`sz=I\` and a cold"
     echo "\`rt=temperature-c&page=P\`, in turn (I random, P in the upper half: no answer is kept"
