@@ -406,12 +406,24 @@ yield_to_loop(const struct lookup_run *run, int64_t budget_end_ms)
     }
 }
 
+/* Whether the budget ran out (while the walk waited for the loop, say): a new snapshot then
+ * would only be held, perhaps preempted, for a walk that stops at once. */
+static int
+spent(int64_t budget_end_ms)
+{
+    return budget_end_ms && rd__now_ms() >= budget_end_ms;
+}
+
+/* Returns RD_OK to go on, 1 to stop where the walk paused (out of budget), or an error. */
 static int
 step_aside(struct lookup_run *run, int64_t budget_end_ms)
 {
     if (loop_busy(run, rd__now_ms())) {
         store_snap_release(run->st);
         yield_to_loop(run, budget_end_ms);
+        if (spent(budget_end_ms)) {
+            return 1;
+        }
     }
     return store_snap_renew(run->st);
 }
@@ -462,6 +474,10 @@ run_lookup(struct lookup_run *run, int64_t now, int64_t budget_end_ms, int64_t r
         }
         /* Paused between two registrations: go on after the last one, in a newer snapshot. */
         rc = step_aside(run, budget_end_ms);
+        if (rc > 0) {
+            rc = RD_OK;
+            break;
+        }
         if (rc) {
             break;
         }
@@ -501,8 +517,14 @@ rd__lookup_compute(struct rd_lookup_job *j)
     if (j->rolling) {
         yield_to_loop(&run, budget_end_ms);
     }
-    j->rc = j->rolling ? store_snap_renew(j->snap) : RD_OK;
-    if (!j->rc) {
+    if (j->rolling && spent(budget_end_ms)) {
+        /* The whole budget went waiting for a busy loop: over budget without a walk. */
+        j->rc = RD_OK;
+        run.paused = 1;
+    } else {
+        j->rc = j->rolling ? store_snap_renew(j->snap) : RD_OK;
+    }
+    if (!j->rc && !run.paused) {
         j->rc = run_lookup(&run, j->now, budget_end_ms, j->rolling ? RD_LOOKUP_SNAP_MS : 0);
     }
     if (j->rc == RD_ESTORE && !j->err[0]) {
