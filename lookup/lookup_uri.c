@@ -283,6 +283,19 @@ lookup_uri_check_base(const char *str, size_t len, char *diag, size_t diag_size)
     return RD_OK;
 }
 
+/* Whether the address literal @p h (@p n bytes) can be link-local at all, by its first bytes:
+ * every registration asks of its base, and inet_pton() costs more than the rest. An fe80::/10
+ * address starts with a group of four hex digits fe8 to feb (inet_pton() takes no more than
+ * four), a 169.254/16 one with "169.254." (no leading zeros either). */
+static int
+may_be_link_local(const char *h, size_t n)
+{
+    if (n >= 5 && h[4] == ':' && (h[0] == 'f' || h[0] == 'F') && (h[1] == 'e' || h[1] == 'E')) {
+        return strchr("89abAB", h[2]) != NULL && h[2] != '\0';
+    }
+    return n > 8 && memcmp(h, "169.254.", 8) == 0;
+}
+
 int
 lookup_uri_is_link_local(const char *uri)
 {
@@ -301,7 +314,7 @@ lookup_uri_is_link_local(const char *uri)
     } else {
         n = strcspn(host, ":/?#");
     }
-    if (n == 0 || n >= sizeof(lit)) {
+    if (n == 0 || n >= sizeof(lit) || !may_be_link_local(host, n)) {
         return 0;
     }
     memcpy(lit, host, n);

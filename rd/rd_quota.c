@@ -1,7 +1,6 @@
 /* Registration quotas (RFC 9176 section 8): registration writes per second per address, the
  * registrations one address and the whole directory may hold, and the index term that records
  * which address wrote a registration, by which the per-address count is made. */
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +24,13 @@ rd__quota_source_term(const coap_session_t *session, char *out, size_t size)
 {
     static const char prefix[] = " src=";
     uint8_t addr[16];
-    char text[INET6_ADDRSTRLEN];
+    char text[RD_ADDR_TEXT_SIZE];
     size_t n;
 
-    if (rd__peer_addr(session, addr) || !inet_ntop(AF_INET6, addr, text, sizeof(text))) {
+    if (rd__peer_addr(session, addr)) {
         return RD_EINVAL;
     }
+    rd__addr_text(addr, text);
     /* A space never starts an attribute name, so no lookup term can look like this one. Copied,
      * not printed: every registration makes this term. */
     n = sizeof(prefix) - 1 + strlen(text);

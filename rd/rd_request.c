@@ -175,6 +175,22 @@ ipv4_text(const unsigned char a[4], char *out)
     }
 }
 
+void
+rd__addr_text(const uint8_t a[16], char out[RD_ADDR_TEXT_SIZE])
+{
+    static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+    /* The form glibc's inet_ntop() gives a mapped address, without its sprintf() per byte. */
+    if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+        memcpy(out, "::ffff:", 7);
+        ipv4_text(a + 12, out + 7);
+        return;
+    }
+    if (!inet_ntop(AF_INET6, a, out, RD_ADDR_TEXT_SIZE)) {
+        out[0] = '\0';
+    }
+}
+
 /* Write "scheme://host" and ":port" unless @p port is 0 into @p out of @p size bytes.
  * @return the length written; -1 when it does not fit. */
 static int

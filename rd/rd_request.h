@@ -58,6 +58,16 @@ int rd__session_secure(const coap_session_t *session);
  */
 int rd__base_from_session(const coap_session_t *session, char *out, size_t size);
 
+/** Longest text rd__addr_text() writes, with its NUL. */
+#define RD_ADDR_TEXT_SIZE 46
+
+/**
+ * Write IPv6 address @p a (an IPv4 one mapped, as rd__peer_addr() gives it) as inet_ntop()
+ * does, "::ffff:a.b.c.d" for a mapped one, into @p out. The text is part of stored index terms,
+ * so it never changes form. Pure.
+ */
+void rd__addr_text(const uint8_t a[16], char out[RD_ADDR_TEXT_SIZE]);
+
 /**
  * The link a registration with @p base belongs to: with a link-local base (RFC 9176 sections 5
  * and 6.1), the interface the request came in on; else 0. On failure @p response holds a 4.00.

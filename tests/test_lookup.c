@@ -1617,6 +1617,17 @@ test_uri_is_link_local(void **state)
     assert_false(lookup_uri_is_link_local("coap://169.25.4.1"));
     assert_false(lookup_uri_is_link_local("coap://169.254.example.com"));
     assert_false(lookup_uri_is_link_local("coap://fe80.example.com"));
+    /* Each form of the first group the quick test by its first bytes must let through. */
+    assert_true(lookup_uri_is_link_local("coap://[Fe9A:0::1]"));
+    assert_true(lookup_uri_is_link_local("coap://[feB0:1:2:3:4:5:6:7]"));
+    assert_true(lookup_uri_is_link_local("coap://[fe80::169.254.1.1]"));
+    assert_false(lookup_uri_is_link_local("coap://[fe8::1]"));
+    assert_false(lookup_uri_is_link_local("coap://[0fe80::1]"));
+    assert_false(lookup_uri_is_link_local("coap://[fec0:fe80::1]"));
+    assert_false(lookup_uri_is_link_local("coap://[::fe80:1]"));
+    assert_false(lookup_uri_is_link_local("coap://[fe80::1%25eth0]"));
+    assert_false(lookup_uri_is_link_local("coap://169.254."));
+    assert_false(lookup_uri_is_link_local("coap://169.2540.1.1"));
     assert_false(lookup_uri_is_link_local("/rd"));
     assert_false(lookup_uri_is_link_local(NULL));
 }

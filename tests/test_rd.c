@@ -378,6 +378,45 @@ test_limits_check_links_names_the_long_attribute(void **state)
     rd_conf_cleanup(&srv.conf);
 }
 
+/* The address text is part of stored index terms: it must stay what inet_ntop() writes. */
+static void
+test_addr_text_is_what_inet_ntop_writes(void **state)
+{
+    static const uint8_t fixed[][16] = {
+        { 0 },
+        { [15] = 1 },
+        { [10] = 0xff, [11] = 0xff, 127, 0, 0, 1 },
+        { [10] = 0xff, [11] = 0xff, 0, 0, 0, 0 },
+        { [10] = 0xff, [11] = 0xff, 255, 255, 255, 255 },
+        { [10] = 0xff, [11] = 0xff, 10, 100, 9, 200 },
+        { [10] = 0xff, [11] = 0xfe, 1, 2, 3, 4 },
+        { [12] = 1, 2, 3, 4 },
+        { 0xfe, 0x80, [15] = 1 },
+        { 0x20, 0x01, 0x0d, 0xb8, [15] = 0x42 },
+    };
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    char want[INET6_ADDRSTRLEN];
+    char got[RD_ADDR_TEXT_SIZE];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+        assert_non_null(inet_ntop(AF_INET6, fixed[i], want, sizeof(want)));
+        rd__addr_text(fixed[i], got);
+        assert_string_equal(got, want);
+    }
+    for (int i = 0; i < 20000; i++) {
+        uint8_t a[16] = { [10] = 0xff, [11] = 0xff };
+
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        memcpy(i % 2 ? a + 12 : a, &x, i % 2 ? 4 : 8);
+        assert_non_null(inet_ntop(AF_INET6, a, want, sizeof(want)));
+        rd__addr_text(a, got);
+        assert_string_equal(got, want);
+    }
+}
+
 static void
 test_conf_load_reports_missing_file(void **state)
 {
@@ -1930,6 +1969,7 @@ main(void)
         cmocka_unit_test(test_psk_reload_reads_keys_and_revokes_removed_identities),
         cmocka_unit_test(test_dtls_init_fails_on_missing_identity_map),
         cmocka_unit_test(test_limits_check_links_names_the_long_attribute),
+        cmocka_unit_test(test_addr_text_is_what_inet_ntop_writes),
         cmocka_unit_test(test_id_format_parse_round_trips),
         cmocka_unit_test(test_id_parse_rejects_bad_text),
         cmocka_unit_test(test_status_to_coap_maps_each_status),
