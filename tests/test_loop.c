@@ -2,6 +2,7 @@
  * server listening on a loopback port with a temporary store. */
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -191,6 +192,57 @@ test_tick_runs_every_turn_and_wake_by_bounds_the_wait(void **state)
     assert_true(s.ticks - start < 30000);
 }
 
+/* A tick that keeps the loop working: it spins SPIN_MS a turn, and at its end (when the next
+ * wait is about to be measured) looks whether the loop's busy verdict still holds. */
+#define SPIN_MS 3
+struct spin {
+    int64_t start_ms; /* the first tick */
+    int64_t last_ms;  /* the end of the previous tick */
+    int checks;       /* verdicts looked at */
+    int gaps;         /* of them, ones already run out */
+};
+
+static void
+on_spin_tick(struct rd_server *srv, void *arg, int64_t now_ms)
+{
+    struct spin *s = arg;
+    int64_t t0 = rd__now_ms();
+    int64_t t1 = t0;
+
+    (void)now_ms;
+    if (!s->start_ms) {
+        s->start_ms = t0;
+    }
+    while (t1 - t0 < SPIN_MS) {
+        t1 = rd__now_ms();
+    }
+    /* Past the first verdicts, and only after a turn of normal length: a turn stretched by a
+     * preempted test process is no gap of the loop's. */
+    if (t1 - s->start_ms > 40 && s->last_ms && t1 - s->last_ms < 3 * SPIN_MS) {
+        s->checks++;
+        s->gaps += atomic_load(rd__loop_busy(srv)) <= t1;
+    }
+    s->last_ms = t1;
+}
+
+/* Workers on the loop's CPU wait while the loop counts as busy. A verdict that ran out a turn
+ * before the next one left a gap each window, in which a worker began a walk and was preempted
+ * with its snapshot open for as long as the load lasted. */
+static void
+test_busy_verdict_lasts_until_the_next_one(void **state)
+{
+    struct fixture *f = *state;
+    struct spin s = { 0, 0, 0, 0 };
+    int64_t start = rd__now_ms();
+
+    assert_int_equal(rd__loop_on_tick(f->srv, on_spin_tick, &s), RD_OK);
+    while (rd__now_ms() - start < 2000 && s.checks < 60) {
+        assert_int_equal(rd__loop_step(f->srv, 0), RD_OK);
+    }
+    assert_true(s.checks >= 20);
+    assert_int_equal(s.gaps, 0);
+}
+
 static int frees;
 
 static void
@@ -295,6 +347,8 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_tick_runs_every_turn_and_wake_by_bounds_the_wait,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_busy_verdict_lasts_until_the_next_one, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_defer_hands_a_result_to_the_second_call_only, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_defer_cleanup_frees_results_of_parked_requests,
