@@ -77,6 +77,7 @@ struct lookup_run {
      * stands (at) and, once it paused, where it goes on (from). */
     struct store_term_pos *at;
     const struct store_term_pos *from;
+    int counted; /* counted in rd__loop_stretches() while its snapshot is open */
 };
 
 /* Registrations visited between two looks at the clock. */
@@ -415,17 +416,42 @@ spent(int64_t budget_end_ms)
 }
 
 /* Returns RD_OK to go on, 1 to stop where the walk paused (out of budget), or an error. */
+/* A worker's snapshot taken: one on the loop's CPU counts itself, so that a busy loop that
+ * finds it open gives it time to end its stretch (rd_loop.c, give_way()). */
+static int
+snap_take(struct lookup_run *run)
+{
+    _Atomic int *n = run->job ? run->job->loop_stretches : NULL;
+    int rc = store_snap_renew(run->st);
+
+    if (!rc && n && !run->counted && on_loop_cpu(run)) {
+        atomic_fetch_add_explicit(n, 1, memory_order_relaxed);
+        run->counted = 1;
+    }
+    return rc;
+}
+
+static void
+snap_let_go(struct lookup_run *run)
+{
+    store_snap_release(run->st);
+    if (run->counted) {
+        atomic_fetch_sub_explicit(run->job->loop_stretches, 1, memory_order_relaxed);
+        run->counted = 0;
+    }
+}
+
 static int
 step_aside(struct lookup_run *run, int64_t budget_end_ms)
 {
     if (loop_busy(run, rd__now_ms())) {
-        store_snap_release(run->st);
+        snap_let_go(run);
         yield_to_loop(run, budget_end_ms);
         if (spent(budget_end_ms)) {
             return 1;
         }
     }
-    return store_snap_renew(run->st);
+    return snap_take(run);
 }
 
 /* Answer the query from the index when one of its criteria allows, else by a scan in age
@@ -522,7 +548,7 @@ rd__lookup_compute(struct rd_lookup_job *j)
         j->rc = RD_OK;
         run.paused = 1;
     } else {
-        j->rc = j->rolling ? store_snap_renew(j->snap) : RD_OK;
+        j->rc = j->rolling ? snap_take(&run) : RD_OK;
     }
     if (!j->rc && !run.paused) {
         j->rc = run_lookup(&run, j->now, budget_end_ms, j->rolling ? RD_LOOKUP_SNAP_MS : 0);
@@ -539,7 +565,7 @@ rd__lookup_compute(struct rd_lookup_job *j)
     /* A worker's answer waits for the loop to collect it: its snapshot goes now, or writes
      * meanwhile could not reuse the pages it holds (it is renewed should the job run again). */
     if (j->rolling) {
-        store_snap_release(j->snap);
+        snap_let_go(&run);
     }
 }
 

@@ -88,6 +88,7 @@ rd__lookup_job_new(struct rd_server *srv, enum lookup_kind kind, uint32_t link,
     j->now = rd__now();
     j->loop_busy = rd__loop_busy(srv);
     j->loop_cpu = rd__loop_cpu(srv);
+    j->loop_stretches = rd__loop_stretches(srv);
     j->gen = srv->lookup_gen;
     j->budget_ms = srv->conf.lookup_budget_ms;
     /* Nothing remembered survives a deadline passing: rd__lookup_notify() moves on first. */

@@ -78,6 +78,7 @@ struct rd_lookup_job {
     int64_t now;        /**< seconds, when the job was made */
     const _Atomic int64_t *loop_busy; /**< rd__loop_busy(): the walk steps aside before it */
     const _Atomic int *loop_cpu;      /**< rd__loop_cpu() */
+    _Atomic int *loop_stretches;      /**< rd__loop_stretches() */
     uint32_t budget_ms; /**< work the walk may take, from its start; 0: no limit */
     uint64_t gen;       /**< srv->lookup_gen when the job was made: what the job teaches is
                              kept only while it holds (no write since, whatever snapshot) */

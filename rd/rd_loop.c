@@ -35,6 +35,9 @@
  * of a loaded registration. */
 #define BUSY_WINDOW_US 10000
 #define BUSY_DATAGRAMS 50
+/* The longest a busy loop sleeps, once a window, for a worker on its CPU to let its snapshot go
+ * (give_way()). */
+#define GIVE_WAY_US 2000
 
 /* Datagrams one turn reads at most from each UDP socket before its housekeeping runs again. */
 #define STEP_BATCH 24
@@ -72,6 +75,7 @@ struct rd_loop {
     int64_t wake_by; /* INT64_MAX: nobody asked */
     _Atomic int64_t busy_ms; /* rd__loop_busy() */
     _Atomic int cpu;         /* rd__loop_cpu() */
+    _Atomic int stretches;   /* rd__loop_stretches() */
     int64_t win_start_us;    /* the window over which the loop measures how busy it is */
     int64_t win_idle_us;     /* time waited in that window */
     uint64_t win_passed;     /* rd__gate_passed() when it began */
@@ -189,6 +193,12 @@ rd__loop_cpu(struct rd_server *srv)
     return srv->loop ? &srv->loop->cpu : NULL;
 }
 
+_Atomic int *
+rd__loop_stretches(struct rd_server *srv)
+{
+    return srv->loop ? &srv->loop->stretches : NULL;
+}
+
 void
 rd__loop_wake_by(struct rd_server *srv, int64_t at_ms)
 {
@@ -257,6 +267,7 @@ rd__loop_init(struct rd_server *srv)
     }
     loop->wake_by = INT64_MAX;
     atomic_init(&loop->cpu, -1);
+    atomic_init(&loop->stretches, 0);
     loop->win_start_us = now_us();
     loop->coap_fd = coap_context_get_coap_fd(srv->ctx);
     loop->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -370,6 +381,24 @@ serve_watches(struct rd_server *srv, const struct epoll_event *ev, int n)
     }
 }
 
+/* A busy loop found a worker on its own CPU with a snapshot open (rd__loop_stretches()): the
+ * worker began that stretch while the loop was idle, and runs only in the loop's gaps, which a
+ * busy loop hardly has, so it would hold its snapshot (and the writes could reuse none of the
+ * pages it holds) for as long as the load lasts. Sleep a little, up to GIVE_WAY_US in all, so
+ * that it reaches its stretch's end (long past) and lets the snapshot go; it then waits for
+ * the loop without one. */
+static void
+give_way(struct rd_loop *loop)
+{
+    int64_t until = now_us() + GIVE_WAY_US;
+
+    while (atomic_load_explicit(&loop->stretches, memory_order_relaxed) > 0 && now_us() < until) {
+        struct timespec ts = { 0, 50000 };
+
+        nanosleep(&ts, NULL);
+    }
+}
+
 /* Count a wait from @p t0 to @p t1 (µs); at the end of a busy window, tell the workers until
  * the end of the next one. */
 static void
@@ -388,6 +417,9 @@ measure_busy(struct rd_server *srv, int64_t t0, int64_t t1)
         atomic_store_explicit(&loop->busy_ms, rd__now_ms() + 2 * BUSY_WINDOW_US / 1000,
                               memory_order_relaxed);
         atomic_store_explicit(&loop->cpu, sched_getcpu(), memory_order_relaxed);
+        if (atomic_load_explicit(&loop->stretches, memory_order_relaxed) > 0) {
+            give_way(loop);
+        }
     }
     loop->win_start_us = t1;
     loop->win_idle_us = 0;

@@ -80,6 +80,12 @@ const _Atomic int64_t *rd__loop_busy(struct rd_server *srv);
  * open: it waits for a busy loop entirely (rd_lookup.c). Same ownership as rd__loop_busy(). */
 const _Atomic int *rd__loop_cpu(struct rd_server *srv);
 
+/** How many workers on the loop's CPU (rd__loop_cpu()) hold a snapshot open now: each counts
+ * itself from taking one to letting it go. A busy loop that finds some at the end of a window
+ * sleeps (2 ms at most) to let them reach the end of their stretch. Same ownership as
+ * rd__loop_busy(). */
+_Atomic int *rd__loop_stretches(struct rd_server *srv);
+
 /** One turn: housekeeping, then wait at most @p wait_ms (0: do not wait) for any watched
  * descriptor, then serve what is ready in the documented order. @return RD_OK; RD_EINVAL when
  * libcoap's processing failed. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -243,6 +244,41 @@ test_busy_verdict_lasts_until_the_next_one(void **state)
     assert_int_equal(s.gaps, 0);
 }
 
+static int64_t
+mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* A stretch counted and never let go (a stand-in for a worker the loop preempted): each busy
+ * verdict makes the loop sleep for it, up to its bound, so that such a worker gets the CPU. */
+static void
+test_busy_loop_gives_way_to_a_counted_stretch(void **state)
+{
+    struct fixture *f = *state;
+    struct spin s = { 0, 0, 0, 0 };
+    int64_t start = rd__now_ms();
+    int long_turns = 0;
+    int turns = 0;
+
+    assert_int_equal(rd__loop_on_tick(f->srv, on_spin_tick, &s), RD_OK);
+    atomic_store(rd__loop_stretches(f->srv), 1);
+    while (rd__now_ms() - start < 2000 && long_turns < 5) {
+        int64_t t0 = mono_us();
+
+        assert_int_equal(rd__loop_step(f->srv, 0), RD_OK);
+        turns++;
+        /* The spin, then up to 2 ms of sleep. */
+        long_turns += mono_us() - t0 >= SPIN_MS * 1000 + 1500;
+    }
+    atomic_store(rd__loop_stretches(f->srv), 0);
+    assert_true(turns > long_turns);
+    assert_true(long_turns >= 5);
+}
+
 static int frees;
 
 static void
@@ -348,6 +384,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_tick_runs_every_turn_and_wake_by_bounds_the_wait,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_busy_verdict_lasts_until_the_next_one, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_busy_loop_gives_way_to_a_counted_stretch, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_defer_hands_a_result_to_the_second_call_only, setup,
                                         teardown),
