@@ -228,7 +228,6 @@ import_store(struct store *st, const struct import_rec *r, int *created)
     struct lookup_terms terms;
     struct store_term *st_terms = NULL;
     struct store_reg reg;
-    struct lookup_regview view;
     uint64_t id = 0;
     int rc;
 
@@ -264,14 +263,11 @@ import_store(struct store *st, const struct import_rec *r, int *created)
         reg.terms = st_terms;
         reg.nterms = terms.nterms;
         /* Weighed as the server weighs what it stores, so lookups page by the counts. */
-        view.ep = reg.ep;
-        view.d = reg.d;
-        view.href = "";
-        view.rec = &rec;
         for (size_t i = 0; i < terms.nterms; i++) {
             /* Endpoint names are not counted (the server pages them by walking). */
             if (terms.terms[i].len < 3 || memcmp(terms.terms[i].data, "ep=", 3) != 0) {
-                lookup_term_weights(&view, &terms.terms[i], &st_terms[i].eps, &st_terms[i].links);
+                st_terms[i].eps = terms.eps[i];
+                st_terms[i].links = terms.links[i];
             }
         }
         reg.weighed = 1;

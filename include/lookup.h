@@ -415,6 +415,10 @@ struct lookup_term {
 struct lookup_terms {
     struct lookup_term *terms;
     size_t nterms;
+    /** The weights of each term, as lookup_terms_weigh() gives them: made in the same pass
+     * (lookup_reg_terms()), so a registration is not walked twice. */
+    uint32_t *eps;
+    uint32_t *links;
     void *mem; /**< private */
 };
 
@@ -423,7 +427,8 @@ struct lookup_terms {
  * sector), `owner=` (when it has an owner other than "none"; see lookup_owner_term()) and every
  * value of `et`, `rt` and `if` found in its extra attributes or in any link
  * (`rt` and `if` split into their space-separated tokens). Values longer than 255 bytes are not
- * indexed (a lookup on them falls back to a scan).
+ * indexed (a lookup on them falls back to a scan). With each term, its weights (`eps`, `links`)
+ * as lookup_terms_weigh() would give them.
  *
  * @param out Written on success only.
  * @return RD_OK; RD_ENOMEM.

@@ -69,11 +69,23 @@ lookup__term_name(const char *name, char end)
     }
 }
 
-/* A term before it is written: its name and where its value lies in the registration. */
+/* What a reference says for the weights of its term: nothing, the registration itself
+ * matches it (ep, d, an extra attribute), or link i + 1 of it does. */
+#define STAMP_NONE 0
+#define STAMP_REG  UINT32_MAX
+
+/* A term before it is written: its name and where its value lies in the registration. Once
+ * duplicates went, the one kept also holds what all of them said for the term's weights. */
 struct termref {
     const char *v;
     size_t len; /**< at most LOOKUP_TERM_VALUE_MAX */
     enum lookup__term_name name;
+    uint32_t order; /**< place among the references gathered: ties keep it */
+    uint32_t stamp; /**< STAMP_NONE, STAMP_REG or a link + 1 */
+    unsigned char term;  /**< the term is written (an owner attribute only weighs) */
+    unsigned char reg;   /**< the registration matches the term */
+    uint32_t last_link;  /**< the last link (+ 1) counted */
+    uint32_t links;      /**< links that match the term */
 };
 
 /* Terms gathered on the stack up to this many; more go to the heap. */
@@ -123,13 +135,42 @@ cmp_ref(const void *pa, const void *pb)
     return (a->len > b->len) - (a->len < b->len);
 }
 
+/* cmp_ref(), then the order gathered: equal terms stay in the order of their links. */
+static int
+cmp_ref_order(const void *pa, const void *pb)
+{
+    const struct termref *a = pa;
+    const struct termref *b = pb;
+    int c = cmp_ref(pa, pb);
+
+    return c ? c : (a->order > b->order) - (a->order < b->order);
+}
+
+/* Count what reference @p x says for the weights into @p u, its term's kept reference. As
+ * lookup_terms_weigh() counts: a link counts once, and the registration's own match decides. */
 static void
-add_term(struct termgen *g, enum lookup__term_name name, const char *v, size_t len)
+weigh_ref(struct termref *u, const struct termref *x)
+{
+    u->term |= x->term;
+    if (x->stamp == STAMP_REG) {
+        u->reg = 1;
+    } else if (x->stamp != STAMP_NONE && u->last_link != x->stamp) {
+        u->last_link = x->stamp;
+        u->links++;
+    }
+}
+
+/* Add a reference: @p term when it makes a term, @p stamp for what it says of the weights. A
+ * value longer than LOOKUP_TERM_VALUE_MAX makes a term of its first bytes, but weighs nothing
+ * (a lookup of the whole value is not that term). */
+static void
+add_ref(struct termgen *g, enum lookup__term_name name, const char *v, size_t len, int term,
+        uint32_t stamp)
 {
     struct termref *r;
 
     /* An empty value is never chosen by lookup_query_index(), so it needs no term. */
-    if (len == 0 || g->nomem) {
+    if (len == 0 || g->nomem || (!term && len > LOOKUP_TERM_VALUE_MAX)) {
         return;
     }
     if (g->n == g->cap) {
@@ -141,38 +182,47 @@ add_term(struct termgen *g, enum lookup__term_name name, const char *v, size_t l
         g->refs = r;
         g->cap *= 2;
     }
-    r = &g->refs[g->n++];
+    r = &g->refs[g->n];
     r->v = v;
     r->len = len > LOOKUP_TERM_VALUE_MAX ? LOOKUP_TERM_VALUE_MAX : len;
     r->name = name;
+    r->order = (uint32_t)g->n++;
+    r->stamp = len > LOOKUP_TERM_VALUE_MAX ? STAMP_NONE : stamp;
+    r->term = (unsigned char)term;
+    r->reg = 0;
+    r->last_link = 0;
+    r->links = 0;
 }
 
 /* Adds the terms of one attribute, split into values the way matching splits them, so that
  * every value a criterion can match has its term. */
 static void
-add_attr(struct termgen *g, const struct lookup_attr *a)
+add_attr(struct termgen *g, const struct lookup_attr *a, uint32_t stamp)
 {
     enum lookup__term_name name;
     const char *tok;
     size_t tok_len;
     size_t pos = 0;
     size_t len;
+    int term;
 
     if (!a->value) {
         return;
     }
     name = lookup__term_name(a->name, '\0');
-    /* Only the index names: an attribute called owner says nothing of the owner. */
-    if (name == LOOKUP__TN_NONE || name == LOOKUP__TN_OWNER) {
+    if (name == LOOKUP__TN_NONE) {
         return;
     }
+    /* Only the index names: an attribute called owner says nothing of the owner, but a lookup
+     * of owner=X matches it, so it weighs the owner's term. */
+    term = name != LOOKUP__TN_OWNER;
     len = strlen(a->value);
     if (name != LOOKUP__TN_IF && name != LOOKUP__TN_RT) {
-        add_term(g, name, a->value, len);
+        add_ref(g, name, a->value, len, term, stamp);
         return;
     }
     while (lookup__next_token(a->value, len, &pos, &tok, &tok_len)) {
-        add_term(g, name, tok, tok_len);
+        add_ref(g, name, tok, tok_len, term, stamp);
     }
 }
 
@@ -182,37 +232,43 @@ static void
 collect(struct termgen *g, const char *ep, const char *d, const struct lookup_reg *rec)
 {
     if (ep) {
-        add_term(g, LOOKUP__TN_EP, ep, strlen(ep));
+        add_ref(g, LOOKUP__TN_EP, ep, strlen(ep), 1, STAMP_REG);
     }
     if (d) {
-        add_term(g, LOOKUP__TN_D, d, strlen(d));
+        add_ref(g, LOOKUP__TN_D, d, strlen(d), 1, STAMP_REG);
     }
     if (rec->owner && strcmp(rec->owner, LOOKUP_OWNER_NONE) != 0) {
-        add_term(g, LOOKUP__TN_OWNER, rec->owner, strlen(rec->owner));
+        add_ref(g, LOOKUP__TN_OWNER, rec->owner, strlen(rec->owner), 1, STAMP_NONE);
     }
     for (size_t i = 0; i < rec->nattrs; i++) {
-        add_attr(g, &rec->attrs[i]);
+        add_attr(g, &rec->attrs[i], STAMP_REG);
     }
     for (size_t i = 0; i < rec->nlinks; i++) {
         for (size_t j = 0; j < rec->links[i].nattrs; j++) {
-            add_attr(g, &rec->links[i].attrs[j]);
+            add_attr(g, &rec->links[i].attrs[j], (uint32_t)i + 1);
         }
     }
 }
 
-/* Sorts the references and drops duplicates. A registration has few distinct terms, so
- * insertion (by binary search, a duplicate never inserted) beats qsort unless there are many. */
+/* Sorts the references and drops duplicates, each counted into the one kept (weigh_ref()).
+ * A registration has few distinct terms, so insertion (by binary search, a duplicate never
+ * inserted) beats qsort unless there are many. */
 static size_t
 sort_unique(struct termref *r, size_t n)
 {
     size_t u = 0;
 
     if (n > TERMGEN_INSERTION_MAX) {
-        qsort(r, n, sizeof(*r), cmp_ref);
+        qsort(r, n, sizeof(*r), cmp_ref_order);
         for (size_t i = 0; i < n; i++) {
-            if (u == 0 || cmp_ref(&r[u - 1], &r[i]) != 0) {
-                r[u++] = r[i];
+            struct termref x = r[i]; /* r[u] may be r[i] itself */
+
+            if (u == 0 || cmp_ref(&r[u - 1], &x) != 0) {
+                r[u] = x;
+                r[u].term = 0;
+                u++;
             }
+            weigh_ref(&r[u - 1], &x);
         }
         return u;
     }
@@ -236,13 +292,47 @@ sort_unique(struct termref *r, size_t n)
             }
         }
         if (c == 0 && lo < hi) {
+            weigh_ref(&r[lo + (hi - lo) / 2], &x);
             continue;
         }
         memmove(&r[lo + 1], &r[lo], (u - lo) * sizeof(*r));
         r[lo] = x;
+        r[lo].term = 0;
+        weigh_ref(&r[lo], &x);
         u++;
     }
     return u;
+}
+
+/* Keeps the references that make a term (an owner attribute alone makes none). */
+static size_t
+keep_terms(struct termref *r, size_t n)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (r[i].term) {
+            r[k++] = r[i];
+        }
+    }
+    return k;
+}
+
+/* The weights of a kept reference's term, as lookup_terms_weigh() gives them. */
+static void
+weights_of(const struct termref *r, size_t nlinks, uint32_t *eps, uint32_t *links)
+{
+    static const char core_rd_ep[] = "core.rd-ep";
+
+    if (r->reg) {
+        *eps = 1;
+        *links = (uint32_t)nlinks;
+        return;
+    }
+    /* An endpoint lookup of rt=core.rd-ep finds every registration (section 6.3). */
+    *links = r->links;
+    *eps = r->links > 0 || (r->name == LOOKUP__TN_RT && r->len == sizeof(core_rd_ep) - 1 &&
+                            memcmp(r->v, core_rd_ep, r->len) == 0);
 }
 
 int
@@ -267,31 +357,32 @@ lookup_reg_terms(const char *ep, const char *d, const struct lookup_reg *rec,
         rc = RD_ENOMEM;
         goto out;
     }
-    n = sort_unique(g.refs, g.n);
+    n = keep_terms(g.refs, sort_unique(g.refs, g.n));
     if (n == 0) {
-        out->terms = NULL;
-        out->nterms = 0;
-        out->mem = NULL;
+        memset(out, 0, sizeof(*out));
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
         nbytes += strlen(lookup__term_name_str(g.refs[i].name)) + g.refs[i].len + 2;
     }
     /* The counts are bounded by the bytes of the record, which is in memory, so the sum cannot
-     * overflow. The term array holds pointers and sizes, so the bytes after it need no more
-     * alignment. */
-    arr = n * sizeof(struct lookup_term);
+     * overflow. The term array holds pointers and sizes, so the weights after it need no more
+     * alignment, nor the bytes after them. */
+    arr = n * (sizeof(struct lookup_term) + 2 * sizeof(uint32_t));
     mem = malloc(arr + nbytes);
     if (!mem) {
         rc = RD_ENOMEM;
         goto out;
     }
     terms = (struct lookup_term *)(void *)mem;
+    out->eps = (uint32_t *)(void *)(terms + n);
+    out->links = out->eps + n;
     p = mem + arr;
     for (size_t i = 0; i < n; i++) {
         const char *name = lookup__term_name_str(g.refs[i].name);
         size_t nlen = strlen(name);
 
+        weights_of(&g.refs[i], rec->nlinks, &out->eps[i], &out->links[i]);
         memcpy(p, name, nlen);
         p[nlen] = '=';
         memcpy(p + nlen + 1, g.refs[i].v, g.refs[i].len);
@@ -317,9 +408,7 @@ lookup_terms_cleanup(struct lookup_terms *t)
         return;
     }
     free(t->mem);
-    t->terms = NULL;
-    t->nterms = 0;
-    t->mem = NULL;
+    memset(t, 0, sizeof(*t));
 }
 
 void

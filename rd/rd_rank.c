@@ -54,25 +54,25 @@ weigh(const char *ep, const char *d, const struct lookup_reg *rec, struct store_
         }
         lookup_terms_weigh(&view, t, n, eps, links);
         for (size_t k = 0; k < n; k++) {
-            /* An endpoint name has one registration per sector: its pages are never deep, and
-             * counting it would cost every registration a write for nothing. rd__rank_seek()
-             * leaves it to the walk. */
-            if (is_ep_term(t[k].data, t[k].len)) {
-                eps[k] = 0;
-                links[k] = 0;
-            }
             terms[i + k].eps = eps[k];
             terms[i + k].links = links[k];
         }
     }
+    rd__rank_weights(terms, nterms);
 }
 
 void
-rd__rank_weigh(const struct rd_reg_write *w, struct store_term *terms, size_t nterms,
-               uint32_t *nlinks)
+rd__rank_weights(struct store_term *terms, size_t nterms)
 {
-    weigh(w->ep, w->d, w->rec, terms, nterms);
-    *nlinks = (uint32_t)w->rec->nlinks;
+    for (size_t k = 0; k < nterms; k++) {
+        /* An endpoint name has one registration per sector: its pages are never deep, and
+         * counting it would cost every registration a write for nothing. rd__rank_seek()
+         * leaves it to the walk. */
+        if (is_ep_term(terms[k].data, terms[k].len)) {
+            terms[k].eps = 0;
+            terms[k].links = 0;
+        }
+    }
 }
 
 int

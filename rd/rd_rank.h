@@ -19,16 +19,16 @@ struct rd_server;
 #define RD_RANK_SCOPED "scoped"
 
 /**
- * Set the weights of @p terms (the registration's store terms) and @p nlinks for @p w, as
- * store_reg.weighed asks: what a lookup of exactly each term finds in it. Endpoint names
- * (`ep=` terms) get 0 and are never sought: their pages are never deep.
+ * Make the weights of @p terms (a registration's store terms, each with the weights
+ * lookup_reg_terms() gave it: what a lookup of exactly the term finds) what store_reg.weighed
+ * asks: endpoint names (`ep=` terms) get 0 and are never sought, as their pages are never deep.
  */
-void rd__rank_weigh(const struct rd_reg_write *w, struct store_term *terms, size_t nterms,
-                    uint32_t *nlinks);
+void rd__rank_weights(struct store_term *terms, size_t nterms);
 
 /**
  * store_weigh_fn for store_open(): weighs a registration that a migration finds without
- * weights as rd__rank_weigh() would, from its stored record; declines one it cannot decode or
+ * weights as a registration is weighed (lookup_terms_weigh(), then rd__rank_weights()), from
+ * its stored record; declines one it cannot decode or
  * with a link-local base (it lacks RD_RANK_SCOPED).
  * @return 0 with @p terms weighed; 1 declined (the migration keeps the record as it is).
  */

@@ -264,6 +264,8 @@ reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t replace_i
     for (size_t i = 0; i < terms.nterms; i++) {
         sterms[i].data = terms.terms[i].data;
         sterms[i].len = terms.terms[i].len;
+        sterms[i].eps = terms.eps[i];
+        sterms[i].links = terms.links[i];
     }
     memset(&sreg, 0, sizeof(sreg));
     sreg.ep = w->ep;
@@ -274,7 +276,8 @@ reg_save(struct rd_server *srv, const struct rd_reg_write *w, uint64_t replace_i
     sreg.terms = sterms;
     sreg.nterms = terms.nterms;
     /* The weights let a lookup reach any page without walking the ones before it. */
-    rd__rank_weigh(w, sterms, terms.nterms, &sreg.nlinks);
+    rd__rank_weights(sterms, terms.nterms);
+    sreg.nlinks = (uint32_t)w->rec->nlinks;
     sreg.weighed = 1;
     if (w->source) {
         /* Counted by the per-address registration limit. */

@@ -3253,7 +3253,7 @@ test_owner_term_refuses_none_empty_and_small_buffer(void **state)
 static void
 test_terms_cleanup_accepts_zeroed_struct(void **state)
 {
-    struct lookup_terms terms = { NULL, 0, NULL };
+    struct lookup_terms terms = { NULL, 0, NULL, NULL, NULL };
 
     (void)state;
     lookup_terms_cleanup(&terms);

@@ -652,6 +652,21 @@ check_weights(const struct lookup_regview *view, const struct lookup_term *terms
     }
 }
 
+/* The weights lookup_reg_terms() makes with the terms are lookup_terms_weigh()'s. */
+static void
+check_made_weights(const struct lookup_regview *view, const struct lookup_terms *have)
+{
+    static uint32_t eps[1100];
+    static uint32_t links[1100];
+
+    assert_true(have->nterms <= 1100);
+    lookup_terms_weigh(view, have->terms, have->nterms, eps, links);
+    for (size_t k = 0; k < have->nterms; k++) {
+        assert_int_equal(have->eps[k], eps[k]);
+        assert_int_equal(have->links[k], links[k]);
+    }
+}
+
 static void
 test_weights_agree_term_by_term(void **state)
 {
@@ -677,6 +692,7 @@ test_weights_agree_term_by_term(void **state)
          * still sorted, then all in a shuffled order with the others. */
         assert_int_equal(lookup_reg_terms(g.view.ep, g.view.d, &g.rec, &have), RD_OK);
         check_weights(&g.view, have.terms, have.nterms);
+        check_made_weights(&g.view, &have);
         ref_reg_terms(&g, &want);
         for (size_t k = 0; k < 7; k++) {
             want.t[want.n].len = strlen(extra[k]) + 1;

@@ -293,6 +293,8 @@ check_weights(const struct input *in)
 
         lookup_term_weights(&in->view, &in->terms.terms[k], &e, &l);
         check(e == eps[k] && l == links[k]);
+        /* And those lookup_reg_terms() made along with the terms. */
+        check(in->terms.eps[k] == eps[k] && in->terms.links[k] == links[k]);
     }
 }
 
