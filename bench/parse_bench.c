@@ -1,7 +1,7 @@
 /* rd-parse-bench: the CPU a registration costs the server between its payload and its write,
  * without sockets or LMDB: the link-format parse with the server's default limits, the Limited
- * Link Format check, the record encode, the index terms and the weights of every term as
- * rd_rank.c computes them. Prints ns per registration for a few payload shapes. */
+ * Link Format check, the record encode, and the index terms with the weights of every term
+ * (made together by lookup_reg_terms()). Prints ns per registration for a few payload shapes. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,16 +107,15 @@ check_len(const struct lookup_links *links)
     return 0;
 }
 
-/* One registration's CPU path, as rd_registration.c's parse_links() and reg_save() and
- * rd_rank.c's weigh() take it. @return a checksum, so that nothing is optimised away. */
+/* One registration's CPU path, as rd_registration.c's parse_links() and reg_save() take it.
+ * @return a checksum, so that nothing is optimised away. */
 static uint64_t
-one(const struct shape *s, uint32_t *weights, size_t nweights)
+one(const struct shape *s)
 {
     static const struct lookup_attr ep_attrs[] = { { "et", "oic.d.sensor", 0 } };
     char diag[LOOKUP_DIAG_SIZE];
     struct lookup_links links;
     struct lookup_reg rec;
-    struct lookup_regview view;
     struct lookup_terms terms;
     struct lookup_buf buf;
     uint64_t sum = 0;
@@ -140,22 +139,12 @@ one(const struct shape *s, uint32_t *weights, size_t nweights)
         fprintf(stderr, "rd-parse-bench: %s: encode or terms failed\n", s->name);
         exit(1);
     }
-    view.ep = "node-4711";
-    view.d = "";
-    view.href = "";
-    view.rec = &rec;
-    if (terms.nterms > nweights / 2) {
-        fprintf(stderr, "rd-parse-bench: %s: too many terms\n", s->name);
-        exit(1);
-    }
-    /* As rd_rank.c's weigh(): every term at once, then endpoint names get none. */
-    lookup_terms_weigh(&view, terms.terms, terms.nterms, weights, weights + terms.nterms);
+    /* As the server (rd__rank_weights()): the weights made with the terms, endpoint names
+     * none. */
     for (size_t i = 0; i < terms.nterms; i++) {
-        if (terms.terms[i].len >= 3 && memcmp(terms.terms[i].data, "ep=", 3) == 0) {
-            weights[i] = 0;
-            weights[terms.nterms + i] = 0;
+        if (terms.terms[i].len < 3 || memcmp(terms.terms[i].data, "ep=", 3) != 0) {
+            sum += terms.eps[i] + terms.links[i];
         }
-        sum += weights[i] + weights[terms.nterms + i];
     }
     sum += buf.len + terms.nterms;
     lookup_terms_cleanup(&terms);
@@ -177,7 +166,6 @@ int
 main(int argc, char **argv)
 {
     static struct shape shapes[3];
-    static uint32_t weights[4096];
     long iters = argc > 1 ? strtol(argv[1], NULL, 10) : 200000;
     uint64_t sum = 0;
 
@@ -202,7 +190,7 @@ main(int argc, char **argv)
             double ns;
 
             for (long i = 0; i < n; i++) {
-                sum += one(&shapes[k], weights, sizeof(weights) / sizeof(weights[0]));
+                sum += one(&shapes[k]);
             }
             ns = (now_ns() - t0) / (double)n;
             if (run == 0 || ns < best) {
