@@ -71,6 +71,9 @@ rd__check_accept(const coap_pdu_t *request, coap_pdu_t *response)
 static __thread const coap_pdu_t *noted;
 static __thread uint64_t noted_low;
 static __thread uint64_t noted_high;
+/* rd__now() as the request's handler first asked it; 0: not yet. A registration asked half a
+ * dozen times (quota, owner, deadline, observers), each a clock read. */
+static __thread int64_t noted_now;
 
 void
 rd__request_begin(const coap_pdu_t *request)
@@ -79,6 +82,7 @@ rd__request_begin(const coap_pdu_t *request)
 
     noted_low = 0;
     noted_high = 0;
+    noted_now = 0;
     coap_option_iterator_init(request, &oi, COAP_OPT_ALL);
     while (coap_option_next(&oi) != NULL) {
         if (oi.number < 64) {
@@ -94,6 +98,7 @@ void
 rd__request_done(void)
 {
     noted = NULL;
+    noted_now = 0;
 }
 
 int
@@ -302,15 +307,26 @@ rd__now(void)
 {
     struct timespec ts;
 
+    /* Whole seconds: a request's handler runs well within one, so it reads the clock once. */
+    if (noted && noted_now) {
+        return noted_now;
+    }
     clock_gettime(CLOCK_REALTIME, &ts);
+    if (noted) {
+        noted_now = (int64_t)ts.tv_sec;
+    }
     return (int64_t)ts.tv_sec;
 }
 
 int64_t
 rd__deadline(uint32_t lt)
 {
-    /* Deadlines are whole seconds: round up, so no registration lives shorter than its lt. */
-    return rd__now() + (int64_t)lt + 1;
+    struct timespec ts;
+
+    /* Deadlines are whole seconds: round up, so no registration lives shorter than its lt. The
+     * clock itself, not the request's first reading: that may be a second behind by now. */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec + (int64_t)lt + 1;
 }
 
 int64_t

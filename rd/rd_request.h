@@ -83,7 +83,8 @@ void rd__id_format(uint64_t id, char out[RD_ID_SIZE]);
 /** Parse a rendered id. @return RD_OK or RD_EINVAL. */
 int rd__id_parse(const char *s, size_t len, uint64_t *id);
 
-/** @return Seconds since the epoch: the wall clock, for deadlines that survive restarts. */
+/** @return Seconds since the epoch: the wall clock, for deadlines that survive restarts. While
+ * a request's handler runs (rd__request_begin()), the value its first call read. */
 int64_t rd__now(void);
 
 /** @return The wall-clock deadline of a registration refreshed now with lifetime @p lt

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -415,6 +416,34 @@ test_addr_text_is_what_inet_ntop_writes(void **state)
         rd__addr_text(a, got);
         assert_string_equal(got, want);
     }
+}
+
+/* Within a request the wall clock is read once, but a deadline always reads it anew: one from
+ * a reading a second old would cut a lifetime short. */
+static void
+test_now_is_read_once_a_request_but_deadlines_read_the_clock(void **state)
+{
+    coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON, COAP_REQUEST_CODE_POST, 1, 64);
+    int64_t first;
+    int64_t wall;
+    struct timespec ts;
+
+    (void)state;
+    assert_non_null(pdu);
+    rd__request_begin(pdu);
+    first = rd__now();
+    do {
+        struct timespec nap = { 0, 20000000 };
+
+        nanosleep(&nap, NULL);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        wall = (int64_t)ts.tv_sec;
+    } while (wall == first);
+    assert_int_equal(rd__now(), first);
+    assert_true(rd__deadline(10) >= wall + 11);
+    rd__request_done();
+    assert_true(rd__now() >= wall);
+    coap_delete_pdu(pdu);
 }
 
 static void
@@ -1970,6 +1999,7 @@ main(void)
         cmocka_unit_test(test_dtls_init_fails_on_missing_identity_map),
         cmocka_unit_test(test_limits_check_links_names_the_long_attribute),
         cmocka_unit_test(test_addr_text_is_what_inet_ntop_writes),
+        cmocka_unit_test(test_now_is_read_once_a_request_but_deadlines_read_the_clock),
         cmocka_unit_test(test_id_format_parse_round_trips),
         cmocka_unit_test(test_id_parse_rejects_bad_text),
         cmocka_unit_test(test_status_to_coap_maps_each_status),
