@@ -415,7 +415,6 @@ spent(int64_t budget_end_ms)
     return budget_end_ms && rd__now_ms() >= budget_end_ms;
 }
 
-/* Returns RD_OK to go on, 1 to stop where the walk paused (out of budget), or an error. */
 /* A worker's snapshot taken: one on the loop's CPU counts itself, so that a busy loop that
  * finds it open gives it time to end its stretch (rd_loop.c, give_way()). */
 static int
@@ -441,6 +440,7 @@ snap_let_go(struct lookup_run *run)
     }
 }
 
+/* Returns RD_OK to go on, 1 to stop where the walk paused (out of budget), or an error. */
 static int
 step_aside(struct lookup_run *run, int64_t budget_end_ms)
 {

@@ -399,8 +399,8 @@ give_way(struct rd_loop *loop)
     }
 }
 
-/* Count a wait from @p t0 to @p t1 (µs); at the end of a busy window, tell the workers until
- * the end of the next one. */
+/* Count a wait from @p t0 to @p t1 (µs); at the end of a busy window, tell the workers for the
+ * next two, and give way to a worker stuck on this CPU with its snapshot open. */
 static void
 measure_busy(struct rd_server *srv, int64_t t0, int64_t t1)
 {
