@@ -407,14 +407,6 @@ yield_to_loop(const struct lookup_run *run, int64_t budget_end_ms)
     }
 }
 
-/* Whether the budget ran out (while the walk waited for the loop, say): a new snapshot then
- * would only be held, perhaps preempted, for a walk that stops at once. */
-static int
-spent(int64_t budget_end_ms)
-{
-    return budget_end_ms && rd__now_ms() >= budget_end_ms;
-}
-
 /* A worker's snapshot taken: one on the loop's CPU counts itself, so that a busy loop that
  * finds it open gives it time to end its stretch (rd_loop.c, give_way()). */
 static int
@@ -440,16 +432,14 @@ snap_let_go(struct lookup_run *run)
     }
 }
 
-/* Returns RD_OK to go on, 1 to stop where the walk paused (out of budget), or an error. */
+/* A walk that used its whole budget waiting still goes on to its first look at the clock (64
+ * registrations): a lookup of one registration is answered even under a budget of 1 ms. */
 static int
 step_aside(struct lookup_run *run, int64_t budget_end_ms)
 {
     if (loop_busy(run, rd__now_ms())) {
         snap_let_go(run);
         yield_to_loop(run, budget_end_ms);
-        if (spent(budget_end_ms)) {
-            return 1;
-        }
     }
     return snap_take(run);
 }
@@ -500,10 +490,6 @@ run_lookup(struct lookup_run *run, int64_t now, int64_t budget_end_ms, int64_t r
         }
         /* Paused between two registrations: go on after the last one, in a newer snapshot. */
         rc = step_aside(run, budget_end_ms);
-        if (rc > 0) {
-            rc = RD_OK;
-            break;
-        }
         if (rc) {
             break;
         }
@@ -543,14 +529,8 @@ rd__lookup_compute(struct rd_lookup_job *j)
     if (j->rolling) {
         yield_to_loop(&run, budget_end_ms);
     }
-    if (j->rolling && spent(budget_end_ms)) {
-        /* The whole budget went waiting for a busy loop: over budget without a walk. */
-        j->rc = RD_OK;
-        run.paused = 1;
-    } else {
-        j->rc = j->rolling ? snap_take(&run) : RD_OK;
-    }
-    if (!j->rc && !run.paused) {
+    j->rc = j->rolling ? snap_take(&run) : RD_OK;
+    if (!j->rc) {
         j->rc = run_lookup(&run, j->now, budget_end_ms, j->rolling ? RD_LOOKUP_SNAP_MS : 0);
     }
     if (j->rc == RD_ESTORE && !j->err[0]) {

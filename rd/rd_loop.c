@@ -387,16 +387,20 @@ serve_watches(struct rd_server *srv, const struct epoll_event *ev, int n)
  * pages it holds) for as long as the load lasts. Sleep a little, up to GIVE_WAY_US in all, so
  * that it reaches its stretch's end (long past) and lets the snapshot go; it then waits for
  * the loop without one. */
-static void
+static int64_t
 give_way(struct rd_loop *loop)
 {
-    int64_t until = now_us() + GIVE_WAY_US;
+    int64_t start = now_us();
+    int64_t now = start;
 
-    while (atomic_load_explicit(&loop->stretches, memory_order_relaxed) > 0 && now_us() < until) {
+    while (atomic_load_explicit(&loop->stretches, memory_order_relaxed) > 0 &&
+           now - start < GIVE_WAY_US) {
         struct timespec ts = { 0, 50000 };
 
         nanosleep(&ts, NULL);
+        now = now_us();
     }
+    return now - start;
 }
 
 /* Count a wait from @p t0 to @p t1 (µs); at the end of a busy window, tell the workers for the
@@ -406,6 +410,7 @@ measure_busy(struct rd_server *srv, int64_t t0, int64_t t1)
 {
     struct rd_loop *loop = srv->loop;
     int64_t span = t1 - loop->win_start_us;
+    int64_t napped = 0;
     uint64_t passed;
 
     loop->win_idle_us += t1 - t0;
@@ -418,11 +423,13 @@ measure_busy(struct rd_server *srv, int64_t t0, int64_t t1)
                               memory_order_relaxed);
         atomic_store_explicit(&loop->cpu, sched_getcpu(), memory_order_relaxed);
         if (atomic_load_explicit(&loop->stretches, memory_order_relaxed) > 0) {
-            give_way(loop);
+            napped = give_way(loop);
         }
     }
+    /* A nap is no work: counted as such, it would keep the loop busy, and its workers waiting,
+     * for the naps it takes to let them go. */
     loop->win_start_us = t1;
-    loop->win_idle_us = 0;
+    loop->win_idle_us = napped;
     loop->win_passed = passed;
 }
 
