@@ -81,15 +81,6 @@ struct rd_loop {
     uint64_t win_passed;     /* rd__gate_passed() when it began */
 };
 
-static int64_t
-now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static uint32_t
 to_epoll(unsigned events)
 {
@@ -268,7 +259,7 @@ rd__loop_init(struct rd_server *srv)
     loop->wake_by = INT64_MAX;
     atomic_init(&loop->cpu, -1);
     atomic_init(&loop->stretches, 0);
-    loop->win_start_us = now_us();
+    loop->win_start_us = rd__now_us();
     loop->coap_fd = coap_context_get_coap_fd(srv->ctx);
     loop->epfd = epoll_create1(EPOLL_CLOEXEC);
     srv->loop = loop;
@@ -390,7 +381,7 @@ serve_watches(struct rd_server *srv, const struct epoll_event *ev, int n)
 static int64_t
 give_way(struct rd_loop *loop)
 {
-    int64_t start = now_us();
+    int64_t start = rd__now_us();
     int64_t now = start;
 
     while (atomic_load_explicit(&loop->stretches, memory_order_relaxed) > 0 &&
@@ -398,7 +389,7 @@ give_way(struct rd_loop *loop)
         struct timespec ts = { 0, 50000 };
 
         nanosleep(&ts, NULL);
-        now = now_us();
+        now = rd__now_us();
     }
     return now - start;
 }
@@ -446,9 +437,9 @@ rd__loop_step(struct rd_server *srv, unsigned wait_ms)
     /* 1. Housekeeping: expiry sweep, coalesced notifications, flushes (rd_server.c). */
     rd__server_housekeeping(srv, &wait_ms);
     /* 2. Wait for any descriptor, libcoap's timers or a module's deadline. */
-    t0 = now_us();
+    t0 = rd__now_us();
     n = epoll_wait(loop->epfd, ev, LOOP_EVENTS, turn_timeout(srv, wait_ms));
-    measure_busy(srv, t0, now_us());
+    measure_busy(srv, t0, rd__now_us());
     if (n < 0) {
         if (errno != EINTR) {
             return RD_EINVAL;

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "lookup.h"
 #include "rd_auth.h"
@@ -119,15 +118,6 @@ reason_of(uint8_t code)
     return (code >> 5) == 4 ? "other_client_error" : NULL;
 }
 
-static int64_t
-mono_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void
 count_request(struct rd_metrics *m, enum rd_iface iface, uint8_t code, int64_t us)
 {
@@ -175,7 +165,7 @@ hnd_metered(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
         rd__respond_error(response, COAP_RESPONSE_CODE_NOT_ALLOWED, NULL);
         return;
     }
-    t0 = mono_us();
+    t0 = rd__now_us();
     /* What the handler logs is this source's doing, and counts against its log budget. */
     rd__log_source(srv, &coap_session_get_addr_remote(session)->addr.sa);
     rd__request_begin(request);
@@ -184,7 +174,7 @@ hnd_metered(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t
     }
     rd__request_done();
     rd__log_source(srv, NULL);
-    count_request(m, h->iface, (uint8_t)coap_pdu_get_code(response), mono_us() - t0);
+    count_request(m, h->iface, (uint8_t)coap_pdu_get_code(response), rd__now_us() - t0);
 }
 
 void

@@ -94,4 +94,7 @@ int64_t rd__deadline(uint32_t lt);
 /** @return Monotonic milliseconds, for intervals. */
 int64_t rd__now_ms(void);
 
+/** @return Monotonic microseconds (the clock of rd__now_ms()), for short intervals. */
+int64_t rd__now_us(void);
+
 #endif

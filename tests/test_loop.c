@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -244,15 +243,6 @@ test_busy_verdict_lasts_until_the_next_one(void **state)
     assert_int_equal(s.gaps, 0);
 }
 
-static int64_t
-mono_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* A stretch counted and never let go (a stand-in for a worker the loop preempted): each busy
  * verdict makes the loop sleep for it, up to its bound, so that such a worker gets the CPU. */
 static void
@@ -267,12 +257,12 @@ test_busy_loop_gives_way_to_a_counted_stretch(void **state)
     assert_int_equal(rd__loop_on_tick(f->srv, on_spin_tick, &s), RD_OK);
     atomic_store(rd__loop_stretches(f->srv), 1);
     while (rd__now_ms() - start < 2000 && long_turns < 5) {
-        int64_t t0 = mono_us();
+        int64_t t0 = rd__now_us();
 
         assert_int_equal(rd__loop_step(f->srv, 0), RD_OK);
         turns++;
         /* The spin, then up to 2 ms of sleep. */
-        long_turns += mono_us() - t0 >= SPIN_MS * 1000 + 1500;
+        long_turns += rd__now_us() - t0 >= SPIN_MS * 1000 + 1500;
     }
     atomic_store(rd__loop_stretches(f->srv), 0);
     assert_true(turns > long_turns);
